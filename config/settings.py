@@ -1,0 +1,288 @@
+"""Every setting of the product, read from the environment.
+
+With nothing set, everything runs embedded on this machine (SQLite, a broker that needs no
+server, a local MLflow store and a local data registry, all under var/). Setting DATABASE_URL,
+REDIS_URL, MLFLOW_TRACKING_URI and DATA_REGISTRY switches to the production column.
+"""
+
+import secrets
+import ssl
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_json_object,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _embedded_secret_key() -> str:
+    """A key generated once per checkout, so sessions survive restarts of `make run`."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# A Heroku dyno has DYNO set: there a missing key is a mistake, never something to generate.
+ON_HEROKU = bool(env_str("DYNO"))
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if ON_HEROKU:
+        raise ImproperlyConfigured("SECRET_KEY is not set: production needs a long random secret key")
+    SECRET_KEY = _embedded_secret_key()
+
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+PORT = env_int("PORT", 8000, minimum=1)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "predictor",
+    "retraining",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database ---------------------------------------------------------------------------------
+DATABASE_URL = env_url(
+    "DATABASE_URL",
+    f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+    {"sqlite", "postgres", "postgresql", "pgsql"},
+)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file: WAL lets readers run beside the one writer, and
+    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis: broker and cache ------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    env_url("REDIS_URL", REDIS_URL, {"redis", "rediss"})
+# Heroku Redis speaks TLS with a self-signed certificate.
+REDIS_TLS = REDIS_URL.startswith("rediss://")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"ssl_cert_reqs": None} if REDIS_TLS else {},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# Celery -----------------------------------------------------------------------------------
+BROKER_DIR = VAR_DIR / "broker"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Above the hard time limit, or Redis hands a long training task to a second worker.
+        "visibility_timeout": 4 * 3600,
+    }
+    if REDIS_TLS:
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_NONE}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+    for _folder in ("queue", "control", "processed"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("RETRAIN_TIME_LIMIT", 3 * 3600, minimum=60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# MLflow -----------------------------------------------------------------------------------
+MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")
+MLFLOW_REGISTRY_URI = env_str("MLFLOW_REGISTRY_URI", MLFLOW_TRACKING_URI)
+MLFLOW_ARTIFACT_ROOT = env_str("MLFLOW_ARTIFACT_ROOT", str(VAR_DIR / "mlartifacts"))
+MLFLOW_EXPERIMENT_NAME = env_str("MLFLOW_EXPERIMENT_NAME", "retraining")
+MLFLOW_UI_URL = env_str("MLFLOW_UI_URL", "http://127.0.0.1:5000")
+MLFLOW_PORT = env_int("MLFLOW_PORT", 5000, minimum=1)
+MODEL_NAME = env_str("MODEL_NAME", "penguins-classifier")
+CHAMPION_ALIAS = "champion"
+
+# Data registry ----------------------------------------------------------------------------
+# Unset: a demo registry (git + DVC, local-directory remote) is created under var/ on first run.
+DATA_REGISTRY = env_str("DATA_REGISTRY")
+DATA_IS_DEMO = not DATA_REGISTRY
+if DATA_IS_DEMO:
+    DATA_REGISTRY = str(VAR_DIR / "data-registry")
+DATA_PATH = env_str("DATA_PATH", "data/penguins.csv")
+DATA_REV = env_str("DATA_REV", "main")
+DATA_REMOTE = env_str("DATA_REMOTE", str(VAR_DIR / "dvc-remote"))
+DATA_CACHE_DIR = Path(env_str("DATA_CACHE_DIR", str(VAR_DIR / "data-cache")))
+TARGET_COLUMN = env_str("TARGET_COLUMN", "species")
+DATA_ID_COLUMN = env_str("DATA_ID_COLUMN")
+
+# Training ---------------------------------------------------------------------------------
+TRAINING_ESTIMATOR = env_str("TRAINING_ESTIMATOR", "random_forest")
+TRAINING_PARAMS = env_json_object("TRAINING_PARAMS", {"n_estimators": 100})
+TRAINING_SEED = env_int("TRAINING_SEED", 42)
+HOLDOUT_FRACTION = env_float("HOLDOUT_FRACTION", 0.25, minimum=0.01)
+if HOLDOUT_FRACTION >= 1:
+    raise ImproperlyConfigured(f"HOLDOUT_FRACTION={HOLDOUT_FRACTION} must be below 1")
+MIN_TRAINING_ROWS = env_int("MIN_TRAINING_ROWS", 50, minimum=2)
+MAX_MISSING_SHARE = env_float("MAX_MISSING_SHARE", 0.5, minimum=0)
+RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
+RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 300, minimum=10)
+
+# Serving ----------------------------------------------------------------------------------
+PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)
+MODEL_POLL_INTERVAL = env_float("MODEL_POLL_INTERVAL", 2.0, minimum=0.1)
+
+# Notifications ----------------------------------------------------------------------------
+SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
+if SLACK_WEBHOOK_URL:
+    env_url("SLACK_WEBHOOK_URL", SLACK_WEBHOOK_URL, {"http", "https"})
+NOTIFY_EMAILS = env_list("NOTIFY_EMAILS", [])
+PUBLIC_URL = env_str("PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "retraining@localhost")
+
+# Auth, i18n, static -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# Production hardening behind Heroku's router (which terminates TLS).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Retraining model service",
+    "DESCRIPTION": "Predictions from the champion model, and the retraining pipeline that replaces it.",
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "alembic": {"level": "WARNING"},
+        "mlflow": {"level": "WARNING"},
+    },
+}
