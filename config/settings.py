@@ -202,7 +202,9 @@ if HOLDOUT_FRACTION >= 1:
 MIN_TRAINING_ROWS = env_int("MIN_TRAINING_ROWS", 50, minimum=2)
 MAX_MISSING_SHARE = env_float("MAX_MISSING_SHARE", 0.5, minimum=0)
 RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
-RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 300, minimum=10)
+RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
+RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
+RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
 
 # Serving ----------------------------------------------------------------------------------
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)
@@ -216,9 +218,7 @@ NOTIFY_EMAILS = env_list("NOTIFY_EMAILS", [])
 PUBLIC_URL = env_str("PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend"
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
 EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")

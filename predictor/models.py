@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.db import models
+
+
+class Deployment(models.Model):
+    """One row each time the served model changed: the history of what was served, and why.
+
+    The newest row is what every serving process must serve; the MLflow `champion` alias is
+    kept equal to it.
+    """
+
+    class Source(models.TextChoices):
+        BOOTSTRAP = "bootstrap", "First champion"
+        PIPELINE = "pipeline", "Retraining pipeline"
+        ROLLBACK = "rollback", "Rollback"
+        AUTO_ROLLBACK = "auto-rollback", "Automatic rollback"
+        REGISTRY = "registry", "Registry (alias moved in MLflow)"
+
+    model_name = models.CharField(max_length=200)
+    version = models.CharField(max_length=50)
+    run_id = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    data_version = models.JSONField(default=dict, blank=True)
+    # The deployment this one replaced, so a bad version can be rolled back to what came before.
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        # Serving processes poll "the newest deployment" every couple of seconds: ordered by the
+        # primary key, which the index already covers.
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} v{self.version} ({self.source})"
+
+
+class ServingProcess(models.Model):
+    """What each serving process holds, reported by the process itself.
+
+    Staff see from it whether every process has switched to the active deployment, and why
+    one has not (a version that failed to load is never swapped in).
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    version = models.CharField(max_length=50, blank=True)
+    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True)
+    failed_version = models.CharField(max_length=50, blank=True)
+    predictions = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: v{self.version or '-'}"

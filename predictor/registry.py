@@ -1,0 +1,215 @@
+"""The gateway to MLflow: the only module that talks to the tracking store and model registry.
+
+Everything else deals in plain values (version numbers, run ids, dicts of metrics), so the
+serving path and the pipeline never depend on MLflow's object model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# MLflow reads these at import; they keep it quiet and offline.
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+_configured_for: tuple[str, str] | None = None
+_configure_lock = threading.Lock()
+
+
+class RegistryError(Exception):
+    """MLflow could not be reached or does not hold what was asked for."""
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    name: str
+    version: str
+    run_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _mlflow() -> Any:
+    """Import MLflow lazily and point it at the configured stores once per process."""
+    global _configured_for
+    import mlflow
+
+    wanted = (settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
+    if _configured_for != wanted:
+        with _configure_lock:
+            mlflow.set_tracking_uri(wanted[0])
+            mlflow.set_registry_uri(wanted[1])
+            _configured_for = wanted
+    return mlflow
+
+
+def _client() -> Any:
+    from mlflow import MlflowClient
+
+    _mlflow()
+    return MlflowClient(settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
+
+
+def experiment_id() -> str:
+    """The experiment every training run is logged to, created on first use."""
+    client = _client()
+    experiment = client.get_experiment_by_name(settings.MLFLOW_EXPERIMENT_NAME)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = settings.MLFLOW_ARTIFACT_ROOT
+    if "://" not in location:
+        Path(location).mkdir(parents=True, exist_ok=True)
+        location = Path(location).resolve().as_uri()
+    return client.create_experiment(settings.MLFLOW_EXPERIMENT_NAME, artifact_location=location)
+
+
+def log_model(
+    model: Any,
+    *,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    signature_input: Any,
+    input_example: Any,
+    run_name: str,
+) -> ModelVersionInfo:
+    """Log a fitted scikit-learn model with everything needed to trace it, and register it."""
+    import skops.io
+    from mlflow.models import infer_signature
+
+    mlflow = _mlflow()
+    # Inferred from all training rows, so a column with gaps anywhere is marked optional.
+    signature = infer_signature(signature_input, model.predict(input_example))
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    try:
+        with mlflow.start_run(experiment_id=experiment_id(), run_name=run_name) as run:
+            mlflow.log_params({k: _param_value(v) for k, v in params.items()})
+            mlflow.log_metrics(metrics)
+            mlflow.set_tags(tags)
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=input_example,
+                registered_model_name=settings.MODEL_NAME,
+                skops_trusted_types=trusted,
+            )
+    except Exception as exc:
+        raise RegistryError(f"could not log the model to MLflow: {exc}") from exc
+    version = str(info.registered_model_version)
+    return ModelVersionInfo(
+        name=settings.MODEL_NAME,
+        version=version,
+        run_id=run.info.run_id,
+        tags=dict(tags),
+        metrics=dict(metrics),
+        params={k: _param_value(v) for k, v in params.items()},
+    )
+
+
+def _param_value(value: Any) -> str:
+    return str(value)[:6000]
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """A registered version loaded from its artifacts, with what is needed to check input."""
+
+    version: str
+    model: Any
+    columns: list[dict[str, Any]]
+    input_example: Any
+
+
+def load_version(version: str) -> LoadedVersion:
+    """Download one registered version once and load the model, its signature and example."""
+    import mlflow.sklearn
+    from mlflow.models import Model
+
+    mlflow = _mlflow()
+    uri = f"models:/{settings.MODEL_NAME}/{version}"
+    try:
+        path = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+        meta = Model.load(path)
+        model = mlflow.sklearn.load_model(path)
+        example = meta.load_input_example(path)
+    except Exception as exc:
+        raise RegistryError(f"could not load {settings.MODEL_NAME} version {version}: {exc}") from exc
+    columns = []
+    if meta.signature is not None and meta.signature.inputs is not None:
+        for spec in meta.signature.inputs.inputs:
+            columns.append(
+                {
+                    "name": spec.name,
+                    "type": str(spec.type.name),
+                    "required": bool(getattr(spec, "required", True)),
+                }
+            )
+    return LoadedVersion(version=str(version), model=model, columns=columns, input_example=example)
+
+
+def model_version(version: str) -> ModelVersionInfo:
+    client = _client()
+    try:
+        mv = client.get_model_version(settings.MODEL_NAME, str(version))
+        run = client.get_run(mv.run_id) if mv.run_id else None
+    except Exception as exc:
+        raise RegistryError(f"could not read {settings.MODEL_NAME} version {version}: {exc}") from exc
+    return ModelVersionInfo(
+        name=settings.MODEL_NAME,
+        version=str(mv.version),
+        run_id=mv.run_id or "",
+        tags={**(run.data.tags if run else {}), **(mv.tags or {})},
+        metrics=dict(run.data.metrics) if run else {},
+        params=dict(run.data.params) if run else {},
+    )
+
+
+def champion_version() -> str | None:
+    """The version the `champion` alias points at, or None when there is none yet."""
+    client = _client()
+    try:
+        mv = client.get_model_version_by_alias(settings.MODEL_NAME, settings.CHAMPION_ALIAS)
+    except Exception as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(exc) or "not found" in str(exc).lower():
+            return None
+        raise RegistryError(f"could not read the {settings.CHAMPION_ALIAS} alias: {exc}") from exc
+    return str(mv.version)
+
+
+def set_champion(version: str) -> None:
+    client = _client()
+    try:
+        client.set_registered_model_alias(settings.MODEL_NAME, settings.CHAMPION_ALIAS, str(version))
+    except Exception as exc:
+        raise RegistryError(f"could not move the {settings.CHAMPION_ALIAS} alias to {version}: {exc}") from exc
+
+
+def tag_version(version: str, key: str, value: str) -> None:
+    client = _client()
+    try:
+        client.set_model_version_tag(settings.MODEL_NAME, str(version), key, value[:5000])
+    except Exception as exc:
+        raise RegistryError(f"could not tag version {version}: {exc}") from exc
+
+
+def run_url(run_id: str) -> str:
+    base = settings.MLFLOW_UI_URL.rstrip("/")
+    return f"{base}/#/experiments/{experiment_id()}/runs/{run_id}" if base and run_id else ""
+
+
+def version_url(version: str) -> str:
+    base = settings.MLFLOW_UI_URL.rstrip("/")
+    return f"{base}/#/models/{settings.MODEL_NAME}/versions/{version}" if base else ""

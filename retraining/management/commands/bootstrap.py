@@ -1,0 +1,56 @@
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from predictor.models import Deployment
+from retraining import data, demo, pipeline, runs, schedule
+from retraining.models import RetrainingRun
+
+
+class Command(BaseCommand):
+    help = "Create what a first start needs (staff user, demo data, schedule, first champion); reuse what exists."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._staff_user()
+        schedule.ensure_default_schedule()
+        if settings.DATA_IS_DEMO:
+            created = demo.ensure_demo_registry(Path(settings.DATA_REGISTRY), settings.DATA_REMOTE, settings.DATA_PATH)
+            if created:
+                self.stdout.write(
+                    f"demo data registry created at {settings.DATA_REGISTRY} (version 1, md5 {created.md5})"
+                )
+        if Deployment.objects.exists():
+            self.stdout.write(f"champion: v{Deployment.objects.first().version}")
+            return
+        self.stdout.write("no champion yet: training the first one")
+        run, started = runs.start_run(RetrainingRun.Trigger.BOOTSTRAP)
+        if not started:
+            raise CommandError(f"run #{run.pk} is in progress; wait for it to finish")
+        try:
+            run = pipeline.execute(run.pk, progress=self.stdout.write)
+        except data.DataError as exc:
+            raise CommandError(str(exc)) from None
+        if run.status != RetrainingRun.Status.DEPLOYED:
+            raise CommandError(f"the first champion was not deployed: {run.error or '; '.join(run.reasons)}")
+
+    def _staff_user(self) -> None:
+        users = get_user_model()
+        if users.objects.filter(is_staff=True).exists():
+            return
+        username = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
+        generated = not password
+        password = password or secrets.token_urlsafe(12)
+        users.objects.create_superuser(username=username, email=email, password=password)
+        if generated:
+            self.stdout.write(
+                f"staff user created: {username} / {password}  (shown once; set it with DJANGO_SUPERUSER_PASSWORD)"
+            )
+        else:
+            self.stdout.write(f"staff user created: {username}")

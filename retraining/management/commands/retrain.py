@@ -1,0 +1,23 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from retraining import pipeline, runs
+from retraining.models import RetrainingRun
+
+Status = RetrainingRun.Status
+
+
+class Command(BaseCommand):
+    help = "Run the retraining pipeline in the foreground, one progress line per step."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        run, created = runs.start_run(RetrainingRun.Trigger.CLI)
+        if not created:
+            raise CommandError(f"run #{run.pk} is already {run.status} (started by {run.trigger}); try again later")
+        self.stdout.write(f"run #{run.pk} started")
+        run = pipeline.execute(run.pk, progress=self.stdout.write)
+        for reason in run.reasons:
+            self.stdout.write(f"  {reason}")
+        if run.status in (Status.REJECTED, Status.FAILED):
+            raise CommandError(f"run #{run.pk} {run.status}: {run.error or '; '.join(run.reasons)}")

@@ -1,0 +1,133 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class PromotionPolicy(models.Model):
+    """The rules a challenger must pass to replace the champion.
+
+    Rows are never edited: an edit adds a row, so every decision can be explained by the policy
+    it was made under (each run also keeps a copy).
+    """
+
+    class Metric(models.TextChoices):
+        ACCURACY = "accuracy", "Accuracy"
+        PRECISION = "precision", "Precision"
+        RECALL = "recall", "Recall"
+        F1 = "f1", "F1"
+
+    primary_metric = models.CharField(max_length=20, choices=Metric.choices, default=Metric.ACCURACY)
+    min_improvement = models.FloatField(
+        default=0.0, help_text="How much the challenger must beat the champion by; 0 means strictly better."
+    )
+    max_guard_drop = models.FloatField(
+        default=0.01, help_text="The most any other metric may drop against the champion."
+    )
+    use_mcnemar = models.BooleanField(default=False, help_text="Also require a significant McNemar test.")
+    significance = models.FloatField(default=0.05, help_text="The McNemar test's significance level.")
+    min_first_score = models.FloatField(
+        default=0.5, help_text="The primary score the very first model needs to be deployed."
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "promotion policies"
+
+    def __str__(self) -> str:
+        return f"policy #{self.pk}: {self.primary_metric} +{self.min_improvement}"
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            "primary_metric": self.primary_metric,
+            "min_improvement": self.min_improvement,
+            "max_guard_drop": self.max_guard_drop,
+            "use_mcnemar": self.use_mcnemar,
+            "significance": self.significance,
+            "min_first_score": self.min_first_score,
+        }
+
+
+class RetrainingRun(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual (panel)"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+        BOOTSTRAP = "bootstrap", "First start"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SKIPPED = "skipped", "Skipped (no new data)"
+        REJECTED = "rejected", "Rejected (invalid data)"
+        DEPLOYED = "deployed", "Deployed"
+        KEPT = "kept", "Kept champion"
+        FAILED = "failed", "Failed"
+
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # True while queued or running, NULL after: the partial unique constraint below makes
+    # "only one run at a time" the database's job, whoever triggers it.
+    active = models.BooleanField(null=True, default=True, editable=False)
+    # One run per beat tick, even when the tick is delivered twice.
+    tick = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    step = models.CharField(max_length=30, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+    dataset = models.JSONField(default=dict, blank=True)
+    rows = models.JSONField(default=dict, blank=True)
+    estimator = models.CharField(max_length=100, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    policy = models.JSONField(default=dict, blank=True)
+    mlflow_run_id = models.CharField(max_length=64, blank=True)
+    model_version = models.CharField(max_length=50, blank=True)
+    champion_version = models.CharField(max_length=50, blank=True)
+    challenger_metrics = models.JSONField(default=dict, blank=True)
+    champion_metrics = models.JSONField(default=dict, blank=True)
+    previous_champion_version = models.CharField(max_length=50, blank=True)
+    previous_champion_metrics = models.JSONField(default=dict, blank=True)
+    decision_rule = models.CharField(max_length=50, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    p_value = models.FloatField(null=True, blank=True)
+    validation = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    notifications = models.JSONField(default=dict, blank=True)
+    deployment = models.ForeignKey(
+        "predictor.Deployment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["active"], condition=Q(active=True), name="one_active_run"),
+        ]
+        indexes = [
+            # The panel's run table filters by outcome and trigger, newest first.
+            models.Index(fields=["status", "-id"], name="run_status_idx"),
+            models.Index(fields=["trigger", "-id"], name="run_trigger_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.active is None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None

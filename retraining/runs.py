@@ -1,0 +1,105 @@
+"""Creating, claiming and closing runs: where "one run at a time" is enforced.
+
+The database does the enforcing (a partial unique index on the active flag, and conditional
+updates to claim or close a run), so two triggers at the same moment, from any process, can
+never both start a run.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from retraining.models import PromotionPolicy, RetrainingRun
+
+Status = RetrainingRun.Status
+
+
+def current_policy() -> PromotionPolicy:
+    policy = PromotionPolicy.objects.order_by("-id").first()
+    return policy if policy is not None else PromotionPolicy.objects.create(note="default policy")
+
+
+def active_run() -> RetrainingRun | None:
+    return RetrainingRun.objects.filter(active=True).first()
+
+
+def start_run(
+    trigger: str, user: AbstractBaseUser | None = None, tick: str | None = None
+) -> tuple[RetrainingRun, bool]:
+    """Create a queued run, or return the one in progress (or already made for this tick).
+
+    The second value says whether a new run was created.
+    """
+    close_stale_runs()
+    policy = current_policy()
+    try:
+        with transaction.atomic():
+            run = RetrainingRun.objects.create(
+                trigger=trigger,
+                triggered_by=user if user is not None and user.is_authenticated else None,
+                tick=tick,
+                policy=policy.as_dict(),
+                estimator=settings.TRAINING_ESTIMATOR,
+                params=dict(settings.TRAINING_PARAMS),
+            )
+    except IntegrityError:
+        existing = None
+        if tick:
+            existing = RetrainingRun.objects.filter(tick=tick).first()
+        existing = existing or active_run()
+        if existing is None:  # the other run finished between our insert and this read
+            return start_run(trigger, user, tick)
+        return existing, False
+    return run, True
+
+
+def claim(run_id: int) -> bool:
+    """Move a queued run to running; False if it is not queued (a redelivered message)."""
+    now = timezone.now()
+    return (
+        RetrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+            status=Status.RUNNING, started_at=now, heartbeat_at=now
+        )
+        == 1
+    )
+
+
+def beat(run_id: int) -> None:
+    RetrainingRun.objects.filter(pk=run_id, active=True).update(heartbeat_at=timezone.now())
+
+
+def finish(run: RetrainingRun, status: str, **fields: Any) -> bool:
+    """Close a run once: False if something else (a sweep) closed it first."""
+    now = timezone.now()
+    updated = RetrainingRun.objects.filter(pk=run.pk, active=True).update(
+        status=status, active=None, finished_at=now, step="", **fields
+    )
+    run.refresh_from_db()
+    return updated == 1
+
+
+def close_stale_runs() -> list[int]:
+    """Close as failed the runs whose worker stopped beating (killed, or its machine gone)."""
+    now = timezone.now()
+    stale_beat = now - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT)
+    stale_queue = now - timedelta(seconds=settings.RUN_QUEUE_TIMEOUT)
+    closed = []
+    for run in RetrainingRun.objects.filter(active=True):
+        if run.status == Status.RUNNING and (run.heartbeat_at or run.created_at) < stale_beat:
+            reason = (
+                f"the worker stopped reporting during step {run.step or '?'!r} "
+                f"(no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT}s): it was killed or lost"
+            )
+        elif run.status == Status.QUEUED and run.created_at < stale_queue:
+            reason = f"no worker picked the run up within {settings.RUN_QUEUE_TIMEOUT}s"
+        else:
+            continue
+        if RetrainingRun.objects.filter(pk=run.pk, active=True, heartbeat_at=run.heartbeat_at).update(
+            status=Status.FAILED, active=None, finished_at=now, error=reason
+        ):
+            closed.append(run.pk)
+    return closed

@@ -1,0 +1,17 @@
+"""Starting a retraining run from any interface: panel, REST, command line."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from retraining import runs
+from retraining.models import RetrainingRun
+
+
+def trigger_run(trigger: str, user: AbstractBaseUser | None = None) -> tuple[RetrainingRun, bool]:
+    """Queue a run for the worker, or return the run in progress. Enqueued after commit."""
+    from retraining.tasks import retrain
+
+    run, created = runs.start_run(trigger, user)
+    if created:
+        transaction.on_commit(lambda: retrain.delay(run.pk))
+    return run, created

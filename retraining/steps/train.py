@@ -1,0 +1,103 @@
+"""Build and fit the challenger: a scikit-learn pipeline over numeric and categorical columns."""
+
+from typing import Any
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+ESTIMATORS: dict[str, type] = {
+    "random_forest": RandomForestClassifier,
+    "gradient_boosting": HistGradientBoostingClassifier,
+    "logistic_regression": LogisticRegression,
+    "decision_tree": DecisionTreeClassifier,
+}
+
+
+class TrainingError(ValueError):
+    """The configured estimator or its hyperparameters are not usable."""
+
+
+def feature_columns(frame: pd.DataFrame, target: str) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) feature columns, in the frame's order."""
+    features = frame.drop(columns=[target])
+    numeric = [c for c in features.columns if is_numeric(features[c])]
+    categorical = [c for c in features.columns if c not in numeric]
+    return numeric, categorical
+
+
+def is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def build_pipeline(frame: pd.DataFrame, target: str, estimator: str, params: dict[str, Any], seed: int) -> Pipeline:
+    if estimator not in ESTIMATORS:
+        known = ", ".join(sorted(ESTIMATORS))
+        raise TrainingError(f"unknown estimator {estimator!r}: choose one of {known}")
+    numeric, categorical = feature_columns(frame, target)
+    estimator_class = ESTIMATORS[estimator]
+    params = dict(params)
+    if "random_state" in estimator_class().get_params():
+        params.setdefault("random_state", seed)
+    try:
+        classifier = estimator_class(**params)
+    except TypeError as exc:
+        raise TrainingError(f"bad hyperparameters for {estimator}: {exc}") from None
+    preprocess = ColumnTransformer(
+        [
+            (
+                "numeric",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                numeric,
+            ),
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                        ("encode", OneHotEncoder(handle_unknown="ignore")),
+                    ]
+                ),
+                categorical,
+            ),
+        ]
+    )
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+
+
+def prepare_features(frame: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
+    """Features as the pipeline expects them: categorical columns as plain Python objects."""
+    features = frame.drop(columns=[target]) if target and target in frame else frame
+    out = features.copy()
+    for name in out.columns:
+        if not is_numeric(out[name]):
+            out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out
+
+
+def train(frame: pd.DataFrame, target: str, estimator: str, params: dict[str, Any], seed: int) -> Pipeline:
+    pipeline = build_pipeline(frame, target, estimator, params, seed)
+    try:
+        pipeline.fit(prepare_features(frame, target), frame[target].astype(str))
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(f"training {estimator} failed: {exc}") from None
+    return pipeline
+
+
+def known_categories(model: Any) -> dict[str, list[str]]:
+    """The category values a fitted pipeline saw for each categorical column."""
+    try:
+        preprocess = model.named_steps["preprocess"]
+        columns = next(cols for name, _, cols in preprocess.transformers_ if name == "categorical")
+        encoder = preprocess.named_transformers_["categorical"].named_steps["encode"]
+    except (AttributeError, KeyError, StopIteration):
+        return {}
+    return {
+        str(column): sorted(str(v) for v in values if v != "missing")
+        for column, values in zip(columns, encoder.categories_, strict=True)
+    }

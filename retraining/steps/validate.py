@@ -1,0 +1,92 @@
+"""Check a pulled dataset before anything is trained on it.
+
+Returns every problem found, not just the first, so a data engineer fixes a bad batch in one go.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from retraining.steps.train import is_numeric
+
+
+@dataclass
+class Validation:
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    new_categories: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"problems": self.problems, "warnings": self.warnings, "new_categories": self.new_categories}
+
+
+def validate(
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    min_rows: int,
+    max_missing_share: float,
+    expected_columns: list[dict[str, Any]] | None = None,
+    known_categories: dict[str, list[str]] | None = None,
+) -> Validation:
+    """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one."""
+    result = Validation()
+    if target not in frame.columns:
+        result.problems.append(
+            f"the target column {target!r} is missing (columns: {', '.join(map(str, frame.columns))})"
+        )
+    else:
+        missing_labels = int(frame[target].isna().sum())
+        if missing_labels:
+            result.problems.append(f"the target column {target!r} has {missing_labels} missing labels")
+        classes = frame[target].dropna().nunique()
+        if classes < 2:
+            result.problems.append(f"the target column {target!r} has {classes} class(es); at least 2 are needed")
+    if len(frame) < min_rows:
+        result.problems.append(f"{len(frame)} rows, fewer than the minimum of {min_rows}")
+
+    for name in frame.columns:
+        if name == target or len(frame) == 0:
+            continue
+        share = float(frame[name].isna().mean())
+        if share > max_missing_share:
+            result.problems.append(
+                f"column {name!r} is {share:.0%} missing, more than the allowed {max_missing_share:.0%}"
+            )
+
+    if expected_columns:
+        for spec in expected_columns:
+            name = spec["name"]
+            if name not in frame.columns:
+                result.problems.append(f"feature column {name!r} that the champion uses is missing")
+                continue
+            expected_numeric = spec["type"] in {"double", "float", "long", "integer"}
+            if expected_numeric and not is_numeric(frame[name]):
+                bad = _non_numeric_examples(frame[name])
+                result.problems.append(
+                    f"column {name!r} should be numeric ({spec['type']}) but holds text such as {bad}"
+                )
+        expected_names = {spec["name"] for spec in expected_columns}
+        extra = [c for c in frame.columns if c != target and c not in expected_names]
+        if extra:
+            result.warnings.append(f"new columns the champion did not use: {', '.join(map(str, extra))}")
+
+    for name, known in (known_categories or {}).items():
+        if name in frame.columns and not is_numeric(frame[name]):
+            seen = set(frame[name].dropna().astype(str))
+            new = sorted(seen - set(known))
+            if new:
+                result.new_categories[name] = new
+                result.warnings.append(f"column {name!r} has new categories: {', '.join(new[:10])}")
+    return result
+
+
+def _non_numeric_examples(column: pd.Series) -> str:
+    values = column.dropna().astype(str)
+    bad = values[pd.to_numeric(values, errors="coerce").isna()].unique()[:3]
+    return ", ".join(repr(v) for v in bad) or "(none)"

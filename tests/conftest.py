@@ -1,0 +1,93 @@
+"""Shared fixtures: the people involved, an isolated registered model, a real data registry.
+
+Tests run with VAR_DIR pointing at a throwaway folder (`make test` sets it), so the MLflow
+store, broker folders and databases they create never touch the ones `make run` uses.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from predictor.serving import holder
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice-123", is_staff=True)
+
+
+@pytest.fixture
+def regular_user(db):
+    return get_user_model().objects.create_user("bob", "bob@example.com", "pw-bob-123")
+
+
+@pytest.fixture
+def model_name(settings) -> str:
+    """A registered model of the test's own, so tests never see each other's versions."""
+    settings.MODEL_NAME = f"test-{uuid.uuid4().hex[:10]}"
+    return settings.MODEL_NAME
+
+
+@pytest.fixture
+def demo_registry(tmp_path: Path, settings) -> Path:
+    """A real git + DVC registry holding demo batch 1, with a local-directory remote."""
+    from retraining import demo
+
+    repo = tmp_path / "registry"
+    settings.DATA_REGISTRY = str(repo)
+    settings.DATA_IS_DEMO = True
+    settings.DATA_REMOTE = str(tmp_path / "remote")
+    settings.DATA_CACHE_DIR = tmp_path / "cache"
+    settings.DATA_PATH = "data/penguins.csv"
+    settings.TARGET_COLUMN = "species"
+    demo.ensure_demo_registry(repo, settings.DATA_REMOTE, settings.DATA_PATH)
+    return repo
+
+
+@pytest.fixture
+def served_model() -> Iterator[None]:
+    """The process-wide model holder, emptied before and after the test."""
+    models = holder()
+    models.current = None
+    models.error = ""
+    models.failed_deployment_id = None
+    yield
+    models.current = None
+    models.error = ""
+    models.failed_deployment_id = None
+
+
+@pytest.fixture
+def champion(transactional_db, demo_registry, model_name, served_model):
+    """The first champion, trained on demo batch 1 by the pipeline itself, and served here."""
+    from retraining import pipeline, runs
+    from retraining.models import RetrainingRun
+
+    run, _ = runs.start_run(RetrainingRun.Trigger.BOOTSTRAP)
+    run = pipeline.execute(run.pk)
+    assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
+    holder().sync()
+    return run.deployment
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a process started by a test: same VAR_DIR, same (test) database."""
+    env = dict(os.environ)
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
+    else:
+        user = database.get("USER") or "postgres"
+        host = database.get("HOST") or "127.0.0.1"
+        port = database.get("PORT") or 5432
+        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database['NAME']}"
+    for name in ("MODEL_NAME", "DATA_REGISTRY", "DATA_PATH", "DATA_REMOTE", "TARGET_COLUMN"):
+        env[name] = str(getattr(settings, name))
+    env["DATA_CACHE_DIR"] = str(settings.DATA_CACHE_DIR)
+    env.update(extra)
+    return env

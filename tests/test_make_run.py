@@ -1,0 +1,137 @@
+"""`make run` from a copy of the repository: the quick start, for real."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+PENGUIN = {
+    "island": "Biscoe",
+    "bill_length_mm": 48.6,
+    "bill_depth_mm": 16.0,
+    "flipper_length_mm": 230.0,
+    "body_mass_g": 5800.0,
+    "sex": "male",
+    "year": 2009,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    children = {pid}
+    while children:
+        parent = children.pop()
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(parent)], capture_output=True, text=True).stdout
+        new = {int(p) for p in out.split()} - found
+        found |= new
+        children |= new
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    still = set()
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().split()[2] != "Z":
+            still.add(pid)
+    return still
+
+
+def wait_for(url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return True
+        except requests.ConnectionError:
+            pass
+        time.sleep(1)
+    return False
+
+
+@pytest.mark.slow
+def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    copy = tmp_path / "app"
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", "staticfiles", ".*_cache"),
+    )
+    # Reuse the installed environment: the copy is about starting the product, not pip.
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    port, mlflow_port = free_port(), free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"VAR_DIR", "DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "DATA_REGISTRY"}
+    }
+    env.update(PORT=str(port), MLFLOW_PORT=str(mlflow_port), DJANGO_SUPERUSER_PASSWORD="pw-admin-123")
+    started = time.monotonic()
+    make = subprocess.Popen(
+        ["make", "run"],
+        cwd=copy,
+        env=env,
+        stdout=open(tmp_path / "make-run.log", "w"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 420
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert make.poll() is None, (tmp_path / "make-run.log").read_text()[-3000:]
+            time.sleep(1)
+        else:
+            pytest.fail("web never answered: " + (tmp_path / "make-run.log").read_text()[-3000:])
+        cold_start = time.monotonic() - started
+
+        answer = requests.post(f"{base}/api/v1/predict", json={"instances": [PENGUIN]}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["predictions"] == ["Gentoo"]
+        assert answer.headers["X-Model-Version"] == body["model"]["version"] == "1"
+
+        # web, worker, beat and the MLflow UI all run.
+        time.sleep(3)
+        commands = subprocess.run(
+            ["ps", "-o", "args=", "-p", ",".join(map(str, descendants(make.pid)))], capture_output=True, text=True
+        ).stdout
+        assert "gunicorn" in commands
+        assert "celery -A config worker" in commands
+        assert "celery -A config beat" in commands
+        assert wait_for(f"http://127.0.0.1:{mlflow_port}/health", 90), "the MLflow UI never answered"
+        print(f"make run cold start: {cold_start:.1f}s")
+    finally:
+        before = descendants(make.pid) | {make.pid}
+        os.killpg(make.pid, signal.SIGINT)
+        try:
+            make.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(make.pid, signal.SIGKILL)
+            raise
+        deadline = time.monotonic() + 30
+        while alive(before) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert not alive(before), "processes left after Ctrl-C"
