@@ -6,7 +6,9 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -54,6 +56,23 @@ def alive(pids: set[int]) -> set[int]:
     return still
 
 
+def fresh_postgres_database(request: pytest.FixtureRequest, url: str) -> str:
+    import psycopg
+
+    parsed = urlparse(url)
+    name = f"make_run_{uuid.uuid4().hex[:8]}"
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    return parsed._replace(path=f"/{name}").geturl()
+
+
 def wait_for(url: str, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -67,7 +86,9 @@ def wait_for(url: str, seconds: float) -> bool:
 
 
 @pytest.mark.slow
-def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     copy = tmp_path / "app"
     shutil.copytree(
         ROOT,
@@ -77,12 +98,11 @@ def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(tmp_path
     # Reuse the installed environment: the copy is about starting the product, not pip.
     (copy / ".venv").symlink_to(ROOT / ".venv")
     port, mlflow_port = free_port(), free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"VAR_DIR", "DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "DATA_REGISTRY"}
-    }
+    env = {k: v for k, v in os.environ.items() if k not in {"VAR_DIR", "MLFLOW_TRACKING_URI", "DATA_REGISTRY"}}
     env.update(PORT=str(port), MLFLOW_PORT=str(mlflow_port), DJANGO_SUPERUSER_PASSWORD="pw-admin-123")
+    if env.get("DATABASE_URL"):
+        # The production column: PostgreSQL (a database of this test's own) and Redis as given.
+        env["DATABASE_URL"] = fresh_postgres_database(request, env["DATABASE_URL"])
     started = time.monotonic()
     make = subprocess.Popen(
         ["make", "run"],
