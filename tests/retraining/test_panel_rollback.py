@@ -53,7 +53,7 @@ def test_staff_see_the_served_model_and_roll_back_to_an_earlier_deployment(two_d
     assert registry.champion_version() == weak.version
     holder().sync()
     assert holder().current.version == weak.version
-    assert f'data-served-version>v{weak.version}<' in client.get(reverse("panel-deployments")).content.decode()
+    assert f"data-served-version>v{weak.version}<" in client.get(reverse("panel-deployments")).content.decode()
 
     again = client.post(rollback_url, {"csrfmiddlewaretoken": csrf}, follow=True)
     assert f"Version {weak.version} is already served." in again.content.decode()
