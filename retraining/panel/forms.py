@@ -32,6 +32,10 @@ class PolicyForm(forms.ModelForm):
             "note": "Why this change",
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.initial["note"] = ""  # a note explains one change: the next one starts blank
+
     def clean_min_improvement(self) -> float:
         return _between(self.cleaned_data["min_improvement"], 0.0, 1.0, "the minimum improvement")
 
@@ -56,6 +60,9 @@ class PolicyForm(forms.ModelForm):
 
 
 class ScheduleForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+
     PRESET_CHOICES = [
         ("hourly", "Hourly (on the hour)"),
         ("daily", "Daily at 02:00"),

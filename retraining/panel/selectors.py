@@ -46,6 +46,10 @@ class Served:
             "processes": len(self.processes),
             "switched": len(self.processes) - len(self.lagging),
             "all_switched": self.all_switched,
+            "process_list": [
+                {"name": p.name, "version": p.version, "on_served": d is not None and p.version == d.version}
+                for p in self.processes
+            ],
         }
 
 

@@ -50,6 +50,15 @@
         ? served.switched + " of " + served.processes + " serving processes on it"
         : "no serving process has reported yet";
     }
+    var list = document.querySelector("[data-served-process-list]");
+    if (list && served.process_list.length) {
+      list.replaceChildren.apply(list, served.process_list.map(function (p) {
+        var row = el("div", "small");
+        row.appendChild(el("span", "dot" + (p.on_served ? "" : " lag")));
+        row.appendChild(document.createTextNode(p.name + ": v" + (p.version || "–")));
+        return row;
+      }));
+    }
     var dot = document.querySelector("[data-served-dot]");
     if (dot) dot.className = "dot" + (served.all_switched ? "" : served.processes ? " lag" : " none");
   }
@@ -153,11 +162,13 @@
       svg("text", { x: pad.left - 8, y: y(v) + 4, "text-anchor": "end", "class": "tick" }, root).textContent = v.toFixed(3);
     }
     svg("line", { x1: pad.left, x2: width - pad.right, y1: height - pad.bottom, y2: height - pad.bottom, "class": "axis" }, root);
-    var sameDay = new Date(t0).toDateString() === new Date(t1).toDateString();
+    var spanMs = t1 - t0;
+    var format = spanMs < 30 * 60000 ? { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }
+      : spanMs < 2 * 86400000 ? { hour: "2-digit", minute: "2-digit", hour12: false }
+      : { month: "short", day: "numeric" };
     for (var j = 0; j <= 4; j++) {
       var t = t0 + (t1 - t0) * j / 4;
-      var label = sameDay ? new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-        : new Date(t).toLocaleDateString([], { month: "short", day: "numeric" });
+      var label = format.month ? new Date(t).toLocaleDateString([], format) : new Date(t).toLocaleTimeString([], format);
       svg("text", { x: x(t), y: height - 8, "text-anchor": j === 0 ? "start" : j === 4 ? "end" : "middle", "class": "tick" }, root).textContent = label;
     }
 
@@ -169,6 +180,12 @@
       node.addEventListener("mouseleave", function () { tip.style.display = "none"; });
     }
 
+    challengers.forEach(function (c) {
+      var kind = c.status === "deployed" ? "deployed" : c.status === "kept" ? "kept" : "other";
+      var link = svg("a", { href: c.url }, root);
+      var dot = svg("circle", { cx: x(Date.parse(c.t)), cy: y(c.metrics[metric]), r: 6, "class": "challenger-point " + kind }, link);
+      hover(dot, "run #" + c.run + " challenger v" + c.version + " (" + c.status + "): " + metric + " " + c.metrics[metric].toFixed(4));
+    });
     if (champions.length) {
       var path = "";
       champions.forEach(function (d, k) {
@@ -178,16 +195,10 @@
       path += "H" + x(t1);
       svg("path", { d: path, "class": "champion-line" }, root);
       champions.forEach(function (d) {
-        var dot = svg("circle", { cx: x(Date.parse(d.t)), cy: y(d.metrics[metric]), r: 4.5, "class": "champion-point" }, root);
+        var dot = svg("circle", { cx: x(Date.parse(d.t)), cy: y(d.metrics[metric]), r: 3.5, "class": "champion-point" }, root);
         hover(dot, "champion v" + d.version + " (" + d.source + "): " + metric + " " + d.metrics[metric].toFixed(4));
       });
     }
-    challengers.forEach(function (c) {
-      var kind = c.status === "deployed" ? "deployed" : c.status === "kept" ? "kept" : "other";
-      var link = svg("a", { href: c.url }, root);
-      var dot = svg("circle", { cx: x(Date.parse(c.t)), cy: y(c.metrics[metric]), r: 5, "class": "challenger-point " + kind }, link);
-      hover(dot, "run #" + c.run + " challenger v" + c.version + " (" + c.status + "): " + metric + " " + c.metrics[metric].toFixed(4));
-    });
   }
 
   var chartData = document.getElementById("chart-data");
