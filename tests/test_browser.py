@@ -198,6 +198,7 @@ def test_staff_retrain_watch_the_steps_live_and_roll_back_from_the_browser(
 
     page.click("text=Schedule")
     page.check("input[name=preset][value=hourly]")
+    assert page.input_value("input[name=cron]") == "0 * * * *"
     page.click("text=Save schedule")
     page.wait_for_selector(".messages .success")
     assert page.text_content("[data-cron]") == "0 * * * *"

@@ -174,4 +174,4 @@ def schedule_edit(request: HttpRequest) -> HttpResponse:
         schedule.update_schedule(form.cleaned_data["expression"], form.cleaned_data["enabled"])
         messages.success(request, "Schedule saved: beat follows it from now on, no restart needed.")
         return redirect("panel-schedule")
-    return _page(request, "schedule.html", "schedule", form=form, state=state)
+    return _page(request, "schedule.html", "schedule", form=form, state=state, presets=schedule.PRESETS)

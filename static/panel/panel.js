@@ -123,6 +123,20 @@
     });
   });
 
+  /* The schedule form: a preset shows its cron expression; typing one selects "custom". */
+  var presets = document.getElementById("schedule-presets");
+  if (presets) {
+    var crons = JSON.parse(presets.textContent);
+    var cron = document.querySelector("input[name=cron]");
+    document.querySelectorAll("input[name=preset]").forEach(function (radio) {
+      radio.addEventListener("change", function () { if (crons[radio.value]) cron.value = crons[radio.value]; });
+    });
+    cron.addEventListener("input", function () {
+      var custom = document.querySelector("input[name=preset][value=custom]");
+      if (custom) custom.checked = true;
+    });
+  }
+
   /* ---- metric chart ----------------------------------------------------------------- */
 
   function svg(tag, attrs, parent) {

@@ -257,3 +257,39 @@ def test_it_rejects_an_invalid_cron_expression_saying_what_is_wrong(staff, cron,
     assert response.status_code == 200
     assert error in response.context["form"].errors["cron"][0]
     assert schedule.schedule_state().expression == "0 2 * * *"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/retraining/retrainingrun/",
+        "/admin/retraining/promotionpolicy/",
+        "/admin/predictor/deployment/",
+        "/admin/predictor/servingprocess/",
+        "/admin/django_celery_beat/periodictask/",
+    ],
+)
+def test_the_admin_lists_every_record(client, db, path):
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin_user)
+    assert client.get(path).status_code == 200
+
+
+def test_run_and_policy_history_are_read_only_in_the_admin(client, db):
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin_user)
+    run = RetrainingRun.objects.create(trigger="api")
+    policy = runs.current_policy()
+    assert client.get("/admin/retraining/retrainingrun/add/").status_code == 403
+    assert client.get("/admin/retraining/promotionpolicy/add/").status_code == 403
+    assert client.get("/admin/predictor/deployment/add/").status_code == 403
+    assert client.post(f"/admin/retraining/retrainingrun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.post(f"/admin/retraining/promotionpolicy/{policy.pk}/change/", {"note": "x"}).status_code == 403
+    assert RetrainingRun.objects.filter(pk=run.pk).exists()
+    page = client.get(f"/admin/retraining/retrainingrun/{run.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
