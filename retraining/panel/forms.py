@@ -60,9 +60,6 @@ class PolicyForm(forms.ModelForm):
 
 
 class ScheduleForm(forms.Form):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, label_suffix="", **kwargs)
-
     PRESET_CHOICES = [
         ("hourly", "Hourly (on the hour)"),
         ("daily", "Daily at 02:00"),
@@ -79,6 +76,9 @@ class ScheduleForm(forms.Form):
         label="Cron expression",
         help_text="minute hour day-of-month month day-of-week, e.g. 30 3 * * 1-5",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
