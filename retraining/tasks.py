@@ -3,9 +3,8 @@
 import logging
 
 from celery import shared_task
-from django.utils import timezone
 
-from retraining import pipeline, runs
+from retraining import pipeline, runs, schedule
 from retraining.models import RetrainingRun
 
 logger = logging.getLogger(__name__)
@@ -19,8 +18,12 @@ def retrain(run_id: int) -> str:
 
 @shared_task(acks_late=True, ignore_result=True)
 def scheduled_retrain(tick: str | None = None) -> str:
-    """What beat sends: one run per tick, even if the tick is delivered twice."""
-    key = tick or "schedule:" + timezone.now().strftime("%Y-%m-%dT%H:%M")
+    """What beat sends: one run per tick, even if the tick is delivered twice.
+
+    The tick is the schedule's most recent due time, not the moment the message arrives: two beat
+    processes, or a redelivered message, name the same tick and the unique key lets only one run in.
+    """
+    key = tick or schedule.tick_key()
     run, created = runs.start_run(RetrainingRun.Trigger.SCHEDULE, tick=key)
     if not created:
         logger.info("scheduled retrain %s: run #%s already covers it (%s)", key, run.pk, run.status)

@@ -1,7 +1,5 @@
-from django.urls import path
-
-from retraining import views
+from django.urls import include, path
 
 urlpatterns = [
-    path("panel/runs/<int:pk>/", views.run_detail, name="panel-run"),
+    path("panel/", include("retraining.panel.urls")),
 ]

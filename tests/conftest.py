@@ -91,3 +91,25 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["DATA_CACHE_DIR"] = str(settings.DATA_CACHE_DIR)
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def two_deployments(transactional_db, demo_registry, model_name, served_model, settings):
+    """A weak first champion (a one-tree stump, demo batch 1) replaced by a strong one (batch 2).
+
+    Gives a rollback something real to go back to: two MLflow versions, two deployments.
+    """
+    from retraining import demo, pipeline, runs
+    from retraining.models import RetrainingRun
+
+    deployments = []
+    for params, publish in (({"n_estimators": 1, "max_depth": 1}, False), ({"n_estimators": 100}, True)):
+        if publish:
+            demo.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
+        settings.TRAINING_PARAMS = params
+        run, _ = runs.start_run(RetrainingRun.Trigger.CLI)
+        run = pipeline.execute(run.pk)
+        assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
+        deployments.append(run.deployment)
+    holder().sync()
+    return deployments

@@ -1,0 +1,42 @@
+"""Runs and policy history in the admin: read-only, they are records of what happened."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from retraining.models import PromotionPolicy, RetrainingRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the pipeline and the panel only; the admin shows it."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RetrainingRun)
+class RetrainingRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "status", "trigger", "triggered_by", "model_version", "decision_rule", "created_at"]
+    list_filter = ["status", "trigger"]
+    search_fields = ["id", "model_version", "mlflow_run_id", "error"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(PromotionPolicy)
+class PromotionPolicyAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "primary_metric",
+        "min_improvement",
+        "max_guard_drop",
+        "use_mcnemar",
+        "created_by",
+        "created_at",
+    ]

@@ -1,0 +1,103 @@
+"""Panel forms: every bad input becomes an error next to the field that caused it."""
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser
+
+from retraining import schedule
+from retraining.models import PromotionPolicy
+
+
+class PolicyForm(forms.ModelForm):
+    """Edits the promotion policy by adding a row: earlier runs keep the policy they were judged by."""
+
+    class Meta:
+        model = PromotionPolicy
+        fields = [
+            "primary_metric",
+            "min_improvement",
+            "max_guard_drop",
+            "use_mcnemar",
+            "significance",
+            "min_first_score",
+            "note",
+        ]
+        labels = {
+            "min_improvement": "Minimum improvement",
+            "max_guard_drop": "Largest drop allowed on other metrics",
+            "use_mcnemar": "Require a significant McNemar test",
+            "significance": "Significance level",
+            "min_first_score": "Minimum score for the first model",
+            "note": "Why this change",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.initial["note"] = ""  # a note explains one change: the next one starts blank
+
+    def clean_min_improvement(self) -> float:
+        return _between(self.cleaned_data["min_improvement"], 0.0, 1.0, "the minimum improvement")
+
+    def clean_max_guard_drop(self) -> float:
+        return _between(self.cleaned_data["max_guard_drop"], 0.0, 1.0, "the largest drop")
+
+    def clean_min_first_score(self) -> float:
+        return _between(self.cleaned_data["min_first_score"], 0.0, 1.0, "the first model's minimum score")
+
+    def clean_significance(self) -> float:
+        value = self.cleaned_data["significance"]
+        if not 0 < value < 1:
+            raise forms.ValidationError(f"the significance level must be strictly between 0 and 1 (got {value})")
+        return value
+
+    def save_as_new(self, user: AbstractBaseUser) -> PromotionPolicy:
+        policy = self.save(commit=False)
+        policy.pk = None
+        policy.created_by = user
+        policy.save()
+        return policy
+
+
+class ScheduleForm(forms.Form):
+    PRESET_CHOICES = [
+        ("hourly", "Hourly (on the hour)"),
+        ("daily", "Daily at 02:00"),
+        ("weekly", "Weekly, Monday at 02:00"),
+        ("monthly", "Monthly, the 1st at 02:00"),
+        ("custom", "Custom cron expression"),
+    ]
+
+    enabled = forms.BooleanField(required=False, label="Scheduled runs are on")
+    preset = forms.ChoiceField(choices=PRESET_CHOICES, widget=forms.RadioSelect)
+    cron = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Cron expression",
+        help_text="minute hour day-of-month month day-of-week, e.g. 30 3 * * 1-5",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        preset = cleaned.get("preset")
+        if preset is None:
+            return cleaned
+        expression = schedule.PRESETS.get(preset) or (cleaned.get("cron") or "").strip()
+        if not expression:
+            self.add_error("cron", "enter a cron expression, or choose a preset")
+            return cleaned
+        try:
+            schedule.parse_cron(expression)
+        except schedule.CronError as exc:
+            self.add_error("cron", str(exc))
+        cleaned["expression"] = " ".join(expression.split())
+        return cleaned
+
+
+def _between(value: float, low: float, high: float, label: str) -> float:
+    if not low <= value <= high:
+        raise forms.ValidationError(f"{label} must be between {low:g} and {high:g} (got {value:g})")
+    return value

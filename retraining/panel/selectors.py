@@ -1,0 +1,156 @@
+"""What the panel shows, read in one place so views stay thin and the JSON matches the HTML."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from predictor import registry, services
+from predictor.models import Deployment, ServingProcess
+from retraining.models import RetrainingRun
+from retraining.pipeline import STEPS
+from retraining.policy import GUARD_METRICS
+
+logger = logging.getLogger(__name__)
+
+# A serving process reports every few seconds; one silent for longer is gone (stopped or killed).
+PROCESS_SILENCE = timedelta(seconds=60)
+
+
+@dataclass
+class Served:
+    deployment: Deployment | None
+    processes: list[ServingProcess] = field(default_factory=list)
+
+    @property
+    def lagging(self) -> list[ServingProcess]:
+        if self.deployment is None:
+            return []
+        return [p for p in self.processes if p.version != self.deployment.version]
+
+    @property
+    def all_switched(self) -> bool:
+        return bool(self.processes) and not self.lagging
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.deployment
+        return {
+            "version": d.version if d else None,
+            "deployment": d.pk if d else None,
+            "since": d.created_at.isoformat() if d else None,
+            "processes": len(self.processes),
+            "switched": len(self.processes) - len(self.lagging),
+            "all_switched": self.all_switched,
+            "process_list": [
+                {"name": p.name, "version": p.version, "on_served": d is not None and p.version == d.version}
+                for p in self.processes
+            ],
+        }
+
+
+def served() -> Served:
+    recent = timezone.now() - PROCESS_SILENCE
+    return Served(services.active_deployment(), list(ServingProcess.objects.filter(seen_at__gte=recent)))
+
+
+def runs(status: str = "", trigger: str = "") -> QuerySet[RetrainingRun]:
+    found = RetrainingRun.objects.select_related("triggered_by").order_by("-id")
+    if status:
+        found = found.filter(status=status)
+    if trigger:
+        found = found.filter(trigger=trigger)
+    return found
+
+
+def progress(run: RetrainingRun) -> dict[str, Any]:
+    """A run's live state for the polling script: every step, including those still to come."""
+    recorded = {step["name"]: step for step in run.steps}
+    steps = [
+        {
+            "name": name,
+            "status": recorded.get(name, {}).get("status", "pending"),
+            "duration": recorded.get(name, {}).get("duration"),
+            "detail": recorded.get(name, {}).get("detail", ""),
+        }
+        for name in STEPS
+    ]
+    if run.finished:
+        for step in steps:
+            if step["status"] == "pending":
+                step["status"] = "skipped"
+    return {
+        "id": run.pk,
+        "url": reverse("panel-run", args=[run.pk]),
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "finished": run.finished,
+        "step": run.step,
+        "steps": steps,
+        "duration": run.duration,
+        "error": run.error,
+    }
+
+
+def metric_rows(run: RetrainingRun) -> list[dict[str, Any]]:
+    """Champion and challenger side by side, with the challenger's delta."""
+    names = list(dict.fromkeys([*GUARD_METRICS, *run.challenger_metrics, *run.champion_metrics]))
+    rows = []
+    for name in names:
+        new, old = run.challenger_metrics.get(name), run.champion_metrics.get(name)
+        if new is None and old is None:
+            continue
+        delta = new - old if new is not None and old is not None else None
+        rows.append({"name": name, "challenger": new, "champion": old, "delta": delta})
+    return rows
+
+
+def mlflow_links(run: RetrainingRun) -> dict[str, str]:
+    """Links into the MLflow UI when one is configured; MLflow being down never breaks the page."""
+    if not settings.MLFLOW_UI_URL:
+        return {}
+    links = {}
+    try:
+        if run.mlflow_run_id:
+            links["run"] = registry.run_url(run.mlflow_run_id)
+        if run.model_version:
+            links["version"] = registry.version_url(run.model_version)
+    except Exception:
+        logger.warning("MLflow links for run #%s unavailable", run.pk, exc_info=True)
+    return links
+
+
+def chart_series(limit: int = 500) -> dict[str, Any]:
+    """Every metric over time: the champion's at each deployment and each challenger's."""
+    deployments = [
+        {
+            "t": d.created_at.isoformat(),
+            "version": d.version,
+            "source": d.get_source_display(),
+            "metrics": d.metrics,
+        }
+        for d in Deployment.objects.order_by("-id")[:limit]
+    ]
+    challengers = [
+        {
+            "t": (r.finished_at or r.created_at).isoformat(),
+            "version": r.model_version,
+            "run": r.pk,
+            "url": reverse("panel-run", args=[r.pk]),
+            "status": r.status,
+            "metrics": r.challenger_metrics,
+        }
+        for r in RetrainingRun.objects.exclude(challenger_metrics={}).order_by("-id")[:limit]
+    ]
+    names = list(GUARD_METRICS)
+    for point in [*deployments, *challengers]:
+        names += [n for n in point["metrics"] if n not in names and isinstance(point["metrics"][n], int | float)]
+    return {
+        "metrics": names,
+        "deployments": deployments[::-1],
+        "challengers": challengers[::-1],
+    }

@@ -1,0 +1,177 @@
+"""Panel views: thin, they read through selectors and write through the apps' services."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from predictor import services as predictor_services
+from predictor.models import Deployment
+from predictor.registry import RegistryError
+from retraining import runs as run_store
+from retraining import schedule, services
+from retraining.models import PromotionPolicy, RetrainingRun
+from retraining.panel import selectors
+from retraining.panel.forms import PolicyForm, ScheduleForm
+
+View = Callable[..., HttpResponse]
+
+
+def staff_only(view: View) -> View:
+    """Anonymous people go to the login page; signed-in people without staff status get a 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not (request.user.is_active and request.user.is_staff):
+            raise PermissionDenied("the control panel is for staff")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _page(request: HttpRequest, template: str, section: str, **context: Any) -> HttpResponse:
+    context.update(section=section, served=selectors.served())
+    return render(request, f"panel/{template}", context)
+
+
+@staff_only
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    active = run_store.active_run()
+    latest = active or RetrainingRun.objects.order_by("-id").first()
+    return _page(
+        request,
+        "dashboard.html",
+        "dashboard",
+        active=active,
+        live=selectors.progress(latest) if latest else None,
+        recent=selectors.runs()[:8],
+        chart=selectors.chart_series(),
+        policy=run_store.current_policy(),
+        schedule=schedule.schedule_state(),
+    )
+
+
+@staff_only
+@require_POST
+def retrain_now(request: HttpRequest) -> HttpResponse:
+    run, created = services.trigger_run(RetrainingRun.Trigger.MANUAL, request.user)
+    link = format_html('<a href="{}">run #{}</a>', reverse("panel-run", args=[run.pk]), run.pk)
+    if created:
+        messages.success(request, format_html("Started {}: its steps appear below as they finish.", link))
+    else:
+        messages.warning(request, format_html("A run is already in progress: {} ({}).", link, run.status))
+    return redirect("panel-dashboard")
+
+
+@staff_only
+@require_GET
+def live(request: HttpRequest) -> JsonResponse:
+    """What the dashboard polls: the served model and the active (or latest) run."""
+    run = run_store.active_run() or RetrainingRun.objects.order_by("-id").first()
+    return JsonResponse({"served": selectors.served().as_dict(), "run": selectors.progress(run) if run else None})
+
+
+@staff_only
+@require_GET
+def run_list(request: HttpRequest) -> HttpResponse:
+    status, trigger = request.GET.get("status", ""), request.GET.get("trigger", "")
+    page = Paginator(selectors.runs(status, trigger), 20).get_page(request.GET.get("page"))
+    return _page(
+        request,
+        "runs.html",
+        "runs",
+        page=page,
+        status=status,
+        trigger=trigger,
+        statuses=RetrainingRun.Status.choices,
+        triggers=RetrainingRun.Trigger.choices,
+    )
+
+
+@staff_only
+@require_GET
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(RetrainingRun.objects.select_related("triggered_by", "deployment"), pk=pk)
+    return _page(
+        request,
+        "run_detail.html",
+        "runs",
+        run=run,
+        live=selectors.progress(run),
+        metrics=selectors.metric_rows(run),
+        links=selectors.mlflow_links(run),
+    )
+
+
+@staff_only
+@require_GET
+def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(selectors.progress(get_object_or_404(RetrainingRun, pk=pk)))
+
+
+@staff_only
+@require_GET
+def deployment_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Deployment.objects.select_related("created_by", "previous"), 25).get_page(request.GET.get("page"))
+    return _page(request, "deployments.html", "deployments", page=page)
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    """A confirmation page, then the rollback: recorded as a deployment by this person, hot-swapped."""
+    target = get_object_or_404(Deployment, pk=pk)
+    served = selectors.served()
+    if served.deployment is not None and served.deployment.version == target.version:
+        messages.info(request, f"Version {target.version} is already served.")
+        return redirect("panel-deployments")
+    if request.method == "POST":
+        reason = request.POST.get("reason", "").strip()[:500]
+        try:
+            done = predictor_services.rollback_to(target, user=request.user, reason=reason)
+        except RegistryError as exc:
+            messages.error(request, f"The rollback did not happen: {exc}")
+            return redirect("panel-deployments")
+        messages.success(
+            request, f"Rolled back: version {done.version} is now the champion; serving processes switch in seconds."
+        )
+        return redirect("panel-deployments")
+    return _page(request, "rollback_confirm.html", "deployments", target=target)
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def policy(request: HttpRequest) -> HttpResponse:
+    current = run_store.current_policy()
+    form = PolicyForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save_as_new(request.user)
+        messages.success(request, f"Policy #{saved.pk} saved: it applies from the next run.")
+        return redirect("panel-policy")
+    history = PromotionPolicy.objects.select_related("created_by")[:20]
+    return _page(request, "policy.html", "policy", form=form, current=current, history=history)
+
+
+@staff_only
+@require_http_methods(["GET", "POST"])
+def schedule_edit(request: HttpRequest) -> HttpResponse:
+    state = schedule.schedule_state()
+    initial = {"enabled": state.enabled, "preset": state.preset, "cron": state.expression}
+    form = ScheduleForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        schedule.update_schedule(form.cleaned_data["expression"], form.cleaned_data["enabled"])
+        messages.success(request, "Schedule saved: beat follows it from now on, no restart needed.")
+        return redirect("panel-schedule")
+    return _page(request, "schedule.html", "schedule", form=form, state=state, presets=schedule.PRESETS)

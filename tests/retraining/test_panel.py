@@ -1,0 +1,295 @@
+"""The control panel: who may see it, Retrain now, runs, policy and schedule forms."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django_celery_beat.models import PeriodicTask
+
+from retraining import runs, schedule
+from retraining.models import PromotionPolicy, RetrainingRun
+
+STATIC_BACKEND = "django.contrib.staticfiles.storage.StaticFilesStorage"
+PAGES = ["panel-dashboard", "panel-runs", "panel-deployments", "panel-policy", "panel-schedule", "panel-live"]
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings) -> None:
+    """Pages link their CSS through the manifest storage, which only `collectstatic` fills."""
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": STATIC_BACKEND}}
+
+
+@pytest.fixture
+def staff(client, staff_user) -> Client:
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def csrf_staff(staff_user) -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    return client
+
+
+def token(client: Client, url: str) -> str:
+    page = client.get(url).content.decode()
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_it_sends_anonymous_people_to_the_login_page(client, db, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/panel/login/?next=")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_it_refuses_people_without_staff_status(client, regular_user, name):
+    client.force_login(regular_user)
+    assert client.get(reverse(name)).status_code == 403
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_it_shows_every_page_to_staff(staff, name):
+    assert staff.get(reverse(name)).status_code == 200
+
+
+def test_it_refuses_run_pages_and_posts_to_non_staff(client, regular_user):
+    run = RetrainingRun.objects.create(trigger="api")
+    client.force_login(regular_user)
+    assert client.get(reverse("panel-run", args=[run.pk])).status_code == 403
+    assert client.get(reverse("panel-run-progress", args=[run.pk])).status_code == 403
+    assert client.post(reverse("panel-retrain")).status_code == 403
+    assert RetrainingRun.objects.count() == 1
+
+
+def test_the_login_page_signs_staff_in_and_sends_them_to_the_panel(client, staff_user):
+    page = client.get(reverse("panel-login"))
+    assert b"Sign in" in page.content
+    response = client.post(reverse("panel-login"), {"username": "alice", "password": "pw-alice-123"})
+    assert response["Location"] == reverse("panel-dashboard")
+    wrong = client.post(reverse("panel-login"), {"username": "alice", "password": "nope"})
+    assert b"Please enter a correct username and password" in wrong.content
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("panel-retrain", {}),
+        ("panel-policy", {"primary_metric": "f1", "min_improvement": "0", "max_guard_drop": "0.01",
+                          "significance": "0.05", "min_first_score": "0.5"}),
+        ("panel-schedule", {"enabled": "on", "preset": "hourly"}),
+    ],
+)  # fmt: skip
+def test_every_post_needs_the_csrf_token(csrf_staff, name, data):
+    before = (RetrainingRun.objects.count(), PromotionPolicy.objects.count(), schedule.schedule_state().expression)
+    assert csrf_staff.post(reverse(name), data).status_code == 403
+    after = (RetrainingRun.objects.count(), PromotionPolicy.objects.count(), schedule.schedule_state().expression)
+    assert after == before
+    data = {**data, "csrfmiddlewaretoken": token(csrf_staff, reverse("panel-dashboard"))}
+    assert csrf_staff.post(reverse(name), data).status_code == 302
+
+
+def test_a_double_click_on_retrain_now_starts_one_run(csrf_staff, django_capture_on_commit_callbacks):
+    csrf = token(csrf_staff, reverse("panel-dashboard"))
+    with django_capture_on_commit_callbacks() as enqueued:
+        first = csrf_staff.post(reverse("panel-retrain"), {"csrfmiddlewaretoken": csrf}, follow=True)
+        second = csrf_staff.post(reverse("panel-retrain"), {"csrfmiddlewaretoken": csrf}, follow=True)
+    run = RetrainingRun.objects.get()
+    assert run.trigger == "manual"
+    assert run.triggered_by.username == "alice"
+    assert len(enqueued) == 1
+    assert f'Started <a href="/panel/runs/{run.pk}/">run #{run.pk}</a>' in first.content.decode()
+    assert f'A run is already in progress: <a href="/panel/runs/{run.pk}/">run #{run.pk}</a>' in (
+        second.content.decode()
+    )
+
+
+def test_retrain_now_only_answers_posts(staff):
+    assert staff.get(reverse("panel-retrain")).status_code == 405
+    assert not RetrainingRun.objects.exists()
+
+
+def test_the_live_endpoint_reports_the_active_runs_steps(staff):
+    run = RetrainingRun.objects.create(
+        trigger="manual",
+        status="running",
+        step="pull",
+        steps=[{"name": "check", "status": "done", "duration": 0.2, "detail": "new data"},
+               {"name": "pull", "status": "running"}],
+    )  # fmt: skip
+    body = staff.get(reverse("panel-live")).json()
+    assert body["run"]["id"] == run.pk
+    assert [s["status"] for s in body["run"]["steps"]][:3] == ["done", "running", "pending"]
+    assert body["run"]["finished"] is False
+    assert body["served"]["version"] is None
+    one = staff.get(reverse("panel-run-progress", args=[run.pk])).json()
+    assert one["steps"][0]["detail"] == "new data"
+
+
+def test_a_finished_runs_page_explains_the_decision(staff):
+    run = RetrainingRun.objects.create(
+        trigger="schedule",
+        status="kept",
+        active=None,
+        steps=[{"name": "check", "status": "done", "duration": 0.1}],
+        dataset={"path": "data/penguins.csv", "rev": "abcdef1234567", "md5": "d41d8cd9"},
+        rows={"total": 275, "train": 206, "holdout": 69},
+        estimator="random_forest",
+        params={"n_estimators": 100},
+        policy={"primary_metric": "accuracy", "min_improvement": 0.0},
+        model_version="3",
+        champion_version="2",
+        challenger_metrics={"accuracy": 0.95, "f1": 0.94},
+        champion_metrics={"accuracy": 0.97, "f1": 0.96},
+        decision_rule="min_improvement",
+        reasons=["accuracy: challenger 0.9500 vs champion 0.9700 (-0.0200), needs strictly better"],
+        p_value=0.3125,
+        notifications={"slack": "failed: HTTP 500"},
+    )
+    page = staff.get(reverse("panel-run", args=[run.pk])).content.decode()
+    for shown in (
+        "Kept champion",
+        "min_improvement",
+        "needs strictly better",
+        "0.3125",
+        "-0.0200",
+        "275 total",
+        "n_estimators=100",
+        "abcdef1234",
+        "failed: HTTP 500",
+        "Champion v2",
+        "Challenger v3",
+    ):
+        assert shown in page, shown  # fmt: skip
+
+
+def test_the_runs_table_filters_by_outcome_and_trigger(staff):
+    RetrainingRun.objects.create(trigger="schedule", status="kept", active=None)
+    RetrainingRun.objects.create(trigger="manual", status="deployed", active=None)
+    RetrainingRun.objects.create(trigger="schedule", status="deployed", active=None)
+    page = staff.get(reverse("panel-runs"), {"status": "deployed", "trigger": "schedule"})
+    assert [r.trigger + r.status for r in page.context["page"].object_list] == ["scheduledeployed"]
+    assert len(staff.get(reverse("panel-runs")).context["page"].object_list) == 3
+
+
+def test_the_runs_table_pages_newest_first(staff):
+    RetrainingRun.objects.bulk_create([RetrainingRun(trigger="api", status="skipped", active=None) for _ in range(25)])
+    first = staff.get(reverse("panel-runs")).context["page"]
+    second = staff.get(reverse("panel-runs"), {"page": 2}).context["page"]
+    assert len(first.object_list) == 20
+    assert len(second.object_list) == 5
+    assert first.object_list[0].pk > second.object_list[0].pk
+
+
+def test_a_policy_edit_is_recorded_as_a_new_row_and_applies_to_the_next_run(staff, staff_user):
+    old = runs.current_policy()
+    response = staff.post(
+        reverse("panel-policy"),
+        {"primary_metric": "f1", "min_improvement": "0.02", "max_guard_drop": "0.05", "use_mcnemar": "on",
+         "significance": "0.01", "min_first_score": "0.7", "note": "stricter"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    new = runs.current_policy()
+    assert new.pk != old.pk
+    assert PromotionPolicy.objects.filter(pk=old.pk, primary_metric="accuracy").exists()
+    assert new.created_by == staff_user
+    run, _ = runs.start_run("manual")
+    assert run.policy["primary_metric"] == "f1"
+    assert run.policy["use_mcnemar"] is True
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("significance", "1.5", "the significance level must be strictly between 0 and 1"),
+        ("significance", "0", "the significance level must be strictly between 0 and 1"),
+        ("min_improvement", "-0.1", "the minimum improvement must be between 0 and 1"),
+        ("max_guard_drop", "2", "the largest drop must be between 0 and 1"),
+        ("min_first_score", "abc", "Enter a number."),
+        ("primary_metric", "auc", "Select a valid choice."),
+    ],
+)
+def test_it_rejects_an_invalid_policy_with_a_message_on_the_field(staff, field, value, error):
+    data = {"primary_metric": "accuracy", "min_improvement": "0", "max_guard_drop": "0.01",
+            "significance": "0.05", "min_first_score": "0.5", field: value}  # fmt: skip
+    current = runs.current_policy()
+    response = staff.post(reverse("panel-policy"), data)
+    assert response.status_code == 200
+    assert error in response.context["form"].errors[field][0]
+    assert error in response.content.decode().replace("&#x27;", "'")
+    assert runs.current_policy() == current
+
+
+def test_a_schedule_preset_is_saved_on_the_beat_task(staff):
+    response = staff.post(reverse("panel-schedule"), {"enabled": "on", "preset": "weekly"})
+    assert response.status_code == 302
+    task = PeriodicTask.objects.get(name=schedule.RETRAIN_TASK_NAME)
+    assert schedule.expression_of(task.crontab) == "0 2 * * 1"
+    page = staff.get(reverse("panel-schedule")).content.decode()
+    assert "0 2 * * 1" in page
+    assert "Monday" in page
+
+
+def test_a_custom_cron_expression_can_switch_the_schedule_off(staff):
+    staff.post(reverse("panel-schedule"), {"preset": "custom", "cron": "30  3 * * 1-5"})
+    task = PeriodicTask.objects.get(name=schedule.RETRAIN_TASK_NAME)
+    assert schedule.expression_of(task.crontab) == "30 3 * * 1-5"
+    assert task.enabled is False
+    assert "none: scheduled runs are off" in staff.get(reverse("panel-schedule")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("cron", "error"),
+    [
+        ("0 2 * *", "has 4 field(s); a cron expression has 5"),
+        ("61 2 * * *", "minute '61' is not valid"),
+        ("0 25 * * *", "hour '25' is not valid"),
+        ("0 2 * * funday", "day-of-week 'funday' is not valid"),
+        ("0 0 31 2 *", "never occurs in month_of_year"),
+        ("", "enter a cron expression, or choose a preset"),
+    ],
+)
+def test_it_rejects_an_invalid_cron_expression_saying_what_is_wrong(staff, cron, error):
+    response = staff.post(reverse("panel-schedule"), {"enabled": "on", "preset": "custom", "cron": cron})
+    assert response.status_code == 200
+    assert error in response.context["form"].errors["cron"][0]
+    assert schedule.schedule_state().expression == "0 2 * * *"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/retraining/retrainingrun/",
+        "/admin/retraining/promotionpolicy/",
+        "/admin/predictor/deployment/",
+        "/admin/predictor/servingprocess/",
+        "/admin/django_celery_beat/periodictask/",
+    ],
+)
+def test_the_admin_lists_every_record(client, db, path):
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin_user)
+    assert client.get(path).status_code == 200
+
+
+def test_run_and_policy_history_are_read_only_in_the_admin(client, db):
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin_user)
+    run = RetrainingRun.objects.create(trigger="api")
+    policy = runs.current_policy()
+    assert client.get("/admin/retraining/retrainingrun/add/").status_code == 403
+    assert client.get("/admin/retraining/promotionpolicy/add/").status_code == 403
+    assert client.get("/admin/predictor/deployment/add/").status_code == 403
+    assert client.post(f"/admin/retraining/retrainingrun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.post(f"/admin/retraining/promotionpolicy/{policy.pk}/change/", {"note": "x"}).status_code == 403
+    assert RetrainingRun.objects.filter(pk=run.pk).exists()
+    page = client.get(f"/admin/retraining/retrainingrun/{run.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
