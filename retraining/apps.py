@@ -17,3 +17,6 @@ class RetrainingConfig(AppConfig):
     def ready(self) -> None:
         # After every migrate (the release step included), the schedule exists.
         post_migrate.connect(_ensure_schedule, sender=self)
+        from retraining import checks, shutdown  # noqa: F401  (production checks; what a worker does on SIGTERM)
+
+        shutdown.connect()
