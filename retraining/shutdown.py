@@ -20,6 +20,8 @@ which now ends within seconds.
 import logging
 import os
 import signal
+import threading
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
@@ -45,12 +47,14 @@ class WorkerStopped(Exception):
         self.step = step
 
 
+@dataclass
 class _State:
     """What this pool process is doing, as far as stopping it is concerned."""
 
     task: str | None = None
     stop_requested: bool = False
     stopped_run: int | None = None
+    previous: dict[int, Any] = field(default_factory=dict)  # the handlers to put back after the task
 
 
 _state = _State()
@@ -58,7 +62,6 @@ _state = _State()
 
 def connect() -> None:
     """Wire the handlers to Celery's signals; they only fire inside worker processes."""
-    signals.worker_process_init.connect(_install_in_pool_process, weak=False, dispatch_uid="shutdown-init")
     signals.task_prerun.connect(_task_started, weak=False, dispatch_uid="shutdown-prerun")
     signals.task_postrun.connect(_task_ended, weak=False, dispatch_uid="shutdown-postrun")
     signals.worker_shutting_down.connect(_forward_to_running_task, weak=False, dispatch_uid="shutdown-forward")
@@ -87,17 +90,7 @@ def where_to_stop(frame: FrameType | None) -> tuple[int | None, str | None]:
     return recorder.run.pk, str(step["name"])
 
 
-def _install_in_pool_process(**kwargs: Any) -> None:
-    signal.signal(signal.SIGTERM, _on_stop_signal)
-    signal.signal(signal.SIGALRM, _on_stop_signal)
-
-
 def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
-    if _state.task is None:
-        if signum == signal.SIGTERM:  # an idle pool process stops as it always did
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-        return
     if signum == signal.SIGTERM and not _state.stop_requested:
         _state.stop_requested = True
         logger.warning("SIGTERM received during %s: stopping the run at the next safe point", _state.task)
@@ -111,17 +104,30 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
     raise WorkerStopped("SIGTERM", str(step))
 
 
+def _in_pool_process() -> bool:
+    """Only a prefork pool process runs tasks in its main thread apart from the worker itself."""
+    from billiard.process import current_process
+
+    return current_process().name != "MainProcess" and threading.current_thread() is threading.main_thread()
+
+
 def _task_started(sender: Any = None, **kwargs: Any) -> None:
+    """Installed per task: between tasks, billiard's own SIGTERM handling applies."""
     name = getattr(sender, "name", None)
-    if name in RUN_TASKS:
-        _state.task, _state.stop_requested, _state.stopped_run = name, False, None
+    if name not in RUN_TASKS or not _in_pool_process():
+        return
+    _state.task, _state.stop_requested, _state.stopped_run = name, False, None
+    _state.previous = {sig: signal.signal(sig, _on_stop_signal) for sig in (signal.SIGTERM, signal.SIGALRM)}
 
 
 def _task_ended(sender: Any = None, **kwargs: Any) -> None:
-    if getattr(sender, "name", None) not in RUN_TASKS:
+    if _state.task is None or getattr(sender, "name", None) != _state.task:
         return
     signal.setitimer(signal.ITIMER_REAL, 0)
-    stopped, _state.task, _state.stopped_run = _state.stopped_run, None, None
+    for sig, handler in _state.previous.items():
+        signal.signal(sig, handler)
+    stopped = _state.stopped_run
+    _state.task, _state.stopped_run, _state.previous = None, None, {}
     if stopped is not None:
         requeue(stopped)
 
