@@ -45,16 +45,20 @@ def tls_redis(tmp_path: Path) -> Iterator[int]:
     if not shutil.which("redis-server") or not shutil.which("openssl"):
         pytest.skip("redis-server and openssl are needed to stand in for Heroku Redis")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=redis.example"]
-        + ["-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=redis.example"),
+            *("-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")),
+        ],
         check=True,
         capture_output=True,
     )
     port = free_port()
     server = subprocess.Popen(
-        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"]
-        + ["--tls-cert-file", str(tmp_path / "cert.pem"), "--tls-key-file", str(tmp_path / "key.pem")]
-        + ["--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        [
+            *("redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
+            *("--tls-cert-file", str(tmp_path / "cert.pem"), "--tls-key-file", str(tmp_path / "key.pem")),
+            *("--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
+        ],
         stdout=(tmp_path / "redis.log").open("w"),
         stderr=subprocess.STDOUT,
     )
