@@ -45,6 +45,20 @@ def test_a_stop_waits_while_a_model_is_being_deployed_or_after(step: str, status
     assert step in reason
 
 
+def test_a_stop_waits_while_a_database_call_is_in_progress() -> None:
+    """The failure is recorded over the same connection: it must not be cut mid-query."""
+    recorder = Recorder(SimpleNamespace(pk=7), print)
+    recorder.steps = [{"name": "train", "status": "running"}]
+    namespace: dict = {}
+    exec(
+        compile("def execute(call):\n    return call()\n", "/site-packages/django/db/backends/utils.py", "exec"),
+        namespace,
+    )
+    run_id, reason = namespace["execute"](lambda: shutdown.where_to_stop(sys._getframe()))
+    assert (run_id, reason) == (None, "inside a database call")
+    assert recorder.steps
+
+
 def test_a_stop_waits_while_outside_any_run() -> None:
     assert shutdown.where_to_stop(sys._getframe()) == (None, "no step has started")
 
