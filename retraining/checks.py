@@ -42,3 +42,15 @@ def check_data_registry_survives_restarts(app_configs: Any = None, **kwargs: Any
             )
         ]
     return []
+
+
+def refuse_to_start_with_errors(**kwargs: Any) -> None:
+    """A Celery worker runs no system checks of its own: run the production ones as it starts.
+
+    Connected to `worker_init`. The release phase already refuses such a release on Heroku; this
+    covers a worker started by other means, the one process that would write models and data.
+    """
+    errors = [message for message in checks.run_checks(tags=["production"]) if message.is_serious()]
+    if errors:
+        lines = [f"{error.id}: {error.msg}\n    HINT: {error.hint}" for error in errors]
+        raise SystemExit("refusing to start:\n" + "\n".join(lines))

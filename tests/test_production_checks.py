@@ -124,3 +124,22 @@ def test_behind_the_router_http_is_redirected_and_cookies_are_secure(tmp_path: P
     assert (status, location) == ("301", "https://app.herokuapp.com/healthz")
     assert hsts.startswith("max-age=31536000")
     assert session_secure == csrf_secure == "True"
+
+
+@pytest.mark.slow
+def test_a_worker_on_a_dyno_refuses_to_start_with_local_stores(tmp_path: Path) -> None:
+    process = "worker"
+    command = next(
+        line.partition(":")[2].split()
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.startswith(f"{process}:")
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI"}}
+    env.update(VAR_DIR=str(tmp_path / "var"), DYNO=f"{process}.1", SECRET_KEY="x" * 60, **{"DATA_REGISTRY": ""})
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "refusing to start" in result.stderr
+    assert "predictor.E001: MLFLOW_TRACKING_URI=" in result.stderr
+    assert "HINT: Set MLFLOW_TRACKING_URI to an MLflow tracking server" in result.stderr
+    assert "retraining.E001: DATA_REGISTRY is not set" in result.stderr
