@@ -6,8 +6,9 @@ killed worker would leave its run `running` until the heartbeat sweep notices. S
 process running the task stops the run itself:
 
 - during check, pull, validate, train or compare, it raises `WorkerStopped` where the run is:
-  the pipeline records the run as failed with the reason (nothing was deployed), and a new run
-  of the same trigger is queued, which the next worker runs from the start;
+  the pipeline records the run as failed with the reason (nothing was deployed); once the worker
+  has stopped consuming, it queues a new run of the same trigger, which the next worker runs from
+  the start;
 - during deploy (load, warm up, move the alias, write the row: a few seconds) and after it, the
   stop waits for the step to end, re-checking twice a second: a model is never half deployed;
 - never in the middle of a database call, so the connection that records the failure is sound.
@@ -22,6 +23,7 @@ import os
 import signal
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 RUN_TASKS = frozenset({"retraining.tasks.retrain", "retraining.tasks.scheduled_retrain"})
 INTERRUPTIBLE_STEPS = frozenset({"check", "pull", "validate", "train", "compare"})
 RECHECK_SECONDS = 0.5
+STOPPED = "the worker was stopped"
+REQUEUE_WINDOW = timedelta(hours=1)
 # Code that must not be interrupted: the run's failure is recorded over this connection.
 _UNSAFE_MODULES = (f"{os.sep}django{os.sep}db{os.sep}", f"{os.sep}psycopg{os.sep}", f"{os.sep}sqlite3{os.sep}")
 
@@ -41,7 +45,7 @@ class WorkerStopped(Exception):
 
     def __init__(self, signal_name: str, step: str) -> None:
         super().__init__(
-            f"the worker was stopped ({signal_name}) during step {step!r}; nothing was deployed, "
+            f"{STOPPED} ({signal_name}) during step {step!r}; nothing was deployed, "
             "and the run is queued again for the next worker"
         )
         self.step = step
@@ -65,6 +69,7 @@ def connect() -> None:
     signals.task_prerun.connect(_task_started, weak=False, dispatch_uid="shutdown-prerun")
     signals.task_postrun.connect(_task_ended, weak=False, dispatch_uid="shutdown-postrun")
     signals.worker_shutting_down.connect(_forward_to_running_task, weak=False, dispatch_uid="shutdown-forward")
+    signals.worker_shutdown.connect(_requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
 
 
 def where_to_stop(frame: FrameType | None) -> tuple[int | None, str | None]:
@@ -126,28 +131,43 @@ def _task_ended(sender: Any = None, **kwargs: Any) -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
     for sig, handler in _state.previous.items():
         signal.signal(sig, handler)
-    stopped = _state.stopped_run
     _state.task, _state.stopped_run, _state.previous = None, None, {}
-    if stopped is not None:
-        requeue(stopped)
 
 
-def requeue(run_id: int) -> int | None:
-    """Queue a new run in place of a run a stop closed as failed; returns its id.
+def requeue_stopped_runs() -> list[int]:
+    """Queue a new run in place of each run a stop closed as failed; returns the new runs' ids.
 
-    The new run takes the same trigger and the settings of now; the failed one says where it went.
+    Called by the main worker process once it consumes nothing more (a stopping worker that took the
+    new run's message would run it into the SIGKILL). The new run takes the same trigger and the
+    settings of now; the failed one says where it went, which also keeps it from being queued twice.
     """
+    from django.utils import timezone
+
     from retraining import services
     from retraining.models import RetrainingRun
 
-    run = RetrainingRun.objects.filter(pk=run_id, status=RetrainingRun.Status.FAILED).first()
-    if run is None:
-        return None
-    again, created = services.trigger_run(run.trigger, run.triggered_by)
-    note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
-    RetrainingRun.objects.filter(pk=run.pk).update(reasons=[*run.reasons, note])
-    logger.warning("run #%s was stopped by SIGTERM: %s", run.pk, note)
-    return again.pk
+    queued = []
+    stopped = RetrainingRun.objects.filter(
+        status=RetrainingRun.Status.FAILED,
+        error__contains=STOPPED,
+        finished_at__gte=timezone.now() - REQUEUE_WINDOW,
+    ).order_by("id")
+    for run in stopped:
+        if any(reason.startswith(("queued again as run #", "run #")) for reason in run.reasons):
+            continue
+        again, created = services.trigger_run(run.trigger, run.triggered_by)
+        note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
+        RetrainingRun.objects.filter(pk=run.pk).update(reasons=[*run.reasons, note])
+        logger.warning("run #%s was stopped by SIGTERM: %s", run.pk, note)
+        queued.append(again.pk)
+    return queued
+
+
+def _requeue_after_shutdown(**kwargs: Any) -> None:
+    try:
+        requeue_stopped_runs()
+    except Exception:
+        logger.exception("could not queue again the runs stopped by this shutdown")
 
 
 def _forward_to_running_task(sig: str = "", **kwargs: Any) -> None:
