@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 
@@ -61,6 +62,31 @@ def test_a_stop_waits_while_a_database_call_is_in_progress() -> None:
 
 def test_a_stop_waits_while_outside_any_run() -> None:
     assert shutdown.where_to_stop(sys._getframe()) == (None, "no step has started")
+
+
+def test_a_stopped_run_is_queued_again_once_whoever_sweeps_it(
+    db, staff_user, django_capture_on_commit_callbacks
+) -> None:
+    from retraining import runs
+
+    stopped, _ = runs.start_run(RetrainingRun.Trigger.MANUAL, staff_user)
+    runs.claim(stopped.pk)
+    error = str(shutdown.WorkerStopped("SIGTERM", "train"))
+    runs.finish(stopped, Status.FAILED, error=f"WorkerStopped: {error}")
+    other, _ = runs.start_run(RetrainingRun.Trigger.API)
+    runs.finish(other, Status.FAILED, error="ValueError: bad data")
+
+    with mock.patch("retraining.tasks.retrain.delay") as enqueue, django_capture_on_commit_callbacks(execute=True):
+        first = shutdown.requeue_stopped_runs()
+        second = shutdown.requeue_stopped_runs()
+
+    assert len(first) == 1
+    assert second == []
+    again = RetrainingRun.objects.get(pk=first[0])
+    assert (again.status, again.trigger, again.triggered_by) == (Status.QUEUED, "manual", staff_user)
+    enqueue.assert_called_once_with(again.pk)
+    stopped.refresh_from_db()
+    assert stopped.reasons[-1] == f"queued again as run #{again.pk}"
 
 
 def start_worker(log: Path, **env: str) -> subprocess.Popen:
