@@ -168,6 +168,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A queue of its own lets training run on dedicated workers (`celery worker -Q training`) while
+# the light tasks (stale-run sweeps) keep flowing on the others.
+RETRAIN_QUEUE = env_str("RETRAIN_QUEUE", "celery")
+CELERY_TASK_ROUTES = {
+    name: {"queue": RETRAIN_QUEUE} for name in ("retraining.tasks.retrain", "retraining.tasks.scheduled_retrain")
+}
 
 # MLflow -----------------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")
@@ -177,6 +183,11 @@ MLFLOW_EXPERIMENT_NAME = env_str("MLFLOW_EXPERIMENT_NAME", "retraining")
 MLFLOW_UI_URL = env_str("MLFLOW_UI_URL", "http://127.0.0.1:5000")
 MLFLOW_PORT = env_int("MLFLOW_PORT", 5000, minimum=1)
 MODEL_NAME = env_str("MODEL_NAME", "penguins-classifier")
+# An S3-compatible artifact store (MinIO, ...). MLflow and boto3 read it (and AWS_ACCESS_KEY_ID /
+# AWS_SECRET_ACCESS_KEY) from the environment themselves; read here so a typo fails at start-up.
+MLFLOW_S3_ENDPOINT_URL = env_str("MLFLOW_S3_ENDPOINT_URL")
+if MLFLOW_S3_ENDPOINT_URL:
+    env_url("MLFLOW_S3_ENDPOINT_URL", MLFLOW_S3_ENDPOINT_URL, {"http", "https"})
 CHAMPION_ALIAS = "champion"
 
 # Data registry ----------------------------------------------------------------------------
@@ -188,6 +199,10 @@ if DATA_IS_DEMO:
 DATA_PATH = env_str("DATA_PATH", "data/penguins.csv")
 DATA_REV = env_str("DATA_REV", "main")
 DATA_REMOTE = env_str("DATA_REMOTE", str(VAR_DIR / "dvc-remote"))
+# Endpoint of an S3-compatible DVC remote (MinIO, ...), written into the registry the app creates.
+DATA_REMOTE_ENDPOINT_URL = env_str("DATA_REMOTE_ENDPOINT_URL")
+if DATA_REMOTE_ENDPOINT_URL:
+    env_url("DATA_REMOTE_ENDPOINT_URL", DATA_REMOTE_ENDPOINT_URL, {"http", "https"})
 DATA_CACHE_DIR = Path(env_str("DATA_CACHE_DIR", str(VAR_DIR / "data-cache")))
 TARGET_COLUMN = env_str("TARGET_COLUMN", "species")
 DATA_ID_COLUMN = env_str("DATA_ID_COLUMN")

@@ -17,3 +17,10 @@ class RetrainingConfig(AppConfig):
     def ready(self) -> None:
         # After every migrate (the release step included), the schedule exists.
         post_migrate.connect(_ensure_schedule, sender=self)
+        from celery import signals
+
+        from retraining import checks, shutdown
+
+        # A worker on a dyno with a store it would lose does not start; SIGTERM closes a run cleanly.
+        signals.worker_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks")
+        shutdown.connect()

@@ -269,9 +269,12 @@ def source_from_settings() -> DvcRegistrySource | FileSource:
     return DvcRegistrySource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir)
 
 
-def init_registry(repo_dir: Path, remote: str) -> None:
+def init_registry(repo_dir: Path, remote: str, endpoint_url: str = "") -> None:
     """Creates a git + DVC registry the way a data engineer would, so it can be handed over
-    and used with plain `git` and `dvc`. Safe to call on every start; it resumes a partial one."""
+    and used with plain `git` and `dvc`. Safe to call on every start; it resumes a partial one.
+
+    `endpoint_url` points an `s3://` remote at an S3-compatible server (MinIO, ...); it is
+    committed with the remote, so every reader of the registry finds the data."""
     repo = Path(repo_dir).expanduser().resolve()
     if (repo / ".dvc" / "config").is_file() and _git(
         ["rev-parse", "--verify", "--quiet", "HEAD"], repo
@@ -288,6 +291,12 @@ def init_registry(repo_dir: Path, remote: str) -> None:
         repo,
         error="dvc remote add failed",
     )
+    if endpoint_url:
+        _dvc(
+            ["remote", "modify", _REMOTE_NAME, "endpointurl", endpoint_url],
+            repo,
+            error="dvc remote modify endpointurl failed",
+        )
     files = [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
     _git(["add", "--", *files], repo, error="git add failed")
     commit = [

@@ -28,9 +28,9 @@ def demo_frame(batch: int) -> pd.DataFrame:
     return _shuffled_penguins().head(_batch_rows(batch)).copy()
 
 
-def ensure_demo_registry(repo_dir: Path, remote: str, path: str) -> DatasetVersion | None:
+def ensure_demo_registry(repo_dir: Path, remote: str, path: str, endpoint_url: str = "") -> DatasetVersion | None:
     """Also finishes a registry whose first start stopped before batch 1 was published."""
-    init_registry(repo_dir, remote)
+    init_registry(repo_dir, remote, endpoint_url)
     try:
         DvcRegistrySource(repo_dir, path, rev="HEAD").version()
     except DataError:

@@ -19,7 +19,12 @@ class Command(BaseCommand):
         self._staff_user()
         schedule.ensure_default_schedule()
         if settings.DATA_IS_DEMO:
-            created = demo.ensure_demo_registry(Path(settings.DATA_REGISTRY), settings.DATA_REMOTE, settings.DATA_PATH)
+            created = demo.ensure_demo_registry(
+                Path(settings.DATA_REGISTRY),
+                settings.DATA_REMOTE,
+                settings.DATA_PATH,
+                settings.DATA_REMOTE_ENDPOINT_URL,
+            )
             if created:
                 self.stdout.write(
                     f"demo data registry created at {settings.DATA_REGISTRY} (version 1, md5 {created.md5})"

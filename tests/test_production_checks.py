@@ -1,0 +1,145 @@
+"""Production settings: a dyno refuses stores it would lose, and `check --deploy` is clean."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core import checks
+
+ROOT = Path(__file__).resolve().parents[1]
+REMOTE = {
+    "MLFLOW_TRACKING_URI": "https://mlflow.example.com",
+    "MLFLOW_REGISTRY_URI": "https://mlflow.example.com",
+    "MLFLOW_ARTIFACT_ROOT": "s3://models/artifacts",
+    "DATA_REGISTRY": "https://github.com/example/registry.git",
+}
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    # What app.json's "generator": "secret" makes: 64 hex characters.
+    "SECRET_KEY": secrets.token_hex(32),
+    "ALLOWED_HOSTS": ".herokuapp.com",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+}
+
+
+def production_errors() -> list[checks.CheckMessage]:
+    return checks.run_checks(tags=["production"])
+
+
+@pytest.fixture
+def on_a_dyno(settings):
+    settings.ON_HEROKU = True
+    for name, value in REMOTE.items():
+        setattr(settings, name, value)
+    settings.DATA_IS_DEMO = False
+    return settings
+
+
+def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "DATA_REGISTRY", "DYNO", "SECRET_KEY"}
+    }
+    clean.update(VAR_DIR=str(tmp_path / "var"), **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_dyno_with_remote_stores_passes(on_a_dyno) -> None:
+    assert production_errors() == []
+
+
+def test_nothing_is_refused_off_a_dyno(settings) -> None:
+    settings.ON_HEROKU = False
+    settings.MLFLOW_TRACKING_URI = "sqlite:///var/mlflow.db"
+    assert production_errors() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error_id"),
+    [
+        ("MLFLOW_TRACKING_URI", "sqlite:////app/var/mlflow.db", "predictor.E001"),
+        ("MLFLOW_TRACKING_URI", "/app/mlruns", "predictor.E001"),
+        ("MLFLOW_REGISTRY_URI", "sqlite:///mlflow.db", "predictor.E002"),
+        ("MLFLOW_ARTIFACT_ROOT", "/app/var/mlartifacts", "predictor.E003"),
+        ("MLFLOW_ARTIFACT_ROOT", "file:///app/var/mlartifacts", "predictor.E003"),
+        ("DATA_REGISTRY", "/app/var/data-registry", "retraining.E002"),
+        ("DATA_REGISTRY", "/app/data/penguins.csv", "retraining.E002"),
+    ],
+)
+def test_a_dyno_refuses_a_store_on_its_own_disk_and_says_what_to_set(on_a_dyno, name, value, error_id) -> None:
+    setattr(on_a_dyno, name, value)
+    errors = production_errors()
+    assert [e.id for e in errors] == [error_id]
+    assert name in errors[0].msg
+    assert "wipes" in errors[0].msg
+    assert "docs/deploy-heroku.md" in errors[0].hint
+
+
+def test_a_dyno_refuses_the_demo_registry(on_a_dyno) -> None:
+    on_a_dyno.DATA_IS_DEMO = True
+    errors = production_errors()
+    assert [e.id for e in errors] == ["retraining.E001"]
+    assert "DATA_REGISTRY is not set" in errors[0].msg
+    assert "s3://" in errors[0].hint
+
+
+def test_the_release_step_fails_on_a_dyno_left_on_embedded_defaults(tmp_path: Path) -> None:
+    result = manage(tmp_path, "migrate", "--noinput", DYNO="release.1", SECRET_KEY="x" * 60)
+    assert result.returncode != 0
+    for needle in ("predictor.E001", "MLFLOW_TRACKING_URI", "retraining.E001", "DATA_REGISTRY", "wipes"):
+        assert needle in result.stderr
+    assert "Applying" not in result.stdout
+
+
+def test_check_deploy_prints_no_warning_under_production_settings(tmp_path: Path) -> None:
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV, DYNO="web.1", **REMOTE)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+    assert result.stderr == ""
+
+
+def test_behind_the_router_http_is_redirected_and_cookies_are_secure(tmp_path: Path) -> None:
+    probe = (
+        "import django; django.setup()\n"
+        "from django.conf import settings\n"
+        "from django.test import Client\n"
+        "c = Client()\n"
+        "r = c.get('/healthz', HTTP_HOST='app.herokuapp.com')\n"
+        "s = c.get('/healthz', HTTP_HOST='app.herokuapp.com', HTTP_X_FORWARDED_PROTO='https')\n"
+        "print('|'.join(map(str, [r.status_code, r['Location'], s.headers.get('Strict-Transport-Security'),"
+        " settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE])))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(VAR_DIR=str(tmp_path / "var"), DJANGO_SETTINGS_MODULE="config.settings", **PRODUCTION_ENV)
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    status, location, hsts, session_secure, csrf_secure = result.stdout.strip().splitlines()[-1].split("|")
+    assert (status, location) == ("301", "https://app.herokuapp.com/healthz")
+    assert hsts.startswith("max-age=31536000")
+    assert session_secure == csrf_secure == "True"
+
+
+@pytest.mark.slow
+def test_a_worker_on_a_dyno_refuses_to_start_with_local_stores(tmp_path: Path) -> None:
+    process = "worker"
+    command = next(
+        line.partition(":")[2].split()
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.startswith(f"{process}:")
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI"}}
+    env.update(VAR_DIR=str(tmp_path / "var"), DYNO=f"{process}.1", SECRET_KEY="x" * 60, **{"DATA_REGISTRY": ""})
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "refusing to start" in result.stderr
+    assert "predictor.E001: MLFLOW_TRACKING_URI=" in result.stderr
+    assert "HINT: Set MLFLOW_TRACKING_URI to an MLflow tracking server" in result.stderr
+    assert "retraining.E001: DATA_REGISTRY is not set" in result.stderr
