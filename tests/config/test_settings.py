@@ -137,7 +137,7 @@ def test_every_variable_is_documented_in_env_example_and_readme() -> None:
     source = (ROOT / "config" / "settings.py").read_text()
     import re
 
-    names = set(re.findall(r'env_(?:str|bool|int|float|list|json_object|url)\(\s*"([A-Z_]+)"', source))
+    names = set(re.findall(r'env_(?:str|bool|int|float|list|json_object|url)\(\s*"([A-Z0-9_]+)"', source))
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "DATA_REGISTRY"} <= names
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
