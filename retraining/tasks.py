@@ -50,7 +50,11 @@ def sweep_stale_runs() -> list[int]:
 
 def _execute(task: Task, run_id: int) -> str:
     retries = task.request.retries or 0
-    run = pipeline.execute(run_id, retry=retries < task.max_retries)
+    try:
+        run = pipeline.execute(run_id, retry=retries < task.max_retries)
+    except RetrainingRun.DoesNotExist:
+        logger.warning("run #%s does not exist (deleted, or a message from another database): ignored", run_id)
+        return "missing"
     if run.status == RetrainingRun.Status.QUEUED:
         countdown = backoff(retries)
         logger.info("run #%s: attempt %s of %s in %s s", run_id, retries + 2, task.max_retries + 1, countdown)
