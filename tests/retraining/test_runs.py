@@ -1,8 +1,8 @@
 """One run at a time, claimed once, and closed when its worker died: all enforced by the database."""
 
 import threading
-from unittest import mock
 from datetime import timedelta
+from unittest import mock
 
 from django.db import connection
 from django.utils import timezone
@@ -90,7 +90,7 @@ def test_the_next_trigger_closes_a_run_whose_worker_stopped_beating(db, settings
     runs.claim(stale.pk)
     RetrainingRun.objects.filter(pk=stale.pk).update(step="train", heartbeat_at=timezone.now() - timedelta(seconds=31))
 
-    run, created = runs.start_run("cli")
+    _run, created = runs.start_run("cli")
 
     stale.refresh_from_db()
     assert created
