@@ -179,3 +179,23 @@ def test_a_frame_with_an_id_column_splits_by_that_id(settings):
 
     assert (holdout_mask(frame, 0.25, "row_id") == holdout_mask(changed, 0.25, "row_id")).all()
     assert not (holdout_mask(frame, 0.25) == holdout_mask(changed, 0.25)).all()
+
+
+def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
+    transactional_db, model_name, served_model, settings, tmp_path
+):
+    csv_file = tmp_path / "penguins.csv"
+    demo.demo_frame(1).to_csv(csv_file, index=False)
+    settings.DATA_REGISTRY = str(csv_file)
+    settings.DATA_CACHE_DIR = tmp_path / "cache"
+
+    first = run_pipeline()
+    again = run_pipeline()
+    demo.demo_frame(2).to_csv(csv_file, index=False)
+    grown = run_pipeline()
+
+    assert first.status == Status.DEPLOYED
+    assert first.dataset["source"] == str(csv_file)
+    assert again.status == Status.SKIPPED
+    assert grown.status in (Status.DEPLOYED, Status.KEPT)
+    assert grown.dataset["md5"] != first.dataset["md5"]

@@ -95,6 +95,14 @@ def test_columns_are_checked_against_what_the_champion_expects():
     assert result.warnings == ["new columns the champion did not use: colour, extra"]
 
 
+def test_a_text_column_turned_numeric_is_a_changed_type():
+    expected = [{"name": "colour", "type": "string"}]
+
+    result = check(frame().assign(colour=3), expected_columns=expected)
+
+    assert result.problems == ["column 'colour' should be text (string) but now holds only numbers"]
+
+
 def test_new_category_values_are_reported_not_rejected():
     result = check(frame().assign(colour="green"), known_categories={"colour": ["blue", "red"]})
 
