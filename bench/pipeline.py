@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -98,23 +99,28 @@ def main() -> None:
 
     grown = pd.concat([first, synthetic(args.rows // 5, seed=2)], ignore_index=True)
     publish(grown, "version 2")
+    params = json.loads(args.params)
+    training, holdout = split(grown, settings.HOLDOUT_FRACTION)
+
+    def estimator_alone() -> float:
+        started = time.perf_counter()
+        model = train(training, "label", args.estimator, params, settings.TRAINING_SEED)
+        evaluate(model, holdout, "label")
+        return time.perf_counter() - started
+
+    # Timed before and after the run, so a machine busy with something else skews both sides alike.
+    before = estimator_alone()
     whole, done = run()
     if done.status not in ("deployed", "kept"):
         raise SystemExit(f"the measured run ended {done.status}: {done.error or done.reasons}")
-
-    params = json.loads(args.params)
-    training, holdout = split(grown, settings.HOLDOUT_FRACTION)
-    started = time.perf_counter()
-    model = train(training, "label", args.estimator, params, settings.TRAINING_SEED)
-    evaluate(model, holdout, "label")
-    alone = time.perf_counter() - started
+    alone = (before + estimator_alone()) / 2
 
     skipped_seconds, skipped = run()
 
     overhead = whole - alone
     print()
     print(f"{'measure (version 2: ' + str(len(grown)) + ' rows)':<52} {'seconds':>9} {'share':>7}")
-    print(f"{'estimator alone: fit + score on the holdout':<52} {alone:>9.2f}")
+    print(f"{'estimator alone: fit + score on the holdout (mean of 2)':<52} {alone:>9.2f}")
     print(f"{'whole run (' + done.status + ')':<52} {whole:>9.2f} {1:>7.0%}")
     print(f"{'overhead = whole run - estimator alone':<52} {overhead:>9.2f} {overhead / whole:>7.0%}")
     print(f"{'budget: 20% of the run + 5 s':<52} {0.2 * whole + 5:>9.2f}")
@@ -122,8 +128,6 @@ def main() -> None:
         print(f"  step {step['name']:<46} {step.get('duration', 0):>9.2f}")
     print(f"{'run on unchanged data (' + skipped.status + ')':<52} {skipped_seconds:>9.2f}")
     print(f"within budget: {'yes' if overhead <= 0.2 * whole + 5 else 'NO'}")
-    import shutil
-
     shutil.rmtree(work, ignore_errors=True)
 
 
