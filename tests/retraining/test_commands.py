@@ -64,3 +64,19 @@ def test_a_second_invocation_names_the_run_in_progress_and_exits_non_zero(transa
     assert proc.returncode == 1
     assert f"run #{running.pk} is already running (started by api)" in proc.stderr
     assert RetrainingRun.objects.count() == 1
+
+
+def test_an_interrupted_run_is_closed_at_once_naming_the_step(db, monkeypatch):
+    def interrupted(run_id, **options):
+        runs.claim(run_id)
+        RetrainingRun.objects.filter(pk=run_id).update(step="train")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("retraining.pipeline.execute", interrupted)
+
+    with pytest.raises(CommandError, match="interrupted during step 'train'"):
+        retrain()
+
+    run = RetrainingRun.objects.get()
+    assert run.status == RetrainingRun.Status.FAILED
+    assert runs.active_run() is None
