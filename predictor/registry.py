@@ -106,6 +106,7 @@ def log_model(
                 input_example=input_example,
                 registered_model_name=settings.MODEL_NAME,
                 skops_trusted_types=trusted,
+                pip_requirements=_pip_requirements(),
             )
     except Exception as exc:
         raise RegistryError(f"could not log the model to MLflow: {exc}") from exc
@@ -118,6 +119,14 @@ def log_model(
         metrics=dict(metrics),
         params={k: _param_value(v) for k, v in params.items()},
     )
+
+
+def _pip_requirements() -> list[str]:
+    """What the model needs, pinned to what trained it: left to MLflow, finding this out loads
+    the model in a subprocess and costs more than ten seconds for a large forest (bench/pipeline.py)."""
+    from importlib.metadata import version
+
+    return [f"{package}=={version(package)}" for package in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
 
 
 def _param_value(value: Any) -> str:
