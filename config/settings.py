@@ -220,6 +220,8 @@ RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
 RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
 RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
+# Bearer token for scripts and CI on /api/v1/runs; unset: only staff sessions may use it.
+RETRAIN_API_TOKEN = env_str("RETRAIN_API_TOKEN")
 
 # Serving ----------------------------------------------------------------------------------
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ def log_model(
                 input_example=input_example,
                 registered_model_name=settings.MODEL_NAME,
                 skops_trusted_types=trusted,
+                pip_requirements=_pip_requirements(),
             )
     except Exception as exc:
         raise RegistryError(f"could not log the model to MLflow: {exc}") from exc
@@ -117,6 +119,14 @@ def log_model(
         metrics=dict(metrics),
         params={k: _param_value(v) for k, v in params.items()},
     )
+
+
+def _pip_requirements() -> list[str]:
+    """What the model needs, pinned to what trained it: left to MLflow, finding this out loads
+    the model in a subprocess and costs more than ten seconds for a large forest (bench/pipeline.py)."""
+    from importlib.metadata import version
+
+    return [f"{package}=={version(package)}" for package in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
 
 
 def _param_value(value: Any) -> str:
@@ -213,3 +223,19 @@ def run_url(run_id: str) -> str:
 def version_url(version: str) -> str:
     base = settings.MLFLOW_UI_URL.rstrip("/")
     return f"{base}/#/models/{settings.MODEL_NAME}/versions/{version}" if base else ""
+
+
+def annotate_run(run_id: str, *, tags: dict[str, str], metrics: dict[str, float]) -> None:
+    """Add what was learnt after logging (the comparison, the decision, timings) to a training run."""
+    from mlflow.entities import Metric, RunTag
+
+    client = _client()
+    now = int(time.time() * 1000)
+    try:
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+            tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()],
+        )
+    except Exception as exc:
+        raise RegistryError(f"could not annotate MLflow run {run_id}: {exc}") from exc

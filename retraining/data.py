@@ -61,6 +61,10 @@ class DataError(Exception):
     """A dataset could not be checked, fetched, read or published; the message names why."""
 
 
+class DataUnavailable(DataError):
+    """The registry or its DVC remote did not answer: worth trying again later, unlike bad data."""
+
+
 @dataclass(frozen=True)
 class DatasetVersion:
     source: str
@@ -141,13 +145,19 @@ class DvcRegistrySource:
         target = self.rev if _FULL_SHA.fullmatch(self.rev) else self._ls_remote(mirror)
         if _git(["cat-file", "-e", target], mirror).returncode != 0:
             fetch = ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-write-fetch-head", self.repo, target]
-            _git(fetch, mirror, error=f"could not fetch {self.rev} from data registry {self.repo}", timeout=300)
+            try:
+                _git(fetch, mirror, error=f"could not fetch {self.rev} from data registry {self.repo}", timeout=300)
+            except DataError as exc:
+                raise DataUnavailable(str(exc)) from None
         sha = _git(["rev-parse", "--verify", f"{target}^{{commit}}"], mirror, error=f"{self.rev} is not a commit")
         return mirror, sha.stdout.strip()
 
     def _ls_remote(self, mirror: Path) -> str:
         error = f"data registry {self.repo} is unreachable"
-        out = _git(["ls-remote", self.repo, self.rev], mirror, error=error, timeout=120).stdout
+        try:
+            out = _git(["ls-remote", self.repo, self.rev], mirror, error=error, timeout=120).stdout
+        except DataError as exc:
+            raise DataUnavailable(str(exc)) from None
         refs: dict[str, str] = {}
         for line in out.splitlines():
             sha, _, name = line.partition("\t")
@@ -204,7 +214,7 @@ class DvcRegistrySource:
         except DataError:
             raise
         except Exception as exc:
-            raise DataError(f"could not fetch {label} from the DVC remote: {_one_line(str(exc))}") from exc
+            raise DataUnavailable(f"could not fetch {label} from the DVC remote: {_one_line(str(exc))}") from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(part)

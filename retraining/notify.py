@@ -26,6 +26,8 @@ def summary(run: RetrainingRun) -> tuple[str, str]:
     if run.error:
         lines += [f"Error: {run.error}", ""]
     if run.challenger_metrics:
+        champion = f"v{run.champion_version}" if run.champion_version else "none"
+        lines.append(f"Challenger v{run.model_version or '?'} against champion {champion}:")
         lines.append(f"{'metric':<12}{'challenger':>12}{'champion':>12}")
         for name, value in run.challenger_metrics.items():
             old = run.champion_metrics.get(name)
@@ -41,10 +43,12 @@ def summary(run: RetrainingRun) -> tuple[str, str]:
 
 
 def run_link(run: RetrainingRun) -> str:
+    """The run's page in the panel: the one place that shows everything the run recorded."""
     return settings.PUBLIC_URL + reverse("panel-run", args=[run.pk])
 
 
 def notify(run: RetrainingRun) -> dict[str, Any]:
+    """Each configured channel's outcome ("sent" or "failed: why"), to be stored on the run."""
     subject, body = summary(run)
     outcome: dict[str, Any] = {}
     if settings.SLACK_WEBHOOK_URL:

@@ -7,72 +7,86 @@ The steps are plain functions (retraining.steps, retraining.policy); this module
 the edges (the data registry, MLflow, the database) and records each step on the run row.
 """
 
+import json
 import logging
-import threading
-import time
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.utils import timezone
 
 from predictor import registry, services
 from predictor.models import Deployment
 from predictor.serving import warm_up
 from retraining import data, notify, runs
 from retraining.models import RetrainingRun
-from retraining.policy import decide, mcnemar_p_value, regressed
-from retraining.steps.evaluate import evaluate
+from retraining.policy import Decision, decide, mcnemar_p_value, regressed
+from retraining.recording import Progress, Recorder, Stop, heartbeat
+from retraining.steps.evaluate import Score, evaluate
 from retraining.steps.split import split
 from retraining.steps.train import known_categories, prepare_features, train
 from retraining.steps.validate import validate
 
 logger = logging.getLogger(__name__)
 Status = RetrainingRun.Status
-Progress = Callable[[str], None]
 
-STEPS = ("check", "pull", "validate", "train", "compare", "deploy", "notify")
-
-
-class Stop(Exception):
-    """A run that ends early on purpose (skipped, rejected), not a failure."""
-
-    def __init__(self, status: str, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.status = status
-        self.reasons = reasons
+STEPS = ("check", "pull", "validate", "train", "compare", "deploy", "keep", "notify")
 
 
-def execute(run_id: int, progress: Progress | None = None, source: Any = None) -> RetrainingRun:
-    """Run a queued run to the end. A run that is not queued is left alone (redelivery)."""
+def execute(run_id: int, progress: Progress | None = None, source: Any = None, retry: bool = False) -> RetrainingRun:
+    """Run a queued run to the end. A run that is not queued is left alone (redelivery).
+
+    With `retry`, a transient fault (MLflow or the data remote unreachable) puts the run back in
+    the queue instead of failing it; the caller schedules the next attempt.
+    """
     if not runs.claim(run_id):
         return RetrainingRun.objects.get(pk=run_id)
     run = RetrainingRun.objects.get(pk=run_id)
     recorder = Recorder(run, progress or (lambda line: None))
-    with _heartbeat(run.pk):
+    with heartbeat(run.pk):
         try:
             status, fields = _steps(run, recorder, source or data.source_from_settings())
         except Stop as stop:
             status, fields = stop.status, {"reasons": stop.reasons}
         except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if retry and transient(exc):
+                logger.warning("run #%s hit a transient fault, to be retried: %s", run.pk, error)
+                runs.requeue(run.pk, f"retrying after a transient fault: {error}")
+                RetrainingRun.objects.filter(pk=run.pk).update(steps=recorder.steps)
+                run.refresh_from_db()
+                return run
             logger.exception("run #%s failed", run.pk)
-            status, fields = Status.FAILED, {"error": f"{type(exc).__name__}: {exc}"}
-            recorder.fail(exc)
+            status, fields = Status.FAILED, {"error": error}
     fields["steps"] = recorder.steps
     runs.finish(run, status, **fields)
+    _record_in_mlflow(run)
     if status != Status.SKIPPED:
-        with recorder.step("notify"):
+        with recorder.step("notify") as note:
             outcome = notify.notify(run)
-        RetrainingRun.objects.filter(pk=run.pk).update(notifications=outcome, steps=recorder.steps)
+            note(", ".join(f"{channel} {result}" for channel, result in outcome.items()) or "no channel configured")
+        RetrainingRun.objects.filter(pk=run.pk).update(notifications=outcome, steps=recorder.steps, step="")
     recorder.say(f"run #{run.pk} finished: {status}")
     run.refresh_from_db()
     return run
 
 
-def _steps(run: RetrainingRun, recorder: "Recorder", source: Any) -> tuple[str, dict[str, Any]]:
+def transient(exc: BaseException) -> bool:
+    """A fault that may go away by itself: a service that did not answer, not bad data or code."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, data.DataUnavailable | ConnectionError | TimeoutError):
+            return True
+        text = str(seen)
+        if any(sign in text for sign in _UNREACHABLE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+# How MLflow's REST client and the requests/urllib3 stack say a server did not answer.
+_UNREACHABLE = ("Max retries exceeded", "Connection refused", "TEMPORARILY_UNAVAILABLE", "timed out")
+
+
+def _steps(run: RetrainingRun, recorder: Recorder, source: Any) -> tuple[str, dict[str, Any]]:
     target = settings.TARGET_COLUMN
     champion = services.active_deployment()
 
@@ -107,8 +121,8 @@ def _steps(run: RetrainingRun, recorder: "Recorder", source: Any) -> tuple[str, 
         training, holdout = split(frame, settings.HOLDOUT_FRACTION, settings.DATA_ID_COLUMN or None)
         rows = {"total": len(frame), "train": len(training), "holdout": len(holdout)}
         _save(run, rows=rows)
-        if holdout[target].nunique() < 1 or len(holdout) == 0:
-            raise Stop(Status.REJECTED, ["the holdout is empty: the dataset is too small to score a model"])
+        if len(holdout) == 0 or training[target].nunique() < 2:
+            raise Stop(Status.REJECTED, [f"the split left too few rows to train and score a model ({rows})"])
         model = train(training, target, run.estimator, run.params, settings.TRAINING_SEED)
         challenger = evaluate(model, holdout, target)
         features = prepare_features(training, target)
@@ -118,6 +132,9 @@ def _steps(run: RetrainingRun, recorder: "Recorder", source: Any) -> tuple[str, 
             metrics={**challenger.metrics, "rows_train": rows["train"], "rows_holdout": rows["holdout"]},
             tags={
                 **{f"data.{k}": str(v) for k, v in version.as_dict().items()},
+                **{f"data.rows_{k}": str(v) for k, v in rows.items()},
+                "data.holdout_fraction": str(settings.HOLDOUT_FRACTION),
+                "data.id_column": settings.DATA_ID_COLUMN or "(row hash)",
                 "retraining.run": str(run.pk),
                 "retraining.trigger": run.trigger,
             },
@@ -125,16 +142,12 @@ def _steps(run: RetrainingRun, recorder: "Recorder", source: Any) -> tuple[str, 
             input_example=features.head(5),
             run_name=f"run-{run.pk}",
         )
-        _save(
-            run,
-            mlflow_run_id=logged.run_id,
-            model_version=logged.version,
-            challenger_metrics=challenger.metrics,
-        )
+        _save(run, mlflow_run_id=logged.run_id, model_version=logged.version, challenger_metrics=challenger.metrics)
         note(f"challenger v{logged.version}: " + _fmt(challenger.metrics))
 
     with recorder.step("compare") as note:
         decision, champion_score = _compare(run, champion, champion_loaded, holdout, challenger)
+        previous, previous_score = _score_previous(run, champion, holdout)
         note(f"{'deploy' if decision.deploy else 'keep'} ({decision.rule})")
 
     data_version = {**version.as_dict(), "rows": rows}
@@ -154,10 +167,10 @@ def _steps(run: RetrainingRun, recorder: "Recorder", source: Any) -> tuple[str, 
             note(f"champion is now v{logged.version}")
         return Status.DEPLOYED, {"deployment": deployment, "reasons": decision.reasons}
 
-    with recorder.step("deploy") as note:
+    with recorder.step("keep") as note:
         registry.tag_version(logged.version, "retraining.rejected", "; ".join(decision.reasons))
         reasons = list(decision.reasons)
-        rollback = _rollback_if_regressed(run, champion, holdout, champion_score, data_version)
+        rollback = _rollback_if_regressed(run, champion, champion_score, previous, previous_score)
         if rollback is not None:
             reasons.append(rollback.reason)
             note(f"kept the challenger out; rolled back to v{rollback.version}")
@@ -166,9 +179,11 @@ def _steps(run: RetrainingRun, recorder: "Recorder", source: Any) -> tuple[str, 
     return Status.KEPT, {"reasons": reasons}
 
 
-def _compare(run, champion, champion_loaded, holdout, challenger):  # type: ignore[no-untyped-def]
+def _compare(
+    run: RetrainingRun, champion: Deployment | None, champion_loaded: Any, holdout: Any, challenger: Score
+) -> tuple[Decision, Score | None]:
     target = settings.TARGET_COLUMN
-    if champion_loaded is None:
+    if champion is None or champion_loaded is None:
         decision = decide(run.policy, challenger.metrics, None)
         _save(run, decision_rule=decision.rule, reasons=decision.reasons)
         return decision, None
@@ -187,35 +202,72 @@ def _compare(run, champion, champion_loaded, holdout, challenger):  # type: igno
     return decision, champion_score
 
 
-def _rollback_if_regressed(run, champion, holdout, champion_score, data_version):  # type: ignore[no-untyped-def]
+def _score_previous(
+    run: RetrainingRun, champion: Deployment | None, holdout: Any
+) -> tuple[Deployment | None, Score | None]:
+    """The champion served before the current one, scored on the same holdout (for step 7)."""
+    previous = champion.previous if champion is not None else None
+    while previous is not None and previous.version == champion.version:
+        previous = previous.previous
+    if previous is None:
+        return None, None
+    previous_score = evaluate(registry.load_version(previous.version).model, holdout, settings.TARGET_COLUMN)
+    _save(run, previous_champion_version=previous.version, previous_champion_metrics=previous_score.metrics)
+    return previous, previous_score
+
+
+def _rollback_if_regressed(
+    run: RetrainingRun,
+    champion: Deployment | None,
+    champion_score: Score | None,
+    previous: Deployment | None,
+    previous_score: Score | None,
+) -> Deployment | None:
     """The seed's promise: roll back automatically if the champion regressed.
 
-    The previous champion is scored on today's holdout too; if it now beats the current one under
-    the policy (and the challenger was not good enough), it is served again.
+    Reached only when the challenger did not beat the current champion: if the previous champion
+    now beats the current one under the policy on today's holdout, it is served again.
     """
-    if champion is None or champion_score is None or champion.previous is None:
+    if champion is None or champion_score is None or previous is None or previous_score is None:
         return None
-    previous = champion.previous
-    if previous.version == champion.version:
-        return None
-    previous_model = registry.load_version(previous.version)
-    previous_score = evaluate(previous_model.model, holdout, settings.TARGET_COLUMN)
-    _save(run, previous_champion_version=previous.version, previous_champion_metrics=previous_score.metrics)
     verdict = regressed(run.policy, champion_score.metrics, previous_score.metrics)
     if not verdict.deploy:
         return None
     reason = (
         f"regression: champion v{champion.version} fell below the previous champion v{previous.version} "
-        f"on run #{run.pk}'s holdout ({'; '.join(verdict.reasons)})"
+        f"on run #{run.pk}'s holdout ({'; '.join(verdict.reasons)}); rolled back to v{previous.version}"
     )
     return services.deploy(
         previous.version,
         source=Deployment.Source.ROLLBACK,
         reason=reason,
+        user=run.triggered_by,
         run_id=previous.run_id,
         metrics=previous_score.metrics,
         data_version=previous.data_version,
     )
+
+
+def _record_in_mlflow(run: RetrainingRun) -> None:
+    """The decision and the timings, next to the model they concern, so MLflow alone explains it."""
+    if not run.mlflow_run_id:
+        return
+    metrics = {f"champion_{k}": v for k, v in run.champion_metrics.items()}
+    metrics |= {f"previous_champion_{k}": v for k, v in run.previous_champion_metrics.items()}
+    metrics |= {f"seconds_{s['name']}": s.get("duration", 0.0) for s in run.steps}
+    if run.p_value is not None:
+        metrics["mcnemar_p_value"] = run.p_value
+    tags = {
+        "retraining.status": run.status,
+        "retraining.rule": run.decision_rule,
+        "retraining.reasons": "; ".join(run.reasons),
+        "retraining.champion_version": run.champion_version or "-",
+        "retraining.policy": json.dumps(run.policy, sort_keys=True),
+    }
+    try:
+        registry.annotate_run(run.mlflow_run_id, tags=tags, metrics=metrics)
+    except registry.RegistryError as exc:
+        logger.warning("run #%s: %s", run.pk, exc)
 
 
 def _save(run: RetrainingRun, **fields: Any) -> None:
@@ -226,65 +278,3 @@ def _save(run: RetrainingRun, **fields: Any) -> None:
 
 def _fmt(metrics: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-
-
-class Recorder:
-    """Records each step's status and timing on the run row as it happens (the panel polls it)."""
-
-    def __init__(self, run: RetrainingRun, say: Progress) -> None:
-        self.run = run
-        self.say = say
-        self.steps: list[dict[str, Any]] = []
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[Callable[[str], None]]:
-        entry: dict[str, Any] = {"name": name, "status": "running", "started_at": timezone.now().isoformat()}
-        self.steps.append(entry)
-        RetrainingRun.objects.filter(pk=self.run.pk).update(step=name, steps=self.steps, heartbeat_at=timezone.now())
-        started = time.perf_counter()
-
-        def note(text: str) -> None:
-            entry["detail"] = text
-
-        try:
-            yield note
-        except Stop as stop:
-            entry["status"] = "stopped"
-            entry.setdefault("detail", "; ".join(stop.reasons))
-            raise
-        except Exception as exc:
-            entry["status"] = "failed"
-            entry["detail"] = f"{type(exc).__name__}: {exc}"
-            raise
-        else:
-            entry["status"] = "done"
-        finally:
-            entry["duration"] = round(time.perf_counter() - started, 3)
-            RetrainingRun.objects.filter(pk=self.run.pk).update(steps=self.steps)
-            self.say(f"[{entry['status']:>7}] {name:<9} {entry['duration']:7.2f}s  {entry.get('detail', '')}")
-
-    def fail(self, exc: BaseException) -> None:
-        logger.debug("".join(traceback.format_exception(exc)))
-
-
-@contextmanager
-def _heartbeat(run_id: int) -> Iterator[None]:
-    """Beat from a side thread so a long fit still shows the worker is alive."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(settings.RUN_HEARTBEAT_INTERVAL):
-            try:
-                runs.beat(run_id)
-            except Exception:
-                logger.warning("heartbeat for run #%s failed", run_id, exc_info=True)
-            finally:
-                close_old_connections()
-
-    thread = threading.Thread(target=loop, name=f"heartbeat-{run_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)

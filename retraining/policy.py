@@ -18,7 +18,9 @@ DEFAULT_POLICY: dict[str, Any] = {
     "significance": 0.05,
     "min_first_score": 0.5,
 }
-GUARD_METRICS = ("accuracy", "precision", "recall", "f1")
+GUARD_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+# Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
+_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -59,13 +61,16 @@ def decide(
     old = champion[primary]
     gain = new - old
     needed = policy["min_improvement"]
-    better = gain > needed if needed == 0 else gain >= needed
-    wanted = "strictly better" if needed == 0 else f"at least +{needed:.4f}"
+    better = gain > _TOLERANCE if needed <= 0 else gain >= needed - _TOLERANCE
+    wanted = "strictly better" if needed <= 0 else f"at least +{needed:.4f}"
     if not better:
         return Decision(
             False,
             "min_improvement",
-            [f"{primary}: challenger {new:.4f} vs champion {old:.4f} ({gain:+.4f}), needs {wanted}"],
+            [
+                f"{primary}: challenger {new:.4f} vs champion {old:.4f} ({gain:+.4f}), needs {wanted}",
+                *_p_value_note(p_value),
+            ],
             p_value,
         )
     reasons = [f"{primary}: challenger {new:.4f} vs champion {old:.4f} ({gain:+.4f}), {wanted}: passed"]
@@ -75,7 +80,7 @@ def decide(
         if metric == primary or metric not in challenger or metric not in champion:
             continue
         drop = champion[metric] - challenger[metric]
-        if drop > limit + 1e-12:
+        if drop > limit + _TOLERANCE:
             return Decision(
                 False,
                 "guard_metric",
@@ -99,7 +104,13 @@ def decide(
                 p_value,
             )
         reasons.append(f"McNemar p-value {p_value:.4f} < {alpha}")
+    else:
+        reasons += _p_value_note(p_value)
     return Decision(True, "mcnemar" if policy["use_mcnemar"] else "min_improvement", reasons, p_value)
+
+
+def _p_value_note(p_value: float | None) -> list[str]:
+    return [] if p_value is None else [f"McNemar p-value {p_value:.4f}"]
 
 
 def regressed(policy: dict[str, Any], current: dict[str, float], previous: dict[str, float]) -> Decision:

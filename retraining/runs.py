@@ -68,6 +68,17 @@ def claim(run_id: int) -> bool:
     )
 
 
+def requeue(run_id: int, reason: str) -> bool:
+    """Put a running run back in the queue for a retry; it stays the active run meanwhile."""
+    now = timezone.now()
+    return (
+        RetrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, active=True).update(
+            status=Status.QUEUED, step="", error=reason, heartbeat_at=now
+        )
+        == 1
+    )
+
+
 def beat(run_id: int) -> None:
     RetrainingRun.objects.filter(pk=run_id, active=True).update(heartbeat_at=timezone.now())
 
@@ -94,7 +105,7 @@ def close_stale_runs() -> list[int]:
                 f"the worker stopped reporting during step {run.step or '?'!r} "
                 f"(no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT}s): it was killed or lost"
             )
-        elif run.status == Status.QUEUED and run.created_at < stale_queue:
+        elif run.status == Status.QUEUED and (run.heartbeat_at or run.created_at) < stale_queue:
             reason = f"no worker picked the run up within {settings.RUN_QUEUE_TIMEOUT}s"
         else:
             continue

@@ -1,19 +1,33 @@
-"""Celery tasks: thin interfaces that take a run id and call the pipeline."""
+"""Celery tasks: thin interfaces that take a run id and call the pipeline.
+
+Time limits come from settings (CELERY_TASK_TIME_LIMIT, sized for training); acks late and a
+prefetch of one are set globally, so a worker holds one run at a time and a killed worker's
+message is not lost.
+"""
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from retraining import pipeline, runs, schedule
 from retraining.models import RetrainingRun
 
 logger = logging.getLogger(__name__)
 
+MAX_RETRIES = 4
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 900
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def retrain(run_id: int) -> str:
+
+def backoff(retries: int) -> int:
+    """30 s, 1 min, 2 min, 4 min...: long enough for a restarted MLflow or remote to come back."""
+    return min(RETRY_BASE_SECONDS * 2**retries, RETRY_MAX_SECONDS)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=MAX_RETRIES)
+def retrain(self: Task, run_id: int) -> str:
     """Run a queued run. A redelivered message for a run that already started does nothing."""
-    return pipeline.execute(run_id).status
+    return _execute(self, run_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -28,9 +42,24 @@ def scheduled_retrain(tick: str | None = None) -> str:
     if not created:
         logger.info("scheduled retrain %s: run #%s already covers it (%s)", key, run.pk, run.status)
         return f"existing:{run.pk}"
-    return pipeline.execute(run.pk).status
+    retrain.delay(run.pk)
+    return f"queued:{run.pk}"
 
 
 @shared_task(ignore_result=True)
 def sweep_stale_runs() -> list[int]:
     return runs.close_stale_runs()
+
+
+def _execute(task: Task, run_id: int) -> str:
+    retries = task.request.retries or 0
+    try:
+        run = pipeline.execute(run_id, retry=retries < task.max_retries)
+    except RetrainingRun.DoesNotExist:
+        logger.warning("run #%s does not exist (deleted, or a message from another database): ignored", run_id)
+        return "missing"
+    if run.status == RetrainingRun.Status.QUEUED:
+        countdown = backoff(retries)
+        logger.info("run #%s: attempt %s of %s in %s s", run_id, retries + 2, task.max_retries + 1, countdown)
+        raise task.retry(args=(run_id,), countdown=countdown)
+    return run.status

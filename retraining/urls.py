@@ -1,5 +1,9 @@
 from django.urls import include, path
 
+from retraining import api
+
 urlpatterns = [
     path("panel/", include("retraining.panel.urls")),
+    path("api/v1/runs", api.RunList.as_view(), name="api-runs"),
+    path("api/v1/runs/<int:pk>", api.RunDetail.as_view(), name="api-run"),
 ]

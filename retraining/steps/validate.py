@@ -71,6 +71,8 @@ def validate(
                 result.problems.append(
                     f"column {name!r} should be numeric ({spec['type']}) but holds text such as {bad}"
                 )
+            elif spec["type"] == "string" and is_numeric(frame[name]) and frame[name].notna().any():
+                result.problems.append(f"column {name!r} should be text (string) but now holds only numbers")
         expected_names = {spec["name"] for spec in expected_columns}
         extra = [c for c in frame.columns if c != target and c not in expected_names]
         if extra:

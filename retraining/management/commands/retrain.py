@@ -16,7 +16,13 @@ class Command(BaseCommand):
         if not created:
             raise CommandError(f"run #{run.pk} is already {run.status} (started by {run.trigger}); try again later")
         self.stdout.write(f"run #{run.pk} started")
-        run = pipeline.execute(run.pk, progress=self.stdout.write)
+        try:
+            run = pipeline.execute(run.pk, progress=self.stdout.write)
+        except KeyboardInterrupt:
+            # Closed now rather than left for the stale-run sweep to find minutes later.
+            step = RetrainingRun.objects.get(pk=run.pk).step or "?"
+            runs.finish(run, Status.FAILED, error=f"interrupted from the keyboard during step {step!r}")
+            raise CommandError(f"run #{run.pk} interrupted during step {step!r}") from None
         for reason in run.reasons:
             self.stdout.write(f"  {reason}")
         if run.status in (Status.REJECTED, Status.FAILED):

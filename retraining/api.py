@@ -1,0 +1,161 @@
+"""REST for scripts and CI: start a run, list runs, read one run with everything it recorded.
+
+Who may call it: a staff session, or a request carrying `Authorization: Bearer <RETRAIN_API_TOKEN>`.
+No credentials (or a wrong token) is 401; a signed-in user who is not staff is 403. Starting a
+run while one is in progress is 409 Conflict, with the run in progress in the body: the caller
+learns which run to follow instead of believing its own trigger was queued.
+"""
+
+import hmac
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from retraining import notify, services
+from retraining.models import RetrainingRun
+
+
+class RetrainTokenAuthentication(BaseAuthentication):
+    """The shared token from settings: enough for CI, and no user table to manage."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, str] | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith(f"{self.keyword} "):
+            return None
+        token = header[len(self.keyword) + 1 :].strip()
+        expected = settings.RETRAIN_API_TOKEN
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            raise AuthenticationFailed("invalid token for the runs API")
+        return AnonymousUser(), "token"
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class RetrainTokenScheme(OpenApiAuthenticationExtension):
+    target_class = RetrainTokenAuthentication
+    name = "retrainToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "description": "the RETRAIN_API_TOKEN setting"}
+
+
+class StaffOrToken(BasePermission):
+    message = "only staff or a holder of RETRAIN_API_TOKEN may use the runs API"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.auth == "token" or bool(request.user and request.user.is_staff)
+
+
+class RunSerializer(serializers.ModelSerializer):
+    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deployed_version = serializers.CharField(source="deployment.version", default=None, read_only=True)
+    duration = serializers.FloatField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RetrainingRun
+        exclude = ["active", "tick", "deployment"]
+
+    def get_url(self, run: RetrainingRun) -> str:
+        return notify.run_link(run)
+
+
+class RunSummarySerializer(RunSerializer):
+    class Meta:
+        model = RetrainingRun
+        fields = [
+            "id",
+            "trigger",
+            "triggered_by",
+            "status",
+            "step",
+            "model_version",
+            "champion_version",
+            "deployed_version",
+            "decision_rule",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration",
+            "url",
+        ]
+
+
+class RunPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    run = RunSerializer()
+
+
+class _RunsView(APIView):
+    authentication_classes = [RetrainTokenAuthentication, SessionAuthentication]
+    permission_classes = [StaffOrToken]
+
+
+class RunList(_RunsView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=RetrainingRun.Status.values),
+            OpenApiParameter("trigger", str, enum=RetrainingRun.Trigger.values),
+        ],
+        responses=RunSummarySerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        """Runs, newest first, optionally only those with a status and/or a trigger."""
+        paginator = RunPagination()
+        page = paginator.paginate_queryset(_filtered(request), request, view=self)
+        return paginator.get_paginated_response(RunSummarySerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={201: RunSerializer, 409: ConflictSerializer})
+    def post(self, request: Request) -> Response:
+        """Queue a run for the worker (201), or name the run in progress (409)."""
+        user = request.user if request.user.is_authenticated else None
+        run, created = services.trigger_run(RetrainingRun.Trigger.API, user)
+        body = RunSerializer(run).data
+        if not created:
+            detail = f"run #{run.pk} is already {run.status} (started by {run.trigger}); follow it instead"
+            return Response({"detail": detail, "run": body}, status=status.HTTP_409_CONFLICT)
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": reverse("api-run", args=[run.pk])})
+
+
+class RunDetail(_RunsView):
+    @extend_schema(responses=RunSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        """One run with everything it recorded: data version, steps, metrics, decision, notifications."""
+        return Response(RunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)
+
+
+def _filtered(request: Request) -> QuerySet[RetrainingRun]:
+    runs = RetrainingRun.objects.select_related("triggered_by", "deployment").order_by("-id")
+    filters = {}
+    for name, choices in (("status", RetrainingRun.Status.values), ("trigger", RetrainingRun.Trigger.values)):
+        value = request.query_params.get(name)
+        if value is None:
+            continue
+        if value not in choices:
+            raise ValidationError({name: f"unknown {name} {value!r}: choose one of {', '.join(choices)}"})
+        filters[name] = value
+    return runs.filter(**filters)

@@ -1,0 +1,201 @@
+"""The whole pipeline in-process, against a real git + DVC registry and a real MLflow store."""
+
+import pandas as pd
+import pytest
+from django.conf import settings
+
+from predictor import registry
+from predictor.models import Deployment
+from predictor.serving import holder
+from retraining import demo
+from retraining.models import RetrainingRun
+from retraining.steps.split import holdout_mask, split
+from tests.retraining.conftest import WEAK_PARAMS, publish_batch, publish_frame, run_pipeline
+
+pytestmark = pytest.mark.slow
+
+Status = RetrainingRun.Status
+
+
+def test_it_deploys_a_better_challenger_trained_on_new_data_and_serves_it(weak_champion):
+    publish_batch(2)
+
+    run = run_pipeline()
+
+    assert run.status == Status.DEPLOYED, (run.error, run.reasons)
+    assert run.challenger_metrics["accuracy"] > run.champion_metrics["accuracy"]
+    assert run.decision_rule == "min_improvement"
+    assert any("McNemar p-value" in reason for reason in run.reasons)
+    assert run.p_value is not None
+    assert registry.champion_version() == run.model_version
+    assert Deployment.objects.first().source == Deployment.Source.PIPELINE
+    holder().sync()
+    assert holder().current.version == run.model_version
+    rows = demo.demo_frame(2).drop(columns=["species"]).head(3)
+    assert len(holder().current.model.predict(rows)) == 3
+
+
+def test_it_records_everything_the_run_used_on_the_row_and_in_mlflow(weak_champion):
+    version = publish_batch(2)
+
+    run = run_pipeline()
+
+    assert run.dataset == version.as_dict()
+    assert run.rows["total"] == len(demo.demo_frame(2))
+    assert run.rows["train"] + run.rows["holdout"] == run.rows["total"]
+    assert run.estimator == "random_forest"
+    assert run.params == {"n_estimators": 30}
+    assert run.policy["primary_metric"] == "accuracy"
+    assert [step["name"] for step in run.steps] == ["check", "pull", "validate", "train", "compare", "deploy", "notify"]
+    assert all(step["status"] == "done" and step["duration"] >= 0 for step in run.steps)
+    traced = registry.model_version(run.model_version)
+    assert traced.tags["data.md5"] == version.md5
+    assert traced.tags["data.rev"] == version.rev
+    assert traced.tags["data.path"] == version.path
+    assert traced.tags["data.rows_holdout"] == str(run.rows["holdout"])
+    assert traced.tags["retraining.status"] == "deployed"
+    assert traced.tags["retraining.reasons"] == "; ".join(run.reasons)
+    assert traced.params["n_estimators"] == "30"
+    assert traced.metrics["champion_accuracy"] == pytest.approx(run.champion_metrics["accuracy"])
+    assert traced.metrics["mcnemar_p_value"] == pytest.approx(run.p_value)
+    assert "seconds_train" in traced.metrics
+
+
+def test_it_skips_when_the_data_is_what_the_champion_was_trained_on(weak_champion):
+    run = run_pipeline()
+
+    assert run.status == Status.SKIPPED
+    assert run.steps[0]["name"] == "check"
+    assert len(run.steps) == 1
+    assert run.steps[0]["duration"] < 1.0
+    assert Deployment.objects.count() == 1
+
+
+def test_it_keeps_the_champion_when_a_crippled_challenger_is_worse(good_champion, settings):
+    publish_batch(2)
+    settings.TRAINING_PARAMS = WEAK_PARAMS
+
+    run = run_pipeline()
+
+    assert run.status == Status.KEPT
+    assert run.decision_rule == "min_improvement"
+    assert "needs strictly better" in run.reasons[0]
+    assert registry.champion_version() == good_champion.version
+    assert Deployment.objects.first() == good_champion
+    assert registry.model_version(run.model_version).tags["retraining.rejected"] == "; ".join(run.reasons[:2])
+
+
+@pytest.mark.parametrize(
+    ("break_it", "expected"),
+    [
+        (lambda f: f.drop(columns=["species"]), "the target column 'species' is missing"),
+        (lambda f: f.drop(columns=["bill_length_mm"]), "feature column 'bill_length_mm' that the champion uses"),
+        (lambda f: f.assign(species="Adelie"), "has 1 class(es)"),
+        (
+            lambda f: f.assign(flipper_length_mm=f["flipper_length_mm"].astype(object).where(f.index != 3, "long")),
+            "column 'flipper_length_mm' should be numeric",
+        ),
+    ],
+    ids=["missing-target", "dropped-feature", "one-class", "text-in-numeric"],
+)
+def test_it_rejects_invalid_data_with_the_reason_and_leaves_the_champion(good_champion, break_it, expected):
+    publish_frame(break_it(demo.demo_frame(2)))
+
+    run = run_pipeline()
+
+    assert run.status == Status.REJECTED
+    assert any(expected in reason for reason in run.reasons), run.reasons
+    assert run.validation["problems"] == run.reasons
+    assert Deployment.objects.first() == good_champion
+    assert registry.champion_version() == good_champion.version
+
+
+def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):
+    frame = demo.demo_frame(2).drop(columns=["island"]).assign(species="Gentoo")
+
+    publish_frame(frame)
+    run = run_pipeline()
+
+    assert run.status == Status.REJECTED
+    assert len(run.reasons) == 2
+
+
+def test_the_holdout_never_holds_a_row_the_champion_trained_on_across_versions(good_champion):
+    first = demo.demo_frame(1)
+    second = demo.demo_frame(2)
+    trained_on, _ = split(first, settings.HOLDOUT_FRACTION)
+    publish_batch(2)
+
+    run = run_pipeline()
+
+    _, holdout = split(second, settings.HOLDOUT_FRACTION)
+    assert run.rows["holdout"] == len(holdout)
+    key = list(second.columns)
+    overlap = holdout.merge(trained_on.drop_duplicates(), on=key, how="inner")
+    assert len(overlap) == 0
+    # Rows of batch 1 keep their side of the split in batch 2.
+    assert (holdout_mask(first, 0.25) == holdout_mask(second.head(len(first)), 0.25)).all()
+
+
+def test_it_rolls_back_to_the_previous_champion_when_the_current_one_regressed(good_champion, settings):
+    settings.TRAINING_PARAMS = WEAK_PARAMS
+    publish_batch(2)
+    weak = run_pipeline()
+    assert weak.status == Status.KEPT
+    # Someone promotes the crippled version by hand: the champion has now regressed.
+    from predictor import services
+
+    services.deploy(weak.model_version, source=Deployment.Source.REGISTRY, reason="promoted by hand")
+    publish_batch(3)
+
+    run = run_pipeline()
+
+    assert run.status == Status.KEPT
+    assert run.previous_champion_version == good_champion.version
+    assert run.previous_champion_metrics["accuracy"] > run.champion_metrics["accuracy"]
+    restored = Deployment.objects.first()
+    assert restored.source == Deployment.Source.ROLLBACK
+    assert restored.version == good_champion.version
+    assert "regression" in restored.reason
+    assert run.reasons[-1] == restored.reason
+    assert registry.champion_version() == good_champion.version
+
+
+def test_it_fails_a_run_whose_estimator_is_misconfigured_and_keeps_the_champion(good_champion, settings):
+    settings.TRAINING_PARAMS = {"n_estimators": "many"}
+    publish_batch(2)
+
+    run = run_pipeline()
+
+    assert run.status == Status.FAILED
+    assert "n_estimators" in run.error
+    assert Deployment.objects.first() == good_champion
+    assert not RetrainingRun.objects.filter(active=True).exists()
+
+
+def test_a_frame_with_an_id_column_splits_by_that_id(settings):
+    frame = pd.DataFrame({"row_id": range(200), "x": [1.0] * 200, "y": ["a", "b"] * 100})
+    changed = frame.assign(x=2.0)
+
+    assert (holdout_mask(frame, 0.25, "row_id") == holdout_mask(changed, 0.25, "row_id")).all()
+    assert not (holdout_mask(frame, 0.25) == holdout_mask(changed, 0.25)).all()
+
+
+def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
+    transactional_db, model_name, served_model, settings, tmp_path
+):
+    csv_file = tmp_path / "penguins.csv"
+    demo.demo_frame(1).to_csv(csv_file, index=False)
+    settings.DATA_REGISTRY = str(csv_file)
+    settings.DATA_CACHE_DIR = tmp_path / "cache"
+
+    first = run_pipeline()
+    again = run_pipeline()
+    demo.demo_frame(2).to_csv(csv_file, index=False)
+    grown = run_pipeline()
+
+    assert first.status == Status.DEPLOYED
+    assert first.dataset["source"] == str(csv_file)
+    assert again.status == Status.SKIPPED
+    assert grown.status in (Status.DEPLOYED, Status.KEPT)
+    assert grown.dataset["md5"] != first.dataset["md5"]

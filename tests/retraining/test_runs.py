@@ -1,0 +1,149 @@
+"""One run at a time, claimed once, and closed when its worker died: all enforced by the database."""
+
+import threading
+from datetime import timedelta
+from unittest import mock
+
+from django.db import connection
+from django.utils import timezone
+
+from retraining import pipeline, runs, tasks
+from retraining.models import RetrainingRun
+
+Status = RetrainingRun.Status
+
+
+def test_two_triggers_at_the_same_moment_make_exactly_one_run(transactional_db):
+    barrier = threading.Barrier(4)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def trigger(kind: str) -> None:
+        try:
+            barrier.wait()
+            run, created = runs.start_run(kind)
+            results.append((run.pk, created))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=trigger, args=(kind,)) for kind in ("api", "cli", "manual", "schedule")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert RetrainingRun.objects.count() == 1
+    assert sorted(created for _, created in results) == [False, False, False, True]
+    assert {pk for pk, _ in results} == {RetrainingRun.objects.get().pk}
+
+
+def test_a_trigger_after_the_run_finished_starts_a_new_one(db):
+    first, _ = runs.start_run("cli")
+    runs.claim(first.pk)
+    runs.finish(first, Status.SKIPPED)
+
+    second, created = runs.start_run("cli")
+
+    assert created
+    assert second.pk != first.pk
+
+
+def test_a_run_is_claimed_only_once(db):
+    run, _ = runs.start_run("api")
+
+    assert runs.claim(run.pk) is True
+    assert runs.claim(run.pk) is False
+    assert RetrainingRun.objects.get(pk=run.pk).status == Status.RUNNING
+
+
+def test_a_redelivered_message_for_a_finished_run_does_nothing(db):
+    run, _ = runs.start_run("api")
+    runs.claim(run.pk)
+    runs.finish(run, Status.KEPT, reasons=["kept"], steps=[{"name": "check", "status": "done"}])
+    before = RetrainingRun.objects.get(pk=run.pk)
+
+    outcome = tasks.retrain.apply(args=[run.pk]).get()
+
+    after = RetrainingRun.objects.get(pk=run.pk)
+    assert outcome == Status.KEPT
+    assert (after.status, after.steps, after.finished_at) == (before.status, before.steps, before.finished_at)
+
+
+def test_a_redelivered_message_for_a_running_run_leaves_it_to_its_worker(db):
+    run, _ = runs.start_run("api")
+    runs.claim(run.pk)
+
+    assert pipeline.execute(run.pk).status == Status.RUNNING
+    assert RetrainingRun.objects.get(pk=run.pk).steps == []
+
+
+def test_a_message_for_a_run_that_does_not_exist_is_ignored(db):
+    assert tasks.retrain.apply(args=[987654]).get() == "missing"
+
+
+def test_the_next_trigger_closes_a_run_whose_worker_stopped_beating(db, settings):
+    settings.RUN_HEARTBEAT_TIMEOUT = 30
+    stale, _ = runs.start_run("schedule")
+    runs.claim(stale.pk)
+    RetrainingRun.objects.filter(pk=stale.pk).update(step="train", heartbeat_at=timezone.now() - timedelta(seconds=31))
+
+    _run, created = runs.start_run("cli")
+
+    stale.refresh_from_db()
+    assert created
+    assert stale.status == Status.FAILED
+    assert "during step 'train'" in stale.error
+    assert "killed or lost" in stale.error
+    assert stale.finished
+
+
+def test_the_sweep_leaves_a_run_that_is_still_beating(db, settings):
+    settings.RUN_HEARTBEAT_TIMEOUT = 30
+    run, _ = runs.start_run("schedule")
+    runs.claim(run.pk)
+
+    assert tasks.sweep_stale_runs.apply().get() == []
+    assert RetrainingRun.objects.get(pk=run.pk).status == Status.RUNNING
+
+
+def test_the_sweep_closes_a_run_no_worker_picked_up(db, settings):
+    settings.RUN_QUEUE_TIMEOUT = 60
+    run, _ = runs.start_run("api")
+    RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=61))
+
+    assert tasks.sweep_stale_runs.apply().get() == [run.pk]
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
+    assert "no worker picked the run up" in run.error
+
+
+def test_a_requeued_run_stays_the_run_in_progress(db):
+    run, _ = runs.start_run("api")
+    runs.claim(run.pk)
+
+    assert runs.requeue(run.pk, "retrying after a transient fault")
+    again, created = runs.start_run("cli")
+
+    assert not created
+    assert again.pk == run.pk
+    assert again.status == Status.QUEUED
+    assert runs.claim(run.pk)
+
+
+def test_a_scheduled_tick_delivered_twice_makes_one_run(db, django_capture_on_commit_callbacks):
+    with mock.patch("retraining.tasks.retrain.delay") as delay:
+        first = tasks.scheduled_retrain.apply(kwargs={"tick": "2026-01-01T02:00"}).get()
+        second = tasks.scheduled_retrain.apply(kwargs={"tick": "2026-01-01T02:00"}).get()
+
+    run = RetrainingRun.objects.get()
+    assert first == f"queued:{run.pk}"
+    assert second == f"existing:{run.pk}"
+    delay.assert_called_once_with(run.pk)
+
+
+def test_retries_back_off_doubling_up_to_a_ceiling():
+    assert [tasks.backoff(n) for n in range(3)] == [30, 60, 120]
+    assert tasks.backoff(20) == 900

@@ -1,0 +1,151 @@
+"""The pure steps (split, validate, train, evaluate) on tiny frames."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retraining.steps.evaluate import evaluate
+from retraining.steps.split import holdout_mask, row_keys, split
+from retraining.steps.train import TrainingError, known_categories, train
+from retraining.steps.validate import validate
+
+
+def frame(rows: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    size = rng.normal(10, 3, rows)
+    return pd.DataFrame(
+        {
+            "size": size,
+            "colour": rng.choice(["red", "blue"], rows),
+            "label": np.where(size > 10, "big", "small"),
+        }
+    )
+
+
+def check(data: pd.DataFrame, **options):
+    defaults = {"min_rows": 3, "max_missing_share": 0.5}
+    return validate(data, "label", **{**defaults, **options})
+
+
+def test_a_row_keeps_its_side_of_the_split_when_the_dataset_grows():
+    small = frame(40)
+    grown = pd.concat([frame(60).tail(20), small]).reset_index(drop=True)
+
+    before = dict(zip(row_keys(small), holdout_mask(small, 0.3), strict=True))
+    after = dict(zip(row_keys(grown), holdout_mask(grown, 0.3), strict=True))
+
+    assert all(after[key] == side for key, side in before.items())
+
+
+def test_an_int_column_turning_float_keeps_rows_on_their_side():
+    ints = pd.DataFrame({"n": [1, 2, 3, 4], "label": ["a", "b", "a", "b"]})
+    floats = ints.assign(n=ints["n"].astype(float))
+
+    assert row_keys(ints).tolist() == row_keys(floats).tolist()
+
+
+def test_the_split_holds_out_about_the_configured_fraction():
+    big = pd.DataFrame({"x": range(4000), "label": ["a", "b"] * 2000})
+
+    training, holdout = split(big, 0.25)
+
+    assert len(training) + len(holdout) == 4000
+    assert 0.22 < len(holdout) / 4000 < 0.28
+
+
+def test_valid_data_passes_with_no_problem():
+    assert check(frame()).ok
+
+
+def test_a_missing_target_column_is_a_problem():
+    result = check(frame().drop(columns=["label"]))
+
+    assert result.problems == ["the target column 'label' is missing (columns: size, colour)"]
+
+
+def test_missing_labels_and_a_single_class_are_problems():
+    data = frame().assign(label="big")
+    data.loc[0, "label"] = None
+
+    result = check(data)
+
+    assert "the target column 'label' has 1 missing labels" in result.problems
+    assert "the target column 'label' has 1 class(es); at least 2 are needed" in result.problems
+
+
+def test_too_few_rows_is_a_problem():
+    assert "60 rows, fewer than the minimum of 100" in check(frame(), min_rows=100).problems
+
+
+def test_a_column_mostly_missing_is_a_problem():
+    data = frame(10)
+    data.loc[:6, "size"] = np.nan
+
+    assert check(data).problems == ["column 'size' is 70% missing, more than the allowed 50%"]
+
+
+def test_columns_are_checked_against_what_the_champion_expects():
+    expected = [{"name": "size", "type": "double"}, {"name": "weight", "type": "double"}]
+    data = frame().assign(size=["12.5", "n/a"] * 30, extra=1)
+
+    result = check(data, expected_columns=expected)
+
+    assert "feature column 'weight' that the champion uses is missing" in result.problems
+    assert "column 'size' should be numeric (double) but holds text such as 'n/a'" in result.problems
+    assert result.warnings == ["new columns the champion did not use: colour, extra"]
+
+
+def test_a_text_column_turned_numeric_is_a_changed_type():
+    expected = [{"name": "colour", "type": "string"}]
+
+    result = check(frame().assign(colour=3), expected_columns=expected)
+
+    assert result.problems == ["column 'colour' should be text (string) but now holds only numbers"]
+
+
+def test_new_category_values_are_reported_not_rejected():
+    result = check(frame().assign(colour="green"), known_categories={"colour": ["blue", "red"]})
+
+    assert result.ok
+    assert result.new_categories == {"colour": ["green"]}
+
+
+def test_training_is_reproducible_with_the_same_seed():
+    data = frame()
+
+    first = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1)
+    second = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1)
+
+    features = data.drop(columns=["label"])
+    assert (first.predict_proba(features) == second.predict_proba(features)).all()
+    assert known_categories(first) == {"colour": ["blue", "red"]}
+
+
+def test_an_unknown_estimator_or_bad_hyperparameter_names_the_problem():
+    with pytest.raises(TrainingError, match="unknown estimator 'svm'"):
+        train(frame(), "label", "svm", {}, seed=1)
+    with pytest.raises(TrainingError, match="bad hyperparameters for random_forest"):
+        train(frame(), "label", "random_forest", {"trees": 3}, seed=1)
+
+
+def test_evaluate_gives_binary_metrics_with_roc_auc():
+    data = frame(200)
+    model = train(data, "label", "logistic_regression", {}, seed=1)
+
+    score = evaluate(model, data, "label")
+
+    assert set(score.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    assert score.metrics["accuracy"] > 0.9
+    assert len(score.predictions) == 200
+
+
+def test_evaluate_uses_macro_averages_for_more_than_two_classes():
+    data = frame(300)
+    data["label"] = pd.cut(data["size"], [-np.inf, 8, 12, np.inf], labels=["s", "m", "l"]).astype(str)
+    model = train(data, "label", "decision_tree", {"max_depth": 1}, seed=1)
+
+    score = evaluate(model, data, "label")
+
+    # A stump predicts two of three classes: the macro recall counts the third as 0.
+    assert score.metrics["recall"] < score.metrics["accuracy"]
+    assert "roc_auc" in score.metrics
