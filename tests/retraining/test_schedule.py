@@ -11,7 +11,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from config.celery import app
 from retraining import schedule
 from retraining.models import RetrainingRun
-from retraining.tasks import scheduled_retrain
+from retraining.tasks import retrain, scheduled_retrain
 
 PARIS = "Europe/Paris"
 
@@ -101,8 +101,12 @@ def test_a_tick_delivered_twice_makes_one_scheduled_run(transactional_db, demo_r
     run = RetrainingRun.objects.get()
     assert run.trigger == "schedule"
     assert run.tick == schedule.tick_key()
-    assert first == "deployed"
+    assert first == f"queued:{run.pk}"
     assert second == f"existing:{run.pk}"
+    # The queued run is the tick's one run, and it runs to the end.
+    assert retrain.apply(args=(run.pk,)).get() == "deployed"
+    assert scheduled_retrain.apply().get() == f"existing:{run.pk}"
+    assert RetrainingRun.objects.count() == 1
 
 
 def test_a_new_tick_makes_a_new_run(transactional_db, settings, tmp_path):
@@ -110,6 +114,8 @@ def test_a_new_tick_makes_a_new_run(transactional_db, settings, tmp_path):
     settings.DATA_IS_DEMO = False
     scheduled_retrain.apply(kwargs={"tick": "schedule:2026-05-10T02:00Z"})
     scheduled_retrain.apply(kwargs={"tick": "schedule:2026-05-10T02:00Z"})
+    # The first tick's run ends (here: failed, the registry is missing) before the next tick.
+    retrain.apply(args=(RetrainingRun.objects.get().pk,))
     scheduled_retrain.apply(kwargs={"tick": "schedule:2026-05-11T02:00Z"})
     assert sorted(RetrainingRun.objects.values_list("tick", flat=True)) == [
         "schedule:2026-05-10T02:00Z",
