@@ -17,3 +17,8 @@ class RetrainingConfig(AppConfig):
     def ready(self) -> None:
         # After every migrate (the release step included), the schedule exists.
         post_migrate.connect(_ensure_schedule, sender=self)
+        from predictor.signals import deployment_rolled_back
+        from retraining.receivers import announce_rollback
+
+        # Staff hear of an automatic rollback in serving through the pipeline's channels.
+        deployment_rolled_back.connect(announce_rollback, dispatch_uid="retraining-announce-rollback")
