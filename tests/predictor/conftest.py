@@ -80,3 +80,10 @@ def rows(penguin_versions) -> list[dict]:
     """Three valid rows as a client would send them (nulls where the data has gaps)."""
     features = prepare_features(penguin_versions.frame, "species").head(3)
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in features.to_dict("records")]
+
+
+@pytest.fixture
+def plain_static(settings) -> None:
+    """Production serves collected, hashed static files; pages rendered in tests read them from the apps."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
