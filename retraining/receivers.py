@@ -19,7 +19,7 @@ def announce_rollback(sender: Any, deployment: Deployment, failed: Deployment, r
         [
             subject,
             "",
-            f"Reason: {reason}",
+            f"Reason: {deployment.reason}",
             f"Failed deployment #{failed.pk} ({failed.source}, {failed.created_at:%Y-%m-%d %H:%M:%S} UTC)",
             f"Now serving version {deployment.version} (deployment #{deployment.pk}, auto-rollback)",
         ]

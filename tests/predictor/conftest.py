@@ -87,3 +87,25 @@ def plain_static(settings) -> None:
     """Production serves collected, hashed static files; pages rendered in tests read them from the apps."""
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
+
+
+def log_faulty_version(frame: pd.DataFrame, step) -> str:
+    """A version that loads, with `step` run before the real classifier on every prediction."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
+    wrapped = Pipeline([("guard", FunctionTransformer(step)), ("model", model)])
+    return log_penguins_model(frame, {"faulty": step.__name__}, model=wrapped)
+
+
+def register_broken_version(tmp_path) -> str:
+    """A registered version whose artifacts cannot be loaded (a corrupted MLmodel file)."""
+    from django.conf import settings
+    from mlflow import MlflowClient
+
+    folder = tmp_path / "broken-model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("this: [is not: a model")
+    client = MlflowClient(settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
+    return str(client.create_model_version(settings.MODEL_NAME, source=folder.as_uri()).version)
