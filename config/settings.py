@@ -209,7 +209,7 @@ RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
 # Serving ----------------------------------------------------------------------------------
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)
 MODEL_POLL_INTERVAL = env_float("MODEL_POLL_INTERVAL", 2.0, minimum=0.1)
-REGISTRY_SYNC_INTERVAL = env_float("REGISTRY_SYNC_INTERVAL", 30.0, minimum=0.1)
+REGISTRY_SYNC_INTERVAL = env_float("REGISTRY_SYNC_INTERVAL", 20.0, minimum=0.1)
 ROLLBACK_BAKE_WINDOW = env_int("ROLLBACK_BAKE_WINDOW", 15 * 60, minimum=0)
 ROLLBACK_FAILURE_SHARE = env_float("ROLLBACK_FAILURE_SHARE", 0.5, minimum=0.0)
 ROLLBACK_MIN_REQUESTS = env_int("ROLLBACK_MIN_REQUESTS", 20, minimum=1)

@@ -115,6 +115,11 @@ def record_registry_move(version: str) -> Deployment | None:
         newest = _lock_newest()
         if registry.champion_version() != version or (newest is not None and newest.version == version):
             return None
+        if _names_the_rolled_back_version(newest, version):
+            # The alias still names the version just rolled back: the rollback's alias move was
+            # lost, not a person's choice. Serving it again would fail the same way.
+            registry.set_champion(newest.version)
+            return None
         info = registry.model_version(version)
         data_version = {key.removeprefix("data."): value for key, value in info.tags.items() if key.startswith("data.")}
         metrics = {k: v for k, v in info.metrics.items() if not k.startswith("rows_")}
@@ -128,3 +133,9 @@ def record_registry_move(version: str) -> Deployment | None:
             metrics,
             data_version,
         )
+
+
+def _names_the_rolled_back_version(newest: Deployment | None, version: str) -> bool:
+    if newest is None or newest.source != Deployment.Source.AUTO_ROLLBACK or newest.previous_id is None:
+        return False
+    return Deployment.objects.filter(pk=newest.previous_id, version=version).exists()

@@ -23,8 +23,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# The alias/deployment disagreement seen at the previous check of this process.
+_disagreement: dict[str, tuple[str, int | None]] = {}
+
+
 def record_alias_move() -> Deployment | None:
-    """A person moved the `champion` alias in MLflow: record it so every process follows."""
+    """A person moved the `champion` alias in MLflow: record it so every process follows.
+
+    A disagreement is acted on when two checks in a row see the same one: a deployment moves
+    the alias an instant before its row is committed, and a read of the registry may be a
+    moment stale; neither is a move by hand.
+    """
     try:
         version = registry.champion_version()
     except registry.RegistryError as exc:
@@ -32,7 +41,13 @@ def record_alias_move() -> Deployment | None:
         return None
     newest = services.active_deployment()
     if version is None or (newest is not None and newest.version == version):
+        _disagreement.pop("alias", None)
         return None
+    seen = (version, newest.pk if newest else None)
+    if _disagreement.get("alias") != seen:
+        _disagreement["alias"] = seen
+        return None
+    _disagreement.pop("alias", None)
     return services.record_registry_move(version)
 
 

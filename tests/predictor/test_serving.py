@@ -100,6 +100,8 @@ def test_no_rollback_below_the_failure_share_or_after_the_bake_window(served, pe
 
 def test_an_alias_moved_by_hand_is_recorded_once_and_served(served, penguin_versions):
     MlflowClient().set_registered_model_alias(django_settings.MODEL_NAME, "champion", penguin_versions.second.version)
+    # Seen once, confirmed by the next check.
+    assert watch.record_alias_move() is None
     recorded = watch.record_alias_move()
     assert recorded is not None
     assert (recorded.source, recorded.version, recorded.previous_id) == ("registry", "2", served.pk)
