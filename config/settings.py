@@ -226,6 +226,12 @@ RETRAIN_API_TOKEN = env_str("RETRAIN_API_TOKEN")
 # Serving ----------------------------------------------------------------------------------
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)
 MODEL_POLL_INTERVAL = env_float("MODEL_POLL_INTERVAL", 2.0, minimum=0.1)
+REGISTRY_SYNC_INTERVAL = env_float("REGISTRY_SYNC_INTERVAL", 20.0, minimum=0.1)
+ROLLBACK_BAKE_WINDOW = env_int("ROLLBACK_BAKE_WINDOW", 15 * 60, minimum=0)
+ROLLBACK_FAILURE_SHARE = env_float("ROLLBACK_FAILURE_SHARE", 0.5, minimum=0.0)
+ROLLBACK_MIN_REQUESTS = env_int("ROLLBACK_MIN_REQUESTS", 20, minimum=1)
+API_KEYS_REQUIRED = env_bool("API_KEYS_REQUIRED", False)
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 6000, minimum=1)
 
 # Notifications ----------------------------------------------------------------------------
 SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
@@ -292,6 +298,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The prediction endpoints are plain Django views (lean hot path), described by hand.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "predictor.openapi.add_serving_paths",
+    ],
 }
 
 LOGGING = {

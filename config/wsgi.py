@@ -11,9 +11,11 @@ def _load_active_model() -> None:
     """Load the champion before the process reports ready, not on the first request."""
     from django.db import connections
 
+    from predictor import registry
     from predictor.serving import holder
 
     try:
+        registry.import_loaders()
         holder().sync()
     finally:
         # Under gunicorn's preload this runs in the master: children must open their own.

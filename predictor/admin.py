@@ -1,11 +1,12 @@
-"""What was served, and what each serving process holds: read-only records in the admin."""
+"""What was served and what each serving process holds (read-only records), and the API keys."""
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from predictor.models import Deployment, ServingProcess
+from predictor import apikeys
+from predictor.models import ApiKey, Deployment, ServingProcess
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -31,3 +32,21 @@ class DeploymentAdmin(ReadOnlyAdmin):
 @admin.register(ServingProcess)
 class ServingProcessAdmin(ReadOnlyAdmin):
     list_display = ["name", "version", "error", "predictions", "failures", "seen_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "rate_limit", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: object, change: bool) -> None:
+        if not change:
+            key, obj.prefix, obj.hashed_key = apikeys.generate()
+            messages.warning(
+                request,
+                f"The key for {obj.name} is {key} — copy it now: only its hash is stored, it cannot be shown again.",
+            )
+        super().save_model(request, obj, form, change)
+        apikeys.forget()

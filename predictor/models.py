@@ -61,3 +61,29 @@ class ServingProcess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: v{self.version or '-'}"
+
+
+class ApiKey(models.Model):
+    """A client's key for the prediction API (used when API_KEYS_REQUIRED is on).
+
+    Only a prefix (to find the row) and the SHA-256 of the whole key are stored: a leaked
+    database does not leak usable keys. The key itself is shown once, when staff create it.
+    """
+
+    name = models.CharField(max_length=200, help_text="Who uses this key, e.g. the client application.")
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    hashed_key = models.CharField(max_length=64, editable=False)
+    rate_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Requests per minute; empty means the API_RATE_LIMIT setting.",
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -143,6 +143,15 @@ class LoadedVersion:
     input_example: Any
 
 
+def import_loaders() -> None:
+    """Import what load_version needs (seconds of imports): done once in gunicorn's master, so
+    forked workers load a new version in the time the model itself takes."""
+    import mlflow.sklearn  # noqa: F401
+    from mlflow.models import Model  # noqa: F401
+
+    _mlflow()
+
+
 def load_version(version: str) -> LoadedVersion:
     """Download one registered version once and load the model, its signature and example."""
     import mlflow.sklearn

@@ -3,8 +3,14 @@
 A background thread checks (one indexed query every MODEL_POLL_INTERVAL seconds) whether the
 newest Deployment changed. A new version is loaded off to the side and warmed with a test
 prediction; only then is the reference swapped, in one assignment. A request reads the
-reference once, so it finishes on the model it started with. A version that fails to load is
-never swapped in: the process keeps the old one and reports the failure.
+reference once, so it finishes on the model it started with. A version that fails to load or to
+predict its own input example is never swapped in: the process keeps the old one, says so in
+/readyz and in its ServingProcess row, and (inside the bake window) rolls the deployment back.
+
+The same thread also keeps the database in step with the MLflow `champion` alias (a person may
+move it by hand) and watches the share of failed predictions of a fresh deployment. Both run
+here rather than in a Celery beat task: the serving processes are the ones that see a failure
+first-hand, and a rollback must not wait for (or depend on) a broker and a worker being up.
 """
 
 from __future__ import annotations
@@ -14,17 +20,27 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from predictor import registry
+from predictor import registry, watch
+from predictor.inputs import Column, known_categories, schema_of
 from predictor.models import Deployment, ServingProcess
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Counters:
+    """Requests answered by one served model in this process (a swap starts a new count)."""
+
+    predictions: int = 0
+    failures: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,30 @@ class ServedModel:
     model: Any
     columns: list[dict[str, Any]]
     input_example: Any
+    schema: list[Column] = field(default_factory=list)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    category_sets: dict[str, set[str]] = field(default_factory=dict)
+    classes: np.ndarray | None = None
+    counters: Counters = field(default_factory=Counters)
     loaded_at: float = field(default_factory=time.time)
+
+
+def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> ServedModel:
+    categories = known_categories(loaded.model)
+    classes = getattr(loaded.model, "classes_", None)
+    return ServedModel(
+        deployment_id=deployment["id"],
+        name=deployment["model_name"],
+        version=loaded.version,
+        run_id=deployment["run_id"],
+        model=loaded.model,
+        columns=loaded.columns,
+        input_example=loaded.input_example,
+        schema=schema_of(loaded.columns),
+        categories=categories,
+        category_sets={name: set(values) for name, values in categories.items()},
+        classes=np.asarray(classes) if classes is not None and hasattr(loaded.model, "predict_proba") else None,
+    )
 
 
 class ModelHolder:
@@ -44,13 +83,17 @@ class ModelHolder:
         self.current: ServedModel | None = None
         self.error = ""
         self.failed_deployment_id: int | None = None
+        self.failed_version = ""
         self.predictions = 0
         self.failures = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._thread_pid: int | None = None
         self._stop = threading.Event()
+        self._last_alias_check = 0.0
         self.started_at = timezone.now()
+        # Tests drive sync() themselves and switch the background thread off.
+        self.autostart = True
 
     @property
     def process_name(self) -> str:
@@ -64,9 +107,10 @@ class ModelHolder:
         current = self.current
         if current is not None and current.deployment_id == newest["id"]:
             return False
-        if current is not None and current.version == newest["version"]:
+        if current is not None and current.version == newest["version"] and current.name == newest["model_name"]:
             # Same version under a new deployment row (a rollback to what is already served).
-            self.current = ServedModel(**{**current.__dict__, "deployment_id": newest["id"]})
+            self.current = replace(current, deployment_id=newest["id"], counters=Counters())
+            self._clear_failure()
             return False
         if self.failed_deployment_id == newest["id"]:
             return False
@@ -80,20 +124,12 @@ class ModelHolder:
             warm_up(loaded.model, loaded.input_example)
         except Exception as exc:
             self.failed_deployment_id = newest["id"]
+            self.failed_version = newest["version"]
             self.error = f"version {newest['version']} was not swapped in: {exc}"
             logger.error("serving: %s", self.error)
             return False
-        self.current = ServedModel(
-            deployment_id=newest["id"],
-            name=newest["model_name"],
-            version=loaded.version,
-            run_id=newest["run_id"],
-            model=loaded.model,
-            columns=loaded.columns,
-            input_example=loaded.input_example,
-        )
-        self.error = ""
-        self.failed_deployment_id = None
+        self.current = served_model(newest, loaded)
+        self._clear_failure()
         logger.info(
             "serving: now serving %s v%s (loaded in %.2fs)",
             newest["model_name"],
@@ -102,9 +138,21 @@ class ModelHolder:
         )
         return True
 
+    def _clear_failure(self) -> None:
+        self.error = ""
+        self.failed_version = ""
+        self.failed_deployment_id = None
+
+    def count(self, served: ServedModel, failed: bool) -> None:
+        """One answered prediction request; a failure is one the model itself raised on."""
+        served.counters.predictions += 1
+        self.predictions += 1
+        if failed:
+            served.counters.failures += 1
+            self.failures += 1
+
     def report(self) -> None:
         """Tell staff what this process serves (one small upsert)."""
-        now = timezone.now()
         current = self.current
         ServingProcess.objects.update_or_create(
             name=self.process_name,
@@ -112,17 +160,17 @@ class ModelHolder:
                 "version": current.version if current else "",
                 "deployment_id": current.deployment_id if current else None,
                 "error": self.error,
-                "failed_version": "",
+                "failed_version": self.failed_version,
                 "predictions": self.predictions,
                 "failures": self.failures,
                 "started_at": self.started_at,
-                "seen_at": now,
+                "seen_at": timezone.now(),
             },
         )
 
     def ensure_started(self) -> None:
         """Start the follower thread in this process (after a fork, again in the child)."""
-        if self._thread_pid == os.getpid():
+        if self._thread_pid == os.getpid() or not self.autostart:
             return
         with self._lock:
             if self._thread_pid == os.getpid():
@@ -135,12 +183,23 @@ class ModelHolder:
     def stop(self) -> None:
         self._stop.set()
 
+    def tick(self) -> None:
+        """One round of the follower: registry alias, newest deployment, health of a fresh one."""
+        if time.monotonic() - self._last_alias_check >= settings.REGISTRY_SYNC_INTERVAL:
+            self._last_alias_check = time.monotonic()
+            watch.record_alias_move()
+        changed = self.sync()
+        if watch.rollback_if_failing(self):
+            self.sync()
+        if changed or self.error:
+            self.report()
+
     def _follow(self) -> None:
         last_report = 0.0
         while not self._stop.is_set():
             try:
                 close_old_connections()
-                self.sync()
+                self.tick()
                 if time.monotonic() - last_report > max(5.0, settings.MODEL_POLL_INTERVAL):
                     self.report()
                     last_report = time.monotonic()

@@ -1,49 +1,169 @@
-"""The prediction API: kept lean, because it is the path every client request takes."""
+"""The prediction API: plain Django views, because this is the path every client request takes.
 
-import json
+DRF's request/response machinery (content negotiation, parsers, renderers, throttles) costs more
+than the whole of the input check here; the OpenAPI description is written by hand instead
+(predictor/openapi.py). Every response carries the version this process serves in
+X-Model-Version, errors included, so a client can always tell which model answered.
+"""
+
+from __future__ import annotations
+
 from typing import Any
 
-import pandas as pd
-from django.http import HttpRequest, JsonResponse
+import numpy as np
+import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
+from predictor import apikeys, inputs
+from predictor.models import Deployment
 from predictor.serving import ServedModel, holder
 
 
-def _response(body: dict[str, Any], status: int, served: ServedModel | None) -> JsonResponse:
-    response = JsonResponse(body, status=status)
+def _json(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
+    response = HttpResponse(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, content_type="application/json"
+    )
     response["X-Model-Version"] = served.version if served else ""
+    for name, value in headers.items():
+        response[name] = value
     return response
 
 
+def _not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
+    return _json({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
+
+
+def _key_refusal(request: HttpRequest, served: ServedModel | None) -> HttpResponse | None:
+    if not settings.API_KEYS_REQUIRED:
+        return None
+    given = request.headers.get("X-API-Key") or ""
+    auth = request.headers.get("Authorization") or ""
+    if not given and auth[:7].lower() == "bearer ":
+        given = auth[7:].strip()
+    if not given:
+        return _json({"error": "an API key is required: send it as 'Authorization: Bearer <key>'"}, 401, served)
+    key = apikeys.authenticate(given)
+    if key is None:
+        return _json({"error": "the API key is not valid"}, 401, served)
+    if apikeys.over_limit(key):
+        return _json(
+            {"error": f"rate limit of {key.rate_limit} requests per minute passed for this key"},
+            429,
+            served,
+            **{"Retry-After": "60"},
+        )
+    return None
+
+
 @csrf_exempt
-@require_POST
-def predict(request: HttpRequest) -> JsonResponse:
+def predict(request: HttpRequest) -> HttpResponse:
     models = holder()
     models.ensure_started()
     served = models.current
+    if request.method != "POST":
+        return _not_allowed(served, "POST")
+    refusal = _key_refusal(request, served)
+    if refusal is not None:
+        return refusal
     if served is None:
-        return _response({"error": "no model is deployed yet"}, 503, None)
+        return _json({"error": "no model is deployed yet: deploy one (the pipeline's first run does)"}, 503, None)
+    if request.content_type != "application/json":
+        shown = request.content_type or "none"
+        return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
     try:
-        body = json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _response({"error": f"the body is not valid JSON: {exc}"}, 400, served)
-    instances = body.get("instances") if isinstance(body, dict) else None
-    if not isinstance(instances, list) or not instances:
-        return _response({"error": "'instances' must be a non-empty list of rows"}, 400, served)
-    frame = pd.DataFrame.from_records(instances, columns=[c["name"] for c in served.columns])
-    predictions = served.model.predict(frame)
-    return _response(
+        body = orjson.loads(request.body)
+    except orjson.JSONDecodeError as exc:
+        return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
+    except RequestDataTooBig:
+        return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
+    try:
+        checked = inputs.check(body, served.schema, served.category_sets, settings.PREDICT_MAX_ROWS)
+    except inputs.InvalidInput as exc:
+        return _json(exc.as_dict(), exc.status, served)
+    try:
+        answer = _predict(served, checked.frame)
+    except Exception as exc:
+        models.count(served, failed=True)
+        return _json(
+            {"error": f"model version {served.version} failed on this input: {type(exc).__name__}: {exc}"},
+            503,
+            served,
+        )
+    models.count(served, failed=False)
+    answer["model"] = {"name": served.name, "version": served.version, "run_id": served.run_id}
+    if checked.warnings:
+        answer["warnings"] = checked.warnings
+    return _json(answer, 200, served)
+
+
+def _predict(served: ServedModel, frame: Any) -> dict[str, Any]:
+    """One pass over the model: the labels are the most probable classes, as the classifiers'
+    own predict() computes them, so predict_proba is not run twice."""
+    if served.classes is None:
+        return {"predictions": np.asarray(served.model.predict(frame)).tolist()}
+    probabilities = served.model.predict_proba(frame)
+    return {
+        "predictions": served.classes[probabilities.argmax(axis=1)].tolist(),
+        "classes": served.classes.tolist(),
+        "probabilities": probabilities,
+    }
+
+
+def model(request: HttpRequest) -> HttpResponse:
+    models = holder()
+    models.ensure_started()
+    served = models.current
+    if request.method != "GET":
+        return _not_allowed(served, "GET")
+    refusal = _key_refusal(request, served)
+    if refusal is not None:
+        return refusal
+    if served is None:
+        return _json({"error": "no model is deployed yet"}, 503, None)
+    deployment = Deployment.objects.filter(pk=served.deployment_id).first()
+    return _json(
         {
-            "predictions": [str(p) for p in predictions],
-            "model": {"name": served.name, "version": served.version, "run_id": served.run_id},
+            "name": served.name,
+            "version": served.version,
+            "run_id": served.run_id,
+            "since": deployment.created_at.isoformat() if deployment else None,
+            "source": deployment.source if deployment else None,
+            "metrics": deployment.metrics if deployment else {},
+            "data_version": deployment.data_version if deployment else {},
+            "classes": served.classes.tolist() if served.classes is not None else None,
+            "input_schema": {
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "required": c.required,
+                        "categories": served.categories.get(c.name),
+                    }
+                    for c in served.schema
+                ],
+                "formats": list(inputs.FORMATS),
+                "max_rows": settings.PREDICT_MAX_ROWS,
+            },
         },
         200,
         served,
     )
 
 
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+def healthz(request: HttpRequest) -> HttpResponse:
+    return _json({"status": "ok"}, 200, holder().current)
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    models = holder()
+    models.ensure_started()
+    served = models.current
+    if served is None:
+        body = {"status": "not ready", "error": models.error or "no model is loaded yet"}
+        return _json(body, 503, None)
+    if models.error:
+        return _json({"status": "failing", "version": served.version, "error": models.error}, 503, served)
+    return _json({"status": "ready", "version": served.version, "model": served.name}, 200, served)

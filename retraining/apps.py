@@ -24,3 +24,8 @@ class RetrainingConfig(AppConfig):
         # A worker on a dyno with a store it would lose does not start; SIGTERM closes a run cleanly.
         signals.worker_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks")
         shutdown.connect()
+        from predictor.signals import deployment_rolled_back
+        from retraining.receivers import announce_rollback
+
+        # Staff hear of an automatic rollback in serving through the pipeline's channels.
+        deployment_rolled_back.connect(announce_rollback, dispatch_uid="retraining-announce-rollback")

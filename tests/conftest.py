@@ -53,6 +53,7 @@ def demo_registry(tmp_path: Path, settings) -> Path:
 def served_model() -> Iterator[None]:
     """The process-wide model holder, emptied before and after the test."""
     models = holder()
+    models.autostart = False
     models.current = None
     models.error = ""
     models.failed_deployment_id = None

@@ -1,0 +1,315 @@
+"""Prediction serving benchmark: this app under gunicorn against `mlflow models serve`.
+
+Both serve the same registered model (a RandomForest of 100 trees on the demo penguins data),
+started side by side on 127.0.0.1 with 1 and with 2 worker processes, driven by the same load
+generator (wrk) with the same MLflow `dataframe_split` bodies of 1, 100 and 1,000 rows. The
+model's own in-process predict_proba on the same rows is the floor. Also: what Django's
+middleware costs on the predict path, and one keep-alive connection against one that closes
+every time (the Nagle stall). Prints requests/s, p50, p99 and the ratios the targets use.
+
+Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8]
+Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1, 100, 1000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=8, help="connections for the throughput runs")
+    parser.add_argument("--in-process", action="store_true", help="only the in-process figures (no servers)")
+    args = parser.parse_args()
+    if not args.in_process and not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-predict-"))
+    env = {**os.environ, "VAR_DIR": str(workdir / "var"), "MODEL_NAME": f"bench-{uuid.uuid4().hex[:6]}"}
+    env.pop("DATABASE_URL", None)
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    version, frame, model = _register_model()
+    bodies = {n: _write_body(workdir, frame, n) for n in SIZES}
+    print(f"model {env['MODEL_NAME']} v{version}: RandomForest(100 trees), penguins demo data")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
+
+    floor = {n: _in_process(model, frame, n) for n in SIZES}
+    print("in-process predict_proba (floor), ms p50: " + ", ".join(f"{n} rows {floor[n]:.2f}" for n in SIZES))
+    _middleware_cost()
+    for n in SIZES:
+        handled, predicted = _view_overhead(frame, n)
+        print(
+            f"predict view in process, {n} rows, best of many: {handled:.2f} ms against predict_proba "
+            f"{predicted:.2f} ms -> {handled - predicted:+.2f} ms, {handled / predicted:.2f}x"
+        )
+    print()
+    if args.in_process:
+        return
+
+    results: dict[tuple[str, int, int, int], dict[str, float]] = {}
+    for workers in (1, 2):
+        for server, start in (("app", _start_app), ("mlflow", _start_mlflow)):
+            process, url = start(env, version, workers, workdir)
+            try:
+                for n in SIZES:
+                    for connections in (1, args.connections):
+                        results[server, workers, n, connections] = _wrk(url, bodies[n], connections, args.seconds)
+                if workers == 1:
+                    for mode in ("keep-alive", "close"):
+                        results[server, 1, -1 if mode == "close" else 0, 1] = _wrk(
+                            url, bodies[1], 1, args.seconds, close=mode == "close"
+                        )
+            finally:
+                _stop(process)
+    _report(results, floor, args.connections)
+
+
+def _register_model():  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    from predictor import registry, services
+    from retraining.demo import demo_frame
+    from retraining.steps.train import prepare_features, train
+
+    call_command("migrate", verbosity=0)
+    data = demo_frame(3)
+    model = train(data, "species", "random_forest", {"n_estimators": 100}, 42)
+    features = prepare_features(data, "species")
+    logged = registry.log_model(
+        model,
+        params={"n_estimators": 100},
+        metrics={},
+        tags={},
+        signature_input=features,
+        input_example=features.head(5),
+        run_name="bench",
+    )
+    services.deploy(logged.version, source="bootstrap", reason="benchmark")
+    return logged.version, features, model
+
+
+def _rows(frame, n: int):  # type: ignore[no-untyped-def]
+    return frame.sample(n, replace=True, random_state=n).reset_index(drop=True)
+
+
+def _write_body(workdir: Path, frame, n: int) -> Path:  # type: ignore[no-untyped-def]
+    rows = _rows(frame, n)
+    body = {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+    path = workdir / f"body-{n}.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
+def _in_process(model, frame, n: int, repeat: int = 200) -> float:  # type: ignore[no-untyped-def]
+    rows = _rows(frame, n)
+    times = []
+    for _ in range(max(20, repeat // max(1, n // 100))):
+        started = time.perf_counter()
+        model.predict_proba(rows)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def _middleware_cost() -> None:
+    """What Django's middleware adds to a request, measured on /healthz so that the model's own
+    (noisier) time does not hide it; the predict view goes through the same middleware."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
+
+    environ = RequestFactory().get("/healthz").environ
+    settings.ALLOWED_HOSTS = ["testserver"]
+    full = list(settings.MIDDLEWARE)
+    timings = {}
+    for name, middleware in (("all middleware", full), ("no middleware", [])):
+        settings.MIDDLEWARE = middleware
+        handler = WSGIHandler()
+        for _ in range(200):
+            b"".join(handler(dict(environ), lambda status, headers: None))
+        runs = []
+        for _ in range(2000):
+            started = time.perf_counter()
+            b"".join(handler(dict(environ), lambda status, headers: None))
+            runs.append(time.perf_counter() - started)
+        timings[name] = (statistics.median(runs) * 1000, min(runs) * 1000)
+    settings.MIDDLEWARE = full
+    print(
+        "Django handler on /healthz, ms p50 (min): "
+        + ", ".join(f"{k} {p50:.3f} ({low:.3f})" for k, (p50, low) in timings.items())
+        + f" -> middleware costs {timings['all middleware'][0] - timings['no middleware'][0]:.3f} ms at p50\n"
+    )
+
+
+def _view_overhead(frame, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(handler ms, predict_proba ms) for one n-row request, both the best of many runs: on a
+    busy machine the minimum is the figure least disturbed by other processes."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
+
+    from predictor.serving import holder
+
+    models = holder()
+    models.autostart = False
+    models.sync()
+    rows = _rows(frame, n)
+    body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()
+    environ = RequestFactory().post("/api/v1/predict", body, content_type="application/json").environ
+    settings.ALLOWED_HOSTS = ["testserver"]
+    handler = WSGIHandler()
+    repeat = 300 if n < 1000 else 60
+    handled, predicted = [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        b"".join(handler({**environ, "wsgi.input": io.BytesIO(body)}, lambda status, headers: None))
+        handled.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        models.current.model.predict_proba(rows)
+        predicted.append(time.perf_counter() - started)
+    return min(handled) * 1000, min(predicted) * 1000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server exited:\n{log.read_text()[-2000:]}")
+        try:
+            body = json.dumps({"dataframe_split": {"columns": [], "data": []}}).encode()
+            urlopen(Request(url, body, {"Content-Type": "application/json"}), timeout=5)
+        except Exception as exc:
+            if getattr(exc, "code", None) is not None:
+                return
+            time.sleep(0.5)
+            continue
+        return
+    sys.exit(f"server did not answer:\n{log.read_text()[-2000:]}")
+
+
+def _start_app(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    log = workdir / f"app-{workers}.log"
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/api/v1/predict"
+    _wait(url, process, log)
+    return process, url
+
+
+def _start_mlflow(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+    from django.conf import settings
+
+    port = _free_port()
+    log = workdir / f"mlflow-{workers}.log"
+    # mlflow starts `uvicorn` by name: it must find the one of this virtualenv.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    mlflow_env = {**env, "MLFLOW_TRACKING_URI": settings.MLFLOW_TRACKING_URI, "PATH": path}
+    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "--env-manager", "local"]
+    command += ["-m", f"models:/{env['MODEL_NAME']}/{version}", "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]
+    process = subprocess.Popen(command, env=mlflow_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/invocations"
+    _wait(url, process, log)
+    return process, url
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{close}
+local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %f %f %f\\n", summary.requests,
+    e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), summary.duration))
+end
+"""
+
+
+def _wrk(url: str, body: Path, connections: int, seconds: int, close: bool = False) -> dict[str, float]:
+    script = body.with_suffix(f".{connections}{'.close' if close else ''}.lua")
+    script.write_text(
+        LUA.replace("{body}", str(body)).replace("{close}", 'wrk.headers["Connection"] = "close"' if close else "")
+    )
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", output)
+    if match is None:
+        sys.exit(f"wrk printed no result:\n{output}")
+    requests, errors, p50, p99, duration = (float(x) for x in match.groups())
+    return {"rps": requests / (duration / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "errors": errors}
+
+
+def _report(results: dict, floor: dict[int, float], connections: int) -> None:
+    print(f"{'server':<8}{'workers':>8}{'rows':>6}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for (server, workers, n, conns), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][3])):
+        rows = {0: "1 ka", -1: "1 cl"}.get(n, str(n))
+        print(
+            f"{server:<8}{workers:>8}{rows:>6}{conns:>6}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+            f"{int(r['errors']):>8}"
+        )
+    print("\nTargets (ratios from this run):")
+    for workers in (1, 2):
+        app, ref = results["app", workers, 1, connections], results["mlflow", workers, 1, connections]
+        print(
+            f"  1 row, {workers} worker(s), {connections} conns: throughput {app['rps'] / ref['rps']:.1f}x mlflow"
+            f" (target >= 3x); p99 {app['p99'] / ref['p99']:.2f} of mlflow's (target <= 0.5)"
+        )
+    app1 = results["app", 1, 1, 1]
+    print(
+        f"  1 row, one connection: p50 {app1['p50']:.2f} ms vs in-process {floor[1]:.2f} ms -> "
+        f"{app1['p50'] - floor[1]:+.2f} ms over (target <= 1.5 ms)"
+    )
+    app1000 = results["app", 1, 1000, 1]
+    print(
+        f"  1,000 rows, one connection: p50 {app1000['p50']:.2f} ms vs in-process {floor[1000]:.2f} ms -> "
+        f"{app1000['p50'] / floor[1000]:.2f}x (target <= 1.25x)"
+    )
+    for server in ("app", "mlflow"):
+        keep, close = results[server, 1, 0, 1], results[server, 1, -1, 1]
+        print(
+            f"  {server}: one keep-alive connection p50 {keep['p50']:.2f} ms / p99 {keep['p99']:.2f} ms, "
+            f"closing each time p50 {close['p50']:.2f} ms / p99 {close['p99']:.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

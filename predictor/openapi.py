@@ -1,0 +1,155 @@
+"""The serving endpoints in the OpenAPI schema, written by hand.
+
+They are plain Django views (see predictor/views.py), which drf-spectacular cannot see; this
+postprocessing hook adds them to the generated schema so /api/schema/ and /api/docs/ describe
+the whole API.
+"""
+
+from typing import Any
+
+_VERSION_HEADER = {
+    "X-Model-Version": {
+        "description": "The model version this process serves (empty when none).",
+        "schema": {"type": "string"},
+    }
+}
+_ROW = {"type": "object", "additionalProperties": True, "description": "column: value; see GET /api/v1/model"}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": "integer", "nullable": True},
+                    "field": {"type": "string", "nullable": True},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_PREDICT_BODY = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["instances"],
+            "properties": {"instances": {"type": "array", "items": _ROW}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["dataframe_split"],
+            "properties": {
+                "dataframe_split": {
+                    "type": "object",
+                    "required": ["columns", "data"],
+                    "properties": {
+                        "columns": {"type": "array", "items": {"type": "string"}},
+                        "data": {"type": "array", "items": {"type": "array", "items": {}}},
+                        "index": {"type": "array", "items": {}},
+                    },
+                    "additionalProperties": False,
+                }
+            },
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["dataframe_records"],
+            "properties": {"dataframe_records": {"type": "array", "items": _ROW}},
+            "additionalProperties": False,
+        },
+    ]
+}
+_PREDICTION = {
+    "type": "object",
+    "properties": {
+        "predictions": {"type": "array", "items": {}},
+        "classes": {"type": "array", "items": {}},
+        "probabilities": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        "model": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "run_id": {"type": "string"}},
+        },
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": _VERSION_HEADER,
+        "content": {"application/json": {"schema": schema or _ERROR}},
+    }
+
+
+_KEYED = {
+    "401": _answer("API keys are required and the key is missing or wrong."),
+    "429": _answer("Rate limit passed."),
+}
+
+PATHS: dict[str, Any] = {
+    "/api/v1/predict": {
+        "post": {
+            "operationId": "predict",
+            "tags": ["serving"],
+            "summary": "Predict with the champion model",
+            "description": (
+                "Rows in any of three shapes: `instances`, MLflow's `dataframe_split` or `dataframe_records`. "
+                "Every column of the model's input schema must be sent (null only where the column is optional); "
+                "a field the schema does not know is rejected in all three shapes. A category the model never saw "
+                "is accepted and reported under `warnings`."
+            ),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _PREDICT_BODY}}},
+            "responses": {
+                "200": _answer("Predictions, class probabilities and the model that made them.", _PREDICTION),
+                "400": _answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),
+                "413": _answer("More rows than PREDICT_MAX_ROWS."),
+                "415": _answer("The body is not JSON."),
+                "503": _answer("No model deployed yet, or the model failed on this input."),
+                **_KEYED,
+            },
+        }
+    },
+    "/api/v1/model": {
+        "get": {
+            "operationId": "served_model",
+            "tags": ["serving"],
+            "summary": "The served model: version, metrics, data version and input schema",
+            "responses": {
+                "200": _answer("The served model.", {"type": "object", "additionalProperties": True}),
+                "503": _answer("No model deployed yet."),
+                **_KEYED,
+            },
+        }
+    },
+    "/healthz": {
+        "get": {
+            "operationId": "healthz",
+            "tags": ["health"],
+            "summary": "Liveness: the process is up",
+            "responses": {"200": _answer("Up.", {"type": "object", "properties": {"status": {"type": "string"}}})},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "operationId": "readyz",
+            "tags": ["health"],
+            "summary": "Readiness: a model is loaded, and the active version did not fail to load",
+            "responses": {
+                "200": _answer("Ready, with the served version.", {"type": "object", "additionalProperties": True}),
+                "503": _answer("No model loaded yet, or the active version failed to load (the error says why)."),
+            },
+        }
+    },
+}
+
+
+def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    result.setdefault("paths", {}).update(PATHS)
+    return result

@@ -1,0 +1,86 @@
+import hashlib
+
+import pytest
+
+from predictor import apikeys
+from predictor.models import ApiKey
+
+PREDICT = "/api/v1/predict"
+
+
+@pytest.fixture
+def keys_required(settings):
+    settings.API_KEYS_REQUIRED = True
+    apikeys.forget()
+    yield
+    apikeys.forget()
+
+
+def predict(client, rows, **headers):
+    return client.post(PREDICT, {"instances": rows}, content_type="application/json", headers=headers)
+
+
+def test_keys_are_not_needed_by_default(client, served, rows):
+    assert predict(client, rows).status_code == 200
+
+
+def test_a_missing_key_is_401(client, served, rows, keys_required):
+    response = predict(client, rows)
+    assert response.status_code == 401
+    assert response.json() == {"error": "an API key is required: send it as 'Authorization: Bearer <key>'"}
+    assert response["X-Model-Version"] == "1"
+
+
+@pytest.mark.parametrize("given", ["nonsense", "abcd1234.wrong-secret", "x" * 300])
+def test_a_wrong_key_is_401(client, served, rows, keys_required, given):
+    apikeys.create_key("mobile app")
+    response = predict(client, rows, Authorization=f"Bearer {given}")
+    assert response.status_code == 401
+    assert response.json() == {"error": "the API key is not valid"}
+
+
+def test_a_valid_key_is_accepted_in_either_header(client, served, rows, keys_required):
+    _, key = apikeys.create_key("mobile app")
+    assert predict(client, rows, Authorization=f"Bearer {key}").status_code == 200
+    assert predict(client, rows, **{"X-API-Key": key}).status_code == 200
+    assert client.get("/api/v1/model", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_a_deactivated_key_stops_working(client, served, rows, keys_required):
+    row, key = apikeys.create_key("mobile app")
+    row.active = False
+    row.save()
+    apikeys.forget()
+    assert predict(client, rows, Authorization=f"Bearer {key}").status_code == 401
+
+
+def test_keys_are_stored_hashed(served, keys_required):
+    row, key = apikeys.create_key("mobile app")
+    stored = ApiKey.objects.values_list("prefix", "hashed_key").get(pk=row.pk)
+    assert stored == (key.split(".")[0], hashlib.sha256(key.encode()).hexdigest())
+    assert key.split(".")[1] not in str(stored)
+
+
+def test_a_key_over_its_rate_limit_is_429(client, served, rows, keys_required):
+    from django.core.cache import cache
+
+    cache.clear()
+    _, key = apikeys.create_key("batch job", rate_limit=3)
+    statuses = [predict(client, rows, Authorization=f"Bearer {key}").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = predict(client, rows, Authorization=f"Bearer {key}")
+    assert response.json() == {"error": "rate limit of 3 requests per minute passed for this key"}
+    assert response["Retry-After"] == "60"
+
+
+def test_staff_create_a_key_in_the_admin_and_see_it_once(client, served, staff_user, keys_required, rows, plain_static):
+    staff_user.is_superuser = True
+    staff_user.save()
+    client.force_login(staff_user)
+    response = client.post("/admin/predictor/apikey/add/", {"name": "partner", "active": "on"}, follow=True)
+    assert response.status_code == 200
+    shown = next(str(m) for m in response.context["messages"])
+    key = shown.split(" is ")[1].split(" ")[0]
+    client.logout()
+    assert ApiKey.objects.get(name="partner").hashed_key == hashlib.sha256(key.encode()).hexdigest()
+    assert predict(client, rows, Authorization=f"Bearer {key}").status_code == 200
