@@ -77,7 +77,7 @@ def where_to_stop(frame: FrameType | None) -> tuple[int | None, str | None]:
 
     The pipeline's Recorder (a local of the frames that run the steps) knows the current step.
     """
-    from retraining.pipeline import Recorder
+    from retraining.recording import Recorder
 
     recorder = None
     current = frame

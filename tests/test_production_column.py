@@ -213,6 +213,7 @@ def column(tmp_path: Path, backing_services: dict[str, str]) -> Iterator[Column]
         "DATA_CACHE_DIR": str(tmp_path / "data-cache"),
         "MODEL_POLL_INTERVAL": "1",
         "RUN_HEARTBEAT_INTERVAL": "1",
+        "RETRAIN_API_TOKEN": uuid.uuid4().hex,
         "WEB_CONCURRENCY": "2",
         "DJANGO_SUPERUSER_PASSWORD": "pw-admin-column",
     }
@@ -230,8 +231,19 @@ def predict(base: str) -> requests.Response:
     return answer
 
 
+def trigger_retrain_over_rest(column: Column) -> int:
+    """What a script or CI does: POST /api/v1/runs with the API token."""
+    answer = requests.post(
+        f"http://127.0.0.1:{column.env['PORT']}/api/v1/runs",
+        headers={"Authorization": f"Bearer {column.env['RETRAIN_API_TOKEN']}"},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
 def trigger_retrain(column: Column, **extra: str) -> int:
-    """Until the runs REST API lands on this branch, the same service call it will make."""
+    """A run whose settings differ from the web's (a slow training): started from a one-off process."""
     out = column.run(
         "trigger",
         'python manage.py shell -c "from retraining.services import trigger_run; '
@@ -279,7 +291,7 @@ def test_the_production_column_serves_retrains_hot_swaps_and_survives_a_stopped_
 
     # New data, a retrain, completed by the worker, deployed, and swapped into the running web.
     demo.publish_next_demo_batch(column.registry, DATA_PATH)
-    run_id = trigger_retrain(column)
+    run_id = trigger_retrain_over_rest(column)
     outcome = wait_for(lambda: finished(run_id), 300, "the worker never finished the run", logs)
     assert outcome["status"] == "deployed", outcome
     wait_for(lambda: predict(base).headers["X-Model-Version"] == "2", 60, "web never served version 2", logs)

@@ -14,7 +14,7 @@ import pytest
 from predictor.models import Deployment
 from retraining import shutdown
 from retraining.models import RetrainingRun
-from retraining.pipeline import Recorder
+from retraining.recording import Recorder
 from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def procfile_command(name: str) -> str:
 
 
 def position_in(step: str, status: str = "running") -> tuple[int | None, str | None]:
-    recorder = Recorder(SimpleNamespace(pk=7), print)
+    recorder = Recorder(SimpleNamespace(pk=7, steps=[]), print)
     recorder.steps = [{"name": "check", "status": "done"}, {"name": step, "status": status}]
     return shutdown.where_to_stop(sys._getframe())
 
@@ -48,7 +48,7 @@ def test_a_stop_waits_while_a_model_is_being_deployed_or_after(step: str, status
 
 def test_a_stop_waits_while_a_database_call_is_in_progress() -> None:
     """The failure is recorded over the same connection: it must not be cut mid-query."""
-    recorder = Recorder(SimpleNamespace(pk=7), print)
+    recorder = Recorder(SimpleNamespace(pk=7, steps=[]), print)
     recorder.steps = [{"name": "train", "status": "running"}]
     namespace: dict = {}
     exec(
