@@ -40,6 +40,7 @@ TEST_VAR := $(CURDIR)/var/test
 
 test: $(VENV)/.dev-installed
 	rm -rf $(TEST_VAR)
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	VAR_DIR=$(TEST_VAR) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.dev-installed

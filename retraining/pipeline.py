@@ -96,6 +96,11 @@ def _steps(run: RetrainingRun, recorder: Recorder, source: Any) -> tuple[str, di
         if champion is not None and champion.data_version.get("md5") == version.md5:
             note(f"no new data: {version.md5} is what v{champion.version} was trained on")
             raise Stop(Status.SKIPPED, [f"no new data since version {champion.version} ({version.md5})"])
+        decided = runs.already_decided(run, version.md5, champion) if champion is not None else None
+        if decided is not None:
+            note(f"no new data: run #{decided.pk} already judged {version.md5} ({decided.status})")
+            reason = f"no new data since run #{decided.pk} judged {version.md5} against v{champion.version}"
+            raise Stop(Status.SKIPPED, [f"{reason} ({decided.status})"])
         note(f"new data {version.md5} ({version.size} bytes)")
 
     with recorder.step("pull") as note:

@@ -114,3 +114,22 @@ def close_stale_runs() -> list[int]:
         ):
             closed.append(run.pk)
     return closed
+
+
+def already_decided(run: RetrainingRun, md5: str, champion: Any) -> RetrainingRun | None:
+    """An earlier run that judged this same data, against this same champion, with the same setup.
+
+    Running it again would train the same challenger and reach the same verdict, so the new-data
+    check treats it as no new data. A change of estimator, hyperparameters or policy, or a new
+    champion, makes the data worth judging again.
+    """
+    earlier = RetrainingRun.objects.filter(
+        status__in=[Status.KEPT, Status.REJECTED], created_at__gte=champion.created_at
+    ).exclude(pk=run.pk)
+    for candidate in earlier.order_by("-id")[:20]:
+        setup = (candidate.estimator, candidate.params, candidate.policy)
+        same_setup = setup == (run.estimator, run.params, run.policy)
+        judged_this_champion = candidate.status == Status.REJECTED or candidate.champion_version == champion.version
+        if candidate.dataset.get("md5") == md5 and same_setup and judged_this_champion:
+            return candidate
+    return None

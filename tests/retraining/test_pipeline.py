@@ -85,6 +85,25 @@ def test_it_keeps_the_champion_when_a_crippled_challenger_is_worse(good_champion
     assert registry.model_version(run.model_version).tags["retraining.rejected"] == "; ".join(run.reasons[:2])
 
 
+def test_data_already_judged_against_this_champion_is_not_trained_on_again(good_champion, settings):
+    publish_batch(2)
+    settings.TRAINING_PARAMS = WEAK_PARAMS
+    kept = run_pipeline()
+    assert kept.status == Status.KEPT
+
+    again = run_pipeline()
+
+    assert again.status == Status.SKIPPED
+    assert again.reasons == [
+        f"no new data since run #{kept.pk} judged {kept.dataset['md5']} against v{good_champion.version} (kept)"
+    ]
+    assert [step["name"] for step in again.steps] == ["check"]
+
+    # Other hyperparameters make the same data worth judging again.
+    settings.TRAINING_PARAMS = {"n_estimators": 2, "max_depth": 1}
+    assert run_pipeline().status == Status.KEPT
+
+
 @pytest.mark.parametrize(
     ("break_it", "expected"),
     [
