@@ -10,7 +10,7 @@ from predictor.models import ApiKey, Deployment, ServingProcess
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Deployments change only through predictor.services (alias first, then the row)."""
+    """Records of what happened: written by the services, shown (never edited) in the admin."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

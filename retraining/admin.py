@@ -1,24 +1,9 @@
 """Runs and policy history in the admin: read-only, they are records of what happened."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from predictor.admin import ReadOnlyAdmin
 from retraining.models import PromotionPolicy, RetrainingRun
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the pipeline and the panel only; the admin shows it."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RetrainingRun)

@@ -49,7 +49,11 @@ def run_link(run: RetrainingRun) -> str:
 
 def notify(run: RetrainingRun) -> dict[str, Any]:
     """Each configured channel's outcome ("sent" or "failed: why"), to be stored on the run."""
-    subject, body = summary(run)
+    return send(*summary(run))
+
+
+def send(subject: str, body: str) -> dict[str, Any]:
+    """Send one message to every configured channel; a failure is reported, never raised."""
     outcome: dict[str, Any] = {}
     if settings.SLACK_WEBHOOK_URL:
         outcome["slack"] = _attempt(lambda: _post_slack(body))

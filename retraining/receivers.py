@@ -6,11 +6,8 @@ this module (connected in RetrainingConfig.ready) sends it to Slack and email.
 
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
-
 from predictor.models import Deployment
-from retraining.notify import _attempt, _post_slack
+from retraining.notify import send
 
 
 def announce_rollback(sender: Any, deployment: Deployment, failed: Deployment, reason: str, **kwargs: Any) -> dict:
@@ -24,11 +21,4 @@ def announce_rollback(sender: Any, deployment: Deployment, failed: Deployment, r
             f"Now serving version {deployment.version} (deployment #{deployment.pk}, auto-rollback)",
         ]
     )
-    outcome: dict[str, str] = {}
-    if settings.SLACK_WEBHOOK_URL:
-        outcome["slack"] = _attempt(lambda: _post_slack(body))
-    if settings.NOTIFY_EMAILS:
-        outcome["email"] = _attempt(
-            lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, settings.NOTIFY_EMAILS)
-        )
-    return outcome
+    return send(subject, body)
