@@ -5,6 +5,7 @@ store, broker folders and databases they create never touch the ones `make run` 
 """
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,30 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from predictor.serving import holder
+
+# A penguin the demo champion classifies as Gentoo: the row end-to-end tests send.
+PENGUIN = {
+    "island": "Biscoe",
+    "bill_length_mm": 48.6,
+    "bill_depth_mm": 16.0,
+    "flipper_length_mm": 230.0,
+    "body_mass_g": 5800.0,
+    "sex": "male",
+    "year": 2009,
+}
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _empty(models) -> None:
+    models.current = None
+    models.error = ""
+    models.failed_deployment_id = None
 
 
 @pytest.fixture
@@ -54,13 +79,9 @@ def served_model() -> Iterator[None]:
     """The process-wide model holder, emptied before and after the test."""
     models = holder()
     models.autostart = False
-    models.current = None
-    models.error = ""
-    models.failed_deployment_id = None
+    _empty(models)
     yield
-    models.current = None
-    models.error = ""
-    models.failed_deployment_id = None
+    _empty(models)
 
 
 @pytest.fixture

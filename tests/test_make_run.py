@@ -3,7 +3,6 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -13,22 +12,9 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from tests.conftest import PENGUIN, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-PENGUIN = {
-    "island": "Biscoe",
-    "bill_length_mm": 48.6,
-    "bill_depth_mm": 16.0,
-    "flipper_length_mm": 230.0,
-    "body_mass_g": 5800.0,
-    "sex": "male",
-    "year": 2009,
-}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def descendants(pid: int) -> set[int]:

@@ -13,7 +13,6 @@ suite's environment says, and drops and recreates them first.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.conftest import PENGUIN, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -35,23 +36,8 @@ S3_KEYS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 DATA_PATH = "data/penguins.csv"
-PENGUIN = {
-    "island": "Biscoe",
-    "bill_length_mm": 48.6,
-    "bill_depth_mm": 16.0,
-    "flipper_length_mm": 230.0,
-    "body_mass_g": 5800.0,
-    "sex": "male",
-    "year": 2009,
-}
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def procfile() -> dict[str, str]:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import json, django
@@ -31,12 +33,6 @@ with app.connection_for_write() as connection:
     queue.close()
 print(json.dumps({"cache": cache.get("tls-probe"), "broker": message.payload, "url": app.conf.broker_url}))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

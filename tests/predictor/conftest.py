@@ -6,7 +6,6 @@ registry.log_model, and each test serves them from memory without reloading.
 """
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -53,16 +52,8 @@ def penguin_versions() -> Versions:
 
 
 @pytest.fixture
-def follower_off() -> Iterator[None]:
-    models = holder()
-    models.autostart = False
-    models.current = None
-    models.error = ""
-    models.failed_deployment_id = None
-    yield
-    models.current = None
-    models.error = ""
-    models.failed_deployment_id = None
+def follower_off(served_model: None) -> None:
+    """The in-process holder emptied and its follower thread off (the root conftest's served_model)."""
 
 
 @pytest.fixture

@@ -13,15 +13,9 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import subprocess_env
+from tests.conftest import free_port, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
