@@ -58,18 +58,30 @@ def _key_refusal(request: HttpRequest, served: ServedModel | None) -> HttpRespon
     return None
 
 
+def _admit(
+    request: HttpRequest, models: Any, method: str, no_model: str
+) -> tuple[ServedModel, None] | tuple[ServedModel | None, HttpResponse]:
+    """What every model endpoint checks first, in order: method, API key, a model to answer with."""
+    models.ensure_started()
+    served = models.current
+    if request.method != method:
+        return served, _not_allowed(served, method)
+    refusal = _key_refusal(request, served)
+    if refusal is not None:
+        return served, refusal
+    if served is None:
+        return None, _json({"error": no_model}, 503, None)
+    return served, None
+
+
 @csrf_exempt
 def predict(request: HttpRequest) -> HttpResponse:
     models = holder()
-    models.ensure_started()
-    served = models.current
-    if request.method != "POST":
-        return _not_allowed(served, "POST")
-    refusal = _key_refusal(request, served)
+    served, refusal = _admit(
+        request, models, "POST", "no model is deployed yet: deploy one (the pipeline's first run does)"
+    )
     if refusal is not None:
         return refusal
-    if served is None:
-        return _json({"error": "no model is deployed yet: deploy one (the pipeline's first run does)"}, 503, None)
     if request.content_type != "application/json":
         shown = request.content_type or "none"
         return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
@@ -113,16 +125,9 @@ def _predict(served: ServedModel, frame: Any) -> dict[str, Any]:
 
 
 def model(request: HttpRequest) -> HttpResponse:
-    models = holder()
-    models.ensure_started()
-    served = models.current
-    if request.method != "GET":
-        return _not_allowed(served, "GET")
-    refusal = _key_refusal(request, served)
+    served, refusal = _admit(request, holder(), "GET", "no model is deployed yet")
     if refusal is not None:
         return refusal
-    if served is None:
-        return _json({"error": "no model is deployed yet"}, 503, None)
     deployment = Deployment.objects.filter(pk=served.deployment_id).first()
     return _json(
         {
