@@ -225,6 +225,9 @@ RETRAIN_API_TOKEN = env_str("RETRAIN_API_TOKEN")
 
 # Serving ----------------------------------------------------------------------------------
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)
+# Serve a recognised pipeline through predictor/inference.py (checked equal at load) rather
+# than through scikit-learn's own predict_proba and its per-call overhead.
+COMPILED_INFERENCE = env_bool("COMPILED_INFERENCE", True)
 MODEL_POLL_INTERVAL = env_float("MODEL_POLL_INTERVAL", 2.0, minimum=0.1)
 REGISTRY_SYNC_INTERVAL = env_float("REGISTRY_SYNC_INTERVAL", 20.0, minimum=0.1)
 ROLLBACK_BAKE_WINDOW = env_int("ROLLBACK_BAKE_WINDOW", 15 * 60, minimum=0)

@@ -58,8 +58,24 @@ class Column:
 
 @dataclass(frozen=True)
 class Checked:
-    frame: pd.DataFrame
+    """The rows as one array per column, in the schema's order: float64 for numbers, objects
+    (str, bool or None) otherwise. The DataFrame is only built for a model served as it is."""
+
+    columns: dict[str, np.ndarray]
     warnings: list[str]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return frame_of(self.columns)
+
+
+def frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Columns as a DataFrame the way training prepared them: text columns stay object arrays
+    with None for a missing value (pandas would otherwise turn them into its string dtype, with
+    NaN, which the pipeline's imputer treats differently from the None it was trained on)."""
+    return pd.DataFrame(
+        {name: pd.Series(data, dtype=object) if data.dtype == object else data for name, data in columns.items()}
+    )
 
 
 def _error(row: int | None, field: str | None, message: str) -> dict[str, Any]:
@@ -137,17 +153,17 @@ def _records(shape: str, payload: Any, columns: list[Column], max_rows: int) -> 
 
 
 def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max_rows: int) -> Checked:
-    """The rows as a DataFrame in the schema's column order and types, or InvalidInput."""
+    """The rows as arrays in the schema's column order and types, or InvalidInput."""
     names, data = rows_of(body, columns, max_rows)
     expected = [c.name for c in columns]
     if set(names) != set(expected):
         errors = [_error(None, n, "this column is missing") for n in expected if n not in names]
         errors += [_error(None, n, "unknown field") for n in names if n not in expected]
         raise InvalidInput("the columns do not match the model's input schema", errors)
-    # Transposed in plain Python: one pandas frame per request (the one the model gets) instead of two.
+    # Transposed in plain Python: no pandas frame per request unless the model needs one.
     by_name = dict(zip(names, zip(*data, strict=True), strict=True))
     errors = []
-    out: dict[str, Any] = {}
+    out: dict[str, np.ndarray] = {}
     warnings: list[str] = []
     for column in columns:
         values = np.fromiter(by_name[column.name], dtype=object, count=len(data))
@@ -156,8 +172,7 @@ def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max
         out[column.name] = converted
         known = categories.get(column.name)
         if known and not column_errors:
-            present = pd.unique(converted[pd.notna(converted)])
-            unseen = sorted(str(v) for v in present if v not in known)
+            unseen = sorted(str(v) for v in set(converted.tolist()) - known if v is not None)
             if unseen:
                 warnings.append(
                     f"{column.name}: {', '.join(unseen)} not seen in training; the model treats it as no known category"
@@ -165,7 +180,7 @@ def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max
     if errors:
         errors.sort(key=lambda e: (e["row"], e["field"]))
         raise InvalidInput("some values do not match the model's input schema", errors[:MAX_ERRORS])
-    return Checked(pd.DataFrame(out, columns=expected), warnings)
+    return Checked({name: out[name] for name in expected}, warnings)
 
 
 def _convert(column: Column, values: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from predictor import registry, watch
+from predictor import inference, registry, watch
 from predictor.inputs import Column, known_categories, schema_of
 from predictor.models import Deployment, ServingProcess
 
@@ -56,6 +56,10 @@ class ServedModel:
     categories: dict[str, list[str]] = field(default_factory=dict)
     category_sets: dict[str, set[str]] = field(default_factory=dict)
     classes: np.ndarray | None = None
+    # The model's arithmetic without scikit-learn's per-call overhead (predictor/inference.py);
+    # None when the model is served through its own predict_proba, for the reason in `inference`.
+    compiled: inference.Compiled | None = None
+    inference: str = ""
     counters: Counters = field(default_factory=Counters)
     loaded_at: float = field(default_factory=time.time)
 
@@ -63,6 +67,7 @@ class ServedModel:
 def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> ServedModel:
     categories = known_categories(loaded.model)
     classes = getattr(loaded.model, "classes_", None)
+    compiled, how = compile_checked(loaded.model, loaded.input_example, categories)
     return ServedModel(
         deployment_id=deployment["id"],
         name=deployment["model_name"],
@@ -75,7 +80,30 @@ def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> 
         categories=categories,
         category_sets={name: set(values) for name, values in categories.items()},
         classes=np.asarray(classes) if classes is not None and hasattr(loaded.model, "predict_proba") else None,
+        compiled=compiled,
+        inference=how,
     )
+
+
+def compile_checked(
+    model: Any, example: Any, categories: dict[str, list[str]]
+) -> tuple[inference.Compiled | None, str]:
+    """(compiled model, how it is served): compiled only if it gives exactly the model's own
+    probabilities on the input example and on probe rows."""
+    if not settings.COMPILED_INFERENCE:
+        return None, "the model's own predict_proba (COMPILED_INFERENCE is off)"
+    if not hasattr(model, "predict_proba") or not hasattr(example, "columns"):
+        return None, "the model's own predict (no predict_proba or no input example to check against)"
+    try:
+        compiled = inference.compile_model(model)
+        inference.verify(compiled, model, inference.probe_rows(example, categories))
+    except inference.NotCompiled as exc:
+        logger.info("serving: using the model's own predict_proba: %s", exc)
+        return None, f"the model's own predict_proba: {exc}"
+    except Exception as exc:
+        logger.warning("serving: could not compile the model, using its own predict_proba: %r", exc)
+        return None, f"the model's own predict_proba: compiling failed ({type(exc).__name__}: {exc})"
+    return compiled, "compiled: the pipeline's arithmetic from its arrays, checked equal to its own predict_proba"
 
 
 class ModelHolder:

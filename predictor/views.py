@@ -8,6 +8,7 @@ X-Model-Version, errors included, so a client can always tell which model answer
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,12 @@ from django.views.decorators.csrf import csrf_exempt
 from predictor import apikeys, inputs
 from predictor.models import Deployment
 from predictor.serving import ServedModel, holder
+
+# One prediction at a time per process. The work is CPU-bound under the GIL, so threads cannot
+# run two at once anyway; without the lock they hand the GIL back and forth at every tree
+# (scikit-learn's tree walk releases it): measured with 4 threads and 8 connections, 286
+# requests/s against 515 with the lock. Threads still read, parse and answer concurrently.
+_model_lock = threading.Lock()
 
 
 def _json(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
@@ -96,7 +103,8 @@ def predict(request: HttpRequest) -> HttpResponse:
     except inputs.InvalidInput as exc:
         return _json(exc.as_dict(), exc.status, served)
     try:
-        answer = _predict(served, checked.frame)
+        with _model_lock:
+            answer = _predict(served, checked)
     except Exception as exc:
         models.count(served, failed=True)
         return _json(
@@ -111,12 +119,15 @@ def predict(request: HttpRequest) -> HttpResponse:
     return _json(answer, 200, served)
 
 
-def _predict(served: ServedModel, frame: Any) -> dict[str, Any]:
+def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
     """One pass over the model: the labels are the most probable classes, as the classifiers'
     own predict() computes them, so predict_proba is not run twice."""
     if served.classes is None:
-        return {"predictions": np.asarray(served.model.predict(frame)).tolist()}
-    probabilities = served.model.predict_proba(frame)
+        return {"predictions": np.asarray(served.model.predict(checked.frame)).tolist()}
+    if served.compiled is not None:
+        probabilities = served.compiled.predict_proba(checked.columns)
+    else:
+        probabilities = served.model.predict_proba(checked.frame)
     return {
         "predictions": served.classes[probabilities.argmax(axis=1)].tolist(),
         "classes": served.classes.tolist(),
@@ -139,6 +150,7 @@ def model(request: HttpRequest) -> HttpResponse:
             "metrics": deployment.metrics if deployment else {},
             "data_version": deployment.data_version if deployment else {},
             "classes": served.classes.tolist() if served.classes is not None else None,
+            "inference": served.inference,
             "input_schema": {
                 "columns": [
                     {

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from predictor import inputs
 from predictor.serving import holder
 
 PREDICT = "/api/v1/predict"
@@ -44,6 +45,28 @@ def test_the_predictions_are_the_models_own(client, served, rows, penguin_versio
 
     expected = penguin_versions.first.model.predict(pd.DataFrame(rows))
     assert post(client, {"instances": rows}).json()["predictions"] == list(expected)
+
+
+def test_compiled_inference_answers_exactly_as_the_model_itself(client, served, rows):
+    rows[0]["bill_length_mm"] = None
+    rows[1]["sex"] = None
+    rows[2]["island"] = "Atlantis"
+    current = holder().current
+    assert current.compiled is not None, current.inference
+    compiled = post(client, {"instances": rows}).json()
+    holder().current = current.__class__(**{**current.__dict__, "compiled": None})
+    own = post(client, {"instances": rows}).json()
+    assert compiled == own
+    assert compiled["probabilities"] == current.model.predict_proba(inputs.frame_of(as_columns(rows))).tolist()
+
+
+def as_columns(rows):
+    import numpy as np
+
+    return {
+        name: np.array([r[name] for r in rows], dtype=object if isinstance(rows[0][name], str) else float)
+        for name in rows[0]
+    }
 
 
 def test_it_accepts_null_in_an_optional_column(client, served, rows):
@@ -201,7 +224,7 @@ def test_it_refuses_other_methods(client, served):
 def test_a_model_failure_is_a_503_and_counted(client, served, rows):
     current = holder().current
     broken = type("Broken", (), {"predict_proba": lambda self, frame: 1 / 0})()
-    holder().current = current.__class__(**{**current.__dict__, "model": broken})
+    holder().current = current.__class__(**{**current.__dict__, "model": broken, "compiled": None})
     response = post(client, {"instances": rows})
     assert response.status_code == 503
     assert response.json() == {"error": "model version 1 failed on this input: ZeroDivisionError: division by zero"}
@@ -228,6 +251,7 @@ def test_model_endpoint_describes_the_served_model_and_its_schema(client, served
     }
     assert columns["year"]["type"] == "long"
     assert columns["bill_length_mm"]["required"] is False
+    assert body["inference"].startswith("compiled")
     assert response["X-Model-Version"] == "1"
 
 

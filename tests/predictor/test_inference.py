@@ -1,0 +1,129 @@
+"""Compiled inference gives exactly the pipeline's own probabilities, or is not used at all."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
+
+from predictor import inference
+from predictor.inputs import known_categories
+from predictor.serving import compile_checked
+from retraining.demo import demo_frame
+from retraining.steps.train import ESTIMATORS, prepare_features, train
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return demo_frame(2)
+
+
+def awkward_rows(data: pd.DataFrame, n: int = 300) -> pd.DataFrame:
+    """Sampled rows with gaps punched in every column and categories the model never saw."""
+    rows = prepare_features(data, "species").sample(n, replace=True, random_state=3).reset_index(drop=True)
+    rng = np.random.default_rng(7)
+    for name in rows.columns:
+        gaps = rng.random(n) < 0.1
+        rows.loc[gaps, name] = np.nan if pd.api.types.is_numeric_dtype(rows[name]) else None
+    rows.loc[rng.random(n) < 0.1, "island"] = "Atlantis"
+    rows.loc[rng.random(n) < 0.1, "sex"] = "unknown"
+    return rows
+
+
+@pytest.mark.parametrize("estimator", sorted(ESTIMATORS))
+def test_every_trained_estimator_compiles_to_exactly_its_own_probabilities(data, estimator):
+    model = train(data, "species", estimator, {}, 42)
+    compiled = inference.compile_model(model)
+    rows = awkward_rows(data)
+    columns = inference.columns_of(rows)
+
+    expected = model.predict_proba(prepare_features(rows))
+    assert np.array_equal(compiled.predict_proba(columns), expected)
+    # The load-time check agrees, probe rows included.
+    inference.verify(compiled, model, inference.probe_rows(rows.head(5), known_categories(model)))
+
+
+def test_a_missing_category_is_served_as_training_saw_it(data):
+    """Training keeps a missing text value as None, a category of its own; a frame pandas
+    builds by default turns it into NaN, which the imputer replaces: a different input."""
+    model = train(data, "species", "random_forest", {"n_estimators": 20}, 42)
+    rows = prepare_features(data, "species").head(20).copy()
+    rows.loc[rows.index[::2], "sex"] = None
+    as_trained = model.predict_proba(prepare_features(rows))
+    columns = inference.columns_of(rows)
+
+    assert np.array_equal(model.predict_proba(inference.frame_of(columns)), as_trained)
+    assert np.array_equal(inference.compile_model(model).predict_proba(columns), as_trained)
+    naive = model.predict_proba(pd.DataFrame(columns))
+    assert not np.array_equal(naive, as_trained), "the None category no longer matters: this test proves nothing"
+
+
+def test_a_forest_is_summed_in_scikit_learns_order(data):
+    model = train(data, "species", "random_forest", {"n_estimators": 100}, 42)
+    rows = prepare_features(data, "species")
+    got = inference.compile_model(model).predict_proba(inference.columns_of(rows))
+    assert got.dtype == np.float64
+    assert np.array_equal(got, model.predict_proba(rows))
+
+
+def _with_preprocess(data, preprocess) -> Pipeline:
+    features = prepare_features(data, "species")
+    model = Pipeline([("preprocess", preprocess), ("classifier", LogisticRegression(max_iter=500))])
+    return model.fit(features.fillna({"bill_length_mm": 0.0}).fillna(0.0), data["species"].astype(str))
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda data: train(data, "species", "random_forest", {}, 1).named_steps["classifier"], "two-step Pipeline"),
+        (
+            lambda data: _with_preprocess(data, ColumnTransformer([("scale", MinMaxScaler(), ["body_mass_g"])])),
+            "MinMaxScaler",
+        ),
+        (
+            lambda data: _with_preprocess(
+                data, ColumnTransformer([("encode", OneHotEncoder(handle_unknown="error"), ["island"])])
+            ),
+            "raises on unknown categories",
+        ),
+        (
+            lambda data: _with_preprocess(
+                data, ColumnTransformer([("encode", OneHotEncoder(), ["island"])], sparse_threshold=1.0)
+            ),
+            "sparse",
+        ),
+    ],
+)
+def test_a_shape_it_does_not_reproduce_is_refused_with_the_reason(data, build, reason):
+    with pytest.raises(inference.NotCompiled, match=reason):
+        inference.compile_model(build(data))
+
+
+def test_a_compiled_model_that_disagrees_is_not_used(data):
+    model = train(data, "species", "random_forest", {"n_estimators": 10}, 1)
+    other = train(data, "species", "random_forest", {"n_estimators": 10}, 2)
+    example = prepare_features(data, "species").head(5)
+
+    with pytest.raises(inference.NotCompiled, match="differs from the model's own predict_proba"):
+        inference.verify(inference.compile_model(other), model, example)
+
+
+def test_compile_checked_says_how_the_model_is_served(data, settings):
+    model = train(data, "species", "random_forest", {"n_estimators": 10}, 1)
+    example = prepare_features(data, "species").head(5)
+    categories = known_categories(model)
+
+    compiled, how = compile_checked(model, example, categories)
+    assert compiled is not None
+    assert how.startswith("compiled")
+
+    refused, how = compile_checked(model.named_steps["classifier"], example, categories)
+    assert refused is None
+    assert "two-step Pipeline" in how
+
+    settings.COMPILED_INFERENCE = False
+    off, how = compile_checked(model, example, categories)
+    assert off is None
+    assert "COMPILED_INFERENCE is off" in how
