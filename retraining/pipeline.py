@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from predictor import registry, services
+from predictor.inputs import known_categories
 from predictor.models import Deployment
 from predictor.serving import warm_up
 from retraining import data, notify, runs
@@ -22,7 +23,7 @@ from retraining.policy import Decision, decide, mcnemar_p_value, regressed
 from retraining.recording import Progress, Recorder, Stop, heartbeat
 from retraining.steps.evaluate import Score, evaluate
 from retraining.steps.split import split
-from retraining.steps.train import known_categories, prepare_features, train
+from retraining.steps.train import prepare_features, train
 from retraining.steps.validate import validate
 
 logger = logging.getLogger(__name__)

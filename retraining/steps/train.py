@@ -87,17 +87,3 @@ def train(frame: pd.DataFrame, target: str, estimator: str, params: dict[str, An
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"training {estimator} failed: {exc}") from None
     return pipeline
-
-
-def known_categories(model: Any) -> dict[str, list[str]]:
-    """The category values a fitted pipeline saw for each categorical column."""
-    try:
-        preprocess = model.named_steps["preprocess"]
-        columns = next(cols for name, _, cols in preprocess.transformers_ if name == "categorical")
-        encoder = preprocess.named_transformers_["categorical"].named_steps["encode"]
-    except (AttributeError, KeyError, StopIteration):
-        return {}
-    return {
-        str(column): sorted(str(v) for v in values if v != "missing")
-        for column, values in zip(columns, encoder.categories_, strict=True)
-    }

@@ -127,3 +127,17 @@ def test_compile_checked_says_how_the_model_is_served(data, settings):
     off, how = compile_checked(model, example, categories)
     assert off is None
     assert "COMPILED_INFERENCE is off" in how
+
+
+def test_a_model_trained_on_numbers_only_is_served_compiled():
+    """Its one-hot encoder selects no column and is never fitted: nothing may read it."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True).frame
+    model = train(data, "target", "random_forest", {"n_estimators": 20}, 42)
+    rows = prepare_features(data, "target")
+
+    assert known_categories(model) == {}
+    compiled, how = compile_checked(model, rows.head(5), {})
+    assert compiled is not None, how
+    assert np.array_equal(compiled.predict_proba(inference.columns_of(rows)), model.predict_proba(rows))
