@@ -1,13 +1,14 @@
 """Prediction serving benchmark: this app under gunicorn against `mlflow models serve`.
 
-Both serve the same registered model (a RandomForest of 100 trees on the demo penguins data),
+Both serve the same registered model (a RandomForest of 100 trees on the demo penguins data, or
+with --data breast-cancer on scikit-learn's bundled breast-cancer data: 30 numeric columns),
 started side by side on 127.0.0.1 with 1 and with 2 worker processes, driven by the same load
 generator (wrk) with the same MLflow `dataframe_split` bodies of 1, 100 and 1,000 rows. The
 model's own in-process predict_proba on the same rows is the floor. Also: what Django's
 middleware costs on the predict path, and one keep-alive connection against one that closes
 every time (the Nagle stall). Prints requests/s, p50, p99 and the ratios the targets use.
 
-Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8]
+Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8] [--data breast-cancer]
 Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
 """
 
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="connections for the throughput runs")
     parser.add_argument("--in-process", action="store_true", help="only the in-process figures (no servers)")
+    parser.add_argument("--data", choices=("penguins", "breast-cancer"), default="penguins", help="training data")
     args = parser.parse_args()
     if not args.in_process and not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -50,13 +52,18 @@ def main() -> None:
     import django
 
     django.setup()
-    version, frame, model = _register_model()
+    version, frame, model = _register_model(args.data)
     bodies = {n: _write_body(workdir, frame, n) for n in SIZES}
-    print(f"model {env['MODEL_NAME']} v{version}: RandomForest(100 trees), penguins demo data")
+    print(f"model {env['MODEL_NAME']} v{version}: RandomForest(100 trees), {args.data} data, {frame.shape[1]} columns")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
 
-    floor = {n: _in_process(model, frame, n) for n in SIZES}
+    floor = {n: _in_process(model.predict_proba, _rows(frame, n), n) for n in SIZES}
     print("in-process predict_proba (floor), ms p50: " + ", ".join(f"{n} rows {floor[n]:.2f}" for n in SIZES))
+    compiled = _compiled(model, frame)
+    print(
+        "in-process compiled inference (what the app runs), ms p50: "
+        + ", ".join(f"{n} rows {compiled[n]:.2f} ({floor[n] / compiled[n]:.1f}x faster)" for n in SIZES)
+    )
     _middleware_cost()
     for n in SIZES:
         handled, predicted = _view_overhead(frame, n)
@@ -69,24 +76,27 @@ def main() -> None:
         return
 
     results: dict[tuple[str, int, int, int], dict[str, float]] = {}
+    # "app-own" is this app with COMPILED_INFERENCE off: the model's own predict_proba per request.
+    servers = (("app", _start_app, {}), ("app-own", _start_app, {"COMPILED_INFERENCE": "false"}))
+    servers += (("mlflow", _start_mlflow, {}),)
     for workers in (1, 2):
-        for server, start in (("app", _start_app), ("mlflow", _start_mlflow)):
-            process, url = start(env, version, workers, workdir)
+        for server, start, extra in servers:
+            process, url = start({**env, **extra}, version, workers, workdir)
             try:
-                for n in SIZES:
-                    for connections in (1, args.connections):
-                        results[server, workers, n, connections] = _wrk(url, bodies[n], connections, args.seconds)
                 if workers == 1:
                     for mode in ("keep-alive", "close"):
                         results[server, 1, -1 if mode == "close" else 0, 1] = _wrk(
                             url, bodies[1], 1, args.seconds, close=mode == "close"
                         )
+                for n in SIZES:
+                    for connections in (1, args.connections):
+                        results[server, workers, n, connections] = _wrk(url, bodies[n], connections, args.seconds)
             finally:
                 _stop(process)
-    _report(results, floor, args.connections)
+    _report(results, floor, compiled, args.connections)
 
 
-def _register_model():  # type: ignore[no-untyped-def]
+def _register_model(dataset: str):  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
     from predictor import registry, services
@@ -94,9 +104,14 @@ def _register_model():  # type: ignore[no-untyped-def]
     from retraining.steps.train import prepare_features, train
 
     call_command("migrate", verbosity=0)
-    data = demo_frame(3)
-    model = train(data, "species", "random_forest", {"n_estimators": 100}, 42)
-    features = prepare_features(data, "species")
+    if dataset == "breast-cancer":
+        from sklearn.datasets import load_breast_cancer
+
+        data, target = load_breast_cancer(as_frame=True).frame, "target"
+    else:
+        data, target = demo_frame(3), "species"
+    model = train(data, target, "random_forest", {"n_estimators": 100}, 42)
+    features = prepare_features(data, target)
     logged = registry.log_model(
         model,
         params={"n_estimators": 100},
@@ -122,14 +137,29 @@ def _write_body(workdir: Path, frame, n: int) -> Path:  # type: ignore[no-untype
     return path
 
 
-def _in_process(model, frame, n: int, repeat: int = 200) -> float:  # type: ignore[no-untyped-def]
-    rows = _rows(frame, n)
+def _in_process(predict, rows, n: int, repeat: int = 200) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(max(20, repeat // max(1, n // 100))):
         started = time.perf_counter()
-        model.predict_proba(rows)
+        predict(rows)
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
+
+
+def _compiled(model, frame) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    """The served path's own arithmetic on the same rows, checked equal to predict_proba here too."""
+    import numpy as np
+
+    from predictor import inference
+
+    compiled = inference.compile_model(model)
+    times = {}
+    for n in SIZES:
+        rows = _rows(frame, n)
+        columns = inference.columns_of(rows)
+        assert np.array_equal(compiled.predict_proba(columns), model.predict_proba(rows))
+        times[n] = _in_process(compiled.predict_proba, columns, n)
+    return times
 
 
 def _middleware_cost() -> None:
@@ -216,7 +246,7 @@ def _wait(url: str, process: subprocess.Popen, log: Path) -> None:
 
 def _start_app(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    log = workdir / f"app-{workers}.log"
+    log = workdir / f"app-{workers}-{env.get('COMPILED_INFERENCE', 'true')}.log"
     command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -278,9 +308,12 @@ def _wrk(url: str, body: Path, connections: int, seconds: int, close: bool = Fal
     return {"rps": requests / (duration / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "errors": errors}
 
 
-def _report(results: dict, floor: dict[int, float], connections: int) -> None:
+def _report(results: dict, floor: dict[int, float], compiled: dict[int, float], connections: int) -> None:
+    order = {"app": 0, "app-own": 1, "mlflow": 2}
     print(f"{'server':<8}{'workers':>8}{'rows':>6}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for (server, workers, n, conns), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][3])):
+    for (server, workers, n, conns), r in sorted(
+        results.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][3], order[kv[0][0]])
+    ):
         rows = {0: "1 ka", -1: "1 cl"}.get(n, str(n))
         print(
             f"{server:<8}{workers:>8}{rows:>6}{conns:>6}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
@@ -288,22 +321,29 @@ def _report(results: dict, floor: dict[int, float], connections: int) -> None:
         )
     print("\nTargets (ratios from this run):")
     for workers in (1, 2):
-        app, ref = results["app", workers, 1, connections], results["mlflow", workers, 1, connections]
-        print(
-            f"  1 row, {workers} worker(s), {connections} conns: throughput {app['rps'] / ref['rps']:.1f}x mlflow"
-            f" (target >= 3x); p99 {app['p99'] / ref['p99']:.2f} of mlflow's (target <= 0.5)"
-        )
+        ref = results["mlflow", workers, 1, connections]
+        for server in ("app", "app-own"):
+            app = results[server, workers, 1, connections]
+            print(
+                f"  1 row, {workers} worker(s), {connections} conns, {server}: throughput "
+                f"{app['rps'] / ref['rps']:.1f}x mlflow (target >= 3x); p99 {app['p99'] / ref['p99']:.2f} of "
+                "mlflow's (target <= 0.5)"
+            )
     app1 = results["app", 1, 1, 1]
     print(
-        f"  1 row, one connection: p50 {app1['p50']:.2f} ms vs in-process {floor[1]:.2f} ms -> "
-        f"{app1['p50'] - floor[1]:+.2f} ms over (target <= 1.5 ms)"
+        f"  1 row, one connection: p50 {app1['p50']:.2f} ms vs in-process predict_proba {floor[1]:.2f} ms -> "
+        f"{app1['p50'] - floor[1]:+.2f} ms (target <= +1.5 ms); vs the compiled inference {compiled[1]:.2f} ms "
+        f"-> {app1['p50'] - compiled[1]:+.2f} ms"
     )
-    app1000 = results["app", 1, 1000, 1]
-    print(
-        f"  1,000 rows, one connection: p50 {app1000['p50']:.2f} ms vs in-process {floor[1000]:.2f} ms -> "
-        f"{app1000['p50'] / floor[1000]:.2f}x (target <= 1.25x)"
-    )
-    for server in ("app", "mlflow"):
+    own1 = results["app-own", 1, 1, 1]
+    print(f"    app-own: p50 {own1['p50']:.2f} ms -> {own1['p50'] - floor[1]:+.2f} ms over predict_proba")
+    for server in ("app", "app-own"):
+        big = results[server, 1, 1000, 1]
+        print(
+            f"  1,000 rows, one connection, {server}: p50 {big['p50']:.2f} ms vs in-process predict_proba "
+            f"{floor[1000]:.2f} ms -> {big['p50'] / floor[1000]:.2f}x (target <= 1.25x)"
+        )
+    for server in ("app", "app-own", "mlflow"):
         keep, close = results[server, 1, 0, 1], results[server, 1, -1, 1]
         print(
             f"  {server}: one keep-alive connection p50 {keep['p50']:.2f} ms / p99 {keep['p99']:.2f} ms, "
