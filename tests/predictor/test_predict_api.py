@@ -60,6 +60,17 @@ def test_compiled_inference_answers_exactly_as_the_model_itself(client, served, 
     assert compiled["probabilities"] == current.model.predict_proba(inputs.frame_of(as_columns(rows))).tolist()
 
 
+def test_a_failure_of_the_compiled_path_is_answered_by_the_model_itself(client, served, rows):
+    current = holder().current
+    broken = type("Broken", (), {"predict_proba": lambda self, columns: 1 / 0})()
+    expected = post(client, {"instances": rows}).json()
+    holder().current = current.__class__(**{**current.__dict__, "compiled": broken})
+    response = post(client, {"instances": rows})
+    assert response.status_code == 200
+    assert response.json() == expected
+    assert holder().current.counters.failures == 0
+
+
 def as_columns(rows):
     import numpy as np
 
