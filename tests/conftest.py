@@ -4,8 +4,11 @@ Tests run with VAR_DIR pointing at a throwaway folder (`make test` sets it), so 
 store, broker folders and databases they create never touch the ones `make run` uses.
 """
 
+import contextlib
 import os
+import signal
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +29,39 @@ PENGUIN = {
     "sex": "male",
     "year": 2009,
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Every process a test starts (servers, Celery workers and their pool, browsers) is gone
+    when the session ends. Each inherits a mark in its environment, so one that was orphaned
+    (its parent killed first) is found too; any still alive after a grace period is named in
+    the failure and killed."""
+    mark = f"{os.getpid()}-{uuid.uuid4().hex}"
+    os.environ["TEST_SESSION_MARK"] = mark
+    yield
+    deadline = time.monotonic() + 20
+    while (left := _marked_processes(mark)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes started by tests were still running: {left}"
+
+
+def _marked_processes(mark: str) -> dict[int, str]:
+    found = {}
+    needle = f"TEST_SESSION_MARK={mark}".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if needle in (proc / "environ").read_bytes().split(b"\0"):
+                found[pid] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+        except OSError:
+            continue
+    return found
 
 
 def free_port() -> int:
