@@ -90,8 +90,9 @@ def columns_of(frame: pd.DataFrame) -> Columns:
 
 
 def _blocks(preprocess: ColumnTransformer) -> list[tuple[list[str], list[Callable[[Block], Block]]]]:
-    if getattr(preprocess, "sparse_output_", False):
-        raise NotCompiled("the ColumnTransformer gives a sparse matrix")
+    # A sparse output (many categories) is built dense here: the same values, and trees compare
+    # them alike either way; for an estimator whose arithmetic differs on a sparse matrix, the
+    # exact check at load refuses the compiled form.
     blocks = []
     for name, transformer, columns in preprocess.transformers_:
         if transformer == "drop" or (isinstance(columns, list) and not columns):
