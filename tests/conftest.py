@@ -32,12 +32,11 @@ PENGUIN = {
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_process_left_behind(django_db_setup: None) -> Iterator[None]:
+def no_process_left_behind() -> Iterator[None]:
     """Every process a test starts (servers, Celery workers and their pool, browsers) is gone
     when the session ends. Each inherits a mark in its environment, so one that was orphaned
     (its parent killed first) is found too; any still alive after a grace period is named in
-    the failure and killed. Checked before the test database is dropped (hence the fixture it
-    asks for), so a process still closing its connection does not hold the drop up."""
+    the failure and killed."""
     mark = f"{os.getpid()}-{uuid.uuid4().hex}"
     os.environ["TEST_SESSION_MARK"] = mark
     yield
