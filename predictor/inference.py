@@ -197,9 +197,9 @@ def _estimator(classifier: Any) -> Callable[[np.ndarray], np.ndarray]:
     if getattr(classifier, "n_outputs_", 1) != 1:
         raise NotCompiled("the classifier has several outputs")
     if isinstance(classifier, RandomForestClassifier | ExtraTreesClassifier):
-        return _forest(classifier)
+        return _trees(list(classifier.estimators_))
     if isinstance(classifier, DecisionTreeClassifier | ExtraTreeClassifier):
-        return _forest_of([classifier])
+        return _trees([classifier])
     if hasattr(classifier, "predict_proba"):
         # Given the matrix the ColumnTransformer would give it, the estimator's own method
         # computes exactly what the pipeline would; only the preprocessing overhead is saved.
@@ -207,25 +207,19 @@ def _estimator(classifier: Any) -> Callable[[np.ndarray], np.ndarray]:
     raise NotCompiled(f"{type(classifier).__name__} has no predict_proba")
 
 
-def _forest(forest: Any) -> Callable[[np.ndarray], np.ndarray]:
-    return _forest_of(list(forest.estimators_), average=True)
-
-
-def _forest_of(trees: list[Any], average: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+def _trees(trees: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
     """The trees' leaf fractions summed in the order scikit-learn sums them, then averaged, on
-    the float32 copy of the input that scikit-learn's trees compare against."""
+    the float32 copy of the input that scikit-learn's trees compare against (for one tree, the
+    sum and the division by one change nothing)."""
     n_classes = int(trees[0].n_classes_)
     arrays = [tree.tree_ for tree in trees]
-    n_trees = len(trees)
 
     def predict_proba(matrix: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(matrix, dtype=np.float32)
-        if not average:
-            return arrays[0].predict(x)[:, :n_classes]
         total = np.zeros((x.shape[0], n_classes), dtype=np.float64)
         for tree in arrays:
             total += tree.predict(x)[:, :n_classes]
-        total /= n_trees
+        total /= len(arrays)
         return total
 
     return predict_proba
