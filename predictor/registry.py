@@ -28,6 +28,12 @@ _configured_for: tuple[str, str] | None = None
 _configure_lock = threading.Lock()
 
 
+# The model's own holdout metrics, as the pipeline logs them with each version. A training run
+# also carries bookkeeping (step timings, the champion's scores, test statistics) that says
+# nothing about the model itself.
+MODEL_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
 class RegistryError(Exception):
     """MLflow could not be reached or does not hold what was asked for."""
 

@@ -122,7 +122,7 @@ def record_registry_move(version: str) -> Deployment | None:
             return None
         info = registry.model_version(version)
         data_version = {key.removeprefix("data."): value for key, value in info.tags.items() if key.startswith("data.")}
-        metrics = {k: v for k, v in info.metrics.items() if not k.startswith("rows_")}
+        metrics = {k: v for k, v in info.metrics.items() if k in registry.MODEL_METRICS}
         return _create(
             version,
             newest,
