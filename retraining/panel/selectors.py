@@ -79,10 +79,10 @@ def progress(run: RetrainingRun) -> dict[str, Any]:
         }
         for name in STEPS
     ]
-    if run.finished:
-        for step in steps:
-            if step["status"] == "pending":
-                step["status"] = "skipped"
+    for step in steps:
+        if run.finished and step["status"] == "pending":
+            step["status"] = "skipped"
+        step["time_label"] = _step_time(step)
     return {
         "id": run.pk,
         "url": reverse("panel-run", args=[run.pk]),
@@ -94,6 +94,12 @@ def progress(run: RetrainingRun) -> dict[str, Any]:
         "duration": run.duration,
         "error": run.error,
     }
+
+
+def _step_time(step: dict[str, Any]) -> str:
+    if step["status"] == "running":
+        return "running…"
+    return f"{step['duration']:.2f} s" if step["duration"] is not None else ""
 
 
 def metric_rows(run: RetrainingRun) -> list[dict[str, Any]]:

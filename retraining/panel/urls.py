@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="panel/login.html"), name="panel-login"),
     path("logout/", auth_views.LogoutView.as_view(), name="panel-logout"),
     path("live.json", views.live, name="panel-live"),
+    path("chart.json", views.chart, name="panel-chart"),
     path("retrain/", views.retrain_now, name="panel-retrain"),
     path("runs/", views.run_list, name="panel-runs"),
     path("runs/<int:pk>/", views.run_detail, name="panel-run"),

@@ -20,6 +20,7 @@ from predictor.registry import RegistryError
 from retraining import runs as run_store
 from retraining import schedule, services
 from retraining.models import PromotionPolicy, RetrainingRun
+from retraining.panel import live as live_state
 from retraining.panel import selectors
 from retraining.panel.forms import PolicyForm, ScheduleForm
 
@@ -41,22 +42,23 @@ def staff_only(view: View) -> View:
 
 
 def _page(request: HttpRequest, template: str, section: str, **context: Any) -> HttpResponse:
-    context.update(section=section, served=selectors.served())
+    served = selectors.served()
+    context.update(section=section, served=served)
+    context.setdefault("state", {"served": live_state.served_state(served)})
     return render(request, f"panel/{template}", context)
 
 
 @staff_only
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    active = run_store.active_run()
-    latest = active or RetrainingRun.objects.order_by("-id").first()
+    """Rendered from the same state its poll (`live`) returns, so the first paint and every redraw agree."""
+    state = live_state.dashboard_state()
     return _page(
         request,
         "dashboard.html",
         "dashboard",
-        active=active,
-        live=selectors.progress(latest) if latest else None,
-        recent=selectors.runs()[:8],
+        state=state,
+        live=state["run"],
         chart=selectors.chart_series(),
         policy=run_store.current_policy(),
         schedule=schedule.schedule_state(),
@@ -78,9 +80,15 @@ def retrain_now(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_GET
 def live(request: HttpRequest) -> JsonResponse:
-    """What the dashboard polls: the served model and the active (or latest) run."""
-    run = run_store.active_run() or RetrainingRun.objects.order_by("-id").first()
-    return JsonResponse({"served": selectors.served().as_dict(), "run": selectors.progress(run) if run else None})
+    """What the dashboard polls: the state of every part of the page (see retraining.panel.live)."""
+    return JsonResponse(live_state.dashboard_state())
+
+
+@staff_only
+@require_GET
+def chart(request: HttpRequest) -> JsonResponse:
+    """The chart's data, fetched again by the dashboard when the live state's chart stamp changes."""
+    return JsonResponse(selectors.chart_series())
 
 
 @staff_only
@@ -93,6 +101,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "runs.html",
         "runs",
         page=page,
+        rows=[live_state.run_row(run) for run in page],
         status=status,
         trigger=trigger,
         statuses=RetrainingRun.Status.choices,

@@ -1,0 +1,106 @@
+"""The dashboard's live state (retraining/panel/live.py): one answer for every part of the page."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from predictor.models import Deployment
+from retraining.models import RetrainingRun
+from retraining.panel import live
+
+pytestmark = pytest.mark.django_db
+
+
+def finished_run(status: str, **fields) -> RetrainingRun:
+    started = timezone.now() - timedelta(seconds=5)
+    return RetrainingRun.objects.create(
+        trigger="manual",
+        status=status,
+        active=None,
+        started_at=started,
+        finished_at=started + timedelta(seconds=0.3),
+        **fields,
+    )
+
+
+def words(state: dict) -> str:
+    return json.dumps(state).lower()
+
+
+def test_a_skipped_run_is_finished_in_every_part_of_the_state():
+    run = finished_run(
+        "skipped",
+        step="",
+        steps=[{"name": "check", "status": "stopped", "duration": 0.02, "detail": "no new data: abc"}],
+        reasons=["no new data since version 2 (abc)"],
+    )
+    state = live.dashboard_state()
+    assert state["run"]["id"] == run.pk
+    assert state["run"]["title"] == "Latest run"
+    assert state["run"]["outcome"] == "Skipped (no new data): no new data since version 2 (abc)"
+    assert [s["status"] for s in state["run"]["steps"]][:2] == ["stopped", "skipped"]
+    row = state["recent"][0]
+    assert (row["status_label"], row["duration_label"], row["finished"]) == ("Skipped (no new data)", "0.3 s", True)
+    assert "running" not in words(state)
+    assert "queued" not in words(state)
+    assert "in progress" not in words(state)
+
+
+def test_a_queued_run_is_the_card_and_its_row_says_it_waits():
+    finished_run("deployed", model_version="1", decision_rule="first_model")
+    queued = RetrainingRun.objects.create(trigger="manual")
+    state = live.dashboard_state()
+    assert (state["run"]["id"], state["run"]["title"], state["run"]["outcome"]) == (queued.pk, "Run in progress", "")
+    rows = [(r["id"], r["duration_label"]) for r in state["recent"]]
+    assert rows == [(queued.pk, "queued…"), (queued.pk - 1, "0.3 s")]
+    assert state["recent"][1]["decision"] == {"kind": "rule", "text": "first_model"}
+
+
+def test_a_deployed_run_names_the_version_it_deployed():
+    finished_run("deployed", model_version="3", reasons=["accuracy: challenger 0.9 vs champion 0.7 (+0.2000)"])
+    assert live.dashboard_state()["run"]["outcome"] == "Deployed v3: accuracy: challenger 0.9 vs champion 0.7 (+0.2000)"
+
+
+def test_the_chart_stamp_changes_when_a_run_gains_a_challenger_or_ends_and_only_then():
+    run = RetrainingRun.objects.create(trigger="manual", status="running", step="pull")
+    first = live.dashboard_state()["chart"]["stamp"]
+    RetrainingRun.objects.filter(pk=run.pk).update(step="validate")
+    assert live.dashboard_state()["chart"]["stamp"] == first
+    RetrainingRun.objects.filter(pk=run.pk).update(step="compare", challenger_metrics={"accuracy": 0.9})
+    trained = live.dashboard_state()["chart"]["stamp"]
+    assert trained != first
+    RetrainingRun.objects.filter(pk=run.pk).update(status="kept", active=None)
+    kept = live.dashboard_state()["chart"]["stamp"]
+    assert kept != trained
+    Deployment.objects.create(model_name="m", version="1", source="rollback")
+    assert live.dashboard_state()["chart"]["stamp"] != kept
+
+
+def test_the_served_model_shows_only_its_own_metrics_even_from_an_old_row():
+    Deployment.objects.create(
+        model_name="m",
+        version="4",
+        source="registry",
+        metrics={"accuracy": 0.97, "f1": 0.95, "seconds_check": 0.1, "champion_accuracy": 0.9, "mcnemar_p_value": 0.2},
+        data_version={"path": "data/x.csv", "rev": "0123456789abcdef", "md5": "d41d8cd98f00", "rows": {"total": 9}},
+    )
+    served = live.dashboard_state()["served"]
+    assert served["metrics"] == {"accuracy": 0.97, "f1": 0.95}
+    assert (served["version"], served["source_label"]) == ("4", "Registry (alias moved in MLflow)")
+    assert served["data"] == {"path": "data/x.csv", "rev": "0123456789", "md5": "d41d8cd98f00", "rows": 9}
+
+
+def test_the_poll_costs_the_same_queries_whatever_the_history(client, staff_user, django_assert_num_queries):
+    client.force_login(staff_user)
+    for _ in range(30):
+        finished_run("kept", challenger_metrics={"accuracy": 0.9})
+    Deployment.objects.create(model_name="m", version="1", source="bootstrap")
+    RetrainingRun.objects.create(trigger="manual", status="running", step="train")
+    # session, user, newest runs, active run, newest deployment, serving processes
+    with django_assert_num_queries(6):
+        body = client.get(reverse("panel-live")).json()
+    assert len(body["recent"]) == live.RECENT_RUNS
+    assert set(body) == {"run", "recent", "served", "chart"}
