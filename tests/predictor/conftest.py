@@ -100,3 +100,32 @@ def register_broken_version(tmp_path) -> str:
     (folder / "MLmodel").write_text("this: [is not: a model")
     client = MlflowClient(settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
     return str(client.create_model_version(settings.MODEL_NAME, source=folder.as_uri()).version)
+
+
+MODEL_SCORES = {"accuracy": 0.97, "precision": 0.96, "recall": 0.95, "f1": 0.955, "roc_auc": 0.99}
+# What the pipeline adds to a training run after logging it: timings, the champion's scores, tests.
+BOOKKEEPING = {
+    "seconds_check": 0.02,
+    "seconds_train": 1.4,
+    "champion_accuracy": 0.91,
+    "previous_champion_accuracy": 0.9,
+    "mcnemar_p_value": 0.03,
+    "rows_train": 206.0,
+    "rows_holdout": 69.0,
+}
+
+
+def log_annotated_version(frame) -> str:
+    model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
+    features = prepare_features(frame, "species")
+    logged = registry.log_model(
+        model,
+        params={"n_estimators": 5},
+        metrics={**MODEL_SCORES, "rows_train": 206, "rows_holdout": 69},
+        tags={"data.md5": "abc123"},
+        signature_input=features,
+        input_example=features.head(5),
+        run_name="test",
+    )
+    registry.annotate_run(logged.run_id, tags={"decision.rule": "min_improvement"}, metrics=BOOKKEEPING)
+    return logged.version

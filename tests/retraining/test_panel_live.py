@@ -14,6 +14,15 @@ from retraining.panel import live
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def plain_static_files(settings) -> None:
+    """Pages link their CSS through the manifest storage, which only `collectstatic` fills."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def finished_run(status: str, **fields) -> RetrainingRun:
     started = timezone.now() - timedelta(seconds=5)
     return RetrainingRun.objects.create(
@@ -104,3 +113,21 @@ def test_the_poll_costs_the_same_queries_whatever_the_history(client, staff_user
         body = client.get(reverse("panel-live")).json()
     assert len(body["recent"]) == live.RECENT_RUNS
     assert set(body) == {"run", "recent", "served", "chart"}
+
+
+def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(client, staff_user, model_name):
+    from mlflow import MlflowClient
+
+    from predictor import services
+    from retraining import demo
+    from tests.predictor.conftest import BOOKKEEPING, MODEL_SCORES, log_annotated_version
+
+    version = log_annotated_version(demo.demo_frame(1))
+    MlflowClient().set_registered_model_alias(model_name, "champion", version)
+    services.record_registry_move(version)
+    client.force_login(staff_user)
+
+    assert client.get(reverse("panel-live")).json()["served"]["metrics"] == MODEL_SCORES
+    page = client.get(reverse("panel-dashboard")).content.decode()
+    assert "Registry (alias moved in MLflow)" in page
+    assert not [name for name in BOOKKEEPING if name in page]

@@ -1,0 +1,198 @@
+"""The panel in a real browser: Debian's Chromium driven by Playwright.
+
+Against gunicorn (and, when a test starts one, a Celery worker) on the test database, or against
+Django's live server for pages that need no serving process. Screenshots of every screen land in
+tests/artifacts/ (git-ignored).
+"""
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.management import call_command
+
+from predictor.models import ServingProcess
+from tests.conftest import PENGUIN, free_port, subprocess_env
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+BIN = Path(sys.executable).parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Words that say a run has not ended yet, in any part of the page.
+UNFINISHED_WORDS = ("queued", "running", "in progress")
+
+
+def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def web(transactional_db, tmp_path) -> Iterator[str]:
+    """gunicorn on the test database; its base URL. Nothing is queued for a worker yet."""
+    from config.celery import app as celery_app
+
+    call_command("collectstatic", "--noinput", verbosity=0)
+    celery_app.control.purge()  # messages an earlier test left for runs that no longer exist
+    ServingProcess.objects.all().delete()  # this test process served too; only gunicorn counts now
+    port = free_port()
+    env = subprocess_env(PORT=str(port), WEB_CONCURRENCY="1", MODEL_POLL_INTERVAL="0.5")
+    env.pop("TRAINING_PARAMS", None)
+    log = tmp_path / "web.log"
+    process = start([str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"], log, env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.5)
+        else:
+            pytest.fail("gunicorn never answered: " + log.read_text()[-3000:])
+        yield base
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def start_worker(tmp_path) -> Iterator[Callable[[], None]]:
+    """Starts a Celery worker when the test says so (a run can be seen queued first)."""
+    started: list[subprocess.Popen] = []
+    log = tmp_path / "worker.log"
+
+    def begin() -> None:
+        env = subprocess_env()
+        env.pop("TRAINING_PARAMS", None)
+        command = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--pool=solo",
+                   "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
+        started.append(start(command, log, env))
+
+    yield begin
+    for process in started:
+        stop(process)
+    if started:
+        print(log.read_text()[-2000:])
+
+
+@pytest.fixture
+def browser_page(monkeypatch) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM reads are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install -y chromium"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base: str) -> None:
+    page.goto(f"{base}/panel/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-alice-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/panel/")
+
+
+def served_version(base: str) -> str:
+    response = requests.post(f"{base}/api/v1/predict", json={"instances": [PENGUIN]}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.headers["X-Model-Version"]
+
+
+def page_text(page) -> str:
+    """Everything a person reads on the page: the header and the main column."""
+    return page.inner_text("body")
+
+
+def mark_not_reloaded(page) -> None:
+    page.evaluate("window.notReloaded = true")
+
+
+def assert_not_reloaded(page) -> None:
+    assert page.evaluate("window.notReloaded") is True, "the page reloaded"
+
+
+def wait_until_settled(page, run_id: int, seconds: float = 240) -> list[tuple[str, ...]]:
+    """Waits, without reloading, until the card shows `run_id` finished with no step running;
+    returns every sequence of step states the page showed on the way."""
+    seen: list[tuple[str, ...]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        card = page.eval_on_selector(
+            "[data-live]",
+            "card => ({run: card.dataset.runId, finished: card.dataset.finished,"
+            " steps: [...card.querySelectorAll('[data-steps] li')].map(i => i.dataset.status)})",
+        )
+        if not seen or seen[-1] != tuple(card["steps"]):
+            seen.append(tuple(card["steps"]))
+        if card["run"] == str(run_id) and card["finished"] == "true" and "running" not in card["steps"]:
+            return seen
+        time.sleep(0.2)
+    pytest.fail(f"run #{run_id} never settled on the page; step states seen: {seen}")
+
+
+@pytest.fixture
+def weak_champion(transactional_db, demo_registry, model_name, served_model, settings):
+    """A champion crippled on purpose (one stump, demo batch 1): any normal challenger beats it."""
+    from predictor.serving import holder
+    from retraining import pipeline, runs
+    from retraining.models import RetrainingRun
+
+    settings.TRAINING_PARAMS = {"n_estimators": 1, "max_depth": 1}
+    run, _ = runs.start_run(RetrainingRun.Trigger.BOOTSTRAP)
+    run = pipeline.execute(run.pk)
+    assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
+    holder().sync()
+    return run.deployment
+
+
+@pytest.fixture
+def plain_static(settings) -> None:
+    """Django's live server reads static files from the apps, not the collected, hashed copies."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
+
+
+@pytest.fixture
+def panel_server(live_server, plain_static, staff_user) -> str:
+    """Django's live server in this process: for pages that need no serving process or worker."""
+    return live_server.url
