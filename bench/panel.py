@@ -1,7 +1,8 @@
 """What the control panel costs the server: the live poll against reloading the page, and due times.
 
-An open dashboard polls `/panel/live.json` every 1.5 s while a run is active. This script measures
-that request next to the alternative it replaces (reloading the whole dashboard), on a throwaway
+An open dashboard polls `/panel/live.json` every 1.5 s while a run is active, and fetches
+`/panel/chart.json` only when the poll's chart stamp changes. This script measures both next to
+the alternative they replace (reloading the whole dashboard), on a throwaway
 SQLite database filled with a long history (5,000 runs, 200 deployments), with Django's test client
 in-process: median time of 100 requests, bytes and SQL queries per request.
 
@@ -62,7 +63,12 @@ def bench_requests() -> None:
     print(f"history: {RUNS} runs, {DEPLOYMENTS} deployments, one run active; median of {REQUESTS} requests")
     print(f"{'request':<28}{'median ms':>10}{'bytes':>10}{'queries':>9}")
     results = {}
-    for label, url in (("poll /panel/live.json", "/panel/live.json"), ("reload /panel/", "/panel/")):
+    pages = (
+        ("poll /panel/live.json", "/panel/live.json"),
+        ("chart /panel/chart.json", "/panel/chart.json"),
+        ("reload /panel/", "/panel/"),
+    )
+    for label, url in pages:
         response = client.get(url)
         assert response.status_code == 200, response.status_code
         queries: list[str] = []

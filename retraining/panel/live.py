@@ -22,11 +22,11 @@ from retraining.panel import selectors
 RECENT_RUNS = 8
 
 
-def dashboard_state() -> dict[str, Any]:
+def dashboard_state(served: selectors.Served | None = None) -> dict[str, Any]:
     """The active run if there is one, else the newest; the newest runs; what is served; the chart's stamp."""
     recent = list(selectors.runs()[:RECENT_RUNS])
     latest = run_store.active_run() or (recent[0] if recent else None)
-    served = served_state(selectors.served())
+    served = served_state(served or selectors.served())
     return {
         "run": run_card(latest) if latest else None,
         "recent": [run_row(run) for run in recent],

@@ -41,8 +41,10 @@ def staff_only(view: View) -> View:
     return wrapped
 
 
-def _page(request: HttpRequest, template: str, section: str, **context: Any) -> HttpResponse:
-    served = selectors.served()
+def _page(
+    request: HttpRequest, template: str, section: str, served: selectors.Served | None = None, **context: Any
+) -> HttpResponse:
+    served = served or selectors.served()
     context.update(section=section, served=served)
     context.setdefault("state", {"served": live_state.served_state(served)})
     return render(request, f"panel/{template}", context)
@@ -52,11 +54,13 @@ def _page(request: HttpRequest, template: str, section: str, **context: Any) -> 
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """Rendered from the same state its poll (`live`) returns, so the first paint and every redraw agree."""
-    state = live_state.dashboard_state()
+    served = selectors.served()
+    state = live_state.dashboard_state(served)
     return _page(
         request,
         "dashboard.html",
         "dashboard",
+        served=served,
         state=state,
         live=state["run"],
         chart=selectors.chart_series(),
