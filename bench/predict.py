@@ -109,7 +109,7 @@ def _register_model(dataset: str):  # type: ignore[no-untyped-def]
 
         data, target = load_breast_cancer(as_frame=True).frame, "target"
     else:
-        data, target = demo_frame(3), "species"
+        data, target = demo_frame(3, "penguins"), "species"
     model = train(data, target, "random_forest", {"n_estimators": 100}, 42)
     features = prepare_features(data, target)
     logged = registry.log_model(

@@ -175,6 +175,15 @@ CELERY_TASK_ROUTES = {
     name: {"queue": RETRAIN_QUEUE} for name in ("retraining.tasks.retrain", "retraining.tasks.scheduled_retrain")
 }
 
+# Demo -------------------------------------------------------------------------------------
+# The demo's dataset (retraining/demo_datasets.py): "churn", generated, where more data helps and
+# no model is perfect, so the loop shows deployments and kept champions; or "penguins", where the
+# first model already scores 1.0. It also gives the defaults of MODEL_NAME, DATA_PATH and TARGET_COLUMN.
+DEMO_TARGETS = {"churn": "churned", "penguins": "species"}
+DEMO_DATASET = env_str("DEMO_DATASET", "churn")
+if DEMO_DATASET not in DEMO_TARGETS:
+    raise ImproperlyConfigured(f"DEMO_DATASET={DEMO_DATASET!r} is not a demo dataset: choose churn or penguins")
+
 # MLflow -----------------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")
 MLFLOW_REGISTRY_URI = env_str("MLFLOW_REGISTRY_URI", MLFLOW_TRACKING_URI)
@@ -182,7 +191,7 @@ MLFLOW_ARTIFACT_ROOT = env_str("MLFLOW_ARTIFACT_ROOT", str(VAR_DIR / "mlartifact
 MLFLOW_EXPERIMENT_NAME = env_str("MLFLOW_EXPERIMENT_NAME", "retraining")
 MLFLOW_UI_URL = env_str("MLFLOW_UI_URL", "http://127.0.0.1:5000")
 MLFLOW_PORT = env_int("MLFLOW_PORT", 5000, minimum=1)
-MODEL_NAME = env_str("MODEL_NAME", "penguins-classifier")
+MODEL_NAME = env_str("MODEL_NAME", f"{DEMO_DATASET}-classifier")
 # An S3-compatible artifact store (MinIO, ...). MLflow and boto3 read it (and AWS_ACCESS_KEY_ID /
 # AWS_SECRET_ACCESS_KEY) from the environment themselves; read here so a typo fails at start-up.
 MLFLOW_S3_ENDPOINT_URL = env_str("MLFLOW_S3_ENDPOINT_URL")
@@ -196,7 +205,7 @@ DATA_REGISTRY = env_str("DATA_REGISTRY")
 DATA_IS_DEMO = not DATA_REGISTRY
 if DATA_IS_DEMO:
     DATA_REGISTRY = str(VAR_DIR / "data-registry")
-DATA_PATH = env_str("DATA_PATH", "data/penguins.csv")
+DATA_PATH = env_str("DATA_PATH", f"data/{DEMO_DATASET}.csv")
 DATA_REV = env_str("DATA_REV", "main")
 DATA_REMOTE = env_str("DATA_REMOTE", str(VAR_DIR / "dvc-remote"))
 # Endpoint of an S3-compatible DVC remote (MinIO, ...), written into the registry the app creates.
@@ -204,7 +213,7 @@ DATA_REMOTE_ENDPOINT_URL = env_str("DATA_REMOTE_ENDPOINT_URL")
 if DATA_REMOTE_ENDPOINT_URL:
     env_url("DATA_REMOTE_ENDPOINT_URL", DATA_REMOTE_ENDPOINT_URL, {"http", "https"})
 DATA_CACHE_DIR = Path(env_str("DATA_CACHE_DIR", str(VAR_DIR / "data-cache")))
-TARGET_COLUMN = env_str("TARGET_COLUMN", "species")
+TARGET_COLUMN = env_str("TARGET_COLUMN", DEMO_TARGETS[DEMO_DATASET])
 DATA_ID_COLUMN = env_str("DATA_ID_COLUMN")
 
 # Training ---------------------------------------------------------------------------------

@@ -29,6 +29,18 @@ PENGUIN = {
     "sex": "male",
     "year": 2009,
 }
+# A customer every churn demo champion says will leave: the row `make run`'s test sends.
+CHURN_CUSTOMER = {
+    "tenure_months": 3,
+    "contract": "month-to-month",
+    "monthly_charges": 104.5,
+    "support_calls": 5,
+    "internet": "fiber",
+    "age": 41,
+    "monthly_usage_gb": 80.0,
+    "late_payments": 2,
+    "region": "south",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -96,7 +108,10 @@ def model_name(settings) -> str:
 
 @pytest.fixture
 def demo_registry(tmp_path: Path, settings) -> Path:
-    """A real git + DVC registry holding demo batch 1, with a local-directory remote."""
+    """A real git + DVC registry holding demo batch 1, with a local-directory remote.
+
+    Tests use the penguins: small, exact, and a row (PENGUIN) whose class every model agrees on.
+    """
     from retraining import demo
 
     repo = tmp_path / "registry"
@@ -104,6 +119,7 @@ def demo_registry(tmp_path: Path, settings) -> Path:
     settings.DATA_IS_DEMO = True
     settings.DATA_REMOTE = str(tmp_path / "remote")
     settings.DATA_CACHE_DIR = tmp_path / "cache"
+    settings.DEMO_DATASET = "penguins"
     settings.DATA_PATH = "data/penguins.csv"
     settings.TARGET_COLUMN = "species"
     demo.ensure_demo_registry(repo, settings.DATA_REMOTE, settings.DATA_PATH)
@@ -144,7 +160,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         host = database.get("HOST") or "127.0.0.1"
         port = database.get("PORT") or 5432
         env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database['NAME']}"
-    for name in ("MODEL_NAME", "DATA_REGISTRY", "DATA_PATH", "DATA_REMOTE", "TARGET_COLUMN"):
+    for name in ("MODEL_NAME", "DATA_REGISTRY", "DATA_PATH", "DATA_REMOTE", "TARGET_COLUMN", "DEMO_DATASET"):
         env[name] = str(getattr(settings, name))
     env["DATA_CACHE_DIR"] = str(settings.DATA_CACHE_DIR)
     env.update(extra)

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.conftest import PENGUIN, free_port
+from tests.conftest import CHURN_CUSTOMER, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,10 +113,10 @@ def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(
             pytest.fail("web never answered: " + (tmp_path / "make-run.log").read_text()[-3000:])
         cold_start = time.monotonic() - started
 
-        answer = requests.post(f"{base}/api/v1/predict", json={"instances": [PENGUIN]}, timeout=10)
+        answer = requests.post(f"{base}/api/v1/predict", json={"instances": [CHURN_CUSTOMER]}, timeout=10)
         assert answer.status_code == 200, answer.text
         body = answer.json()
-        assert body["predictions"] == ["Gentoo"]
+        assert body["predictions"] == ["yes"]  # the churn demo is the default
         assert answer.headers["X-Model-Version"] == body["model"]["version"] == "1"
 
         # web, worker, beat and the MLflow UI all run.

@@ -26,6 +26,7 @@ print(json.dumps({
     "data_path": settings.DATA_PATH,
     "data_rev": settings.DATA_REV,
     "target": settings.TARGET_COLUMN,
+    "model": settings.MODEL_NAME,
     "port": settings.PORT,
     "debug": settings.DEBUG,
     "hosts": settings.ALLOWED_HOSTS,
@@ -66,7 +67,8 @@ def test_it_runs_embedded_when_nothing_is_set(tmp_path: Path) -> None:
     assert got["mlflow"] == f"sqlite:///{var / 'mlflow.db'}"
     assert got["registry"] == str(var / "data-registry")
     assert got["demo"] is True
-    assert (got["data_path"], got["data_rev"], got["target"]) == ("data/penguins.csv", "main", "species")
+    assert (got["data_path"], got["data_rev"], got["target"]) == ("data/churn.csv", "main", "churned")
+    assert got["model"] == "churn-classifier"
     assert got["port"] == 8000
     assert got["debug"] is False
     assert got["beat"] == "django_celery_beat.schedulers:DatabaseScheduler"
@@ -106,6 +108,11 @@ def test_it_switches_to_the_production_column(tmp_path: Path) -> None:
     assert got["hosts"] == ["app.example", "api.example"]
 
 
+def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
+    got = values(tmp_path, DEMO_DATASET="penguins")
+    assert (got["data_path"], got["target"], got["model"]) == ("data/penguins.csv", "species", "penguins-classifier")
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
@@ -115,6 +122,7 @@ def test_it_switches_to_the_production_column(tmp_path: Path) -> None:
         ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
         ("TRAINING_PARAMS", "{n_estimators: 3}", "TRAINING_PARAMS is not valid JSON"),
         ("PREDICT_MAX_ROWS", "0", "PREDICT_MAX_ROWS='0' must be at least 1"),
+        ("DEMO_DATASET", "iris", "DEMO_DATASET='iris' is not a demo dataset: choose churn or penguins"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(

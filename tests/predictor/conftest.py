@@ -43,7 +43,7 @@ def log_penguins_model(frame: pd.DataFrame, params: dict, *, model=None) -> str:
 
 @pytest.fixture(scope="session")
 def penguin_versions() -> Versions:
-    frame = demo_frame(1)
+    frame = demo_frame(1, "penguins")
     name = f"test-serving-{uuid.uuid4().hex[:8]}"
     with override_settings(MODEL_NAME=name):
         first = log_penguins_model(frame, {"n_estimators": 30})

@@ -17,7 +17,7 @@ from retraining.steps.train import ESTIMATORS, prepare_features, train
 
 @pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
-    return demo_frame(2)
+    return demo_frame(2, "penguins")
 
 
 def awkward_rows(data: pd.DataFrame, n: int = 300) -> pd.DataFrame:

@@ -122,7 +122,7 @@ def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(
     from retraining import demo
     from tests.predictor.conftest import BOOKKEEPING, MODEL_SCORES, log_annotated_version
 
-    version = log_annotated_version(demo.demo_frame(1))
+    version = log_annotated_version(demo.demo_frame(1, "penguins"))
     MlflowClient().set_registered_model_alias(model_name, "champion", version)
     services.record_registry_move(version)
     client.force_login(staff_user)

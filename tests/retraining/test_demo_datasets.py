@@ -1,0 +1,58 @@
+"""The demo's datasets (retraining/demo_datasets.py), and the loop the churn demo shows a newcomer."""
+
+import pandas as pd
+import pytest
+
+from predictor.models import Deployment
+from retraining import demo, demo_datasets
+from retraining.models import RetrainingRun
+from tests.retraining.conftest import run_pipeline
+
+
+def test_churn_batches_grow_and_each_holds_the_one_before() -> None:
+    batches = [demo_datasets.batch("churn", number) for number in (1, 2, 3)]
+    assert [len(batch) for batch in batches] == [200, 2000, 2400]
+    pd.testing.assert_frame_equal(batches[1].head(200), batches[0])
+    pd.testing.assert_frame_equal(batches[2].head(2000), batches[1])
+    assert set(batches[0]["churned"]) == {"yes", "no"}
+    assert 0.25 < (batches[2]["churned"] == "yes").mean() < 0.45
+    assert batches[2].notna().all().all()
+
+
+def test_it_names_the_demo_datasets_when_given_another() -> None:
+    with pytest.raises(ValueError, match="unknown demo dataset 'iris': choose churn or penguins"):
+        demo_datasets.batch("iris", 1)
+
+
+@pytest.fixture
+def churn_registry(tmp_path, settings, transactional_db, model_name, served_model):
+    settings.DATA_REGISTRY = str(tmp_path / "registry")
+    settings.DATA_IS_DEMO = True
+    settings.DATA_REMOTE = str(tmp_path / "remote")
+    settings.DATA_CACHE_DIR = tmp_path / "cache"
+    settings.DEMO_DATASET = "churn"
+    settings.DATA_PATH = "data/churn.csv"
+    settings.TARGET_COLUMN = "churned"
+    settings.TRAINING_PARAMS = {"n_estimators": 100}
+    demo.ensure_demo_registry(settings.DATA_REGISTRY, settings.DATA_REMOTE, settings.DATA_PATH)
+    return settings.DATA_REGISTRY
+
+
+@pytest.mark.slow
+def test_the_churn_demo_deploys_a_clearly_better_model_then_keeps_it(churn_registry, settings):
+    first = run_pipeline(RetrainingRun.Trigger.BOOTSTRAP)
+    demo.publish_next_demo_batch(churn_registry, settings.DATA_PATH)
+    better = run_pipeline()
+    demo.publish_next_demo_batch(churn_registry, settings.DATA_PATH)
+    plateau = run_pipeline()
+
+    assert first.status == "deployed", (first.error, first.reasons)
+    assert first.challenger_metrics["accuracy"] < 0.9
+    assert better.status == "deployed", (better.error, better.reasons)
+    gain = better.challenger_metrics["accuracy"] - better.champion_metrics["accuracy"]
+    assert gain > 0.07, better.reasons
+    assert better.p_value < 1e-4
+    assert plateau.status == "kept", (plateau.error, plateau.reasons)
+    assert plateau.reasons[0].startswith("accuracy: challenger")
+    champions = [d.metrics["accuracy"] for d in Deployment.objects.order_by("id")]
+    assert champions == [first.challenger_metrics["accuracy"], better.challenger_metrics["accuracy"]]
