@@ -59,7 +59,7 @@ def outcome(run: RetrainingRun) -> str:
 def run_row(run: RetrainingRun) -> dict[str, Any]:
     """A row of the runs table, as the dashboard and the runs page both show it."""
     if run.duration is not None:
-        duration = f"{run.duration:.1f} s"
+        duration = seconds(run.duration)
     elif not run.finished:
         duration = f"{run.step or run.status}…"
     else:
@@ -123,6 +123,15 @@ def chart_stamp(served: dict[str, Any], recent: list[RetrainingRun]) -> str:
     parts = [str(served["deployment"])]
     parts += [f"{run.pk}.{run.status}.{bool(run.challenger_metrics)}" for run in recent]
     return hashlib.blake2s("|".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def seconds(value: float) -> str:
+    """A duration as people read it: 0.31 s, 4.2 s, 3 min 5 s."""
+    if value < 1:
+        return f"{value:.2f} s"
+    if value < 60:
+        return f"{value:.1f} s"
+    return f"{int(value // 60)} min {round(value % 60)} s"
 
 
 def _date(moment: Any, pattern: str) -> str:

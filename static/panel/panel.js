@@ -72,7 +72,7 @@
       trigger.appendChild(document.createTextNode(" "));
       trigger.appendChild(el("span", "muted small", "by " + row.by));
     }
-    var started = el("td", null, row.started_label);
+    var started = el("td", "nowrap", row.started_label);
     started.title = row.started;
     var duration = el("td", "num");
     if (row.finished) duration.textContent = row.duration_label;

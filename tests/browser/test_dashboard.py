@@ -6,6 +6,7 @@ from django.conf import settings
 
 from retraining import demo
 from retraining.models import RetrainingRun
+from retraining.panel import live
 from tests.browser.conftest import (
     UNFINISHED_WORDS,
     assert_not_reloaded,
@@ -64,7 +65,7 @@ def test_a_skipped_run_shows_its_outcome_everywhere_without_a_reload(
     skipped = "Skipped (no new data)"
     assert (shown["title"], shown["badge"], shown["row"]) == ("Latest run", skipped, skipped)
     assert shown["outcome"] == f"Skipped (no new data): {run.reasons[0]}"
-    assert shown["duration"] == f"{run.duration:.1f} s"
+    assert shown["duration"] == live.seconds(run.duration)
     assert page.get_attribute("[data-step=check]", "data-status") == "stopped"
     assert_nothing_says_unfinished(page)
     shot(page, "dashboard-skip-finished")
@@ -90,7 +91,7 @@ def test_a_run_that_trains_and_deploys_shows_its_outcome_everywhere_without_a_re
     shown = card_and_row(page, run)
     assert (shown["title"], shown["badge"], shown["row"]) == ("Latest run", "Deployed", "Deployed")
     assert shown["outcome"] == f"Deployed v{run.model_version}: {run.reasons[0]}"
-    assert shown["duration"] == f"{run.duration:.1f} s"
+    assert shown["duration"] == live.seconds(run.duration)
     assert page.text_content(f"[data-run-row='{run.pk}'] code") == run.decision_rule
     # The served model and the chart follow on the same poll.
     assert page.text_content("[data-part=served] [data-served-version]") == f"v{run.model_version}"

@@ -20,6 +20,7 @@ def test_staff_sign_in_and_land_on_the_dashboard(panel_server, browser_page):
     sign_in(page, panel_server)
     assert page.text_content("[data-part=served] [data-served-version]") == "v3"
     assert page.text_content("[data-no-run]") == "No run yet. Press “Retrain now” to start the first one."
+    assert not page.is_visible("[data-live] [data-run-status]")
 
 
 def test_a_runs_page_explains_its_decision(panel_server, browser_page):

@@ -52,7 +52,7 @@ def test_a_skipped_run_is_finished_in_every_part_of_the_state():
     assert state["run"]["outcome"] == "Skipped (no new data): no new data since version 2 (abc)"
     assert [s["status"] for s in state["run"]["steps"]][:2] == ["stopped", "skipped"]
     row = state["recent"][0]
-    assert (row["status_label"], row["duration_label"], row["finished"]) == ("Skipped (no new data)", "0.3 s", True)
+    assert (row["status_label"], row["duration_label"], row["finished"]) == ("Skipped (no new data)", "0.30 s", True)
     assert "running" not in words(state)
     assert "queued" not in words(state)
     assert "in progress" not in words(state)
@@ -64,7 +64,7 @@ def test_a_queued_run_is_the_card_and_its_row_says_it_waits():
     state = live.dashboard_state()
     assert (state["run"]["id"], state["run"]["title"], state["run"]["outcome"]) == (queued.pk, "Run in progress", "")
     rows = [(r["id"], r["duration_label"]) for r in state["recent"]]
-    assert rows == [(queued.pk, "queued…"), (queued.pk - 1, "0.3 s")]
+    assert rows == [(queued.pk, "queued…"), (queued.pk - 1, "0.30 s")]
     assert state["recent"][1]["decision"] == {"kind": "rule", "text": "first_model"}
 
 
@@ -100,6 +100,11 @@ def test_the_served_model_shows_only_its_own_metrics_even_from_an_old_row():
     assert served["metrics"] == {"accuracy": 0.97, "f1": 0.95}
     assert (served["version"], served["source_label"]) == ("4", "Registry (alias moved in MLflow)")
     assert served["data"] == {"path": "data/x.csv", "rev": "0123456789", "md5": "d41d8cd98f00", "rows": 9}
+
+
+@pytest.mark.parametrize(("value", "label"), [(0.02, "0.02 s"), (0.3, "0.30 s"), (4.25, "4.2 s"), (185.4, "3 min 5 s")])
+def test_a_duration_reads_with_the_precision_its_size_needs(value, label):
+    assert live.seconds(value) == label
 
 
 def test_the_poll_costs_the_same_queries_whatever_the_history(client, staff_user, django_assert_num_queries):
