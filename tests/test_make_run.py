@@ -65,8 +65,8 @@ def wait_for(url: str, seconds: float) -> bool:
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return True
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or still starting up on a loaded machine
         time.sleep(1)
     return False
 
