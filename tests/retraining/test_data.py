@@ -159,13 +159,6 @@ def test_a_registry_given_by_git_url_is_checked_pulled_and_published(registry: R
     assert len(source.pull(third)) == 7
 
 
-def test_a_version_survives_a_round_trip_through_a_dict() -> None:
-    version = DatasetVersion(source="/registry", path=PATH, rev="a" * 40, md5="b" * 32, size=12)
-    assert DatasetVersion.from_dict(version.as_dict()) == version
-    with pytest.raises(DataError, match="lacks md5"):
-        DatasetVersion.from_dict({"source": "/registry", "path": PATH, "rev": "a" * 40, "size": 1})
-
-
 def test_a_missing_registry_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DataError, match=r"data registry \S*nowhere does not exist"):
         DvcRegistrySource(tmp_path / "nowhere", PATH).version()
@@ -243,7 +236,7 @@ def test_a_file_source_is_versioned_by_content_and_notices_a_change(
     assert first.md5 == hashlib.md5(csv_file.read_bytes()).hexdigest()
     assert (first.path, first.rev, first.size) == ("", "", csv_file.stat().st_size)
     with monkeypatch.context() as patched:
-        patched.setattr(data, "_file_md5", lambda path: pytest.fail("hashed an unchanged file again"))
+        patched.setattr(data.source, "file_md5", lambda path: pytest.fail("hashed an unchanged file again"))
         assert FileSource(csv_file, cache_dir=tmp_path / "cache").version() == first
     assert len(source.pull(first)) == 4
 
