@@ -29,7 +29,8 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from predictor import inference, registry, watch
-from predictor.inputs import Column, known_categories, schema_of
+from predictor.contract import known_categories
+from predictor.inputs import Column, schema_of
 from predictor.models import Deployment, ServingProcess
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from predictor import registry, services
-from predictor.inputs import known_categories
+from predictor.contract import known_categories
 from predictor.models import Deployment
 from predictor.serving import warm_up
 from retraining import data, notify, runs
