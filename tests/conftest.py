@@ -7,28 +7,15 @@ store, broker folders and databases they create never touch the ones `make run` 
 import contextlib
 import os
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from predictor.serving import holder
-
-# A penguin the demo champion classifies as Gentoo: the row end-to-end tests send.
-PENGUIN = {
-    "island": "Biscoe",
-    "bill_length_mm": 48.6,
-    "bill_depth_mm": 16.0,
-    "flipper_length_mm": 230.0,
-    "body_mass_g": 5800.0,
-    "sex": "male",
-    "year": 2009,
-}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,13 +49,6 @@ def _marked_processes(mark: str) -> dict[int, str]:
         except OSError:
             continue
     return found
-
-
-def free_port() -> int:
-    """A port nothing listens on now, for a server a test starts."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _empty(models) -> None:
@@ -131,24 +111,6 @@ def champion(transactional_db, demo_registry, model_name, served_model):
     assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
     holder().sync()
     return run.deployment
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """Environment for a process started by a test: same VAR_DIR, same (test) database."""
-    env = dict(os.environ)
-    database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
-    else:
-        user = database.get("USER") or "postgres"
-        host = database.get("HOST") or "127.0.0.1"
-        port = database.get("PORT") or 5432
-        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database['NAME']}"
-    for name in ("MODEL_NAME", "DATA_REGISTRY", "DATA_PATH", "DATA_REMOTE", "TARGET_COLUMN"):
-        env[name] = str(getattr(settings, name))
-    env["DATA_CACHE_DIR"] = str(settings.DATA_CACHE_DIR)
-    env.update(extra)
-    return env
 
 
 @pytest.fixture

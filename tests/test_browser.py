@@ -19,8 +19,7 @@ from django.core.management import call_command
 from predictor.models import ServingProcess
 from retraining import demo
 from retraining.models import RetrainingRun
-from tests.conftest import subprocess_env
-from tests.test_make_run import PENGUIN, free_port
+from tests.support.processes import PENGUIN, free_port, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -16,7 +16,8 @@ from predictor import registry, services
 from predictor.models import Deployment
 from predictor.serving import holder, served_model
 from retraining.demo import demo_frame
-from retraining.steps.train import prepare_features, train
+from retraining.steps.train import prepare_features
+from tests.support.serving import log_penguins_model
 
 
 @dataclass(frozen=True)
@@ -25,20 +26,6 @@ class Versions:
     first: registry.LoadedVersion
     second: registry.LoadedVersion
     frame: pd.DataFrame
-
-
-def log_penguins_model(frame: pd.DataFrame, params: dict, *, model=None) -> str:
-    model = model if model is not None else train(frame, "species", "random_forest", params, 42)
-    features = prepare_features(frame, "species")
-    return registry.log_model(
-        model,
-        params=params,
-        metrics={"accuracy": 0.9},
-        tags={"data.md5": "abc123", "data.rev": "r1"},
-        signature_input=features,
-        input_example=features.head(5),
-        run_name="test",
-    ).version
 
 
 @pytest.fixture(scope="session")
@@ -78,25 +65,3 @@ def plain_static(settings) -> None:
     """Production serves collected, hashed static files; pages rendered in tests read them from the apps."""
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
-
-
-def log_faulty_version(frame: pd.DataFrame, step) -> str:
-    """A version that loads, with `step` run before the real classifier on every prediction."""
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
-    wrapped = Pipeline([("guard", FunctionTransformer(step)), ("model", model)])
-    return log_penguins_model(frame, {"faulty": step.__name__}, model=wrapped)
-
-
-def register_broken_version(tmp_path) -> str:
-    """A registered version whose artifacts cannot be loaded (a corrupted MLmodel file)."""
-    from django.conf import settings
-    from mlflow import MlflowClient
-
-    folder = tmp_path / "broken-model"
-    folder.mkdir()
-    (folder / "MLmodel").write_text("this: [is not: a model")
-    client = MlflowClient(settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
-    return str(client.create_model_version(settings.MODEL_NAME, source=folder.as_uri()).version)

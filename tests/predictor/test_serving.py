@@ -11,8 +11,8 @@ from mlflow import MlflowClient
 from predictor import services, watch
 from predictor.models import Deployment, ServingProcess
 from predictor.serving import holder
-from tests.predictor.conftest import log_faulty_version, register_broken_version
-from tests.predictor.faulty import fail_on_small_batches
+from tests.support.faulty import fail_on_small_batches
+from tests.support.serving import log_faulty_version, register_broken_version
 
 
 def deploy(version, source=Deployment.Source.PIPELINE):

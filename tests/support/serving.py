@@ -1,0 +1,66 @@
+"""Registered versions for serving tests (good, faulty, broken) and waiting for workers to follow."""
+
+import time
+
+import pandas as pd
+
+from predictor import registry, services
+from predictor.models import Deployment, ServingProcess
+from retraining.steps.train import prepare_features, train
+
+# Generous: a worker polls every 0.5 s and loads a version in about a second on an idle machine.
+SWITCH_BOUND = 20.0
+# The first version a fresh server loads also pays for its caches.
+FIRST_BOUND = 90.0
+
+
+def log_penguins_model(frame: pd.DataFrame, params: dict, *, model=None) -> str:
+    model = model if model is not None else train(frame, "species", "random_forest", params, 42)
+    features = prepare_features(frame, "species")
+    return registry.log_model(
+        model,
+        params=params,
+        metrics={"accuracy": 0.9},
+        tags={"data.md5": "abc123", "data.rev": "r1"},
+        signature_input=features,
+        input_example=features.head(5),
+        run_name="test",
+    ).version
+
+
+def log_faulty_version(frame: pd.DataFrame, step) -> str:
+    """A version that loads, with `step` run before the real classifier on every prediction."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
+    wrapped = Pipeline([("guard", FunctionTransformer(step)), ("model", model)])
+    return log_penguins_model(frame, {"faulty": step.__name__}, model=wrapped)
+
+
+def register_broken_version(tmp_path) -> str:
+    """A registered version whose artifacts cannot be loaded (a corrupted MLmodel file)."""
+    from django.conf import settings
+    from mlflow import MlflowClient
+
+    folder = tmp_path / "broken-model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("this: [is not: a model")
+    client = MlflowClient(settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
+    return str(client.create_model_version(settings.MODEL_NAME, source=folder.as_uri()).version)
+
+
+def deploy(version: str, source=Deployment.Source.PIPELINE) -> Deployment:
+    return services.deploy(version, source=source, reason="test")
+
+
+def wait_all_workers_on(server, version: str, bound: float = SWITCH_BOUND) -> float:
+    """Seconds until every worker reports serving `version`."""
+    started = time.monotonic()
+    while time.monotonic() - started < bound:
+        names = server.worker_names()
+        served = dict(ServingProcess.objects.filter(name__in=names).values_list("name", "version"))
+        if len(names) >= 2 and set(served) == names and set(served.values()) == {version}:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise AssertionError(f"not every worker serves v{version} after {bound}s: {served}")
