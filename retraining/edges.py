@@ -5,6 +5,8 @@ the run history and the notifier only through it. `real_edges()` wires them to D
 database and Slack/email; tests hand the same steps in-memory ones (tests/support/edges.py).
 """
 
+import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +20,8 @@ from retraining import data, notify, runs
 from retraining.data import DatasetVersion
 from retraining.models import RetrainingRun
 from retraining.state import Champion, Schema
+
+logger = logging.getLogger(__name__)
 
 # (estimator, hyperparameters, policy): what makes two runs on the same data the same run.
 Setup = tuple[str, dict[str, Any], dict[str, Any]]
@@ -147,6 +151,28 @@ def real_edges(source: Source | None = None) -> Edges:
         history=DatabaseHistory(),
         notifier=RunNotifier(),
     )
+
+
+def trace_in_mlflow(run: RetrainingRun, models: Models) -> None:
+    """The decision and the timings, next to the model they concern, so MLflow alone explains it."""
+    if not run.mlflow_run_id:
+        return
+    metrics = {f"champion_{k}": v for k, v in run.champion_metrics.items()}
+    metrics |= {f"previous_champion_{k}": v for k, v in run.previous_champion_metrics.items()}
+    metrics |= {f"seconds_{s['name']}": s.get("duration", 0.0) for s in run.steps}
+    if run.p_value is not None:
+        metrics["mcnemar_p_value"] = run.p_value
+    tags = {
+        "retraining.status": run.status,
+        "retraining.rule": run.decision_rule,
+        "retraining.reasons": "; ".join(run.reasons),
+        "retraining.champion_version": run.champion_version or "-",
+        "retraining.policy": json.dumps(run.policy, sort_keys=True),
+    }
+    try:
+        models.annotate(run.mlflow_run_id, tags, metrics)
+    except registry.RegistryError as exc:
+        logger.warning("run #%s: %s", run.pk, exc)
 
 
 def transient(exc: BaseException) -> bool:

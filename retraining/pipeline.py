@@ -9,18 +9,16 @@ returns the new state (retraining/state.py); it never touches the database itsel
 step is one function here and one entry in `STEPS`.
 """
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from django.conf import settings
 
-from predictor import registry
 from predictor.models import Deployment
-from retraining.edges import Edges, real_edges, transient
+from retraining.edges import Edges, real_edges, trace_in_mlflow, transient
 from retraining.models import RetrainingRun
 from retraining.policy import decide, mcnemar_p_value, regressed
 from retraining.recording import Progress, Recorder
@@ -251,43 +249,26 @@ def execute(
             logger.exception("run #%s failed", run_id)
             state = replace(state, status=Status.FAILED)
             recorder.finish(state, error, exc.signal_name if isinstance(exc, WorkerStopped) else "")
-    _trace(recorder.row(), edges)
+    trace_in_mlflow(recorder.row(), edges.models)
     run(state, edges, recorder, after_close=True)
     recorder.say(f"run #{run_id} finished: {state.status}")
     return recorder.row()
 
 
-def run(state: RunState, edges: Edges, recorder: Recorder, *, after_close: bool) -> RunState:
-    """The steps of one phase in order, until one of them ends the run."""
+class StepRecorder(Protocol):
+    def step(self, name: str, work: Callable[[RunState], RunState], state: RunState) -> RunState: ...
+
+
+def run(state: RunState, edges: Edges, recorder: StepRecorder, *, after_close: bool) -> RunState:
+    """The steps of one phase in order (before or after the run is closed), until one ends the run."""
     for step in STEPS:
         if step.after_close != after_close or not step.when(state):
             continue
-        state = recorder.step(step.name, lambda current, step=step: step.function(current, edges), state)
+        fresh = replace(state, note="")
+        state = recorder.step(step.name, lambda current, step=step: step.function(current, edges), fresh)
         if state.ended_early:
             break
     return state
-
-
-def _trace(run: RetrainingRun, edges: Edges) -> None:
-    """The decision and the timings, next to the model they concern, so MLflow alone explains it."""
-    if not run.mlflow_run_id:
-        return
-    metrics = {f"champion_{k}": v for k, v in run.champion_metrics.items()}
-    metrics |= {f"previous_champion_{k}": v for k, v in run.previous_champion_metrics.items()}
-    metrics |= {f"seconds_{s['name']}": s.get("duration", 0.0) for s in run.steps}
-    if run.p_value is not None:
-        metrics["mcnemar_p_value"] = run.p_value
-    tags = {
-        "retraining.status": run.status,
-        "retraining.rule": run.decision_rule,
-        "retraining.reasons": "; ".join(run.reasons),
-        "retraining.champion_version": run.champion_version or "-",
-        "retraining.policy": json.dumps(run.policy, sort_keys=True),
-    }
-    try:
-        edges.models.annotate(run.mlflow_run_id, tags, metrics)
-    except registry.RegistryError as exc:
-        logger.warning("run #%s: %s", run.pk, exc)
 
 
 def _verdict(deploy: bool, rule: str) -> str:

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -70,15 +69,17 @@ class Recorder:
         self._update(step=name, steps=self.steps, heartbeat_at=timezone.now())
         started = time.perf_counter()
         found: dict[str, Any] = {}
+        ended_before = state.ended_early
         try:
-            state = work(replace(state, note=""))
+            state = work(state)
         except Exception as exc:
             entry["status"] = "failed"
             entry["detail"] = f"{type(exc).__name__}: {exc}"
             raise
         else:
-            entry["status"] = "stopped" if state.ended_early else "done"
-            detail = state.note or ("; ".join(state.reasons) if state.ended_early else "")
+            stopped = state.ended_early and not ended_before  # this step ended the run
+            entry["status"] = "stopped" if stopped else "done"
+            detail = state.note or ("; ".join(state.reasons) if stopped else "")
             if detail:
                 entry["detail"] = detail
             found = row_fields(state)
