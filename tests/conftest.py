@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
+from predictor import serving
 from predictor.serving import holder
 
 
@@ -51,12 +52,6 @@ def _marked_processes(mark: str) -> dict[int, str]:
     return found
 
 
-def _empty(models) -> None:
-    models.current = None
-    models.error = ""
-    models.failed_deployment_id = None
-
-
 @pytest.fixture
 def staff_user(db):
     return get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice-123", is_staff=True)
@@ -91,13 +86,9 @@ def demo_registry(tmp_path: Path, settings) -> Path:
 
 
 @pytest.fixture
-def served_model() -> Iterator[None]:
-    """The process-wide model holder, emptied before and after the test."""
-    models = holder()
-    models.autostart = False
-    _empty(models)
-    yield
-    _empty(models)
+def served_model(monkeypatch) -> None:
+    """A fresh, empty model holder in place of the process-wide one for the test."""
+    monkeypatch.setattr(serving, "_holder", serving.ModelHolder())
 
 
 @pytest.fixture

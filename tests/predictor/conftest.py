@@ -40,7 +40,7 @@ def penguin_versions() -> Versions:
 
 @pytest.fixture
 def follower_off(served_model: None) -> None:
-    """The in-process holder emptied and its follower thread off (the root conftest's served_model)."""
+    """The in-process holder emptied, and no follower thread (the root conftest's served_model)."""
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def served(db, settings, penguin_versions, follower_off) -> Deployment:
     settings.MODEL_NAME = penguin_versions.name
     deployment = services.deploy(penguin_versions.first.version, source=Deployment.Source.BOOTSTRAP)
     row = {"id": deployment.pk, "model_name": deployment.model_name, "run_id": deployment.run_id}
-    holder().current = served_model(row, penguin_versions.first)
+    holder().serve(served_model(row, penguin_versions.first))
     return deployment
 
 
