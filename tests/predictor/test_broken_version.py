@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from predictor.models import ServingProcess
-from tests.support import gunicorn as gunicorn_server
+from tests.support import gunicorn_server
 from tests.support.serving import FIRST_BOUND, SWITCH_BOUND, deploy, register_broken_version, wait_all_workers_on
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from mlflow import MlflowClient
 
 from predictor import services
 from predictor.models import Deployment
-from tests.support import gunicorn as gunicorn_server
+from tests.support import gunicorn_server
 from tests.support.faulty import fail_on_small_batches
 from tests.support.serving import FIRST_BOUND, SWITCH_BOUND, deploy, log_faulty_version, wait_all_workers_on
 
