@@ -266,7 +266,7 @@ def run(state: RunState, edges: Edges, recorder: StepRecorder, *, after_close: b
             continue
         fresh = replace(state, note="")
         state = recorder.step(step.name, lambda current, step=step: step.function(current, edges), fresh)
-        if state.ended_early:
+        if state.ended_early and not after_close:
             break
     return state
 
