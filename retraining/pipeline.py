@@ -110,32 +110,33 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
 
 def compare(state: RunState, edges: Edges) -> RunState:
     """The policy's verdict; when the challenger is kept, whether the champion itself regressed."""
-    challenger, champion, holdout = state.challenger.score, state.champion, state.holdout
-    if champion is None:
-        decision = decide(state.policy, challenger.metrics, None)
-        note = _verdict(decision.deploy, decision.rule)
-        return replace(state, comparison=Comparison(decision), reasons=decision.reasons, note=note)
-    champion_score = evaluate(edges.models.load(champion.version), holdout, settings.TARGET_COLUMN)
-    comparison = judge(state.policy, holdout, challenger, champion_score)
-    previous = edges.deployments.previous(champion) if not comparison.decision.deploy else None
+    holdout, champion = state.holdout, state.champion
+    champion_score = _score(edges, champion.version, holdout) if champion else None
+    comparison = judge(state.policy, holdout, state.challenger.score, champion_score)
+    previous = edges.deployments.previous(champion) if champion and not comparison.decision.deploy else None
     if previous is not None:
-        previous_score = evaluate(edges.models.load(previous.version), holdout, settings.TARGET_COLUMN)
+        previous_score = _score(edges, previous.version, holdout)
         verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics)
-        comparison = replace(
-            comparison, previous=previous, previous_score=previous_score, rollback=verdict if verdict.deploy else None
-        )
+        rollback = verdict if verdict.deploy else None
+        comparison = replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback)
     decision = comparison.decision
-    return replace(
-        state, comparison=comparison, reasons=decision.reasons, note=_verdict(decision.deploy, decision.rule)
-    )
+    note = _verdict(decision.deploy, decision.rule)
+    return replace(state, comparison=comparison, reasons=decision.reasons, note=note)
 
 
-def judge(policy: dict[str, Any], holdout: pd.DataFrame, challenger: Score, champion: Score) -> Comparison:
-    """Challenger against champion on the same holdout rows, under the policy."""
+def judge(policy: dict[str, Any], holdout: pd.DataFrame, challenger: Score, champion: Score | None) -> Comparison:
+    """Challenger against champion (if there is one) on the same holdout rows, under the policy."""
+    if champion is None:
+        return Comparison(decide(policy, challenger.metrics, None))
     truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
     p_value = mcnemar_p_value(truth, champion.predictions, challenger.predictions)
     decision = decide(policy, challenger.metrics, champion.metrics, p_value)
     return Comparison(decision=decision, champion_score=champion, p_value=p_value)
+
+
+def _score(edges: Edges, version: str, holdout: pd.DataFrame) -> Score:
+    """A served version (champion or the one before it), loaded to be scored on this holdout."""
+    return evaluate(edges.models.load(version), holdout, settings.TARGET_COLUMN)
 
 
 def deploy(state: RunState, edges: Edges) -> RunState:
