@@ -202,7 +202,6 @@ def _view_overhead(frame, n: int) -> tuple[float, float]:  # type: ignore[no-unt
     from predictor.serving import holder
 
     models = holder()
-    models.autostart = False
     models.sync()
     rows = _rows(frame, n)
     body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()

@@ -24,7 +24,7 @@ errorlog = "-"
 def post_fork(server, worker):
     from django.db import connections
 
-    from predictor.serving import holder
+    from predictor.follower import follower
 
     connections.close_all()
-    holder().ensure_started()
+    follower().start()

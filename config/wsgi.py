@@ -19,9 +19,9 @@ def _load_active_model() -> None:
     try:
         registry.import_loaders()
         holder().sync()
-        # The URLconf (and every view module it names) is imported on the first request;
-        # done here, a new worker's first request does not pay it (measured: 210 ms).
-        # Reading the reverse map imports every URL module and compiles every pattern.
+        # Django imports the URLconf (and every view module it names) on the first request:
+        # reading the reverse map here imports them and compiles every pattern, so a new
+        # worker's first request is as fast as the others.
         get_resolver().reverse_dict  # noqa: B018
     finally:
         # Under gunicorn's preload this runs in the master: children must open their own.
@@ -29,9 +29,9 @@ def _load_active_model() -> None:
 
 
 _load_active_model()
-# Everything alive now (Django, MLflow, scikit-learn, the model: about 450k objects) lives as
-# long as the process. Moved out of the cyclic collector's sight, a full collection no longer
-# walks it: measured, that walk was a 220 ms pause in the middle of whichever request set it off.
+# Everything alive now (Django, MLflow, scikit-learn, the model: hundreds of thousands of
+# objects) lives as long as the process. Moved out of the cyclic collector's sight, a full
+# collection does not walk it, so it cannot pause whichever request set the collection off.
 # Under gunicorn's preload this runs in the master, so the workers inherit it (and share the
 # pages a collection would otherwise write to).
 gc.freeze()

@@ -43,11 +43,6 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(name: str, rate_limit: int | None = None) -> tuple[ApiKey, str]:
-    key, prefix, hashed = generate()
-    return ApiKey.objects.create(name=name, prefix=prefix, hashed_key=hashed, rate_limit=rate_limit), key
-
-
 def _lookup(prefix: str) -> KeyInfo | None:
     remembered = _known.get(prefix)
     now = time.monotonic()

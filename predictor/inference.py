@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
+from predictor.contract import is_numeric
 from predictor.inputs import frame_of
 
 # Columns as the input check hands them over: float64 arrays for numbers, object arrays
@@ -78,7 +79,7 @@ def columns_of(frame: pd.DataFrame) -> Columns:
     out: Columns = {}
     for name in frame.columns:
         column = frame[name]
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        if is_numeric(column):
             out[name] = column.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             values = column.to_numpy(dtype=object)

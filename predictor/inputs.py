@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from predictor.contract import INTEGER_TYPES, NUMERIC_TYPES
+
 FORMATS = ("instances", "dataframe_split", "dataframe_records")
-NUMERIC_TYPES = {"double", "float", "long", "integer"}
-INTEGER_TYPES = {"long", "integer"}
 # How many bad rows are named before the list is cut short: enough to fix a request, small
 # enough that a 10,000-row mistake does not produce a megabyte of errors.
 MAX_ERRORS = 50
@@ -188,9 +188,9 @@ def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max
 
 def _complete(column: Column, raw: tuple[Any, ...]) -> np.ndarray | None:
     """The column converted, when it has no gap and nothing to object to (the usual request);
-    None sends it through the full check, which names every bad row. Per column this is a type
-    set and one conversion instead of a dozen array passes: on 1 row of 30 numbers, the whole
-    check went from 0.54 ms to 0.12 ms."""
+    None sends it through the full check, which names every bad row. The usual request thus
+    costs one set of types and one conversion per column, not the dozen array passes that
+    naming bad rows needs (docs/benchmarks.md has the figures)."""
     kinds = set(map(type, raw))
     if column.type in NUMERIC_TYPES and kinds <= {int, float}:
         try:
@@ -244,8 +244,8 @@ def _numbers(column: Column, values: np.ndarray, missing: np.ndarray) -> tuple[n
 
 def _of_types(values: np.ndarray, allowed: tuple[type, ...]) -> np.ndarray:
     """Which values are exactly of the allowed JSON types (so True is not a number); None is
-    judged by the caller. One pass in C over the column's types, and the per-value walk only
-    for a column that holds a stray type (checking 1,000 rows of 30 numbers: 7.8 ms down to 3.0)."""
+    judged by the caller. The set of the column's types is one pass in C; the per-value walk in
+    Python, which dominates a large batch, runs only for a column that holds a stray type."""
     if set(map(type, values)) <= {*allowed, type(None)}:
         return np.ones(len(values), bool)
     return np.fromiter((type(v) in allowed for v in values), bool, len(values))
@@ -286,24 +286,3 @@ def _shown(value: Any) -> str:
 def schema_of(columns: list[dict[str, Any]]) -> list[Column]:
     """Columns from the signature as registry.load_version gives them."""
     return [Column(str(c["name"]), str(c["type"]), bool(c.get("required", True))) for c in columns]
-
-
-def known_categories(model: Any) -> dict[str, list[str]]:
-    """The category values a fitted pipeline's one-hot encoder saw, per categorical column.
-
-    Read from the fitted estimator, not from the code that trained it: predictor serves whatever
-    was promoted. A model without such an encoder (or trained on numbers only, where the encoder
-    was never fitted) has no known categories, and every string is passed through. The
-    retraining pipeline uses the same reading to warn about categories new in the data.
-    """
-    try:
-        preprocess = model.named_steps["preprocess"]
-        columns = next(cols for name, _, cols in preprocess.transformers_ if name == "categorical")
-        encoder = preprocess.named_transformers_["categorical"].named_steps["encode"]
-        fitted = encoder.categories_ if len(columns) else []
-    except (AttributeError, KeyError, StopIteration, TypeError):
-        return {}
-    return {
-        str(column): sorted(str(v) for v in values if v is not None and v != "missing")
-        for column, values in zip(columns, fitted, strict=True)
-    }

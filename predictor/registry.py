@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 
+from predictor.contract import known_categories
+
 logger = logging.getLogger(__name__)
 
 # MLflow reads these at import; they keep it quiet and offline.
@@ -26,12 +28,6 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 _configured_for: tuple[str, str] | None = None
 _configure_lock = threading.Lock()
-
-
-# The model's own holdout metrics, as the pipeline logs them with each version. A training run
-# also carries bookkeeping (step timings, the champion's scores, test statistics) that says
-# nothing about the model itself.
-MODEL_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 class RegistryError(Exception):
@@ -113,6 +109,8 @@ def log_model(
                 registered_model_name=settings.MODEL_NAME,
                 skops_trusted_types=trusted,
                 pip_requirements=_pip_requirements(),
+                # Read back by input_schema without loading the model.
+                metadata={"known_categories": known_categories(model)},
             )
     except Exception as exc:
         raise RegistryError(f"could not log the model to MLflow: {exc}") from exc
@@ -172,17 +170,34 @@ def load_version(version: str) -> LoadedVersion:
         example = meta.load_input_example(path)
     except Exception as exc:
         raise RegistryError(f"could not load {settings.MODEL_NAME} version {version}: {exc}") from exc
-    columns = []
-    if meta.signature is not None and meta.signature.inputs is not None:
-        for spec in meta.signature.inputs.inputs:
-            columns.append(
-                {
-                    "name": spec.name,
-                    "type": str(spec.type.name),
-                    "required": bool(getattr(spec, "required", True)),
-                }
-            )
-    return LoadedVersion(version=str(version), model=model, columns=columns, input_example=example)
+    return LoadedVersion(version=str(version), model=model, columns=_columns(meta), input_example=example)
+
+
+def input_schema(version: str) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
+    """A version's input columns and known categories, read from its MLmodel file alone.
+
+    No model is loaded, so a check against the champion's schema costs one small download.
+    The categories are None for a version logged without them (one registered by hand).
+    """
+    from mlflow.models import Model
+
+    mlflow = _mlflow()
+    try:
+        path = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{settings.MODEL_NAME}/{version}/MLmodel")
+        meta = Model.load(path)
+    except Exception as exc:
+        raise RegistryError(f"could not read the schema of {settings.MODEL_NAME} version {version}: {exc}") from exc
+    categories = (meta.metadata or {}).get("known_categories")
+    return _columns(meta), categories if isinstance(categories, dict) else None
+
+
+def _columns(meta: Any) -> list[dict[str, Any]]:
+    if meta.signature is None or meta.signature.inputs is None:
+        return []
+    return [
+        {"name": spec.name, "type": str(spec.type.name), "required": bool(getattr(spec, "required", True))}
+        for spec in meta.signature.inputs.inputs
+    ]
 
 
 def model_version(version: str) -> ModelVersionInfo:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from predictor import registry
+from predictor import contract, registry
 from predictor.models import Deployment
 from predictor.signals import deployment_rolled_back
 
@@ -44,18 +44,28 @@ def deploy(
         previous = _lock_newest()
         if move_alias:
             registry.set_champion(version)
-        return _create(version, previous, source, reason, user, run_id, metrics, data_version)
+        return _create(
+            version,
+            previous=previous,
+            source=source,
+            reason=reason,
+            user=user,
+            run_id=run_id,
+            metrics=metrics,
+            data_version=data_version,
+        )
 
 
 def _create(
     version: str,
+    *,
     previous: Deployment | None,
     source: str,
     reason: str,
-    user: AbstractBaseUser | None,
-    run_id: str,
-    metrics: dict[str, Any] | None,
-    data_version: dict[str, Any] | None,
+    user: AbstractBaseUser | None = None,
+    run_id: str = "",
+    metrics: dict[str, Any] | None = None,
+    data_version: dict[str, Any] | None = None,
 ) -> Deployment:
     return Deployment.objects.create(
         model_name=settings.MODEL_NAME,
@@ -97,13 +107,12 @@ def auto_rollback(failing: Deployment, reason: str) -> Deployment | None:
         registry.set_champion(target.version)
         rolled_back = _create(
             target.version,
-            newest,
-            Deployment.Source.AUTO_ROLLBACK,
-            f"version {failing.version} failed in serving: {reason}; restored version {target.version}",
-            None,
-            target.run_id,
-            target.metrics,
-            target.data_version,
+            previous=newest,
+            source=Deployment.Source.AUTO_ROLLBACK,
+            reason=f"version {failing.version} failed in serving: {reason}; restored version {target.version}",
+            run_id=target.run_id,
+            metrics=target.metrics,
+            data_version=target.data_version,
         )
     deployment_rolled_back.send(sender=Deployment, deployment=rolled_back, failed=failing, reason=reason)
     return rolled_back
@@ -122,16 +131,17 @@ def record_registry_move(version: str) -> Deployment | None:
             return None
         info = registry.model_version(version)
         data_version = {key.removeprefix("data."): value for key, value in info.tags.items() if key.startswith("data.")}
-        metrics = {k: v for k, v in info.metrics.items() if k in registry.MODEL_METRICS}
+        # Only the model's own holdout scores: the MLflow run also carries the pipeline's
+        # bookkeeping (step timings, the champion's scores, test statistics).
+        metrics = {k: v for k, v in info.metrics.items() if k in contract.METRICS}
         return _create(
             version,
-            newest,
-            Deployment.Source.REGISTRY,
-            f"the {settings.CHAMPION_ALIAS} alias was moved to version {version} in MLflow",
-            None,
-            info.run_id,
-            metrics,
-            data_version,
+            previous=newest,
+            source=Deployment.Source.REGISTRY,
+            reason=f"the {settings.CHAMPION_ALIAS} alias was moved to version {version} in MLflow",
+            run_id=info.run_id,
+            metrics=metrics,
+            data_version=data_version,
         )
 
 

@@ -1,16 +1,11 @@
-"""The model this process serves, and how it follows the active deployment without a restart.
+"""The model this process serves, and how it is swapped for the active deployment's.
 
-A background thread checks (one indexed query every MODEL_POLL_INTERVAL seconds) whether the
-newest Deployment changed. A new version is loaded off to the side and warmed with a test
-prediction; only then is the reference swapped, in one assignment. A request reads the
-reference once, so it finishes on the model it started with. A version that fails to load or to
-predict its own input example is never swapped in: the process keeps the old one, says so in
-/readyz and in its ServingProcess row, and (inside the bake window) rolls the deployment back.
-
-The same thread also keeps the database in step with the MLflow `champion` alias (a person may
-move it by hand) and watches the share of failed predictions of a fresh deployment. Both run
-here rather than in a Celery beat task: the serving processes are the ones that see a failure
-first-hand, and a rollback must not wait for (or depend on) a broker and a worker being up.
+`ModelHolder.sync` checks (one indexed query) whether the newest Deployment changed. A new
+version is loaded off to the side and warmed with a test prediction; only then is the reference
+swapped, in one assignment. A request reads the reference once, so it finishes on the model it
+started with. A version that fails to load or to predict its own input example is never swapped
+in: the process keeps the old one and says so in /readyz and in its ServingProcess row.
+The thread that calls `sync` every MODEL_POLL_INTERVAL seconds is predictor/follower.py.
 """
 
 from __future__ import annotations
@@ -25,11 +20,11 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
-from predictor import inference, registry, watch
-from predictor.inputs import Column, known_categories, schema_of
+from predictor import inference, registry
+from predictor.contract import known_categories
+from predictor.inputs import Column, schema_of
 from predictor.models import Deployment, ServingProcess
 
 logger = logging.getLogger(__name__)
@@ -61,7 +56,6 @@ class ServedModel:
     compiled: inference.Compiled | None = None
     inference: str = ""
     counters: Counters = field(default_factory=Counters)
-    loaded_at: float = field(default_factory=time.time)
 
 
 def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> ServedModel:
@@ -107,21 +101,33 @@ def compile_checked(
 
 
 class ModelHolder:
+    """What one process serves, and why it serves no newer version if one failed to load.
+
+    Readers take `current` once per request; only `serve` (and `sync`, through it) changes it.
+    """
+
     def __init__(self) -> None:
-        self.current: ServedModel | None = None
-        self.error = ""
-        self.failed_deployment_id: int | None = None
-        self.failed_version = ""
-        self.predictions = 0
-        self.failures = 0
+        self._current: ServedModel | None = None
+        self._error = ""
+        self._failed_deployment_id: int | None = None
+        self._failed_version = ""
+        self._predictions = 0
+        self._failures = 0
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._thread_pid: int | None = None
-        self._stop = threading.Event()
-        self._last_alias_check = 0.0
         self.started_at = timezone.now()
-        # Tests drive sync() themselves and switch the background thread off.
-        self.autostart = True
+
+    @property
+    def current(self) -> ServedModel | None:
+        return self._current
+
+    @property
+    def error(self) -> str:
+        """Why the newest deployment is not served here ("" when it is)."""
+        return self._error
+
+    @property
+    def failed_deployment_id(self) -> int | None:
+        return self._failed_deployment_id
 
     @property
     def process_name(self) -> str:
@@ -132,18 +138,25 @@ class ModelHolder:
         newest = Deployment.objects.order_by("-id").values("id", "version", "model_name", "run_id").first()
         if newest is None:
             return False
-        current = self.current
+        current = self._current
         if current is not None and current.deployment_id == newest["id"]:
             return False
         if current is not None and current.version == newest["version"] and current.name == newest["model_name"]:
             # Same version under a new deployment row (a rollback to what is already served).
-            self.current = replace(current, deployment_id=newest["id"], counters=Counters())
-            self._clear_failure()
+            self.serve(replace(current, deployment_id=newest["id"], counters=Counters()))
             return False
-        if self.failed_deployment_id == newest["id"]:
+        if self._failed_deployment_id == newest["id"]:
             return False
         with self._lock:
             return self._load(newest)
+
+    def serve(self, served: ServedModel) -> None:
+        """Swap in a model already loaded and warmed: one assignment, so a request in flight
+        keeps the model it started with."""
+        self._current = served
+        self._error = ""
+        self._failed_version = ""
+        self._failed_deployment_id = None
 
     def _load(self, newest: dict[str, Any]) -> bool:
         started = time.perf_counter()
@@ -151,13 +164,12 @@ class ModelHolder:
             loaded = registry.load_version(newest["version"])
             warm_up(loaded.model, loaded.input_example)
         except Exception as exc:
-            self.failed_deployment_id = newest["id"]
-            self.failed_version = newest["version"]
-            self.error = f"version {newest['version']} was not swapped in: {exc}"
-            logger.error("serving: %s", self.error)
+            self._failed_deployment_id = newest["id"]
+            self._failed_version = newest["version"]
+            self._error = f"version {newest['version']} was not swapped in: {exc}"
+            logger.error("serving: %s", self._error)
             return False
-        self.current = served_model(newest, loaded)
-        self._clear_failure()
+        self.serve(served_model(newest, loaded))
         logger.info(
             "serving: now serving %s v%s (loaded in %.2fs)",
             newest["model_name"],
@@ -166,74 +178,30 @@ class ModelHolder:
         )
         return True
 
-    def _clear_failure(self) -> None:
-        self.error = ""
-        self.failed_version = ""
-        self.failed_deployment_id = None
-
     def count(self, served: ServedModel, failed: bool) -> None:
         """One answered prediction request; a failure is one the model itself raised on."""
         served.counters.predictions += 1
-        self.predictions += 1
+        self._predictions += 1
         if failed:
             served.counters.failures += 1
-            self.failures += 1
+            self._failures += 1
 
     def report(self) -> None:
         """Tell staff what this process serves (one small upsert)."""
-        current = self.current
+        current = self._current
         ServingProcess.objects.update_or_create(
             name=self.process_name,
             defaults={
                 "version": current.version if current else "",
                 "deployment_id": current.deployment_id if current else None,
-                "error": self.error,
-                "failed_version": self.failed_version,
-                "predictions": self.predictions,
-                "failures": self.failures,
+                "error": self._error,
+                "failed_version": self._failed_version,
+                "predictions": self._predictions,
+                "failures": self._failures,
                 "started_at": self.started_at,
                 "seen_at": timezone.now(),
             },
         )
-
-    def ensure_started(self) -> None:
-        """Start the follower thread in this process (after a fork, again in the child)."""
-        if self._thread_pid == os.getpid() or not self.autostart:
-            return
-        with self._lock:
-            if self._thread_pid == os.getpid():
-                return
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._follow, name="model-follower", daemon=True)
-            self._thread_pid = os.getpid()
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def tick(self) -> None:
-        """One round of the follower: registry alias, newest deployment, health of a fresh one."""
-        if time.monotonic() - self._last_alias_check >= settings.REGISTRY_SYNC_INTERVAL:
-            self._last_alias_check = time.monotonic()
-            watch.record_alias_move()
-        changed = self.sync()
-        if watch.rollback_if_failing(self):
-            self.sync()
-        if changed or self.error:
-            self.report()
-
-    def _follow(self) -> None:
-        last_report = 0.0
-        while not self._stop.is_set():
-            try:
-                close_old_connections()
-                self.tick()
-                if time.monotonic() - last_report > max(5.0, settings.MODEL_POLL_INTERVAL):
-                    self.report()
-                    last_report = time.monotonic()
-            except Exception:
-                logger.exception("serving: checking the active deployment failed; still serving the old model")
-            self._stop.wait(settings.MODEL_POLL_INTERVAL)
 
 
 def warm_up(model: Any, example: Any) -> None:

@@ -71,7 +71,6 @@ def _admit(
     request: HttpRequest, models: Any, method: str, no_model: str
 ) -> tuple[ServedModel, None] | tuple[ServedModel | None, HttpResponse]:
     """What every model endpoint checks first, in order: method, API key, a model to answer with."""
-    models.ensure_started()
     served = models.current
     if request.method != method:
         return served, _not_allowed(served, method)
@@ -183,7 +182,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 def readyz(request: HttpRequest) -> HttpResponse:
     models = holder()
-    models.ensure_started()
     served = models.current
     if served is None:
         body = {"status": "not ready", "error": models.error or "no model is loaded yet"}

@@ -1,24 +1,19 @@
-"""What every serving process checks besides the newest deployment: the registry alias, and
-whether a freshly deployed version is failing in serving.
+"""What every serving process checks besides the newest deployment (predictor/follower.py): the
+registry alias, and whether a freshly deployed version is failing in serving.
 
 Both may be noticed by many processes at once; services.record_registry_move and
 services.auto_rollback make the database decide, so exactly one Deployment row is written.
 """
 
-from __future__ import annotations
-
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
 
 from predictor import registry, services
 from predictor.models import Deployment
-
-if TYPE_CHECKING:
-    from predictor.serving import ModelHolder
+from predictor.serving import ModelHolder
 
 logger = logging.getLogger(__name__)
 

@@ -99,6 +99,9 @@ class RetrainingRun(models.Model):
     p_value = models.FloatField(null=True, blank=True)
     validation = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # The signal that stopped the worker mid-run ("SIGTERM"), and the run queued in its place.
+    stopped_by_signal = models.CharField(max_length=20, blank=True)
+    requeued_as = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     notifications = models.JSONField(default=dict, blank=True)
     deployment = models.ForeignKey(
         "predictor.Deployment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
+from predictor.contract import METRICS as GUARD_METRICS
+
 DEFAULT_POLICY: dict[str, Any] = {
     "primary_metric": "accuracy",
     "min_improvement": 0.0,
@@ -18,7 +20,6 @@ DEFAULT_POLICY: dict[str, Any] = {
     "significance": 0.05,
     "min_first_score": 0.5,
 }
-GUARD_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 # Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
 _TOLERANCE = 1e-9
 

@@ -1,7 +1,9 @@
-"""Recording a run as it happens: each step's status, detail and timing, and a heartbeat.
+"""The one writer of a run's row while the run is worked on.
 
-The panel polls the run row, and the stale-run sweep reads the heartbeat, so both are written
-to the database while the run is still going.
+The recorder claims a queued run, hands the pipeline its starting state, records each step
+(status, detail, timing) and what the step found, beats from a side thread so the stale-run
+sweep sees the worker alive, and closes the run. The panel polls the row, so everything is
+written as it happens. A worker being stopped asks it which step is running (`position()`).
 """
 
 import logging
@@ -17,75 +19,123 @@ from django.utils import timezone
 
 from retraining import runs
 from retraining.models import RetrainingRun
+from retraining.state import RunState, row_fields
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+Status = RetrainingRun.Status
 
-
-class Stop(Exception):
-    """A run that ends early on purpose (skipped, rejected), not a failure."""
-
-    def __init__(self, status: str, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.status = status
-        self.reasons = reasons
+# The recorder of the run this process is working on, if any (a worker runs one at a time).
+_working: "Recorder | None" = None
 
 
 class Recorder:
-    """Records each step's status and timing on the run row as it happens (the panel polls it)."""
-
-    def __init__(self, run: RetrainingRun, say: Progress) -> None:
+    def __init__(self, run: Any, say: Progress) -> None:
         self.run = run
         self.say = say
         # A retried run keeps the steps of its earlier attempts.
         self.steps: list[dict[str, Any]] = list(run.steps)
+        self.closed = False
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[Callable[[str], None]]:
+    @classmethod
+    def claim(cls, run_id: int, say: Progress | None = None) -> "Recorder | None":
+        """The recorder of a run just moved from queued to running; None if it was not queued."""
+        if not runs.claim(run_id):
+            return None
+        return cls(RetrainingRun.objects.select_related("triggered_by").get(pk=run_id), say or (lambda line: None))
+
+    def state(self) -> RunState:
+        run = self.run
+        return RunState(
+            run_id=run.pk,
+            trigger=run.trigger,
+            user=run.triggered_by,
+            estimator=run.estimator,
+            params=dict(run.params),
+            policy=dict(run.policy),
+        )
+
+    def position(self) -> tuple[int, str, str] | None:
+        """(run id, step, its status) of the step started last; None before the first one."""
+        if not self.steps:
+            return None
+        step = self.steps[-1]
+        return self.run.pk, str(step.get("name")), str(step.get("status"))
+
+    def step(self, name: str, work: Callable[[RunState], RunState], state: RunState) -> RunState:
+        """Run one step on `state` and record it, with what it found, on the row."""
         entry: dict[str, Any] = {"name": name, "status": "running", "started_at": timezone.now().isoformat()}
         self.steps.append(entry)
-        RetrainingRun.objects.filter(pk=self.run.pk).update(step=name, steps=self.steps, heartbeat_at=timezone.now())
+        self._update(step=name, steps=self.steps, heartbeat_at=timezone.now())
         started = time.perf_counter()
-
-        def note(text: str) -> None:
-            entry["detail"] = text
-
+        found: dict[str, Any] = {}
+        ended_before = state.ended_early
         try:
-            yield note
-        except Stop as stop:
-            entry["status"] = "stopped"
-            entry.setdefault("detail", "; ".join(stop.reasons))
-            raise
+            state = work(state)
         except Exception as exc:
             entry["status"] = "failed"
             entry["detail"] = f"{type(exc).__name__}: {exc}"
             raise
         else:
-            entry["status"] = "done"
+            stopped = state.ended_early and not ended_before  # this step ended the run
+            entry["status"] = "stopped" if stopped else "done"
+            detail = state.note or ("; ".join(state.reasons) if stopped else "")
+            if detail:
+                entry["detail"] = detail
+            found = row_fields(state)
         finally:
             entry["duration"] = round(time.perf_counter() - started, 3)
-            RetrainingRun.objects.filter(pk=self.run.pk).update(steps=self.steps)
+            # A step after the run was closed (notify) leaves no current step behind.
+            self._update(steps=self.steps, **found, **({"step": ""} if self.closed else {}))
             self.say(f"[{entry['status']:>7}] {name:<9} {entry['duration']:7.2f}s  {entry.get('detail', '')}")
+        return state
 
+    def finish(self, state: RunState, error: str = "", stopped_by_signal: str = "") -> bool:
+        """Close the run once; False if something else (the stale-run sweep) closed it first."""
+        status = Status.FAILED if error else state.status
+        fields = {**row_fields(state), "steps": self.steps}
+        if error:
+            fields |= {"error": error, "stopped_by_signal": stopped_by_signal}
+        self.closed = True
+        return runs.finish(self.run, status, **fields)
 
-@contextmanager
-def heartbeat(run_id: int) -> Iterator[None]:
-    """Beat from a side thread so a long fit still shows the worker is alive."""
-    stop = threading.Event()
+    def requeue(self, error: str) -> None:
+        """Back to the queue after a transient fault; the task schedules the next attempt."""
+        runs.requeue(self.run.pk, f"retrying after a transient fault: {error}")
+        self._update(steps=self.steps)
 
-    def loop() -> None:
+    def row(self) -> RetrainingRun:
+        return RetrainingRun.objects.get(pk=self.run.pk)
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """This process works on this run: its heartbeat runs, and shutdown can ask where it is."""
+        global _working
+        _working = self
+        stop = threading.Event()
+        thread = threading.Thread(target=self._beat, args=(stop,), name=f"heartbeat-{self.run.pk}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            _working = None
+            stop.set()
+            thread.join(timeout=5)
+
+    def _beat(self, stop: threading.Event) -> None:
+        """Beat from a side thread so a long fit still shows the worker is alive."""
         while not stop.wait(settings.RUN_HEARTBEAT_INTERVAL):
             try:
-                runs.beat(run_id)
+                runs.beat(self.run.pk)
             except Exception:
-                logger.warning("heartbeat for run #%s failed", run_id, exc_info=True)
+                logger.warning("heartbeat for run #%s failed", self.run.pk, exc_info=True)
             finally:
                 close_old_connections()
 
-    thread = threading.Thread(target=loop, name=f"heartbeat-{run_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    def _update(self, **fields: Any) -> None:
+        RetrainingRun.objects.filter(pk=self.run.pk).update(**fields)
+
+
+def working() -> Recorder | None:
+    """The recorder of the run this process is working on now, if any."""
+    return _working

@@ -5,7 +5,7 @@ updates to claim or close a run), so two triggers at the same moment, from any p
 never both start a run.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -93,6 +93,11 @@ def finish(run: RetrainingRun, status: str, **fields: Any) -> bool:
     return updated == 1
 
 
+def mark_requeued(run: RetrainingRun, again: RetrainingRun, note: str) -> None:
+    """Say where a run stopped by a signal went; a run so marked is never queued again."""
+    RetrainingRun.objects.filter(pk=run.pk).update(requeued_as=again, reasons=[*run.reasons, note])
+
+
 def close_stale_runs() -> list[int]:
     """Close as failed the runs whose worker stopped beating (killed, or its machine gone)."""
     now = timezone.now()
@@ -116,20 +121,21 @@ def close_stale_runs() -> list[int]:
     return closed
 
 
-def already_decided(run: RetrainingRun, md5: str, champion: Any) -> RetrainingRun | None:
+def already_decided(
+    run_id: int, setup: tuple[Any, ...], md5: str, champion_version: str, since: datetime
+) -> RetrainingRun | None:
     """An earlier run that judged this same data, against this same champion, with the same setup.
 
-    Running it again would train the same challenger and reach the same verdict, so the new-data
-    check treats it as no new data. A change of estimator, hyperparameters or policy, or a new
-    champion, makes the data worth judging again.
+    `setup` is (estimator, hyperparameters, policy). Running it again would train the same
+    challenger and reach the same verdict, so the new-data check treats it as no new data. A
+    change of setup, or a new champion (deployed at `since`), makes the data worth judging again.
     """
-    earlier = RetrainingRun.objects.filter(
-        status__in=[Status.KEPT, Status.REJECTED], created_at__gte=champion.created_at
-    ).exclude(pk=run.pk)
+    earlier = RetrainingRun.objects.filter(status__in=[Status.KEPT, Status.REJECTED], created_at__gte=since).exclude(
+        pk=run_id
+    )
     for candidate in earlier.order_by("-id")[:20]:
-        setup = (candidate.estimator, candidate.params, candidate.policy)
-        same_setup = setup == (run.estimator, run.params, run.policy)
-        judged_this_champion = candidate.status == Status.REJECTED or candidate.champion_version == champion.version
+        same_setup = (candidate.estimator, candidate.params, candidate.policy) == tuple(setup)
+        judged_this_champion = candidate.status == Status.REJECTED or candidate.champion_version == champion_version
         if candidate.dataset.get("md5") == md5 and same_setup and judged_this_champion:
             return candidate
     return None

@@ -5,10 +5,10 @@ sends it to the container's first process. A training can take far longer than t
 killed worker would leave its run `running` until the heartbeat sweep notices. So the pool
 process running the task stops the run itself:
 
-- during check, pull, validate, train or compare, it raises `WorkerStopped` where the run is:
-  the pipeline records the run as failed with the reason (nothing was deployed); once the worker
-  has stopped consuming, it queues a new run of the same trigger, which the next worker runs from
-  the start;
+- during a step the pipeline marks interruptible (check, pull, validate, train, compare), it
+  raises `WorkerStopped` where the run is: the pipeline records the run as failed, stopped by the
+  signal (nothing was deployed); once the worker has stopped consuming, it queues a new run of
+  the same trigger, which the next worker runs from the start;
 - during deploy (load, warm up, move the alias, write the row: a few seconds) and after it, the
   stop waits for the step to end, re-checking twice a second: a model is never half deployed;
 - never in the middle of a database call, so the connection that records the failure is sound.
@@ -32,9 +32,7 @@ from celery import signals
 logger = logging.getLogger(__name__)
 
 RUN_TASKS = frozenset({"retraining.tasks.retrain", "retraining.tasks.scheduled_retrain"})
-INTERRUPTIBLE_STEPS = frozenset({"check", "pull", "validate", "train", "compare"})
 RECHECK_SECONDS = 0.5
-STOPPED = "the worker was stopped"
 REQUEUE_WINDOW = timedelta(hours=1)
 # Code that must not be interrupted: the run's failure is recorded over this connection.
 _UNSAFE_MODULES = (f"{os.sep}django{os.sep}db{os.sep}", f"{os.sep}psycopg{os.sep}", f"{os.sep}sqlite3{os.sep}")
@@ -45,9 +43,10 @@ class WorkerStopped(Exception):
 
     def __init__(self, signal_name: str, step: str) -> None:
         super().__init__(
-            f"{STOPPED} ({signal_name}) during step {step!r}; nothing was deployed, "
+            f"the worker was stopped ({signal_name}) during step {step!r}; nothing was deployed, "
             "and the run is queued again for the next worker"
         )
+        self.signal_name = signal_name
         self.step = step
 
 
@@ -75,24 +74,24 @@ def connect() -> None:
 def where_to_stop(frame: FrameType | None) -> tuple[int | None, str | None]:
     """(run id, step) if the code at `frame` may be abandoned now, else (None, reason to wait).
 
-    The pipeline's Recorder (a local of the frames that run the steps) knows the current step.
+    The recorder of the run this process works on knows the current step; the pipeline's step
+    list says whether that step may be interrupted.
     """
-    from retraining.recording import Recorder
+    from retraining import pipeline, recording
 
-    recorder = None
     current = frame
     while current is not None:
         if any(part in current.f_code.co_filename for part in _UNSAFE_MODULES):
             return None, "inside a database call"
-        if recorder is None:
-            recorder = next((v for v in current.f_locals.values() if isinstance(v, Recorder)), None)
         current = current.f_back
-    if recorder is None or not recorder.steps:
+    recorder = recording.working()
+    position = recorder.position() if recorder is not None else None
+    if position is None:
         return None, "no step has started"
-    step = recorder.steps[-1]
-    if step.get("status") != "running" or step.get("name") not in INTERRUPTIBLE_STEPS:
-        return None, f"step {step.get('name')!r} is {step.get('status')}"
-    return recorder.run.pk, str(step["name"])
+    run_id, step, status = position
+    if status != "running" or not pipeline.interruptible(step):
+        return None, f"step {step!r} is {status}"
+    return run_id, step
 
 
 def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
@@ -139,26 +138,28 @@ def requeue_stopped_runs() -> list[int]:
 
     Called by the main worker process once it consumes nothing more (a stopping worker that took the
     new run's message would run it into the SIGKILL). The new run takes the same trigger and the
-    settings of now; the failed one says where it went, which also keeps it from being queued twice.
+    settings of now; the stopped one records where it went, which also keeps it from being queued twice.
     """
     from django.utils import timezone
 
-    from retraining import services
+    from retraining import runs, services
     from retraining.models import RetrainingRun
 
     queued = []
-    stopped = RetrainingRun.objects.filter(
-        status=RetrainingRun.Status.FAILED,
-        error__contains=STOPPED,
-        finished_at__gte=timezone.now() - REQUEUE_WINDOW,
-    ).order_by("id")
+    stopped = (
+        RetrainingRun.objects.filter(
+            status=RetrainingRun.Status.FAILED,
+            requeued_as=None,
+            finished_at__gte=timezone.now() - REQUEUE_WINDOW,
+        )
+        .exclude(stopped_by_signal="")
+        .order_by("id")
+    )
     for run in stopped:
-        if any(reason.startswith(("queued again as run #", "run #")) for reason in run.reasons):
-            continue
         again, created = services.trigger_run(run.trigger, run.triggered_by)
         note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
-        RetrainingRun.objects.filter(pk=run.pk).update(reasons=[*run.reasons, note])
-        logger.warning("run #%s was stopped by SIGTERM: %s", run.pk, note)
+        runs.mark_requeued(run, again, note)
+        logger.warning("run #%s was stopped by %s: %s", run.pk, run.stopped_by_signal, note)
         queued.append(again.pk)
     return queued
 

@@ -7,40 +7,16 @@ store, broker folders and databases they create never touch the ones `make run` 
 import contextlib
 import os
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from predictor import serving
 from predictor.serving import holder
-
-# A penguin the demo champion classifies as Gentoo: the row end-to-end tests send.
-PENGUIN = {
-    "island": "Biscoe",
-    "bill_length_mm": 48.6,
-    "bill_depth_mm": 16.0,
-    "flipper_length_mm": 230.0,
-    "body_mass_g": 5800.0,
-    "sex": "male",
-    "year": 2009,
-}
-# A customer every churn demo champion says will leave: the row `make run`'s test sends.
-CHURN_CUSTOMER = {
-    "tenure_months": 3,
-    "contract": "month-to-month",
-    "monthly_charges": 104.5,
-    "support_calls": 5,
-    "internet": "fiber",
-    "age": 41,
-    "monthly_usage_gb": 80.0,
-    "late_payments": 2,
-    "region": "south",
-}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -76,19 +52,6 @@ def _marked_processes(mark: str) -> dict[int, str]:
     return found
 
 
-def free_port() -> int:
-    """A port nothing listens on now, for a server a test starts."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _empty(models) -> None:
-    models.current = None
-    models.error = ""
-    models.failed_deployment_id = None
-
-
 @pytest.fixture
 def staff_user(db):
     return get_user_model().objects.create_user("alice", "alice@example.com", "pw-alice-123", is_staff=True)
@@ -108,10 +71,7 @@ def model_name(settings) -> str:
 
 @pytest.fixture
 def demo_registry(tmp_path: Path, settings) -> Path:
-    """A real git + DVC registry holding demo batch 1, with a local-directory remote.
-
-    Tests use the penguins: small, exact, and a row (PENGUIN) whose class every model agrees on.
-    """
+    """A real git + DVC registry holding demo batch 1, with a local-directory remote."""
     from retraining import demo
 
     repo = tmp_path / "registry"
@@ -127,13 +87,9 @@ def demo_registry(tmp_path: Path, settings) -> Path:
 
 
 @pytest.fixture
-def served_model() -> Iterator[None]:
-    """The process-wide model holder, emptied before and after the test."""
-    models = holder()
-    models.autostart = False
-    _empty(models)
-    yield
-    _empty(models)
+def served_model(monkeypatch) -> None:
+    """A fresh, empty model holder in place of the process-wide one for the test."""
+    monkeypatch.setattr(serving, "_holder", serving.ModelHolder())
 
 
 @pytest.fixture
@@ -147,24 +103,6 @@ def champion(transactional_db, demo_registry, model_name, served_model):
     assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
     holder().sync()
     return run.deployment
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """Environment for a process started by a test: same VAR_DIR, same (test) database."""
-    env = dict(os.environ)
-    database = settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
-    else:
-        user = database.get("USER") or "postgres"
-        host = database.get("HOST") or "127.0.0.1"
-        port = database.get("PORT") or 5432
-        env["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database['NAME']}"
-    for name in ("MODEL_NAME", "DATA_REGISTRY", "DATA_PATH", "DATA_REMOTE", "TARGET_COLUMN", "DEMO_DATASET"):
-        env[name] = str(getattr(settings, name))
-    env["DATA_CACHE_DIR"] = str(settings.DATA_CACHE_DIR)
-    env.update(extra)
-    return env
 
 
 @pytest.fixture

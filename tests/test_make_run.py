@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.conftest import CHURN_CUSTOMER, free_port
+from tests.support.processes import CHURN_CUSTOMER, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,17 +100,7 @@ def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 420
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert make.poll() is None, (tmp_path / "make-run.log").read_text()[-3000:]
-            time.sleep(1)
-        else:
-            pytest.fail("web never answered: " + (tmp_path / "make-run.log").read_text()[-3000:])
+        wait_healthy(base, make, tmp_path / "make-run.log", 420, interval=1)
         cold_start = time.monotonic() - started
 
         answer = requests.post(f"{base}/api/v1/predict", json={"instances": [CHURN_CUSTOMER]}, timeout=10)

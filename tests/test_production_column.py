@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PENGUIN, free_port
+from tests.support.processes import PENGUIN, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = """

@@ -15,7 +15,7 @@ from predictor.models import Deployment
 from retraining import shutdown
 from retraining.models import RetrainingRun
 from retraining.recording import Recorder
-from tests.conftest import subprocess_env
+from tests.support.processes import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 Status = RetrainingRun.Status
@@ -29,9 +29,9 @@ def procfile_command(name: str) -> str:
 
 
 def position_in(step: str, status: str = "running") -> tuple[int | None, str | None]:
-    recorder = Recorder(SimpleNamespace(pk=7, steps=[]), print)
-    recorder.steps = [{"name": "check", "status": "done"}, {"name": step, "status": status}]
-    return shutdown.where_to_stop(sys._getframe())
+    steps = [{"name": "check", "status": "done"}, {"name": step, "status": status}]
+    with Recorder(SimpleNamespace(pk=7, steps=steps), print).working():
+        return shutdown.where_to_stop(sys._getframe())
 
 
 @pytest.mark.parametrize("step", ["check", "pull", "validate", "train", "compare"])
@@ -48,14 +48,14 @@ def test_a_stop_waits_while_a_model_is_being_deployed_or_after(step: str, status
 
 def test_a_stop_waits_while_a_database_call_is_in_progress() -> None:
     """The failure is recorded over the same connection: it must not be cut mid-query."""
-    recorder = Recorder(SimpleNamespace(pk=7, steps=[]), print)
-    recorder.steps = [{"name": "train", "status": "running"}]
+    recorder = Recorder(SimpleNamespace(pk=7, steps=[{"name": "train", "status": "running"}]), print)
     namespace: dict = {}
     exec(
         compile("def execute(call):\n    return call()\n", "/site-packages/django/db/backends/utils.py", "exec"),
         namespace,
     )
-    run_id, reason = namespace["execute"](lambda: shutdown.where_to_stop(sys._getframe()))
+    with recorder.working():
+        run_id, reason = namespace["execute"](lambda: shutdown.where_to_stop(sys._getframe()))
     assert (run_id, reason) == (None, "inside a database call")
     assert recorder.steps
 
@@ -72,7 +72,7 @@ def test_a_stopped_run_is_queued_again_once_whoever_sweeps_it(
     stopped, _ = runs.start_run(RetrainingRun.Trigger.MANUAL, staff_user)
     runs.claim(stopped.pk)
     error = str(shutdown.WorkerStopped("SIGTERM", "train"))
-    runs.finish(stopped, Status.FAILED, error=f"WorkerStopped: {error}")
+    runs.finish(stopped, Status.FAILED, error=f"WorkerStopped: {error}", stopped_by_signal="SIGTERM")
     other, _ = runs.start_run(RetrainingRun.Trigger.API)
     runs.finish(other, Status.FAILED, error="ValueError: bad data")
 
@@ -153,11 +153,13 @@ def test_a_worker_stopped_mid_training_closes_the_run_and_the_next_worker_runs_i
     assert run.status == Status.FAILED
     assert run.active is None
     assert "stopped (SIGTERM) during step 'train'" in run.error
+    assert run.stopped_by_signal == "SIGTERM"
     assert [s["status"] for s in run.steps if s["name"] == "train"] == ["failed"]
     assert Deployment.objects.count() == 1
     again = RetrainingRun.objects.exclude(pk=run.pk).get(trigger=RetrainingRun.Trigger.API)
     assert again.status == Status.QUEUED
     assert run.reasons[-1] == f"queued again as run #{again.pk}"
+    assert run.requeued_as == again
 
     second = start_worker(second_log)
     try:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince
 
-from predictor.registry import MODEL_METRICS
+from predictor.contract import METRICS as MODEL_METRICS
 from retraining import runs as run_store
 from retraining.models import RetrainingRun
 from retraining.panel import selectors

@@ -13,7 +13,7 @@ from django.utils import timezone
 from predictor import registry, services
 from predictor.models import Deployment, ServingProcess
 from retraining.models import RetrainingRun
-from retraining.pipeline import STEPS
+from retraining.pipeline import STEP_NAMES
 from retraining.policy import GUARD_METRICS
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def progress(run: RetrainingRun) -> dict[str, Any]:
             "duration": recorded.get(name, {}).get("duration"),
             "detail": recorded.get(name, {}).get("detail", ""),
         }
-        for name in STEPS
+        for name in STEP_NAMES
     ]
     for step in steps:
         if run.finished and step["status"] == "pending":

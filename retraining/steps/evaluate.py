@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from predictor.contract import METRICS  # noqa: F401  (the names evaluate() returns)
 from retraining.steps.train import prepare_features
-
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 @dataclass

@@ -11,6 +11,18 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from predictor.contract import (
+    CATEGORICAL,
+    CLASSIFIER,
+    ENCODE,
+    FILL_VALUE,
+    IMPUTE,
+    NUMERIC,
+    PREPROCESS,
+    SCALE,
+    is_numeric,
+)
+
 ESTIMATORS: dict[str, type] = {
     "random_forest": RandomForestClassifier,
     "gradient_boosting": HistGradientBoostingClassifier,
@@ -31,10 +43,6 @@ def feature_columns(frame: pd.DataFrame, target: str) -> tuple[list[str], list[s
     return numeric, categorical
 
 
-def is_numeric(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-
-
 def build_pipeline(frame: pd.DataFrame, target: str, estimator: str, params: dict[str, Any], seed: int) -> Pipeline:
     if estimator not in ESTIMATORS:
         known = ", ".join(sorted(ESTIMATORS))
@@ -51,23 +59,23 @@ def build_pipeline(frame: pd.DataFrame, target: str, estimator: str, params: dic
     preprocess = ColumnTransformer(
         [
             (
-                "numeric",
-                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                NUMERIC,
+                Pipeline([(IMPUTE, SimpleImputer(strategy="median")), (SCALE, StandardScaler())]),
                 numeric,
             ),
             (
-                "categorical",
+                CATEGORICAL,
                 Pipeline(
                     [
-                        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-                        ("encode", OneHotEncoder(handle_unknown="ignore")),
+                        (IMPUTE, SimpleImputer(strategy="constant", fill_value=FILL_VALUE)),
+                        (ENCODE, OneHotEncoder(handle_unknown="ignore")),
                     ]
                 ),
                 categorical,
             ),
         ]
     )
-    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+    return Pipeline([(PREPROCESS, preprocess), (CLASSIFIER, classifier)])
 
 
 def prepare_features(frame: pd.DataFrame, target: str | None = None) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from retraining.steps.train import is_numeric
+from predictor.contract import NUMERIC_TYPES, is_numeric
 
 
 @dataclass
@@ -65,7 +65,7 @@ def validate(
             if name not in frame.columns:
                 result.problems.append(f"feature column {name!r} that the champion uses is missing")
                 continue
-            expected_numeric = spec["type"] in {"double", "float", "long", "integer"}
+            expected_numeric = spec["type"] in NUMERIC_TYPES
             if expected_numeric and not is_numeric(frame[name]):
                 bad = _non_numeric_examples(frame[name])
                 result.problems.append(

@@ -17,7 +17,8 @@ import requests
 from django.core.management import call_command
 
 from predictor.models import ServingProcess
-from tests.conftest import PENGUIN, free_port, subprocess_env
+from tests.support.pipeline import WEAK_PARAMS, run_pipeline
+from tests.support.processes import PENGUIN, free_port, subprocess_env, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -66,17 +67,7 @@ def web(transactional_db, tmp_path) -> Iterator[str]:
     process = start([str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"], log, env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, log.read_text()[-3000:]
-            time.sleep(0.5)
-        else:
-            pytest.fail("gunicorn never answered: " + log.read_text()[-3000:])
+        wait_healthy(base, process, log, 120)
         yield base
     finally:
         stop(process)
@@ -174,12 +165,10 @@ def wait_until_settled(page, run_id: int, seconds: float = 240) -> list[tuple[st
 def weak_champion(transactional_db, demo_registry, model_name, served_model, settings):
     """A champion crippled on purpose (one stump, demo batch 1): any normal challenger beats it."""
     from predictor.serving import holder
-    from retraining import pipeline, runs
     from retraining.models import RetrainingRun
 
-    settings.TRAINING_PARAMS = {"n_estimators": 1, "max_depth": 1}
-    run, _ = runs.start_run(RetrainingRun.Trigger.BOOTSTRAP)
-    run = pipeline.execute(run.pk)
+    settings.TRAINING_PARAMS = WEAK_PARAMS
+    run = run_pipeline(RetrainingRun.Trigger.BOOTSTRAP)
     assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
     holder().sync()
     return run.deployment

@@ -4,6 +4,7 @@ import pytest
 
 from predictor import apikeys
 from predictor.models import ApiKey
+from tests.support.keys import create_key
 
 PREDICT = "/api/v1/predict"
 
@@ -33,21 +34,21 @@ def test_a_missing_key_is_401(client, served, rows, keys_required):
 
 @pytest.mark.parametrize("given", ["nonsense", "abcd1234.wrong-secret", "x" * 300])
 def test_a_wrong_key_is_401(client, served, rows, keys_required, given):
-    apikeys.create_key("mobile app")
+    create_key("mobile app")
     response = predict(client, rows, Authorization=f"Bearer {given}")
     assert response.status_code == 401
     assert response.json() == {"error": "the API key is not valid"}
 
 
 def test_a_valid_key_is_accepted_in_either_header(client, served, rows, keys_required):
-    _, key = apikeys.create_key("mobile app")
+    _, key = create_key("mobile app")
     assert predict(client, rows, Authorization=f"Bearer {key}").status_code == 200
     assert predict(client, rows, **{"X-API-Key": key}).status_code == 200
     assert client.get("/api/v1/model", headers={"X-API-Key": key}).status_code == 200
 
 
 def test_a_deactivated_key_stops_working(client, served, rows, keys_required):
-    row, key = apikeys.create_key("mobile app")
+    row, key = create_key("mobile app")
     row.active = False
     row.save()
     apikeys.forget()
@@ -55,7 +56,7 @@ def test_a_deactivated_key_stops_working(client, served, rows, keys_required):
 
 
 def test_keys_are_stored_hashed(served, keys_required):
-    row, key = apikeys.create_key("mobile app")
+    row, key = create_key("mobile app")
     stored = ApiKey.objects.values_list("prefix", "hashed_key").get(pk=row.pk)
     assert stored == (key.split(".")[0], hashlib.sha256(key.encode()).hexdigest())
     assert key.split(".")[1] not in str(stored)
@@ -65,7 +66,7 @@ def test_a_key_over_its_rate_limit_is_429(client, served, rows, keys_required):
     from django.core.cache import cache
 
     cache.clear()
-    _, key = apikeys.create_key("batch job", rate_limit=3)
+    _, key = create_key("batch job", rate_limit=3)
     statuses = [predict(client, rows, Authorization=f"Bearer {key}").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     response = predict(client, rows, Authorization=f"Bearer {key}")

@@ -8,9 +8,8 @@ import pytest
 import requests
 
 from predictor.models import ServingProcess
-from tests.predictor import gunicorn_server
-from tests.predictor.conftest import register_broken_version
-from tests.predictor.test_hot_swap import FIRST_BOUND, SWITCH_BOUND, deploy, wait_all_workers_on
+from tests.support import gunicorn_server
+from tests.support.serving import FIRST_BOUND, SWITCH_BOUND, deploy, register_broken_version, wait_all_workers_on
 
 pytestmark = pytest.mark.slow
 

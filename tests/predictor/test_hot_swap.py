@@ -7,17 +7,12 @@ import requests
 from mlflow import MlflowClient
 
 from predictor import services
-from predictor.models import Deployment, ServingProcess
-from tests.predictor import gunicorn_server
-from tests.predictor.conftest import log_faulty_version
-from tests.predictor.faulty import fail_on_small_batches
+from predictor.models import Deployment
+from tests.support import gunicorn_server
+from tests.support.faulty import fail_on_small_batches
+from tests.support.serving import FIRST_BOUND, SWITCH_BOUND, deploy, log_faulty_version, wait_all_workers_on
 
 pytestmark = pytest.mark.slow
-
-# Generous: a worker polls every 0.5 s and loads a version in about a second on an idle machine.
-SWITCH_BOUND = 20.0
-# The first version a fresh server loads also pays for its caches.
-FIRST_BOUND = 90.0
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +28,6 @@ def server(penguin_versions, tmp_path_factory, django_db_setup, django_db_blocke
 def live(transactional_db, settings, penguin_versions, server):
     settings.MODEL_NAME = penguin_versions.name
     return server
-
-
-def deploy(version: str, source=Deployment.Source.PIPELINE) -> Deployment:
-    return services.deploy(version, source=source, reason="test")
-
-
-def wait_all_workers_on(server, version: str, bound: float = SWITCH_BOUND) -> float:
-    """Seconds until every worker reports serving `version`."""
-    started = time.monotonic()
-    while time.monotonic() - started < bound:
-        names = server.worker_names()
-        served = dict(ServingProcess.objects.filter(name__in=names).values_list("name", "version"))
-        if len(names) >= 2 and set(served) == names and set(served.values()) == {version}:
-            return time.monotonic() - started
-        time.sleep(0.1)
-    raise AssertionError(f"not every worker serves v{version} after {bound}s: {served}")
 
 
 def test_workers_switch_back_and_forth_under_load_without_a_failed_request(live, penguin_versions, rows):

@@ -9,7 +9,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
 from predictor import inference
-from predictor.inputs import known_categories
+from predictor.contract import known_categories
 from predictor.serving import compile_checked
 from retraining.demo import demo_frame
 from retraining.steps.train import ESTIMATORS, prepare_features, train

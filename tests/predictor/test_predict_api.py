@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_compiled_inference_answers_exactly_as_the_model_itself(client, served, 
     current = holder().current
     assert current.compiled is not None, current.inference
     compiled = post(client, {"instances": rows}).json()
-    holder().current = current.__class__(**{**current.__dict__, "compiled": None})
+    holder().serve(replace(current, compiled=None))
     own = post(client, {"instances": rows}).json()
     assert compiled == own
     assert compiled["probabilities"] == current.model.predict_proba(inputs.frame_of(as_columns(rows))).tolist()
@@ -64,7 +65,7 @@ def test_a_failure_of_the_compiled_path_is_answered_by_the_model_itself(client, 
     current = holder().current
     broken = type("Broken", (), {"predict_proba": lambda self, columns: 1 / 0})()
     expected = post(client, {"instances": rows}).json()
-    holder().current = current.__class__(**{**current.__dict__, "compiled": broken})
+    holder().serve(replace(current, compiled=broken))
     response = post(client, {"instances": rows})
     assert response.status_code == 200
     assert response.json() == expected
@@ -235,7 +236,7 @@ def test_it_refuses_other_methods(client, served):
 def test_a_model_failure_is_a_503_and_counted(client, served, rows):
     current = holder().current
     broken = type("Broken", (), {"predict_proba": lambda self, frame: 1 / 0})()
-    holder().current = current.__class__(**{**current.__dict__, "model": broken, "compiled": None})
+    holder().serve(replace(current, model=broken, compiled=None))
     response = post(client, {"instances": rows})
     assert response.status_code == 503
     assert response.json() == {"error": "model version 1 failed on this input: ZeroDivisionError: division by zero"}

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 
 from retraining import demo, runs
 from retraining.models import RetrainingRun
-from tests.conftest import subprocess_env
-from tests.retraining.conftest import publish_batch, publish_frame
+from tests.support.pipeline import publish_batch, publish_frame
+from tests.support.processes import subprocess_env
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import pytest
 from predictor.models import Deployment
 from retraining import demo, demo_datasets
 from retraining.models import RetrainingRun
-from tests.retraining.conftest import run_pipeline
+from tests.support.pipeline import run_pipeline
 
 
 def test_churn_batches_grow_and_each_holds_the_one_before() -> None:

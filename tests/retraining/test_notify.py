@@ -11,7 +11,7 @@ from django.core import mail
 
 from retraining import notify
 from retraining.models import RetrainingRun
-from tests.retraining.conftest import publish_batch, run_pipeline
+from tests.support.pipeline import publish_batch, run_pipeline
 
 
 class Slack(BaseHTTPRequestHandler):

@@ -125,7 +125,7 @@ def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(
 
     from predictor import services
     from retraining import demo
-    from tests.predictor.conftest import BOOKKEEPING, MODEL_SCORES, log_annotated_version
+    from tests.support.serving import BOOKKEEPING, MODEL_SCORES, log_annotated_version
 
     version = log_annotated_version(demo.demo_frame(1, "penguins"))
     MlflowClient().set_registered_model_alias(model_name, "champion", version)

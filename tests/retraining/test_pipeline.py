@@ -10,7 +10,7 @@ from predictor.serving import holder
 from retraining import demo
 from retraining.models import RetrainingRun
 from retraining.steps.split import holdout_mask, split
-from tests.retraining.conftest import WEAK_PARAMS, publish_batch, publish_frame, run_pipeline
+from tests.support.pipeline import WEAK_PARAMS, publish_batch, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
 

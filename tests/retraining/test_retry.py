@@ -10,7 +10,7 @@ from django.conf import settings
 from predictor.models import Deployment
 from retraining import pipeline, runs, tasks
 from retraining.models import RetrainingRun
-from tests.retraining.conftest import publish_batch
+from tests.support.pipeline import publish_batch
 
 pytestmark = pytest.mark.slow
 Status = RetrainingRun.Status

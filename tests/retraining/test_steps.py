@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.inputs import known_categories
+from predictor.contract import known_categories
 from retraining.steps.evaluate import evaluate
 from retraining.steps.split import holdout_mask, row_keys, split
 from retraining.steps.train import TrainingError, train

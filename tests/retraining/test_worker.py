@@ -15,8 +15,8 @@ from predictor.models import Deployment
 from predictor.serving import holder
 from retraining import runs, services
 from retraining.models import RetrainingRun
-from tests.conftest import subprocess_env
-from tests.retraining.conftest import GOOD_PARAMS, publish_batch
+from tests.support.pipeline import GOOD_PARAMS, publish_batch
+from tests.support.processes import subprocess_env
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import free_port, subprocess_env
+from tests.support.processes import free_port, subprocess_env, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,25 +61,11 @@ def start(tmp_dir: Path, workers: int = 2, **env: str) -> Server:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        _wait_up(server)
+        wait_healthy(server.url, process, log, 120, interval=0.2)
     except BaseException:
         server.stop()
         raise
     return server
-
-
-def _wait_up(server: Server) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {server.log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=10).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not start: {server.log.read_text()[-3000:]}")
 
 
 @dataclass(frozen=True)

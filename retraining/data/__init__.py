@@ -1,0 +1,24 @@
+"""The data registry edge: the only code that talks to git and DVC about datasets.
+
+- `source`: where the pipeline reads a dataset version (a DVC registry, or a plain CSV file);
+- `registry`: creating a registry and publishing a new version into it;
+- `vcs`: git and dvc as confined subprocesses; `base`: the errors and the version record.
+
+Django is imported only by `source_from_settings`, so scripts and benchmarks can use this
+package without configured settings.
+"""
+
+from retraining.data.base import DataError, DatasetVersion, DataUnavailable
+from retraining.data.registry import init_registry, publish
+from retraining.data.source import DvcRegistrySource, FileSource, source_from_settings
+
+__all__ = [
+    "DataError",
+    "DataUnavailable",
+    "DatasetVersion",
+    "DvcRegistrySource",
+    "FileSource",
+    "init_registry",
+    "publish",
+    "source_from_settings",
+]

@@ -1,0 +1,130 @@
+"""The data registry itself: creating one, and publishing a new version of a dataset into it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from retraining.data.base import DataError, DatasetVersion, check_tracked_path, file_md5, validate_csv
+from retraining.data.vcs import dvc, git, identity_args, is_git_url, tracked_out
+
+_REMOTE_NAME = "storage"
+
+
+def init_registry(repo_dir: Path, remote: str, endpoint_url: str = "") -> None:
+    """Creates a git + DVC registry the way a data engineer would, so it can be handed over
+    and used with plain `git` and `dvc`. Safe to call on every start; it resumes a partial one.
+
+    `endpoint_url` points an `s3://` remote at an S3-compatible server (MinIO, ...); it is
+    committed with the remote, so every reader of the registry finds the data."""
+    repo = Path(repo_dir).expanduser().resolve()
+    if (repo / ".dvc" / "config").is_file() and git(["rev-parse", "--verify", "--quiet", "HEAD"], repo).returncode == 0:
+        return
+    repo.mkdir(parents=True, exist_ok=True)
+    git(["init", "--quiet", "--initial-branch=main"], repo, error=f"git init in {repo} failed")
+    if not (repo / ".dvc").is_dir():
+        dvc(["init", "--quiet"], repo, error=f"dvc init in {repo} failed")
+    dvc(["config", "core.analytics", "false"], repo, error="dvc config failed")
+    remote_url = remote if is_git_url(remote) else str(Path(remote).expanduser().resolve())
+    dvc(
+        ["remote", "add", "--default", "--force", _REMOTE_NAME, remote_url],
+        repo,
+        error="dvc remote add failed",
+    )
+    if endpoint_url:
+        dvc(
+            ["remote", "modify", _REMOTE_NAME, "endpointurl", endpoint_url],
+            repo,
+            error="dvc remote modify endpointurl failed",
+        )
+    files = [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
+    git(["add", "--", *files], repo, error="git add failed")
+    commit = [
+        *identity_args(repo),
+        "commit",
+        "--quiet",
+        "-m",
+        "Initialize the DVC data registry",
+        "--",
+        *files,
+    ]
+    git(commit, repo, error=f"git commit in {repo} failed")
+
+
+def publish(repo_dir: Path | str, path: str, csv_file: Path, message: str) -> DatasetVersion:
+    """Publishes a CSV as the next version of `path`. The data is pushed to the DVC remote
+    before the commit is made, so no commit ever names data the remote lacks; on any failure
+    nothing is committed and the workspace is put back."""
+    path = check_tracked_path(path)
+    csv_file = Path(csv_file)
+    validate_csv(csv_file)
+    if not is_git_url(str(repo_dir)):
+        return _publish_local(Path(repo_dir).expanduser().resolve(), path, csv_file, message)
+    url = str(repo_dir)
+    with tempfile.TemporaryDirectory(prefix="registry-") as tmp:
+        clone = Path(tmp) / "registry"
+        git(["clone", "--quiet", url, str(clone)], Path(tmp), error=f"could not clone {url}", timeout=300)
+        version = _publish_local(clone, path, csv_file, message)
+        git(["push", "--quiet", "origin", "HEAD"], clone, error=f"git push to {url} failed", timeout=300)
+    return dataclasses.replace(version, source=url)
+
+
+def _publish_local(repo: Path, path: str, csv_file: Path, message: str) -> DatasetVersion:
+    if not repo.is_dir():
+        raise DataError(f"data registry {repo} does not exist")
+    if not (repo / ".dvc").is_dir():
+        raise DataError(f"{repo} is not a DVC data registry (no .dvc directory)")
+    head = git(["rev-parse", "--verify", "HEAD"], repo, error=f"data registry {repo} has no commit").stdout.strip()
+    current = tracked_out(repo, head, path)
+    new_md5 = file_md5(csv_file)
+    if current and current[0] == new_md5:
+        raise DataError(f"{csv_file} is identical to the published version of {path} (md5 {new_md5}, {head[:12]})")
+    target = repo / path
+    dvc_file = f"{path}.dvc"
+    gitignore = str(PurePosixPath(path).parent / ".gitignore")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.publish-new")
+    backup = target.with_name(f".{target.name}.publish-backup")
+    backup.unlink(missing_ok=True)
+    had_previous = target.is_file()
+    try:
+        # Replace by rename, so a workspace file hard-linked into DVC's cache is never written through.
+        shutil.copyfile(csv_file, staged)
+        if had_previous:
+            os.replace(target, backup)
+        os.replace(staged, target)
+        dvc(["add", "--quiet", path], repo, error=f"dvc add {path} failed")
+        dvc(["push", "--quiet", dvc_file], repo, error=f"dvc push of {path} to the registry's remote failed")
+        git(["add", "--", dvc_file, gitignore], repo, error="git add failed")
+        commit = [*identity_args(repo), "commit", "--quiet", "-m", message, "--", dvc_file, gitignore]
+        git(commit, repo, error=f"git commit in {repo} failed")
+    except (DataError, OSError) as exc:
+        _undo_publish(repo, [dvc_file, gitignore])
+        staged.unlink(missing_ok=True)
+        if backup.exists():
+            os.replace(backup, target)
+        elif not had_previous:
+            target.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise DataError(f"could not write {target}: {exc.strerror}") from None
+        raise
+    backup.unlink(missing_ok=True)
+    sha = git(["rev-parse", "HEAD"], repo).stdout.strip()
+    recorded = tracked_out(repo, sha, path)
+    if recorded is None:
+        raise DataError(f"commit {sha[:12]} in {repo} does not track {path}")
+    return DatasetVersion(source=str(repo), path=path, rev=sha, md5=recorded[0], size=recorded[1])
+
+
+def _undo_publish(repo: Path, files: list[str]) -> None:
+    """Puts the registry's git files back as HEAD has them, whatever step failed."""
+    git(["reset", "--quiet", "--", *files], repo)
+    tracked = git(["ls-tree", "--name-only", "HEAD", "--", *files], repo).stdout.splitlines()
+    for name in files:
+        if name in tracked:
+            git(["checkout", "--quiet", "HEAD", "--", name], repo)
+        else:
+            (repo / name).unlink(missing_ok=True)

@@ -1,0 +1,225 @@
+"""Where the pipeline reads its data: a DVC-tracked file in a git registry, or a plain CSV file.
+
+A dataset version is named by DVC's own content hash, read from the `.dvc` file at a resolved
+commit. Checking for new data therefore never downloads the data, and costs the same for a
+megabyte as for a terabyte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from retraining.data.base import (
+    CHUNK,
+    DataError,
+    DatasetVersion,
+    DataUnavailable,
+    check_tracked_path,
+    default_cache_dir,
+    file_md5,
+    one_line,
+    read_csv,
+    write_atomic,
+)
+from retraining.data.vcs import git, is_git_url, tracked_out
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class DvcRegistrySource:
+    """A CSV file tracked by DVC in a git registry (a local path or a git URL), read at `rev`."""
+
+    def __init__(self, repo: str | Path, path: str, rev: str = "main", cache_dir: Path | str | None = None) -> None:
+        self.repo = str(repo)
+        self.is_url = is_git_url(self.repo)
+        self.source = self.repo if self.is_url else str(Path(self.repo).expanduser().resolve())
+        self.path = check_tracked_path(path)
+        if not rev or rev.startswith("-"):
+            raise DataError(f"invalid registry revision {rev!r}")
+        self.rev = rev
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"DvcRegistrySource({self.source!r}, {self.path!r}, rev={self.rev!r})"
+
+    def version(self) -> DatasetVersion:
+        git_dir, sha = self._resolve_url_rev() if self.is_url else self._resolve_local_rev()
+        md5, size = tracked_out(git_dir, sha, self.path) or self._tracked_out_via_dvc(sha)
+        return DatasetVersion(source=self.source, path=self.path, rev=sha, md5=md5, size=size)
+
+    def pull(self, version: DatasetVersion) -> pd.DataFrame:
+        if (version.source, version.path) != (self.source, self.path):
+            raise DataError(f"version of {version.source}:{version.path} given to the source {self.source}:{self.path}")
+        if not _FULL_SHA.fullmatch(version.rev):
+            raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")
+        label = f"{self.path}@{version.rev[:12]}"
+        cached = self.cache_dir / f"{version.md5}{PurePosixPath(self.path).suffix}"
+        # Files land here only by an atomic rename after their hash was checked.
+        if not (cached.is_file() and cached.stat().st_size == version.size):
+            self._fetch(version, cached, label)
+        return read_csv(cached, label)
+
+    def _resolve_local_rev(self) -> tuple[Path, str]:
+        repo = Path(self.source)
+        if not repo.is_dir():
+            raise DataError(f"data registry {repo} does not exist")
+        proc = git(["rev-parse", "--verify", "--quiet", f"{self.rev}^{{commit}}"], repo)
+        if proc.returncode == 1:
+            raise DataError(f"revision {self.rev!r} not found in data registry {repo}")
+        if "not a git repository" in proc.stderr:
+            raise DataError(f"data registry {repo} is not a git repository")
+        if proc.returncode != 0:
+            raise DataError(f"data registry {repo} is not usable: {one_line(proc.stderr)}")
+        return repo, proc.stdout.strip()
+
+    def _resolve_url_rev(self) -> tuple[Path, str]:
+        """Resolves with one `ls-remote` and keeps a shallow mirror of the commits it needs,
+        so a check that finds no new data costs one round trip."""
+        mirror = self.cache_dir / "registries" / f"{hashlib.sha256(self.repo.encode()).hexdigest()[:16]}.git"
+        if not (mirror / "HEAD").is_file():
+            mirror.mkdir(parents=True, exist_ok=True)
+            git(["init", "--quiet", "--bare"], mirror, error=f"could not create a git mirror in {mirror}")
+        target = self.rev if _FULL_SHA.fullmatch(self.rev) else self._ls_remote(mirror)
+        if git(["cat-file", "-e", target], mirror).returncode != 0:
+            fetch = ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-write-fetch-head", self.repo, target]
+            try:
+                git(fetch, mirror, error=f"could not fetch {self.rev} from data registry {self.repo}", timeout=300)
+            except DataError as exc:
+                raise DataUnavailable(str(exc)) from None
+        sha = git(["rev-parse", "--verify", f"{target}^{{commit}}"], mirror, error=f"{self.rev} is not a commit")
+        return mirror, sha.stdout.strip()
+
+    def _ls_remote(self, mirror: Path) -> str:
+        error = f"data registry {self.repo} is unreachable"
+        try:
+            out = git(["ls-remote", self.repo, self.rev], mirror, error=error, timeout=120).stdout
+        except DataError as exc:
+            raise DataUnavailable(str(exc)) from None
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, name = line.partition("\t")
+            refs[name] = sha
+        for name in (self.rev, f"refs/heads/{self.rev}", f"refs/tags/{self.rev}"):
+            if name in refs:
+                return refs[name]
+        raise DataError(f"revision {self.rev!r} not found in data registry {self.repo}")
+
+    def _tracked_out_via_dvc(self, sha: str) -> tuple[str, int]:
+        """Covers what a `.dvc` file next to the data does not: pipeline outputs in `dvc.lock`
+        and files inside a tracked directory. Slower, and only reached for those."""
+        from dvc.api import DVCFileSystem
+
+        where = f"data registry {self.source} at {self.rev} ({sha[:12]})"
+        try:
+            fs = DVCFileSystem(self.repo if self.is_url else self.source, rev=sha)
+            try:
+                info = fs.info(self.path)
+            finally:
+                fs.close()
+        except FileNotFoundError:
+            raise DataError(f"{self.path} is not tracked by DVC in {where}") from None
+        except Exception as exc:
+            raise DataError(f"DVC could not read {self.path} in {where}: {one_line(str(exc))}") from exc
+        md5 = (info.get("dvc_info") or {}).get("md5")
+        if info.get("type") == "directory":
+            raise DataError(f"{self.path} is a directory in {where}, not a CSV file")
+        if not md5:
+            raise DataError(f"{self.path} is in git but not tracked by DVC in {where}")
+        return str(md5), int(info["size"])
+
+    def _fetch(self, version: DatasetVersion, cached: Path, label: str) -> None:
+        import dvc.api
+        from dvc_data.hashfile.hash import file_md5
+
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=self.cache_dir, prefix=f".{version.md5}.", suffix=".part")
+        try:
+            digest = hashlib.md5(usedforsecurity=False)
+            repo = self.repo if self.is_url else self.source
+            with (
+                os.fdopen(fd, "wb") as out,
+                dvc.api.open(self.path, repo=repo, rev=version.rev, mode="rb") as src,
+            ):
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            # Files added by DVC 2 are hashed with CRLF folded to LF.
+            actual = digest.hexdigest()
+            if actual != version.md5 and file_md5(part, name="md5-dos2unix") != version.md5:
+                raise DataError(f"fetched {label} has md5 {actual}, but DVC records {version.md5}")
+            os.replace(part, cached)
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataUnavailable(f"could not fetch {label} from the DVC remote: {one_line(str(exc))}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(part)
+
+
+class FileSource:
+    """A plain CSV file as a source, for trying the product on a file without a registry."""
+
+    def __init__(self, path: str | Path, *, cache_dir: Path | str | None = None) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    def __repr__(self) -> str:
+        return f"FileSource({str(self.path)!r})"
+
+    def version(self) -> DatasetVersion:
+        """Hashes the file only when its size or mtime changed, so a scheduled check is cheap."""
+        stat = self._stat()
+        key = hashlib.sha256(str(self.path).encode()).hexdigest()[:20]
+        sidecar = self.cache_dir / "file-hashes" / f"{key}.json"
+        stamp = {"path": str(self.path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        try:
+            known = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known, dict) and {k: known.get(k) for k in stamp} == stamp and known.get("md5"):
+            md5 = str(known["md5"])
+        else:
+            md5 = file_md5(self.path)
+            after = self._stat()
+            if (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                with contextlib.suppress(OSError):
+                    write_atomic(sidecar, json.dumps({**stamp, "md5": md5}).encode())
+        return DatasetVersion(source=str(self.path), path="", rev="", md5=md5, size=stat.st_size)
+
+    def pull(self, version: DatasetVersion) -> pd.DataFrame:
+        if version.source != str(self.path):
+            raise DataError(f"version of {version.source} given to the source {self.path}")
+        try:
+            content = self.path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"data file {self.path} cannot be read: {exc.strerror}") from None
+        actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
+        if actual != version.md5:
+            raise DataError(f"data file {self.path} changed since it was checked (md5 {version.md5} -> {actual})")
+        return read_csv(io.BytesIO(content), str(self.path))
+
+    def _stat(self) -> os.stat_result:
+        try:
+            return self.path.stat()
+        except OSError as exc:
+            raise DataError(f"data file {self.path} cannot be read: {exc.strerror}") from None
+
+
+def source_from_settings() -> DvcRegistrySource | FileSource:
+    from django.conf import settings
+
+    registry = str(settings.DATA_REGISTRY)
+    cache_dir = getattr(settings, "DATA_CACHE_DIR", None)
+    if not is_git_url(registry) and registry.lower().endswith(".csv"):
+        return FileSource(registry, cache_dir=cache_dir)
+    return DvcRegistrySource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir)

@@ -1,0 +1,60 @@
+"""The demo data: cumulative batches of the penguins, published into a registry one by one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from retraining import demo
+from retraining.data import DataError, DvcRegistrySource
+from tests.support.registries import PATH, commits, git
+
+
+def test_demo_batches_are_cumulative_shuffled_slices_of_the_penguins() -> None:
+    batches = [demo.demo_frame(batch, "penguins") for batch in range(1, demo.DEMO_BATCHES + 1)]
+    assert [len(batch) for batch in batches] == [206, 275, 344]
+    pd.testing.assert_frame_equal(batches[1].head(206), batches[0])
+    pd.testing.assert_frame_equal(batches[2].head(275), batches[1])
+    assert list(batches[2].columns) == [
+        "species",
+        "island",
+        "bill_length_mm",
+        "bill_depth_mm",
+        "flipper_length_mm",
+        "body_mass_g",
+        "sex",
+        "year",
+    ]
+    assert set(batches[0]["species"]) == {"Adelie", "Chinstrap", "Gentoo"}
+    for out_of_range in (0, demo.DEMO_BATCHES + 1):
+        with pytest.raises(ValueError, match="demo batch must be between 1 and 3"):
+            demo.demo_frame(out_of_range, "penguins")
+
+
+def test_the_demo_registry_is_published_batch_by_batch_then_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_identity = tmp_path / "empty-gitconfig"
+    no_identity.touch()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(no_identity))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    repo, remote = tmp_path / "registry", tmp_path / "remote"
+    created = demo.ensure_demo_registry(repo, str(remote), PATH, dataset="penguins")
+    assert created is not None
+    assert demo.ensure_demo_registry(repo, str(remote), PATH, dataset="penguins") is None
+    source = DvcRegistrySource(repo, PATH, cache_dir=tmp_path / "cache")
+    assert source.version() == created
+    rows = [len(pd.read_csv(repo / PATH))]
+    for _ in range(2):
+        published = demo.publish_next_demo_batch(repo, PATH, "penguins")
+        assert source.version() == published
+        rows.append(len(pd.read_csv(repo / PATH)))
+    assert rows == [206, 275, 344]
+    before = commits(repo)
+    with pytest.raises(DataError, match="all 3 demo batches are already published"):
+        demo.publish_next_demo_batch(repo, PATH, "penguins")
+    assert commits(repo) == before
+    assert set(git(repo, "log", "--format=%an <%ae>").splitlines()) == {"retraining <retraining@localhost>"}
+    assert len(source.pull(created)) == 206

@@ -1,0 +1,149 @@
+"""The whole pipeline over in-memory edges (Kedro style): every branch of the step list, in
+seconds. The same runs against git, DVC, MLflow and the database are in test_pipeline.py."""
+
+from dataclasses import replace
+from itertools import count
+
+import pytest
+
+from retraining import pipeline
+from retraining.demo import demo_frame
+from retraining.pipeline import Step
+from retraining.policy import DEFAULT_POLICY
+from retraining.state import RunState
+from tests.support.memory import StepLog, memory_edges
+from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
+
+_run_ids = count(1)
+
+
+def run(edges, params: dict) -> tuple[RunState, list[tuple[str, str]]]:
+    """One run as `pipeline.execute` sequences it, closing included, minus the run row."""
+    state = RunState(
+        run_id=next(_run_ids),
+        trigger="cli",
+        user=None,
+        estimator="random_forest",
+        params=params,
+        policy=dict(DEFAULT_POLICY),
+    )
+    log = StepLog()
+    state = pipeline.run(state, edges, log, after_close=False)
+    state = pipeline.run(state, edges, log, after_close=True)
+    return state, log.steps
+
+
+def names(steps: list[tuple[str, str]]) -> list[str]:
+    return [name for name, _ in steps]
+
+
+@pytest.fixture
+def edges(settings):
+    """The penguins, as the tests' demo registry holds them (tests/conftest.py)."""
+    settings.DEMO_DATASET = "penguins"
+    settings.TARGET_COLUMN = "species"
+    return memory_edges(demo_frame(1))
+
+
+def test_a_first_run_deploys_its_model_without_loading_any(edges):
+    state, steps = run(edges, GOOD_PARAMS)
+
+    assert state.status == "deployed"
+    assert steps == [(name, "done") for name in ["check", "pull", "validate", "train", "compare", "deploy", "notify"]]
+    assert edges.deployments.sources == ["bootstrap"]
+    assert edges.models.loaded == []
+    assert edges.notifier.notified == [state.run_id]
+    assert state.reasons[0].startswith("first model: accuracy")
+
+
+def test_the_same_data_again_is_skipped_at_the_check_and_notifies_nobody(edges):
+    run(edges, GOOD_PARAMS)
+
+    state, steps = run(edges, GOOD_PARAMS)
+
+    assert state.status == "skipped"
+    assert steps == [("check", "stopped")]
+    assert len(edges.deployments.served) == 1
+    assert len(edges.notifier.notified) == 1
+
+
+def test_a_worse_challenger_is_kept_out_and_tagged_and_only_the_champion_is_loaded(edges):
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(2)
+
+    state, steps = run(edges, WEAK_PARAMS)
+
+    assert state.status == "kept"
+    assert names(steps) == ["check", "pull", "validate", "train", "compare", "keep", "notify"]
+    assert edges.models.tags[state.challenger.version]["retraining.rejected"] == "; ".join(state.reasons)
+    assert edges.models.loaded == ["1"]
+    assert len(edges.deployments.served) == 1
+
+
+def test_a_regressed_champion_is_rolled_back_in_its_own_step(edges):
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(2)
+    weak, _ = run(edges, WEAK_PARAMS)
+    edges.deployments.deploy(weak.challenger.version, source="registry")
+    edges.source.frame = demo_frame(3)
+
+    state, steps = run(edges, WEAK_PARAMS)
+
+    assert state.status == "kept"
+    assert names(steps) == ["check", "pull", "validate", "train", "compare", "keep", "rollback", "notify"]
+    assert edges.deployments.sources[-1] == "rollback"
+    assert edges.deployments.champion().version == "1"
+    assert state.reasons[-1].startswith("regression: champion v2 fell below the previous champion v1")
+
+
+def test_the_previous_champion_is_not_scored_when_the_challenger_is_deployed(edges):
+    run(edges, WEAK_PARAMS)
+    edges.source.frame = demo_frame(2)
+    weak, _ = run(edges, WEAK_PARAMS)
+    edges.deployments.deploy(weak.challenger.version, source="registry")
+    edges.models.loaded.clear()
+    edges.source.frame = demo_frame(3)
+
+    state, steps = run(edges, GOOD_PARAMS)
+
+    assert state.status == "deployed"
+    assert "rollback" not in names(steps)
+    assert edges.models.loaded == ["2"]
+    assert state.comparison.previous is None
+
+
+def test_invalid_data_stops_at_validation_and_is_still_notified(edges):
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(2).drop(columns=["island"])
+
+    state, steps = run(edges, GOOD_PARAMS)
+
+    assert state.status == "rejected"
+    assert steps == [("check", "done"), ("pull", "done"), ("validate", "stopped"), ("notify", "done")]
+    assert state.reasons == ["feature column 'island' that the champion uses is missing"]
+    assert edges.models.loaded == []
+
+
+def test_a_new_step_is_one_function_and_one_entry_in_the_list(edges, monkeypatch):
+    def count_rows(state: RunState, edges) -> RunState:
+        return replace(state, note=f"{len(state.frame)} rows")
+
+    steps = list(pipeline.STEPS)
+    steps.insert(2, Step("count", count_rows, interruptible=True))
+    monkeypatch.setattr(pipeline, "STEPS", tuple(steps))
+
+    state, recorded = run(edges, GOOD_PARAMS)
+
+    assert names(recorded)[:4] == ["check", "pull", "count", "validate"]
+    assert state.status == "deployed"
+    assert pipeline.interruptible("count")
+
+
+def test_only_the_steps_before_anything_is_deployed_may_be_interrupted():
+    assert [step.name for step in pipeline.STEPS if step.interruptible] == [
+        "check",
+        "pull",
+        "validate",
+        "train",
+        "compare",
+    ]

@@ -1,0 +1,2 @@
+"""Helpers shared by test modules: plain functions and constants. Fixtures stay in conftest.py;
+no test module imports another test module."""

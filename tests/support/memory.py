@@ -1,0 +1,138 @@
+"""The pipeline's edges in memory, in the spirit of Kedro's MemoryDataset: the same steps run
+against lists and dicts, so a whole run is tested without git, DVC, MLflow or a mail server."""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from django.utils import timezone
+
+from predictor.contract import known_categories
+from predictor.registry import ModelVersionInfo
+from retraining.data import DatasetVersion
+from retraining.edges import Edges, Judged, Setup
+from retraining.state import Champion, RunState, Schema
+
+_TYPES = {"f": "double", "i": "long", "b": "boolean"}
+
+
+class MemorySource:
+    """Datasets by assignment: `source.frame = ...` is publishing a new version."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def version(self) -> DatasetVersion:
+        content = self.frame.to_csv(index=False).encode()
+        md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
+        return DatasetVersion(source="memory", path="", rev="", md5=md5, size=len(content))
+
+    def pull(self, version: DatasetVersion) -> pd.DataFrame:
+        assert version == self.version(), "the frame changed between check and pull"
+        return self.frame.copy()
+
+
+@dataclass
+class MemoryModels:
+    models: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    annotations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    loaded: list[str] = field(default_factory=list)
+
+    def log_model(self, model: Any, **details: Any) -> ModelVersionInfo:
+        version = str(len(self.models) + 1)
+        self.models[version] = model
+        features = details["signature_input"]
+        self.columns[version] = [
+            {"name": str(name), "type": _TYPES.get(dtype.kind, "string")} for name, dtype in features.dtypes.items()
+        ]
+        self.tags[version] = dict(details["tags"])
+        return ModelVersionInfo(name="memory", version=version, run_id=f"run-of-v{version}", tags=details["tags"])
+
+    def schema(self, version: str) -> Schema:
+        return Schema(columns=self.columns[version], categories=known_categories(self.models[version]))
+
+    def load(self, version: str) -> Any:
+        self.loaded.append(version)
+        return self.models[version]
+
+    def check_serves(self, version: str) -> None:
+        assert version in self.models
+
+    def tag(self, version: str, key: str, value: str) -> None:
+        self.tags[version][key] = value
+
+    def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None:
+        self.annotations[run_id] = {"tags": tags, "metrics": metrics}
+
+
+@dataclass
+class MemoryDeployments:
+    served: list[Champion] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def champion(self) -> Champion | None:
+        return self.served[-1] if self.served else None
+
+    def previous(self, champion: Champion) -> Champion | None:
+        earlier = [c for c in self.served if c.deployment_id < champion.deployment_id and c.version != champion.version]
+        return earlier[-1] if earlier else None
+
+    def deploy(self, version: str, **record: Any) -> int:
+        deployment_id = len(self.served) + 1
+        self.served.append(
+            Champion(
+                deployment_id=deployment_id,
+                version=version,
+                created_at=timezone.now(),
+                run_id=record.get("run_id", ""),
+                metrics=record.get("metrics") or {},
+                data_version=record.get("data_version") or {},
+            )
+        )
+        self.sources.append(record["source"])
+        return deployment_id
+
+
+class NoHistory:
+    def already_decided(self, run_id: int, setup: Setup, md5: str, champion: Champion) -> Judged | None:
+        return None
+
+
+@dataclass
+class MemoryNotifier:
+    notified: list[int] = field(default_factory=list)
+
+    def notify(self, run_id: int) -> dict[str, Any]:
+        self.notified.append(run_id)
+        return {"memory": "sent"}
+
+
+def memory_edges(frame: pd.DataFrame) -> Edges:
+    return Edges(
+        source=MemorySource(frame),
+        models=MemoryModels(),
+        deployments=MemoryDeployments(),
+        history=NoHistory(),
+        notifier=MemoryNotifier(),
+    )
+
+
+class StepLog:
+    """Records (step, outcome) in a list where the real recorder writes the run row."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str]] = []
+
+    def step(self, name: str, work: Callable[[RunState], RunState], state: RunState) -> RunState:
+        ended_before = state.ended_early
+        try:
+            state = work(state)
+        except Exception:
+            self.steps.append((name, "failed"))
+            raise
+        self.steps.append((name, "stopped" if state.ended_early and not ended_before else "done"))
+        return state

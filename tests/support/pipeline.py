@@ -1,0 +1,30 @@
+"""Publishing data versions and running the pipeline in-process, for the pipeline's tests."""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+
+from retraining import data, demo, pipeline, runs
+from retraining.models import RetrainingRun
+
+WEAK_PARAMS = {"n_estimators": 1, "max_depth": 1}
+GOOD_PARAMS = {"n_estimators": 30}
+
+
+def publish_frame(frame: pd.DataFrame, message: str = "Publish a test version") -> data.DatasetVersion:
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_file = Path(tmp) / "data.csv"
+        frame.to_csv(csv_file, index=False)
+        return data.publish(settings.DATA_REGISTRY, settings.DATA_PATH, csv_file, message)
+
+
+def publish_batch(batch: int) -> data.DatasetVersion:
+    return publish_frame(demo.demo_frame(batch), f"Publish demo batch {batch}")
+
+
+def run_pipeline(trigger: str = RetrainingRun.Trigger.CLI, **options) -> RetrainingRun:
+    run, created = runs.start_run(trigger)
+    assert created, f"run #{run.pk} was still {run.status}"
+    return pipeline.execute(run.pk, **options)
