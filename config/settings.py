@@ -218,6 +218,8 @@ if HOLDOUT_FRACTION >= 1:
     raise ImproperlyConfigured(f"HOLDOUT_FRACTION={HOLDOUT_FRACTION} must be below 1")
 MIN_TRAINING_ROWS = env_int("MIN_TRAINING_ROWS", 50, minimum=2)
 MAX_MISSING_SHARE = env_float("MAX_MISSING_SHARE", 0.5, minimum=0)
+# More label classes than this is a mistake (an id or a measurement as the target), not a task.
+MAX_CLASSES = env_int("MAX_CLASSES", 50, minimum=2)
 RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
 RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
