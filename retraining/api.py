@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retraining import notify, services
+from retraining import notify, services, workers
 from retraining.models import RetrainingRun
 
 
@@ -68,13 +68,28 @@ class RunSerializer(serializers.ModelSerializer):
     deployed_version = serializers.CharField(source="deployment.version", default=None, read_only=True)
     duration = serializers.FloatField(read_only=True)
     url = serializers.SerializerMethodField()
+    stalled = serializers.SerializerMethodField(
+        help_text="queued for longer than RUN_STALL_ALERT_AFTER with no live worker on its queue"
+    )
+    stalled_reason = serializers.SerializerMethodField(help_text="why the run is stalled; empty when it is not")
 
     class Meta:
         model = RetrainingRun
-        exclude = ["active", "tick", "deployment"]
+        exclude = ["active", "tick", "deployment", "stall_notified_at"]
 
     def get_url(self, run: RetrainingRun) -> str:
         return notify.run_link(run)
+
+    def get_stalled(self, run: RetrainingRun) -> bool:
+        return bool(self.get_stalled_reason(run))
+
+    def get_stalled_reason(self, run: RetrainingRun) -> str:
+        if run.status != RetrainingRun.Status.QUEUED:
+            return ""
+        # One read of the worker table per response, however many runs it lists.
+        if "workers" not in self.context:
+            self.context["workers"] = workers.liveness()
+        return workers.stalled_reason(run, self.context["workers"])
 
 
 class RunSummarySerializer(RunSerializer):
@@ -96,6 +111,8 @@ class RunSummarySerializer(RunSerializer):
             "finished_at",
             "duration",
             "url",
+            "stalled",
+            "stalled_reason",
         ]
 
 
@@ -159,3 +176,36 @@ def _filtered(request: Request) -> QuerySet[RetrainingRun]:
             raise ValidationError({name: f"unknown {name} {value!r}: choose one of {', '.join(choices)}"})
         filters[name] = value
     return runs.filter(**filters)
+
+
+class RunningTaskSerializer(serializers.Serializer):
+    task = serializers.CharField()
+    id = serializers.CharField()
+    run_id = serializers.IntegerField(allow_null=True, help_text="the run, for a retraining task")
+    started_at = serializers.DateTimeField(allow_null=True)
+
+
+class WorkerSerializer(serializers.Serializer):
+    hostname = serializers.CharField()
+    pid = serializers.IntegerField()
+    queues = serializers.ListField(child=serializers.CharField())
+    started_at = serializers.DateTimeField()
+    last_heartbeat = serializers.DateTimeField()
+    stopped_at = serializers.DateTimeField(allow_null=True, help_text="set when it stopped cleanly")
+    alive = serializers.BooleanField(help_text="heard of within WORKER_HEARTBEAT_TIMEOUT and not stopped")
+    running = RunningTaskSerializer(many=True, help_text="what it ran at its last heartbeat")
+
+
+class WorkersSerializer(serializers.Serializer):
+    workers = WorkerSerializer(many=True, help_text="every worker heard of in the last day, newest first")
+    alive = serializers.IntegerField()
+    retrain_queue = serializers.CharField()
+    retrain_queue_served = serializers.BooleanField(help_text="whether a live worker consumes the retrain queue")
+    checked_at = serializers.DateTimeField()
+
+
+class WorkerList(_RunsView):
+    @extend_schema(responses=WorkersSerializer)
+    def get(self, request: Request) -> Response:
+        """The Celery workers, when each was last heard of, and what each is running."""
+        return Response(WorkersSerializer(workers.liveness()).data)

@@ -69,7 +69,7 @@ def test_it_runs_embedded_when_nothing_is_set(tmp_path: Path) -> None:
     assert (got["data_path"], got["data_rev"], got["target"]) == ("data/penguins.csv", "main", "species")
     assert got["port"] == 8000
     assert got["debug"] is False
-    assert got["beat"] == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert got["beat"] == "retraining.beat:Scheduler"
     # The generated secret key is kept for the next start.
     assert (var / "secret_key").read_text()
 
