@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: runs after every other layer has answered, refusals included.
+    "config.middleware.DrainUnreadBody",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -307,6 +309,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Retraining model service",
     "DESCRIPTION": "Predictions from the champion model, and the retraining pipeline that replaces it.",
     "VERSION": "1.0.0",
+    # 3.1 (JSON Schema 2020-12): a dataframe_split row is a tuple of typed values (prefixItems).
+    "OAS_VERSION": "3.1.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

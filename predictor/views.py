@@ -142,6 +142,9 @@ def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
     }
 
 
+# Read-only endpoints are exempt from CSRF so that any other method gets its JSON 405 from the
+# view: CSRF would refuse an unknown method (QUERY, ...) first, with an HTML 403 page.
+@csrf_exempt
 def model(request: HttpRequest) -> HttpResponse:
     served, refusal = _admit(request, holder(), "GET", "no model is deployed yet")
     if refusal is not None:
@@ -177,11 +180,17 @@ def model(request: HttpRequest) -> HttpResponse:
     )
 
 
+@csrf_exempt
 def healthz(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed(holder().current, "GET, HEAD")
     return _json({"status": "ok"}, 200, holder().current)
 
 
+@csrf_exempt
 def readyz(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed(holder().current, "GET, HEAD")
     models = holder()
     models.ensure_started()
     served = models.current

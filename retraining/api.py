@@ -64,9 +64,11 @@ class StaffOrToken(BasePermission):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    deployed_version = serializers.CharField(source="deployment.version", default=None, read_only=True)
-    duration = serializers.FloatField(read_only=True)
+    triggered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="who started it; null for a token or beat"
+    )
+    deployed_version = serializers.CharField(source="deployment.version", default=None, read_only=True, allow_null=True)
+    duration = serializers.FloatField(read_only=True, allow_null=True, help_text="seconds; null until it finished")
     url = serializers.SerializerMethodField()
     stalled = serializers.SerializerMethodField(
         help_text="queued for longer than RUN_STALL_ALERT_AFTER with no live worker on its queue"
@@ -122,6 +124,26 @@ class RunPagination(PageNumberPagination):
     max_page_size = 200
 
 
+class RunPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RunSummarySerializer(many=True)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class FilterErrorSerializer(serializers.Serializer):
+    status = serializers.CharField(required=False)
+    trigger = serializers.CharField(required=False)
+
+
+# Every runs endpoint answers these to a caller without the right credentials.
+_REFUSED = {401: DetailSerializer, 403: DetailSerializer}
+
+
 class ConflictSerializer(serializers.Serializer):
     detail = serializers.CharField()
     run = RunSerializer()
@@ -138,7 +160,7 @@ class RunList(_RunsView):
             OpenApiParameter("status", str, enum=RetrainingRun.Status.values),
             OpenApiParameter("trigger", str, enum=RetrainingRun.Trigger.values),
         ],
-        responses=RunSummarySerializer(many=True),
+        responses={200: RunPageSerializer, 400: FilterErrorSerializer, **_REFUSED},
     )
     def get(self, request: Request) -> Response:
         """Runs, newest first, optionally only those with a status and/or a trigger."""
@@ -146,7 +168,7 @@ class RunList(_RunsView):
         page = paginator.paginate_queryset(_filtered(request), request, view=self)
         return paginator.get_paginated_response(RunSummarySerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={201: RunSerializer, 409: ConflictSerializer})
+    @extend_schema(request=None, responses={201: RunSerializer, 409: ConflictSerializer, **_REFUSED})
     def post(self, request: Request) -> Response:
         """Queue a run for the worker (201), or name the run in progress (409)."""
         user = request.user if request.user.is_authenticated else None
@@ -159,7 +181,7 @@ class RunList(_RunsView):
 
 
 class RunDetail(_RunsView):
-    @extend_schema(responses=RunSerializer)
+    @extend_schema(responses={200: RunSerializer, 404: DetailSerializer, **_REFUSED})
     def get(self, request: Request, pk: int) -> Response:
         """One run with everything it recorded: data version, steps, metrics, decision, notifications."""
         return Response(RunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)
@@ -205,7 +227,7 @@ class WorkersSerializer(serializers.Serializer):
 
 
 class WorkerList(_RunsView):
-    @extend_schema(responses=WorkersSerializer)
+    @extend_schema(responses={200: WorkersSerializer, **_REFUSED})
     def get(self, request: Request) -> Response:
         """The Celery workers, when each was last heard of, and what each is running."""
         return Response(WorkersSerializer(workers.liveness()).data)
