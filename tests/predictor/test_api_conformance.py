@@ -49,7 +49,7 @@ def test_schemathesis_finds_no_failure_with_every_check(live, tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
     assert result.returncode == 0, result.stdout[-6000:]
-    assert "0 failures" in result.stdout or "passed" in result.stdout.splitlines()[-1]
+    assert "No issues found" in result.stdout
 
 
 REFUSED = [("PUT", "/api/v1/predict"), ("OPTIONS", "/api/v1/predict"), ("DELETE", "/api/v1/runs/1")]
@@ -82,7 +82,8 @@ def test_a_refused_request_with_a_body_leaves_its_connection_answering(live, met
     for _ in range(10):
         with socket.create_connection(("127.0.0.1", int(live.url.rsplit(":", 1)[1])), timeout=1) as sock:
             status = exchange(sock, head.encode() + body)
-            assert status.split()[1] in {b"405", b"409"}, status
+            # Answered without the body being read: refused, or (POST /runs) a run queued.
+            assert status.split()[1] in {b"201", b"405", b"409"}, status
             started = time.monotonic()
             assert exchange(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == b"HTTP/1.1 200 OK"
             assert time.monotonic() - started < 1
