@@ -79,7 +79,8 @@ def worker_main_process(root: int) -> int | None:
     ).stdout
     rows = {int(pid): (int(ppid), args) for pid, ppid, args in (line.split(None, 2) for line in table.splitlines())}
     for pid, (ppid, args) in rows.items():
-        if "celery -A config worker" in args and "config.respawn" in rows.get(ppid, (0, ""))[1]:
+        is_worker = "celery -A config worker" in args and "config.respawn" not in args
+        if is_worker and "config.respawn" in rows.get(ppid, (0, ""))[1]:
             return pid
     return None
 
