@@ -161,6 +161,7 @@ class RunList(_RunsView):
             OpenApiParameter("trigger", str, enum=RetrainingRun.Trigger.values),
         ],
         responses={200: RunPageSerializer, 400: FilterErrorSerializer, **_REFUSED},
+        operation_id="v1_runs_list",
     )
     def get(self, request: Request) -> Response:
         """Runs, newest first, optionally only those with a status and/or a trigger."""
