@@ -75,7 +75,9 @@ def wait_for(url: str, seconds: float) -> bool:
 def worker_main_process(root: int) -> int | None:
     """The `celery worker` main process under `make run` (its parent is the respawn wrapper)."""
     table = subprocess.run(
-        ["ps", "-o", "pid=,ppid=,args=", "-p", ",".join(map(str, descendants(root)))], capture_output=True, text=True
+        ["ps", "-ww", "-o", "pid=,ppid=,args=", "-p", ",".join(map(str, descendants(root)))],
+        capture_output=True,
+        text=True,
     ).stdout
     rows = {int(pid): (int(ppid), args) for pid, ppid, args in (line.split(None, 2) for line in table.splitlines())}
     for pid, (ppid, args) in rows.items():
