@@ -25,13 +25,15 @@ run: $(VENV)/.prod-installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py bootstrap
 	@mkdir -p var
-	@{ grep -E '^(web|worker|beat):' Procfile; echo "mlflow: python manage.py mlflow_ui --port $(MLFLOW_PORT)"; } > var/Procfile.run
+	@# honcho stops everything when one process exits: the worker is restarted instead (config/respawn.py).
+	@{ grep -E '^(web|beat):' Procfile; grep -E '^worker:' Procfile | sed 's/^worker: /worker: python -m config.respawn /'; \
+	  echo "mlflow: python manage.py mlflow_ui --port $(MLFLOW_PORT)"; } > var/Procfile.run
 	@echo ""
 	@echo "  API          http://127.0.0.1:$(PORT)/api/v1/predict   (docs: http://127.0.0.1:$(PORT)/api/docs/)"
 	@echo "  Panel        http://127.0.0.1:$(PORT)/panel/"
 	@echo "  Admin        http://127.0.0.1:$(PORT)/admin/"
 	@echo "  MLflow UI    http://127.0.0.1:$(MLFLOW_PORT)/"
-	@echo "  Ctrl-C stops every process."
+	@echo "  Ctrl-C stops every process. A worker that dies is started again (see the log)."
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f var/Procfile.run -d $(CURDIR)
 

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: runs after every other layer has answered, refusals included.
+    "config.middleware.DrainUnreadBody",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,9 +165,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Prefork, made to survive a pool process killed while idle (see config/pool.py).
+CELERY_WORKER_POOL = "config.pool:TaskPool"
 CELERY_TASK_TIME_LIMIT = env_int("RETRAIN_TIME_LIMIT", 3 * 3600, minimum=60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, which also looks for runs waiting on a dead worker.
+CELERY_BEAT_SCHEDULER = "retraining.beat:Scheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A queue of its own lets training run on dedicated workers (`celery worker -Q training`) while
@@ -225,10 +230,17 @@ if HOLDOUT_FRACTION >= 1:
     raise ImproperlyConfigured(f"HOLDOUT_FRACTION={HOLDOUT_FRACTION} must be below 1")
 MIN_TRAINING_ROWS = env_int("MIN_TRAINING_ROWS", 50, minimum=2)
 MAX_MISSING_SHARE = env_float("MAX_MISSING_SHARE", 0.5, minimum=0)
+# More label classes than this is a mistake (an id or a measurement as the target), not a task.
+MAX_CLASSES = env_int("MAX_CLASSES", 50, minimum=2)
 RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
 RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
 RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
+# Workers write a heartbeat row this often; one silent for WORKER_HEARTBEAT_TIMEOUT is dead.
+WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 5.0, minimum=0.5)
+WORKER_HEARTBEAT_TIMEOUT = env_int("WORKER_HEARTBEAT_TIMEOUT", 30, minimum=2)
+# A run queued this long with no live worker for its queue is flagged and notified (once).
+RUN_STALL_ALERT_AFTER = env_int("RUN_STALL_ALERT_AFTER", 120, minimum=1)
 # Bearer token for scripts and CI on /api/v1/runs; unset: only staff sessions may use it.
 RETRAIN_API_TOKEN = env_str("RETRAIN_API_TOKEN")
 
@@ -306,6 +318,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Retraining model service",
     "DESCRIPTION": "Predictions from the champion model, and the retraining pipeline that replaces it.",
     "VERSION": "1.0.0",
+    # 3.1 (JSON Schema 2020-12): a dataframe_split row is a tuple of typed values (prefixItems).
+    "OAS_VERSION": "3.1.0",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -3,7 +3,8 @@
 A key is `<prefix>.<secret>`; the row is found by its prefix and checked against the SHA-256 of
 the whole key. Lookups are remembered in the process for a few seconds, so a request costs no
 database query; counting for the rate limit goes to the shared cache (Redis in production), a
-fixed one-minute window per key.
+fixed one-minute window per key, counted atomically: an INCR on Redis, a conditional UPDATE in
+the database otherwise (the embedded file cache's read-then-write lets concurrent requests through).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import IntegrityError, transaction
+from django.db.models import F
 
-from predictor.models import ApiKey
+from predictor.models import ApiKey, RateWindow
 
 # How long a process trusts what it read about a key: a deactivated key stops working within it.
 _REMEMBER_SECONDS = 10.0
@@ -70,14 +74,33 @@ def authenticate(key: str) -> KeyInfo | None:
 def over_limit(info: KeyInfo) -> bool:
     """Count this request in the key's current minute; True once the limit is passed."""
     window = int(time.time() // 60)
-    counter = f"apikey:{info.pk}:{window}"
+    count = _count_in_redis if isinstance(caches["default"], RedisCache) else _count_in_database
+    return count(info.pk, window) > info.rate_limit
+
+
+def _count_in_redis(key_id: int, window: int) -> int:
+    counter = f"apikey:{key_id}:{window}"
     cache.add(counter, 0, timeout=120)
     try:
-        used = cache.incr(counter)
-    except ValueError:
-        cache.set(counter, 1, timeout=120)
-        used = 1
-    return used > info.rate_limit
+        return cache.incr(counter)
+    except ValueError:  # expired between the two calls: this request starts the count again
+        cache.add(counter, 0, timeout=120)
+        return cache.incr(counter)
+
+
+def _count_in_database(key_id: int, window: int) -> int:
+    with transaction.atomic():
+        rows = RateWindow.objects.filter(api_key_id=key_id, window=window)
+        if not rows.update(count=F("count") + 1):
+            try:
+                with transaction.atomic():
+                    RateWindow.objects.create(api_key_id=key_id, window=window, count=1)
+            except IntegrityError:  # another request created it first
+                rows.update(count=F("count") + 1)
+            else:
+                RateWindow.objects.filter(api_key_id=key_id, window__lt=window - 1).delete()
+                return 1
+        return rows.values_list("count", flat=True).get()
 
 
 def forget() -> None:

@@ -87,3 +87,25 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class RateWindow(models.Model):
+    """How many requests a key made in one minute, where the cache cannot count atomically.
+
+    On Redis the count is an INCR; the embedded file cache reads and writes a file, so 8
+    concurrent clients let 99 of 100 requests through a 30/minute key. Counted here instead,
+    with a conditional UPDATE (count = count + 1) that the database serialises.
+    """
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    window = models.BigIntegerField(help_text="Minutes since the epoch.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the index of the per-request UPDATE ... WHERE api_key_id = %s AND window = %s.
+            models.UniqueConstraint(fields=["api_key", "window"], name="one_rate_window_per_key_and_minute"),
+        ]
+
+    def __str__(self) -> str:
+        return f"key #{self.api_key_id}: {self.count} in minute {self.window}"

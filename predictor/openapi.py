@@ -5,6 +5,7 @@ postprocessing hook adds them to the generated schema so /api/schema/ and /api/d
 the whole API.
 """
 
+import copy
 from typing import Any
 
 _VERSION_HEADER = {
@@ -14,6 +15,7 @@ _VERSION_HEADER = {
     }
 }
 _ROW = {"type": "object", "additionalProperties": True, "description": "column: value; see GET /api/v1/model"}
+_JSON_TYPES = {"double": "number", "float": "number", "long": "integer", "integer": "integer", "boolean": "boolean"}
 _ERROR = {
     "type": "object",
     "required": ["error"],
@@ -24,47 +26,95 @@ _ERROR = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "row": {"type": "integer", "nullable": True},
-                    "field": {"type": "string", "nullable": True},
+                    "row": {"type": ["integer", "null"]},
+                    "field": {"type": ["string", "null"]},
                     "message": {"type": "string"},
                 },
             },
         },
     },
 }
-_PREDICT_BODY = {
-    "oneOf": [
-        {
-            "type": "object",
-            "required": ["instances"],
-            "properties": {"instances": {"type": "array", "items": _ROW}},
-            "additionalProperties": False,
+
+
+def value_schema(column: Any) -> dict[str, Any]:
+    """One value of a column: its JSON type, null only where the column is optional."""
+    kind = _JSON_TYPES.get(column.type, "string")
+    return {"type": kind if column.required else [kind, "null"]}
+
+
+def row_schema(columns: list[Any] | None) -> dict[str, Any]:
+    """One row of the served model: every column sent, null only where the column is optional.
+
+    Without a served model the columns are unknown, and any object is described.
+    """
+    if not columns:
+        return _ROW
+    return {
+        "type": "object",
+        "description": "one row: every column of the served model's input schema (GET /api/v1/model)",
+        "properties": {column.name: value_schema(column) for column in columns},
+        "required": [column.name for column in columns],
+        "additionalProperties": False,
+    }
+
+
+def split_schema(columns: list[Any] | None) -> dict[str, Any]:
+    """MLflow's dataframe_split. Described with the columns in the model's order, so each row is a
+    tuple of typed values; the API also accepts the columns in any other order, and MLflow's
+    `index` (one entry per row, ignored), which a schema cannot tie to the number of rows."""
+    if columns:
+        names = {"const": [column.name for column in columns]}
+        row = {
+            "type": "array",
+            "prefixItems": [value_schema(column) for column in columns],
+            "items": False,
+            "minItems": len(columns),
+        }
+    else:
+        names = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+        row = {"type": "array", "items": {}}
+    return {
+        "type": "object",
+        "required": ["columns", "data"],
+        "properties": {
+            "columns": names,
+            "data": {"type": "array", "items": row, "minItems": 1},
         },
-        {
-            "type": "object",
-            "required": ["dataframe_split"],
-            "properties": {
-                "dataframe_split": {
-                    "type": "object",
-                    "required": ["columns", "data"],
-                    "properties": {
-                        "columns": {"type": "array", "items": {"type": "string"}},
-                        "data": {"type": "array", "items": {"type": "array", "items": {}}},
-                        "index": {"type": "array", "items": {}},
-                    },
-                    "additionalProperties": False,
-                }
+        "additionalProperties": False,
+    }
+
+
+def predict_body(columns: list[Any] | None) -> dict[str, Any]:
+    """The three shapes a prediction request may take; an empty batch is invalid in each.
+
+    More than PREDICT_MAX_ROWS rows is 413 (described there, not as maxItems: a schema-invalid
+    request would be 400).
+    """
+    rows = {"type": "array", "items": row_schema(columns), "minItems": 1}
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["instances"],
+                "properties": {"instances": rows},
+                "additionalProperties": False,
             },
-            "additionalProperties": False,
-        },
-        {
-            "type": "object",
-            "required": ["dataframe_records"],
-            "properties": {"dataframe_records": {"type": "array", "items": _ROW}},
-            "additionalProperties": False,
-        },
-    ]
-}
+            {
+                "type": "object",
+                "required": ["dataframe_split"],
+                "properties": {"dataframe_split": split_schema(columns)},
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["dataframe_records"],
+                "properties": {"dataframe_records": rows},
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
 _PREDICTION = {
     "type": "object",
     "properties": {
@@ -105,11 +155,11 @@ PATHS: dict[str, Any] = {
                 "a field the schema does not know is rejected in all three shapes. A category the model never saw "
                 "is accepted and reported under `warnings`."
             ),
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _PREDICT_BODY}}},
+            "requestBody": {"required": True, "content": {"application/json": {"schema": predict_body(None)}}},
             "responses": {
                 "200": _answer("Predictions, class probabilities and the model that made them.", _PREDICTION),
                 "400": _answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),
-                "413": _answer("More rows than PREDICT_MAX_ROWS."),
+                "413": _answer("More rows than PREDICT_MAX_ROWS, or a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
                 "415": _answer("The body is not JSON."),
                 "503": _answer("No model deployed yet, or the model failed on this input."),
                 **_KEYED,
@@ -151,5 +201,12 @@ PATHS: dict[str, Any] = {
 
 
 def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    result.setdefault("paths", {}).update(PATHS)
+    """Adds the serving paths, with the rows of the model this process serves now."""
+    from predictor.serving import holder
+
+    served = holder().current
+    paths = copy.deepcopy(PATHS)
+    body = paths["/api/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    body["schema"] = predict_body(served.schema if served else None)
+    result.setdefault("paths", {}).update(paths)
     return result

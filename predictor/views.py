@@ -8,6 +8,7 @@ X-Model-Version, errors included, so a client can always tell which model answer
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -28,6 +29,11 @@ from predictor.serving import ServedModel, holder
 # (scikit-learn's tree walk releases it): measured with 4 threads and 8 connections, 286
 # requests/s against 515 with the lock. Threads still read, parse and answer concurrently.
 _model_lock = threading.Lock()
+# One large body at a time per process: parsing, checking and answering a 10,000-row batch takes
+# tens of MiB, and the worker's threads doing it at once raised its RSS by their sum, which the
+# allocator then kept (bench/web_memory.py). Small requests never wait for it.
+LARGE_BODY = 256 * 1024
+_large_bodies = threading.Lock()
 logger = logging.getLogger(__name__)
 
 
@@ -94,6 +100,15 @@ def predict(request: HttpRequest) -> HttpResponse:
         shown = request.content_type or "none"
         return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
     try:
+        large = int(request.META.get("CONTENT_LENGTH") or 0) > LARGE_BODY
+    except ValueError:
+        large = True
+    with _large_bodies if large else contextlib.nullcontext():
+        return _answer(request, models, served)
+
+
+def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpResponse:
+    try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError as exc:
         return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
@@ -141,6 +156,9 @@ def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
     }
 
 
+# Read-only endpoints are exempt from CSRF so that any other method gets its JSON 405 from the
+# view: CSRF would refuse an unknown method (QUERY, ...) first, with an HTML 403 page.
+@csrf_exempt
 def model(request: HttpRequest) -> HttpResponse:
     served, refusal = _admit(request, holder(), "GET", "no model is deployed yet")
     if refusal is not None:
@@ -176,11 +194,17 @@ def model(request: HttpRequest) -> HttpResponse:
     )
 
 
+@csrf_exempt
 def healthz(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed(holder().current, "GET, HEAD")
     return _json({"status": "ok"}, 200, holder().current)
 
 
+@csrf_exempt
 def readyz(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed(holder().current, "GET, HEAD")
     models = holder()
     served = models.current
     if served is None:

@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from retraining import notify, services
+from retraining import notify, services, workers
 from retraining.models import RetrainingRun
 
 
@@ -64,17 +64,34 @@ class StaffOrToken(BasePermission):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    deployed_version = serializers.CharField(source="deployment.version", default=None, read_only=True)
-    duration = serializers.FloatField(read_only=True)
+    triggered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="who started it; null for a token or beat"
+    )
+    deployed_version = serializers.CharField(source="deployment.version", default=None, read_only=True, allow_null=True)
+    duration = serializers.FloatField(read_only=True, allow_null=True, help_text="seconds; null until it finished")
     url = serializers.SerializerMethodField()
+    stalled = serializers.SerializerMethodField(
+        help_text="queued for longer than RUN_STALL_ALERT_AFTER with no live worker on its queue"
+    )
+    stalled_reason = serializers.SerializerMethodField(help_text="why the run is stalled; empty when it is not")
 
     class Meta:
         model = RetrainingRun
-        exclude = ["active", "tick", "deployment"]
+        exclude = ["active", "tick", "deployment", "stall_notified_at"]
 
     def get_url(self, run: RetrainingRun) -> str:
         return notify.run_link(run)
+
+    def get_stalled(self, run: RetrainingRun) -> bool:
+        return bool(self.get_stalled_reason(run))
+
+    def get_stalled_reason(self, run: RetrainingRun) -> str:
+        if run.status != RetrainingRun.Status.QUEUED:
+            return ""
+        # One read of the worker table per response, however many runs it lists.
+        if "workers" not in self.context:
+            self.context["workers"] = workers.liveness()
+        return workers.stalled_reason(run, self.context["workers"])
 
 
 class RunSummarySerializer(RunSerializer):
@@ -96,6 +113,8 @@ class RunSummarySerializer(RunSerializer):
             "finished_at",
             "duration",
             "url",
+            "stalled",
+            "stalled_reason",
         ]
 
 
@@ -103,6 +122,26 @@ class RunPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class RunPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RunSummarySerializer(many=True)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class FilterErrorSerializer(serializers.Serializer):
+    status = serializers.CharField(required=False)
+    trigger = serializers.CharField(required=False)
+
+
+# Every runs endpoint answers these to a caller without the right credentials.
+_REFUSED = {401: DetailSerializer, 403: DetailSerializer}
 
 
 class ConflictSerializer(serializers.Serializer):
@@ -121,7 +160,8 @@ class RunList(_RunsView):
             OpenApiParameter("status", str, enum=RetrainingRun.Status.values),
             OpenApiParameter("trigger", str, enum=RetrainingRun.Trigger.values),
         ],
-        responses=RunSummarySerializer(many=True),
+        responses={200: RunPageSerializer, 400: FilterErrorSerializer, **_REFUSED},
+        operation_id="v1_runs_list",
     )
     def get(self, request: Request) -> Response:
         """Runs, newest first, optionally only those with a status and/or a trigger."""
@@ -129,7 +169,7 @@ class RunList(_RunsView):
         page = paginator.paginate_queryset(_filtered(request), request, view=self)
         return paginator.get_paginated_response(RunSummarySerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={201: RunSerializer, 409: ConflictSerializer})
+    @extend_schema(request=None, responses={201: RunSerializer, 409: ConflictSerializer, **_REFUSED})
     def post(self, request: Request) -> Response:
         """Queue a run for the worker (201), or name the run in progress (409)."""
         user = request.user if request.user.is_authenticated else None
@@ -142,7 +182,7 @@ class RunList(_RunsView):
 
 
 class RunDetail(_RunsView):
-    @extend_schema(responses=RunSerializer)
+    @extend_schema(responses={200: RunSerializer, 404: DetailSerializer, **_REFUSED})
     def get(self, request: Request, pk: int) -> Response:
         """One run with everything it recorded: data version, steps, metrics, decision, notifications."""
         return Response(RunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)
@@ -159,3 +199,36 @@ def _filtered(request: Request) -> QuerySet[RetrainingRun]:
             raise ValidationError({name: f"unknown {name} {value!r}: choose one of {', '.join(choices)}"})
         filters[name] = value
     return runs.filter(**filters)
+
+
+class RunningTaskSerializer(serializers.Serializer):
+    task = serializers.CharField()
+    id = serializers.CharField()
+    run_id = serializers.IntegerField(allow_null=True, help_text="the run, for a retraining task")
+    started_at = serializers.DateTimeField(allow_null=True)
+
+
+class WorkerSerializer(serializers.Serializer):
+    hostname = serializers.CharField()
+    pid = serializers.IntegerField()
+    queues = serializers.ListField(child=serializers.CharField())
+    started_at = serializers.DateTimeField()
+    last_heartbeat = serializers.DateTimeField()
+    stopped_at = serializers.DateTimeField(allow_null=True, help_text="set when it stopped cleanly")
+    alive = serializers.BooleanField(help_text="heard of within WORKER_HEARTBEAT_TIMEOUT and not stopped")
+    running = RunningTaskSerializer(many=True, help_text="what it ran at its last heartbeat")
+
+
+class WorkersSerializer(serializers.Serializer):
+    workers = WorkerSerializer(many=True, help_text="every worker heard of in the last day, newest first")
+    alive = serializers.IntegerField()
+    retrain_queue = serializers.CharField()
+    retrain_queue_served = serializers.BooleanField(help_text="whether a live worker consumes the retrain queue")
+    checked_at = serializers.DateTimeField()
+
+
+class WorkerList(_RunsView):
+    @extend_schema(responses={200: WorkersSerializer, **_REFUSED})
+    def get(self, request: Request) -> Response:
+        """The Celery workers, when each was last heard of, and what each is running."""
+        return Response(WorkersSerializer(workers.liveness()).data)

@@ -110,6 +110,8 @@ class RetrainingRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set once the team was told this run waits for a worker that is not there: told only once.
+    stall_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-id"]
@@ -134,3 +136,25 @@ class RetrainingRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's last sign of life and what it was running then, one row per worker.
+
+    Written every few seconds by the worker itself (retraining/workers.py), read by the panel and
+    GET /api/v1/workers on every poll: the whole table is a handful of rows, read in one query.
+    """
+
+    hostname = models.CharField(max_length=255, unique=True)
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list)
+    running = models.JSONField(default=list)
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return f"worker {self.hostname} (seen {self.seen_at:%Y-%m-%d %H:%M:%S})"

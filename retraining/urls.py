@@ -6,4 +6,5 @@ urlpatterns = [
     path("panel/", include("retraining.panel.urls")),
     path("api/v1/runs", api.RunList.as_view(), name="api-runs"),
     path("api/v1/runs/<int:pk>", api.RunDetail.as_view(), name="api-run"),
+    path("api/v1/workers", api.WorkerList.as_view(), name="api-workers"),
 ]

@@ -72,7 +72,22 @@ def wait_for(url: str, seconds: float) -> bool:
 
 
 @pytest.mark.slow
-def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(
+def worker_main_process(root: int) -> int | None:
+    """The `celery worker` main process under `make run` (its parent is the respawn wrapper)."""
+    table = subprocess.run(
+        ["ps", "-ww", "-o", "pid=,ppid=,args=", "-p", ",".join(map(str, descendants(root)))],
+        capture_output=True,
+        text=True,
+    ).stdout
+    rows = {int(pid): (int(ppid), args) for pid, ppid, args in (line.split(None, 2) for line in table.splitlines())}
+    for pid, (ppid, args) in rows.items():
+        is_worker = "celery -A config worker" in args and "config.respawn" not in args
+        if is_worker and "config.respawn" in rows.get(ppid, (0, ""))[1]:
+            return pid
+    return None
+
+
+def test_make_run_serves_the_first_champion_survives_a_killed_worker_and_ctrl_c_stops_everything(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     copy = tmp_path / "app"
@@ -119,6 +134,20 @@ def test_make_run_serves_the_first_champion_and_ctrl_c_stops_everything(
         assert "celery -A config beat" in commands
         assert wait_for(f"http://127.0.0.1:{mlflow_port}/health", 90), "the MLflow UI never answered"
         print(f"make run cold start: {cold_start:.1f}s")
+
+        # A worker killed outright is started again; web, beat and predictions carry on.
+        killed = worker_main_process(make.pid)
+        assert killed is not None, commands
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (worker_main_process(make.pid) in (None, killed)) and time.monotonic() < deadline:
+            answer = requests.post(f"{base}/api/v1/predict", json={"instances": [CHURN_CUSTOMER]}, timeout=10)
+            assert answer.status_code == 200, answer.text
+            time.sleep(0.5)
+        assert worker_main_process(make.pid) not in (None, killed), "the worker was not started again"
+        assert make.poll() is None
+        log = (tmp_path / "make-run.log").read_text()
+        assert f"(pid {killed}) killed by SIGKILL: starting it again" in log
     finally:
         before = descendants(make.pid) | {make.pid}
         os.killpg(make.pid, signal.SIGINT)

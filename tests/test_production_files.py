@@ -73,11 +73,33 @@ def test_gunicorn_binds_to_port_and_stops_inside_herokus_30_seconds(monkeypatch)
     import runpy
 
     monkeypatch.setenv("PORT", "5123")
+    monkeypatch.setenv("DYNO", "web.1")
     config = runpy.run_path(str(ROOT / "config" / "gunicorn.py"))
     assert config["bind"] == "0.0.0.0:5123"
     # The router gives a request 30 s; a dyno gets 30 s between SIGTERM and SIGKILL.
     assert config["timeout"] < 30
     assert config["graceful_timeout"] < 30
+
+
+def test_gunicorn_listens_on_this_machine_only_unless_told(monkeypatch) -> None:
+    import runpy
+
+    monkeypatch.delenv("DYNO", raising=False)
+    monkeypatch.delenv("WEB_BIND", raising=False)
+    monkeypatch.setenv("PORT", "5123")
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "127.0.0.1:5123"
+    monkeypatch.setenv("WEB_BIND", "0.0.0.0:9000")
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["bind"] == "0.0.0.0:9000"
+
+
+def test_gunicorn_keeps_no_control_socket_other_instances_could_take_over() -> None:
+    import runpy
+
+    assert runpy.run_path(str(ROOT / "config" / "gunicorn.py"))["control_socket_disable"] is True
+
+
+def test_docker_compose_web_listens_on_every_interface_of_its_container() -> None:
+    assert compose()["services"]["web"]["environment"]["WEB_BIND"] == "0.0.0.0:8000"
 
 
 def test_the_python_version_is_pinned_for_the_buildpack() -> None:

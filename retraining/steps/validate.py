@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from django.conf import settings
 
 from predictor.contract import NUMERIC_TYPES, is_numeric
+from retraining.steps.split import holdout_mask
+
+# Classes named in a problem, at most: a label per row would otherwise list every row.
+SHOWN_CLASSES = 5
 
 
 @dataclass
@@ -33,8 +38,15 @@ def validate(
     max_missing_share: float,
     expected_columns: list[dict[str, Any]] | None = None,
     known_categories: dict[str, list[str]] | None = None,
+    max_classes: int | None = None,
+    holdout_fraction: float | None = None,
+    id_column: str | None = None,
 ) -> Validation:
-    """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one."""
+    """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one.
+
+    `max_classes`, `holdout_fraction` and `id_column` default to the MAX_CLASSES,
+    HOLDOUT_FRACTION and DATA_ID_COLUMN settings.
+    """
     result = Validation()
     if target not in frame.columns:
         result.problems.append(
@@ -47,6 +59,15 @@ def validate(
         classes = frame[target].dropna().nunique()
         if classes < 2:
             result.problems.append(f"the target column {target!r} has {classes} class(es); at least 2 are needed")
+        limit = settings.MAX_CLASSES if max_classes is None else max_classes
+        if classes > limit:
+            result.problems.append(
+                f"the target column {target!r} has {classes} classes, more than MAX_CLASSES={limit}: "
+                "is it the label, or an id or a measurement?"
+            )
+        else:
+            fraction = settings.HOLDOUT_FRACTION if holdout_fraction is None else holdout_fraction
+            result.problems += _one_sided_classes(frame, target, fraction, id_column or settings.DATA_ID_COLUMN or None)
     if len(frame) < min_rows:
         result.problems.append(f"{len(frame)} rows, fewer than the minimum of {min_rows}")
 
@@ -86,6 +107,31 @@ def validate(
                 result.new_categories[name] = new
                 result.warnings.append(f"column {name!r} has new categories: {', '.join(new[:10])}")
     return result
+
+
+def _one_sided_classes(frame: pd.DataFrame, target: str, fraction: float, id_column: str | None) -> list[str]:
+    """Classes the split leaves all in training or all in the holdout.
+
+    The split is decided by each row's values (steps/split.py), so this is exactly the split
+    training will use: a class on one side only is never learnt, or never scored.
+    """
+    labelled = frame[frame[target].notna()]
+    if id_column and id_column not in labelled.columns:
+        return []
+    held = pd.Series(holdout_mask(labelled, fraction, id_column), index=labelled.index)
+    sides = held.groupby(labelled[target]).agg(["sum", "size"])
+    one_sided = sides[(sides["sum"] == 0) | (sides["sum"] == sides["size"])]
+    if one_sided.empty:
+        return []
+    shown = [
+        f"{label!r} ({row['size']} row(s), all in {'the holdout' if row['sum'] else 'training'})"
+        for label, row in one_sided.head(SHOWN_CLASSES).iterrows()
+    ]
+    more = f" and {len(one_sided) - SHOWN_CLASSES} more" if len(one_sided) > SHOWN_CLASSES else ""
+    return [
+        f"{len(one_sided)} class(es) of {target!r} have too few rows to appear in both training and the "
+        f"holdout: {', '.join(shown)}{more}"
+    ]
 
 
 def _non_numeric_examples(column: pd.Series) -> str:

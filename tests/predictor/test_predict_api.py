@@ -2,6 +2,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from django.test import Client
 
 from predictor import inputs
 from predictor.serving import holder
@@ -306,3 +307,39 @@ def test_the_api_docs_load_without_a_cdn(client, served, plain_static):
     assert "swagger-ui" in page
     assert "cdn" not in page.lower()
     assert "https://" not in page
+
+
+def test_a_method_an_endpoint_does_not_have_is_a_json_405(served):
+    client = Client(enforce_csrf_checks=True)
+    for method, path in [("TRACE", "/healthz"), ("TRACE", "/readyz"), ("QUERY", "/api/v1/model"), ("QUERY", PREDICT)]:
+        response = client.generic(method, path)
+
+        assert response.status_code == 405, (method, path)
+        assert response.json()["error"].startswith("method not allowed: use ")
+        assert response["Allow"]
+
+
+def test_an_unknown_api_path_is_a_json_404(client, db):
+    response = client.get("/api/v1/runs/null,null")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no such resource: /api/v1/runs/null,null"}
+
+
+def test_the_schema_describes_the_rows_of_the_served_model(client, served):
+    body = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"][PREDICT]["post"]
+    shapes = body["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    instances = shapes[0]["properties"]["instances"]
+    split = shapes[1]["properties"]["dataframe_split"]["properties"]
+
+    assert instances["minItems"] == 1
+    assert instances["items"]["additionalProperties"] is False
+    assert instances["items"]["properties"]["island"] == {"type": "string"}
+    assert instances["items"]["properties"]["bill_length_mm"] == {"type": ["number", "null"]}
+    assert set(instances["items"]["required"]) == {c.name for c in served_schema()}
+    assert split["columns"] == {"const": [c.name for c in served_schema()]}
+    assert split["data"]["items"]["prefixItems"][0] == {"type": "string"}
+
+
+def served_schema():
+    return holder().current.schema

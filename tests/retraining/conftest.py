@@ -1,10 +1,14 @@
 """Champions trained by the pipeline itself, for the pipeline's tests (helpers: tests/support/pipeline.py)."""
 
+from collections.abc import Callable, Iterator
+
 import pytest
 
+from config.celery import app
 from predictor.serving import holder
 from retraining.models import RetrainingRun
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS, run_pipeline
+from tests.support.workers import PoolWorker
 
 
 @pytest.fixture
@@ -25,3 +29,17 @@ def good_champion(transactional_db, demo_registry, model_name, served_model, set
     assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
     holder().sync()
     return run.deployment
+
+
+@pytest.fixture
+def start_pool_worker(tmp_path) -> Iterator[Callable[[dict], PoolWorker]]:
+    app.control.purge()
+    started: list[PoolWorker] = []
+
+    def start(params: dict) -> PoolWorker:
+        started.append(PoolWorker(tmp_path, params))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        worker.stop()

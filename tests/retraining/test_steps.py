@@ -82,7 +82,7 @@ def test_a_column_mostly_missing_is_a_problem():
     data = frame(10)
     data.loc[:6, "size"] = np.nan
 
-    assert check(data).problems == ["column 'size' is 70% missing, more than the allowed 50%"]
+    assert "column 'size' is 70% missing, more than the allowed 50%" in check(data).problems
 
 
 def test_columns_are_checked_against_what_the_champion_expects():
@@ -150,3 +150,39 @@ def test_evaluate_uses_macro_averages_for_more_than_two_classes():
     # A stump predicts two of three classes: the macro recall counts the third as 0.
     assert score.metrics["recall"] < score.metrics["accuracy"]
     assert "roc_auc" in score.metrics
+
+
+def test_more_classes_than_max_classes_is_a_problem():
+    data = frame(60).assign(label=[f"c{i % 12}" for i in range(60)])
+
+    problems = check(data, max_classes=10).problems
+
+    assert problems == [
+        "the target column 'label' has 12 classes, more than MAX_CLASSES=10: "
+        "is it the label, or an id or a measurement?"
+    ]
+
+
+def test_a_label_per_row_is_a_problem(settings):
+    settings.MAX_CLASSES = 50
+
+    problems = check(frame(60).assign(label=[f"penguin-{i}" for i in range(60)])).problems
+
+    assert "the target column 'label' has 60 classes, more than MAX_CLASSES=50" in problems[0]
+
+
+def test_a_class_too_small_for_both_training_and_holdout_is_a_problem():
+    data = frame(60)
+    data.loc[0, "label"] = "rare"
+    side = "the holdout" if holdout_mask(data.iloc[[0]], 0.25)[0] else "training"
+
+    problems = check(data, holdout_fraction=0.25).problems
+
+    assert problems == [
+        "1 class(es) of 'label' have too few rows to appear in both training and the holdout: "
+        f"'rare' (1 row(s), all in {side})"
+    ]
+
+
+def test_classes_split_on_both_sides_pass():
+    assert check(frame(60), holdout_fraction=0.25, max_classes=2).ok

@@ -1,0 +1,147 @@
+"""Worker liveness: who is alive, when last heard of, what it runs; runs stalled without a worker."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from config.celery import app
+from retraining import services, workers
+from retraining.beat import Scheduler
+from retraining.models import RetrainingRun, WorkerHeartbeat
+from tests.support.pipeline import publish_batch
+from tests.support.workers import wait_until
+
+TOKEN = "ci-secret-token-123"
+
+
+@pytest.fixture(autouse=True)
+def alerts(settings):
+    settings.RETRAIN_API_TOKEN = TOKEN
+    settings.NOTIFY_EMAILS = ["ops@example.com"]
+    settings.WORKER_HEARTBEAT_TIMEOUT = 30
+    settings.RUN_STALL_ALERT_AFTER = 120
+
+
+def heartbeat(hostname: str, seconds_ago: float, **fields) -> WorkerHeartbeat:
+    seen = timezone.now() - timedelta(seconds=seconds_ago)
+    fields = {"pid": 4242, "queues": ["celery"], "running": [], **fields}
+    started = seen - timedelta(hours=1)
+    return WorkerHeartbeat.objects.create(hostname=hostname, started_at=started, seen_at=seen, **fields)
+
+
+def queued_run(seconds_ago: float) -> RetrainingRun:
+    run = RetrainingRun.objects.create(trigger=RetrainingRun.Trigger.API)
+    RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=seconds_ago))
+    run.refresh_from_db()
+    return run
+
+
+def bearer() -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+
+def test_it_tells_live_workers_from_silent_and_stopped_ones(db):
+    running = [{"task": "retraining.tasks.retrain", "id": "t-1", "run_id": 7, "started_at": None}]
+    heartbeat("busy@a", 3, running=running)
+    heartbeat("silent@b", 300, running=running)
+    heartbeat("stopped@c", 2, stopped_at=timezone.now())
+
+    state = workers.liveness()
+
+    by_name = {worker.hostname: worker for worker in state.workers}
+    assert [by_name[name].alive for name in ("busy@a", "silent@b", "stopped@c")] == [True, False, False]
+    assert by_name["busy@a"].running == running
+    assert by_name["silent@b"].running == []
+    assert state.alive == 1
+    assert state.retrain_queue_served
+    assert state.as_dict()["workers"][0]["hostname"] == "stopped@c"
+
+
+def test_a_live_worker_on_another_queue_does_not_serve_the_retrain_queue(db):
+    heartbeat("light@a", 1, queues=["light"])
+    assert not workers.liveness().retrain_queue_served
+
+
+def test_a_run_queued_too_long_without_a_live_worker_is_stalled(db):
+    heartbeat("gone@a", 600)
+    run = queued_run(300)
+    state = workers.liveness()
+
+    reason = workers.stalled_reason(run, state)
+
+    assert "no live worker consumes queue 'celery'" in reason
+    assert "last heartbeat" in reason
+    run.created_at = timezone.now() - timedelta(seconds=10)
+    assert workers.stalled_reason(run, state) == ""
+    heartbeat("back@b", 1)
+    run.created_at = timezone.now() - timedelta(seconds=300)
+    assert workers.stalled_reason(run, workers.liveness()) == ""
+
+
+def test_a_stalled_run_is_notified_once(db, mailoutbox):
+    run = queued_run(300)
+
+    assert workers.notify_stalled_runs() == [run.pk]
+    assert workers.notify_stalled_runs() == []
+
+    assert len(mailoutbox) == 1
+    assert f"run #{run.pk} is waiting for a worker" in mailoutbox[0].subject
+    assert "no worker has ever reported" in mailoutbox[0].body
+
+
+def test_beat_looks_for_stalled_runs_without_a_worker(transactional_db, mailoutbox):
+    app.control.purge()
+    queued_run(300)
+
+    Scheduler(app=app).tick()
+
+    assert len(mailoutbox) == 1
+
+
+def test_the_runs_api_flags_a_stalled_run(client, db):
+    run = queued_run(300)
+
+    listed = client.get("/api/v1/runs", **bearer()).json()["results"][0]
+    detail = client.get(f"/api/v1/runs/{run.pk}", **bearer()).json()
+
+    assert listed["stalled"] is detail["stalled"] is True
+    assert "no live worker" in detail["stalled_reason"]
+
+
+def test_the_workers_api_lists_workers_for_staff_and_token_holders_only(client, db, regular_user):
+    heartbeat("busy@a", 1, running=[{"task": "retraining.tasks.retrain", "id": "t-1", "run_id": 3, "started_at": None}])
+
+    assert client.get("/api/v1/workers").status_code == 401
+    client.force_login(regular_user)
+    assert client.get("/api/v1/workers").status_code == 403
+    body = client.get("/api/v1/workers", **bearer()).json()
+
+    assert body["alive"] == 1
+    assert body["retrain_queue_served"] is True
+    assert body["workers"][0]["hostname"] == "busy@a"
+    assert body["workers"][0]["running"][0]["run_id"] == 3
+
+
+@pytest.mark.slow
+def test_a_worker_reports_its_run_and_a_stalled_run_goes_on_when_a_worker_is_back(
+    weak_champion, start_pool_worker, settings, django_capture_on_commit_callbacks
+):
+    settings.RUN_STALL_ALERT_AFTER = 1
+    publish_batch(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        run, _ = services.trigger_run(RetrainingRun.Trigger.API)
+    wait_until(lambda: workers.notify_stalled_runs(), 10, "the run to be stalled")
+
+    worker = start_pool_worker({"n_estimators": 2000})
+    assert workers.liveness().retrain_queue_served
+    running = wait_until(
+        lambda: [task for w in workers.liveness().workers for task in w.running], 60, f"a running task ({worker.log})"
+    )
+
+    assert running[0]["run_id"] == run.pk
+    assert running[0]["task"] == "retraining.tasks.retrain"
+    wait_until(lambda: RetrainingRun.objects.get(pk=run.pk).finished, 180, f"run #{run.pk} to finish ({worker.log})")
+    assert RetrainingRun.objects.get(pk=run.pk).status == RetrainingRun.Status.DEPLOYED
+    worker.stop()
+    assert workers.liveness().alive == 0
