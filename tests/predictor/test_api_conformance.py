@@ -13,7 +13,7 @@ import requests
 from config.celery import app
 from predictor import services
 from predictor.models import Deployment
-from tests.predictor import gunicorn_server
+from tests.support import gunicorn_server
 
 pytestmark = pytest.mark.slow
 TOKEN = "conformance-token-123"
