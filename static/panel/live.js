@@ -112,7 +112,7 @@
 
   function drawWorkers(part, workers) {
     if (!part) return;
-    var holder = el("span"), dot = el("span", "dot" + (workers.state === "alive" ? "" : " down")), text = el("span");
+    var holder = el("span", "workers workers-" + workers.state), dot = el("span", "dot" + (workers.state === "alive" ? "" : " down")), text = el("span");
     holder.title = workers.title;
     dot.setAttribute("data-workers-dot", "");
     text.setAttribute("data-workers-text", "");
