@@ -127,12 +127,14 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(RetrainingRun.objects.select_related("triggered_by", "deployment"), pk=pk)
+    health = workers.liveness()
     return _page(
         request,
         "run_detail.html",
         "runs",
+        health=health,
         run=run,
-        live=selectors.progress(run),
+        live=live_state.run_card(run, health),
         metrics=selectors.metric_rows(run),
         links=selectors.mlflow_links(run),
     )
@@ -141,7 +143,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_only
 @require_GET
 def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(selectors.progress(get_object_or_404(RetrainingRun, pk=pk)))
+    """What a run's own page polls: its card as the dashboard shows it, stalled reason included."""
+    return JsonResponse(live_state.run_card(get_object_or_404(RetrainingRun, pk=pk), workers.liveness()))
 
 
 @staff_only

@@ -45,6 +45,13 @@ def test_a_run_queued_with_no_worker_says_why_and_goes_on_when_one_starts(
     assert page.text_content(f"[data-run-row='{run.pk}'] .stalled") == stalled
     assert page.inner_text(WORKERS) == "no worker has ever reported: queued runs will wait"
     shot(page, "header-no-worker-ever")
+    # The run's own page, in a second window signed in as the same person, says the same and polls on its own.
+    run_page = page.context.browser.new_page(viewport={"width": 1360, "height": 900})
+    run_page.context.add_cookies(page.context.cookies())
+    run_page.goto(f"{web}/panel/runs/{run.pk}/")
+    run_page.wait_for_selector("[data-run-stalled]:not([hidden])", timeout=15_000)
+    assert "no live worker consumes queue 'celery'" in run_page.text_content("[data-run-stalled]")
+    assert run_page.inner_text(WORKERS) == "no worker has ever reported: queued runs will wait"
 
     worker = start_worker()
     header_says(page, "1 worker alive")
@@ -56,6 +63,9 @@ def test_a_run_queued_with_no_worker_says_why_and_goes_on_when_one_starts(
     assert page.is_hidden("[data-run-stalled]")
     assert page.text_content("[data-live] [data-run-status]") == "Skipped (no new data)"
     shot(page, "header-worker-alive")
+    run_page.wait_for_selector("[data-page-status]:text('Skipped (no new data)')", timeout=15_000)
+    assert run_page.is_hidden("[data-run-stalled]")
+    assert run_page.inner_text(WORKERS) == "1 worker alive"
 
     stop(worker)
     header_says(page, "no worker alive since ", seconds=20)

@@ -252,3 +252,14 @@ def test_the_runs_page_shows_why_a_queued_run_waits(client, staff_user, settings
     client.force_login(staff_user)
     page = client.get(reverse("panel-runs")).content.decode()
     assert "no live worker consumes queue &#x27;celery&#x27; (no worker has ever reported)" in page
+
+
+def test_a_stalled_runs_own_page_and_its_poll_say_why_it_waits(client, staff_user, settings):
+    settings.RUN_STALL_ALERT_AFTER = 1
+    run = RetrainingRun.objects.create(trigger="manual")
+    RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=30))
+    client.force_login(staff_user)
+    reason = client.get(reverse("panel-run-progress", args=[run.pk])).json()["stalled"]
+    assert "no live worker consumes queue 'celery' (no worker has ever reported)" in reason
+    page = client.get(reverse("panel-run", args=[run.pk])).content.decode()
+    assert "no live worker consumes queue &#x27;celery&#x27; (no worker has ever reported)" in page
