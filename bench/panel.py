@@ -4,7 +4,8 @@ An open dashboard polls `/panel/live.json` every 1.5 s while a run is active, an
 `/panel/chart.json` only when the poll's chart stamp changes. This script measures both next to
 the alternative they replace (reloading the whole dashboard), on a throwaway
 SQLite database filled with a long history (5,000 runs, 200 deployments), with Django's test client
-in-process: median time of 100 requests, bytes and SQL queries per request.
+in-process: median time of 100 requests, bytes and SQL queries per request. Two workers are on
+record (one alive and running the active run, one stopped), as the header's worker health reads them.
 
 It also times the schedule's due-time search (`retraining.schedule.previous_due`, which skips whole
 days and hours that cannot match) against a naive minute-by-minute walk, for a daily schedule and
@@ -49,7 +50,19 @@ def fill_history() -> None:
     Deployment.objects.bulk_create(
         Deployment(model_name="bench", version=str(i), source="pipeline", metrics=metrics) for i in range(DEPLOYMENTS)
     )
-    RetrainingRun.objects.create(trigger="manual", status="running", step="train", steps=[step] * 3)
+    from django.utils import timezone
+
+    from retraining.models import WorkerHeartbeat
+
+    active = RetrainingRun.objects.create(trigger="manual", status="running", step="train", steps=[step] * 3)
+    # Two workers heard of: one alive running the active run, one stopped an hour ago.
+    now = timezone.now()
+    task = {"task": "retraining.tasks.retrain", "id": "t-1", "run_id": active.pk, "started_at": now.isoformat()}
+    WorkerHeartbeat.objects.create(hostname="w1@bench", pid=1, queues=["celery"], running=[task],
+                                   started_at=now, seen_at=now)  # fmt: skip
+    gone = now - timedelta(hours=1)
+    WorkerHeartbeat.objects.create(hostname="w2@bench", pid=2, queues=["celery"], started_at=gone, seen_at=gone,
+                                   stopped_at=gone)  # fmt: skip
 
 
 def bench_requests() -> None:
@@ -60,7 +73,7 @@ def bench_requests() -> None:
     user = get_user_model().objects.create_user("bench", password="pw-bench-123", is_staff=True)
     client = Client()
     client.force_login(user)
-    print(f"history: {RUNS} runs, {DEPLOYMENTS} deployments, one run active; median of {REQUESTS} requests")
+    print(f"history: {RUNS} runs, {DEPLOYMENTS} deployments, one run active, 2 workers; median of {REQUESTS} requests")
     print(f"{'request':<28}{'median ms':>10}{'bytes':>10}{'queries':>9}")
     results = {}
     pages = (
@@ -83,6 +96,13 @@ def bench_requests() -> None:
         results[label] = ms
         print(f"{label:<28}{ms:>10.2f}{len(response.content):>10}{len(queries):>9}")
     print(f"ratio reload / poll: {results['reload /panel/'] / results['poll /panel/live.json']:.1f}x")
+
+    from retraining import runs, workers
+    from retraining.panel import live
+
+    active = runs.active_run()
+    health = median_ms(lambda: live.workers_state(workers.liveness(), active), REQUESTS)
+    print(f"of which worker health (one query): {health:.2f} ms")
 
 
 def bench_due_times() -> None:

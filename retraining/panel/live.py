@@ -1,12 +1,13 @@
 """The dashboard's state in one dict: the page is rendered from it and its poll redraws every
 part from it, so no two parts of the page can disagree about a run or the served model.
 
-Each key is one part of the page (`run`, `recent`, `served`, `chart`); a part added later gets
+Each key is one part of the page (`run`, `recent`, `served`, `workers`, `chart`); a part added later gets
 a key of its own and the page a renderer for it. Every label a person reads (titles, durations,
 dates) is written here, once, so the first render and every redraw say the same words.
 """
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from django.urls import reverse
@@ -16,29 +17,35 @@ from django.utils.timesince import timesince
 
 from predictor.contract import METRICS as MODEL_METRICS
 from retraining import runs as run_store
-from retraining.models import RetrainingRun
+from retraining import workers as worker_store
+from retraining.models import RetrainingRun, WorkerHeartbeat
 from retraining.panel import selectors
 
 RECENT_RUNS = 8
 
 
 def dashboard_state(served: selectors.Served | None = None) -> dict[str, Any]:
-    """The active run if there is one, else the newest; the newest runs; what is served; the chart's stamp."""
+    """The active run if there is one, else the newest; the newest runs; what is served; which
+    workers are alive; the chart's stamp."""
     recent = list(selectors.runs()[:RECENT_RUNS])
-    latest = run_store.active_run() or (recent[0] if recent else None)
+    active = run_store.active_run()
+    latest = active or (recent[0] if recent else None)
     served = served_state(served or selectors.served())
+    workers = worker_store.liveness()
     return {
-        "run": run_card(latest) if latest else None,
-        "recent": [run_row(run) for run in recent],
+        "run": run_card(latest, workers) if latest else None,
+        "recent": [run_row(run, workers) for run in recent],
         "served": served,
+        "workers": workers_state(workers, active),
         "chart": {"stamp": chart_stamp(served, recent)},
     }
 
 
-def run_card(run: RetrainingRun) -> dict[str, Any]:
+def run_card(run: RetrainingRun, workers: worker_store.WorkerLiveness) -> dict[str, Any]:
     card = selectors.progress(run)
     card["title"] = "Latest run" if run.finished else "Run in progress"
     card["outcome"] = outcome(run)
+    card["stalled"] = worker_store.stalled_reason(run, workers)
     return card
 
 
@@ -56,15 +63,19 @@ def outcome(run: RetrainingRun) -> str:
     return f"{label}: {run.reasons[0]}" if run.reasons else f"{label}."
 
 
-def run_row(run: RetrainingRun) -> dict[str, Any]:
-    """A row of the runs table, as the dashboard and the runs page both show it."""
+def run_row(run: RetrainingRun, workers: worker_store.WorkerLiveness) -> dict[str, Any]:
+    """A row of the runs table, as the dashboard and the runs page both show it; a queued run
+    waiting for a worker that is not there says so where its decision will be."""
     if run.duration is not None:
         duration = seconds(run.duration)
     elif not run.finished:
         duration = f"{run.step or run.status}…"
     else:
         duration = ""
-    if run.decision_rule:
+    stalled = worker_store.stalled_reason(run, workers)
+    if stalled:
+        decision = {"kind": "stalled", "text": stalled}
+    elif run.decision_rule:
         decision = {"kind": "rule", "text": run.decision_rule}
     elif run.error or run.reasons:
         decision = {"kind": "note", "text": _shorten(run.error or run.reasons[0], 60)}
@@ -115,6 +126,51 @@ def served_state(served: selectors.Served) -> dict[str, Any]:
     for process in state["process_list"]:
         process["error"] = _shorten(errors.get(process["name"], ""), 60)
     return state
+
+
+def workers_state(workers: worker_store.WorkerLiveness, active: RetrainingRun | None) -> dict[str, Any]:
+    """The header's worker health: how many workers are alive and the run one of them is running,
+    or since when none is (queued runs wait until one is back). `parts` are text and links, in order.
+
+    A run is named only while it is the active run: a worker's heartbeat can still list a run for
+    a few seconds after it ended, and the header must not call a finished run running.
+    """
+    title = "; ".join(
+        f"{w.hostname}: {'alive' if w.alive else 'stopped' if w.stopped_at else 'silent'}, "
+        f"last heartbeat {_date(w.last_heartbeat, 'M j, H:i:s')}"
+        for w in workers.workers
+    )
+    if workers.retrain_queue_served:
+        text = f"{workers.alive} worker{'' if workers.alive == 1 else 's'} alive"
+        running = {item.get("run_id") for w in workers.workers for item in w.running}
+        if active is not None and active.pk in running:
+            link = {"text": f"run #{active.pk}", "url": reverse("panel-run", args=[active.pk])}
+            return {"state": "alive", "parts": [{"text": f"{text}, running "}, link], "title": title}
+        return {"state": "alive", "parts": [{"text": text}], "title": title}
+    if workers.alive:
+        text = (
+            f"{workers.alive} worker{'' if workers.alive == 1 else 's'} alive, none on queue {workers.retrain_queue!r}"
+        )
+    else:
+        last = _last_heartbeat(workers)
+        if last is None:
+            never = "no worker has ever reported: queued runs will wait"
+            return {"state": "never", "parts": [{"text": never}], "title": "start one: celery -A config worker"}
+        text = f"no worker alive since {_moment(last, workers.checked_at)}"
+    return {"state": "down", "parts": [{"text": f"{text}: queued runs will wait"}], "title": title}
+
+
+def _last_heartbeat(workers: worker_store.WorkerLiveness) -> datetime | None:
+    """The newest heartbeat; liveness lists only the last day's workers, so older ones are read here."""
+    if workers.workers:
+        return max(w.last_heartbeat for w in workers.workers)
+    return WorkerHeartbeat.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()
+
+
+def _moment(moment: datetime, now: datetime) -> str:
+    """05:02 today, Nov 28, 05:02 on another day."""
+    same_day = timezone.localtime(moment).date() == timezone.localtime(now).date()
+    return _date(moment, "H:i" if same_day else "M j, H:i")
 
 
 def chart_stamp(served: dict[str, Any], recent: list[RetrainingRun]) -> str:

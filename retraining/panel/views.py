@@ -18,7 +18,7 @@ from predictor import services as predictor_services
 from predictor.models import Deployment
 from predictor.registry import RegistryError
 from retraining import runs as run_store
-from retraining import schedule, services
+from retraining import schedule, services, workers
 from retraining.models import PromotionPolicy, RetrainingRun
 from retraining.panel import live as live_state
 from retraining.panel import selectors
@@ -42,11 +42,19 @@ def staff_only(view: View) -> View:
 
 
 def _page(
-    request: HttpRequest, template: str, section: str, served: selectors.Served | None = None, **context: Any
+    request: HttpRequest,
+    template: str,
+    section: str,
+    served: selectors.Served | None = None,
+    health: workers.WorkerLiveness | None = None,
+    **context: Any,
 ) -> HttpResponse:
+    """Every page's header shows what is served and which workers are alive, as the dashboard's poll does."""
     served = served or selectors.served()
     context.update(section=section, served=served)
-    context.setdefault("state", {"served": live_state.served_state(served)})
+    if "state" not in context:
+        header = live_state.workers_state(health or workers.liveness(), run_store.active_run())
+        context["state"] = {"served": live_state.served_state(served), "workers": header}
     return render(request, f"panel/{template}", context)
 
 
@@ -100,12 +108,14 @@ def chart(request: HttpRequest) -> JsonResponse:
 def run_list(request: HttpRequest) -> HttpResponse:
     status, trigger = request.GET.get("status", ""), request.GET.get("trigger", "")
     page = Paginator(selectors.runs(status, trigger), 20).get_page(request.GET.get("page"))
+    health = workers.liveness()
     return _page(
         request,
         "runs.html",
         "runs",
+        health=health,
         page=page,
-        rows=[live_state.run_row(run) for run in page],
+        rows=[live_state.run_row(run, health) for run in page],
         status=status,
         trigger=trigger,
         statuses=RetrainingRun.Status.choices,
@@ -117,12 +127,14 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(RetrainingRun.objects.select_related("triggered_by", "deployment"), pk=pk)
+    health = workers.liveness()
     return _page(
         request,
         "run_detail.html",
         "runs",
+        health=health,
         run=run,
-        live=selectors.progress(run),
+        live=live_state.run_card(run, health),
         metrics=selectors.metric_rows(run),
         links=selectors.mlflow_links(run),
     )
@@ -131,7 +143,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_only
 @require_GET
 def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(selectors.progress(get_object_or_404(RetrainingRun, pk=pk)))
+    """What a run's own page polls: its card as the dashboard shows it, stalled reason included."""
+    return JsonResponse(live_state.run_card(get_object_or_404(RetrainingRun, pk=pk), workers.liveness()))
 
 
 @staff_only
@@ -187,4 +200,5 @@ def schedule_edit(request: HttpRequest) -> HttpResponse:
         schedule.update_schedule(form.cleaned_data["expression"], form.cleaned_data["enabled"])
         messages.success(request, "Schedule saved: beat follows it from now on, no restart needed.")
         return redirect("panel-schedule")
-    return _page(request, "schedule.html", "schedule", form=form, state=state, presets=schedule.PRESETS)
+    # `schedule`, not `state`: every page's `state` is its header's live state.
+    return _page(request, "schedule.html", "schedule", form=form, schedule=state, presets=schedule.PRESETS)

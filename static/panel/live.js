@@ -25,6 +25,7 @@
     var list = card.querySelector("[data-steps]");
     list.replaceChildren.apply(list, run.steps.map(stepItem));
     show(card.querySelector("[data-run-error]"), run.error);
+    show(card.querySelector("[data-run-stalled]"), run.stalled);
     show(card.querySelector("[data-run-outcome]"), run.outcome);
   }
 
@@ -51,6 +52,7 @@
     if (!row.challenger) challenger.appendChild(el("span", "muted", "–"));
     var decision = el("td", "small");
     if (row.decision.kind === "rule") decision.appendChild(el("code", null, row.decision.text));
+    else if (row.decision.kind === "stalled") decision.appendChild(el("span", "stalled", row.decision.text));
     else if (row.decision.text) decision.appendChild(el("span", "muted", row.decision.text));
     [id, outcome, trigger, started, duration, challenger, decision].forEach(function (td) { tr.appendChild(td); });
     return tr;
@@ -106,6 +108,23 @@
       nodes.push(none);
     }
     part.replaceChildren.apply(part, nodes);
+  }
+
+  function drawWorkers(part, workers) {
+    if (!part) return;
+    var holder = el("span", "workers workers-" + workers.state), dot = el("span", "dot" + (workers.state === "alive" ? "" : " down")), text = el("span");
+    holder.title = workers.title;
+    dot.setAttribute("data-workers-dot", "");
+    text.setAttribute("data-workers-text", "");
+    workers.parts.forEach(function (piece) {
+      if (!piece.url) return text.appendChild(document.createTextNode(piece.text));
+      var link = el("a", null, piece.text);
+      link.href = piece.url;
+      text.appendChild(link);
+    });
+    holder.appendChild(dot);
+    holder.appendChild(text);
+    part.replaceChildren(holder);
   }
 
   function fact(list, term, value) {
@@ -172,6 +191,7 @@
         drawServedBar(document.querySelector("[data-part=served]"), served);
         drawServedCard(document.querySelector("[data-served-card]"), served);
       },
+      workers: function (workers) { drawWorkers(document.querySelector("[data-part=workers]"), workers); },
       chart: function (state) {
         if (state.stamp === card.dataset.chartStamp) return;
         card.dataset.chartStamp = state.stamp;

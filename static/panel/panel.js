@@ -43,6 +43,9 @@
           var list = box.querySelector("[data-steps]");
           list.replaceChildren.apply(list, run.steps.map(stepItem));
           setBadge(box.querySelector("[data-run-status]"), run.status, run.status_label);
+          var stalled = box.querySelector("[data-run-stalled]");
+          stalled.textContent = run.stalled;
+          stalled.hidden = !run.stalled;
           if (run.finished) window.location.reload();
           else window.setTimeout(poll, delay);
         })

@@ -61,7 +61,8 @@ def web(transactional_db, tmp_path) -> Iterator[str]:
     celery_app.control.purge()  # messages an earlier test left for runs that no longer exist
     ServingProcess.objects.all().delete()  # this test process served too; only gunicorn counts now
     port = free_port()
-    env = subprocess_env(PORT=str(port), WEB_CONCURRENCY="1", MODEL_POLL_INTERVAL="0.5")
+    # A run queued with no worker says why it waits after 2 s rather than the default 2 minutes.
+    env = subprocess_env(PORT=str(port), WEB_CONCURRENCY="1", MODEL_POLL_INTERVAL="0.5", RUN_STALL_ALERT_AFTER="2")
     env.pop("TRAINING_PARAMS", None)
     log = tmp_path / "web.log"
     process = start([str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"], log, env)
@@ -74,17 +75,19 @@ def web(transactional_db, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_worker(tmp_path) -> Iterator[Callable[[], None]]:
-    """Starts a Celery worker when the test says so (a run can be seen queued first)."""
+def start_worker(tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:
+    """Starts a Celery worker when the test says so (a run can be seen queued first); the test
+    may stop it again with `stop`."""
     started: list[subprocess.Popen] = []
     log = tmp_path / "worker.log"
 
-    def begin() -> None:
+    def begin() -> subprocess.Popen:
         env = subprocess_env()
         env.pop("TRAINING_PARAMS", None)
         command = [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--pool=solo",
                    "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
         started.append(start(command, log, env))
+        return started[-1]
 
     yield begin
     for process in started:

@@ -131,14 +131,21 @@ def test_the_first_poll_redraws_every_part_as_the_server_rendered_it(panel_serve
         trigger="schedule", status="kept", decision_rule="min_improvement", model_version="3", **done
     )
     RetrainingRun.objects.create(trigger="api", status="failed", error="ValueError: bad data", **done)
-    RetrainingRun.objects.create(
+    active = RetrainingRun.objects.create(
         trigger="manual", status="running", step="pull", steps=[{"name": "check", "status": "done", "duration": 0.2}]
     )
     page = browser_page
-    parts = ["[data-live]", "[data-runs]", "[data-part=served]", "[data-served-card]"]
+    from retraining.models import WorkerHeartbeat
+
+    running = [{"task": "retraining.tasks.retrain", "id": "t-1", "run_id": active.pk, "started_at": None}]
+    WorkerHeartbeat.objects.create(
+        hostname="w1@host", pid=1, queues=["celery"], running=running, started_at=now, seen_at=now
+    )
+    parts = ["[data-live]", "[data-runs]", "[data-part=served]", "[data-served-card]", "[data-part=workers]"]
     with page.expect_response(lambda response: "live.json" in response.url, timeout=10_000):
         sign_in(page, panel_server)
         first = {part: page.inner_text(part) for part in parts}
     page.wait_for_timeout(200)
     assert {part: page.inner_text(part) for part in parts} == first
     assert "seconds_check" not in first["[data-served-card]"]
+    assert first["[data-part=workers]"] == f"1 worker alive, running run #{active.pk}"

@@ -1,14 +1,15 @@
 """The dashboard's live state (retraining/panel/live.py): one answer for every part of the page."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from predictor.models import Deployment
-from retraining.models import RetrainingRun
+from retraining import workers
+from retraining.models import RetrainingRun, WorkerHeartbeat
 from retraining.panel import live
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +40,26 @@ def words(state: dict) -> str:
     return json.dumps(state).lower()
 
 
+def heartbeat(hostname: str, seen: datetime, **fields) -> WorkerHeartbeat:
+    fields = {"pid": 4242, "queues": ["celery"], "running": [], **fields}
+    return WorkerHeartbeat.objects.create(
+        hostname=hostname, started_at=seen - timedelta(hours=1), seen_at=seen, **fields
+    )
+
+
+def header(now: datetime | None = None, active: RetrainingRun | None = None) -> str:
+    state = live.workers_state(workers.liveness(now), active)
+    return "".join(part["text"] for part in state["parts"])
+
+
+def retrain_task(run: RetrainingRun) -> list[dict]:
+    return [{"task": "retraining.tasks.retrain", "id": "t-1", "run_id": run.pk, "started_at": None}]
+
+
+# A fixed moment, so the header's clock times read the same whenever the tests run.
+MORNING = timezone.make_aware(datetime(2026, 11, 29, 6, 0))
+
+
 def test_a_skipped_run_is_finished_in_every_part_of_the_state():
     run = finished_run(
         "skipped",
@@ -46,6 +67,7 @@ def test_a_skipped_run_is_finished_in_every_part_of_the_state():
         steps=[{"name": "check", "status": "stopped", "duration": 0.02, "detail": "no new data: abc"}],
         reasons=["no new data since version 2 (abc)"],
     )
+    heartbeat("w1@host", timezone.now())  # the worker that ran it
     state = live.dashboard_state()
     assert state["run"]["id"] == run.pk
     assert state["run"]["title"] == "Latest run"
@@ -113,11 +135,12 @@ def test_the_poll_costs_the_same_queries_whatever_the_history(client, staff_user
         finished_run("kept", challenger_metrics={"accuracy": 0.9})
     Deployment.objects.create(model_name="m", version="1", source="bootstrap")
     RetrainingRun.objects.create(trigger="manual", status="running", step="train")
-    # session, user, newest runs, active run, newest deployment, serving processes
-    with django_assert_num_queries(6):
+    heartbeat("w1@host", timezone.now())
+    # session, user, newest runs, active run, newest deployment, serving processes, worker heartbeats
+    with django_assert_num_queries(7):
         body = client.get(reverse("panel-live")).json()
     assert len(body["recent"]) == live.RECENT_RUNS
-    assert set(body) == {"run", "recent", "served", "chart"}
+    assert set(body) == {"run", "recent", "served", "workers", "chart"}
 
 
 def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(client, staff_user, model_name):
@@ -136,3 +159,107 @@ def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(
     page = client.get(reverse("panel-dashboard")).content.decode()
     assert "Registry (alias moved in MLflow)" in page
     assert not [name for name in BOOKKEEPING if name in page]
+
+
+def test_the_header_counts_the_live_workers():
+    heartbeat("w1@host", timezone.now())
+    assert header() == "1 worker alive"
+    heartbeat("w2@host", timezone.now() - timedelta(seconds=3))
+    heartbeat("gone@host", timezone.now() - timedelta(minutes=10))
+    assert header() == "2 workers alive"
+    assert live.workers_state(workers.liveness(), None)["state"] == "alive"
+
+
+def test_the_header_names_the_run_a_worker_is_running_with_a_link():
+    run = RetrainingRun.objects.create(trigger="manual", status="running", step="train")
+    heartbeat("w1@host", timezone.now(), running=retrain_task(run))
+    state = live.workers_state(workers.liveness(), run)
+    assert state["parts"] == [
+        {"text": "1 worker alive, running "},
+        {"text": f"run #{run.pk}", "url": reverse("panel-run", args=[run.pk])},
+    ]
+
+
+def test_the_header_does_not_call_a_finished_run_running_while_the_heartbeat_still_lists_it():
+    run = finished_run("skipped")
+    heartbeat("w1@host", timezone.now(), running=retrain_task(run))
+    assert header(active=None) == "1 worker alive"
+
+
+def test_the_header_says_since_when_no_worker_is_alive():
+    heartbeat("w1@host", MORNING.replace(hour=5, minute=2), stopped_at=MORNING.replace(hour=5, minute=2))
+    heartbeat("w2@host", MORNING.replace(hour=4, minute=40))
+    assert header(MORNING) == "no worker alive since 05:02: queued runs will wait"
+    assert live.workers_state(workers.liveness(MORNING), None)["state"] == "down"
+
+
+def test_the_header_names_the_day_when_the_last_heartbeat_is_older_than_today():
+    heartbeat("w1@host", MORNING - timedelta(hours=7))
+    assert header(MORNING) == "no worker alive since Nov 28, 23:00: queued runs will wait"
+    WorkerHeartbeat.objects.update(seen_at=MORNING - timedelta(days=9))
+    assert header(MORNING) == "no worker alive since Nov 20, 06:00: queued runs will wait"
+
+
+def test_the_header_says_when_no_worker_has_ever_reported():
+    assert header() == "no worker has ever reported: queued runs will wait"
+    assert live.workers_state(workers.liveness(), None)["state"] == "never"
+
+
+def test_the_header_says_queued_runs_wait_when_live_workers_skip_the_retrain_queue():
+    heartbeat("light@host", timezone.now(), queues=["light"])
+    assert header() == "1 worker alive, none on queue 'celery': queued runs will wait"
+
+
+def test_a_run_queued_too_long_without_a_worker_says_why_in_its_card_and_its_row(settings):
+    settings.RUN_STALL_ALERT_AFTER = 120
+    heartbeat("w1@host", timezone.now() - timedelta(minutes=10), stopped_at=timezone.now() - timedelta(minutes=10))
+    run = RetrainingRun.objects.create(trigger="manual")
+    RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=300))
+    state = live.dashboard_state()
+
+    reason = state["run"]["stalled"]
+    assert "queued for 300 s and no live worker consumes queue 'celery' (last heartbeat" in reason
+    assert state["recent"][0]["decision"] == {"kind": "stalled", "text": reason}
+    assert state["workers"]["state"] == "down"
+
+
+def test_a_run_queued_briefly_or_with_a_live_worker_is_not_stalled(settings):
+    settings.RUN_STALL_ALERT_AFTER = 120
+    RetrainingRun.objects.create(trigger="manual")
+    state = live.dashboard_state()
+    assert (state["run"]["stalled"], state["recent"][0]["decision"]["kind"]) == ("", "")
+    RetrainingRun.objects.update(created_at=timezone.now() - timedelta(seconds=300))
+    heartbeat("w1@host", timezone.now())
+    assert live.dashboard_state()["run"]["stalled"] == ""
+
+
+@pytest.mark.parametrize(
+    "name", ["panel-dashboard", "panel-runs", "panel-deployments", "panel-policy", "panel-schedule"]
+)
+def test_every_page_header_says_which_workers_are_alive(client, staff_user, name):
+    client.force_login(staff_user)
+    assert "no worker has ever reported: queued runs will wait" in client.get(reverse(name)).content.decode()
+    heartbeat("w1@host", timezone.now())
+    page = client.get(reverse(name)).content.decode()
+    assert 'data-part="workers"' in page
+    assert "1 worker alive" in page
+
+
+def test_the_runs_page_shows_why_a_queued_run_waits(client, staff_user, settings):
+    settings.RUN_STALL_ALERT_AFTER = 1
+    run = RetrainingRun.objects.create(trigger="manual")
+    RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=30))
+    client.force_login(staff_user)
+    page = client.get(reverse("panel-runs")).content.decode()
+    assert "no live worker consumes queue &#x27;celery&#x27; (no worker has ever reported)" in page
+
+
+def test_a_stalled_runs_own_page_and_its_poll_say_why_it_waits(client, staff_user, settings):
+    settings.RUN_STALL_ALERT_AFTER = 1
+    run = RetrainingRun.objects.create(trigger="manual")
+    RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=30))
+    client.force_login(staff_user)
+    reason = client.get(reverse("panel-run-progress", args=[run.pk])).json()["stalled"]
+    assert "no live worker consumes queue 'celery' (no worker has ever reported)" in reason
+    page = client.get(reverse("panel-run", args=[run.pk])).content.decode()
+    assert "no live worker consumes queue &#x27;celery&#x27; (no worker has ever reported)" in page
