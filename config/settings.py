@@ -243,7 +243,7 @@ DRIFT_PSI_THRESHOLD = env_float("DRIFT_PSI_THRESHOLD", 0.2, minimum=0.001)
 DRIFT_ALPHA = env_float("DRIFT_ALPHA", 0.05, minimum=1e-9)
 if DRIFT_ALPHA >= 1:
     raise ImproperlyConfigured(f"DRIFT_ALPHA={DRIFT_ALPHA} must be below 1")
-DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 100, minimum=1)
+DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 200, minimum=1)
 
 # Notifications ----------------------------------------------------------------------------
 SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")

@@ -6,8 +6,10 @@ more bin, and gets two numbers:
 - PSI, the population stability index: the size of the change (0.1 moderate, 0.2 large by the usual
   rule of thumb). It does not depend on the sample size, so it alone would cry wolf on small samples.
 - a chi-square test of homogeneity of the two sets of counts: whether the change could be chance.
-  It treats the reference as a sample too (a few hundred training rows are not the truth), and pools
-  bins too small for the chi-square approximation to hold.
+  It treats the reference as a sample too (a few hundred training rows are not the truth). Where a
+  bin expects fewer than 5 rows (a rare category, a new one, a few missing values) the chi-square
+  distribution does not hold, and the p-value is simulated instead (tables drawn with the same
+  margins), so a new category seen in 10 rows out of 100 still counts.
 
 A feature drifted when both say so: PSI at least `Thresholds.psi`, and p below `Thresholds.alpha`
 divided by the number of scores compared (Bonferroni), so that a frame drawn from the training
@@ -16,6 +18,7 @@ distribution is called drifted in at most `alpha` of checks however many feature
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -33,6 +36,10 @@ NOT_ENOUGH_DATA = "not enough data"
 PREDICTIONS = "predictions"
 # Cochran's rule: the chi-square approximation needs an expected count of about 5 in every cell.
 _MIN_EXPECTED = 5.0
+# Simulated p-values: enough tables to shown p to two decimals, and, where the verdict depends on
+# it, enough to resolve the significance level (the smallest p a simulation gives is 1 / (n + 1)).
+_DISPLAY_SIMULATIONS = 200
+_VERDICT_RESOLUTION = 20
 # Added to every bin's count before PSI's logarithm, so an empty bin gives a large, finite score.
 _SMOOTHING = 0.5
 
@@ -41,7 +48,7 @@ _SMOOTHING = 0.5
 class Thresholds:
     psi: float = 0.2
     alpha: float = 0.05
-    min_rows: int = 100
+    min_rows: int = 200
 
     def __post_init__(self) -> None:
         if not self.psi > 0:
@@ -68,6 +75,8 @@ class FeatureDrift:
     missing_share: float | None
     reference_missing_share: float
     drifted: bool = False
+    # "chi-square", or "simulated chi-square (N tables)" for sparse bins.
+    test: str = ""
     # Values the training data did not name (new categories), most frequent first.
     unseen: list[str] = field(default_factory=list)
 
@@ -120,77 +129,89 @@ def compare(
     thresholds = thresholds or Thresholds()
     rows = len(frame)
     empty = pd.Series([None] * rows, index=frame.index, dtype=object)
-    scores = {name: _score(frame.get(name, empty), ref) for name, ref in profile["features"].items()}
-    reference_predictions = profile.get(PREDICTIONS)
+    binned = {name: _bin(frame.get(name, empty), reference) for name, reference in profile["features"].items()}
     predicted = None
-    if predictions is not None and reference_predictions:
-        predicted = _categorical(pd.Series(np.asarray(predictions, dtype=object)), {**reference_predictions})
-    enough = rows >= thresholds.min_rows
-    tested = [*scores.values(), *([predicted] if predicted is not None else [])]
-    level = thresholds.alpha / max(len(tested), 1)
-    scores = {name: _judge(score, thresholds.psi, level, enough) for name, score in scores.items()}
-    predicted = _judge(predicted, thresholds.psi, level, enough) if predicted is not None else None
-    drifted = any(s.drifted for s in scores.values()) or (predicted is not None and predicted.drifted)
-    verdict = NOT_ENOUGH_DATA if not enough else DRIFT if drifted else NO_DRIFT
-    return DriftReport(verdict=verdict, rows=rows, features=scores, predictions=predicted, thresholds=thresholds)
+    if predictions is not None and profile.get(PREDICTIONS):
+        predicted = _bin_categories(pd.Series(np.asarray(predictions, dtype=object)), profile[PREDICTIONS])
+    judge = _Judge(thresholds, tested=len(binned) + (predicted is not None), enough=rows >= thresholds.min_rows)
+    scores = {name: judge.score(counts) for name, counts in binned.items()}
+    predicted_score = judge.score(predicted) if predicted is not None else None
+    drifted = any(s.drifted for s in scores.values()) or (predicted_score is not None and predicted_score.drifted)
+    verdict = NOT_ENOUGH_DATA if not judge.enough else DRIFT if drifted else NO_DRIFT
+    return DriftReport(verdict=verdict, rows=rows, features=scores, predictions=predicted_score, thresholds=thresholds)
 
 
-def _judge(score: FeatureDrift, psi_threshold: float, level: float, enough: bool) -> FeatureDrift:
-    drifted = enough and score.psi is not None and score.psi >= psi_threshold and score.p_value < level
-    return FeatureDrift(**{**asdict(score), "drifted": bool(drifted)})
+@dataclass(frozen=True)
+class _Binned:
+    """A column's counts beside the reference's, over the same bins (missing values last)."""
+
+    kind: str
+    live: list[int]
+    reference: list[int]
+    reference_missing_share: float
+    unseen: list[str] = field(default_factory=list)
 
 
-def _score(column: pd.Series, reference: dict[str, Any]) -> FeatureDrift:
+class _Judge:
+    def __init__(self, thresholds: Thresholds, tested: int, enough: bool) -> None:
+        self.psi = thresholds.psi
+        self.level = thresholds.alpha / max(tested, 1)
+        self.enough = enough
+
+    def score(self, binned: _Binned) -> FeatureDrift:
+        rows = int(sum(binned.live))
+        base = {"kind": binned.kind, "rows": rows, "reference_missing_share": binned.reference_missing_share}
+        if rows == 0:
+            return FeatureDrift(**base, psi=None, p_value=None, missing_share=None, unseen=binned.unseen)
+        score = psi(binned.reference, binned.live)
+        # A simulation precise enough for the verdict only where the verdict can depend on it.
+        precise = self.enough and score >= self.psi
+        simulations = max(_DISPLAY_SIMULATIONS, math.ceil(_VERDICT_RESOLUTION / self.level)) if precise else None
+        p_value, test = chi_square_p_value(binned.reference, binned.live, simulations or _DISPLAY_SIMULATIONS)
+        return FeatureDrift(
+            **base,
+            psi=score,
+            p_value=p_value,
+            missing_share=binned.live[-1] / rows,
+            drifted=bool(precise and p_value < self.level),
+            test=test,
+            unseen=binned.unseen,
+        )
+
+
+def _bin(column: pd.Series, reference: dict[str, Any]) -> _Binned:
     if reference["kind"] == "numeric":
-        return _numeric(column, reference)
-    return _categorical(column, reference)
+        return _bin_numbers(column, reference)
+    return _bin_categories(column, reference)
 
 
-def _numeric(column: pd.Series, reference: dict[str, Any]) -> FeatureDrift:
+def _bin_numbers(column: pd.Series, reference: dict[str, Any]) -> _Binned:
     if is_numeric(column):
         values = column.to_numpy(dtype="float64", na_value=np.nan)
     else:
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    missing = int(np.isnan(values).sum())
     histogram = reference["histogram"]
-    live = [*bin_counts(values, histogram["edges"]), missing]
-    expected = [*histogram["counts"], reference["missing"]]
-    return _scored("numeric", live, expected, reference, ordered=len(histogram["counts"]))
+    return _Binned(
+        kind="numeric",
+        live=[*bin_counts(values, histogram["edges"]), int(np.isnan(values).sum())],
+        reference=[*histogram["counts"], reference["missing"]],
+        reference_missing_share=float(reference["missing_share"]),
+    )
 
 
-def _categorical(column: pd.Series, reference: dict[str, Any]) -> FeatureDrift:
+def _bin_categories(column: pd.Series, reference: dict[str, Any]) -> _Binned:
+    """Categories the reference names, then the others together (rare or unseen), then missing."""
     values = column.to_numpy(dtype=object)
     present = values[~pd.isna(values)].astype(str)
     found, counts = np.unique(present, return_counts=True)
     seen = dict(zip(found.tolist(), counts.tolist(), strict=True))
     named = [seen.pop(name, 0) for name in reference["counts"]]
-    unseen = sorted(seen, key=lambda value: -seen[value])[:10]
-    live = [*named, sum(seen.values()), len(values) - len(present)]
-    expected = [*reference["counts"].values(), reference.get("counts_other", 0), reference.get("missing", 0)]
-    return _scored("categorical", live, expected, reference, unseen)
-
-
-def _scored(
-    kind: str,
-    live: list[int],
-    expected: list[int],
-    reference: dict[str, Any],
-    unseen: list[str] | None = None,
-    ordered: int = 0,
-) -> FeatureDrift:
-    rows = int(sum(live))
-    if rows == 0:
-        p_value = score = share = None
-    else:
-        score, p_value, share = psi(expected, live), chi_square_p_value(expected, live, ordered), live[-1] / rows
-    return FeatureDrift(
-        kind=kind,
-        rows=rows,
-        psi=score,
-        p_value=p_value,
-        missing_share=share,
+    return _Binned(
+        kind="categorical",
+        live=[*named, sum(seen.values()), len(values) - len(present)],
+        reference=[*reference["counts"].values(), reference.get("counts_other", 0), reference.get("missing", 0)],
         reference_missing_share=float(reference.get("missing_share", 0.0)),
-        unseen=unseen or [],
+        unseen=sorted(seen, key=lambda value: -seen[value])[:10],
     )
 
 
@@ -202,53 +223,25 @@ def psi(expected: Sequence[int], actual: Sequence[int]) -> float:
     return float(np.sum((live - reference) * np.log(live / reference)))
 
 
-def chi_square_p_value(expected: Sequence[int], actual: Sequence[int], ordered: int = 0) -> float:
-    """Chi-square test that two sets of counts over the same bins come from one distribution.
+def chi_square_p_value(
+    expected: Sequence[int], actual: Sequence[int], simulations: int = _DISPLAY_SIMULATIONS
+) -> tuple[float, str]:
+    """(p-value, test) of a chi-square test that two sets of counts come from one distribution.
 
-    The first `ordered` bins are a histogram's, in order: small ones are joined to their
-    neighbours; the others (categories, missing values) are pooled smallest first.
+    With a bin expecting fewer than 5 rows, the p-value is the share of `simulations` tables with
+    the same margins (drawn as if the two samples were one) whose statistic is at least as large.
     """
-    table = np.asarray([expected, actual], dtype="float64")
-    if ordered:
-        table = np.column_stack([_join_neighbours(table[:, :ordered]), table[:, ordered:]])
-    table = _pool_small_bins(table[:, table.sum(axis=0) > 0])
+    table = np.asarray([expected, actual], dtype="int64")
+    table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
-        return 1.0
-    totals = table.sum(axis=1, keepdims=True)
-    expected_counts = totals * table.sum(axis=0) / table.sum()
-    statistic = float(np.sum((table - expected_counts) ** 2 / expected_counts))
-    return float(chdtrc(table.shape[1] - 1, statistic))
-
-
-def _pool_small_bins(table: np.ndarray) -> np.ndarray:
-    """Merge the bins whose expected count (in the smaller sample) is below Cochran's 5 into one."""
-    expected = _expected_in_smaller(table)
-    order = np.argsort(expected)
-    taken, pooled = 0, 0.0
-    # Take the smallest bins while they are too small, then more until the pool itself is large enough.
-    while taken < len(order) and (expected[order[taken]] < _MIN_EXPECTED or 0 < pooled < _MIN_EXPECTED):
-        pooled += expected[order[taken]]
-        taken += 1
-    if taken == 0:
-        return table
-    merged = table[:, order[:taken]].sum(axis=1, keepdims=True)
-    return np.column_stack([table[:, np.sort(order[taken:])], merged])
-
-
-def _join_neighbours(table: np.ndarray) -> np.ndarray:
-    """Join adjacent bins of a histogram until each expects 5: a small sample keeps its shape."""
-    expected = _expected_in_smaller(table)
-    groups: list[list[int]] = [[]]
-    for index in range(len(expected)):
-        groups[-1].append(index)
-        if expected[groups[-1]].sum() >= _MIN_EXPECTED:
-            groups.append([])
-    if not groups[-1]:
-        groups.pop()
-    elif len(groups) > 1:
-        groups[-2].extend(groups.pop())
-    return np.column_stack([table[:, group].sum(axis=1) for group in groups])
-
-
-def _expected_in_smaller(table: np.ndarray) -> np.ndarray:
-    return table.sum(axis=1).min() * table.sum(axis=0) / max(table.sum(), 1.0)
+        return 1.0, "chi-square"
+    margins, live_rows = table.sum(axis=0), int(table[1].sum())
+    live_expected = live_rows * margins / margins.sum()
+    weights = 1 / live_expected + 1 / (margins - live_expected)
+    statistic = float(np.sum((table[1] - live_expected) ** 2 * weights))
+    if min(live_expected.min(), (margins - live_expected).min()) >= _MIN_EXPECTED:
+        return float(chdtrc(table.shape[1] - 1, statistic)), "chi-square"
+    drawn = np.random.default_rng(0).multivariate_hypergeometric(margins, live_rows, size=simulations)
+    statistics = np.sum((drawn - live_expected) ** 2 * weights, axis=1)
+    p_value = (1 + int(np.sum(statistics >= statistic * (1 - 1e-9)))) / (simulations + 1)
+    return p_value, f"simulated chi-square ({simulations} tables)"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, Thresholds, compare, psi
+from predictor.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, Thresholds, chi_square_p_value, compare, psi
 from predictor.profile import build_profile
 
 ISLANDS = ["Biscoe", "Dream", "Torgersen"]
@@ -42,7 +42,7 @@ def draws(rows: int, **shift) -> list[pd.DataFrame]:
     return [frame.iloc[i * rows : (i + 1) * rows] for i in range(DRAWS)]
 
 
-@pytest.mark.parametrize("rows", [100, 1000])
+@pytest.mark.parametrize("rows", [200, 1000])
 @pytest.mark.parametrize("reference_rows", [257, 5000])
 def test_the_same_distribution_raises_a_false_alarm_in_at_most_5_percent_of_draws(rows, reference_rows):
     profile = reference(reference_rows)
@@ -56,7 +56,7 @@ def test_the_same_distribution_raises_a_false_alarm_in_at_most_5_percent_of_draw
 def test_a_shifted_number_is_detected_in_every_draw_and_named_first():
     profile = reference()
 
-    reports = [compare(live, profile) for live in draws(100, mass_shift=1.0)]
+    reports = [compare(live, profile) for live in draws(200, mass_shift=1.0)]
 
     assert all(report.verdict == DRIFT for report in reports)
     assert all(report.drifted[0] == "body_mass_g" for report in reports)
@@ -68,12 +68,29 @@ def test_a_shifted_number_is_detected_in_every_draw_and_named_first():
 def test_a_new_category_mix_is_detected_in_every_draw_and_names_the_unseen_category():
     profile = reference()
 
-    reports = [compare(live, profile) for live in draws(100, islands=(0.2, 0.2, 0.3))]
+    reports = [compare(live, profile) for live in draws(200, islands=(0.2, 0.2, 0.3))]
 
     assert all(report.verdict == DRIFT for report in reports)
     assert all(report.drifted[0] == "island" for report in reports)
     assert sum(report.drifted != ["island"] for report in reports) <= 0.05 * DRAWS
     assert all("Anvers" in report.features["island"].unseen for report in reports)
+
+
+def test_a_new_category_in_a_tenth_of_the_rows_is_detected_in_nearly_every_draw():
+    profile = reference()
+
+    reports = [compare(live, profile) for live in draws(200, islands=(0.45, 0.315, 0.135))]
+
+    assert sum("island" in report.drifted for report in reports) >= 0.95 * DRAWS
+
+
+def test_bins_too_sparse_for_the_chi_square_approximation_get_a_simulated_p_value():
+    p_value, test = chi_square_p_value([120, 130, 0, 2], [40, 42, 8, 0], simulations=999)
+
+    assert test == "simulated chi-square (999 tables)"
+    assert p_value < 0.01
+    assert chi_square_p_value([120, 130, 0, 2], [40, 42, 0, 1], simulations=999)[0] > 0.3
+    assert chi_square_p_value([120, 130], [40, 42])[1] == "chi-square"
 
 
 def test_a_feature_drifts_only_past_both_the_psi_threshold_and_the_significance_level():
@@ -141,13 +158,13 @@ def test_the_prediction_distribution_is_compared_with_the_holdouts():
 
 
 def test_a_report_is_plain_json_with_its_thresholds():
-    report = compare(draws(150, mass_shift=1.0)[0], reference())
+    report = compare(draws(200, mass_shift=1.0)[0], reference())
 
     data = json.loads(json.dumps(report.as_dict()))
 
     assert data["verdict"] == DRIFT
-    assert data["rows"] == 150
-    assert data["thresholds"] == {"psi": 0.2, "alpha": 0.05, "min_rows": 100}
+    assert data["rows"] == 200
+    assert data["thresholds"] == {"psi": 0.2, "alpha": 0.05, "min_rows": 200}
     assert data["drifted"] == ["body_mass_g"]
     assert set(data["features"]["body_mass_g"]) >= {"kind", "psi", "p_value", "drifted", "missing_share"}
     assert "body_mass_g (PSI" in report.summary()
