@@ -36,8 +36,8 @@ NOT_ENOUGH_DATA = "not enough data"
 PREDICTIONS = "predictions"
 # Cochran's rule: the chi-square approximation needs an expected count of about 5 in every cell.
 _MIN_EXPECTED = 5.0
-# Simulated p-values: enough tables to shown p to two decimals, and, where the verdict depends on
-# it, enough to resolve the significance level (the smallest p a simulation gives is 1 / (n + 1)).
+# Simulated p-values: 200 tables show p to about two decimals; where the verdict depends on it,
+# 20 / level tables, so the smallest p a simulation can give (1 / (tables + 1)) is far below the level.
 _DISPLAY_SIMULATIONS = 200
 _VERDICT_RESOLUTION = 20
 # Added to every bin's count before PSI's logarithm, so an empty bin gives a large, finite score.
