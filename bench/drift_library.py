@@ -13,6 +13,7 @@ Evidently 0.7.23 does not import with pandas 3 (it imports a pandas internal tha
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the virtualenv")
     args = parser.parse_args()
-    print(f"reproduce: cd {ROOT} && {sys.executable} bench/drift_library.py", flush=True)
+    print(f"reproduce: cd {ROOT} && {sys.executable} bench/drift_library.py {shlex.join(sys.argv[1:])}", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="bench-drift-library-"))
     try:
