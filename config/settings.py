@@ -257,6 +257,15 @@ ROLLBACK_MIN_REQUESTS = env_int("ROLLBACK_MIN_REQUESTS", 20, minimum=1)
 API_KEYS_REQUIRED = env_bool("API_KEYS_REQUIRED", False)
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 6000, minimum=1)
 
+# Drift (predictor/drift.py) ---------------------------------------------------------------
+# A feature drifted when its PSI reaches DRIFT_PSI_THRESHOLD and its chi-square p-value is below
+# DRIFT_ALPHA shared among the features (Bonferroni); fewer rows than DRIFT_MIN_ROWS: no verdict.
+DRIFT_PSI_THRESHOLD = env_float("DRIFT_PSI_THRESHOLD", 0.2, minimum=0.001)
+DRIFT_ALPHA = env_float("DRIFT_ALPHA", 0.05, minimum=1e-9)
+if DRIFT_ALPHA >= 1:
+    raise ImproperlyConfigured(f"DRIFT_ALPHA={DRIFT_ALPHA} must be below 1")
+DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 200, minimum=1)
+
 # Notifications ----------------------------------------------------------------------------
 SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
 if SLACK_WEBHOOK_URL:

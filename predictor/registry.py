@@ -6,6 +6,8 @@ serving path and the pipeline never depend on MLflow's object model.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import os
 import threading
@@ -25,6 +27,9 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+# The training-data profile (predictor/profile.py), an artifact of the model's training run.
+PROFILE_ARTIFACT = "drift/profile.json"
 
 _configured_for: tuple[str, str] | None = None
 _configure_lock = threading.Lock()
@@ -87,8 +92,13 @@ def log_model(
     signature_input: Any,
     input_example: Any,
     run_name: str,
+    profile: dict[str, Any] | None = None,
 ) -> ModelVersionInfo:
-    """Log a fitted scikit-learn model with everything needed to trace it, and register it."""
+    """Log a fitted scikit-learn model with everything needed to trace it, and register it.
+
+    `profile` is its training data's profile, logged before the model is registered so that a
+    registered version never lacks the profile it was given.
+    """
     import skops.io
     from mlflow.models import infer_signature
 
@@ -101,6 +111,8 @@ def log_model(
             mlflow.log_params({k: _param_value(v) for k, v in params.items()})
             mlflow.log_metrics(metrics)
             mlflow.set_tags(tags)
+            if profile is not None:
+                mlflow.log_dict(profile, PROFILE_ARTIFACT)
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -198,6 +210,27 @@ def _columns(meta: Any) -> list[dict[str, Any]]:
         {"name": spec.name, "type": str(spec.type.name), "required": bool(getattr(spec, "required", True))}
         for spec in meta.signature.inputs.inputs
     ]
+
+
+def profile(version: str) -> dict[str, Any] | None:
+    """A version's training-data profile, or None for a version logged without one (older
+    versions, one registered by hand). Read from MLflow once per process: a version's artifacts
+    never change. Each caller gets its own copy."""
+    found = _profile(settings.MLFLOW_TRACKING_URI, settings.MODEL_NAME, str(version))
+    return copy.deepcopy(found)
+
+
+@functools.lru_cache(maxsize=64)
+def _profile(tracking_uri: str, name: str, version: str) -> dict[str, Any] | None:
+    mlflow, client = _mlflow(), _client()
+    try:
+        run_id = client.get_model_version(name, version).run_id
+        folder = PROFILE_ARTIFACT.rsplit("/", 1)[0]
+        if not run_id or PROFILE_ARTIFACT not in {a.path for a in client.list_artifacts(run_id, folder)}:
+            return None
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
+    except Exception as exc:
+        raise RegistryError(f"could not read the profile of {name} version {version}: {exc}") from exc
 
 
 def model_version(version: str) -> ModelVersionInfo:

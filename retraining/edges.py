@@ -42,6 +42,8 @@ class Models(Protocol):
 
     def schema(self, version: str) -> Schema: ...
 
+    def profile(self, version: str) -> dict[str, Any] | None: ...
+
     def load(self, version: str) -> Any: ...
 
     def check_serves(self, version: str) -> None: ...
@@ -87,6 +89,9 @@ class MlflowModels:
         if categories is None:  # logged without them: read them from the model itself
             categories = known_categories(registry.load_version(version).model)
         return Schema(columns=columns, categories=categories)
+
+    def profile(self, version: str) -> dict[str, Any] | None:
+        return registry.profile(version)
 
     def load(self, version: str) -> Any:
         return registry.load_version(version).model

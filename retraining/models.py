@@ -28,6 +28,10 @@ class PromotionPolicy(models.Model):
     min_first_score = models.FloatField(
         default=0.5, help_text="The primary score the very first model needs to be deployed."
     )
+    reject_on_drift = models.BooleanField(
+        default=False,
+        help_text="Reject new data that drifted from the champion's training data (by default a warning).",
+    )
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -50,6 +54,7 @@ class PromotionPolicy(models.Model):
             "use_mcnemar": self.use_mcnemar,
             "significance": self.significance,
             "min_first_score": self.min_first_score,
+            "reject_on_drift": self.reject_on_drift,
         }
 
 

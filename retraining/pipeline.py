@@ -17,7 +17,9 @@ from typing import Any, Protocol
 import pandas as pd
 from django.conf import settings
 
+from predictor import drift
 from predictor.models import Deployment
+from predictor.profile import build_profile
 from retraining.edges import Edges, real_edges, trace_in_mlflow, transient
 from retraining.models import RetrainingRun
 from retraining.policy import decide, mcnemar_p_value, regressed
@@ -64,6 +66,7 @@ def pull(state: RunState, edges: Edges) -> RunState:
 def validate_data(state: RunState, edges: Edges) -> RunState:
     # The champion's schema, not the champion: validating never loads a model.
     schema = edges.models.schema(state.champion.version) if state.champion else None
+    reference = edges.models.profile(state.champion.version) if state.champion else None
     checked = validate(
         state.frame,
         settings.TARGET_COLUMN,
@@ -71,6 +74,9 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
         max_missing_share=settings.MAX_MISSING_SHARE,
         expected_columns=schema.columns if schema else None,
         known_categories=schema.categories if schema else None,
+        reference=reference,
+        drift_thresholds=drift.thresholds(),
+        reject_on_drift=bool(state.policy.get("reject_on_drift", False)),
     )
     if not checked.ok:
         return replace(state, validation=checked, status=Status.REJECTED, reasons=checked.problems)
@@ -103,6 +109,8 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
         signature_input=features,
         input_example=features.head(5),
         run_name=f"run-{state.run_id}",
+        # What new data and live inputs are compared with; an id column is never a drift signal.
+        profile=build_profile(features.drop(columns=[settings.DATA_ID_COLUMN], errors="ignore"), score.predictions),
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     return replace(state, challenger=challenger, note=f"challenger v{logged.version}: " + _fmt(score.metrics))

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 
+from predictor import drift
 from predictor.contract import NUMERIC_TYPES, is_numeric
 from retraining.steps.split import holdout_mask
 
@@ -21,13 +22,20 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     new_categories: dict[str, list[str]] = field(default_factory=dict)
+    # The new data against the champion's training profile (predictor/drift.py's report).
+    drift: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"problems": self.problems, "warnings": self.warnings, "new_categories": self.new_categories}
+        return {
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "new_categories": self.new_categories,
+            "drift": self.drift,
+        }
 
 
 def validate(
@@ -41,8 +49,12 @@ def validate(
     max_classes: int | None = None,
     holdout_fraction: float | None = None,
     id_column: str | None = None,
+    reference: dict[str, Any] | None = None,
+    drift_thresholds: drift.Thresholds | None = None,
+    reject_on_drift: bool = False,
 ) -> Validation:
-    """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one.
+    """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one;
+    `reference` its training profile, to which the new data is compared once it is otherwise valid.
 
     `max_classes`, `holdout_fraction` and `id_column` default to the MAX_CLASSES,
     HOLDOUT_FRACTION and DATA_ID_COLUMN settings.
@@ -106,6 +118,8 @@ def validate(
             if new:
                 result.new_categories[name] = new
                 result.warnings.append(f"column {name!r} has new categories: {', '.join(new[:10])}")
+    if reference is not None and result.ok:
+        _check_drift(result, frame, reference, drift_thresholds, reject_on_drift)
     return result
 
 
@@ -132,6 +146,24 @@ def _one_sided_classes(frame: pd.DataFrame, target: str, fraction: float, id_col
         f"{len(one_sided)} class(es) of {target!r} have too few rows to appear in both training and the "
         f"holdout: {', '.join(shown)}{more}"
     ]
+
+
+def _check_drift(
+    result: Validation,
+    frame: pd.DataFrame,
+    reference: dict[str, Any],
+    thresholds: drift.Thresholds | None,
+    reject: bool,
+) -> None:
+    report = drift.compare(frame, reference, thresholds=thresholds)
+    result.drift = report.as_dict()
+    if report.verdict != drift.DRIFT:
+        return
+    message = f"the new data drifted from the champion's training data: {report.summary()}"
+    if reject:
+        result.problems.append(f"{message}, and the policy rejects drifted data")
+    else:
+        result.warnings.append(message)
 
 
 def _non_numeric_examples(column: pd.Series) -> str:

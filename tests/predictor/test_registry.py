@@ -4,6 +4,9 @@ import pytest
 
 from predictor import registry
 from predictor.contract import known_categories
+from predictor.profile import build_profile
+from retraining.demo import demo_frame
+from retraining.steps.train import prepare_features, train
 
 
 def test_a_versions_schema_and_categories_are_read_without_loading_its_model(settings, penguin_versions, monkeypatch):
@@ -39,3 +42,38 @@ def test_a_logged_version_carries_its_trace_back_to_the_data(settings, penguin_v
     assert (info.name, info.version) == (penguin_versions.name, "1")
     assert info.tags["data.md5"] == "abc123"
     assert info.params == {"n_estimators": "30"}
+
+
+def test_a_version_logged_without_a_profile_has_none(settings, penguin_versions):
+    settings.MODEL_NAME = penguin_versions.name
+
+    assert registry.profile(penguin_versions.second.version) is None
+
+
+def test_a_profile_logged_with_its_model_is_read_back_once_then_from_memory(model_name, monkeypatch):
+    frame = demo_frame(1)
+    features = prepare_features(frame, "species")
+    profile = build_profile(features, frame["species"].to_numpy())
+    model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
+    version = registry.log_model(
+        model,
+        params={},
+        metrics={},
+        tags={},
+        signature_input=features,
+        input_example=features.head(2),
+        run_name="profiled",
+        profile=profile,
+    ).version
+
+    assert registry.profile(version) == profile
+    monkeypatch.setattr("mlflow.artifacts.load_dict", lambda uri: pytest.fail("the profile was downloaded again"))
+    cached = registry.profile(version)
+    assert cached == profile
+    cached["rows"] = -1
+    assert registry.profile(version)["rows"] == profile["rows"]
+
+
+def test_the_profile_of_a_version_that_does_not_exist_is_a_registry_error(model_name):
+    with pytest.raises(registry.RegistryError, match=f"profile of {model_name} version 7"):
+        registry.profile("7")

@@ -17,7 +17,7 @@ from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 _run_ids = count(1)
 
 
-def run(edges, params: dict) -> tuple[RunState, list[tuple[str, str]]]:
+def run(edges, params: dict, **policy) -> tuple[RunState, list[tuple[str, str]]]:
     """One run as `pipeline.execute` sequences it, closing included, minus the run row."""
     state = RunState(
         run_id=next(_run_ids),
@@ -25,7 +25,7 @@ def run(edges, params: dict) -> tuple[RunState, list[tuple[str, str]]]:
         user=None,
         estimator="random_forest",
         params=params,
-        policy=dict(DEFAULT_POLICY),
+        policy={**DEFAULT_POLICY, **policy},
     )
     log = StepLog()
     state = pipeline.run(state, edges, log, after_close=False)
@@ -122,6 +122,32 @@ def test_invalid_data_stops_at_validation_and_is_still_notified(edges):
     assert steps == [("check", "done"), ("pull", "done"), ("validate", "stopped"), ("notify", "done")]
     assert state.reasons == ["feature column 'island' that the champion uses is missing"]
     assert edges.models.loaded == []
+
+
+def heavier(frame):
+    return frame.assign(body_mass_g=frame["body_mass_g"] + 1500)
+
+
+def test_drifted_data_is_a_warning_and_the_challenger_is_still_judged(edges):
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = heavier(demo_frame(2))
+
+    state, steps = run(edges, GOOD_PARAMS)
+
+    assert names(steps)[:5] == ["check", "pull", "validate", "train", "compare"]
+    assert state.validation.drift["drifted"] == ["body_mass_g"]
+    assert "drift on body_mass_g" in state.validation.warnings[0]
+
+
+def test_drifted_data_stops_at_validation_when_the_policy_rejects_it(edges):
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = heavier(demo_frame(2))
+
+    state, steps = run(edges, GOOD_PARAMS, reject_on_drift=True)
+
+    assert state.status == "rejected"
+    assert steps == [("check", "done"), ("pull", "done"), ("validate", "stopped"), ("notify", "done")]
+    assert "drift on body_mass_g" in state.reasons[0]
 
 
 def test_a_new_step_is_one_function_and_one_entry_in_the_list(edges, monkeypatch):

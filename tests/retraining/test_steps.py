@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from predictor.contract import known_categories
+from predictor.drift import Thresholds
+from predictor.profile import build_profile
 from retraining.steps.evaluate import evaluate
 from retraining.steps.split import holdout_mask, row_keys, split
 from retraining.steps.train import TrainingError, train
@@ -109,6 +111,55 @@ def test_new_category_values_are_reported_not_rejected():
 
     assert result.ok
     assert result.new_categories == {"colour": ["green"]}
+
+
+def champion_profile(rows: int = 300) -> dict:
+    return build_profile(frame(rows).drop(columns=["label"]), None)
+
+
+def test_new_data_like_the_champions_training_data_records_no_drift():
+    result = check(frame(200), reference=champion_profile())
+
+    assert result.ok
+    assert result.warnings == []
+    assert result.drift["verdict"] == "no drift"
+    assert set(result.drift["features"]) == {"size", "colour"}
+
+
+def test_drifted_new_data_is_a_warning_naming_the_feature_and_its_score():
+    shifted = frame(200).assign(size=lambda f: f["size"] + 6)
+
+    result = check(shifted, reference=champion_profile())
+
+    assert result.ok
+    assert result.drift["verdict"] == "drift"
+    assert result.drift["drifted"] == ["size"]
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("the new data drifted from the champion's training data: drift on size (PSI ")
+
+
+def test_drifted_new_data_is_rejected_when_the_policy_says_so():
+    shifted = frame(200).assign(size=lambda f: f["size"] + 6)
+
+    result = check(shifted, reference=champion_profile(), reject_on_drift=True)
+
+    assert not result.ok
+    assert result.problems[0].startswith("the new data drifted from the champion's training data: drift on size")
+    assert result.problems[0].endswith("and the policy rejects drifted data")
+
+
+def test_new_data_too_small_to_judge_drift_says_so_without_a_warning():
+    shifted = frame(40).assign(size=lambda f: f["size"] + 6)
+
+    result = check(shifted, reference=champion_profile(), drift_thresholds=Thresholds(min_rows=50))
+
+    assert result.ok
+    assert result.warnings == []
+    assert result.drift["verdict"] == "not enough data"
+
+
+def test_without_a_champion_profile_no_drift_is_recorded():
+    assert check(frame()).drift == {}
 
 
 def test_training_is_reproducible_with_the_same_seed():

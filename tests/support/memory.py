@@ -39,6 +39,7 @@ class MemoryModels:
     models: dict[str, Any] = field(default_factory=dict)
     columns: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    profiles: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     annotations: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: list[str] = field(default_factory=list)
 
@@ -50,10 +51,14 @@ class MemoryModels:
             {"name": str(name), "type": _TYPES.get(dtype.kind, "string")} for name, dtype in features.dtypes.items()
         ]
         self.tags[version] = dict(details["tags"])
+        self.profiles[version] = details.get("profile")
         return ModelVersionInfo(name="memory", version=version, run_id=f"run-of-v{version}", tags=details["tags"])
 
     def schema(self, version: str) -> Schema:
         return Schema(columns=self.columns[version], categories=known_categories(self.models[version]))
+
+    def profile(self, version: str) -> dict[str, Any] | None:
+        return self.profiles[version]
 
     def load(self, version: str) -> Any:
         self.loaded.append(version)

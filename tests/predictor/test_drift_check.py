@@ -1,0 +1,143 @@
+"""`manage.py check_drift`: a frame compared with the served champion's training profile."""
+
+import uuid
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from predictor import registry, services
+from predictor.drift_check import DriftCheckError, check
+from predictor.models import Deployment
+from predictor.profile import build_profile
+from retraining.demo import demo_frame
+from retraining.steps.train import prepare_features, train
+from tests.support.serving import log_penguins_model
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="session")
+def profiled_versions() -> tuple[str, str, str]:
+    """(model name, a version logged with its training profile, a version logged without one)."""
+    frame = demo_frame(1)
+    name = f"test-drift-{uuid.uuid4().hex[:8]}"
+    features = prepare_features(frame, "species")
+    model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
+    with override_settings(MODEL_NAME=name):
+        profiled = registry.log_model(
+            model,
+            params={},
+            metrics={},
+            tags={},
+            signature_input=features,
+            input_example=features.head(2),
+            run_name="profiled",
+            profile=build_profile(features, model.predict(features)),
+        ).version
+        bare = log_penguins_model(frame, {"n_estimators": 2})
+    return name, profiled, bare
+
+
+@pytest.fixture
+def champion_with_profile(settings, profiled_versions) -> str:
+    settings.MODEL_NAME = profiled_versions[0]
+    return services.deploy(profiled_versions[1], source=Deployment.Source.BOOTSTRAP).version
+
+
+def csv_file(tmp_path: Path, frame) -> Path:
+    path = tmp_path / "inputs.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def check_drift(*args: str) -> list[str]:
+    out = StringIO()
+    call_command("check_drift", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_it_prints_each_features_scores_and_no_drift_for_the_training_data(champion_with_profile, tmp_path):
+    lines = check_drift("--csv", str(csv_file(tmp_path, demo_frame(2))))
+
+    assert lines[0].startswith(f"{len(demo_frame(2))} rows of ")
+    assert f"training profile of v{champion_with_profile}" in lines[0]
+    assert any(line.split()[0] == "body_mass_g" and "psi" in line for line in lines)
+    assert lines[-1] == f"verdict: no drift ({len(demo_frame(2))} rows)"
+
+
+def test_it_names_the_drifted_feature_in_the_verdict(champion_with_profile, tmp_path):
+    frame = demo_frame(2)
+    heavier = frame.assign(body_mass_g=frame["body_mass_g"] + 1500)
+
+    lines = check_drift("--csv", str(csv_file(tmp_path, heavier)))
+
+    assert lines[-1].startswith("verdict: drift on body_mass_g (PSI ")
+    assert any(line.split()[0] == "body_mass_g" and line.endswith("DRIFTED") for line in lines)
+
+
+def test_a_prediction_column_is_compared_with_the_holdout_predictions(champion_with_profile):
+    frame = demo_frame(2).assign(prediction="Chinstrap")
+
+    version, report = check(frame)
+
+    assert version == champion_with_profile
+    assert report.predictions is not None
+    assert report.predictions.drifted
+    assert report.drifted == ["predictions"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("", "is not a valid CSV file"),
+        ('a,b\n1,"2\n', "is not a valid CSV file"),
+    ],
+    ids=["missing", "empty", "broken"],
+)
+def test_a_bad_csv_file_is_one_line_naming_the_file(champion_with_profile, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content)
+
+    with pytest.raises(CommandError, match=message) as failure:
+        check_drift("--csv", str(path))
+
+    assert str(path) in str(failure.value)
+    assert "\n" not in str(failure.value)
+
+
+def test_without_a_champion_it_says_so(settings, profiled_versions, tmp_path):
+    settings.MODEL_NAME = profiled_versions[0]
+
+    with pytest.raises(CommandError, match="no champion is served yet"):
+        check_drift("--csv", str(csv_file(tmp_path, demo_frame(1))))
+
+
+def test_a_champion_logged_without_a_profile_cannot_be_compared(settings, profiled_versions, tmp_path):
+    settings.MODEL_NAME = profiled_versions[0]
+    services.deploy(profiled_versions[2], source=Deployment.Source.BOOTSTRAP)
+
+    with pytest.raises(DriftCheckError, match=f"v{profiled_versions[2]} has no training profile"):
+        check(demo_frame(1))
+    with pytest.raises(CommandError, match="has no training profile"):
+        check_drift("--csv", str(csv_file(tmp_path, demo_frame(1))))
+
+
+def test_it_needs_a_source(champion_with_profile):
+    with pytest.raises(CommandError, match="--csv"):
+        check_drift()
+
+
+def test_a_given_model_version_is_compared_instead_of_the_champion(settings, profiled_versions, tmp_path):
+    settings.MODEL_NAME = profiled_versions[0]
+    path = str(csv_file(tmp_path, demo_frame(1)))
+
+    lines = check_drift("--csv", path, "--model-version", profiled_versions[1])
+
+    assert f"training profile of v{profiled_versions[1]}" in lines[0]
+    with pytest.raises(CommandError, match="version 99"):
+        check_drift("--csv", path, "--model-version", "99")
