@@ -6,6 +6,7 @@ from predictor import views
 urlpatterns = [
     path("api/v1/predict", views.predict, name="predict"),
     path("api/v1/model", views.model, name="served-model"),
+    path("api/v1/feedback", views.feedback, name="feedback"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
