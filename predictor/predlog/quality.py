@@ -81,8 +81,12 @@ def _weights(count: int) -> list[np.ndarray]:
     return chunks
 
 
-def _percentiles(values: np.ndarray) -> dict[str, float]:
-    low, high = np.nanpercentile(values, [2.5, 97.5])
+def _percentiles(values: np.ndarray) -> dict[str, float | None]:
+    """The 95% percentile interval; None where no resample could compute the metric."""
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return {"low": None, "high": None}
+    low, high = np.percentile(values, [2.5, 97.5])
     return {"low": float(low), "high": float(high)}
 
 
@@ -121,8 +125,18 @@ def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None, wei
             value = float(roc_auc_score(y, proba, multi_class="ovr", labels=classes))
     except ValueError:
         return None
+    if math.isnan(value):
+        return None
     scored = [1] if len(classes) == 2 else range(len(classes))
-    spread = np.mean([_weighted_auc(y == classes[c], proba[:, c], weights) for c in scored], axis=0)
+    per_class = np.array([_weighted_auc(y == classes[c], proba[:, c], weights) for c in scored])
+    # A class absent from a resample has no AUC there: the macro average is over the others.
+    usable = ~np.isnan(per_class)
+    spread = np.divide(
+        np.where(usable, per_class, 0).sum(axis=0),
+        usable.sum(axis=0),
+        out=np.full(per_class.shape[1], np.nan),
+        where=usable.any(axis=0),
+    )
     return {"value": value, **_percentiles(spread)}
 
 
