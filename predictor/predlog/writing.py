@@ -2,7 +2,8 @@
 
 A request hands the writer one small tuple (`record`): a lock-guarded counter and a queue put,
 about a microsecond. One background thread per serving process turns those tuples into rows
-and writes them with bulk_create, in batches of up to BATCH_ROWS gathered over LINGER seconds.
+and writes them with multi-row INSERTs (see `insert`), in batches of up to BATCH_ROWS gathered
+over LINGER seconds.
 
 Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database is slow or down
 and the queue is full, new rows are dropped and counted, with at most one log line a minute;
@@ -20,14 +21,14 @@ import os
 import queue
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog.ids import in_sample
@@ -190,7 +191,7 @@ class Writer:
                 try:
                     close_old_connections()
                     self._remember_versions(versions)
-                    Prediction.objects.bulk_create(rows, batch_size=500)
+                    insert(rows)
                     self.stats.written += len(rows)
                     return
                 except DatabaseError as exc:
@@ -204,9 +205,12 @@ class Writer:
             with self._lock:
                 self.stats.pending -= count
 
-    def _rows(self, entries: list[tuple]) -> tuple[list[Prediction], dict[str, Any]]:
+    def _rows(self, entries: list[tuple]) -> tuple[list[tuple], dict[str, Any]]:
+        """Rows as the database takes them, in the order of COLUMNS."""
         share = settings.PREDICTION_LOG_SAMPLE
-        rows: list[Prediction] = []
+        native_uuid = connection.features.has_native_uuid_field
+        native_datetime = connection.features.supports_timezones
+        rows: list[tuple] = []
         versions: dict[str, Any] = {}
         for ids, stamp, served, columns, predictions, proba in entries:
             kept = [i for i, pid in enumerate(ids) if share >= 1 or in_sample(pid, share)]
@@ -215,17 +219,23 @@ class Writer:
                 continue
             versions[served.version] = served
             created = datetime.fromtimestamp(stamp, tz=UTC)
-            values = {name: _plain(array.tolist()) for name, array in columns.items()}
-            as_lists = proba.tolist() if proba is not None else None
+            if not native_datetime:
+                # What Django's SQLite backend stores for an aware time (USE_TZ): naive UTC text.
+                created = str(created.replace(tzinfo=None))
+            names = list(columns)
+            values = list(zip(*(columns[name].tolist() for name in names), strict=True))
             for i in kept:
                 rows.append(
-                    Prediction(
-                        id=uuid.UUID(ids[i]),
-                        created_at=created,
-                        model_version=served.version,
-                        inputs={name: column[i] for name, column in values.items()},
-                        prediction=str(predictions[i]),
-                        probabilities=as_lists[i] if as_lists is not None else None,
+                    (
+                        ids[i] if native_uuid else ids[i].replace("-", ""),
+                        created,
+                        served.version,
+                        # orjson writes NaN (a missing number after the input check) as null.
+                        orjson.dumps(dict(zip(names, values[i], strict=True))).decode(),
+                        str(predictions[i]),
+                        orjson.dumps(proba[i], option=orjson.OPT_SERIALIZE_NUMPY).decode()
+                        if proba is not None
+                        else None,
                     )
                 )
         return rows, versions
@@ -235,15 +245,33 @@ class Writer:
             if version in self._known_versions:
                 continue
             classes = served.classes.tolist() if served.classes is not None else None
-            LoggedVersion.objects.get_or_create(
+            # The classes served now: a version number reused by another registered model is updated.
+            LoggedVersion.objects.update_or_create(
                 version=version, defaults={"model_name": served.name, "classes": classes}
             )
             self._known_versions.add(version)
 
 
-def _plain(values: list) -> list:
-    """JSON has no NaN: a missing number (NaN after the input check) is logged as null."""
-    return [None if isinstance(v, float) and v != v else v for v in values]
+COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities")
+# Rows per INSERT statement: 3,000 parameters, under every backend's limit.
+INSERT_ROWS = 500
+
+
+def insert(rows: list[tuple]) -> None:
+    """Multi-row INSERTs of prepared rows, in one transaction.
+
+    Not bulk_create: its per-object work (model instances, per-field preparation) costs about
+    50 us a row here, all of it holding the GIL beside the requests of the same process;
+    prepared tuples cost a tenth of that.
+    """
+    table = connection.ops.quote_name(Prediction._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[start : start + INSERT_ROWS]
+            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"
+            cursor.execute(sql, [value for row in chunk for value in row])
 
 
 _writer = Writer()

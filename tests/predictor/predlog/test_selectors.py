@@ -65,8 +65,8 @@ def test_live_metrics_score_the_labelled_predictions_of_one_version_in_the_windo
     right = [0.8, 0.1, 0.1]
     for _ in range(18):
         log(label="Adelie", proba=right)
-    for _ in range(2):
-        log(label="Gentoo", proba=right)
+    log(label="Gentoo", proba=[0.4, 0.1, 0.5])
+    log(label="Chinstrap", proba=[0.4, 0.3, 0.3])
     log(label=None, proba=right)
     log(label="Gentoo", proba=right, ago=timedelta(days=2))
     log(version="2", label="Gentoo", proba=right)

@@ -108,7 +108,7 @@ def test_a_crashed_writer_thread_is_replaced_and_the_log_goes_on(client, served,
 
 
 def test_a_failed_write_is_tried_again_on_a_fresh_connection(client, served, rows, prediction_log, monkeypatch):
-    real = Prediction.objects.bulk_create
+    real = writing.insert
     failures = []
 
     def fail_once(*args, **kwargs):
@@ -119,7 +119,7 @@ def test_a_failed_write_is_tried_again_on_a_fresh_connection(client, served, row
             raise OperationalError("server closed the connection unexpectedly")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(Prediction.objects, "bulk_create", fail_once)
+    monkeypatch.setattr(writing, "insert", fail_once)
     ids = predict(client, rows)
     assert prediction_log.flush()
     assert Prediction.objects.filter(id__in=[uuid.UUID(i) for i in ids]).count() == 3
