@@ -135,6 +135,7 @@ def _logging_in_process(frame) -> None:  # type: ignore[no-untyped-def]
     print(
         f"predict view in process, 1 row, 3,000 requests each, alternating: log on p50 {on:.3f} ms (min {low_on:.3f}), "
         f"off {off:.3f} ms (min {low_off:.3f}) -> {on - off:+.3f} ms at p50; written {writer().stats.written}, "
+        f"sampled out when written (the setting alternates) {writer().stats.sampled_out}, "
         f"dropped {writer().stats.dropped_queue_full + writer().stats.dropped_write_failed}\n"
     )
 

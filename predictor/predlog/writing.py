@@ -2,8 +2,8 @@
 
 A request hands the writer one small tuple (`record`): a lock-guarded counter and a queue put,
 about a microsecond. One background thread per serving process turns those tuples into rows
-and writes them with multi-row INSERTs (see `insert`), in batches of up to BATCH_ROWS gathered
-over LINGER seconds.
+and writes them with multi-row INSERTs (see `insert`): it wakes every LINGER seconds and writes
+what is queued, up to BATCH_ROWS rows at a time.
 
 Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database is slow or down
 and the queue is full, new rows are dropped and counted, with at most one log line a minute;
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # Memory bound of what waits to be written: about 2 KB a row at worst, so some 200 MB.
 MAX_PENDING_ROWS = 100_000
 BATCH_ROWS = 2_000
-# How long the writer gathers rows before a write: fewer, larger transactions under load.
+# The writer wakes this often and writes what is queued: fewer, larger transactions under load.
 LINGER = 0.25
 # After a write failed twice, the writer waits this long before the next one.
 BACKOFF = 1.0
@@ -69,6 +69,7 @@ class Writer:
         self.stats = Stats()
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._wake = threading.Event()
         self._running = False
         self._stopped = False
         self._known_versions: set[str] = set()
@@ -100,12 +101,14 @@ class Writer:
                 self._start()
         marker = _Flush()
         self._queue.put(marker)
+        self._wake.set()
         return marker.done.wait(timeout)
 
     def stop(self) -> None:
         """Stop the thread after what is queued now; later records are dropped (tests only)."""
         self._stopped = True
         self._queue.put(None)
+        self._wake.set()
 
     def _start(self) -> None:
         if self._stopped:
@@ -117,6 +120,7 @@ class Writer:
         """In a forked child: the parent's thread and queue are not ours."""
         self._lock = threading.Lock()
         self._queue = queue.SimpleQueue()
+        self._wake = threading.Event()
         self._running = False
         self.stats = Stats()
 
@@ -148,8 +152,16 @@ class Writer:
                     self._start()
 
     def _loop(self) -> None:
+        full = False
         while True:
-            entries, markers, stop = self._gather()
+            if not full:
+                # Woken by the clock (or a flush), never by a request: a put that woke this
+                # thread would hand the GIL over, and on a busy machine this thread could be
+                # descheduled holding it while the request waits (measured: +0.13 ms at p50).
+                self._wake.wait(LINGER)
+                self._wake.clear()
+            entries, markers, stop = self._drain()
+            full = sum(len(entry[0]) for entry in entries) >= BATCH_ROWS
             try:
                 if entries:
                     self._write(entries)
@@ -159,19 +171,14 @@ class Writer:
             if stop:
                 return
 
-    def _gather(self) -> tuple[list[tuple], list[_Flush], bool]:
-        """One batch: block for the first entry, then take more for up to LINGER seconds."""
+    def _drain(self) -> tuple[list[tuple], list[_Flush], bool]:
+        """What is queued now, up to BATCH_ROWS rows or a flush marker."""
         entries: list[tuple] = []
         markers: list[_Flush] = []
         rows = 0
-        deadline = None
         while rows < BATCH_ROWS:
             try:
-                if deadline is None:
-                    item = self._queue.get()
-                    deadline = time.monotonic() + LINGER
-                else:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is None:
