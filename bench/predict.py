@@ -8,7 +8,12 @@ model's own in-process predict_proba on the same rows is the floor. Also: what D
 middleware costs on the predict path, and one keep-alive connection against one that closes
 every time (the Nagle stall). Prints requests/s, p50, p99 and the ratios the targets use.
 
+With --logging it measures only what the prediction log costs: two copies of the app side by
+side (PREDICTION_LOG_SAMPLE=1 and =0, one worker each), driven in alternation, round after round,
+so both see the same load from the rest of the machine.
+
 Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8] [--data breast-cancer]
+       .venv/bin/python bench/predict.py --logging [--rounds 6] [--seconds 5]
 Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
 """
 
@@ -40,6 +45,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8, help="connections for the throughput runs")
     parser.add_argument("--in-process", action="store_true", help="only the in-process figures (no servers)")
     parser.add_argument("--data", choices=("penguins", "breast-cancer"), default="penguins", help="training data")
+    parser.add_argument("--logging", action="store_true", help="only the prediction log's cost: on against off")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of the --logging comparison")
     args = parser.parse_args()
     if not args.in_process and not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
@@ -56,6 +63,10 @@ def main() -> None:
     bodies = {n: _write_body(workdir, frame, n) for n in SIZES}
     print(f"model {env['MODEL_NAME']} v{version}: RandomForest(100 trees), {args.data} data, {frame.shape[1]} columns")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
+    if args.logging:
+        _logging_in_process(frame)
+        _logging_cost(env, version, workdir, bodies[1], args)
+        return
 
     floor = {n: _in_process(model.predict_proba, _rows(frame, n), n) for n in SIZES}
     print("in-process predict_proba (floor), ms p50: " + ", ".join(f"{n} rows {floor[n]:.2f}" for n in SIZES))
@@ -94,6 +105,83 @@ def main() -> None:
             finally:
                 _stop(process)
     _report(results, floor, compiled, args.connections)
+
+
+def _logging_in_process(frame) -> None:  # type: ignore[no-untyped-def]
+    """The predict view in process, one row, log on and off alternating request by request: the
+    request path's own added cost, with the writer thread running beside it."""
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
+
+    from predictor.predlog import writer
+    from predictor.serving import holder
+
+    holder().sync()
+    body = json.dumps({"dataframe_split": json.loads(_rows(frame, 1).to_json(orient="split", index=False))}).encode()
+    environ = RequestFactory().post("/api/v1/predict", body, content_type="application/json").environ
+    settings.ALLOWED_HOSTS = ["testserver"]
+    handler = WSGIHandler()
+    times: dict[float, list[float]] = {1.0: [], 0.0: []}
+    for i in range(6000):
+        sample = 1.0 if i % 2 else 0.0
+        settings.PREDICTION_LOG_SAMPLE = sample
+        started = time.perf_counter()
+        b"".join(handler({**environ, "wsgi.input": io.BytesIO(body)}, lambda status, headers: None))
+        times[sample].append(time.perf_counter() - started)
+    writer().flush(timeout=60)
+    on, off = (statistics.median(times[s][500:]) * 1000 for s in (1.0, 0.0))
+    low_on, low_off = (min(times[s]) * 1000 for s in (1.0, 0.0))
+    print(
+        f"predict view in process, 1 row, 3,000 requests each, alternating: log on p50 {on:.3f} ms (min {low_on:.3f}), "
+        f"off {off:.3f} ms (min {low_off:.3f}) -> {on - off:+.3f} ms at p50; written {writer().stats.written}, "
+        f"sampled out when written (the setting alternates) {writer().stats.sampled_out}, "
+        f"dropped {writer().stats.dropped_queue_full + writer().stats.dropped_write_failed}\n"
+    )
+
+
+def _logging_cost(env: dict, version: str, workdir: Path, body: Path, args: argparse.Namespace) -> None:
+    """The log on against off, same machine, same minutes: p50 of one row on one connection,
+    and requests/s of one row on --connections connections; medians over the rounds."""
+    from predictor.models import Prediction
+
+    servers = {
+        mode: _start_app({**env, "PREDICTION_LOG_SAMPLE": sample}, version, 1, workdir)
+        for mode, sample in (("on", "1"), ("off", "0"))
+    }
+    figures: dict[str, dict[str, list[float]]] = {mode: {"p50": [], "rps": [], "requests": []} for mode in servers}
+    loads = []
+    try:
+        for round_ in range(args.rounds):
+            order = ("on", "off") if round_ % 2 == 0 else ("off", "on")
+            for mode in order:
+                url = servers[mode][1]
+                latency = _wrk(url, body, 1, args.seconds)
+                throughput = _wrk(url, body, args.connections, args.seconds)
+                figures[mode]["p50"].append(latency["p50"])
+                figures[mode]["rps"].append(throughput["rps"])
+                figures[mode]["requests"].append(latency["requests"] + throughput["requests"])
+            loads.append(os.getloadavg()[0])
+            print(
+                f"round {round_ + 1}: load {loads[-1]:.1f}; "
+                + "; ".join(f"{m} p50 {figures[m]['p50'][-1]:.3f} ms, {figures[m]['rps'][-1]:.0f} req/s" for m in order)
+            )
+    finally:
+        for process, _ in servers.values():
+            _stop(process)
+    on, off = ({k: statistics.median(v) for k, v in figures[m].items()} for m in ("on", "off"))
+    logged = Prediction.objects.count()
+    sent = int(sum(figures["on"]["requests"]))
+    print(f"\nload average over the rounds: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores")
+    print(f"logged {logged} of {sent} predictions the logging server answered (the rest dropped or sampled)")
+    print(
+        f"1 row, 1 connection, p50: on {on['p50']:.3f} ms, off {off['p50']:.3f} ms -> "
+        f"{on['p50'] - off['p50']:+.3f} ms (budget +0.1 ms)"
+    )
+    print(
+        f"1 row, {args.connections} connections: on {on['rps']:.0f} req/s, off {off['rps']:.0f} req/s -> "
+        f"{(on['rps'] / off['rps'] - 1) * 100:+.1f}% (budget -5%)"
+    )
 
 
 def _register_model(dataset: str):  # type: ignore[no-untyped-def]
@@ -304,7 +392,13 @@ def _wrk(url: str, body: Path, connections: int, seconds: int, close: bool = Fal
     if match is None:
         sys.exit(f"wrk printed no result:\n{output}")
     requests, errors, p50, p99, duration = (float(x) for x in match.groups())
-    return {"rps": requests / (duration / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "errors": errors}
+    return {
+        "rps": requests / (duration / 1e6),
+        "p50": p50 / 1000,
+        "p99": p99 / 1000,
+        "errors": errors,
+        "requests": requests,
+    }
 
 
 def _report(results: dict, floor: dict[int, float], compiled: dict[int, float], connections: int) -> None:

@@ -51,3 +51,10 @@ def post_fork(server, worker):
 
     connections.close_all()
     follower().start()
+
+
+def worker_exit(server, worker):
+    """Write the predictions still queued for the log before the worker goes (SIGTERM, restart)."""
+    from predictor.predlog import writer
+
+    writer().flush(timeout=graceful_timeout / 2)

@@ -256,6 +256,11 @@ ROLLBACK_FAILURE_SHARE = env_float("ROLLBACK_FAILURE_SHARE", 0.5, minimum=0.0)
 ROLLBACK_MIN_REQUESTS = env_int("ROLLBACK_MIN_REQUESTS", 20, minimum=1)
 API_KEYS_REQUIRED = env_bool("API_KEYS_REQUIRED", False)
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 6000, minimum=1)
+# Share of predictions kept in the prediction log (ground truth and drift read it), and for how long.
+PREDICTION_LOG_SAMPLE = env_float("PREDICTION_LOG_SAMPLE", 1.0, minimum=0.0)
+if PREDICTION_LOG_SAMPLE > 1:
+    raise ImproperlyConfigured(f"PREDICTION_LOG_SAMPLE={PREDICTION_LOG_SAMPLE} must be between 0 and 1")
+PREDICTION_LOG_DAYS = env_int("PREDICTION_LOG_DAYS", 30, minimum=1)
 
 # Drift (predictor/drift.py) ---------------------------------------------------------------
 # A feature drifted when its PSI reaches DRIFT_PSI_THRESHOLD and its chi-square p-value is below

@@ -109,3 +109,60 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"key #{self.api_key_id}: {self.count} in minute {self.window}"
+
+
+class Prediction(models.Model):
+    """One predicted instance, as served: what went in, what came out, and later its true label.
+
+    Written off the request path by predictor/predlog.py. The id is what clients see as
+    `prediction_id`; it is a UUID whose first 48 bits are the time in milliseconds (UUIDv7's
+    layout), so new rows land at the end of the primary-key index instead of all over it.
+    """
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    # Pruning (`created_at < cutoff`) and the drift selector (`logged_inputs` since a time).
+    created_at = models.DateTimeField(db_index=True)
+    model_version = models.CharField(max_length=50)
+    inputs = models.JSONField()
+    prediction = models.CharField(max_length=200)
+    probabilities = models.JSONField(null=True, blank=True)
+    # Null, not "": "no ground truth yet" is what the partial index below leaves out.
+    label = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    labelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Prediction volume per version over a window (counted from the index alone), and
+            # `logged_inputs` for one version.
+            models.Index(fields=["model_version", "created_at"], name="prediction_version_time"),
+            # Live metrics: the labelled predictions of one version over a window. Partial, so it
+            # holds only the labelled share of the log and the query never reads unlabelled rows.
+            models.Index(
+                fields=["model_version", "created_at"],
+                name="prediction_labelled",
+                condition=models.Q(label__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id}: v{self.model_version} -> {self.prediction}"
+
+
+class LoggedVersion(models.Model):
+    """The classes of a model version that has predictions in the log.
+
+    Feedback checks a label against the model that made the prediction (not the one served
+    now), and live metrics read the logged probabilities in this order; the log itself stores
+    only the version. Written once per version by the prediction-log writer.
+    """
+
+    version = models.CharField(max_length=50, unique=True)
+    model_name = models.CharField(max_length=200)
+    classes = models.JSONField(null=True, blank=True)
+    first_logged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-first_logged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} v{self.version}"

@@ -126,6 +126,11 @@ _PREDICTION = {
             "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "run_id": {"type": "string"}},
         },
         "warnings": {"type": "array", "items": {"type": "string"}},
+        "prediction_ids": {
+            "type": "array",
+            "items": {"type": "string", "format": "uuid"},
+            "description": "One id per row, in row order: send it back with the true label to POST /api/v1/feedback.",
+        },
     },
 }
 
@@ -137,6 +142,55 @@ def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str,
         "content": {"application/json": {"schema": schema or _ERROR}},
     }
 
+
+_PREDICTION_ID_HEADER = {
+    "X-Prediction-Id": {
+        "description": (
+            "The prediction ids of the rows, comma-separated in row order (one id for a one-row request). "
+            "Left out for more than 100 rows, where proxies could refuse so long a header: the body's "
+            "`prediction_ids` always has them."
+        ),
+        "schema": {"type": "string"},
+    }
+}
+_FEEDBACK_ITEM = {
+    "type": "object",
+    "required": ["prediction_id", "label"],
+    "properties": {
+        "prediction_id": {"type": "string", "format": "uuid"},
+        "label": {"oneOf": [{"type": "string"}, {"type": "number"}], "description": "the true class"},
+    },
+    "additionalProperties": False,
+}
+_FEEDBACK_BODY = {
+    "oneOf": [
+        _FEEDBACK_ITEM,
+        {
+            "type": "object",
+            "required": ["feedback"],
+            "properties": {"feedback": {"type": "array", "items": _FEEDBACK_ITEM, "minItems": 1, "maxItems": 10000}},
+            "additionalProperties": False,
+        },
+    ]
+}
+_FEEDBACK_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "item": {"type": "integer", "description": "position of the item in the batch (0 for one item)"},
+                    "field": {"type": "string", "nullable": True},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 
 _KEYED = {
     "401": _answer("API keys are required and the key is missing or wrong."),
@@ -157,11 +211,39 @@ PATHS: dict[str, Any] = {
             ),
             "requestBody": {"required": True, "content": {"application/json": {"schema": predict_body(None)}}},
             "responses": {
-                "200": _answer("Predictions, class probabilities and the model that made them.", _PREDICTION),
+                "200": {
+                    **_answer("Predictions, class probabilities, their ids and the model that made them.", _PREDICTION),
+                    "headers": {**_VERSION_HEADER, **_PREDICTION_ID_HEADER},
+                },
                 "400": _answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),
                 "413": _answer("More rows than PREDICT_MAX_ROWS, or a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
                 "415": _answer("The body is not JSON."),
                 "503": _answer("No model deployed yet, or the model failed on this input."),
+                **_KEYED,
+            },
+        }
+    },
+    "/api/v1/feedback": {
+        "post": {
+            "operationId": "feedback",
+            "tags": ["serving"],
+            "summary": "Send the true label of logged predictions (ground truth)",
+            "description": (
+                'One `{prediction_id, label}` or `{"feedback": [...]}` with up to 10,000 items. All or nothing: '
+                "one bad item rejects the request, every bad item is named (its position, field and why) and "
+                "nothing is recorded. Sending a label again for the same prediction replaces it. The label must "
+                "be a class of the model version that made the prediction. A prediction left out of the log by "
+                "PREDICTION_LOG_SAMPLE or pruned after PREDICTION_LOG_DAYS cannot take feedback (the error says so)."
+            ),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _FEEDBACK_BODY}}},
+            "responses": {
+                "200": _answer(
+                    "Recorded: how many predictions got their label.",
+                    {"type": "object", "properties": {"recorded": {"type": "integer"}}},
+                ),
+                "400": _answer("Malformed JSON, or items that are not valid (each one named).", _FEEDBACK_ERROR),
+                "413": _answer("More than 10,000 items."),
+                "415": _answer("The body is not JSON."),
                 **_KEYED,
             },
         }

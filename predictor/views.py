@@ -20,7 +20,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from predictor import apikeys, inputs
+from predictor import apikeys, inputs, predlog
 from predictor.models import Deployment
 from predictor.serving import ServedModel, holder
 
@@ -35,6 +35,9 @@ _model_lock = threading.Lock()
 LARGE_BODY = 256 * 1024
 _large_bodies = threading.Lock()
 logger = logging.getLogger(__name__)
+# Up to this many rows, X-Prediction-Id lists every id (comma-separated, in row order); past it
+# the header is left out (proxies refuse headers of more than a few KB) and only the body has them.
+HEADER_IDS = 100
 
 
 def _json(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
@@ -129,10 +132,40 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
             served,
         )
     models.count(served, failed=False)
+    ids = predlog.new_ids(len(answer["predictions"]))
+    if settings.PREDICTION_LOG_SAMPLE > 0:
+        predlog.record(ids, served, checked.columns, answer["predictions"], answer.get("probabilities"))
+    answer["prediction_ids"] = ids
     answer["model"] = {"name": served.name, "version": served.version, "run_id": served.run_id}
     if checked.warnings:
         answer["warnings"] = checked.warnings
+    if len(ids) <= HEADER_IDS:
+        return _json(answer, 200, served, **{"X-Prediction-Id": ",".join(ids)})
     return _json(answer, 200, served)
+
+
+@csrf_exempt
+def feedback(request: HttpRequest) -> HttpResponse:
+    """Ground truth for logged predictions: one item or {"feedback": [...]}, all or nothing."""
+    served = holder().current
+    if request.method != "POST":
+        return _not_allowed(served, "POST")
+    refusal = _key_refusal(request, served)
+    if refusal is not None:
+        return refusal
+    if request.content_type != "application/json":
+        shown = request.content_type or "none"
+        return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
+    try:
+        items = predlog.items_of(orjson.loads(request.body))
+        recorded = predlog.record_labels(items)
+    except orjson.JSONDecodeError as exc:
+        return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
+    except RequestDataTooBig:
+        return _json({"error": "the body is too large: send fewer items per request"}, 413, served)
+    except predlog.InvalidFeedback as exc:
+        return _json(exc.as_dict(), exc.status, served)
+    return _json({"recorded": recorded}, 200, served)
 
 
 def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:

@@ -6,61 +6,21 @@ run while one is in progress is 409 Conflict, with the run in progress in the bo
 learns which run to follow instead of believing its own trigger was queued.
 """
 
-import hmac
-from typing import Any
-
-from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import BaseAuthentication, SessionAuthentication
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from predictor.access import RetrainTokenAuthentication, StaffOrToken
 from retraining import notify, services, workers
 from retraining.models import RetrainingRun
-
-
-class RetrainTokenAuthentication(BaseAuthentication):
-    """The shared token from settings: enough for CI, and no user table to manage."""
-
-    keyword = "Bearer"
-
-    def authenticate(self, request: Request) -> tuple[AnonymousUser, str] | None:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith(f"{self.keyword} "):
-            return None
-        token = header[len(self.keyword) + 1 :].strip()
-        expected = settings.RETRAIN_API_TOKEN
-        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise AuthenticationFailed("invalid token for the runs API")
-        return AnonymousUser(), "token"
-
-    def authenticate_header(self, request: Request) -> str:
-        return self.keyword
-
-
-class RetrainTokenScheme(OpenApiAuthenticationExtension):
-    target_class = RetrainTokenAuthentication
-    name = "retrainToken"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer", "description": "the RETRAIN_API_TOKEN setting"}
-
-
-class StaffOrToken(BasePermission):
-    message = "only staff or a holder of RETRAIN_API_TOKEN may use the runs API"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return request.auth == "token" or bool(request.user and request.user.is_staff)
 
 
 class RunSerializer(serializers.ModelSerializer):

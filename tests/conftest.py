@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from predictor import serving
+from predictor.predlog import writing
 from predictor.serving import holder
 
 
@@ -84,6 +85,28 @@ def demo_registry(tmp_path: Path, settings) -> Path:
     settings.TARGET_COLUMN = "species"
     demo.ensure_demo_registry(repo, settings.DATA_REMOTE, settings.DATA_PATH)
     return repo
+
+
+@pytest.fixture(autouse=True)
+def prediction_log_off(monkeypatch, settings) -> Iterator[writing.Writer]:
+    """The prediction log off and a fresh writer, unless a test asks for the log (`prediction_log`).
+
+    A test that is not about the log must not leave rows (and a writer thread waiting on the
+    test's own transaction) behind for the next test; servers started by tests log as shipped.
+    """
+    settings.PREDICTION_LOG_SAMPLE = 0.0
+    writer = writing.Writer()
+    monkeypatch.setattr(writing, "_writer", writer)
+    yield writer
+    writer.stop()
+
+
+@pytest.fixture
+def prediction_log(prediction_log_off, transactional_db, settings) -> writing.Writer:
+    """The prediction log on, as shipped, with a writer of the test's own; its rows are committed
+    by the writer's own connection, so the test's database is a real (transactional) one."""
+    settings.PREDICTION_LOG_SAMPLE = 1.0
+    return prediction_log_off
 
 
 @pytest.fixture

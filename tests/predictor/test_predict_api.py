@@ -1,4 +1,5 @@
 import json
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -34,12 +35,46 @@ def test_it_predicts_with_labels_probabilities_and_the_model(client, served, row
 
 
 def test_the_three_body_formats_give_the_same_predictions(client, served, rows):
-    as_instances = post(client, {"instances": rows}).json()
-    as_records = post(client, {"dataframe_records": rows}).json()
+    as_instances = without_ids(post(client, {"instances": rows}).json())
+    as_records = without_ids(post(client, {"dataframe_records": rows}).json())
     split = split_of(rows)
     split["dataframe_split"]["index"] = [10, 11, 12]
-    as_split = post(client, split).json()
+    as_split = without_ids(post(client, split).json())
     assert as_instances == as_records == as_split
+
+
+def without_ids(body):
+    return {key: value for key, value in body.items() if key != "prediction_ids"}
+
+
+def test_every_prediction_gets_an_id_in_the_body_and_the_header(client, served, rows):
+    response = post(client, {"instances": rows[:1]})
+    ids = response.json()["prediction_ids"]
+    assert len(ids) == 1
+    assert uuid.UUID(ids[0]).version == 7
+    assert response["X-Prediction-Id"] == ids[0]
+
+
+def test_several_rows_get_one_id_each_in_row_order_and_all_in_the_header(client, served, rows):
+    response = post(client, {"instances": rows})
+    ids = response.json()["prediction_ids"]
+    assert len(ids) == len(set(ids)) == 3
+    assert response["X-Prediction-Id"] == ",".join(ids)
+    assert ids != post(client, {"instances": rows}).json()["prediction_ids"]
+
+
+def test_past_a_hundred_rows_the_ids_are_only_in_the_body(client, served, rows):
+    response = post(client, {"instances": rows * 34})
+    assert len(response.json()["prediction_ids"]) == 102
+    assert not response.has_header("X-Prediction-Id")
+
+
+def test_a_refused_request_gets_no_prediction_id(client, served, rows):
+    del rows[0]["island"]
+    response = post(client, {"instances": rows})
+    assert response.status_code == 400
+    assert "prediction_ids" not in response.json()
+    assert not response.has_header("X-Prediction-Id")
 
 
 def test_the_predictions_are_the_models_own(client, served, rows, penguin_versions):
@@ -55,9 +90,9 @@ def test_compiled_inference_answers_exactly_as_the_model_itself(client, served, 
     rows[2]["island"] = "Atlantis"
     current = holder().current
     assert current.compiled is not None, current.inference
-    compiled = post(client, {"instances": rows}).json()
+    compiled = without_ids(post(client, {"instances": rows}).json())
     holder().serve(replace(current, compiled=None))
-    own = post(client, {"instances": rows}).json()
+    own = without_ids(post(client, {"instances": rows}).json())
     assert compiled == own
     assert compiled["probabilities"] == current.model.predict_proba(inputs.frame_of(as_columns(rows))).tolist()
 
@@ -65,11 +100,11 @@ def test_compiled_inference_answers_exactly_as_the_model_itself(client, served, 
 def test_a_failure_of_the_compiled_path_is_answered_by_the_model_itself(client, served, rows):
     current = holder().current
     broken = type("Broken", (), {"predict_proba": lambda self, columns: 1 / 0})()
-    expected = post(client, {"instances": rows}).json()
+    expected = without_ids(post(client, {"instances": rows}).json())
     holder().serve(replace(current, compiled=broken))
     response = post(client, {"instances": rows})
     assert response.status_code == 200
-    assert response.json() == expected
+    assert without_ids(response.json()) == expected
     assert holder().current.counters.failures == 0
 
 

@@ -119,7 +119,9 @@ class LoadLoop:
 
 def clean_database() -> None:
     """Rows a server wrote after the last test's flush (it keeps syncing until stopped)."""
-    from predictor.models import Deployment, ServingProcess
+    from predictor.models import Deployment, LoggedVersion, Prediction, ServingProcess
 
     ServingProcess.objects.all().delete()
     Deployment.objects.all().delete()
+    Prediction.objects.all().delete()
+    LoggedVersion.objects.all().delete()

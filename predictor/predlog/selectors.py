@@ -1,0 +1,75 @@
+"""Reading the prediction log: what drift, monitoring and the triggers call."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Count
+from django.utils import timezone
+
+from predictor.models import LoggedVersion, Prediction
+from predictor.predlog import quality
+
+VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
+
+
+def logged_inputs(since: datetime, version: str | None = None, limit: int | None = None) -> pd.DataFrame:
+    """The logged inputs since a time, one row per prediction, oldest first.
+
+    Columns: the model's input columns as clients sent them (after the input check; a missing
+    value is None), then `prediction`, `model_version` and `created_at`. With a limit, the
+    newest `limit` predictions. An empty log gives an empty frame with the three last columns.
+    """
+    rows = Prediction.objects.filter(created_at__gte=since)
+    if version is not None:
+        rows = rows.filter(model_version=version)
+    rows = rows.order_by("-created_at").values_list("inputs", "prediction", "model_version", "created_at")
+    if limit is not None:
+        rows = rows[:limit]
+    records = list(rows)[::-1]
+    frame = pd.DataFrame.from_records([inputs for inputs, *_ in records])
+    frame["prediction"] = [r[1] for r in records]
+    frame["model_version"] = [r[2] for r in records]
+    frame["created_at"] = pd.to_datetime([r[3] for r in records], utc=True)
+    return frame
+
+
+def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """{window: {version: predictions logged}} for the last hour, day and 7 days.
+
+    Counts what the log holds: with PREDICTION_LOG_SAMPLE below 1, the sampled share.
+    """
+    now = now or timezone.now()
+    volume = {}
+    for name, span in VOLUME_WINDOWS.items():
+        counted = (
+            Prediction.objects.filter(created_at__gte=now - span)
+            .values("model_version")
+            .annotate(n=Count("id"))
+            .order_by("model_version")
+        )
+        volume[name] = {row["model_version"]: row["n"] for row in counted}
+    return volume
+
+
+def live_metrics(version: str, since: datetime) -> dict:
+    """Quality of one version on its labelled predictions since a time.
+
+    {"version", "since", "labels": n, "metrics": {name: {"value", "low", "high"}}}, the metric
+    names of predictor/contract.py, each with a 95% interval (Wilson for accuracy, bootstrap
+    for the others). With no labels, `labels` is 0 and `metrics` empty.
+    """
+    labelled = list(
+        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False).values_list(
+            "label", "prediction", "probabilities"
+        )
+    )
+    classes = LoggedVersion.objects.filter(version=version).values_list("classes", flat=True).first()
+    names = [str(c) for c in classes] if classes else None
+    proba = None
+    if names and labelled and all(p is not None and len(p) == len(names) for _, _, p in labelled):
+        proba = np.array([p for _, _, p in labelled], dtype=float)
+    scored = quality.score([t for t, _, _ in labelled], [p for _, p, _ in labelled], proba, names)
+    return {"version": version, "since": since.isoformat(), **scored}
