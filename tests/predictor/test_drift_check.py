@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(scope="session")
 def profiled_versions() -> tuple[str, str, str]:
     """(model name, a version logged with its training profile, a version logged without one)."""
-    frame = demo_frame(1)
+    frame = demo_frame(1, "penguins")
     name = f"test-drift-{uuid.uuid4().hex[:8]}"
     features = prepare_features(frame, "species")
     model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
@@ -60,16 +60,16 @@ def check_drift(*args: str) -> list[str]:
 
 
 def test_it_prints_each_features_scores_and_no_drift_for_the_training_data(champion_with_profile, tmp_path):
-    lines = check_drift("--csv", str(csv_file(tmp_path, demo_frame(2))))
+    lines = check_drift("--csv", str(csv_file(tmp_path, demo_frame(2, "penguins"))))
 
-    assert lines[0].startswith(f"{len(demo_frame(2))} rows of ")
+    assert lines[0].startswith(f"{len(demo_frame(2, 'penguins'))} rows of ")
     assert f"training profile of v{champion_with_profile}" in lines[0]
     assert any(line.split()[0] == "body_mass_g" and "psi" in line for line in lines)
-    assert lines[-1] == f"verdict: no drift ({len(demo_frame(2))} rows)"
+    assert lines[-1] == f"verdict: no drift ({len(demo_frame(2, 'penguins'))} rows)"
 
 
 def test_it_names_the_drifted_feature_in_the_verdict(champion_with_profile, tmp_path):
-    frame = demo_frame(2)
+    frame = demo_frame(2, "penguins")
     heavier = frame.assign(body_mass_g=frame["body_mass_g"] + 1500)
 
     lines = check_drift("--csv", str(csv_file(tmp_path, heavier)))
@@ -79,7 +79,7 @@ def test_it_names_the_drifted_feature_in_the_verdict(champion_with_profile, tmp_
 
 
 def test_a_prediction_column_is_compared_with_the_holdout_predictions(champion_with_profile):
-    frame = demo_frame(2).assign(prediction="Chinstrap")
+    frame = demo_frame(2, "penguins").assign(prediction="Chinstrap")
 
     version, report = check(frame)
 
@@ -114,7 +114,7 @@ def test_without_a_champion_it_says_so(settings, profiled_versions, tmp_path):
     settings.MODEL_NAME = profiled_versions[0]
 
     with pytest.raises(CommandError, match="no champion is served yet"):
-        check_drift("--csv", str(csv_file(tmp_path, demo_frame(1))))
+        check_drift("--csv", str(csv_file(tmp_path, demo_frame(1, "penguins"))))
 
 
 def test_a_champion_logged_without_a_profile_cannot_be_compared(settings, profiled_versions, tmp_path):
@@ -122,9 +122,9 @@ def test_a_champion_logged_without_a_profile_cannot_be_compared(settings, profil
     services.deploy(profiled_versions[2], source=Deployment.Source.BOOTSTRAP)
 
     with pytest.raises(DriftCheckError, match=f"v{profiled_versions[2]} has no training profile"):
-        check(demo_frame(1))
+        check(demo_frame(1, "penguins"))
     with pytest.raises(CommandError, match="has no training profile"):
-        check_drift("--csv", str(csv_file(tmp_path, demo_frame(1))))
+        check_drift("--csv", str(csv_file(tmp_path, demo_frame(1, "penguins"))))
 
 
 def test_it_needs_a_source(champion_with_profile):
@@ -134,7 +134,7 @@ def test_it_needs_a_source(champion_with_profile):
 
 def test_a_given_model_version_is_compared_instead_of_the_champion(settings, profiled_versions, tmp_path):
     settings.MODEL_NAME = profiled_versions[0]
-    path = str(csv_file(tmp_path, demo_frame(1)))
+    path = str(csv_file(tmp_path, demo_frame(1, "penguins")))
 
     lines = check_drift("--csv", path, "--model-version", profiled_versions[1])
 

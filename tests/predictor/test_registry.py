@@ -51,7 +51,7 @@ def test_a_version_logged_without_a_profile_has_none(settings, penguin_versions)
 
 
 def test_a_profile_logged_with_its_model_is_read_back_once_then_from_memory(model_name, monkeypatch):
-    frame = demo_frame(1)
+    frame = demo_frame(1, "penguins")
     features = prepare_features(frame, "species")
     profile = build_profile(features, frame["species"].to_numpy())
     model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
