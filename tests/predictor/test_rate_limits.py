@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
-from predictor import apikeys
+from tests.support.keys import create_key
 
 CLIENTS = 8
 REQUESTS = 100
@@ -29,7 +29,7 @@ def cache_backend(request, settings, tmp_path):
 
 
 def test_a_key_limit_holds_within_ten_percent_under_eight_concurrent_clients(transactional_db, cache_backend):
-    _, key = apikeys.create_key("busy client", rate_limit=LIMIT)
+    _, key = create_key("busy client", rate_limit=LIMIT)
     info = apikeys.authenticate(key)
     allowed = []
     start = threading.Barrier(CLIENTS)
