@@ -69,6 +69,9 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
         settings.TARGET_COLUMN,
         min_rows=settings.MIN_TRAINING_ROWS,
         max_missing_share=settings.MAX_MISSING_SHARE,
+        max_classes=settings.MAX_CLASSES,
+        holdout_fraction=settings.HOLDOUT_FRACTION,
+        id_column=settings.DATA_ID_COLUMN or None,
         expected_columns=schema.columns if schema else None,
         known_categories=schema.categories if schema else None,
     )
