@@ -18,6 +18,7 @@ import pandas as pd
 from django.conf import settings
 
 from predictor.models import Deployment
+from retraining.data import BadData
 from retraining.edges import Edges, real_edges, trace_in_mlflow, transient
 from retraining.models import RetrainingRun
 from retraining.policy import decide, mcnemar_p_value, regressed
@@ -57,7 +58,10 @@ def check(state: RunState, edges: Edges) -> RunState:
 
 
 def pull(state: RunState, edges: Edges) -> RunState:
-    frame = edges.source.pull(state.dataset)
+    try:
+        frame = edges.source.pull(state.dataset)
+    except BadData as exc:
+        return replace(state, status=Status.REJECTED, reasons=[str(exc)])
     return replace(state, frame=frame, note=f"{len(frame)} rows, {len(frame.columns)} columns")
 
 
