@@ -165,6 +165,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# How long a worker waits for the result of a pool process that died before it gives the task's
+# message back to the broker (Celery's default: 10 s). Results are ignored here, and the
+# redelivered run closes and requeues itself when its process is dead (retraining/ownership.py).
+CELERY_WORKER_LOST_WAIT = env_float("WORKER_LOST_WAIT", 2.0, minimum=0.1)
 # Prefork, made to survive a pool process killed while idle (see config/pool.py).
 CELERY_WORKER_POOL = "config.pool:TaskPool"
 CELERY_TASK_TIME_LIMIT = env_int("RETRAIN_TIME_LIMIT", 3 * 3600, minimum=60)

@@ -232,14 +232,15 @@ def interruptible(name: str) -> bool:
 
 
 def execute(
-    run_id: int, progress: Progress | None = None, edges: Edges | None = None, retry: bool = False
+    run_id: int, progress: Progress | None = None, edges: Edges | None = None, retry: bool = False, worker: str = ""
 ) -> RetrainingRun:
     """Run a queued run to the end. A run that is not queued is left alone (redelivery).
 
     With `retry`, a transient fault (MLflow or the data remote unreachable) puts the run back in
-    the queue instead of failing it; the caller schedules the next attempt.
+    the queue instead of failing it; the caller schedules the next attempt. `worker` names the
+    Celery worker running it, recorded as the run's owner.
     """
-    recorder = Recorder.claim(run_id, progress)
+    recorder = Recorder.claim(run_id, progress, worker)
     if recorder is None:
         return RetrainingRun.objects.get(pk=run_id)
     edges = edges or real_edges()

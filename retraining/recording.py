@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from retraining import runs
+from retraining import ownership, runs
 from retraining.models import RetrainingRun
 from retraining.state import RunState, row_fields
 
@@ -38,9 +38,12 @@ class Recorder:
         self.closed = False
 
     @classmethod
-    def claim(cls, run_id: int, say: Progress | None = None) -> "Recorder | None":
-        """The recorder of a run just moved from queued to running; None if it was not queued."""
-        if not runs.claim(run_id):
+    def claim(cls, run_id: int, say: Progress | None = None, worker: str = "") -> "Recorder | None":
+        """The recorder of a run just moved from queued to running; None if it was not queued.
+
+        `worker` names the Celery worker this process belongs to ("" outside a worker).
+        """
+        if not runs.claim(run_id, ownership.here(worker)):
             return None
         return cls(RetrainingRun.objects.select_related("triggered_by").get(pk=run_id), say or (lambda line: None))
 

@@ -57,14 +57,24 @@ def start_run(
     return run, True
 
 
-def claim(run_id: int) -> bool:
-    """Move a queued run to running; False if it is not queued (a redelivered message)."""
+def claim(run_id: int, owner: dict[str, Any] | None = None) -> bool:
+    """Move a queued run to running, owned by `owner` (retraining/ownership.py); False if it is
+    not queued (a redelivered message)."""
     now = timezone.now()
     return (
         RetrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=now, heartbeat_at=now
+            status=Status.RUNNING, started_at=now, heartbeat_at=now, owner=owner or {}
         )
         == 1
+    )
+
+
+def close_lost(run: RetrainingRun, reason: str, owner: dict[str, Any]) -> bool:
+    """Close as failed a running run whose owner died; False if it moved on since it was read."""
+    return bool(
+        RetrainingRun.objects.filter(
+            pk=run.pk, active=True, status=Status.RUNNING, heartbeat_at=run.heartbeat_at
+        ).update(status=Status.FAILED, active=None, finished_at=timezone.now(), step="", error=reason, owner=owner)
     )
 
 

@@ -9,7 +9,7 @@ import logging
 
 from celery import Task, shared_task
 
-from retraining import pipeline, runs, schedule
+from retraining import ownership, pipeline, runs, schedule
 from retraining.models import RetrainingRun
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,11 @@ def backoff(retries: int) -> int:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=MAX_RETRIES)
 def retrain(self: Task, run_id: int) -> str:
-    """Run a queued run. A redelivered message for a run that already started does nothing."""
+    """Run a queued run.
+
+    A redelivered message for a run that already started closes and requeues it if the process
+    that ran it died (retraining/ownership.py); while that process lives it does nothing.
+    """
     return _execute(self, run_id)
 
 
@@ -54,10 +58,13 @@ def sweep_stale_runs() -> list[int]:
 def _execute(task: Task, run_id: int) -> str:
     retries = task.request.retries or 0
     try:
-        run = pipeline.execute(run_id, retry=retries < task.max_retries)
+        run = pipeline.execute(run_id, retry=retries < task.max_retries, worker=task.request.hostname or "")
     except RetrainingRun.DoesNotExist:
         logger.warning("run #%s does not exist (deleted, or a message from another database): ignored", run_id)
         return "missing"
+    if run.status == RetrainingRun.Status.RUNNING:  # claimed by another process: is it alive?
+        again = ownership.recover(run_id)
+        return f"requeued:{again.pk}" if again is not None else run.status
     if run.status == RetrainingRun.Status.QUEUED:
         countdown = backoff(retries)
         logger.info("run #%s: attempt %s of %s in %s s", run_id, retries + 2, task.max_retries + 1, countdown)
