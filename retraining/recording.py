@@ -35,6 +35,8 @@ class Recorder:
         self.say = say
         # A retried run keeps the steps of its earlier attempts.
         self.steps: list[dict[str, Any]] = list(run.steps)
+        self.attempts: list[dict[str, Any]] = list(run.attempts)
+        self.started_at = timezone.now()
         self.closed = False
 
     @classmethod
@@ -96,16 +98,29 @@ class Recorder:
     def finish(self, state: RunState, error: str = "", stopped_by_signal: str = "") -> bool:
         """Close the run once; False if something else (the stale-run sweep) closed it first."""
         status = Status.FAILED if error else state.status
-        fields = {**row_fields(state), "steps": self.steps}
+        self._attempt(status, error)
+        fields = {**row_fields(state), "steps": self.steps, "attempts": self.attempts, "waiting": ""}
         if error:
             fields |= {"error": error, "stopped_by_signal": stopped_by_signal}
         self.closed = True
         return runs.finish(self.run, status, **fields)
 
-    def requeue(self, error: str) -> None:
-        """Back to the queue after a transient fault; the task schedules the next attempt."""
-        runs.requeue(self.run.pk, f"retrying after a transient fault: {error}")
-        self._update(steps=self.steps)
+    def requeue(self, waiting: str, error: str) -> None:
+        """Back to the queue after a transient fault; the task schedules the next attempt.
+
+        The step that met the fault says what the run waits for, where the panel shows it.
+        """
+        if self.steps and self.steps[-1]["status"] == "failed":
+            self.steps[-1] |= {"status": "waiting", "detail": waiting}
+        self._attempt("transient fault", error)
+        runs.requeue(self.run.pk, waiting)
+        self._update(steps=self.steps, attempts=self.attempts)
+        self.say(f"run #{self.run.pk}: {waiting}")
+
+    def _attempt(self, outcome: str, error: str) -> None:
+        entry = {"attempt": len(self.attempts) + 1, "started_at": self.started_at.isoformat()}
+        entry |= {"ended_at": timezone.now().isoformat(), "outcome": outcome}
+        self.attempts.append(entry | ({"error": error} if error else {}))
 
     def row(self) -> RetrainingRun:
         return RetrainingRun.objects.get(pk=self.run.pk)
