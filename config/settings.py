@@ -5,6 +5,7 @@ server, a local MLflow store and a local data registry, all under var/). Setting
 REDIS_URL, MLFLOW_TRACKING_URI and DATA_REGISTRY switches to the production column.
 """
 
+import os
 import secrets
 import ssl
 from pathlib import Path
@@ -165,6 +166,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# How long a worker waits for the result of a pool process that died before it gives the task's
+# message back to the broker (Celery's default: 10 s). Results are ignored here, and the
+# redelivered run closes and requeues itself when its process is dead (retraining/ownership.py).
+CELERY_WORKER_LOST_WAIT = env_float("WORKER_LOST_WAIT", 2.0, minimum=0.1)
 # Prefork, made to survive a pool process killed while idle (see config/pool.py).
 CELERY_WORKER_POOL = "config.pool:TaskPool"
 CELERY_TASK_TIME_LIMIT = env_int("RETRAIN_TIME_LIMIT", 3 * 3600, minimum=60)
@@ -203,6 +208,12 @@ MLFLOW_S3_ENDPOINT_URL = env_str("MLFLOW_S3_ENDPOINT_URL")
 if MLFLOW_S3_ENDPOINT_URL:
     env_url("MLFLOW_S3_ENDPOINT_URL", MLFLOW_S3_ENDPOINT_URL, {"http", "https"})
 CHAMPION_ALIAS = "champion"
+# One MLflow call gives up within seconds when the server does not answer (MLflow's defaults:
+# 7 retries, doubling from 2 s, and 120 s per request: about 4 minutes of silence per call). The
+# run's own retries (RUN_RETRY_*) do the waiting, and say so on the run. MLflow reads only the
+# environment, so the values are put back there.
+for _name, _default in (("MAX_RETRIES", 1), ("BACKOFF_FACTOR", 1), ("TIMEOUT", 10)):
+    os.environ[f"MLFLOW_HTTP_REQUEST_{_name}"] = str(env_int(f"MLFLOW_HTTP_REQUEST_{_name}", _default, minimum=0))
 
 # Data registry ----------------------------------------------------------------------------
 # Unset: a demo registry (git + DVC, local-directory remote) is created under var/ on first run.
@@ -236,6 +247,11 @@ RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
 RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
 RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
+# A run that meets a transient fault (MLflow or the data remote unreachable) is tried again after
+# RUN_RETRY_FIRST_DELAY seconds, then twice as long each time, while the waits add up to no more
+# than RUN_RETRY_MAX_WAIT; then it fails (retraining/retries.py). Defaults: 5 attempts in 7.5 min.
+RUN_RETRY_FIRST_DELAY = env_int("RUN_RETRY_FIRST_DELAY", 30, minimum=1)
+RUN_RETRY_MAX_WAIT = env_int("RUN_RETRY_MAX_WAIT", 900, minimum=0)
 # Workers write a heartbeat row this often; one silent for WORKER_HEARTBEAT_TIMEOUT is dead.
 WORKER_HEARTBEAT_INTERVAL = env_float("WORKER_HEARTBEAT_INTERVAL", 5.0, minimum=0.5)
 WORKER_HEARTBEAT_TIMEOUT = env_int("WORKER_HEARTBEAT_TIMEOUT", 30, minimum=2)

@@ -68,6 +68,7 @@ class RunSummarySerializer(RunSerializer):
             "deployed_version",
             "decision_rule",
             "error",
+            "waiting",
             "created_at",
             "started_at",
             "finished_at",

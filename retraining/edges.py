@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
+from django.conf import settings
 
 from predictor import registry, services
 from predictor.contract import known_categories
@@ -178,6 +179,18 @@ def trace_in_mlflow(run: RetrainingRun, models: Models) -> None:
         models.annotate(run.mlflow_run_id, tags, metrics)
     except registry.RegistryError as exc:
         logger.warning("run #%s: %s", run.pk, exc)
+
+
+def unreachable(exc: BaseException) -> str:
+    """What did not answer, for the run's row: the data remote, or MLflow and where it was sought."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, data.DataUnavailable):
+            return f"the data registry or its DVC remote unreachable ({seen})"
+        if isinstance(seen, registry.RegistryError) or type(seen).__module__.startswith("mlflow"):
+            return f"MLflow unreachable at {settings.MLFLOW_TRACKING_URI}"
+        seen = seen.__cause__ or seen.__context__
+    return f"a service unreachable ({type(exc).__name__})"
 
 
 def transient(exc: BaseException) -> bool:

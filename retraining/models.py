@@ -107,6 +107,14 @@ class RetrainingRun(models.Model):
     # The signal that stopped the worker mid-run ("SIGTERM"), and the run queued in its place.
     stopped_by_signal = models.CharField(max_length=20, blank=True)
     requeued_as = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The process working on the run, written by its claim (retraining/ownership.py): a
+    # redelivered message closes and requeues the run at once when this process is dead.
+    owner = models.JSONField(default=dict, blank=True)
+    # While a run waits to be tried again: what did not answer, which attempt is next and when
+    # ("MLflow unreachable at ..., attempt 2 of 5, next in 60 s"). Empty otherwise.
+    waiting = models.CharField(max_length=500, blank=True)
+    # Every attempt: [{"attempt", "started_at", "ended_at", "outcome", "error"}].
+    attempts = models.JSONField(default=list, blank=True)
     notifications = models.JSONField(default=dict, blank=True)
     deployment = models.ForeignKey(
         "predictor.Deployment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -12,18 +12,22 @@ step is one function here and one entry in `STEPS`.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 import pandas as pd
 from django.conf import settings
+from django.utils import timezone
 
 from predictor import drift
 from predictor.models import Deployment
 from predictor.profile import build_profile
-from retraining.edges import Edges, real_edges, trace_in_mlflow, transient
+from retraining.data import BadData
+from retraining.edges import Edges, real_edges, trace_in_mlflow, transient, unreachable
 from retraining.models import RetrainingRun
 from retraining.policy import decide, mcnemar_p_value, regressed
 from retraining.recording import Progress, Recorder
+from retraining.retries import Attempt
 from retraining.shutdown import WorkerStopped
 from retraining.state import Challenger, Comparison, RunState
 from retraining.steps.evaluate import Score, evaluate
@@ -59,7 +63,10 @@ def check(state: RunState, edges: Edges) -> RunState:
 
 
 def pull(state: RunState, edges: Edges) -> RunState:
-    frame = edges.source.pull(state.dataset)
+    try:
+        frame = edges.source.pull(state.dataset)
+    except BadData as exc:
+        return replace(state, status=Status.REJECTED, reasons=[str(exc)])
     return replace(state, frame=frame, note=f"{len(frame)} rows, {len(frame.columns)} columns")
 
 
@@ -72,6 +79,9 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
         settings.TARGET_COLUMN,
         min_rows=settings.MIN_TRAINING_ROWS,
         max_missing_share=settings.MAX_MISSING_SHARE,
+        max_classes=settings.MAX_CLASSES,
+        holdout_fraction=settings.HOLDOUT_FRACTION,
+        id_column=settings.DATA_ID_COLUMN or None,
         expected_columns=schema.columns if schema else None,
         known_categories=schema.categories if schema else None,
         reference=reference,
@@ -233,14 +243,20 @@ def interruptible(name: str) -> bool:
 
 
 def execute(
-    run_id: int, progress: Progress | None = None, edges: Edges | None = None, retry: bool = False
+    run_id: int,
+    progress: Progress | None = None,
+    edges: Edges | None = None,
+    attempt: Attempt | None = None,
+    worker: str = "",
 ) -> RetrainingRun:
     """Run a queued run to the end. A run that is not queued is left alone (redelivery).
 
-    With `retry`, a transient fault (MLflow or the data remote unreachable) puts the run back in
-    the queue instead of failing it; the caller schedules the next attempt.
+    Given an `attempt` that is not the last (retraining/retries.py), a transient fault (MLflow or
+    the data remote unreachable) puts the run back in the queue, saying what it waits for; the
+    caller schedules the next attempt. On the last one it fails, saying it gave up. `worker`
+    names the Celery worker running it, recorded as the run's owner.
     """
-    recorder = Recorder.claim(run_id, progress)
+    recorder = Recorder.claim(run_id, progress, worker)
     if recorder is None:
         return RetrainingRun.objects.get(pk=run_id)
     edges = edges or real_edges()
@@ -251,10 +267,19 @@ def execute(
             recorder.finish(state)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            if retry and transient(exc):
-                logger.warning("run #%s hit a transient fault, to be retried: %s", run_id, error)
-                recorder.requeue(error)
-                return recorder.row()
+            if attempt is not None and transient(exc):
+                what = unreachable(exc)
+                if attempt.delay is not None:
+                    at = timezone.localtime() + timedelta(seconds=attempt.delay)
+                    waiting = (
+                        f"{what}, attempt {attempt.number + 1} of {attempt.total}, "
+                        f"next in {attempt.delay} s (at {at:%H:%M:%S %Z})"
+                    )
+                    logger.warning("run #%s: %s (%s)", run_id, waiting, error)
+                    recorder.requeue(waiting, error)
+                    return recorder.row()
+                limit = f"RUN_RETRY_MAX_WAIT={settings.RUN_RETRY_MAX_WAIT} s"
+                error = f"{what}: gave up after {attempt.total} attempts ({limit}); last error: {error}"
             logger.exception("run #%s failed", run_id)
             state = replace(state, status=Status.FAILED)
             recorder.finish(state, error, exc.signal_name if isinstance(exc, WorkerStopped) else "")

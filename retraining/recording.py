@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from retraining import runs
+from retraining import ownership, runs
 from retraining.models import RetrainingRun
 from retraining.state import RunState, row_fields
 
@@ -35,12 +35,17 @@ class Recorder:
         self.say = say
         # A retried run keeps the steps of its earlier attempts.
         self.steps: list[dict[str, Any]] = list(run.steps)
+        self.attempts: list[dict[str, Any]] = list(run.attempts)
+        self.started_at = timezone.now()
         self.closed = False
 
     @classmethod
-    def claim(cls, run_id: int, say: Progress | None = None) -> "Recorder | None":
-        """The recorder of a run just moved from queued to running; None if it was not queued."""
-        if not runs.claim(run_id):
+    def claim(cls, run_id: int, say: Progress | None = None, worker: str = "") -> "Recorder | None":
+        """The recorder of a run just moved from queued to running; None if it was not queued.
+
+        `worker` names the Celery worker this process belongs to ("" outside a worker).
+        """
+        if not runs.claim(run_id, ownership.here(worker)):
             return None
         return cls(RetrainingRun.objects.select_related("triggered_by").get(pk=run_id), say or (lambda line: None))
 
@@ -93,16 +98,29 @@ class Recorder:
     def finish(self, state: RunState, error: str = "", stopped_by_signal: str = "") -> bool:
         """Close the run once; False if something else (the stale-run sweep) closed it first."""
         status = Status.FAILED if error else state.status
-        fields = {**row_fields(state), "steps": self.steps}
+        self._attempt(status, error)
+        fields = {**row_fields(state), "steps": self.steps, "attempts": self.attempts, "waiting": ""}
         if error:
             fields |= {"error": error, "stopped_by_signal": stopped_by_signal}
         self.closed = True
         return runs.finish(self.run, status, **fields)
 
-    def requeue(self, error: str) -> None:
-        """Back to the queue after a transient fault; the task schedules the next attempt."""
-        runs.requeue(self.run.pk, f"retrying after a transient fault: {error}")
-        self._update(steps=self.steps)
+    def requeue(self, waiting: str, error: str) -> None:
+        """Back to the queue after a transient fault; the task schedules the next attempt.
+
+        The step that met the fault says what the run waits for, where the panel shows it.
+        """
+        if self.steps and self.steps[-1]["status"] == "failed":
+            self.steps[-1] |= {"status": "waiting", "detail": waiting}
+        self._attempt("transient fault", error)
+        runs.requeue(self.run.pk, waiting)
+        self._update(steps=self.steps, attempts=self.attempts)
+        self.say(f"run #{self.run.pk}: {waiting}")
+
+    def _attempt(self, outcome: str, error: str) -> None:
+        entry = {"attempt": len(self.attempts) + 1, "started_at": self.started_at.isoformat()}
+        entry |= {"ended_at": timezone.now().isoformat(), "outcome": outcome}
+        self.attempts.append(entry | ({"error": error} if error else {}))
 
     def row(self) -> RetrainingRun:
         return RetrainingRun.objects.get(pk=self.run.pk)

@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from retraining.models import PromotionPolicy, RetrainingRun
@@ -57,23 +59,40 @@ def start_run(
     return run, True
 
 
-def claim(run_id: int) -> bool:
-    """Move a queued run to running; False if it is not queued (a redelivered message)."""
+def claim(run_id: int, owner: dict[str, Any] | None = None) -> bool:
+    """Move a queued run to running, owned by `owner` (retraining/ownership.py); False if it is
+    not queued (a redelivered message). A run tried again keeps the time it first started."""
     now = timezone.now()
     return (
         RetrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=now, heartbeat_at=now
+            status=Status.RUNNING,
+            started_at=Coalesce(F("started_at"), Value(now)),
+            heartbeat_at=now,
+            owner=owner or {},
+            waiting="",
         )
         == 1
     )
 
 
-def requeue(run_id: int, reason: str) -> bool:
-    """Put a running run back in the queue for a retry; it stays the active run meanwhile."""
+def close_lost(run: RetrainingRun, reason: str, owner: dict[str, Any]) -> bool:
+    """Close as failed a running run whose owner died; False if it moved on since it was read."""
+    return bool(
+        RetrainingRun.objects.filter(
+            pk=run.pk, active=True, status=Status.RUNNING, heartbeat_at=run.heartbeat_at
+        ).update(status=Status.FAILED, active=None, finished_at=timezone.now(), step="", error=reason, owner=owner)
+    )
+
+
+def requeue(run_id: int, waiting: str) -> bool:
+    """Put a running run back in the queue for a retry; it stays the active run meanwhile.
+
+    `waiting` says what it waits for and when it is tried next; it is no error (yet).
+    """
     now = timezone.now()
     return (
         RetrainingRun.objects.filter(pk=run_id, status=Status.RUNNING, active=True).update(
-            status=Status.QUEUED, step="", error=reason, heartbeat_at=now
+            status=Status.QUEUED, step="", waiting=waiting, heartbeat_at=now
         )
         == 1
     )

@@ -9,24 +9,19 @@ import logging
 
 from celery import Task, shared_task
 
-from retraining import pipeline, runs, schedule
+from retraining import ownership, pipeline, retries, runs, schedule
 from retraining.models import RetrainingRun
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRIES = 4
-RETRY_BASE_SECONDS = 30
-RETRY_MAX_SECONDS = 900
 
-
-def backoff(retries: int) -> int:
-    """30 s, 1 min, 2 min, 4 min...: long enough for a restarted MLflow or remote to come back."""
-    return min(RETRY_BASE_SECONDS * 2**retries, RETRY_MAX_SECONDS)
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
 def retrain(self: Task, run_id: int) -> str:
-    """Run a queued run. A redelivered message for a run that already started does nothing."""
+    """Run a queued run.
+
+    A redelivered message for a run that already started closes and requeues it if the process
+    that ran it died (retraining/ownership.py); while that process lives it does nothing.
+    """
     return _execute(self, run_id)
 
 
@@ -52,14 +47,15 @@ def sweep_stale_runs() -> list[int]:
 
 
 def _execute(task: Task, run_id: int) -> str:
-    retries = task.request.retries or 0
+    attempt = retries.attempt((task.request.retries or 0) + 1)
     try:
-        run = pipeline.execute(run_id, retry=retries < task.max_retries)
+        run = pipeline.execute(run_id, attempt=attempt, worker=task.request.hostname or "")
     except RetrainingRun.DoesNotExist:
         logger.warning("run #%s does not exist (deleted, or a message from another database): ignored", run_id)
         return "missing"
-    if run.status == RetrainingRun.Status.QUEUED:
-        countdown = backoff(retries)
-        logger.info("run #%s: attempt %s of %s in %s s", run_id, retries + 2, task.max_retries + 1, countdown)
-        raise task.retry(args=(run_id,), countdown=countdown)
+    if run.status == RetrainingRun.Status.RUNNING:  # claimed by another process: is it alive?
+        again = ownership.recover(run_id)
+        return f"requeued:{again.pk}" if again is not None else run.status
+    if run.status == RetrainingRun.Status.QUEUED:  # a transient fault: try again after the delay
+        raise task.retry(args=(run_id,), countdown=attempt.delay, max_retries=attempt.total - 1)
     return run.status

@@ -8,11 +8,12 @@ Django is imported only by `source_from_settings`, so scripts and benchmarks can
 package without configured settings.
 """
 
-from retraining.data.base import DataError, DatasetVersion, DataUnavailable
+from retraining.data.base import BadData, DataError, DatasetVersion, DataUnavailable
 from retraining.data.registry import init_registry, publish
 from retraining.data.source import DvcRegistrySource, FileSource, source_from_settings
 
 __all__ = [
+    "BadData",
     "DataError",
     "DataUnavailable",
     "DatasetVersion",

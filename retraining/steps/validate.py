@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from django.conf import settings
 
 from predictor import drift
 from predictor.contract import NUMERIC_TYPES, is_numeric
@@ -44,11 +43,11 @@ def validate(
     *,
     min_rows: int,
     max_missing_share: float,
+    max_classes: int,
+    holdout_fraction: float,
+    id_column: str | None,
     expected_columns: list[dict[str, Any]] | None = None,
     known_categories: dict[str, list[str]] | None = None,
-    max_classes: int | None = None,
-    holdout_fraction: float | None = None,
-    id_column: str | None = None,
     reference: dict[str, Any] | None = None,
     drift_thresholds: drift.Thresholds | None = None,
     reject_on_drift: bool = False,
@@ -56,8 +55,8 @@ def validate(
     """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one;
     `reference` its training profile, to which the new data is compared once it is otherwise valid.
 
-    `max_classes`, `holdout_fraction` and `id_column` default to the MAX_CLASSES,
-    HOLDOUT_FRACTION and DATA_ID_COLUMN settings.
+    `holdout_fraction` and `id_column` are the split's: a class is checked against the very split
+    training will use.
     """
     result = Validation()
     if target not in frame.columns:
@@ -71,15 +70,13 @@ def validate(
         classes = frame[target].dropna().nunique()
         if classes < 2:
             result.problems.append(f"the target column {target!r} has {classes} class(es); at least 2 are needed")
-        limit = settings.MAX_CLASSES if max_classes is None else max_classes
-        if classes > limit:
+        if classes > max_classes:
             result.problems.append(
-                f"the target column {target!r} has {classes} classes, more than MAX_CLASSES={limit}: "
+                f"the target column {target!r} has {classes} classes, more than MAX_CLASSES={max_classes}: "
                 "is it the label, or an id or a measurement?"
             )
         else:
-            fraction = settings.HOLDOUT_FRACTION if holdout_fraction is None else holdout_fraction
-            result.problems += _one_sided_classes(frame, target, fraction, id_column or settings.DATA_ID_COLUMN or None)
+            result.problems += _one_sided_classes(frame, target, holdout_fraction, id_column or None)
     if len(frame) < min_rows:
         result.problems.append(f"{len(frame)} rows, fewer than the minimum of {min_rows}")
 

@@ -32,12 +32,12 @@ def good_champion(transactional_db, demo_registry, model_name, served_model, set
 
 
 @pytest.fixture
-def start_pool_worker(tmp_path) -> Iterator[Callable[[dict], PoolWorker]]:
+def start_pool_worker(tmp_path) -> Iterator[Callable[..., PoolWorker]]:
     app.control.purge()
     started: list[PoolWorker] = []
 
-    def start(params: dict) -> PoolWorker:
-        started.append(PoolWorker(tmp_path, params))
+    def start(params: dict, **env: str) -> PoolWorker:
+        started.append(PoolWorker(tmp_path, params, **env))
         return started[-1]
 
     yield start

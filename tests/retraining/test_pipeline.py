@@ -10,7 +10,7 @@ from predictor.serving import holder
 from retraining import demo
 from retraining.models import RetrainingRun
 from retraining.steps.split import holdout_mask, split
-from tests.support.pipeline import WEAK_PARAMS, publish_batch, publish_frame, run_pipeline
+from tests.support.pipeline import WEAK_PARAMS, publish_batch, publish_csv_by_hand, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -127,6 +127,21 @@ def test_it_rejects_invalid_data_with_the_reason_and_leaves_the_champion(good_ch
     assert run.validation["problems"] == run.reasons
     assert Deployment.objects.first() == good_champion
     assert registry.champion_version() == good_champion.version
+
+
+def test_it_rejects_a_header_that_names_a_column_twice(good_champion):
+    text = demo.demo_frame(2).to_csv(index=False)
+    header, rows = text.split("\n", 1)
+    publish_csv_by_hand(header.replace(",sex,", ",island,") + "\n" + rows)
+
+    run = run_pipeline()
+
+    assert run.status == Status.REJECTED
+    assert len(run.reasons) == 1, run.reasons
+    assert "duplicate column names: 'island' (columns 2, 7)" in run.reasons[0]
+    assert "missing" not in run.reasons[0]
+    assert not run.model_version
+    assert Deployment.objects.first() == good_champion
 
 
 def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):

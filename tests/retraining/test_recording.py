@@ -103,12 +103,16 @@ def test_a_requeued_run_waits_in_the_queue_with_its_steps_kept(recorder):
     with pytest.raises(ConnectionError):
         recorder.step("pull", pull, recorder.state())
 
-    recorder.requeue("ConnectionError: refused")
+    recorder.requeue("the data remote unreachable, attempt 2 of 5, next in 30 s", "ConnectionError: refused")
 
     current = row(recorder)
     assert current.status == Status.QUEUED
-    assert current.error == "retrying after a transient fault: ConnectionError: refused"
-    assert [s["name"] for s in current.steps] == ["pull"]
+    assert current.error == ""
+    assert current.waiting == "the data remote unreachable, attempt 2 of 5, next in 30 s"
+    assert [(s["name"], s["status"], s["detail"]) for s in current.steps] == [("pull", "waiting", current.waiting)]
+    assert [(a["attempt"], a["outcome"], a["error"]) for a in current.attempts] == [
+        (1, "transient fault", "ConnectionError: refused")
+    ]
 
 
 def test_the_process_knows_the_run_and_step_it_works_on_only_while_working(recorder):

@@ -7,7 +7,7 @@ from unittest import mock
 from django.db import connection
 from django.utils import timezone
 
-from retraining import pipeline, runs, tasks
+from retraining import pipeline, retries, runs, tasks
 from retraining.models import RetrainingRun
 
 Status = RetrainingRun.Status
@@ -124,7 +124,7 @@ def test_a_requeued_run_stays_the_run_in_progress(db):
     run, _ = runs.start_run("api")
     runs.claim(run.pk)
 
-    assert runs.requeue(run.pk, "retrying after a transient fault")
+    assert runs.requeue(run.pk, "MLflow unreachable at http://mlflow, attempt 2 of 5, next in 30 s")
     again, created = runs.start_run("cli")
 
     assert not created
@@ -144,6 +144,11 @@ def test_a_scheduled_tick_delivered_twice_makes_one_run(db, django_capture_on_co
     delay.assert_called_once_with(run.pk)
 
 
-def test_retries_back_off_doubling_up_to_a_ceiling():
-    assert [tasks.backoff(n) for n in range(3)] == [30, 60, 120]
-    assert tasks.backoff(20) == 900
+def test_retries_back_off_doubling_while_the_waits_fit_in_the_bound(settings):
+    settings.RUN_RETRY_FIRST_DELAY, settings.RUN_RETRY_MAX_WAIT = 30, 900
+
+    assert retries.delays() == [30, 60, 120, 240]
+    assert retries.attempt(1) == retries.Attempt(number=1, total=5, delay=30)
+    assert retries.attempt(5) == retries.Attempt(number=5, total=5, delay=None)
+    settings.RUN_RETRY_MAX_WAIT = 0
+    assert retries.attempt(1) == retries.Attempt(number=1, total=1, delay=None)

@@ -26,7 +26,7 @@ def frame(rows: int = 60) -> pd.DataFrame:
 
 
 def check(data: pd.DataFrame, **options):
-    defaults = {"min_rows": 3, "max_missing_share": 0.5}
+    defaults = {"min_rows": 3, "max_missing_share": 0.5, "max_classes": 50, "holdout_fraction": 0.25, "id_column": None}
     return validate(data, "label", **{**defaults, **options})
 
 
@@ -214,10 +214,8 @@ def test_more_classes_than_max_classes_is_a_problem():
     ]
 
 
-def test_a_label_per_row_is_a_problem(settings):
-    settings.MAX_CLASSES = 50
-
-    problems = check(frame(60).assign(label=[f"penguin-{i}" for i in range(60)])).problems
+def test_a_label_per_row_is_a_problem():
+    problems = check(frame(60).assign(label=[f"penguin-{i}" for i in range(60)]), max_classes=50).problems
 
     assert "the target column 'label' has 60 classes, more than MAX_CLASSES=50" in problems[0]
 
@@ -233,6 +231,15 @@ def test_a_class_too_small_for_both_training_and_holdout_is_a_problem():
         "1 class(es) of 'label' have too few rows to appear in both training and the holdout: "
         f"'rare' (1 row(s), all in {side})"
     ]
+
+
+def test_validate_takes_its_limits_from_the_caller_not_from_settings(settings):
+    settings.MAX_CLASSES, settings.HOLDOUT_FRACTION = 2, 0.99
+    data = frame(60).assign(label=[f"c{i % 3}" for i in range(60)])
+
+    with pytest.raises(TypeError, match="max_classes"):
+        validate(data, "label", min_rows=3, max_missing_share=0.5)
+    assert check(data, max_classes=3, holdout_fraction=0.25).ok
 
 
 def test_classes_split_on_both_sides_pass():

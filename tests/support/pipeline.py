@@ -7,6 +7,7 @@ import pandas as pd
 from django.conf import settings
 
 from retraining import data, demo, pipeline, runs
+from retraining.data import vcs
 from retraining.models import RetrainingRun
 
 WEAK_PARAMS = {"n_estimators": 1, "max_depth": 1}
@@ -18,6 +19,18 @@ def publish_frame(frame: pd.DataFrame, message: str = "Publish a test version") 
         csv_file = Path(tmp) / "data.csv"
         frame.to_csv(csv_file, index=False)
         return data.publish(settings.DATA_REGISTRY, settings.DATA_PATH, csv_file, message)
+
+
+def publish_csv_by_hand(text: str, message: str = "Publish a hand-made version") -> None:
+    """Publish raw CSV text the way a data engineer would without our checks: dvc add, dvc push,
+    git commit. For what `data.publish` refuses (a DataFrame cannot even hold a duplicate header)."""
+    repo = Path(settings.DATA_REGISTRY)
+    (repo / settings.DATA_PATH).write_text(text)
+    dvc_file = f"{settings.DATA_PATH}.dvc"
+    vcs.dvc(["add", "--quiet", settings.DATA_PATH], repo, error="dvc add failed")
+    vcs.dvc(["push", "--quiet", dvc_file], repo, error="dvc push failed")
+    vcs.git(["add", "--", dvc_file], repo, error="git add failed")
+    vcs.git([*vcs.identity_args(repo), "commit", "--quiet", "-m", message], repo, error="git commit failed")
 
 
 def publish_batch(batch: int) -> data.DatasetVersion:

@@ -31,14 +31,17 @@ WORKER += ["--without-gossip", "--without-mingle"]
 class PoolWorker:
     """`celery worker` in a process group of its own, and its pool process."""
 
-    def __init__(self, tmp_path: Path, params: dict) -> None:
+    def __init__(self, tmp_path: Path, params: dict, **env: str) -> None:
         self.name = f"pool-test-{time.monotonic_ns()}@%h"
         self.log = tmp_path / f"{self.name}.log"
         env = subprocess_env(
-            TRAINING_PARAMS=json.dumps(params),
-            RUN_HEARTBEAT_INTERVAL="0.5",
-            RUN_HEARTBEAT_TIMEOUT="5",
-            WORKER_HEARTBEAT_INTERVAL="0.5",
+            **{
+                "TRAINING_PARAMS": json.dumps(params),
+                "RUN_HEARTBEAT_INTERVAL": "0.5",
+                "RUN_HEARTBEAT_TIMEOUT": "5",
+                "WORKER_HEARTBEAT_INTERVAL": "0.5",
+                **env,
+            }
         )
         self.process = subprocess.Popen(
             [*WORKER, "-n", self.name],

@@ -42,6 +42,7 @@ def test_a_published_version_names_its_commit_and_dvcs_hash(registry: Registry, 
         (b"", "is empty"),
         (b"a,b\n", "has a header but no rows"),
         (b"a,b\n\xff\xfe,1\n", "is not a valid CSV file"),
+        (b"island,x,island\n1,2,3\n", r"duplicate column names: 'island' \(columns 1, 3\)"),
     ],
 )
 def test_a_file_that_is_not_a_usable_csv_is_refused(
