@@ -6,7 +6,7 @@ PORT ?= 8000
 MLFLOW_PORT ?= 5000
 export PORT MLFLOW_PORT
 
-.PHONY: run test test-fast lint format
+.PHONY: run test test-fast lint format bench-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,3 +56,12 @@ lint: $(VENV)/.dev-installed
 format: $(VENV)/.dev-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The serving peers bench/predict.py measures (MLServer, BentoML; skl2onnx + ONNX Runtime for
+# bench/compiled_vs_onnx.py), each in its own virtualenv: their pins conflict with ours and each other's.
+bench-peers:
+	for peer in mlserver bentoml; do \
+	  $(PYTHON) -m venv var/bench-venv/$$peer && \
+	  var/bench-venv/$$peer/bin/pip install --quiet -r bench/requirements-$$peer.txt && \
+	  touch var/bench-venv/$$peer/.installed || exit 1; \
+	done

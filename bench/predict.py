@@ -12,7 +12,12 @@ With --logging it measures only what the prediction log costs: two copies of the
 side (PREDICTION_LOG_SAMPLE=1 and =0, one worker each), driven in alternation, round after round,
 so both see the same load from the rest of the machine.
 
+Next to them, the strongest peers (bench/peers.py, each from its own virtualenv under
+var/bench-venv/, created on first use): Seldon's MLServer with its MLflow runtime (V2 inference
+protocol, the same rows) and BentoML on the same model file (the same body).
+
 Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8] [--data breast-cancer]
+       [--workers 1,2] [--servers app,app-own,mlflow,mlserver,bentoml]
        .venv/bin/python bench/predict.py --logging [--rounds 6] [--seconds 5]
 Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
 """
@@ -35,8 +40,12 @@ import uuid
 from pathlib import Path
 from urllib.request import Request, urlopen
 
+import peers
+
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1, 100, 1000)
+SERVERS = ("app", "app-own", "mlflow", "mlserver", "bentoml")
+PEERS = ("mlflow", "mlserver", "bentoml")
 
 
 def main() -> None:
@@ -47,11 +56,19 @@ def main() -> None:
     parser.add_argument("--data", choices=("penguins", "breast-cancer"), default="penguins", help="training data")
     parser.add_argument("--logging", action="store_true", help="only the prediction log's cost: on against off")
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of the --logging comparison")
+    parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="servers to measure, comma-separated")
     args = parser.parse_args()
+    chosen = [name for name in args.servers.split(",") if name]
+    unknown = set(chosen) - set(SERVERS)
+    if unknown:
+        sys.exit(f"unknown server(s) {', '.join(sorted(unknown))}: choose from {', '.join(SERVERS)}")
+    worker_counts = [int(w) for w in args.workers.split(",")]
     if not args.in_process and not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
     workdir = Path(tempfile.mkdtemp(prefix="bench-predict-"))
     env = {**os.environ, "VAR_DIR": str(workdir / "var"), "MODEL_NAME": f"bench-{uuid.uuid4().hex[:6]}"}
+    env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     env.pop("DATABASE_URL", None)
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
@@ -61,6 +78,7 @@ def main() -> None:
     django.setup()
     version, frame, model = _register_model(args.data)
     bodies = {n: _write_body(workdir, frame, n) for n in SIZES}
+    v2_bodies = {n: _write_v2_body(workdir, frame, n) for n in SIZES}
     print(f"model {env['MODEL_NAME']} v{version}: RandomForest(100 trees), {args.data} data, {frame.shape[1]} columns")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
     if args.logging:
@@ -87,21 +105,33 @@ def main() -> None:
         return
 
     results: dict[tuple[str, int, int, int], dict[str, float]] = {}
+    artifacts = _artifacts(version, workdir)
     # "app-own" is this app with COMPILED_INFERENCE off: the model's own predict_proba per request.
-    servers = (("app", _start_app, {}), ("app-own", _start_app, {"COMPILED_INFERENCE": "false"}))
-    servers += (("mlflow", _start_mlflow, {}),)
-    for workers in (1, 2):
-        for server, start, extra in servers:
-            process, url = start({**env, **extra}, version, workers, workdir)
+    starts = {
+        "app": lambda w: _start_app(env, version, w, workdir),
+        "app-own": lambda w: _start_app({**env, "COMPILED_INFERENCE": "false"}, version, w, workdir),
+        "mlflow": lambda w: _start_mlflow(env, version, w, workdir),
+        "mlserver": lambda w: peers.start_mlserver(artifacts, w, workdir, _ports(3), env),
+        "bentoml": lambda w: peers.start_bentoml(artifacts, w, workdir, _free_port(), env),
+    }
+    for workers in worker_counts:
+        for server in chosen:
+            server_bodies = v2_bodies if server == "mlserver" else bodies
+            process, url, ready = starts[server](workers)
             try:
+                _wait(url, process, workdir / "logs", ready)
+                _check_answers(server, url, server_bodies[100], model, frame)
+                print(f"{server}, {workers} worker(s): measuring, load average {_load()}", flush=True)
                 if workers == 1:
                     for mode in ("keep-alive", "close"):
                         results[server, 1, -1 if mode == "close" else 0, 1] = _wrk(
-                            url, bodies[1], 1, args.seconds, close=mode == "close"
+                            url, server_bodies[1], 1, args.seconds, close=mode == "close"
                         )
                 for n in SIZES:
                     for connections in (1, args.connections):
-                        results[server, workers, n, connections] = _wrk(url, bodies[n], connections, args.seconds)
+                        results[server, workers, n, connections] = _wrk(
+                            url, server_bodies[n], connections, args.seconds
+                        )
             finally:
                 _stop(process)
     _report(results, floor, compiled, args.connections)
@@ -184,6 +214,33 @@ def _logging_cost(env: dict, version: str, workdir: Path, body: Path, args: argp
     )
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _artifacts(version: str, workdir: Path) -> Path:
+    """The registered version's artifact folder (MLmodel, model file, signature), as the peers load it."""
+    import mlflow
+
+    from predictor import registry
+
+    registry.import_loaders()
+    uri = f"models:/{os.environ['MODEL_NAME']}/{version}"
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(workdir / "artifacts")))
+
+
+def _check_answers(server: str, url: str, body: Path, model, frame) -> None:  # type: ignore[no-untyped-def]
+    """Every server must answer the 100-row body with the model's own labels, or it is not measured."""
+    rows = _rows(frame, 100)
+    expected = [str(label) for label in model.predict(rows)]
+    request = Request(url, body.read_bytes(), {"Content-Type": "application/json"})
+    with urlopen(request, timeout=60) as response:
+        answer = json.loads(response.read())
+    labels = answer["outputs"][0]["data"] if "outputs" in answer else answer.get("predictions")
+    if [str(label) for label in labels] != expected:
+        sys.exit(f"{server} answered other labels than the model's own on the same rows: {str(answer)[:300]}")
+
+
 def _register_model(dataset: str):  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
@@ -222,6 +279,12 @@ def _write_body(workdir: Path, frame, n: int) -> Path:  # type: ignore[no-untype
     body = {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
     path = workdir / f"body-{n}.json"
     path.write_text(json.dumps(body))
+    return path
+
+
+def _write_v2_body(workdir: Path, frame, n: int) -> Path:  # type: ignore[no-untyped-def]
+    path = workdir / f"body-v2-{n}.json"
+    path.write_text(json.dumps(peers.v2_body(_rows(frame, n))))
     return path
 
 
@@ -308,41 +371,47 @@ def _view_overhead(frame, n: int) -> tuple[float, float]:  # type: ignore[no-unt
     return min(handled) * 1000, min(predicted) * 1000
 
 
+def _ports(count: int) -> tuple[int, ...]:
+    return tuple(_free_port() for _ in range(count))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _wait(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 180
+def _wait(url: str, process: subprocess.Popen, log: Path, ready: str | None = None) -> None:
+    """Until the server answers: its readiness URL says 200, or its predict URL gives any HTTP answer."""
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"server exited:\n{log.read_text()[-2000:]}")
+            sys.exit(f"server exited (see the logs in {log.parent})")
         try:
-            body = json.dumps({"dataframe_split": {"columns": [], "data": []}}).encode()
-            urlopen(Request(url, body, {"Content-Type": "application/json"}), timeout=5)
+            if ready:
+                urlopen(ready, timeout=5)
+            else:
+                body = json.dumps({"dataframe_split": {"columns": [], "data": []}}).encode()
+                urlopen(Request(url, body, {"Content-Type": "application/json"}), timeout=5)
         except Exception as exc:
-            if getattr(exc, "code", None) is not None:
+            if not ready and getattr(exc, "code", None) is not None:
                 return
             time.sleep(0.5)
             continue
         return
-    sys.exit(f"server did not answer:\n{log.read_text()[-2000:]}")
+    sys.exit(f"server did not answer (see the logs in {log.parent})")
 
 
-def _start_app(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+def _start_app(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str, None]:
     port = _free_port()
     log = workdir / f"app-{workers}-{env.get('COMPILED_INFERENCE', 'true')}.log"
     command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/api/v1/predict"
-    _wait(url, process, log)
-    return process, url
+    return process, f"http://127.0.0.1:{port}/api/v1/predict", None
 
 
-def _start_mlflow(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str]:
+def _start_mlflow(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str, None]:
     from django.conf import settings
 
     port = _free_port()
@@ -353,9 +422,7 @@ def _start_mlflow(env: dict, version: str, workers: int, workdir: Path) -> tuple
     command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "--env-manager", "local"]
     command += ["-m", f"models:/{env['MODEL_NAME']}/{version}", "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]
     process = subprocess.Popen(command, env=mlflow_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/invocations"
-    _wait(url, process, log)
-    return process, url
+    return process, f"http://127.0.0.1:{port}/invocations", None
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -402,46 +469,47 @@ def _wrk(url: str, body: Path, connections: int, seconds: int, close: bool = Fal
 
 
 def _report(results: dict, floor: dict[int, float], compiled: dict[int, float], connections: int) -> None:
-    order = {"app": 0, "app-own": 1, "mlflow": 2}
-    print(f"{'server':<8}{'workers':>8}{'rows':>6}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    order = {name: i for i, name in enumerate(SERVERS)}
+    print(f"\nload average {_load()} ({os.cpu_count()} cores), at the end of the measurements")
+    print(f"{'server':<9}{'workers':>8}{'rows':>6}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for (server, workers, n, conns), r in sorted(
         results.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][3], order[kv[0][0]])
     ):
         rows = {0: "1 ka", -1: "1 cl"}.get(n, str(n))
         print(
-            f"{server:<8}{workers:>8}{rows:>6}{conns:>6}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+            f"{server:<9}{workers:>8}{rows:>6}{conns:>6}{r['rps']:>10.1f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
             f"{int(r['errors']):>8}"
         )
-    print("\nTargets (ratios from this run):")
-    for workers in (1, 2):
-        ref = results["mlflow", workers, 1, connections]
-        for server in ("app", "app-own"):
-            app = results[server, workers, 1, connections]
+    print("\nGoals against the best peer of this run (the peer with the highest figure in that cell):")
+    for workers in sorted({key[1] for key in results}):
+        for n, conns in ((1, connections), (1, 1), (100, connections), (1000, 1), (1000, connections)):
+            present = [p for p in PEERS if (p, workers, n, conns) in results]
+            if not present or ("app", workers, n, conns) not in results:
+                continue
+            app = results["app", workers, n, conns]
+            best = max(present, key=lambda p: results[p, workers, n, conns]["rps"])
+            low = min(present, key=lambda p: results[p, workers, n, conns]["p99"])
+            ref, ref99 = results[best, workers, n, conns], results[low, workers, n, conns]
+            goal = "target >= 3x" if n == 1 else "target >= 1x"
             print(
-                f"  1 row, {workers} worker(s), {connections} conns, {server}: throughput "
-                f"{app['rps'] / ref['rps']:.1f}x mlflow (target >= 3x); p99 {app['p99'] / ref['p99']:.2f} of "
-                "mlflow's (target <= 0.5)"
+                f"  {n} row(s), {workers} worker(s), {conns} conns: throughput {app['rps'] / ref['rps']:.1f}x {best}'s "
+                f"({goal}); p99 {app['p99']:.2f} ms = {app['p99'] / ref99['p99']:.2f} of {low}'s {ref99['p99']:.2f} ms "
+                "(target <= 0.5)"
             )
-    app1 = results["app", 1, 1, 1]
-    print(
-        f"  1 row, one connection: p50 {app1['p50']:.2f} ms vs in-process predict_proba {floor[1]:.2f} ms -> "
-        f"{app1['p50'] - floor[1]:+.2f} ms (target <= +1.5 ms); vs the compiled inference {compiled[1]:.2f} ms "
-        f"-> {app1['p50'] - compiled[1]:+.2f} ms"
-    )
-    own1 = results["app-own", 1, 1, 1]
-    print(f"    app-own: p50 {own1['p50']:.2f} ms -> {own1['p50'] - floor[1]:+.2f} ms over predict_proba")
-    for server in ("app", "app-own"):
-        big = results[server, 1, 1000, 1]
+    if ("app", 1, 1, 1) in results:
+        app1 = results["app", 1, 1, 1]
         print(
-            f"  1,000 rows, one connection, {server}: p50 {big['p50']:.2f} ms vs in-process predict_proba "
-            f"{floor[1000]:.2f} ms -> {big['p50'] / floor[1000]:.2f}x (target <= 1.25x)"
+            f"  1 row, one connection: p50 {app1['p50']:.2f} ms vs in-process predict_proba {floor[1]:.2f} ms -> "
+            f"{app1['p50'] - floor[1]:+.2f} ms; vs the compiled inference {compiled[1]:.2f} ms "
+            f"-> {app1['p50'] - compiled[1]:+.2f} ms"
         )
-    for server in ("app", "app-own", "mlflow"):
-        keep, close = results[server, 1, 0, 1], results[server, 1, -1, 1]
-        print(
-            f"  {server}: one keep-alive connection p50 {keep['p50']:.2f} ms / p99 {keep['p99']:.2f} ms, "
-            f"closing each time p50 {close['p50']:.2f} ms / p99 {close['p99']:.2f} ms"
-        )
+    for server in SERVERS:
+        if (server, 1, 0, 1) in results:
+            keep, close = results[server, 1, 0, 1], results[server, 1, -1, 1]
+            print(
+                f"  {server}: one keep-alive connection p50 {keep['p50']:.2f} ms / p99 {keep['p99']:.2f} ms, "
+                f"closing each time p50 {close['p50']:.2f} ms / p99 {close['p99']:.2f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -103,8 +103,7 @@ def log_model(
     from mlflow.models import infer_signature
 
     mlflow = _mlflow()
-    # Inferred from all training rows, so a column with gaps anywhere is marked optional.
-    signature = infer_signature(signature_input, model.predict(input_example))
+    signature = infer_signature(signature_rows(signature_input), model.predict(input_example))
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     try:
         with mlflow.start_run(experiment_id=experiment_id(), run_name=run_name) as run:
@@ -135,6 +134,16 @@ def log_model(
         metrics=dict(metrics),
         params={k: _param_value(v) for k, v in params.items()},
     )
+
+
+def signature_rows(frame: Any) -> Any:
+    """The first rows and each column's first gap: MLflow infers the same schema from these as
+    from every training row (a column with a gap anywhere is optional), in milliseconds instead
+    of the 85 s it spent walking 960,000 rows (bench/pipeline.py --rows 1000000)."""
+    gaps = frame.isna()
+    first_gaps = [int(gaps[name].to_numpy().argmax()) for name in frame.columns if gaps[name].any()]
+    positions = sorted({*range(min(5, len(frame))), *first_gaps})
+    return frame.iloc[positions]
 
 
 def _pip_requirements() -> list[str]:
