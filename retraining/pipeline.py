@@ -22,7 +22,7 @@ from retraining.models import RetrainingRun
 from retraining.policy import Decision, decide, mcnemar_p_value, regressed
 from retraining.recording import Progress, Recorder, Stop, heartbeat
 from retraining.steps.evaluate import Score, evaluate
-from retraining.steps.split import split
+from retraining.steps.split import non_features, split, split_key
 from retraining.steps.train import prepare_features, train
 from retraining.steps.validate import validate
 
@@ -124,14 +124,17 @@ def _steps(run: RetrainingRun, recorder: Recorder, source: Any) -> tuple[str, di
         note("; ".join(checked.warnings) or "valid")
 
     with recorder.step("train") as note:
-        training, holdout = split(frame, settings.HOLDOUT_FRACTION, settings.DATA_ID_COLUMN or None)
+        id_column = settings.DATA_ID_COLUMN or None
+        excluded = non_features(target, id_column, settings.EXCLUDE_COLUMNS)
+        key = split_key(frame, target, id_column, settings.EXCLUDE_COLUMNS)
+        training, holdout = split(frame, settings.HOLDOUT_FRACTION, key)
         rows = {"total": len(frame), "train": len(training), "holdout": len(holdout)}
         _save(run, rows=rows)
         if len(holdout) == 0 or training[target].nunique() < 2:
             raise Stop(Status.REJECTED, [f"the split left too few rows to train and score a model ({rows})"])
-        model = train(training, target, run.estimator, run.params, settings.TRAINING_SEED)
+        model = train(training, target, run.estimator, run.params, settings.TRAINING_SEED, excluded)
         challenger = evaluate(model, holdout, target)
-        features = prepare_features(training, target)
+        features = prepare_features(training, target, excluded)
         logged = registry.log_model(
             model,
             params={"estimator": run.estimator, **run.params, "seed": settings.TRAINING_SEED},

@@ -1,6 +1,7 @@
-"""Score a model on holdout rows: the metrics the policy compares, and the paired predictions."""
+"""Score a model on holdout rows: the metrics the policy compares, and the paired predictions
+(labels, and class probabilities where the model gives them) the significance gate resamples."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,8 @@ METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 class Score:
     metrics: dict[str, float]
     predictions: np.ndarray
+    probabilities: np.ndarray | None = None
+    classes: list[str] = field(default_factory=list)
 
 
 def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
@@ -33,20 +36,20 @@ def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
         "recall": float(recall_score(truth, predicted, average=average, zero_division=0, **extra)),
         "f1": float(f1_score(truth, predicted, average=average, zero_division=0, **extra)),
     }
-    auc = _roc_auc(model, features, truth)
+    if not hasattr(model, "predict_proba"):
+        return Score(metrics=metrics, predictions=predicted)
+    model_classes = [str(c) for c in model.classes_]
+    proba = np.asarray(model.predict_proba(features), dtype=np.float64)
+    auc = _roc_auc(proba, model_classes, truth)
     if auc is not None:
         metrics["roc_auc"] = auc
-    return Score(metrics=metrics, predictions=predicted)
+    return Score(metrics=metrics, predictions=predicted, probabilities=proba, classes=model_classes)
 
 
-def _roc_auc(model: Any, features: pd.DataFrame, truth: np.ndarray) -> float | None:
-    if not hasattr(model, "predict_proba"):
-        return None
-    model_classes = [str(c) for c in model.classes_]
+def _roc_auc(proba: np.ndarray, model_classes: list[str], truth: np.ndarray) -> float | None:
     present = set(truth)
     if len(present) < 2 or not present <= set(model_classes):
         return None
-    proba = model.predict_proba(features)
     try:
         if len(model_classes) == 2:
             return float(roc_auc_score(truth == model_classes[1], proba[:, 1]))

@@ -115,6 +115,7 @@ def test_it_switches_to_the_production_column(tmp_path: Path) -> None:
         ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
         ("TRAINING_PARAMS", "{n_estimators: 3}", "TRAINING_PARAMS is not valid JSON"),
         ("PREDICT_MAX_ROWS", "0", "PREDICT_MAX_ROWS='0' must be at least 1"),
+        ("EXCLUDE_COLUMNS", "ts, species", "EXCLUDE_COLUMNS lists the target column 'species'"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(

@@ -9,7 +9,7 @@ from predictor.models import Deployment
 from predictor.serving import holder
 from retraining import demo
 from retraining.models import RetrainingRun
-from retraining.steps.split import holdout_mask, split
+from retraining.steps.split import holdout_mask, split, split_key
 from tests.retraining.conftest import WEAK_PARAMS, publish_batch, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -142,18 +142,18 @@ def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):
 def test_the_holdout_never_holds_a_row_the_champion_trained_on_across_versions(good_champion):
     first = demo.demo_frame(1)
     second = demo.demo_frame(2)
-    trained_on, _ = split(first, settings.HOLDOUT_FRACTION)
+    trained_on, _ = split(first, settings.HOLDOUT_FRACTION, split_key(first, "species"))
     publish_batch(2)
 
     run = run_pipeline()
 
-    _, holdout = split(second, settings.HOLDOUT_FRACTION)
+    key = split_key(second, "species")
+    _, holdout = split(second, settings.HOLDOUT_FRACTION, key)
     assert run.rows["holdout"] == len(holdout)
-    key = list(second.columns)
-    overlap = holdout.merge(trained_on.drop_duplicates(), on=key, how="inner")
+    overlap = holdout.merge(trained_on.drop_duplicates(), on=list(second.columns), how="inner")
     assert len(overlap) == 0
     # Rows of batch 1 keep their side of the split in batch 2.
-    assert (holdout_mask(first, 0.25) == holdout_mask(second.head(len(first)), 0.25)).all()
+    assert (holdout_mask(first, 0.25, key) == holdout_mask(second.head(len(first)), 0.25, key)).all()
 
 
 def test_it_rolls_back_to_the_previous_champion_when_the_current_one_regressed(good_champion, settings):
@@ -196,8 +196,10 @@ def test_a_frame_with_an_id_column_splits_by_that_id(settings):
     frame = pd.DataFrame({"row_id": range(200), "x": [1.0] * 200, "y": ["a", "b"] * 100})
     changed = frame.assign(x=2.0)
 
-    assert (holdout_mask(frame, 0.25, "row_id") == holdout_mask(changed, 0.25, "row_id")).all()
-    assert not (holdout_mask(frame, 0.25) == holdout_mask(changed, 0.25)).all()
+    by_id = split_key(frame, "y", "row_id")
+    assert (holdout_mask(frame, 0.25, by_id) == holdout_mask(changed, 0.25, by_id)).all()
+    by_features = split_key(frame, "y")
+    assert not (holdout_mask(frame, 0.25, by_features) == holdout_mask(changed, 0.25, by_features)).all()
 
 
 def test_a_plain_csv_file_is_a_source_versioned_by_its_content(

@@ -1,4 +1,4 @@
-"""The pure steps (split, validate, train, evaluate) on tiny frames."""
+"""The pure steps (validate, train, evaluate) on tiny frames; the split has its own tests."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,6 @@ import pytest
 
 from predictor.inputs import known_categories
 from retraining.steps.evaluate import evaluate
-from retraining.steps.split import holdout_mask, row_keys, split
 from retraining.steps.train import TrainingError, train
 from retraining.steps.validate import validate
 
@@ -26,32 +25,6 @@ def frame(rows: int = 60) -> pd.DataFrame:
 def check(data: pd.DataFrame, **options):
     defaults = {"min_rows": 3, "max_missing_share": 0.5}
     return validate(data, "label", **{**defaults, **options})
-
-
-def test_a_row_keeps_its_side_of_the_split_when_the_dataset_grows():
-    small = frame(40)
-    grown = pd.concat([frame(60).tail(20), small]).reset_index(drop=True)
-
-    before = dict(zip(row_keys(small), holdout_mask(small, 0.3), strict=True))
-    after = dict(zip(row_keys(grown), holdout_mask(grown, 0.3), strict=True))
-
-    assert all(after[key] == side for key, side in before.items())
-
-
-def test_an_int_column_turning_float_keeps_rows_on_their_side():
-    ints = pd.DataFrame({"n": [1, 2, 3, 4], "label": ["a", "b", "a", "b"]})
-    floats = ints.assign(n=ints["n"].astype(float))
-
-    assert row_keys(ints).tolist() == row_keys(floats).tolist()
-
-
-def test_the_split_holds_out_about_the_configured_fraction():
-    big = pd.DataFrame({"x": range(4000), "label": ["a", "b"] * 2000})
-
-    training, holdout = split(big, 0.25)
-
-    assert len(training) + len(holdout) == 4000
-    assert 0.22 < len(holdout) / 4000 < 0.28
 
 
 def test_valid_data_passes_with_no_problem():
@@ -122,6 +95,15 @@ def test_training_is_reproducible_with_the_same_seed():
     assert known_categories(first) == {"colour": ["blue", "red"]}
 
 
+def test_an_id_column_and_excluded_columns_are_never_model_inputs():
+    data = frame(200).assign(row_id=range(200), extracted_at="2026-11-29")
+
+    model = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1, exclude=["row_id", "extracted_at"])
+
+    assert list(model.feature_names_in_) == ["size", "colour"]
+    assert len(evaluate(model, data, "label").predictions) == 200
+
+
 def test_an_unknown_estimator_or_bad_hyperparameter_names_the_problem():
     with pytest.raises(TrainingError, match="unknown estimator 'svm'"):
         train(frame(), "label", "svm", {}, seed=1)
@@ -138,6 +120,8 @@ def test_evaluate_gives_binary_metrics_with_roc_auc():
     assert set(score.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
     assert score.metrics["accuracy"] > 0.9
     assert len(score.predictions) == 200
+    assert score.classes == ["big", "small"]
+    assert score.probabilities.shape == (200, 2)
 
 
 def test_evaluate_uses_macro_averages_for_more_than_two_classes():
