@@ -19,7 +19,7 @@ from predictor.models import Deployment
 from predictor.serving import warm_up
 from retraining import data, notify, runs
 from retraining.models import RetrainingRun
-from retraining.policy import Decision, decide, mcnemar_p_value, regressed
+from retraining.policy import Decision, decide, paired_comparison, regressed
 from retraining.recording import Progress, Recorder, Stop, heartbeat
 from retraining.steps.evaluate import Score, evaluate
 from retraining.steps.split import non_features, split, split_key
@@ -179,7 +179,8 @@ def _steps(run: RetrainingRun, recorder: Recorder, source: Any) -> tuple[str, di
     with recorder.step("keep") as note:
         registry.tag_version(logged.version, "retraining.rejected", "; ".join(decision.reasons))
         reasons = list(decision.reasons)
-        rollback = _rollback_if_regressed(run, champion, champion_score, previous, previous_score)
+        truth = holdout[target].astype(str).to_numpy()
+        rollback = _rollback_if_regressed(run, champion, champion_score, previous, previous_score, truth)
         if rollback is not None:
             reasons.append(rollback.reason)
             note(f"kept the challenger out; rolled back to v{rollback.version}")
@@ -198,15 +199,15 @@ def _compare(
         return decision, None
     champion_score = evaluate(champion_loaded.model, holdout, target)
     truth = holdout[target].astype(str).to_numpy()
-    p_value = mcnemar_p_value(truth, champion_score.predictions, challenger.predictions)
-    decision = decide(run.policy, challenger.metrics, champion_score.metrics, p_value)
+    comparison = paired_comparison(run.policy, truth, champion_score, challenger)
+    decision = decide(run.policy, challenger.metrics, champion_score.metrics, comparison)
     _save(
         run,
         champion_version=champion.version,
         champion_metrics=champion_score.metrics,
         decision_rule=decision.rule,
         reasons=decision.reasons,
-        p_value=p_value,
+        p_value=comparison.p_value,
     )
     return decision, champion_score
 
@@ -231,15 +232,18 @@ def _rollback_if_regressed(
     champion_score: Score | None,
     previous: Deployment | None,
     previous_score: Score | None,
+    truth: Any,
 ) -> Deployment | None:
     """The seed's promise: roll back automatically if the champion regressed.
 
     Reached only when the challenger did not beat the current champion: if the previous champion
-    now beats the current one under the policy on today's holdout, it is served again.
+    now beats the current one under the policy on today's holdout, at the stricter level for
+    bringing back a replaced model, it is served again.
     """
     if champion is None or champion_score is None or previous is None or previous_score is None:
         return None
-    verdict = regressed(run.policy, champion_score.metrics, previous_score.metrics)
+    comparison = paired_comparison(run.policy, truth, champion_score, previous_score, returning=True)
+    verdict = regressed(run.policy, champion_score.metrics, previous_score.metrics, comparison, returning=True)
     if not verdict.deploy:
         return None
     reason = (
@@ -265,7 +269,7 @@ def _record_in_mlflow(run: RetrainingRun) -> None:
     metrics |= {f"previous_champion_{k}": v for k, v in run.previous_champion_metrics.items()}
     metrics |= {f"seconds_{s['name']}": s.get("duration", 0.0) for s in run.steps}
     if run.p_value is not None:
-        metrics["mcnemar_p_value"] = run.p_value
+        metrics["p_value"] = run.p_value
     tags = {
         "retraining.status": run.status,
         "retraining.rule": run.decision_rule,
