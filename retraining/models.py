@@ -36,10 +36,10 @@ class PromotionPolicy(models.Model):
         help_text="How a gain is shown to be more than the noise of this holdout.",
     )
     significance = models.FloatField(
-        default=0.05, help_text="A gain must have a p-value below this (two-sided) to deploy."
+        default=0.005, help_text="A gain must have a p-value below this (two-sided) to deploy."
     )
     return_significance = models.FloatField(
-        default=0.01, help_text="The stricter level for bringing back a model that was just replaced (rollback)."
+        default=0.001, help_text="The stricter level for bringing back a model that was just replaced (rollback)."
     )
     min_first_score = models.FloatField(
         default=0.5, help_text="The primary score the very first model needs to be deployed."

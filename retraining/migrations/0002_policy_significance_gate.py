@@ -1,16 +1,19 @@
 """The significance gate replaces the McNemar on/off switch.
 
-Every existing policy gets the gate: a policy that required McNemar keeps McNemar, the others get
-the paired bootstrap, the new default (with no gate, the old default deployed on noise). ROC AUC
-becomes a primary metric, and a stricter level guards bringing back a replaced model.
+Every existing policy gets the gate: a policy that required McNemar keeps McNemar and its level,
+the others get the paired bootstrap at the calibrated level (with no gate, the old default deployed
+on noise). ROC AUC becomes a primary metric, and a stricter level guards bringing back a replaced
+model.
 """
 
 from django.db import migrations, models
 
 
 def switch_to_test(apps, schema_editor) -> None:
+    """A policy without McNemar never applied its significance level: it gets the calibrated one."""
     PromotionPolicy = apps.get_model("retraining", "PromotionPolicy")
     PromotionPolicy.objects.filter(use_mcnemar=True).update(test="mcnemar")
+    PromotionPolicy.objects.filter(use_mcnemar=False).update(significance=0.005)
 
 
 def switch_back(apps, schema_editor) -> None:
@@ -42,7 +45,7 @@ class Migration(migrations.Migration):
             model_name="promotionpolicy",
             name="return_significance",
             field=models.FloatField(
-                default=0.01,
+                default=0.001,
                 help_text="The stricter level for bringing back a model that was just replaced (rollback).",
             ),
         ),
@@ -70,7 +73,7 @@ class Migration(migrations.Migration):
             model_name="promotionpolicy",
             name="significance",
             field=models.FloatField(
-                default=0.05, help_text="A gain must have a p-value below this (two-sided) to deploy."
+                default=0.005, help_text="A gain must have a p-value below this (two-sided) to deploy."
             ),
         ),
     ]

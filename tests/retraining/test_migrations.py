@@ -16,15 +16,17 @@ def migrate(targets: list[tuple[str, str]]):
 
 def test_existing_policies_get_the_gate_and_mcnemar_ones_keep_mcnemar(transactional_db):
     old = migrate(BEFORE).get_model("retraining", "PromotionPolicy")
-    plain = old.objects.create(primary_metric="accuracy", use_mcnemar=False).pk
-    strict = old.objects.create(primary_metric="accuracy", use_mcnemar=True, significance=0.01).pk
+    plain = old.objects.create(primary_metric="accuracy", use_mcnemar=False, significance=0.05).pk
+    strict = old.objects.create(primary_metric="accuracy", use_mcnemar=True, significance=0.03).pk
 
     new = migrate(AFTER).get_model("retraining", "PromotionPolicy")
 
     assert new.objects.get(pk=plain).test == "bootstrap"
+    # Its level never applied (no test ran): it gets the calibrated one. McNemar keeps its own.
+    assert new.objects.get(pk=plain).significance == 0.005
     assert new.objects.get(pk=strict).test == "mcnemar"
-    assert new.objects.get(pk=strict).significance == 0.01
-    assert new.objects.get(pk=plain).return_significance == 0.01
+    assert new.objects.get(pk=strict).significance == 0.03
+    assert new.objects.get(pk=plain).return_significance == 0.001
 
     back = migrate(BEFORE).get_model("retraining", "PromotionPolicy")
     assert back.objects.get(pk=strict).use_mcnemar

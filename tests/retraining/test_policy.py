@@ -5,6 +5,7 @@ import pytest
 
 from retraining.policy import DEFAULT_POLICY, PolicyError, decide, gate_level, paired_comparison, regressed
 from retraining.steps.evaluate import Score
+from tests.retraining.given import holdout, outputs, scored
 
 CHAMPION = {"accuracy": 0.90, "precision": 0.90, "recall": 0.90, "f1": 0.90, "roc_auc": 0.95}
 NO_GATE = {**DEFAULT_POLICY, "test": "none"}
@@ -51,8 +52,8 @@ def test_a_first_model_below_the_minimum_score_is_not_deployed():
 
 def test_the_significance_gate_is_on_by_default():
     assert DEFAULT_POLICY["test"] == "bootstrap"
-    assert gate_level(DEFAULT_POLICY) == 0.05
-    assert gate_level(DEFAULT_POLICY, returning=True) == 0.01
+    assert gate_level(DEFAULT_POLICY) == 0.005
+    assert gate_level(DEFAULT_POLICY, returning=True) == 0.001
 
 
 def test_a_tie_keeps_the_champion():
@@ -61,7 +62,7 @@ def test_a_tie_keeps_the_champion():
     assert not decision.deploy
     assert decision.rule == "min_improvement"
     assert "needs strictly better" in decision.reasons[0]
-    assert decision.reasons[1].startswith("accuracy difference +0.0 points on 100 rows, 95% interval [")
+    assert decision.reasons[1].startswith("accuracy difference +0.0 points on 100 rows, 99.5% interval [")
 
 
 def test_identical_predictions_never_deploy_even_without_the_gate():
@@ -85,6 +86,21 @@ def test_a_clearly_better_challenger_passes_the_gate():
     assert decision.reasons[-1].startswith("this holdout of 300 rows cannot detect a gain in accuracy below ")
 
 
+@pytest.mark.parametrize("metric", ["accuracy", "precision", "recall", "f1", "roc_auc"])
+def test_the_gate_deploys_a_clearly_better_challenger_and_keeps_an_equal_one_on_every_metric(metric):
+    policy = {**DEFAULT_POLICY, "primary_metric": metric, "max_guard_drop": 1.0}
+    names, labels = holdout(400, 2)
+    truth, champion = scored(names, labels, outputs(labels, 2, 1.0, seed=1))
+    _, better = scored(names, labels, outputs(labels, 2, 3.0, seed=2))
+    _, equal = scored(names, labels, outputs(labels, 2, 1.0, seed=3))
+
+    for challenger, expected in ((better, True), (equal, False)):
+        comparison = paired_comparison(policy, truth, champion, challenger)
+        decision = decide(policy, challenger.metrics, champion.metrics, comparison)
+        assert decision.deploy is expected, decision.reasons
+        assert decision.rule in ("bootstrap", "min_improvement")
+
+
 def test_a_gain_within_noise_is_kept_by_the_gate_with_the_numbers():
     decision = judged(DEFAULT_POLICY, gained=8, lost=5, same=95)
 
@@ -92,7 +108,7 @@ def test_a_gain_within_noise_is_kept_by_the_gate_with_the_numbers():
     assert decision.rule == "bootstrap"
     assert "(+0.0278), strictly better: passed" in decision.reasons[0]
     assert decision.reasons[2].startswith("not significant: p-value 0.")
-    assert decision.reasons[2].endswith("is not below 0.05")
+    assert decision.reasons[2].endswith("is not below 0.005")
     assert "interval [-" in decision.reasons[3]
     assert decision.comparison.rows == 108
     detectable = decision.comparison.detectable * 100
@@ -131,7 +147,7 @@ def test_mcnemar_deploys_a_significantly_better_challenger():
 
     assert decision.deploy
     assert decision.rule == "mcnemar"
-    assert decision.reasons[2] == f"significant: p-value {decision.p_value:.4f} < 0.05"
+    assert decision.reasons[2] == f"significant: p-value {decision.p_value:.4f} < 0.005"
 
 
 def test_a_minimum_improvement_is_met_exactly_despite_float_rounding():
@@ -218,14 +234,14 @@ def test_an_equivalent_previous_champion_is_not_brought_back(policy):
 
 
 def test_a_replaced_model_needs_the_stricter_level_to_come_back():
-    # p close to 0.03: enough for a promotion, not for a return.
-    promotion = rollback(DEFAULT_POLICY, gained=30, lost=15, same=955, returning=False)
-    comeback = rollback(DEFAULT_POLICY, gained=30, lost=15, same=955, returning=True)
+    # p close to 0.0026: enough for a promotion, not for a return.
+    promotion = rollback(DEFAULT_POLICY, gained=36, lost=14, same=950, returning=False)
+    comeback = rollback(DEFAULT_POLICY, gained=36, lost=14, same=950, returning=True)
 
-    assert 0.01 < comeback.p_value < 0.05
+    assert 0.001 < comeback.p_value < 0.005
     assert promotion.deploy
     assert not comeback.deploy
     assert comeback.rule == "hysteresis"
-    assert "bringing back a model that was just replaced needs p < 0.01" in comeback.reasons[-3]
-    assert comeback.comparison.level == 0.01
-    assert "99% interval" in comeback.reasons[-2]
+    assert "bringing back a model that was just replaced needs p < 0.001" in comeback.reasons[-3]
+    assert comeback.comparison.level == 0.001
+    assert "99.9% interval" in comeback.reasons[-2]

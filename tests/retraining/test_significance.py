@@ -5,44 +5,10 @@ import pytest
 from scipy.stats import norm
 
 from retraining.significance import ComparisonError, compare, mcnemar_p_value
-from retraining.steps.evaluate import Score, evaluate
+from retraining.steps.evaluate import Score
+from tests.retraining.given import holdout, outputs, scored
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-
-
-class GivenOutputs:
-    """A fitted classifier whose outputs on the holdout are given: the gate is under test, not a model."""
-
-    def __init__(self, classes: list[str], probabilities: np.ndarray) -> None:
-        self.classes_ = np.array(classes)
-        self.probabilities = probabilities
-
-    def predict(self, features: object) -> np.ndarray:
-        return self.classes_[self.probabilities.argmax(axis=1)]
-
-    def predict_proba(self, features: object) -> np.ndarray:
-        return self.probabilities
-
-
-def holdout(rows: int, classes: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
-    names = [f"class-{i}" for i in range(classes)]
-    return names, np.random.default_rng(seed).integers(0, classes, rows)
-
-
-def outputs(labels: np.ndarray, classes: int, strength: float, seed: int) -> np.ndarray:
-    """Class probabilities that favour the true class more the stronger the model."""
-    noise = np.random.default_rng(seed).normal(size=(len(labels), classes))
-    logits = noise + strength * np.eye(classes)[labels]
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def scored(names: list[str], labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, Score]:
-    import pandas as pd
-
-    truth = np.array(names)[labels]
-    frame = pd.DataFrame({"x": np.zeros(len(labels)), "label": truth})
-    return truth, evaluate(GivenOutputs(names, probabilities), frame, "label")
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -129,9 +95,9 @@ def paired(gained: int, lost: int, same: int) -> tuple[np.ndarray, Score, Score]
 
 
 def test_the_detectable_gain_grows_with_disagreement_and_shrinks_with_rows():
-    few = compare("accuracy", *paired(6, 2, 100))
-    many_disagree = compare("accuracy", *paired(24, 20, 64))
-    more_rows = compare("accuracy", *paired(6, 2, 1000))
+    few = compare("accuracy", *paired(6, 2, 100), level=0.05)
+    many_disagree = compare("accuracy", *paired(24, 20, 64), level=0.05)
+    more_rows = compare("accuracy", *paired(6, 2, 1000), level=0.05)
 
     # (z_0.975 + z_0.8) x the standard error of the paired difference of two proportions.
     expected = (norm.ppf(0.975) + norm.ppf(0.8)) * np.sqrt((8 - 4**2 / 108) / 108**2)
@@ -144,8 +110,17 @@ def test_the_detectable_gain_grows_with_disagreement_and_shrinks_with_rows():
     )
 
 
+@pytest.mark.parametrize(("gained", "exact"), [(4, 2 * 0.5**4), (6, 2 * 0.5**6), (9, 2 * 0.5**9)])
+def test_a_handful_of_disagreements_gets_the_exact_p_value_not_an_optimistic_one(gained, exact):
+    # Four rows all in the challenger's favour: a bootstrap p-value would be about 0.03.
+    comparison = compare("accuracy", *paired(gained, 0, 100))
+
+    assert comparison.p_value == pytest.approx(exact, abs=0.01)
+    assert "(paired randomization test)" in comparison.describe()[0]
+
+
 def test_mcnemar_gives_the_exact_p_value_and_the_wald_interval():
-    comparison = compare("accuracy", *paired(10, 0, 10), test="mcnemar")
+    comparison = compare("accuracy", *paired(10, 0, 10), test="mcnemar", level=0.05)
 
     assert comparison.p_value == pytest.approx(2 * 0.5**10)
     assert comparison.difference == pytest.approx(0.5)
