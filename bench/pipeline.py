@@ -74,7 +74,7 @@ def main() -> None:
 
     from retraining import data, pipeline, runs
     from retraining.steps.evaluate import evaluate
-    from retraining.steps.split import split
+    from retraining.steps.split import split, split_key
     from retraining.steps.train import train
 
     call_command("migrate", verbosity=0)
@@ -100,7 +100,7 @@ def main() -> None:
     grown = pd.concat([first, synthetic(args.rows // 5, seed=2)], ignore_index=True)
     publish(grown, "version 2")
     params = json.loads(args.params)
-    training, holdout = split(grown, settings.HOLDOUT_FRACTION)
+    training, holdout = split(grown, settings.HOLDOUT_FRACTION, split_key(grown, "label"))
 
     def estimator_alone() -> float:
         started = time.perf_counter()

@@ -220,6 +220,10 @@ if DATA_REMOTE_ENDPOINT_URL:
 DATA_CACHE_DIR = Path(env_str("DATA_CACHE_DIR", str(VAR_DIR / "data-cache")))
 TARGET_COLUMN = env_str("TARGET_COLUMN", DEMO_TARGETS[DEMO_DATASET])
 DATA_ID_COLUMN = env_str("DATA_ID_COLUMN")
+# Columns that are never model inputs (timestamps, free text); the target and DATA_ID_COLUMN never are.
+EXCLUDE_COLUMNS = env_list("EXCLUDE_COLUMNS", [])
+if TARGET_COLUMN in EXCLUDE_COLUMNS:
+    raise ImproperlyConfigured(f"EXCLUDE_COLUMNS lists the target column {TARGET_COLUMN!r}: it cannot be excluded")
 
 # Training ---------------------------------------------------------------------------------
 TRAINING_ESTIMATOR = env_str("TRAINING_ESTIMATOR", "random_forest")

@@ -161,7 +161,7 @@ def trace_in_mlflow(run: RetrainingRun, models: Models) -> None:
     metrics |= {f"previous_champion_{k}": v for k, v in run.previous_champion_metrics.items()}
     metrics |= {f"seconds_{s['name']}": s.get("duration", 0.0) for s in run.steps}
     if run.p_value is not None:
-        metrics["mcnemar_p_value"] = run.p_value
+        metrics["p_value"] = run.p_value
     tags = {
         "retraining.status": run.status,
         "retraining.rule": run.decision_rule,

@@ -20,12 +20,12 @@ from django.conf import settings
 from predictor.models import Deployment
 from retraining.edges import Edges, real_edges, trace_in_mlflow, transient
 from retraining.models import RetrainingRun
-from retraining.policy import decide, mcnemar_p_value, regressed
+from retraining.policy import decide, paired_comparison, regressed
 from retraining.recording import Progress, Recorder
 from retraining.shutdown import WorkerStopped
-from retraining.state import Challenger, Comparison, RunState
+from retraining.state import Challenger, RunState, Verdict
 from retraining.steps.evaluate import Score, evaluate
-from retraining.steps.split import split
+from retraining.steps.split import non_features, split, split_key
 from retraining.steps.train import prepare_features, train
 from retraining.steps.validate import validate
 
@@ -79,15 +79,18 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
 
 def train_challenger(state: RunState, edges: Edges) -> RunState:
     target = settings.TARGET_COLUMN
-    training, holdout = split(state.frame, settings.HOLDOUT_FRACTION, settings.DATA_ID_COLUMN or None)
+    id_column = settings.DATA_ID_COLUMN or None
+    excluded = non_features(target, id_column, settings.EXCLUDE_COLUMNS)
+    key = split_key(state.frame, target, id_column, settings.EXCLUDE_COLUMNS)
+    training, holdout = split(state.frame, settings.HOLDOUT_FRACTION, key)
     state = replace(state, training=training, holdout=holdout)
     rows = state.rows
     if len(holdout) == 0 or training[target].nunique() < 2:
         reason = f"the split left too few rows to train and score a model ({rows})"
         return replace(state, status=Status.REJECTED, reasons=[reason])
-    model = train(training, target, state.estimator, state.params, settings.TRAINING_SEED)
+    model = train(training, target, state.estimator, state.params, settings.TRAINING_SEED, excluded)
     score = evaluate(model, holdout, target)
-    features = prepare_features(training, target)
+    features = prepare_features(training, target, excluded)
     logged = edges.models.log_model(
         model,
         params={"estimator": state.estimator, **state.params, "seed": settings.TRAINING_SEED},
@@ -116,7 +119,9 @@ def compare(state: RunState, edges: Edges) -> RunState:
     previous = edges.deployments.previous(champion) if champion and not comparison.decision.deploy else None
     if previous is not None:
         previous_score = _score(edges, previous.version, holdout)
-        verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics)
+        truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
+        back = paired_comparison(state.policy, truth, champion_score, previous_score, returning=True)
+        verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=True)
         rollback = verdict if verdict.deploy else None
         comparison = replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback)
     decision = comparison.decision
@@ -124,14 +129,14 @@ def compare(state: RunState, edges: Edges) -> RunState:
     return replace(state, comparison=comparison, reasons=decision.reasons, note=note)
 
 
-def judge(policy: dict[str, Any], holdout: pd.DataFrame, challenger: Score, champion: Score | None) -> Comparison:
+def judge(policy: dict[str, Any], holdout: pd.DataFrame, challenger: Score, champion: Score | None) -> Verdict:
     """Challenger against champion (if there is one) on the same holdout rows, under the policy."""
     if champion is None:
-        return Comparison(decide(policy, challenger.metrics, None))
+        return Verdict(decide(policy, challenger.metrics, None))
     truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
-    p_value = mcnemar_p_value(truth, champion.predictions, challenger.predictions)
-    decision = decide(policy, challenger.metrics, champion.metrics, p_value)
-    return Comparison(decision=decision, champion_score=champion, p_value=p_value)
+    paired = paired_comparison(policy, truth, champion, challenger)
+    decision = decide(policy, challenger.metrics, champion.metrics, paired)
+    return Verdict(decision=decision, champion_score=champion, paired=paired)
 
 
 def _score(edges: Edges, version: str, holdout: pd.DataFrame) -> Score:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from retraining.data import DatasetVersion
 from retraining.policy import Decision
+from retraining.significance import Comparison
 from retraining.steps.evaluate import Score
 from retraining.steps.validate import Validation
 
@@ -50,7 +51,7 @@ class Challenger:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Verdict:
     """The challenger against the champion on the same holdout, and what the policy made of it.
 
     `rollback` is set when the challenger is kept and the champion fell below the champion served
@@ -59,7 +60,8 @@ class Comparison:
 
     decision: Decision
     champion_score: Score | None = None
-    p_value: float | None = None
+    # The paired test of the two models on the same rows: interval, p-value, detectable gain.
+    paired: Comparison | None = None
     previous: Champion | None = None
     previous_score: Score | None = None
     rollback: Decision | None = None
@@ -82,7 +84,7 @@ class RunState:
     training: pd.DataFrame | None = None
     holdout: pd.DataFrame | None = None
     challenger: Challenger | None = None
-    comparison: Comparison | None = None
+    comparison: Verdict | None = None
     deployment_id: int | None = None
     notifications: dict[str, str] = field(default_factory=dict)
     # How the run ends: set by the step that decides it.
@@ -122,7 +124,9 @@ def row_fields(state: RunState) -> dict[str, Any]:
         }
     compared = state.comparison
     if compared is not None:
-        fields |= {"decision_rule": compared.decision.rule, "p_value": compared.p_value}
+        fields["decision_rule"] = compared.decision.rule
+        if compared.paired is not None:
+            fields["p_value"] = compared.paired.p_value
         if compared.champion_score is not None and state.champion is not None:
             fields |= {"champion_version": state.champion.version, "champion_metrics": compared.champion_score.metrics}
         if compared.previous is not None and compared.previous_score is not None:

@@ -10,7 +10,7 @@ import pandas as pd
 from django.conf import settings
 
 from predictor.contract import NUMERIC_TYPES, is_numeric
-from retraining.steps.split import holdout_mask
+from retraining.steps.split import holdout_mask, split_key
 
 # Classes named in a problem, at most: a label per row would otherwise list every row.
 SHOWN_CLASSES = 5
@@ -118,7 +118,8 @@ def _one_sided_classes(frame: pd.DataFrame, target: str, fraction: float, id_col
     labelled = frame[frame[target].notna()]
     if id_column and id_column not in labelled.columns:
         return []
-    held = pd.Series(holdout_mask(labelled, fraction, id_column), index=labelled.index)
+    key = split_key(labelled, target, id_column)
+    held = pd.Series(holdout_mask(labelled, fraction, key), index=labelled.index)
     sides = held.groupby(labelled[target]).agg(["sum", "size"])
     one_sided = sides[(sides["sum"] == 0) | (sides["sum"] == sides["size"])]
     if one_sided.empty:

@@ -123,6 +123,7 @@ def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
         ("TRAINING_PARAMS", "{n_estimators: 3}", "TRAINING_PARAMS is not valid JSON"),
         ("PREDICT_MAX_ROWS", "0", "PREDICT_MAX_ROWS='0' must be at least 1"),
         ("DEMO_DATASET", "iris", "DEMO_DATASET='iris' is not a demo dataset: choose churn or penguins"),
+        ("EXCLUDE_COLUMNS", "ts, churned", "EXCLUDE_COLUMNS lists the target column 'churned'"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(

@@ -9,7 +9,7 @@ from predictor.models import Deployment
 from predictor.serving import holder
 from retraining import demo
 from retraining.models import RetrainingRun
-from retraining.steps.split import holdout_mask, split
+from retraining.steps.split import holdout_mask, split, split_key
 from tests.support.pipeline import WEAK_PARAMS, publish_batch, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -24,9 +24,9 @@ def test_it_deploys_a_better_challenger_trained_on_new_data_and_serves_it(weak_c
 
     assert run.status == Status.DEPLOYED, (run.error, run.reasons)
     assert run.challenger_metrics["accuracy"] > run.champion_metrics["accuracy"]
-    assert run.decision_rule == "min_improvement"
-    assert any("McNemar p-value" in reason for reason in run.reasons)
-    assert run.p_value is not None
+    assert run.decision_rule == "bootstrap"
+    assert any(reason.startswith("significant: p-value") for reason in run.reasons)
+    assert run.p_value < 0.05
     assert registry.champion_version() == run.model_version
     assert Deployment.objects.first().source == Deployment.Source.PIPELINE
     holder().sync()
@@ -57,7 +57,7 @@ def test_it_records_everything_the_run_used_on_the_row_and_in_mlflow(weak_champi
     assert traced.tags["retraining.reasons"] == "; ".join(run.reasons)
     assert traced.params["n_estimators"] == "30"
     assert traced.metrics["champion_accuracy"] == pytest.approx(run.champion_metrics["accuracy"])
-    assert traced.metrics["mcnemar_p_value"] == pytest.approx(run.p_value)
+    assert traced.metrics["p_value"] == pytest.approx(run.p_value)
     assert "seconds_train" in traced.metrics
 
 
@@ -82,7 +82,7 @@ def test_it_keeps_the_champion_when_a_crippled_challenger_is_worse(good_champion
     assert "needs strictly better" in run.reasons[0]
     assert registry.champion_version() == good_champion.version
     assert Deployment.objects.first() == good_champion
-    assert registry.model_version(run.model_version).tags["retraining.rejected"] == "; ".join(run.reasons[:2])
+    assert registry.model_version(run.model_version).tags["retraining.rejected"] == "; ".join(run.reasons)
 
 
 def test_data_already_judged_against_this_champion_is_not_trained_on_again(good_champion, settings):
@@ -142,18 +142,18 @@ def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):
 def test_the_holdout_never_holds_a_row_the_champion_trained_on_across_versions(good_champion):
     first = demo.demo_frame(1)
     second = demo.demo_frame(2)
-    trained_on, _ = split(first, settings.HOLDOUT_FRACTION)
+    trained_on, _ = split(first, settings.HOLDOUT_FRACTION, split_key(first, "species"))
     publish_batch(2)
 
     run = run_pipeline()
 
-    _, holdout = split(second, settings.HOLDOUT_FRACTION)
+    key = split_key(second, "species")
+    _, holdout = split(second, settings.HOLDOUT_FRACTION, key)
     assert run.rows["holdout"] == len(holdout)
-    key = list(second.columns)
-    overlap = holdout.merge(trained_on.drop_duplicates(), on=key, how="inner")
+    overlap = holdout.merge(trained_on.drop_duplicates(), on=list(second.columns), how="inner")
     assert len(overlap) == 0
     # Rows of batch 1 keep their side of the split in batch 2.
-    assert (holdout_mask(first, 0.25) == holdout_mask(second.head(len(first)), 0.25)).all()
+    assert (holdout_mask(first, 0.25, key) == holdout_mask(second.head(len(first)), 0.25, key)).all()
 
 
 def test_it_rolls_back_to_the_previous_champion_when_the_current_one_regressed(good_champion, settings):
@@ -196,8 +196,10 @@ def test_a_frame_with_an_id_column_splits_by_that_id(settings):
     frame = pd.DataFrame({"row_id": range(200), "x": [1.0] * 200, "y": ["a", "b"] * 100})
     changed = frame.assign(x=2.0)
 
-    assert (holdout_mask(frame, 0.25, "row_id") == holdout_mask(changed, 0.25, "row_id")).all()
-    assert not (holdout_mask(frame, 0.25) == holdout_mask(changed, 0.25)).all()
+    by_id = split_key(frame, "y", "row_id")
+    assert (holdout_mask(frame, 0.25, by_id) == holdout_mask(changed, 0.25, by_id)).all()
+    by_features = split_key(frame, "y")
+    assert not (holdout_mask(frame, 0.25, by_features) == holdout_mask(changed, 0.25, by_features)).all()
 
 
 def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
