@@ -87,8 +87,12 @@ def log_model(
     signature_input: Any,
     input_example: Any,
     run_name: str,
+    artifacts: dict[str, bytes] | None = None,
 ) -> ModelVersionInfo:
-    """Log a fitted scikit-learn model with everything needed to trace it, and register it."""
+    """Log a fitted scikit-learn model with everything needed to trace it, and register it.
+
+    `artifacts` are extra files kept beside the model by name (read back with `read_artifact`):
+    the caller decides what they hold, so this gateway stays ignorant of the pipeline."""
     import skops.io
     from mlflow.models import infer_signature
 
@@ -101,6 +105,8 @@ def log_model(
             mlflow.log_params({k: _param_value(v) for k, v in params.items()})
             mlflow.log_metrics(metrics)
             mlflow.set_tags(tags)
+            for name, content in (artifacts or {}).items():
+                _log_bytes(mlflow, name, content)
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -123,6 +129,38 @@ def log_model(
         metrics=dict(metrics),
         params={k: _param_value(v) for k, v in params.items()},
     )
+
+
+# Where extra artifacts live inside a training run.
+_EXTRA = "extra"
+
+
+def _log_bytes(mlflow: Any, name: str, content: bytes) -> None:
+    import tempfile
+
+    if not name or "/" in name or name.startswith("."):
+        raise RegistryError(f"an artifact name must be a plain file name, got {name!r}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        mlflow.log_artifact(str(path), artifact_path=_EXTRA)
+
+
+def read_artifact(version: str, name: str) -> bytes | None:
+    """An extra artifact logged with a version (`log_model(artifacts=...)`), or None when that
+    version was logged without it (an older model, or one registered by hand)."""
+    info = model_version(version)
+    if not info.run_id:
+        return None
+    mlflow = _mlflow()
+    try:
+        listed = {Path(f.path).name for f in _client().list_artifacts(info.run_id, _EXTRA)}
+        if name not in listed:
+            return None
+        path = mlflow.artifacts.download_artifacts(run_id=info.run_id, artifact_path=f"{_EXTRA}/{name}")
+        return Path(path).read_bytes()
+    except Exception as exc:
+        raise RegistryError(f"could not read {name} of {settings.MODEL_NAME} version {version}: {exc}") from exc
 
 
 def _pip_requirements() -> list[str]:

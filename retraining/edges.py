@@ -5,12 +5,15 @@ the run history and the notifier only through it. `real_edges()` wires them to D
 database and Slack/email; tests hand the same steps in-memory ones (tests/support/edges.py).
 """
 
+import itertools
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import pandas as pd
+from django.utils import timezone
 
 from predictor import registry, services
 from predictor.contract import known_categories
@@ -50,6 +53,8 @@ class Models(Protocol):
 
     def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None: ...
 
+    def artifact(self, version: str, name: str) -> bytes | None: ...
+
 
 class Deployments(Protocol):
     def champion(self) -> Champion | None: ...
@@ -57,6 +62,8 @@ class Deployments(Protocol):
     def previous(self, champion: Champion) -> Champion | None: ...
 
     def deploy(self, version: str, **record: Any) -> int: ...
+
+    def recently_replaced(self, within: timedelta) -> set[str]: ...
 
 
 class History(Protocol):
@@ -102,6 +109,9 @@ class MlflowModels:
     def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None:
         registry.annotate_run(run_id, tags=tags, metrics=metrics)
 
+    def artifact(self, version: str, name: str) -> bytes | None:
+        return registry.read_artifact(version, name)
+
 
 def _champion(row: Deployment) -> Champion:
     return Champion(
@@ -128,6 +138,14 @@ class DatabaseDeployments:
 
     def deploy(self, version: str, **record: Any) -> int:
         return services.deploy(version, **record).pk
+
+    def recently_replaced(self, within: timedelta) -> set[str]:
+        """Versions that stopped being served (replaced, or rolled away from) within `within`."""
+        since = timezone.now() - within
+        served = list(Deployment.objects.filter(created_at__gte=since).order_by("created_at", "pk"))
+        before = Deployment.objects.filter(created_at__lt=since).order_by("-created_at", "-pk").first()
+        versions = [row.version for row in ([before] if before else []) + served]
+        return {old for old, new in itertools.pairwise(versions) if old != new}
 
 
 class DatabaseHistory:

@@ -114,6 +114,12 @@ class RetrainingRun(models.Model):
     decision_rule = models.CharField(max_length=50, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     p_value = models.FloatField(null=True, blank=True)
+    # The paired comparison behind the decision: interval, p-value, level, detectable gain, rows.
+    comparison = models.JSONField(default=dict, blank=True)
+    # Holdout rows dropped because a compared model trained on them: per model, and why.
+    holdout_exclusion = models.JSONField(default=dict, blank=True)
+    # What the challenger was made from (target, features, split, code and data versions).
+    lineage = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # The signal that stopped the worker mid-run ("SIGTERM"), and the run queued in its place.

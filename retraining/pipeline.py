@@ -12,25 +12,30 @@ step is one function here and one entry in `STEPS`.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 
 from predictor.models import Deployment
+from retraining import lineage
 from retraining.edges import Edges, real_edges, trace_in_mlflow, transient
 from retraining.models import RetrainingRun
-from retraining.policy import decide, paired_comparison, regressed
+from retraining.policy import Decision, decide, paired_comparison, regressed
 from retraining.recording import Progress, Recorder
 from retraining.shutdown import WorkerStopped
-from retraining.state import Challenger, RunState, Verdict
-from retraining.steps.evaluate import Score, evaluate
-from retraining.steps.split import non_features, split, split_key
+from retraining.state import Challenger, Champion, RunState, Verdict
+from retraining.steps.evaluate import Score, evaluate, restrict
+from retraining.steps.split import SplitError, SplitKey, canonical, non_features, split, split_key, training_rows
 from retraining.steps.train import prepare_features, train
 from retraining.steps.validate import validate
 
 logger = logging.getLogger(__name__)
 Status = RetrainingRun.Status
+# A version replaced or rolled away from within this time needs the stricter level to be served again.
+RETURN_WINDOW = timedelta(days=30)
 
 
 def check(state: RunState, edges: Edges) -> RunState:
@@ -58,12 +63,23 @@ def check(state: RunState, edges: Edges) -> RunState:
 
 def pull(state: RunState, edges: Edges) -> RunState:
     frame = edges.source.pull(state.dataset)
-    return replace(state, frame=frame, note=f"{len(frame)} rows, {len(frame.columns)} columns")
+    content = lineage.fingerprint(frame)
+    state = replace(state, frame=frame, fingerprint=content)
+    champion = state.champion
+    if champion is not None and champion.data_version.get("fingerprint") == content:
+        return replace(
+            state,
+            status=Status.SKIPPED,
+            reasons=[f"no new data: the same rows v{champion.version} was trained on, in another order ({content})"],
+            note=f"no new data: the rows of v{champion.version} reordered",
+        )
+    return replace(state, note=f"{len(frame)} rows, {len(frame.columns)} columns")
 
 
 def validate_data(state: RunState, edges: Edges) -> RunState:
     # The champion's schema, not the champion: validating never loads a model.
     schema = edges.models.schema(state.champion.version) if state.champion else None
+    key = _split_key(state, edges)
     checked = validate(
         state.frame,
         settings.TARGET_COLUMN,
@@ -71,19 +87,35 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
         max_missing_share=settings.MAX_MISSING_SHARE,
         expected_columns=schema.columns if schema else None,
         known_categories=schema.categories if schema else None,
+        key=key,
     )
+    state = replace(state, split_key=key, validation=checked)
     if not checked.ok:
-        return replace(state, validation=checked, status=Status.REJECTED, reasons=checked.problems)
-    return replace(state, validation=checked, note="; ".join(checked.warnings) or "valid")
+        return replace(state, status=Status.REJECTED, reasons=checked.problems)
+    return replace(state, note="; ".join(checked.warnings) or "valid")
+
+
+def _split_key(state: RunState, edges: Edges) -> SplitKey | None:
+    """The champion's split key carried over to this data (steps/split.py), or None when this data
+    cannot be keyed (a missing id column): validation and training then say what is wrong."""
+    inherited = lineage.recorded_key(edges.models, state.champion.version) if state.champion else None
+    try:
+        return split_key(
+            state.frame, settings.TARGET_COLUMN, settings.DATA_ID_COLUMN or None, settings.EXCLUDE_COLUMNS, inherited
+        )
+    except SplitError:
+        return None
 
 
 def train_challenger(state: RunState, edges: Edges) -> RunState:
     target = settings.TARGET_COLUMN
     id_column = settings.DATA_ID_COLUMN or None
     excluded = non_features(target, id_column, settings.EXCLUDE_COLUMNS)
-    key = split_key(state.frame, target, id_column, settings.EXCLUDE_COLUMNS)
+    key = state.split_key or split_key(state.frame, target, id_column, settings.EXCLUDE_COLUMNS)
     training, holdout = split(state.frame, settings.HOLDOUT_FRACTION, key)
-    state = replace(state, training=training, holdout=holdout)
+    # Canonical order: the same rows in any order train the same model.
+    training, holdout = canonical(training, key), canonical(holdout, key)
+    state = replace(state, split_key=key, training=training, holdout=holdout, trained_on=training_rows(training, key))
     rows = state.rows
     if len(holdout) == 0 or training[target].nunique() < 2:
         reason = f"the split left too few rows to train and score a model ({rows})"
@@ -91,6 +123,18 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
     model = train(training, target, state.estimator, state.params, settings.TRAINING_SEED, excluded)
     score = evaluate(model, holdout, target)
     features = prepare_features(training, target, excluded)
+    record = lineage.record(
+        target=target,
+        features=list(map(str, features.columns)),
+        excluded=excluded,
+        key=key,
+        holdout_fraction=settings.HOLDOUT_FRACTION,
+        app_version=settings.APP_VERSION,
+        estimator=state.estimator,
+        params=state.params,
+        seed=settings.TRAINING_SEED,
+        data={**state.dataset.as_dict(), "fingerprint": state.fingerprint},
+    )
     logged = edges.models.log_model(
         model,
         params={"estimator": state.estimator, **state.params, "seed": settings.TRAINING_SEED},
@@ -98,6 +142,7 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
         tags={
             **{f"data.{k}": str(v) for k, v in state.dataset.as_dict().items()},
             **{f"data.rows_{k}": str(v) for k, v in rows.items()},
+            **lineage.tags(record),
             "data.holdout_fraction": str(settings.HOLDOUT_FRACTION),
             "data.id_column": settings.DATA_ID_COLUMN or "(row hash)",
             "retraining.run": str(state.run_id),
@@ -106,24 +151,74 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
         signature_input=features,
         input_example=features.head(5),
         run_name=f"run-{state.run_id}",
+        artifacts=lineage.artifacts(state.trained_on, record),
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
-    return replace(state, challenger=challenger, note=f"challenger v{logged.version}: " + _fmt(score.metrics))
+    note = f"challenger v{logged.version}: " + _fmt(score.metrics)
+    return replace(state, challenger=challenger, lineage=record, note=note)
 
 
 def compare(state: RunState, edges: Edges) -> RunState:
-    """The policy's verdict; when the challenger is kept, whether the champion itself regressed."""
-    holdout, champion = state.holdout, state.champion
-    champion_score = _score(edges, champion.version, holdout) if champion else None
-    comparison = judge(state.policy, holdout, state.challenger.score, champion_score)
-    previous = edges.deployments.previous(champion) if champion and not comparison.decision.deploy else None
+    """The policy's verdict on holdout rows no compared model trained on; when the challenger is
+    kept, whether the champion itself regressed below the one it replaced."""
+    champion = state.champion
+    if champion is None:
+        comparison = judge(state.policy, state.holdout, state.challenger.score, None)
+        return _compared(state, comparison)
+    compared = {
+        f"challenger v{state.challenger.version}": state.trained_on,
+        f"champion v{champion.version}": lineage.trained_on(edges.models, champion.version),
+    }
+    exclusion = lineage.exclusion(state.holdout, compared)
+    record = lineage.exclusion_record(exclusion)
+    too_few = exclusion.too_few(settings.MIN_CLEAN_HOLDOUT_ROWS)
+    if too_few is not None:
+        decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])
+        return _compared(state, Verdict(decision, exclusion=record))
+    holdout = state.holdout[exclusion.clean].reset_index(drop=True)
+    truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
+    challenger = replace(state.challenger, score=restrict(state.challenger.score, truth, exclusion.clean))
+    champion_score = _score(edges, champion.version, holdout)
+    comparison = replace(judge(state.policy, holdout, challenger.score, champion_score), exclusion=record)
+    comparison.decision.reasons.extend(exclusion.reasons)
+    state = replace(state, challenger=challenger)
+    previous = edges.deployments.previous(champion) if not comparison.decision.deploy else None
     if previous is not None:
-        previous_score = _score(edges, previous.version, holdout)
-        truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
-        back = paired_comparison(state.policy, truth, champion_score, previous_score, returning=True)
-        verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=True)
-        rollback = verdict if verdict.deploy else None
-        comparison = replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback)
+        comparison = _regression(state, edges, comparison, compared, previous, exclusion.clean)
+    return _compared(state, comparison)
+
+
+def _regression(
+    state: RunState,
+    edges: Edges,
+    comparison: Verdict,
+    compared: dict[str, Any],
+    previous: Champion,
+    scored: np.ndarray,
+) -> Verdict:
+    """The champion against the one it replaced, on rows none of the three models trained on.
+    A version replaced or rolled away from recently needs the stricter return level to come back."""
+    previous_rows = lineage.trained_on(edges.models, previous.version)
+    compared = {**compared, f"previous champion v{previous.version}": previous_rows}
+    exclusion = lineage.exclusion(state.holdout, compared)
+    record = {**comparison.exclusion, "rollback": lineage.exclusion_record(exclusion)}
+    too_few = exclusion.too_few(settings.MIN_CLEAN_HOLDOUT_ROWS)
+    if too_few is not None:
+        comparison.decision.reasons.append(f"no rollback check: {too_few}")
+        return replace(comparison, exclusion=record)
+    holdout = state.holdout[exclusion.clean].reset_index(drop=True)
+    truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
+    # The champion was scored on the rows `scored` marks; these are a subset of them.
+    champion_score = restrict(comparison.champion_score, truth, exclusion.clean[scored])
+    previous_score = _score(edges, previous.version, holdout)
+    returning = previous.version in edges.deployments.recently_replaced(RETURN_WINDOW)
+    back = paired_comparison(state.policy, truth, champion_score, previous_score, returning=returning)
+    verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=returning)
+    rollback = verdict if verdict.deploy else None
+    return replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback, exclusion=record)
+
+
+def _compared(state: RunState, comparison: Verdict) -> RunState:
     decision = comparison.decision
     note = _verdict(decision.deploy, decision.rule)
     return replace(state, comparison=comparison, reasons=decision.reasons, note=note)
@@ -154,7 +249,7 @@ def deploy(state: RunState, edges: Edges) -> RunState:
         user=state.user,
         run_id=challenger.run_id,
         metrics=challenger.score.metrics,
-        data_version={**state.dataset.as_dict(), "rows": state.rows},
+        data_version={**state.dataset.as_dict(), "rows": state.rows, "fingerprint": state.fingerprint},
     )
     return replace(
         state,

@@ -15,6 +15,7 @@ from retraining.data import DatasetVersion
 from retraining.policy import Decision
 from retraining.significance import Comparison
 from retraining.steps.evaluate import Score
+from retraining.steps.split import SplitKey, TrainingRows
 from retraining.steps.validate import Validation
 
 # How a step says it ended the run early: no new data, or data unfit to train on.
@@ -65,6 +66,8 @@ class Verdict:
     previous: Champion | None = None
     previous_score: Score | None = None
     rollback: Decision | None = None
+    # Which holdout rows the compared models had trained on and were dropped (lineage.exclusion_record).
+    exclusion: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,15 @@ class RunState:
     champion: Champion | None = None
     dataset: DatasetVersion | None = None
     frame: pd.DataFrame | None = None
+    # The data's content whatever its row order (lineage.fingerprint).
+    fingerprint: str = ""
+    # The split training uses, inherited from the champion; found before validation checks it.
+    split_key: SplitKey | None = None
     validation: Validation | None = None
     training: pd.DataFrame | None = None
+    trained_on: TrainingRows | None = None
+    # What the challenger was made from, enough to make it again (`manage.py reproduce`).
+    lineage: dict[str, Any] = field(default_factory=dict)
     holdout: pd.DataFrame | None = None
     challenger: Challenger | None = None
     comparison: Verdict | None = None
@@ -116,6 +126,7 @@ def row_fields(state: RunState) -> dict[str, Any]:
         fields["dataset"] = state.dataset.as_dict()
     if state.validation is not None:
         fields["validation"] = state.validation.as_dict()
+    fields["lineage"] = state.lineage
     if state.challenger is not None:
         fields |= {
             "mlflow_run_id": state.challenger.run_id,
@@ -125,8 +136,9 @@ def row_fields(state: RunState) -> dict[str, Any]:
     compared = state.comparison
     if compared is not None:
         fields["decision_rule"] = compared.decision.rule
+        fields["holdout_exclusion"] = compared.exclusion
         if compared.paired is not None:
-            fields["p_value"] = compared.paired.p_value
+            fields |= {"p_value": compared.paired.p_value, "comparison": compared.paired.as_dict()}
         if compared.champion_score is not None and state.champion is not None:
             fields |= {"champion_version": state.champion.version, "champion_metrics": compared.champion_score.metrics}
         if compared.previous is not None and compared.previous_score is not None:

@@ -48,6 +48,17 @@ def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
     return Score(metrics=metrics, predictions=predicted, probabilities=proba, classes=model_classes)
 
 
+def restrict(score: Score, truth: np.ndarray, keep: np.ndarray) -> Score:
+    """The same model's score on a subset of the rows it was scored on (`truth` is the subset's labels)."""
+    predicted = score.predictions[keep]
+    metrics = label_metrics(truth, predicted)
+    proba = score.probabilities[keep] if score.probabilities is not None else None
+    auc = _roc_auc(proba, score.classes, truth) if proba is not None else None
+    if auc is not None:
+        metrics["roc_auc"] = auc
+    return Score(metrics=metrics, predictions=predicted, probabilities=proba, classes=score.classes)
+
+
 def _roc_auc(proba: np.ndarray, model_classes: list[str], truth: np.ndarray) -> float | None:
     present = set(truth)
     if len(present) < 2 or not present <= set(model_classes):

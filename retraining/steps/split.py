@@ -116,6 +116,14 @@ def split(frame: pd.DataFrame, fraction: float, key: SplitKey) -> tuple[pd.DataF
     return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
 
 
+def canonical(frame: pd.DataFrame, key: SplitKey) -> pd.DataFrame:
+    """The rows in an order that does not depend on the data's: by row key, then by whole-row hash
+    (rows with the same keyed values). The same rows in any order then train the same model."""
+    whole = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    order = np.lexsort((whole, row_keys(frame, key)))
+    return frame.iloc[order].reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class TrainingRows:
     """The rows a model was trained on, as sorted unique keys under its split key (8 bytes a row)."""

@@ -10,7 +10,7 @@ import pandas as pd
 from django.conf import settings
 
 from predictor.contract import NUMERIC_TYPES, is_numeric
-from retraining.steps.split import holdout_mask, split_key
+from retraining.steps.split import SplitKey, holdout_mask, split_key
 
 # Classes named in a problem, at most: a label per row would otherwise list every row.
 SHOWN_CLASSES = 5
@@ -41,8 +41,11 @@ def validate(
     max_classes: int | None = None,
     holdout_fraction: float | None = None,
     id_column: str | None = None,
+    key: SplitKey | None = None,
 ) -> Validation:
     """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one.
+    `key` is the split key training will use (inherited from the champion), so the one-sided-class
+    check sees exactly training's split.
 
     `max_classes`, `holdout_fraction` and `id_column` default to the MAX_CLASSES,
     HOLDOUT_FRACTION and DATA_ID_COLUMN settings.
@@ -67,7 +70,9 @@ def validate(
             )
         else:
             fraction = settings.HOLDOUT_FRACTION if holdout_fraction is None else holdout_fraction
-            result.problems += _one_sided_classes(frame, target, fraction, id_column or settings.DATA_ID_COLUMN or None)
+            result.problems += _one_sided_classes(
+                frame, target, fraction, id_column or settings.DATA_ID_COLUMN or None, key
+            )
     if len(frame) < min_rows:
         result.problems.append(f"{len(frame)} rows, fewer than the minimum of {min_rows}")
 
@@ -109,7 +114,9 @@ def validate(
     return result
 
 
-def _one_sided_classes(frame: pd.DataFrame, target: str, fraction: float, id_column: str | None) -> list[str]:
+def _one_sided_classes(
+    frame: pd.DataFrame, target: str, fraction: float, id_column: str | None, key: SplitKey | None = None
+) -> list[str]:
     """Classes the split leaves all in training or all in the holdout.
 
     The split is decided by each row's values (steps/split.py), so this is exactly the split
@@ -118,7 +125,7 @@ def _one_sided_classes(frame: pd.DataFrame, target: str, fraction: float, id_col
     labelled = frame[frame[target].notna()]
     if id_column and id_column not in labelled.columns:
         return []
-    key = split_key(labelled, target, id_column)
+    key = key or split_key(labelled, target, id_column)
     held = pd.Series(holdout_mask(labelled, fraction, key), index=labelled.index)
     sides = held.groupby(labelled[target]).agg(["sum", "size"])
     one_sided = sides[(sides["sum"] == 0) | (sides["sum"] == sides["size"])]

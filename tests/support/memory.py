@@ -2,8 +2,10 @@
 against lists and dicts, so a whole run is tested without git, DVC, MLflow or a mail server."""
 
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -41,6 +43,7 @@ class MemoryModels:
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     annotations: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: list[str] = field(default_factory=list)
+    artifacts: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
     def log_model(self, model: Any, **details: Any) -> ModelVersionInfo:
         version = str(len(self.models) + 1)
@@ -50,6 +53,7 @@ class MemoryModels:
             {"name": str(name), "type": _TYPES.get(dtype.kind, "string")} for name, dtype in features.dtypes.items()
         ]
         self.tags[version] = dict(details["tags"])
+        self.artifacts[version] = dict(details.get("artifacts") or {})
         return ModelVersionInfo(name="memory", version=version, run_id=f"run-of-v{version}", tags=details["tags"])
 
     def schema(self, version: str) -> Schema:
@@ -67,6 +71,9 @@ class MemoryModels:
 
     def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None:
         self.annotations[run_id] = {"tags": tags, "metrics": metrics}
+
+    def artifact(self, version: str, name: str) -> bytes | None:
+        return self.artifacts.get(version, {}).get(name)
 
 
 @dataclass
@@ -95,6 +102,15 @@ class MemoryDeployments:
         )
         self.sources.append(record["source"])
         return deployment_id
+
+    def recently_replaced(self, within: timedelta) -> set[str]:
+        since = timezone.now() - within
+        versions = [
+            c.version
+            for i, c in enumerate(self.served)
+            if c.created_at >= since or (i + 1 < len(self.served) and self.served[i + 1].created_at >= since)
+        ]
+        return {old for old, new in itertools.pairwise(versions) if old != new}
 
 
 class NoHistory:
