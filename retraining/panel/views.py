@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from predictor import services as predictor_services
 from predictor.models import Deployment
 from predictor.registry import RegistryError
+from retraining import evidence, schedule, services
 from retraining import runs as run_store
-from retraining import schedule, services
 from retraining.models import PromotionPolicy, RetrainingRun
 from retraining.panel import live as live_state
 from retraining.panel import selectors
@@ -125,6 +125,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         live=selectors.progress(run),
         metrics=selectors.metric_rows(run),
         links=selectors.mlflow_links(run),
+        holdout=evidence.holdout_sentences(run),
+        paired=evidence.comparison(run),
     )
 
 

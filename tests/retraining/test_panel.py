@@ -9,6 +9,7 @@ from django_celery_beat.models import PeriodicTask
 
 from retraining import runs, schedule
 from retraining.models import PromotionPolicy, RetrainingRun
+from tests.support import evidence
 
 STATIC_BACKEND = "django.contrib.staticfiles.storage.StaticFilesStorage"
 PAGES = ["panel-dashboard", "panel-runs", "panel-deployments", "panel-policy", "panel-schedule", "panel-live"]
@@ -165,6 +166,24 @@ def test_a_finished_runs_page_explains_the_decision(staff):
         "Challenger v3",
     ):
         assert shown in page, shown  # fmt: skip
+
+
+def test_a_kept_runs_page_shows_the_excluded_rows_the_interval_the_p_value_and_the_detectable_gain(staff):
+    run = RetrainingRun.objects.create(
+        trigger="schedule",
+        status="kept",
+        active=None,
+        decision_rule="bootstrap",
+        reasons=["not significant"],
+        p_value=evidence.COMPARISON["p_value"],
+        comparison=evidence.COMPARISON,
+        holdout_exclusion=evidence.EXCLUSION,
+    )
+
+    page = staff.get(reverse("panel-run", args=[run.pk])).content.decode()
+
+    for shown in (*evidence.SAID, "108 of 120 rows compared", "[-0.0093, 0.0463]"):
+        assert shown in page, shown
 
 
 def test_the_runs_table_filters_by_outcome_and_trigger(staff):
