@@ -4,35 +4,19 @@ replaced needs the stricter level to come back."""
 
 from dataclasses import replace
 from datetime import timedelta
-from itertools import count
 
 import numpy as np
 import pytest
 
 from retraining import lineage, pipeline
 from retraining.demo import demo_frame
-from retraining.policy import DEFAULT_POLICY
 from retraining.state import RunState
 from retraining.steps.split import row_keys
 from retraining.steps.train import prepare_features
-from tests.support.memory import StepLog, memory_edges
+from tests.support.memory import memory_edges, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
-_run_ids = count(1000)
-
-
-def run(edges, params: dict, **policy) -> RunState:
-    state = RunState(
-        run_id=next(_run_ids),
-        trigger="cli",
-        user=None,
-        estimator="random_forest",
-        params=params,
-        policy={**DEFAULT_POLICY, **policy},
-    )
-    log = StepLog()
-    state = pipeline.run(state, edges, log, after_close=False)
-    return pipeline.run(state, edges, log, after_close=True)
+run = run_in_memory
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from predictor.contract import known_categories
 from predictor.registry import ModelVersionInfo
+from retraining import pipeline
 from retraining.data import DatasetVersion
 from retraining.edges import Edges, Judged, Setup
+from retraining.policy import DEFAULT_POLICY
 from retraining.state import Champion, RunState, Schema
 
 _TYPES = {"f": "double", "i": "long", "b": "boolean"}
@@ -152,3 +154,21 @@ class StepLog:
             raise
         self.steps.append((name, "stopped" if state.ended_early and not ended_before else "done"))
         return state
+
+
+_run_ids = itertools.count(1000)
+
+
+def run_in_memory(edges: Edges, params: dict[str, Any], **policy: Any) -> RunState:
+    """One run as `pipeline.execute` sequences it (closing included), over these edges, minus the run row."""
+    state = RunState(
+        run_id=next(_run_ids),
+        trigger="cli",
+        user=None,
+        estimator="random_forest",
+        params=params,
+        policy={**DEFAULT_POLICY, **policy},
+    )
+    log = StepLog()
+    state = pipeline.run(state, edges, log, after_close=False)
+    return pipeline.run(state, edges, log, after_close=True)
