@@ -1,5 +1,8 @@
 """The whole pipeline in-process, against a real git + DVC registry and a real MLflow store."""
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 from django.conf import settings
@@ -7,9 +10,10 @@ from django.conf import settings
 from predictor import registry
 from predictor.models import Deployment
 from predictor.serving import holder
-from retraining import demo
+from retraining import demo, lineage, pipeline
+from retraining.edges import MlflowModels
 from retraining.models import RetrainingRun
-from retraining.steps.split import holdout_mask, split, split_key
+from retraining.steps.split import holdout_mask, row_keys, split, split_key
 from tests.support.pipeline import WEAK_PARAMS, publish_batch, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -220,3 +224,26 @@ def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
     assert again.status == Status.SKIPPED
     assert grown.status in (Status.DEPLOYED, Status.KEPT)
     assert grown.dataset["md5"] != first.dataset["md5"]
+
+
+def test_a_version_that_adds_a_column_never_scores_a_model_on_a_row_it_trained_on(good_champion, settings, monkeypatch):
+    """Same rows, one new column and new rows, and a larger holdout: the champion keeps its split
+    key, and every holdout row a compared model trained on is dropped before either is scored."""
+    grown = demo.demo_frame(2).assign(ring=lambda frame: [i % 7 for i in range(len(frame))])
+    publish_frame(grown, "Publish batch 2 with a new column")
+    settings.HOLDOUT_FRACTION = 0.4
+    scored: list[tuple[str, pd.DataFrame]] = []
+    score = pipeline._score
+    monkeypatch.setattr(pipeline, "_score", lambda edges, v, rows: scored.append((v, rows)) or score(edges, v, rows))
+
+    run = run_pipeline()
+
+    champion = good_champion.version
+    assert run.lineage["split"] == json.loads(registry.read_artifact(champion, lineage.SPLIT_KEY))
+    assert "ring" not in run.lineage["split"]["columns"]
+    assert run.holdout_exclusion["excluded"][f"champion v{champion}"] > 0
+    assert [version for version, _ in scored] == [champion]
+    trained = {v: lineage.trained_on(MlflowModels(), v) for v in (champion, run.model_version)}
+    for version, rows in trained.items():
+        assert not np.isin(row_keys(scored[0][1], rows.key), rows.keys).any(), f"v{version} scored on its own rows"
+    assert run.comparison["rows"] == len(scored[0][1]) == run.holdout_exclusion["clean"]
