@@ -10,7 +10,7 @@ from django.conf import settings
 from predictor import registry
 from predictor.models import Deployment
 from predictor.serving import holder
-from retraining import demo, lineage, pipeline
+from retraining import comparing, demo, lineage
 from retraining.edges import MlflowModels
 from retraining.models import RetrainingRun
 from retraining.steps.split import holdout_mask, row_keys, split, split_key
@@ -233,8 +233,8 @@ def test_a_version_that_adds_a_column_never_scores_a_model_on_a_row_it_trained_o
     publish_frame(grown, "Publish batch 2 with a new column")
     settings.HOLDOUT_FRACTION = 0.4
     scored: list[tuple[str, pd.DataFrame]] = []
-    score = pipeline._score
-    monkeypatch.setattr(pipeline, "_score", lambda edges, v, rows: scored.append((v, rows)) or score(edges, v, rows))
+    score = comparing._score
+    monkeypatch.setattr(comparing, "_score", lambda edges, v, rows: scored.append((v, rows)) or score(edges, v, rows))
 
     run = run_pipeline()
 
