@@ -96,6 +96,9 @@ def log_model(
     import skops.io
     from mlflow.models import infer_signature
 
+    for name in artifacts or {}:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise RegistryError(f"an artifact name must be a plain file name, got {name!r}")
     mlflow = _mlflow()
     # Inferred from all training rows, so a column with gaps anywhere is marked optional.
     signature = infer_signature(signature_input, model.predict(input_example))
@@ -138,8 +141,6 @@ _EXTRA = "extra"
 def _log_bytes(mlflow: Any, name: str, content: bytes) -> None:
     import tempfile
 
-    if not name or "/" in name or name.startswith("."):
-        raise RegistryError(f"an artifact name must be a plain file name, got {name!r}")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(content)
