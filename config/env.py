@@ -108,5 +108,9 @@ def app_version(base_dir: Any) -> str:
         )
         return done.stdout.strip()
     except (OSError, subprocess.SubprocessError):
+        pass
+    try:
         with open(f"{base_dir}/pyproject.toml", "rb") as handle:
             return f"package {tomllib.load(handle)['project']['version']}"
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"

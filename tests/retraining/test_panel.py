@@ -178,11 +178,13 @@ def test_a_kept_runs_page_shows_the_excluded_rows_the_interval_the_p_value_and_t
         p_value=evidence.COMPARISON["p_value"],
         comparison=evidence.COMPARISON,
         holdout_exclusion=evidence.EXCLUSION,
+        challenger_metrics={"accuracy": 0.95},
+        champion_metrics={"accuracy": 0.93},
     )
 
     page = staff.get(reverse("panel-run", args=[run.pk])).content.decode()
 
-    for shown in (*evidence.SAID, "108 of 120 rows compared", "[-0.0093, 0.0463]"):
+    for shown in (*evidence.SAID, "108 of 120 rows compared", "[-0.0093, 0.0463]", "108 rows neither trained on"):
         assert shown in page, shown
 
 
