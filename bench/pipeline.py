@@ -98,7 +98,7 @@ def main() -> None:
     from retraining import data
     from retraining.data.base import read_csv
     from retraining.steps.evaluate import evaluate
-    from retraining.steps.split import split
+    from retraining.steps.split import split, split_key
     from retraining.steps.train import train
 
     call_command("migrate", verbosity=0)
@@ -121,7 +121,7 @@ def main() -> None:
     # The frame as the run holds it: what the source's CSV reader returns for version 2.
     frame_bytes = int(read_csv(work / "version 2.csv", "version 2").memory_usage(deep=True).sum())
     params = json.loads(args.params)
-    training, holdout = split(grown, settings.HOLDOUT_FRACTION)
+    training, holdout = split(grown, settings.HOLDOUT_FRACTION, split_key(grown, "label"))
     del grown
 
     def estimator_alone() -> tuple[float, float, float]:

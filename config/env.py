@@ -91,3 +91,26 @@ def env_url(name: str, default: str, schemes: set[str]) -> str:
     if parsed.scheme not in {"sqlite", "file", "filesystem"} and not parsed.hostname:
         raise ImproperlyConfigured(f"{name}={value!r} has no host name")
     return value
+
+
+def app_version(base_dir: Any) -> str:
+    """The code that runs: APP_VERSION, else Heroku's SOURCE_VERSION, else the checkout's git commit,
+    else the package version from pyproject.toml. Read once at start-up and recorded with each model."""
+    import subprocess
+    import tomllib
+
+    given = env_str("APP_VERSION") or env_str("SOURCE_VERSION")
+    if given:
+        return given
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=base_dir, capture_output=True, text=True, timeout=5, check=True
+        )
+        return done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        with open(f"{base_dir}/pyproject.toml", "rb") as handle:
+            return f"package {tomllib.load(handle)['project']['version']}"
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
+    app_version,
     env_bool,
     env_float,
     env_int,
@@ -231,6 +232,10 @@ if DATA_REMOTE_ENDPOINT_URL:
 DATA_CACHE_DIR = Path(env_str("DATA_CACHE_DIR", str(VAR_DIR / "data-cache")))
 TARGET_COLUMN = env_str("TARGET_COLUMN", DEMO_TARGETS[DEMO_DATASET])
 DATA_ID_COLUMN = env_str("DATA_ID_COLUMN")
+# Columns that are never model inputs (timestamps, free text); the target and DATA_ID_COLUMN never are.
+EXCLUDE_COLUMNS = env_list("EXCLUDE_COLUMNS", [])
+if TARGET_COLUMN in EXCLUDE_COLUMNS:
+    raise ImproperlyConfigured(f"EXCLUDE_COLUMNS lists the target column {TARGET_COLUMN!r}: it cannot be excluded")
 
 # Training ---------------------------------------------------------------------------------
 TRAINING_ESTIMATOR = env_str("TRAINING_ESTIMATOR", "random_forest")
@@ -243,6 +248,9 @@ MIN_TRAINING_ROWS = env_int("MIN_TRAINING_ROWS", 50, minimum=2)
 MAX_MISSING_SHARE = env_float("MAX_MISSING_SHARE", 0.5, minimum=0)
 # More label classes than this is a mistake (an id or a measurement as the target), not a task.
 MAX_CLASSES = env_int("MAX_CLASSES", 50, minimum=2)
+# Fewer holdout rows than this that no compared model trained on: the run keeps the champion undecided.
+MIN_CLEAN_HOLDOUT_ROWS = env_int("MIN_CLEAN_HOLDOUT_ROWS", 30, minimum=1)
+APP_VERSION = app_version(BASE_DIR)
 RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
 RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)

@@ -93,15 +93,21 @@ def log_model(
     input_example: Any,
     run_name: str,
     profile: dict[str, Any] | None = None,
+    artifacts: dict[str, bytes] | None = None,
 ) -> ModelVersionInfo:
     """Log a fitted scikit-learn model with everything needed to trace it, and register it.
 
     `profile` is its training data's profile, logged before the model is registered so that a
-    registered version never lacks the profile it was given.
+    registered version never lacks the profile it was given. `artifacts` are extra files kept
+    beside the model by name (read back with `read_artifact`): the caller decides what they hold,
+    so this gateway stays ignorant of the pipeline.
     """
     import skops.io
     from mlflow.models import infer_signature
 
+    for name in artifacts or {}:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise RegistryError(f"an artifact name must be a plain file name, got {name!r}")
     mlflow = _mlflow()
     signature = infer_signature(signature_rows(signature_input), model.predict(input_example))
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
@@ -112,6 +118,8 @@ def log_model(
             mlflow.set_tags(tags)
             if profile is not None:
                 mlflow.log_dict(profile, PROFILE_ARTIFACT)
+            for name, content in (artifacts or {}).items():
+                _log_bytes(mlflow, name, content)
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -144,6 +152,36 @@ def signature_rows(frame: Any) -> Any:
     first_gaps = [int(gaps[name].to_numpy().argmax()) for name in frame.columns if gaps[name].any()]
     positions = sorted({*range(min(5, len(frame))), *first_gaps})
     return frame.iloc[positions]
+
+
+# Where extra artifacts live inside a training run.
+_EXTRA = "extra"
+
+
+def _log_bytes(mlflow: Any, name: str, content: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        mlflow.log_artifact(str(path), artifact_path=_EXTRA)
+
+
+def read_artifact(version: str, name: str) -> bytes | None:
+    """An extra artifact logged with a version (`log_model(artifacts=...)`), or None when that
+    version was logged without it (an older model, or one registered by hand)."""
+    info = model_version(version)
+    if not info.run_id:
+        return None
+    mlflow = _mlflow()
+    try:
+        listed = {Path(f.path).name for f in _client().list_artifacts(info.run_id, _EXTRA)}
+        if name not in listed:
+            return None
+        path = mlflow.artifacts.download_artifacts(run_id=info.run_id, artifact_path=f"{_EXTRA}/{name}")
+        return Path(path).read_bytes()
+    except Exception as exc:
+        raise RegistryError(f"could not read {name} of {settings.MODEL_NAME} version {version}: {exc}") from exc
 
 
 def _pip_requirements() -> list[str]:

@@ -21,7 +21,8 @@ class PromotionPolicyAdmin(ReadOnlyAdmin):
         "primary_metric",
         "min_improvement",
         "max_guard_drop",
-        "use_mcnemar",
+        "test",
+        "significance",
         "created_by",
         "created_at",
     ]

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from predictor.access import RetrainTokenAuthentication, StaffOrToken
-from retraining import notify, services, workers
+from retraining import evidence, notify, services, workers
 from retraining.models import RetrainingRun
 
 
@@ -34,6 +34,10 @@ class RunSerializer(serializers.ModelSerializer):
         help_text="queued for longer than RUN_STALL_ALERT_AFTER with no live worker on its queue"
     )
     stalled_reason = serializers.SerializerMethodField(help_text="why the run is stalled; empty when it is not")
+    holdout = serializers.SerializerMethodField(
+        help_text="in plain words: rows excluded because a compared model trained on them, the interval next to "
+        "the p-value, and the smallest gain this holdout could detect"
+    )
 
     class Meta:
         model = RetrainingRun
@@ -41,6 +45,9 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_url(self, run: RetrainingRun) -> str:
         return notify.run_link(run)
+
+    def get_holdout(self, run: RetrainingRun) -> list[str]:
+        return evidence.holdout_sentences(run)
 
     def get_stalled(self, run: RetrainingRun) -> bool:
         return bool(self.get_stalled_reason(run))

@@ -5,13 +5,16 @@ the run history and the notifier only through it. `real_edges()` wires them to D
 database and Slack/email; tests hand the same steps in-memory ones (tests/support/edges.py).
 """
 
+import itertools
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import pandas as pd
 from django.conf import settings
+from django.utils import timezone
 
 from predictor import registry, services
 from predictor.contract import known_categories
@@ -53,6 +56,8 @@ class Models(Protocol):
 
     def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None: ...
 
+    def artifact(self, version: str, name: str) -> bytes | None: ...
+
 
 class Deployments(Protocol):
     def champion(self) -> Champion | None: ...
@@ -60,6 +65,8 @@ class Deployments(Protocol):
     def previous(self, champion: Champion) -> Champion | None: ...
 
     def deploy(self, version: str, **record: Any) -> int: ...
+
+    def recently_replaced(self, within: timedelta) -> set[str]: ...
 
 
 class History(Protocol):
@@ -108,6 +115,9 @@ class MlflowModels:
     def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None:
         registry.annotate_run(run_id, tags=tags, metrics=metrics)
 
+    def artifact(self, version: str, name: str) -> bytes | None:
+        return registry.read_artifact(version, name)
+
 
 def _champion(row: Deployment) -> Champion:
     return Champion(
@@ -134,6 +144,14 @@ class DatabaseDeployments:
 
     def deploy(self, version: str, **record: Any) -> int:
         return services.deploy(version, **record).pk
+
+    def recently_replaced(self, within: timedelta) -> set[str]:
+        """Versions that stopped being served (replaced, or rolled away from) within `within`."""
+        since = timezone.now() - within
+        served = list(Deployment.objects.filter(created_at__gte=since).order_by("created_at", "pk"))
+        before = Deployment.objects.filter(created_at__lt=since).order_by("-created_at", "-pk").first()
+        versions = [row.version for row in ([before] if before else []) + served]
+        return {old for old, new in itertools.pairwise(versions) if old != new}
 
 
 class DatabaseHistory:
@@ -167,7 +185,7 @@ def trace_in_mlflow(run: RetrainingRun, models: Models) -> None:
     metrics |= {f"previous_champion_{k}": v for k, v in run.previous_champion_metrics.items()}
     metrics |= {f"seconds_{s['name']}": s.get("duration", 0.0) for s in run.steps}
     if run.p_value is not None:
-        metrics["mcnemar_p_value"] = run.p_value
+        metrics["p_value"] = run.p_value
     tags = {
         "retraining.status": run.status,
         "retraining.rule": run.decision_rule,

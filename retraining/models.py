@@ -15,6 +15,12 @@ class PromotionPolicy(models.Model):
         PRECISION = "precision", "Precision"
         RECALL = "recall", "Recall"
         F1 = "f1", "F1"
+        ROC_AUC = "roc_auc", "ROC AUC"
+
+    class Test(models.TextChoices):
+        BOOTSTRAP = "bootstrap", "Paired bootstrap (any metric)"
+        MCNEMAR = "mcnemar", "McNemar (accuracy only)"
+        NONE = "none", "None: any gain deploys"
 
     primary_metric = models.CharField(max_length=20, choices=Metric.choices, default=Metric.ACCURACY)
     min_improvement = models.FloatField(
@@ -23,8 +29,18 @@ class PromotionPolicy(models.Model):
     max_guard_drop = models.FloatField(
         default=0.01, help_text="The most any other metric may drop against the champion."
     )
-    use_mcnemar = models.BooleanField(default=False, help_text="Also require a significant McNemar test.")
-    significance = models.FloatField(default=0.05, help_text="The McNemar test's significance level.")
+    test = models.CharField(
+        max_length=20,
+        choices=Test.choices,
+        default=Test.BOOTSTRAP,
+        help_text="How a gain is shown to be more than the noise of this holdout.",
+    )
+    significance = models.FloatField(
+        default=0.005, help_text="A gain must have a p-value below this (two-sided) to deploy."
+    )
+    return_significance = models.FloatField(
+        default=0.001, help_text="The stricter level for bringing back a model that was just replaced (rollback)."
+    )
     min_first_score = models.FloatField(
         default=0.5, help_text="The primary score the very first model needs to be deployed."
     )
@@ -43,7 +59,7 @@ class PromotionPolicy(models.Model):
         verbose_name_plural = "promotion policies"
 
     def __str__(self) -> str:
-        return f"policy #{self.pk}: {self.primary_metric} +{self.min_improvement}"
+        return f"policy #{self.pk}: {self.primary_metric} +{self.min_improvement}, gate {self.test}"
 
     def as_dict(self) -> dict:
         return {
@@ -51,8 +67,9 @@ class PromotionPolicy(models.Model):
             "primary_metric": self.primary_metric,
             "min_improvement": self.min_improvement,
             "max_guard_drop": self.max_guard_drop,
-            "use_mcnemar": self.use_mcnemar,
+            "test": self.test,
             "significance": self.significance,
+            "return_significance": self.return_significance,
             "min_first_score": self.min_first_score,
             "reject_on_drift": self.reject_on_drift,
         }
@@ -102,6 +119,12 @@ class RetrainingRun(models.Model):
     decision_rule = models.CharField(max_length=50, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     p_value = models.FloatField(null=True, blank=True)
+    # The paired comparison behind the decision: interval, p-value, level, detectable gain, rows.
+    comparison = models.JSONField(default=dict, blank=True)
+    # Holdout rows dropped because a compared model trained on them: per model, and why.
+    holdout_exclusion = models.JSONField(default=dict, blank=True)
+    # What the challenger was made from (target, features, split, code and data versions).
+    lineage = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # The signal that stopped the worker mid-run ("SIGTERM"), and the run queued in its place.

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from retraining import evidence
 from retraining.models import RetrainingRun
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ def summary(run: RetrainingRun) -> tuple[str, str]:
         lines += [f"Decision ({run.decision_rule or 'n/a'}):", *[f"  - {r}" for r in run.reasons], ""]
     if run.error:
         lines += [f"Error: {run.error}", ""]
+    holdout = evidence.holdout_sentences(run)
+    if holdout:
+        lines += ["Holdout:", *[f"  - {sentence}" for sentence in holdout], ""]
     if run.challenger_metrics:
         champion = f"v{run.champion_version}" if run.champion_version else "none"
         lines.append(f"Challenger v{run.model_version or '?'} against champion {champion}:")

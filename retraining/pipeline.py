@@ -13,25 +13,25 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-import pandas as pd
 from django.conf import settings
 from django.utils import timezone
 
 from predictor import drift
 from predictor.models import Deployment
 from predictor.profile import build_profile
+from retraining import lineage
+from retraining.comparing import compare
 from retraining.data import BadData
 from retraining.edges import Edges, real_edges, trace_in_mlflow, transient, unreachable
 from retraining.models import RetrainingRun
-from retraining.policy import decide, mcnemar_p_value, regressed
 from retraining.recording import Progress, Recorder
 from retraining.retries import Attempt
 from retraining.shutdown import WorkerStopped
-from retraining.state import Challenger, Comparison, RunState
-from retraining.steps.evaluate import Score, evaluate
-from retraining.steps.split import split
+from retraining.state import Challenger, RunState
+from retraining.steps.evaluate import evaluate
+from retraining.steps.split import SplitError, SplitKey, canonical, non_features, split, split_key, training_rows
 from retraining.steps.train import prepare_features, train
 from retraining.steps.validate import validate
 
@@ -67,13 +67,24 @@ def pull(state: RunState, edges: Edges) -> RunState:
         frame = edges.source.pull(state.dataset)
     except BadData as exc:
         return replace(state, status=Status.REJECTED, reasons=[str(exc)])
-    return replace(state, frame=frame, note=f"{len(frame)} rows, {len(frame.columns)} columns")
+    content = lineage.fingerprint(frame)
+    state = replace(state, frame=frame, fingerprint=content)
+    champion = state.champion
+    if champion is not None and champion.data_version.get("fingerprint") == content:
+        return replace(
+            state,
+            status=Status.SKIPPED,
+            reasons=[f"no new data: the same rows v{champion.version} was trained on, in another order ({content})"],
+            note=f"no new data: the rows of v{champion.version} reordered",
+        )
+    return replace(state, note=f"{len(frame)} rows, {len(frame.columns)} columns")
 
 
 def validate_data(state: RunState, edges: Edges) -> RunState:
     # The champion's schema, not the champion: validating never loads a model.
     schema = edges.models.schema(state.champion.version) if state.champion else None
     reference = edges.models.profile(state.champion.version) if state.champion else None
+    key = _split_key(state, edges)
     checked = validate(
         state.frame,
         settings.TARGET_COLUMN,
@@ -87,23 +98,54 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
         reference=reference,
         drift_thresholds=drift.thresholds(),
         reject_on_drift=bool(state.policy.get("reject_on_drift", False)),
+        key=key,
     )
+    state = replace(state, split_key=key, validation=checked)
     if not checked.ok:
-        return replace(state, validation=checked, status=Status.REJECTED, reasons=checked.problems)
-    return replace(state, validation=checked, note="; ".join(checked.warnings) or "valid")
+        return replace(state, status=Status.REJECTED, reasons=checked.problems)
+    return replace(state, note="; ".join(checked.warnings) or "valid")
+
+
+def _split_key(state: RunState, edges: Edges) -> SplitKey | None:
+    """The champion's split key carried over to this data (steps/split.py), or None when this data
+    cannot be keyed (a missing id column): validation and training then say what is wrong."""
+    inherited = lineage.recorded_key(edges.models, state.champion.version) if state.champion else None
+    try:
+        return split_key(
+            state.frame, settings.TARGET_COLUMN, settings.DATA_ID_COLUMN or None, settings.EXCLUDE_COLUMNS, inherited
+        )
+    except SplitError:
+        return None
 
 
 def train_challenger(state: RunState, edges: Edges) -> RunState:
     target = settings.TARGET_COLUMN
-    training, holdout = split(state.frame, settings.HOLDOUT_FRACTION, settings.DATA_ID_COLUMN or None)
-    state = replace(state, training=training, holdout=holdout)
+    id_column = settings.DATA_ID_COLUMN or None
+    excluded = non_features(target, id_column, settings.EXCLUDE_COLUMNS)
+    key = state.split_key or split_key(state.frame, target, id_column, settings.EXCLUDE_COLUMNS)
+    training, holdout = split(state.frame, settings.HOLDOUT_FRACTION, key)
+    # Canonical order: the same rows in any order train the same model.
+    training, holdout = canonical(training, key), canonical(holdout, key)
+    state = replace(state, split_key=key, training=training, holdout=holdout, trained_on=training_rows(training, key))
     rows = state.rows
     if len(holdout) == 0 or training[target].nunique() < 2:
         reason = f"the split left too few rows to train and score a model ({rows})"
         return replace(state, status=Status.REJECTED, reasons=[reason])
-    model = train(training, target, state.estimator, state.params, settings.TRAINING_SEED)
+    model = train(training, target, state.estimator, state.params, settings.TRAINING_SEED, excluded)
     score = evaluate(model, holdout, target)
-    features = prepare_features(training, target)
+    features = prepare_features(training, target, excluded)
+    record = lineage.record(
+        target=target,
+        features=list(map(str, features.columns)),
+        excluded=excluded,
+        key=key,
+        holdout_fraction=settings.HOLDOUT_FRACTION,
+        app_version=settings.APP_VERSION,
+        estimator=state.estimator,
+        params=state.params,
+        seed=settings.TRAINING_SEED,
+        data={**state.dataset.as_dict(), "fingerprint": state.fingerprint},
+    )
     logged = edges.models.log_model(
         model,
         params={"estimator": state.estimator, **state.params, "seed": settings.TRAINING_SEED},
@@ -111,6 +153,7 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
         tags={
             **{f"data.{k}": str(v) for k, v in state.dataset.as_dict().items()},
             **{f"data.rows_{k}": str(v) for k, v in rows.items()},
+            **lineage.tags(record),
             "data.holdout_fraction": str(settings.HOLDOUT_FRACTION),
             "data.id_column": settings.DATA_ID_COLUMN or "(row hash)",
             "retraining.run": str(state.run_id),
@@ -121,40 +164,11 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
         run_name=f"run-{state.run_id}",
         # What new data and live inputs are compared with; an id column is never a drift signal.
         profile=build_profile(features.drop(columns=[settings.DATA_ID_COLUMN], errors="ignore"), score.predictions),
+        artifacts=lineage.artifacts(state.trained_on, record),
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
-    return replace(state, challenger=challenger, note=f"challenger v{logged.version}: " + _fmt(score.metrics))
-
-
-def compare(state: RunState, edges: Edges) -> RunState:
-    """The policy's verdict; when the challenger is kept, whether the champion itself regressed."""
-    holdout, champion = state.holdout, state.champion
-    champion_score = _score(edges, champion.version, holdout) if champion else None
-    comparison = judge(state.policy, holdout, state.challenger.score, champion_score)
-    previous = edges.deployments.previous(champion) if champion and not comparison.decision.deploy else None
-    if previous is not None:
-        previous_score = _score(edges, previous.version, holdout)
-        verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics)
-        rollback = verdict if verdict.deploy else None
-        comparison = replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback)
-    decision = comparison.decision
-    note = _verdict(decision.deploy, decision.rule)
-    return replace(state, comparison=comparison, reasons=decision.reasons, note=note)
-
-
-def judge(policy: dict[str, Any], holdout: pd.DataFrame, challenger: Score, champion: Score | None) -> Comparison:
-    """Challenger against champion (if there is one) on the same holdout rows, under the policy."""
-    if champion is None:
-        return Comparison(decide(policy, challenger.metrics, None))
-    truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
-    p_value = mcnemar_p_value(truth, champion.predictions, challenger.predictions)
-    decision = decide(policy, challenger.metrics, champion.metrics, p_value)
-    return Comparison(decision=decision, champion_score=champion, p_value=p_value)
-
-
-def _score(edges: Edges, version: str, holdout: pd.DataFrame) -> Score:
-    """A served version (champion or the one before it), loaded to be scored on this holdout."""
-    return evaluate(edges.models.load(version), holdout, settings.TARGET_COLUMN)
+    note = f"challenger v{logged.version}: " + _fmt(score.metrics)
+    return replace(state, challenger=challenger, lineage=record, note=note)
 
 
 def deploy(state: RunState, edges: Edges) -> RunState:
@@ -167,7 +181,7 @@ def deploy(state: RunState, edges: Edges) -> RunState:
         user=state.user,
         run_id=challenger.run_id,
         metrics=challenger.score.metrics,
-        data_version={**state.dataset.as_dict(), "rows": state.rows},
+        data_version={**state.dataset.as_dict(), "rows": state.rows, "fingerprint": state.fingerprint},
     )
     return replace(
         state,
@@ -303,10 +317,6 @@ def run(state: RunState, edges: Edges, recorder: StepRecorder, *, after_close: b
         if state.ended_early and not after_close:
             break
     return state
-
-
-def _verdict(deploy: bool, rule: str) -> str:
-    return f"{'deploy' if deploy else 'keep'} ({rule})"
 
 
 def _fmt(metrics: dict[str, float]) -> str:

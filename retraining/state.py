@@ -13,7 +13,9 @@ import pandas as pd
 
 from retraining.data import DatasetVersion
 from retraining.policy import Decision
+from retraining.significance import Comparison
 from retraining.steps.evaluate import Score
+from retraining.steps.split import SplitKey, TrainingRows
 from retraining.steps.validate import Validation
 
 # How a step says it ended the run early: no new data, or data unfit to train on.
@@ -50,7 +52,7 @@ class Challenger:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Verdict:
     """The challenger against the champion on the same holdout, and what the policy made of it.
 
     `rollback` is set when the challenger is kept and the champion fell below the champion served
@@ -59,10 +61,13 @@ class Comparison:
 
     decision: Decision
     champion_score: Score | None = None
-    p_value: float | None = None
+    # The paired test of the two models on the same rows: interval, p-value, detectable gain.
+    paired: Comparison | None = None
     previous: Champion | None = None
     previous_score: Score | None = None
     rollback: Decision | None = None
+    # Which holdout rows the compared models had trained on and were dropped (lineage.exclusion_record).
+    exclusion: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,18 @@ class RunState:
     champion: Champion | None = None
     dataset: DatasetVersion | None = None
     frame: pd.DataFrame | None = None
+    # The data's content whatever its row order (lineage.fingerprint).
+    fingerprint: str = ""
+    # The split training uses, inherited from the champion; found before validation checks it.
+    split_key: SplitKey | None = None
     validation: Validation | None = None
     training: pd.DataFrame | None = None
+    trained_on: TrainingRows | None = None
+    # What the challenger was made from, enough to make it again (`manage.py reproduce`).
+    lineage: dict[str, Any] = field(default_factory=dict)
     holdout: pd.DataFrame | None = None
     challenger: Challenger | None = None
-    comparison: Comparison | None = None
+    comparison: Verdict | None = None
     deployment_id: int | None = None
     notifications: dict[str, str] = field(default_factory=dict)
     # How the run ends: set by the step that decides it.
@@ -114,6 +126,7 @@ def row_fields(state: RunState) -> dict[str, Any]:
         fields["dataset"] = state.dataset.as_dict()
     if state.validation is not None:
         fields["validation"] = state.validation.as_dict()
+    fields["lineage"] = state.lineage
     if state.challenger is not None:
         fields |= {
             "mlflow_run_id": state.challenger.run_id,
@@ -122,7 +135,10 @@ def row_fields(state: RunState) -> dict[str, Any]:
         }
     compared = state.comparison
     if compared is not None:
-        fields |= {"decision_rule": compared.decision.rule, "p_value": compared.p_value}
+        fields["decision_rule"] = compared.decision.rule
+        fields["holdout_exclusion"] = compared.exclusion
+        if compared.paired is not None:
+            fields |= {"p_value": compared.paired.p_value, "comparison": compared.paired.as_dict()}
         if compared.champion_score is not None and state.champion is not None:
             fields |= {"champion_version": state.champion.version, "champion_metrics": compared.champion_score.metrics}
         if compared.previous is not None and compared.previous_score is not None:

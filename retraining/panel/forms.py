@@ -18,16 +18,18 @@ class PolicyForm(forms.ModelForm):
             "primary_metric",
             "min_improvement",
             "max_guard_drop",
-            "use_mcnemar",
+            "test",
             "significance",
+            "return_significance",
             "min_first_score",
             "note",
         ]
         labels = {
             "min_improvement": "Minimum improvement",
             "max_guard_drop": "Largest drop allowed on other metrics",
-            "use_mcnemar": "Require a significant McNemar test",
+            "test": "Significance gate",
             "significance": "Significance level",
+            "return_significance": "Significance level to bring back a replaced model",
             "min_first_score": "Minimum score for the first model",
             "note": "Why this change",
         }
@@ -46,10 +48,17 @@ class PolicyForm(forms.ModelForm):
         return _between(self.cleaned_data["min_first_score"], 0.0, 1.0, "the first model's minimum score")
 
     def clean_significance(self) -> float:
-        value = self.cleaned_data["significance"]
-        if not 0 < value < 1:
-            raise forms.ValidationError(f"the significance level must be strictly between 0 and 1 (got {value})")
-        return value
+        return _level(self.cleaned_data["significance"], "the significance level")
+
+    def clean_return_significance(self) -> float:
+        return _level(self.cleaned_data["return_significance"], "the level to bring back a replaced model")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        metric = cleaned.get("primary_metric")
+        if cleaned.get("test") == PromotionPolicy.Test.MCNEMAR and metric and metric != PromotionPolicy.Metric.ACCURACY:
+            self.add_error("test", f"McNemar's test compares accuracy only: use the paired bootstrap for {metric}")
+        return cleaned
 
     def save_as_new(self, user: AbstractBaseUser) -> PromotionPolicy:
         policy = self.save(commit=False)
@@ -95,6 +104,12 @@ class ScheduleForm(forms.Form):
             self.add_error("cron", str(exc))
         cleaned["expression"] = " ".join(expression.split())
         return cleaned
+
+
+def _level(value: float, label: str) -> float:
+    if not 0 < value < 1:
+        raise forms.ValidationError(f"{label} must be strictly between 0 and 1 (got {value})")
+    return value
 
 
 def _between(value: float, low: float, high: float, label: str) -> float:

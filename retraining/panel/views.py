@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from predictor import services as predictor_services
 from predictor.models import Deployment
 from predictor.registry import RegistryError
+from retraining import evidence, schedule, services, workers
 from retraining import runs as run_store
-from retraining import schedule, services, workers
 from retraining.models import PromotionPolicy, RetrainingRun
 from retraining.panel import live as live_state
 from retraining.panel import selectors
@@ -137,6 +137,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         live=live_state.run_card(run, health),
         metrics=selectors.metric_rows(run),
         links=selectors.mlflow_links(run),
+        holdout=evidence.holdout_sentences(run),
+        paired=evidence.comparison(run),
     )
 
 

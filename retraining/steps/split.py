@@ -1,43 +1,222 @@
-"""Which rows are held out: decided by the row itself, so the split survives dataset growth.
+"""Which rows are held out, and which rows a model was trained on.
 
-A row keeps its train/holdout assignment in every later version of the dataset, so an earlier
-champion is never scored on rows it was trained on.
+A row's side of the split is decided by a hash of its *keyed columns*: the id column when there is
+one, else feature values, never the label. Each model records its keyed columns and salt (a
+`SplitKey`) and the next model inherits them, so a column added later, a corrected label, reordered
+or duplicated rows do not move any row. A row is held out when its key falls below the holdout
+fraction, so raising HOLDOUT_FRACTION only adds rows to the holdout.
+
+Stability makes a contaminated holdout rare; `exclude_trained_on` makes it impossible: each model
+keeps the keys of the rows it trained on, and any holdout row a compared model trained on is dropped
+from the comparison, whatever happened to the columns in between.
 """
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-_BUCKETS = 10_000
+from predictor.contract import is_numeric
+
+DEFAULT_SALT = "retraining-rows!"
+_KEY_BYTES = 8
+_UNIT = 2.0**-53
 
 
-def row_keys(frame: pd.DataFrame, id_column: str | None = None) -> pd.Series:
-    """A stable 64-bit key per row: of the id column if there is one, else of every value.
+class SplitError(ValueError):
+    """The split cannot be computed on this data (a keyed column is missing, a bad fraction)."""
+
+
+@dataclass(frozen=True)
+class SplitKey:
+    """What a row's key is made of. Recorded with each model, inherited by the next one."""
+
+    columns: tuple[str, ...]
+    salt: str = DEFAULT_SALT
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            raise SplitError("a split key needs at least one column to hash")
+        # Column order in the data must not matter: the key always reads them sorted.
+        object.__setattr__(self, "columns", tuple(sorted(self.columns)))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"columns": list(self.columns), "salt": self.salt}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> "SplitKey":
+        columns = data.get("columns")
+        if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
+            raise SplitError(f"a recorded split key needs a list of column names, got {columns!r}")
+        return cls(tuple(columns), str(data.get("salt") or DEFAULT_SALT))
+
+
+def non_features(target: str, id_column: str | None = None, exclude: Iterable[str] = ()) -> list[str]:
+    """Columns that are never model inputs: the label, the row id and the configured exclusions."""
+    names = [target, *([id_column] if id_column else []), *exclude]
+    return list(dict.fromkeys(names))
+
+
+def split_key(
+    frame: pd.DataFrame,
+    target: str,
+    id_column: str | None = None,
+    exclude: Iterable[str] = (),
+    inherited: SplitKey | None = None,
+) -> SplitKey:
+    """The key for this data: the id column if there is one; else the inherited key's columns that
+    are still present and still features; else (the first model) every feature column.
+
+    Inheriting the champion's columns is what keeps rows in place when a column is added.
+    """
+    salt = inherited.salt if inherited else DEFAULT_SALT
+    if id_column:
+        if id_column not in frame.columns:
+            raise SplitError(f"the id column {id_column!r} (DATA_ID_COLUMN) is not in the data")
+        return SplitKey((id_column,), salt)
+    excluded = set(non_features(target, id_column, exclude))
+    if inherited is not None:
+        kept = tuple(c for c in inherited.columns if c in frame.columns and c not in excluded)
+        if kept:
+            return SplitKey(kept, salt)
+    features = tuple(c for c in frame.columns if c not in excluded)
+    if not features:
+        raise SplitError(f"no feature column to key the split on (columns: {', '.join(map(str, frame.columns))})")
+    return SplitKey(features, salt)
+
+
+def row_keys(frame: pd.DataFrame, key: SplitKey) -> np.ndarray:
+    """A 64-bit key per row, from the keyed columns only.
 
     Numbers are written as floats so that a column turning from int to float (a missing value
-    appearing in a later version) does not move its rows to the other side of the split.
+    appearing in a later version) does not change its rows' keys.
     """
-    columns = [id_column] if id_column else sorted(frame.columns)
-    parts = []
-    for name in columns:
-        column = frame[name]
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            text = column.astype("float64").map(lambda v: "" if v != v else repr(float(v)))
-        else:
-            text = column.map(lambda v: "" if v is None or v != v else str(v))
-        parts.append(f"{name}=" + text.astype(str))
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + "\x1f" + part
-    return pd.util.hash_pandas_object(joined, index=False, hash_key="retraining-rows!")
+    missing = [c for c in key.columns if c not in frame.columns]
+    if missing:
+        raise SplitError(f"the split's keyed columns are missing from the data: {', '.join(missing)}")
+    texts = [_as_text(frame[name]) for name in key.columns]
+    joined = ["\x1f".join(values) for values in zip(*texts, strict=True)] if len(texts) > 1 else texts[0]
+    hashed = pd.util.hash_pandas_object(pd.Series(joined, dtype=object), index=False, hash_key=_hash_key(key.salt))
+    return hashed.to_numpy(dtype=np.uint64)
 
 
-def holdout_mask(frame: pd.DataFrame, fraction: float, id_column: str | None = None) -> np.ndarray:
-    """True for the rows that belong to the holdout."""
-    keys = row_keys(frame, id_column).to_numpy()
-    return (keys % _BUCKETS) < round(fraction * _BUCKETS)
+def holdout_mask(frame: pd.DataFrame, fraction: float, key: SplitKey) -> np.ndarray:
+    """True for the rows that belong to the holdout: those whose key, read as a number in [0, 1),
+    is below the fraction. A larger fraction therefore only adds rows."""
+    if not 0 < fraction < 1:
+        raise SplitError(f"the holdout fraction must be strictly between 0 and 1, got {fraction}")
+    return (row_keys(frame, key) >> np.uint64(11)).astype(np.float64) * _UNIT < fraction
 
 
-def split(frame: pd.DataFrame, fraction: float, id_column: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(frame: pd.DataFrame, fraction: float, key: SplitKey) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training rows, holdout rows)."""
-    mask = holdout_mask(frame, fraction, id_column)
+    mask = holdout_mask(frame, fraction, key)
     return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+
+
+def canonical(frame: pd.DataFrame, key: SplitKey) -> pd.DataFrame:
+    """The rows in an order that does not depend on the data's: by row key, then by whole-row hash
+    (rows with the same keyed values). The same rows in any order then train the same model."""
+    whole = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    order = np.lexsort((whole, row_keys(frame, key)))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The rows a model was trained on, as sorted unique keys under its split key (8 bytes a row)."""
+
+    key: SplitKey
+    keys: np.ndarray
+
+    def to_bytes(self) -> bytes:
+        return keys_to_bytes(self.keys)
+
+    @classmethod
+    def from_bytes(cls, key: SplitKey, data: bytes) -> "TrainingRows":
+        return cls(key, keys_from_bytes(data))
+
+
+def training_rows(training: pd.DataFrame, key: SplitKey) -> TrainingRows:
+    return TrainingRows(key, np.unique(row_keys(training, key)))
+
+
+def keys_to_bytes(keys: np.ndarray) -> bytes:
+    """Little-endian uint64s, so the artifact reads the same on any machine."""
+    return np.asarray(keys, dtype="<u8").tobytes()
+
+
+def keys_from_bytes(data: bytes) -> np.ndarray:
+    if len(data) % _KEY_BYTES:
+        raise SplitError(f"training-row keys must be a multiple of {_KEY_BYTES} bytes, got {len(data)}")
+    return np.frombuffer(data, dtype="<u8").astype(np.uint64)
+
+
+@dataclass
+class Exclusion:
+    """Which holdout rows every compared model has never seen, and why the others were dropped."""
+
+    clean: np.ndarray
+    excluded: dict[str, int] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def clean_rows(self) -> int:
+        return int(self.clean.sum())
+
+    def too_few(self, minimum: int) -> str | None:
+        """Why no decision can be made on these rows, or None when there are enough of them."""
+        if self.clean_rows >= minimum:
+            return None
+        return (
+            f"only {self.clean_rows} of the {len(self.clean)} holdout rows were never trained on by a compared model, "
+            f"fewer than the {minimum} needed to compare models: no decision on contaminated rows"
+        )
+
+
+def exclude_trained_on(holdout: pd.DataFrame, models: Mapping[str, TrainingRows]) -> Exclusion:
+    """Drop every holdout row that any of `models` (named, e.g. "champion v3") was trained on.
+
+    Each model is checked under its own split key, so rows are matched exactly even when the key
+    changed between models. A model whose keyed columns are not all in the holdout cannot be
+    checked: none of its rows can be ruled out, so every row is dropped for it.
+    """
+    total = len(holdout)
+    clean = np.ones(total, dtype=bool)
+    exclusion = Exclusion(clean)
+    for name, rows in models.items():
+        missing = [c for c in rows.key.columns if c not in holdout.columns]
+        if missing:
+            seen = np.ones(total, dtype=bool)
+            exclusion.reasons.append(
+                f"{name}: its keyed columns {', '.join(missing)} are not in this data, so its training rows cannot "
+                f"be told apart: all {total} holdout rows excluded"
+            )
+        else:
+            seen = np.isin(row_keys(holdout, rows.key), rows.keys)
+            if seen.any():
+                exclusion.reasons.append(f"{name} was trained on {seen.sum()} of the {total} holdout rows: excluded")
+        exclusion.excluded[name] = int(seen.sum())
+        clean &= ~seen
+    if not exclusion.reasons:
+        exclusion.reasons.append(f"no compared model was trained on any of the {total} holdout rows")
+    return exclusion
+
+
+def _as_text(column: pd.Series) -> list[str]:
+    if is_numeric(column):
+        # + 0.0 turns -0.0 into 0.0, so both spellings of zero key alike.
+        values = (column.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0).tolist()
+        return ["" if v != v else repr(v) for v in values]
+    return ["" if _missing(v) else str(v) for v in column.tolist()]
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _hash_key(salt: str) -> str:
+    """pandas hashes with a 16-character key: any salt is folded into one."""
+    return salt if len(salt.encode()) == 16 else hashlib.md5(salt.encode()).hexdigest()[:16]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from predictor import drift
 from predictor.contract import NUMERIC_TYPES, is_numeric
-from retraining.steps.split import holdout_mask
+from retraining.steps.split import SplitKey, holdout_mask, split_key
 
 # Classes named in a problem, at most: a label per row would otherwise list every row.
 SHOWN_CLASSES = 5
@@ -51,9 +51,12 @@ def validate(
     reference: dict[str, Any] | None = None,
     drift_thresholds: drift.Thresholds | None = None,
     reject_on_drift: bool = False,
+    key: SplitKey | None = None,
 ) -> Validation:
     """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one;
     `reference` its training profile, to which the new data is compared once it is otherwise valid.
+    `key` is the split key training will use (inherited from the champion), so the one-sided-class
+    check sees exactly training's split.
 
     `holdout_fraction` and `id_column` are the split's: a class is checked against the very split
     training will use.
@@ -76,7 +79,7 @@ def validate(
                 "is it the label, or an id or a measurement?"
             )
         else:
-            result.problems += _one_sided_classes(frame, target, holdout_fraction, id_column or None)
+            result.problems += _one_sided_classes(frame, target, holdout_fraction, id_column or None, key)
     if len(frame) < min_rows:
         result.problems.append(f"{len(frame)} rows, fewer than the minimum of {min_rows}")
 
@@ -120,7 +123,9 @@ def validate(
     return result
 
 
-def _one_sided_classes(frame: pd.DataFrame, target: str, fraction: float, id_column: str | None) -> list[str]:
+def _one_sided_classes(
+    frame: pd.DataFrame, target: str, fraction: float, id_column: str | None, key: SplitKey | None = None
+) -> list[str]:
     """Classes the split leaves all in training or all in the holdout.
 
     The split is decided by each row's values (steps/split.py), so this is exactly the split
@@ -129,7 +134,8 @@ def _one_sided_classes(frame: pd.DataFrame, target: str, fraction: float, id_col
     labelled = frame[frame[target].notna()]
     if id_column and id_column not in labelled.columns:
         return []
-    held = pd.Series(holdout_mask(labelled, fraction, id_column), index=labelled.index)
+    key = key or split_key(labelled, target, id_column)
+    held = pd.Series(holdout_mask(labelled, fraction, key), index=labelled.index)
     sides = held.groupby(labelled[target]).agg(["sum", "size"])
     one_sided = sides[(sides["sum"] == 0) | (sides["sum"] == sides["size"])]
     if one_sided.empty:

@@ -31,6 +31,8 @@ print(json.dumps({
     "debug": settings.DEBUG,
     "hosts": settings.ALLOWED_HOSTS,
     "beat": settings.CELERY_BEAT_SCHEDULER,
+    "app_version": settings.APP_VERSION,
+    "min_clean_rows": settings.MIN_CLEAN_HOLDOUT_ROWS,
 }))
 """
 PRODUCTION_VARIABLES = (
@@ -123,6 +125,7 @@ def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
         ("TRAINING_PARAMS", "{n_estimators: 3}", "TRAINING_PARAMS is not valid JSON"),
         ("PREDICT_MAX_ROWS", "0", "PREDICT_MAX_ROWS='0' must be at least 1"),
         ("DEMO_DATASET", "iris", "DEMO_DATASET='iris' is not a demo dataset: choose churn or penguins"),
+        ("EXCLUDE_COLUMNS", "ts, churned", "EXCLUDE_COLUMNS lists the target column 'churned'"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(
@@ -152,3 +155,18 @@ def test_every_variable_is_documented_in_env_example_and_readme() -> None:
     for name in sorted(names | {"DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD", "DJANGO_SUPERUSER_EMAIL"}):
         assert re.search(rf"^#?\s*{name}=", example, re.M), f"{name} missing from .env.example"
         assert f"`{name}`" in readme, f"{name} missing from README"
+
+
+def test_the_app_version_is_the_checkouts_commit_unless_one_is_given(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("APP_VERSION", raising=False)
+    monkeypatch.delenv("SOURCE_VERSION", raising=False)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    assert values(tmp_path)["app_version"] == head
+    assert values(tmp_path, SOURCE_VERSION="abc123")["app_version"] == "abc123"
+    assert values(tmp_path, APP_VERSION="v9", SOURCE_VERSION="abc123")["app_version"] == "v9"
+
+
+def test_too_few_clean_holdout_rows_is_a_setting_with_a_default(tmp_path: Path) -> None:
+    assert values(tmp_path)["min_clean_rows"] == 30
+    assert values(tmp_path, MIN_CLEAN_HOLDOUT_ROWS="200")["min_clean_rows"] == 200

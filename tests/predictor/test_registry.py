@@ -44,6 +44,42 @@ def test_a_logged_version_carries_its_trace_back_to_the_data(settings, penguin_v
     assert info.params == {"n_estimators": "30"}
 
 
+def test_an_extra_artifact_is_read_back_by_name_and_a_missing_one_is_none(model_name):
+    frame = demo_frame(1, "penguins")
+    model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
+    features = prepare_features(frame, "species")
+    logged = registry.log_model(
+        model,
+        params={},
+        metrics={},
+        tags={},
+        signature_input=features,
+        input_example=features.head(2),
+        run_name="test",
+        artifacts={"keys.bin": b"\x00\x01\xff" * 4},
+    )
+
+    assert registry.read_artifact(logged.version, "keys.bin") == b"\x00\x01\xff" * 4
+    assert registry.read_artifact(logged.version, "other.bin") is None
+
+
+def test_an_artifact_name_that_is_not_a_plain_file_name_is_refused(model_name):
+    frame = demo_frame(1, "penguins")
+    model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
+    features = prepare_features(frame, "species")
+    with pytest.raises(registry.RegistryError, match=r"an artifact name must be a plain file name, got '\.\./x'"):
+        registry.log_model(
+            model,
+            params={},
+            metrics={},
+            tags={},
+            signature_input=features,
+            input_example=features.head(2),
+            run_name="test",
+            artifacts={"../x": b""},
+        )
+
+
 def test_a_version_logged_without_a_profile_has_none(settings, penguin_versions):
     settings.MODEL_NAME = penguin_versions.name
 

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from retraining import runs
 from retraining.models import RetrainingRun
+from tests.support import evidence
 
 TOKEN = "ci-secret-token-123"
 
@@ -96,6 +97,19 @@ def test_it_lists_runs_newest_first_with_pages(client, finished_runs):
     assert body["count"] == 4
     assert [run["id"] for run in body["results"]] == [r.pk for r in reversed(finished_runs)][:3]
     assert body["next"].endswith("page=2&page_size=3")
+
+
+def test_a_run_says_what_its_holdout_could_tell(client, finished_runs):
+    run = finished_runs[2]
+    run.comparison, run.holdout_exclusion = evidence.COMPARISON, evidence.EXCLUSION
+    run.save()
+
+    body = client.get(f"/api/v1/runs/{run.pk}", **bearer()).json()
+
+    assert body["comparison"] == evidence.COMPARISON
+    assert body["holdout_exclusion"]["excluded"] == {"challenger v3": 0, "champion v2": 12}
+    for said in evidence.SAID:
+        assert any(said in sentence for sentence in body["holdout"]), said
 
 
 def test_it_filters_runs_by_status_and_trigger(client, finished_runs):

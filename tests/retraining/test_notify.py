@@ -11,6 +11,7 @@ from django.core import mail
 
 from retraining import notify
 from retraining.models import RetrainingRun
+from tests.support import evidence
 from tests.support.pipeline import publish_batch, run_pipeline
 
 
@@ -89,6 +90,16 @@ def test_it_posts_the_decision_and_both_models_metrics_to_slack(decided_run, sla
     assert "strictly better: passed" in text
     assert "accuracy          0.9800      0.9500" in text
     assert f"/panel/runs/{decided_run.pk}/" in text
+
+
+def test_it_says_what_the_holdout_could_tell(decided_run, slack_ok, settings):
+    settings.SLACK_WEBHOOK_URL, received = slack_ok
+    decided_run.comparison, decided_run.holdout_exclusion = evidence.COMPARISON, evidence.EXCLUSION
+
+    notify.notify(decided_run)
+
+    for said in evidence.SAID:
+        assert said in received[0]["text"], said
 
 
 def test_it_records_a_slack_endpoint_answering_500(decided_run, slack_500, settings):

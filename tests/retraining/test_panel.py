@@ -9,6 +9,7 @@ from django_celery_beat.models import PeriodicTask
 
 from retraining import runs, schedule
 from retraining.models import PromotionPolicy, RetrainingRun
+from tests.support import evidence
 
 STATIC_BACKEND = "django.contrib.staticfiles.storage.StaticFilesStorage"
 PAGES = ["panel-dashboard", "panel-runs", "panel-deployments", "panel-policy", "panel-schedule", "panel-live"]
@@ -79,7 +80,8 @@ def test_the_login_page_signs_staff_in_and_sends_them_to_the_panel(client, staff
     [
         ("panel-retrain", {}),
         ("panel-policy", {"primary_metric": "f1", "min_improvement": "0", "max_guard_drop": "0.01",
-                          "significance": "0.05", "min_first_score": "0.5"}),
+                          "test": "bootstrap", "significance": "0.05", "return_significance": "0.01",
+                          "min_first_score": "0.5"}),
         ("panel-schedule", {"enabled": "on", "preset": "hourly"}),
     ],
 )  # fmt: skip
@@ -166,6 +168,26 @@ def test_a_finished_runs_page_explains_the_decision(staff):
         assert shown in page, shown  # fmt: skip
 
 
+def test_a_kept_runs_page_shows_the_excluded_rows_the_interval_the_p_value_and_the_detectable_gain(staff):
+    run = RetrainingRun.objects.create(
+        trigger="schedule",
+        status="kept",
+        active=None,
+        decision_rule="bootstrap",
+        reasons=["not significant"],
+        p_value=evidence.COMPARISON["p_value"],
+        comparison=evidence.COMPARISON,
+        holdout_exclusion=evidence.EXCLUSION,
+        challenger_metrics={"accuracy": 0.95},
+        champion_metrics={"accuracy": 0.93},
+    )
+
+    page = staff.get(reverse("panel-run", args=[run.pk])).content.decode()
+
+    for shown in (*evidence.SAID, "108 of 120 rows compared", "[-0.0093, 0.0463]", "108 rows neither trained on"):
+        assert shown in page, shown
+
+
 def test_the_runs_table_filters_by_outcome_and_trigger(staff):
     RetrainingRun.objects.create(trigger="schedule", status="kept", active=None)
     RetrainingRun.objects.create(trigger="manual", status="deployed", active=None)
@@ -188,8 +210,8 @@ def test_a_policy_edit_is_recorded_as_a_new_row_and_applies_to_the_next_run(staf
     old = runs.current_policy()
     response = staff.post(
         reverse("panel-policy"),
-        {"primary_metric": "f1", "min_improvement": "0.02", "max_guard_drop": "0.05", "use_mcnemar": "on",
-         "significance": "0.01", "min_first_score": "0.7", "note": "stricter"},
+        {"primary_metric": "f1", "min_improvement": "0.02", "max_guard_drop": "0.05", "test": "bootstrap",
+         "significance": "0.01", "return_significance": "0.005", "min_first_score": "0.7", "note": "stricter"},
     )  # fmt: skip
     assert response.status_code == 302
     new = runs.current_policy()
@@ -198,7 +220,8 @@ def test_a_policy_edit_is_recorded_as_a_new_row_and_applies_to_the_next_run(staf
     assert new.created_by == staff_user
     run, _ = runs.start_run("manual")
     assert run.policy["primary_metric"] == "f1"
-    assert run.policy["use_mcnemar"] is True
+    assert run.policy["test"] == "bootstrap"
+    assert run.policy["return_significance"] == 0.005
 
 
 @pytest.mark.parametrize(
@@ -206,6 +229,9 @@ def test_a_policy_edit_is_recorded_as_a_new_row_and_applies_to_the_next_run(staf
     [
         ("significance", "1.5", "the significance level must be strictly between 0 and 1"),
         ("significance", "0", "the significance level must be strictly between 0 and 1"),
+        ("return_significance", "1", "the level to bring back a replaced model must be strictly between 0 and 1"),
+        ("test", "mcnemar", "McNemar's test compares accuracy only: use the paired bootstrap for f1"),
+        ("test", "t-test", "Select a valid choice."),
         ("min_improvement", "-0.1", "the minimum improvement must be between 0 and 1"),
         ("max_guard_drop", "2", "the largest drop must be between 0 and 1"),
         ("min_first_score", "abc", "Enter a number."),
@@ -213,8 +239,9 @@ def test_a_policy_edit_is_recorded_as_a_new_row_and_applies_to_the_next_run(staf
     ],
 )
 def test_it_rejects_an_invalid_policy_with_a_message_on_the_field(staff, field, value, error):
-    data = {"primary_metric": "accuracy", "min_improvement": "0", "max_guard_drop": "0.01",
-            "significance": "0.05", "min_first_score": "0.5", field: value}  # fmt: skip
+    data = {"primary_metric": "f1" if value == "mcnemar" else "accuracy", "min_improvement": "0",
+            "max_guard_drop": "0.01", "test": "bootstrap", "significance": "0.05", "return_significance": "0.01",
+            "min_first_score": "0.5", field: value}  # fmt: skip
     current = runs.current_policy()
     response = staff.post(reverse("panel-policy"), data)
     assert response.status_code == 200

@@ -1,5 +1,8 @@
 """The whole pipeline in-process, against a real git + DVC registry and a real MLflow store."""
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 from django.conf import settings
@@ -7,9 +10,10 @@ from django.conf import settings
 from predictor import registry
 from predictor.models import Deployment
 from predictor.serving import holder
-from retraining import demo
+from retraining import comparing, demo, lineage
+from retraining.edges import MlflowModels
 from retraining.models import RetrainingRun
-from retraining.steps.split import holdout_mask, split
+from retraining.steps.split import holdout_mask, row_keys, split, split_key
 from tests.support.pipeline import WEAK_PARAMS, publish_batch, publish_csv_by_hand, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -24,9 +28,9 @@ def test_it_deploys_a_better_challenger_trained_on_new_data_and_serves_it(weak_c
 
     assert run.status == Status.DEPLOYED, (run.error, run.reasons)
     assert run.challenger_metrics["accuracy"] > run.champion_metrics["accuracy"]
-    assert run.decision_rule == "min_improvement"
-    assert any("McNemar p-value" in reason for reason in run.reasons)
-    assert run.p_value is not None
+    assert run.decision_rule == "bootstrap"
+    assert any(reason.startswith("significant: p-value") for reason in run.reasons)
+    assert run.p_value < 0.05
     assert registry.champion_version() == run.model_version
     assert Deployment.objects.first().source == Deployment.Source.PIPELINE
     holder().sync()
@@ -57,7 +61,7 @@ def test_it_records_everything_the_run_used_on_the_row_and_in_mlflow(weak_champi
     assert traced.tags["retraining.reasons"] == "; ".join(run.reasons)
     assert traced.params["n_estimators"] == "30"
     assert traced.metrics["champion_accuracy"] == pytest.approx(run.champion_metrics["accuracy"])
-    assert traced.metrics["mcnemar_p_value"] == pytest.approx(run.p_value)
+    assert traced.metrics["p_value"] == pytest.approx(run.p_value)
     assert "seconds_train" in traced.metrics
 
 
@@ -82,7 +86,7 @@ def test_it_keeps_the_champion_when_a_crippled_challenger_is_worse(good_champion
     assert "needs strictly better" in run.reasons[0]
     assert registry.champion_version() == good_champion.version
     assert Deployment.objects.first() == good_champion
-    assert registry.model_version(run.model_version).tags["retraining.rejected"] == "; ".join(run.reasons[:2])
+    assert registry.model_version(run.model_version).tags["retraining.rejected"] == "; ".join(run.reasons)
 
 
 def test_data_already_judged_against_this_champion_is_not_trained_on_again(good_champion, settings):
@@ -129,21 +133,6 @@ def test_it_rejects_invalid_data_with_the_reason_and_leaves_the_champion(good_ch
     assert registry.champion_version() == good_champion.version
 
 
-def test_it_rejects_a_header_that_names_a_column_twice(good_champion):
-    text = demo.demo_frame(2).to_csv(index=False)
-    header, rows = text.split("\n", 1)
-    publish_csv_by_hand(header.replace(",sex,", ",island,") + "\n" + rows)
-
-    run = run_pipeline()
-
-    assert run.status == Status.REJECTED
-    assert len(run.reasons) == 1, run.reasons
-    assert "duplicate column names: 'island' (columns 2, 7)" in run.reasons[0]
-    assert "missing" not in run.reasons[0]
-    assert not run.model_version
-    assert Deployment.objects.first() == good_champion
-
-
 def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):
     frame = demo.demo_frame(2).drop(columns=["island"]).assign(species="Gentoo")
 
@@ -157,18 +146,18 @@ def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):
 def test_the_holdout_never_holds_a_row_the_champion_trained_on_across_versions(good_champion):
     first = demo.demo_frame(1)
     second = demo.demo_frame(2)
-    trained_on, _ = split(first, settings.HOLDOUT_FRACTION)
+    trained_on, _ = split(first, settings.HOLDOUT_FRACTION, split_key(first, "species"))
     publish_batch(2)
 
     run = run_pipeline()
 
-    _, holdout = split(second, settings.HOLDOUT_FRACTION)
+    key = split_key(second, "species")
+    _, holdout = split(second, settings.HOLDOUT_FRACTION, key)
     assert run.rows["holdout"] == len(holdout)
-    key = list(second.columns)
-    overlap = holdout.merge(trained_on.drop_duplicates(), on=key, how="inner")
+    overlap = holdout.merge(trained_on.drop_duplicates(), on=list(second.columns), how="inner")
     assert len(overlap) == 0
     # Rows of batch 1 keep their side of the split in batch 2.
-    assert (holdout_mask(first, 0.25) == holdout_mask(second.head(len(first)), 0.25)).all()
+    assert (holdout_mask(first, 0.25, key) == holdout_mask(second.head(len(first)), 0.25, key)).all()
 
 
 def test_it_rolls_back_to_the_previous_champion_when_the_current_one_regressed(good_champion, settings):
@@ -211,8 +200,10 @@ def test_a_frame_with_an_id_column_splits_by_that_id(settings):
     frame = pd.DataFrame({"row_id": range(200), "x": [1.0] * 200, "y": ["a", "b"] * 100})
     changed = frame.assign(x=2.0)
 
-    assert (holdout_mask(frame, 0.25, "row_id") == holdout_mask(changed, 0.25, "row_id")).all()
-    assert not (holdout_mask(frame, 0.25) == holdout_mask(changed, 0.25)).all()
+    by_id = split_key(frame, "y", "row_id")
+    assert (holdout_mask(frame, 0.25, by_id) == holdout_mask(changed, 0.25, by_id)).all()
+    by_features = split_key(frame, "y")
+    assert not (holdout_mask(frame, 0.25, by_features) == holdout_mask(changed, 0.25, by_features)).all()
 
 
 def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
@@ -233,3 +224,41 @@ def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
     assert again.status == Status.SKIPPED
     assert grown.status in (Status.DEPLOYED, Status.KEPT)
     assert grown.dataset["md5"] != first.dataset["md5"]
+
+
+def test_a_version_that_adds_a_column_never_scores_a_model_on_a_row_it_trained_on(good_champion, settings, monkeypatch):
+    """Same rows, one new column and new rows, and a larger holdout: the champion keeps its split
+    key, and every holdout row a compared model trained on is dropped before either is scored."""
+    grown = demo.demo_frame(2).assign(ring=lambda frame: [i % 7 for i in range(len(frame))])
+    publish_frame(grown, "Publish batch 2 with a new column")
+    settings.HOLDOUT_FRACTION = 0.4
+    scored: list[tuple[str, pd.DataFrame]] = []
+    score = comparing._score
+    monkeypatch.setattr(comparing, "_score", lambda edges, v, rows: scored.append((v, rows)) or score(edges, v, rows))
+
+    run = run_pipeline()
+
+    champion = good_champion.version
+    assert run.lineage["split"] == json.loads(registry.read_artifact(champion, lineage.SPLIT_KEY))
+    assert "ring" not in run.lineage["split"]["columns"]
+    assert run.holdout_exclusion["excluded"][f"champion v{champion}"] > 0
+    assert [version for version, _ in scored] == [champion]
+    trained = {v: lineage.trained_on(MlflowModels(), v) for v in (champion, run.model_version)}
+    for version, rows in trained.items():
+        assert not np.isin(row_keys(scored[0][1], rows.key), rows.keys).any(), f"v{version} scored on its own rows"
+    assert run.comparison["rows"] == len(scored[0][1]) == run.holdout_exclusion["clean"]
+
+
+def test_it_rejects_a_header_that_names_a_column_twice(good_champion):
+    text = demo.demo_frame(2).to_csv(index=False)
+    header, rows = text.split("\n", 1)
+    publish_csv_by_hand(header.replace(",sex,", ",island,") + "\n" + rows)
+
+    run = run_pipeline()
+
+    assert run.status == Status.REJECTED
+    assert len(run.reasons) == 1, run.reasons
+    assert "duplicate column names: 'island' (columns 2, 7)" in run.reasons[0]
+    assert "missing" not in run.reasons[0]
+    assert not run.model_version
+    assert Deployment.objects.first() == good_champion

@@ -1,14 +1,15 @@
-"""The pure steps (split, validate, train, evaluate) on tiny frames."""
+"""The pure steps (validate, train, evaluate) on tiny frames; the split has its own tests."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from predictor.contract import known_categories
 from predictor.drift import Thresholds
 from predictor.profile import build_profile
 from retraining.steps.evaluate import evaluate
-from retraining.steps.split import holdout_mask, row_keys, split
+from retraining.steps.split import holdout_mask, split_key
 from retraining.steps.train import TrainingError, train
 from retraining.steps.validate import validate
 
@@ -28,32 +29,6 @@ def frame(rows: int = 60) -> pd.DataFrame:
 def check(data: pd.DataFrame, **options):
     defaults = {"min_rows": 3, "max_missing_share": 0.5, "max_classes": 50, "holdout_fraction": 0.25, "id_column": None}
     return validate(data, "label", **{**defaults, **options})
-
-
-def test_a_row_keeps_its_side_of_the_split_when_the_dataset_grows():
-    small = frame(40)
-    grown = pd.concat([frame(60).tail(20), small]).reset_index(drop=True)
-
-    before = dict(zip(row_keys(small), holdout_mask(small, 0.3), strict=True))
-    after = dict(zip(row_keys(grown), holdout_mask(grown, 0.3), strict=True))
-
-    assert all(after[key] == side for key, side in before.items())
-
-
-def test_an_int_column_turning_float_keeps_rows_on_their_side():
-    ints = pd.DataFrame({"n": [1, 2, 3, 4], "label": ["a", "b", "a", "b"]})
-    floats = ints.assign(n=ints["n"].astype(float))
-
-    assert row_keys(ints).tolist() == row_keys(floats).tolist()
-
-
-def test_the_split_holds_out_about_the_configured_fraction():
-    big = pd.DataFrame({"x": range(4000), "label": ["a", "b"] * 2000})
-
-    training, holdout = split(big, 0.25)
-
-    assert len(training) + len(holdout) == 4000
-    assert 0.22 < len(holdout) / 4000 < 0.28
 
 
 def test_valid_data_passes_with_no_problem():
@@ -113,6 +88,137 @@ def test_new_category_values_are_reported_not_rejected():
     assert result.new_categories == {"colour": ["green"]}
 
 
+def test_training_is_reproducible_with_the_same_seed():
+    data = frame()
+
+    first = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1)
+    second = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1)
+
+    features = data.drop(columns=["label"])
+    assert (first.predict_proba(features) == second.predict_proba(features)).all()
+    assert known_categories(first) == {"colour": ["blue", "red"]}
+
+
+def test_an_id_column_and_excluded_columns_are_never_model_inputs():
+    data = frame(200).assign(row_id=range(200), extracted_at="2026-11-29")
+
+    model = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1, exclude=["row_id", "extracted_at"])
+
+    assert list(model.feature_names_in_) == ["size", "colour"]
+    assert len(evaluate(model, data, "label").predictions) == 200
+
+
+def test_an_unknown_estimator_or_bad_hyperparameter_names_the_problem():
+    with pytest.raises(TrainingError, match="unknown estimator 'svm'"):
+        train(frame(), "label", "svm", {}, seed=1)
+    with pytest.raises(TrainingError, match="bad hyperparameters for random_forest"):
+        train(frame(), "label", "random_forest", {"trees": 3}, seed=1)
+
+
+def test_evaluate_gives_binary_metrics_with_roc_auc():
+    data = frame(200)
+    model = train(data, "label", "logistic_regression", {}, seed=1)
+
+    score = evaluate(model, data, "label")
+
+    assert set(score.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    assert score.metrics["accuracy"] > 0.9
+    assert len(score.predictions) == 200
+    assert score.classes == ["big", "small"]
+    assert score.probabilities.shape == (200, 2)
+
+
+def test_evaluate_uses_macro_averages_for_more_than_two_classes():
+    data = frame(300)
+    data["label"] = pd.cut(data["size"], [-np.inf, 8, 12, np.inf], labels=["s", "m", "l"]).astype(str)
+    model = train(data, "label", "decision_tree", {"max_depth": 1}, seed=1)
+
+    score = evaluate(model, data, "label")
+
+    # A stump predicts two of three classes: the macro recall counts the third as 0.
+    assert score.metrics["recall"] < score.metrics["accuracy"]
+    assert "roc_auc" in score.metrics
+
+
+def test_more_classes_than_max_classes_is_a_problem():
+    data = frame(60).assign(label=[f"c{i % 12}" for i in range(60)])
+
+    problems = check(data, max_classes=10).problems
+
+    assert problems == [
+        "the target column 'label' has 12 classes, more than MAX_CLASSES=10: "
+        "is it the label, or an id or a measurement?"
+    ]
+
+
+def test_a_label_per_row_is_a_problem():
+    problems = check(frame(60).assign(label=[f"penguin-{i}" for i in range(60)]), max_classes=50).problems
+
+    assert "the target column 'label' has 60 classes, more than MAX_CLASSES=50" in problems[0]
+
+
+def test_a_class_too_small_for_both_training_and_holdout_is_a_problem():
+    data = frame(60)
+    data.loc[0, "label"] = "rare"
+    side = "the holdout" if holdout_mask(data.iloc[[0]], 0.25, split_key(data, "label"))[0] else "training"
+
+    problems = check(data, holdout_fraction=0.25).problems
+
+    assert problems == [
+        "1 class(es) of 'label' have too few rows to appear in both training and the holdout: "
+        f"'rare' (1 row(s), all in {side})"
+    ]
+
+
+def test_classes_split_on_both_sides_pass():
+    assert check(frame(60), holdout_fraction=0.25, max_classes=2).ok
+
+
+@pytest.mark.parametrize("estimator", ["random_forest", "logistic_regression", "decision_tree"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_evaluate_agrees_with_sklearn_on_every_metric(estimator, classes):
+    data = frame(400)
+    if classes == 3:
+        data["label"] = pd.cut(data["size"], [-np.inf, 8, 12, np.inf], labels=["s", "m", "l"]).astype(str)
+    model = train(data.head(100), "label", estimator, {}, seed=1)
+    holdout = data.tail(300)
+
+    score = evaluate(model, holdout, "label")
+
+    truth = holdout["label"].astype(str).to_numpy()
+    features = holdout.drop(columns=["label"])
+    predicted = model.predict(features).astype(str)
+    labels = sorted(set(truth) | set(predicted))
+    options = {"average": "binary", "pos_label": labels[1]} if len(labels) == 2 else {"average": "macro"}
+    assert (score.predictions == predicted).all()
+    assert score.metrics["accuracy"] == pytest.approx(accuracy_score(truth, predicted), abs=1e-12)
+    for name, metric in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
+        assert score.metrics[name] == pytest.approx(metric(truth, predicted, zero_division=0, **options), abs=1e-12)
+    proba = model.predict_proba(features)
+    expected_auc = (
+        roc_auc_score(truth == model.classes_[1], proba[:, 1])
+        if classes == 2
+        else roc_auc_score(truth, proba, multi_class="ovr", labels=list(model.classes_))
+    )
+    assert score.metrics["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
+
+
+def test_evaluate_macro_averages_over_a_class_only_the_model_predicts():
+    data = frame(300)
+    model = train(
+        data.assign(label=np.where(data["size"] > 14, "huge", data["label"])), "label", "decision_tree", {}, 1
+    )
+    holdout = data.tail(100)
+
+    score = evaluate(model, holdout, "label")
+
+    predicted = model.predict(holdout.drop(columns=["label"])).astype(str)
+    assert "huge" in set(predicted)
+    assert score.metrics["recall"] == pytest.approx(
+        recall_score(holdout["label"], predicted, average="macro", zero_division=0), abs=1e-12
+    )
+
+
 def champion_profile(rows: int = 300) -> dict:
     return build_profile(frame(rows).drop(columns=["label"]), None)
 
@@ -162,77 +268,6 @@ def test_without_a_champion_profile_no_drift_is_recorded():
     assert check(frame()).drift == {}
 
 
-def test_training_is_reproducible_with_the_same_seed():
-    data = frame()
-
-    first = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1)
-    second = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1)
-
-    features = data.drop(columns=["label"])
-    assert (first.predict_proba(features) == second.predict_proba(features)).all()
-    assert known_categories(first) == {"colour": ["blue", "red"]}
-
-
-def test_an_unknown_estimator_or_bad_hyperparameter_names_the_problem():
-    with pytest.raises(TrainingError, match="unknown estimator 'svm'"):
-        train(frame(), "label", "svm", {}, seed=1)
-    with pytest.raises(TrainingError, match="bad hyperparameters for random_forest"):
-        train(frame(), "label", "random_forest", {"trees": 3}, seed=1)
-
-
-def test_evaluate_gives_binary_metrics_with_roc_auc():
-    data = frame(200)
-    model = train(data, "label", "logistic_regression", {}, seed=1)
-
-    score = evaluate(model, data, "label")
-
-    assert set(score.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
-    assert score.metrics["accuracy"] > 0.9
-    assert len(score.predictions) == 200
-
-
-def test_evaluate_uses_macro_averages_for_more_than_two_classes():
-    data = frame(300)
-    data["label"] = pd.cut(data["size"], [-np.inf, 8, 12, np.inf], labels=["s", "m", "l"]).astype(str)
-    model = train(data, "label", "decision_tree", {"max_depth": 1}, seed=1)
-
-    score = evaluate(model, data, "label")
-
-    # A stump predicts two of three classes: the macro recall counts the third as 0.
-    assert score.metrics["recall"] < score.metrics["accuracy"]
-    assert "roc_auc" in score.metrics
-
-
-def test_more_classes_than_max_classes_is_a_problem():
-    data = frame(60).assign(label=[f"c{i % 12}" for i in range(60)])
-
-    problems = check(data, max_classes=10).problems
-
-    assert problems == [
-        "the target column 'label' has 12 classes, more than MAX_CLASSES=10: "
-        "is it the label, or an id or a measurement?"
-    ]
-
-
-def test_a_label_per_row_is_a_problem():
-    problems = check(frame(60).assign(label=[f"penguin-{i}" for i in range(60)]), max_classes=50).problems
-
-    assert "the target column 'label' has 60 classes, more than MAX_CLASSES=50" in problems[0]
-
-
-def test_a_class_too_small_for_both_training_and_holdout_is_a_problem():
-    data = frame(60)
-    data.loc[0, "label"] = "rare"
-    side = "the holdout" if holdout_mask(data.iloc[[0]], 0.25)[0] else "training"
-
-    problems = check(data, holdout_fraction=0.25).problems
-
-    assert problems == [
-        "1 class(es) of 'label' have too few rows to appear in both training and the holdout: "
-        f"'rare' (1 row(s), all in {side})"
-    ]
-
-
 def test_validate_takes_its_limits_from_the_caller_not_from_settings(settings):
     settings.MAX_CLASSES, settings.HOLDOUT_FRACTION = 2, 0.99
     data = frame(60).assign(label=[f"c{i % 3}" for i in range(60)])
@@ -240,26 +275,3 @@ def test_validate_takes_its_limits_from_the_caller_not_from_settings(settings):
     with pytest.raises(TypeError, match="max_classes"):
         validate(data, "label", min_rows=3, max_missing_share=0.5)
     assert check(data, max_classes=3, holdout_fraction=0.25).ok
-
-
-def test_classes_split_on_both_sides_pass():
-    assert check(frame(60), holdout_fraction=0.25, max_classes=2).ok
-
-
-def test_row_keys_stay_the_ones_every_earlier_version_computed():
-    """A row's key decides its side of the split for every champion ever trained: these are the
-    keys the first (value by value) implementation gave, so no row may move."""
-    frame = pd.DataFrame(
-        {
-            "size": [0.1, -0.0, 1e16, np.nan, 3.0, 123456.789],
-            "count": [1, 2, 3, 4, 5, 6],
-            "colour": ["red", None, "blue", "", "green", "red"],
-            "flag": [True, False, True, True, False, False],
-        }
-    )
-    frame["colour"] = frame["colour"].astype(object)
-    keys = [1612844881646204377, 9965253143363016866, 17110304517307717269]
-    keys += [7646956368529044246, 3095336834710300006, 6388734680102014490]
-
-    assert row_keys(frame).tolist() == keys
-    assert row_keys(frame.astype({"colour": "str"})).tolist() == keys

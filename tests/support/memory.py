@@ -2,8 +2,10 @@
 against lists and dicts, so a whole run is tested without git, DVC, MLflow or a mail server."""
 
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -11,8 +13,10 @@ from django.utils import timezone
 
 from predictor.contract import known_categories
 from predictor.registry import ModelVersionInfo
+from retraining import pipeline
 from retraining.data import DatasetVersion
 from retraining.edges import Edges, Judged, Setup
+from retraining.policy import DEFAULT_POLICY
 from retraining.state import Champion, RunState, Schema
 
 _TYPES = {"f": "double", "i": "long", "b": "boolean"}
@@ -42,6 +46,7 @@ class MemoryModels:
     profiles: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     annotations: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: list[str] = field(default_factory=list)
+    artifacts: dict[str, dict[str, bytes]] = field(default_factory=dict)
 
     def log_model(self, model: Any, **details: Any) -> ModelVersionInfo:
         version = str(len(self.models) + 1)
@@ -52,6 +57,7 @@ class MemoryModels:
         ]
         self.tags[version] = dict(details["tags"])
         self.profiles[version] = details.get("profile")
+        self.artifacts[version] = dict(details.get("artifacts") or {})
         return ModelVersionInfo(name="memory", version=version, run_id=f"run-of-v{version}", tags=details["tags"])
 
     def schema(self, version: str) -> Schema:
@@ -72,6 +78,9 @@ class MemoryModels:
 
     def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None:
         self.annotations[run_id] = {"tags": tags, "metrics": metrics}
+
+    def artifact(self, version: str, name: str) -> bytes | None:
+        return self.artifacts.get(version, {}).get(name)
 
 
 @dataclass
@@ -100,6 +109,15 @@ class MemoryDeployments:
         )
         self.sources.append(record["source"])
         return deployment_id
+
+    def recently_replaced(self, within: timedelta) -> set[str]:
+        since = timezone.now() - within
+        versions = [
+            c.version
+            for i, c in enumerate(self.served)
+            if c.created_at >= since or (i + 1 < len(self.served) and self.served[i + 1].created_at >= since)
+        ]
+        return {old for old, new in itertools.pairwise(versions) if old != new}
 
 
 class NoHistory:
@@ -141,3 +159,21 @@ class StepLog:
             raise
         self.steps.append((name, "stopped" if state.ended_early and not ended_before else "done"))
         return state
+
+
+_run_ids = itertools.count(1000)
+
+
+def run_in_memory(edges: Edges, params: dict[str, Any], **policy: Any) -> RunState:
+    """One run as `pipeline.execute` sequences it (closing included), over these edges, minus the run row."""
+    state = RunState(
+        run_id=next(_run_ids),
+        trigger="cli",
+        user=None,
+        estimator="random_forest",
+        params=params,
+        policy={**DEFAULT_POLICY, **policy},
+    )
+    log = StepLog()
+    state = pipeline.run(state, edges, log, after_close=False)
+    return pipeline.run(state, edges, log, after_close=True)

@@ -1,0 +1,40 @@
+import pandas as pd
+
+from retraining import lineage
+from retraining.steps.split import SplitKey, training_rows
+
+FRAME = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"], "label": ["a", "b", "a"]})
+
+
+def test_the_fingerprint_ignores_row_and_column_order():
+    shuffled = FRAME.iloc[[2, 0, 1]][["label", "colour", "size"]]
+
+    assert lineage.fingerprint(shuffled) == lineage.fingerprint(FRAME)
+
+
+def test_the_fingerprint_sees_a_corrected_label_and_a_duplicated_row():
+    corrected = FRAME.assign(label=["a", "b", "b"])
+    duplicated = pd.concat([FRAME, FRAME.head(1)])
+
+    assert len({lineage.fingerprint(f) for f in (FRAME, corrected, duplicated)}) == 3
+
+
+class Stored(dict):
+    def artifact(self, version: str, name: str) -> bytes | None:
+        return self.get((version, name))
+
+
+def test_a_models_training_rows_read_back_as_they_were_logged():
+    rows = training_rows(FRAME, SplitKey(("size", "colour")))
+    stored = Stored({("4", name): data for name, data in lineage.artifacts(rows, {"target": "label"}).items()})
+
+    read = lineage.trained_on(stored, "4")
+
+    assert read.key == rows.key
+    assert list(read.keys) == list(rows.keys)
+    assert lineage.recorded(stored, "4") == {"target": "label"}
+
+
+def test_a_model_logged_before_rows_were_kept_has_unknown_rows():
+    assert lineage.trained_on(Stored(), "1") is None
+    assert lineage.recorded_key(Stored(), "1") is None

@@ -1,0 +1,187 @@
+"""The compare step's holdout over in-memory edges: no compared model is scored on a row it
+trained on, the split key is inherited, reordered rows are no new data, and a model just
+replaced needs the stricter level to come back."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from retraining import lineage, pipeline
+from retraining.demo import demo_frame
+from retraining.state import RunState
+from retraining.steps.split import row_keys
+from retraining.steps.train import prepare_features
+from tests.support.memory import memory_edges, run_in_memory
+from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
+
+run = run_in_memory
+
+
+@pytest.fixture
+def edges(settings):
+    settings.DEMO_DATASET = "penguins"
+    settings.TARGET_COLUMN = "species"
+    return memory_edges(demo_frame(1))
+
+
+class Seen:
+    """A model that remembers every row it was asked to score."""
+
+    def __init__(self, model) -> None:
+        self.model, self.rows = model, []
+        self.classes_, self.steps = model.classes_, model.steps
+
+    def predict_proba(self, features):
+        self.rows.append(features)
+        return self.model.predict_proba(features)
+
+    def predict(self, features):
+        self.rows.append(features)
+        return self.model.predict(features)
+
+
+def spy_on_loads(edges, monkeypatch) -> dict[str, Seen]:
+    seen: dict[str, Seen] = {}
+    load = edges.models.load
+
+    def loading(version: str):
+        seen[version] = Seen(load(version))
+        return seen[version]
+
+    monkeypatch.setattr(edges.models, "load", loading)
+    return seen
+
+
+def assert_never_scored_on_its_training_rows(edges, seen: dict[str, Seen]) -> None:
+    for version, model in seen.items():
+        rows = lineage.trained_on(edges.models, version)
+        for features in model.rows:
+            assert not np.isin(row_keys(features, rows.key), rows.keys).any(), f"v{version} scored a row it saw"
+
+
+def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_counted(edges, settings, monkeypatch):
+    run(edges, GOOD_PARAMS)
+    settings.HOLDOUT_FRACTION = 0.5
+    edges.source.frame = demo_frame(2)
+    seen = spy_on_loads(edges, monkeypatch)
+
+    state = run(edges, GOOD_PARAMS)
+
+    exclusion = state.comparison.exclusion
+    assert exclusion["excluded"]["champion v1"] > 0
+    assert exclusion["clean"] == exclusion["rows"] - exclusion["excluded"]["champion v1"]
+    assert state.comparison.paired.rows == exclusion["clean"]
+    assert len(state.challenger.score.predictions) == exclusion["clean"]
+    assert any("champion v1 was trained on" in reason for reason in state.reasons)
+    assert_never_scored_on_its_training_rows(edges, seen)
+
+
+def test_a_version_that_adds_a_column_keeps_the_champions_split_key(edges, monkeypatch):
+    run(edges, GOOD_PARAMS)
+    keys = []
+    validate = pipeline.validate
+    monkeypatch.setattr(pipeline, "validate", lambda *a, **k: keys.append(k["key"]) or validate(*a, **k))
+    grown = demo_frame(2).assign(ring=lambda f: np.arange(len(f)) % 7)
+    edges.source.frame = grown
+    seen = spy_on_loads(edges, monkeypatch)
+
+    state = run(edges, GOOD_PARAMS)
+
+    assert keys == [lineage.recorded_key(edges.models, "1")] == [state.split_key]
+    assert "ring" not in state.split_key.columns
+    assert_never_scored_on_its_training_rows(edges, seen)
+
+
+def test_too_few_clean_rows_keep_the_champion_without_a_decision(edges, settings):
+    run(edges, GOOD_PARAMS)
+    settings.MIN_CLEAN_HOLDOUT_ROWS = 10_000
+    edges.source.frame = demo_frame(2)
+
+    state = run(edges, GOOD_PARAMS)
+
+    assert state.status == "kept"
+    assert state.comparison.decision.rule == "too_few_clean_rows"
+    assert "no decision on contaminated rows" in state.reasons[0]
+    assert edges.models.loaded == []
+
+
+def test_a_champion_logged_without_its_training_rows_is_said_to_be_unknown(edges):
+    run(edges, GOOD_PARAMS)
+    del edges.models.artifacts["1"][lineage.TRAINING_ROWS]
+    edges.source.frame = demo_frame(2)
+
+    state = run(edges, GOOD_PARAMS)
+
+    assert any(reason.startswith("champion v1's training rows are unknown") for reason in state.reasons)
+    assert state.comparison.paired.rows == len(state.holdout)
+
+
+def test_the_same_rows_in_another_order_are_no_new_data(edges):
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(1).sample(frac=1, random_state=3)
+
+    state = run(edges, GOOD_PARAMS)
+
+    assert state.status == "skipped"
+    assert state.reasons[0].startswith("no new data: the same rows v1 was trained on, in another order")
+
+
+def test_the_same_rows_in_another_order_train_the_same_model(edges, settings):
+    first = run(edges, GOOD_PARAMS)
+    edges.deployments.served.clear()
+    edges.source.frame = demo_frame(1).sample(frac=1, random_state=3)
+
+    second = run(edges, GOOD_PARAMS)
+
+    features = prepare_features(demo_frame(1), settings.TARGET_COLUMN)
+    ours, theirs = (edges.models.models[s.challenger.version] for s in (first, second))
+    assert np.array_equal(ours.predict_proba(features), theirs.predict_proba(features))
+
+
+def test_every_model_records_what_it_was_made_from(edges, settings):
+    state = run(edges, GOOD_PARAMS)
+
+    made = lineage.recorded(edges.models, state.challenger.version)
+    assert made == state.lineage
+    assert made["target"] == "species"
+    assert "species" not in made["features"]
+    assert made["split"] == state.split_key.as_dict()
+    assert made["app_version"] == settings.APP_VERSION
+    assert made["data"]["md5"] == state.dataset.md5
+    assert made["data"]["fingerprint"] == state.fingerprint
+    assert edges.models.tags["1"]["lineage.target"] == "species"
+
+
+def _v2_served_by_hand_after_v1(edges, **policy) -> RunState:
+    """v1 served, then a weak v2 served by hand: the next kept run checks v2 against v1."""
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(2)
+    weak = run(edges, WEAK_PARAMS)
+    edges.deployments.deploy(weak.challenger.version, source="registry")
+    return weak
+
+
+def test_a_model_replaced_recently_needs_the_stricter_level_to_come_back(edges):
+    _v2_served_by_hand_after_v1(edges)
+    edges.source.frame = demo_frame(3)
+
+    state = run(edges, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
+
+    assert state.comparison.previous.version == "1"
+    assert state.comparison.rollback is None
+    assert edges.deployments.champion().version == "2"
+
+
+def test_a_model_replaced_long_ago_comes_back_at_the_usual_level(edges):
+    _v2_served_by_hand_after_v1(edges)
+    old = edges.deployments.served[0].created_at - timedelta(days=90)
+    edges.deployments.served[:] = [replace(served, created_at=old) for served in edges.deployments.served]
+    edges.source.frame = demo_frame(3)
+
+    state = run(edges, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
+
+    assert state.comparison.rollback is not None
+    assert edges.deployments.champion().version == "1"
+    assert "previous champion v1" in state.comparison.exclusion["rollback"]["excluded"]

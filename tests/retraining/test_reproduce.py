@@ -1,0 +1,60 @@
+"""`manage.py reproduce`: a registered model made again from its record, predictions compared."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from retraining.demo import demo_frame
+from retraining.reproduce import ReproduceError, reproduce
+from tests.support.memory import memory_edges, run_in_memory
+from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
+
+
+@pytest.fixture
+def edges(settings):
+    settings.DEMO_DATASET = "penguins"
+    settings.TARGET_COLUMN = "species"
+    return memory_edges(demo_frame(1))
+
+
+def test_a_model_retrained_from_its_record_is_identical(edges):
+    state = run_in_memory(edges, GOOD_PARAMS)
+
+    result = reproduce(state.challenger.version, edges.models, edges.source)
+
+    assert result.identical
+    assert result.rows == len(demo_frame(1))
+    assert result.describe().startswith("v1 reproduced: identical outputs on all 206 training and holdout rows")
+
+
+def test_a_registered_model_that_differs_from_its_record_is_not_reproduced(edges):
+    first = run_in_memory(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(2)
+    other = run_in_memory(edges, WEAK_PARAMS)
+    edges.source.frame = demo_frame(1)
+    edges.models.models["1"] = edges.models.models[other.challenger.version]
+
+    result = reproduce(first.challenger.version, edges.models, edges.source)
+
+    assert not result.identical
+    assert result.describe().startswith("v1 not reproduced: outputs differ on ")
+
+
+def test_a_model_without_a_record_cannot_be_reproduced(edges):
+    run_in_memory(edges, GOOD_PARAMS)
+    edges.models.artifacts["1"].clear()
+
+    with pytest.raises(ReproduceError, match="version 1 was logged before models recorded what they were made from"):
+        reproduce("1", edges.models, edges.source)
+
+
+@pytest.mark.slow
+def test_the_command_reproduces_a_bootstrapped_model_from_mlflow_and_dvc(good_champion, capsys):
+    call_command("reproduce", good_champion.version)
+
+    assert f"v{good_champion.version} reproduced: identical outputs" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_command_fails_in_one_line_for_a_version_that_is_not_registered(good_champion):
+    with pytest.raises(CommandError, match=r"could not read .* version 99"):
+        call_command("reproduce", "99")
