@@ -30,7 +30,7 @@ def procfile_command(name: str) -> str:
 
 def position_in(step: str, status: str = "running") -> tuple[int | None, str | None]:
     steps = [{"name": "check", "status": "done"}, {"name": step, "status": status}]
-    with Recorder(SimpleNamespace(pk=7, steps=steps), print).working():
+    with Recorder(SimpleNamespace(pk=7, steps=steps, attempts=[]), print).working():
         return shutdown.where_to_stop(sys._getframe())
 
 
@@ -48,7 +48,7 @@ def test_a_stop_waits_while_a_model_is_being_deployed_or_after(step: str, status
 
 def test_a_stop_waits_while_a_database_call_is_in_progress() -> None:
     """The failure is recorded over the same connection: it must not be cut mid-query."""
-    recorder = Recorder(SimpleNamespace(pk=7, steps=[{"name": "train", "status": "running"}]), print)
+    recorder = Recorder(SimpleNamespace(pk=7, steps=[{"name": "train", "status": "running"}], attempts=[]), print)
     namespace: dict = {}
     exec(
         compile("def execute(call):\n    return call()\n", "/site-packages/django/db/backends/utils.py", "exec"),

@@ -35,7 +35,16 @@ def inputs(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 def test_a_runs_page_lists_each_features_drift_score_and_the_verdict(client, staff_user):
     profile = build_profile(inputs(300, seed=1).drop(columns=["species"]), None)
     new_data = inputs(300, seed=2, shift=1500)
-    checked = validate(new_data, "species", min_rows=10, max_missing_share=0.5, reference=profile)
+    checked = validate(
+        new_data,
+        "species",
+        min_rows=10,
+        max_missing_share=0.5,
+        max_classes=50,
+        holdout_fraction=0.25,
+        id_column=None,
+        reference=profile,
+    )
     run = RetrainingRun.objects.create(trigger="cli", status="kept", active=None, validation=checked.as_dict())
     client.force_login(staff_user)
 
