@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from predictor.models import Deployment
-from tests.browser.conftest import shot, sign_in
+from tests.support.browser import shot, sign_in
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from retraining import demo
 from retraining.models import RetrainingRun
 from retraining.panel import live
-from tests.browser.conftest import (
+from tests.support.browser import (
     UNFINISHED_WORDS,
     assert_not_reloaded,
     mark_not_reloaded,

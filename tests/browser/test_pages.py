@@ -6,7 +6,7 @@ import pytest
 
 from predictor.models import Deployment
 from retraining.models import RetrainingRun
-from tests.browser.conftest import served_version, shot, sign_in
+from tests.support.browser import served_version, shot, sign_in
 
 pytestmark = pytest.mark.slow
 

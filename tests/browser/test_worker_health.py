@@ -4,7 +4,7 @@ follows a worker starting and stopping without a reload."""
 import pytest
 
 from retraining.models import RetrainingRun
-from tests.browser.conftest import (
+from tests.support.browser import (
     assert_not_reloaded,
     mark_not_reloaded,
     shot,

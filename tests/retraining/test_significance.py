@@ -6,7 +6,7 @@ from scipy.stats import norm
 
 from retraining.significance import ComparisonError, compare, mcnemar_p_value
 from retraining.steps.evaluate import Score
-from tests.retraining.given import holdout, outputs, scored
+from tests.support.scores import holdout, outputs, scored
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 from predictor import apikeys
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog.ids import in_sample, new_ids
-from tests.predictor.predlog.conftest import predict
 from tests.support.keys import create_key
+from tests.support.predlog import predict
 
 FEEDBACK = "/api/v1/feedback"
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]

@@ -7,7 +7,7 @@ import pytest
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog import writing
 from predictor.predlog.ids import in_sample
-from tests.predictor.predlog.conftest import database_locked, predict
+from tests.support.predlog import database_locked, predict
 
 
 def wait_until(condition, seconds: float = 10.0) -> None:

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 from predictor.models import Prediction
-from tests.predictor.predlog.conftest import database_locked, predict
+from tests.support.predlog import database_locked, predict
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
