@@ -1,6 +1,7 @@
 """The API against its own OpenAPI schema, on a live gunicorn: schemathesis with every check,
 and keep-alive connections that outlive a refused request with a body."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -44,12 +45,15 @@ def live(transactional_db, settings, penguin_versions, server):
 
 
 def test_schemathesis_finds_no_failure_with_every_check(live, tmp_path):
-    command = [SCHEMATHESIS, "run", f"{live.url}/api/schema/", "--checks", "all"]
+    command = [SCHEMATHESIS, "--config-file", str(Path(__file__).with_name("schemathesis.toml"))]
+    command += ["run", f"{live.url}/api/schema/", "--checks", "all"]
     command += ["-H", f"Authorization: Bearer {TOKEN}", "--request-timeout", "10"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
     assert result.returncode == 0, result.stdout[-6000:]
-    assert "No issues found" in result.stdout
+    # Every generated case passed. Feedback's "mostly rejected" warning is expected and stays shown:
+    # generated prediction ids name no logged prediction.
+    assert re.search(r"(\d+) generated, \1 passed", result.stdout), result.stdout[-3000:]
 
 
 REFUSED = [("PUT", "/api/v1/predict"), ("OPTIONS", "/api/v1/predict"), ("DELETE", "/api/v1/runs/1")]

@@ -9,7 +9,7 @@ from predictor.models import Deployment
 from predictor.profile import build_profile
 from retraining import demo
 from retraining.models import PromotionPolicy, RetrainingRun
-from retraining.steps.split import split
+from retraining.steps.split import canonical, split, split_key
 from retraining.steps.train import prepare_features
 from tests.support.pipeline import publish_batch, publish_frame, run_pipeline
 
@@ -25,7 +25,9 @@ def heavier_penguins():
 
 
 def test_a_bootstrapped_champion_carries_the_profile_of_its_training_data(champion):
-    training, holdout = split(demo.demo_frame(1), settings.HOLDOUT_FRACTION)
+    first = demo.demo_frame(1)
+    key = split_key(first, "species")
+    training, holdout = (canonical(part, key) for part in split(first, settings.HOLDOUT_FRACTION, key))
     model = registry.load_version(champion.version).model
     expected = build_profile(prepare_features(training, "species"), model.predict(prepare_features(holdout, "species")))
 
