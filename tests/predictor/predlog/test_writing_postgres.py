@@ -27,11 +27,15 @@ def backends_other_than_mine() -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def waiting_on_a_lock(pid: int) -> bool:
+def writer_waiting_on_the_lock() -> int | None:
+    """The backend whose insert into the log waits on the lock (other connections may be open)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND wait_event_type = 'Lock' AND query ILIKE '%%predictor_prediction%%'"
+        )
         row = cursor.fetchone()
-    return row is not None and row[0] == "Lock"
+    return row[0] if row else None
 
 
 def test_killing_the_writers_connection_mid_write_fails_no_request_and_loses_no_row(
@@ -39,7 +43,6 @@ def test_killing_the_writers_connection_mid_write_fails_no_request_and_loses_no_
 ):
     ids = predict(client, rows[:1])
     assert prediction_log.flush()
-    (writer_pid,) = backends_other_than_mine()
     timings = []
     with database_locked():
         for _ in range(5):
@@ -47,7 +50,7 @@ def test_killing_the_writers_connection_mid_write_fails_no_request_and_loses_no_
             ids += predict(client, rows[:1])
             timings.append(time.monotonic() - started)
         deadline = time.monotonic() + 10
-        while not waiting_on_a_lock(writer_pid):
+        while (writer_pid := writer_waiting_on_the_lock()) is None:
             assert time.monotonic() < deadline, "the writer never started its insert"
             time.sleep(0.05)
         with connection.cursor() as cursor:
