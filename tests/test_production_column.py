@@ -265,7 +265,8 @@ def test_the_production_column_serves_retrains_hot_swaps_and_survives_a_stopped_
     web = column.start("web", commands["web"])
     worker = column.start("worker", commands["worker"])
     beat = column.start("beat", commands["beat"])
-    wait_for(lambda: requests.get(f"{base}/healthz", timeout=3).ok, 180, "web never became healthy", logs)
+    # Ready, not just alive: each web process loads the champion in its follower thread after the fork.
+    wait_for(lambda: requests.get(f"{base}/readyz", timeout=3).ok, 180, "web never became ready", logs)
     first = predict(base)
     assert first.headers["X-Model-Version"] == "1"
     assert first.json()["predictions"] == ["Gentoo"]
