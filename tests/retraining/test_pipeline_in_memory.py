@@ -2,35 +2,21 @@
 seconds. The same runs against git, DVC, MLflow and the database are in test_pipeline.py."""
 
 from dataclasses import replace
-from itertools import count
 
 import pytest
 
 from retraining import pipeline
 from retraining.demo import demo_frame
 from retraining.pipeline import Step
-from retraining.policy import DEFAULT_POLICY
 from retraining.state import RunState
-from tests.support.memory import StepLog, memory_edges
+from tests.support.memory import StepLog, memory_edges, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
-
-_run_ids = count(1)
 
 
 def run(edges, params: dict, **policy) -> tuple[RunState, list[tuple[str, str]]]:
-    """One run as `pipeline.execute` sequences it, closing included, minus the run row."""
-    state = RunState(
-        run_id=next(_run_ids),
-        trigger="cli",
-        user=None,
-        estimator="random_forest",
-        params=params,
-        policy={**DEFAULT_POLICY, **policy},
-    )
+    """One run over in-memory edges, and the steps it went through."""
     log = StepLog()
-    state = pipeline.run(state, edges, log, after_close=False)
-    state = pipeline.run(state, edges, log, after_close=True)
-    return state, log.steps
+    return run_in_memory(edges, params, log=log, **policy), log.steps
 
 
 def names(steps: list[tuple[str, str]]) -> list[str]:

@@ -164,8 +164,9 @@ class StepLog:
 _run_ids = itertools.count(1000)
 
 
-def run_in_memory(edges: Edges, params: dict[str, Any], **policy: Any) -> RunState:
-    """One run as `pipeline.execute` sequences it (closing included), over these edges, minus the run row."""
+def run_in_memory(edges: Edges, params: dict[str, Any], log: "StepLog | None" = None, **policy: Any) -> RunState:
+    """One run as `pipeline.execute` sequences it (closing included), over these edges, minus the run row.
+    `log`, if given, collects each step's name and outcome."""
     state = RunState(
         run_id=next(_run_ids),
         trigger="cli",
@@ -174,6 +175,6 @@ def run_in_memory(edges: Edges, params: dict[str, Any], **policy: Any) -> RunSta
         params=params,
         policy={**DEFAULT_POLICY, **policy},
     )
-    log = StepLog()
+    log = log if log is not None else StepLog()
     state = pipeline.run(state, edges, log, after_close=False)
     return pipeline.run(state, edges, log, after_close=True)
