@@ -294,6 +294,14 @@ DRIFT_ALPHA = env_float("DRIFT_ALPHA", 0.05, minimum=1e-9)
 if DRIFT_ALPHA >= 1:
     raise ImproperlyConfigured(f"DRIFT_ALPHA={DRIFT_ALPHA} must be below 1")
 DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 200, minimum=1)
+# Watching live serving (retraining/watching.py): beat compares the champion's recent logged inputs
+# (the newest DRIFT_WINDOW_ROWS of the last DRIFT_WINDOW_HOURS) with its training profile, and its
+# live quality over QUALITY_WINDOW_DAYS with its holdout score, every MONITOR_INTERVAL seconds.
+# Whether that starts a run, and how often, is edited in the panel (TriggerSettings).
+MONITOR_INTERVAL = env_int("MONITOR_INTERVAL", 60, minimum=1)
+DRIFT_WINDOW_HOURS = env_float("DRIFT_WINDOW_HOURS", 24.0, minimum=0.01)
+DRIFT_WINDOW_ROWS = env_int("DRIFT_WINDOW_ROWS", 5000, minimum=1)
+QUALITY_WINDOW_DAYS = env_float("QUALITY_WINDOW_DAYS", 7.0, minimum=0.01)
 
 # Notifications ----------------------------------------------------------------------------
 SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")

@@ -1,14 +1,21 @@
-"""Checking a frame of inputs (a CSV file now, the prediction log later) against the served
-champion's training profile: the one place that finds the profile for predictor/drift.py."""
+"""Checking a frame of inputs (a CSV file, or the prediction log) against a model's training
+profile: the one place that finds the profile for predictor/drift.py."""
 
 from __future__ import annotations
 
-import pandas as pd
+from datetime import datetime, timedelta
 
-from predictor import drift, registry, services
+import pandas as pd
+from django.conf import settings
+from django.utils import timezone
+
+from predictor import drift, predlog, registry, services
+from predictor.models import DriftCheck
 
 # The column of a frame that holds the served predictions (as the prediction log gives them).
 PREDICTION_COLUMN = "prediction"
+# Columns of the logged frame that are not model inputs.
+LOG_COLUMNS = ("model_version", "created_at")
 
 
 class DriftCheckError(Exception):
@@ -17,11 +24,7 @@ class DriftCheckError(Exception):
 
 def check(frame: pd.DataFrame, version: str | None = None) -> tuple[str, drift.DriftReport]:
     """(the version compared with, the report); the champion unless `version` is given."""
-    if version is None:
-        champion = services.active_deployment()
-        if champion is None:
-            raise DriftCheckError("no champion is served yet, so there is no training profile to compare with")
-        version = champion.version
+    version = version or champion_version()
     profile = registry.profile(version)
     if profile is None:
         raise DriftCheckError(
@@ -29,3 +32,36 @@ def check(frame: pd.DataFrame, version: str | None = None) -> tuple[str, drift.D
         )
     predictions = frame[PREDICTION_COLUMN].to_numpy() if PREDICTION_COLUMN in frame else None
     return version, drift.compare(frame, profile, predictions=predictions, thresholds=drift.thresholds())
+
+
+def champion_version() -> str:
+    champion = services.active_deployment()
+    if champion is None:
+        raise DriftCheckError("no champion is served yet, so there is no training profile to compare with")
+    return champion.version
+
+
+def check_log(now: datetime | None = None) -> DriftCheck:
+    """Compare the champion's recent logged inputs with its training profile, and record it.
+
+    The window: predictions the champion served since it was deployed, at most DRIFT_WINDOW_HOURS
+    back, the newest DRIFT_WINDOW_ROWS of them. Fewer than DRIFT_MIN_ROWS gives the verdict
+    "not enough data", recorded too (the panel shows the check happened).
+    """
+    now = now or timezone.now()
+    champion = services.active_deployment()
+    if champion is None:
+        raise DriftCheckError("no champion is served yet, so there is no training profile to compare with")
+    since = max(now - timedelta(hours=settings.DRIFT_WINDOW_HOURS), champion.created_at)
+    frame = predlog.logged_inputs(since, version=champion.version, limit=settings.DRIFT_WINDOW_ROWS)
+    frame = frame[frame["created_at"] <= now].drop(columns=list(LOG_COLUMNS))
+    version, report = check(frame, champion.version)
+    return DriftCheck.objects.create(
+        checked_at=now,
+        version=version,
+        since=since,
+        rows=report.rows,
+        verdict=report.verdict,
+        drifted=report.drifted,
+        report=report.as_dict(),
+    )

@@ -166,3 +166,37 @@ class LoggedVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} v{self.version}"
+
+
+class DriftCheck(models.Model):
+    """One comparison of recent logged inputs with a model's training profile (predictor/drift.py).
+
+    Written by the monitoring beat task and `manage.py check_drift`; the panel draws per-feature
+    drift over time from these rows and the drift trigger reads the newest one.
+    """
+
+    checked_at = models.DateTimeField(db_index=True)
+    version = models.CharField(max_length=50)
+    # The window compared: predictions of `version` logged since this time (the newest `rows` of them).
+    since = models.DateTimeField()
+    rows = models.PositiveIntegerField()
+    verdict = models.CharField(max_length=30)
+    # The drifted features, largest PSI first ("predictions" last when the prediction mix moved).
+    drifted = models.JSONField(default=list)
+    # DriftReport.as_dict(): per-feature PSI, p-value, missing share, unseen categories, thresholds.
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-checked_at"]
+
+    def __str__(self) -> str:
+        return f"drift check of v{self.version} at {self.checked_at:%Y-%m-%d %H:%M}: {self.verdict}"
+
+    @property
+    def summary(self) -> str:
+        """One line: "drift on tenure (PSI 0.41), contract (PSI 0.25) (1200 rows)" or "no drift (1200 rows)"."""
+        if not self.drifted:
+            return f"{self.verdict} ({self.rows} rows)"
+        scores = {**self.report.get("features", {}), "predictions": self.report.get("predictions") or {}}
+        named = ", ".join(f"{name} (PSI {scores.get(name, {}).get('psi') or 0:.2f})" for name in self.drifted)
+        return f"drift on {named} ({self.rows} rows)"

@@ -82,6 +82,8 @@ class RetrainingRun(models.Model):
         API = "api", "API"
         CLI = "cli", "Command line"
         BOOTSTRAP = "bootstrap", "First start"
+        DRIFT = "drift", "Drift in live inputs"
+        DEGRADATION = "degradation", "Live quality fell"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -126,6 +128,8 @@ class RetrainingRun(models.Model):
     # What the challenger was made from (target, features, split, code and data versions).
     lineage = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)
+    # Why a monitoring trigger started the run (retraining/watching.py): {"summary", "drift", "degradation"}.
+    evidence = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # The signal that stopped the worker mid-run ("SIGTERM"), and the run queued in its place.
     stopped_by_signal = models.CharField(max_length=20, blank=True)
@@ -172,6 +176,54 @@ class RetrainingRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class TriggerSettings(models.Model):
+    """When live serving starts a run by itself: drift in the inputs, or live quality falling.
+
+    One row, edited in the panel beside the schedule and the policy (retraining/watching.py reads it).
+    """
+
+    drift_enabled = models.BooleanField(
+        default=True, help_text="Start a run when recent inputs drifted from the champion's training data."
+    )
+    degradation_enabled = models.BooleanField(
+        default=True, help_text="Start a run when live quality fell below the champion's holdout score."
+    )
+    degradation_margin = models.FloatField(
+        default=0.05,
+        help_text="How far below its holdout score the champion's live primary metric must be (upper 95% bound).",
+    )
+    min_labels = models.PositiveIntegerField(
+        default=200, help_text="Labelled predictions needed before live quality is judged."
+    )
+    cooldown_hours = models.FloatField(
+        default=24.0, help_text="At most one drift or degradation run in this many hours."
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "trigger settings"
+
+    def __str__(self) -> str:
+        on = [
+            name
+            for name, enabled in (("drift", self.drift_enabled), ("degradation", self.degradation_enabled))
+            if enabled
+        ]
+        return f"triggers: {', '.join(on) or 'off'}, cool-down {self.cooldown_hours:g} h"
+
+    @classmethod
+    def current(cls) -> "TriggerSettings":
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
+
+
+# The triggers of runs started by watching live serving (retraining/watching.py).
+MONITORING_TRIGGERS = (RetrainingRun.Trigger.DRIFT, RetrainingRun.Trigger.DEGRADATION)
 
 
 class WorkerHeartbeat(models.Model):

@@ -22,6 +22,17 @@ def summary(run: RetrainingRun) -> tuple[str, str]:
     """(subject, body) in plain text: the decision and both models' metrics side by side."""
     subject = f"[retraining] run #{run.pk}: {run.get_status_display()}"
     lines = [subject, ""]
+    if run.evidence:
+        lines += [f"Started by the {run.trigger} trigger: {run.evidence.get('summary', '')}"]
+        drifted = (run.evidence.get("drift") or {}).get("drifted") or {}
+        lines += [
+            f"  - {name}: PSI {score.get('psi') or 0:.3f}, p {score.get('p_value') or 0:.2g}"
+            for name, score in drifted.items()
+        ]
+        quality = run.evidence.get("degradation")
+        if quality:
+            lines.append(f"  - {quality['summary']}")
+        lines.append("")
     if run.reasons:
         lines += [f"Decision ({run.decision_rule or 'n/a'}):", *[f"  - {r}" for r in run.reasons], ""]
     if run.error:

@@ -46,6 +46,8 @@ def check(state: RunState, edges: Edges) -> RunState:
     if champion is None:
         return replace(state, note=f"new data {version.md5} ({version.size} bytes)")
     if champion.data_version.get("md5") == version.md5:
+        if state.evidence:
+            return nothing_to_learn_from(state, champion.version)
         return replace(
             state,
             status=Status.SKIPPED,
@@ -55,11 +57,21 @@ def check(state: RunState, edges: Edges) -> RunState:
     setup = (state.estimator, state.params, state.policy)
     decided = edges.history.already_decided(state.run_id, setup, version.md5, champion)
     if decided is not None:
+        if state.evidence:
+            return nothing_to_learn_from(state, champion.version)
         run_id, status = decided
         reason = f"no new data since run #{run_id} judged {version.md5} against v{champion.version}"
         note = f"no new data: run #{run_id} already judged {version.md5} ({status})"
         return replace(state, status=Status.SKIPPED, reasons=[f"{reason} ({status})"], note=note)
     return replace(state, note=f"new data {version.md5} ({version.size} bytes)")
+
+
+def nothing_to_learn_from(state: RunState, champion_version: str) -> RunState:
+    """A run started by drift or falling quality, with no new data: retraining on the data the
+    champion already learnt from cannot fix either, so the run says what is needed instead."""
+    found = state.evidence.get("summary") or f"the {state.trigger} trigger fired"
+    reason = f"{found}; no new labelled data since v{champion_version}: publish data"
+    return replace(state, status=Status.SKIPPED, reasons=[reason], note="no new labelled data: publish data")
 
 
 def pull(state: RunState, edges: Edges) -> RunState:
@@ -71,6 +83,8 @@ def pull(state: RunState, edges: Edges) -> RunState:
     state = replace(state, frame=frame, fingerprint=content)
     champion = state.champion
     if champion is not None and champion.data_version.get("fingerprint") == content:
+        if state.evidence:
+            return nothing_to_learn_from(state, champion.version)
         return replace(
             state,
             status=Status.SKIPPED,
@@ -247,7 +261,8 @@ STEPS = (
     Step("deploy", deploy, when=lambda state: state.comparison.decision.deploy),
     Step("keep", keep, when=lambda state: not state.comparison.decision.deploy),
     Step("rollback", rollback, when=lambda state: state.comparison.rollback is not None),
-    Step("notify", notify, when=lambda state: state.status != Status.SKIPPED, after_close=True),
+    # A skipped run is news only when monitoring started it: the team must publish data.
+    Step("notify", notify, when=lambda state: state.status != Status.SKIPPED or bool(state.evidence), after_close=True),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
 

@@ -58,6 +58,7 @@ class Recorder:
             estimator=run.estimator,
             params=dict(run.params),
             policy=dict(run.policy),
+            evidence=dict(run.evidence),
         )
 
     def position(self) -> tuple[int, str, str] | None:

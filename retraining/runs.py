@@ -30,11 +30,15 @@ def active_run() -> RetrainingRun | None:
 
 
 def start_run(
-    trigger: str, user: AbstractBaseUser | None = None, tick: str | None = None
+    trigger: str,
+    user: AbstractBaseUser | None = None,
+    tick: str | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> tuple[RetrainingRun, bool]:
     """Create a queued run, or return the one in progress (or already made for this tick).
 
-    The second value says whether a new run was created.
+    The second value says whether a new run was created. `evidence` is why a monitoring
+    trigger started it (retraining/watching.py).
     """
     close_stale_runs()
     policy = current_policy()
@@ -47,6 +51,7 @@ def start_run(
                 policy=policy.as_dict(),
                 estimator=settings.TRAINING_ESTIMATOR,
                 params=dict(settings.TRAINING_PARAMS),
+                evidence=evidence or {},
             )
     except IntegrityError:
         existing = None
@@ -54,7 +59,7 @@ def start_run(
             existing = RetrainingRun.objects.filter(tick=tick).first()
         existing = existing or active_run()
         if existing is None:  # the other run finished between our insert and this read
-            return start_run(trigger, user, tick)
+            return start_run(trigger, user, tick, evidence)
         return existing, False
     return run, True
 

@@ -17,6 +17,7 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 RETRAIN_TASK_NAME = "retraining: scheduled run"
 SWEEP_TASK_NAME = "retraining: close runs whose worker died"
+WATCH_TASK_NAME = "retraining: watch drift and live quality"
 FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 PRESETS = {
     "hourly": "0 * * * *",
@@ -95,6 +96,16 @@ def ensure_default_schedule() -> PeriodicTask:
     if not PeriodicTask.objects.filter(name=SWEEP_TASK_NAME).exists():
         every, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.create(name=SWEEP_TASK_NAME, task="retraining.tasks.sweep_stale_runs", interval=every)
+    if not PeriodicTask.objects.filter(name=WATCH_TASK_NAME).exists():
+        every, _ = IntervalSchedule.objects.get_or_create(
+            every=settings.MONITOR_INTERVAL, period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.create(
+            name=WATCH_TASK_NAME,
+            task="retraining.tasks.watch_serving",
+            interval=every,
+            description="Compare recent inputs and live quality with the champion's; start a drift or degradation run.",
+        )
     return existing
 
 

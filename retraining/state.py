@@ -79,6 +79,8 @@ class RunState:
     estimator: str
     params: dict[str, Any]
     policy: dict[str, Any]
+    # Why a monitoring trigger started the run: {"summary", "drift", "degradation"} (retraining/watching.py).
+    evidence: dict[str, Any] = field(default_factory=dict)
     # What the steps found, in the order they find it.
     champion: Champion | None = None
     dataset: DatasetVersion | None = None

@@ -59,3 +59,11 @@ def _execute(task: Task, run_id: int) -> str:
     if run.status == RetrainingRun.Status.QUEUED:  # a transient fault: try again after the delay
         raise task.retry(args=(run_id,), countdown=attempt.delay, max_retries=attempt.total - 1)
     return run.status
+
+
+@shared_task(ignore_result=True)
+def watch_serving() -> str:
+    """What beat sends every MONITOR_INTERVAL seconds: drift and live quality, and their triggers."""
+    from retraining import watching
+
+    return "; ".join(watching.watch().notes)

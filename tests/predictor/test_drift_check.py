@@ -127,11 +127,6 @@ def test_a_champion_logged_without_a_profile_cannot_be_compared(settings, profil
         check_drift("--csv", str(csv_file(tmp_path, demo_frame(1, "penguins"))))
 
 
-def test_it_needs_a_source(champion_with_profile):
-    with pytest.raises(CommandError, match="--csv"):
-        check_drift()
-
-
 def test_a_given_model_version_is_compared_instead_of_the_champion(settings, profiled_versions, tmp_path):
     settings.MODEL_NAME = profiled_versions[0]
     path = str(csv_file(tmp_path, demo_frame(1, "penguins")))

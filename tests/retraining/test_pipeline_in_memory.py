@@ -53,6 +53,33 @@ def test_the_same_data_again_is_skipped_at_the_check_and_notifies_nobody(edges):
     assert len(edges.notifier.notified) == 1
 
 
+DRIFTED = {"summary": "inputs drifted on body_mass_g and island", "drift": {"drifted": {"body_mass_g": {}}}}
+
+
+def test_a_drift_run_without_new_data_says_to_publish_data_and_tells_the_team(edges):
+    run(edges, GOOD_PARAMS)
+
+    log = StepLog()
+    state = run_in_memory(edges, GOOD_PARAMS, log=log, trigger="drift", evidence=DRIFTED)
+
+    assert state.status == "skipped"
+    assert state.reasons == ["inputs drifted on body_mass_g and island; no new labelled data since v1: publish data"]
+    assert log.steps == [("check", "stopped"), ("notify", "done")]
+    assert edges.notifier.notified[-1] == state.run_id
+    assert len(edges.deployments.served) == 1
+
+
+def test_a_drift_run_with_new_data_trains_and_is_judged_like_any_other(edges):
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(2)
+
+    log = StepLog()
+    state = run_in_memory(edges, GOOD_PARAMS, log=log, trigger="drift", evidence=DRIFTED)
+
+    assert names(log.steps)[:5] == ["check", "pull", "validate", "train", "compare"]
+    assert state.challenger is not None
+
+
 def test_a_worse_challenger_is_kept_out_and_tagged_and_only_the_champion_is_loaded(edges):
     run(edges, GOOD_PARAMS)
     edges.source.frame = demo_frame(2)

@@ -164,12 +164,20 @@ class StepLog:
 _run_ids = itertools.count(1000)
 
 
-def run_in_memory(edges: Edges, params: dict[str, Any], log: "StepLog | None" = None, **policy: Any) -> RunState:
+def run_in_memory(
+    edges: Edges,
+    params: dict[str, Any],
+    log: "StepLog | None" = None,
+    trigger: str = "cli",
+    evidence: dict[str, Any] | None = None,
+    **policy: Any,
+) -> RunState:
     """One run as `pipeline.execute` sequences it (closing included), over these edges, minus the run row.
-    `log`, if given, collects each step's name and outcome."""
+    `log`, if given, collects each step's name and outcome; `evidence` is a monitoring trigger's."""
     state = RunState(
         run_id=next(_run_ids),
-        trigger="cli",
+        trigger=trigger,
+        evidence=evidence or {},
         user=None,
         estimator="random_forest",
         params=params,

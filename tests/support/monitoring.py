@@ -1,0 +1,75 @@
+"""A champion with a training profile, and a prediction log written as the serving writer writes it."""
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from django.utils import timezone
+
+from predictor import registry, services
+from predictor.models import Deployment, LoggedVersion, Prediction
+from predictor.predlog import new_ids
+from predictor.profile import build_profile
+from retraining.demo import demo_frame
+from retraining.steps.train import prepare_features, train
+
+PENGUIN_FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]
+
+
+def log_profiled_penguins() -> str:
+    """A penguin model of batch 1 registered with its training profile, under settings.MODEL_NAME."""
+    frame = demo_frame(1, "penguins")
+    features = prepare_features(frame, "species")
+    model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
+    return registry.log_model(
+        model,
+        params={},
+        metrics={},
+        tags={},
+        signature_input=features,
+        input_example=features.head(2),
+        run_name="profiled",
+        profile=build_profile(features, model.predict(features)),
+    ).version
+
+
+def serve(version: str, metrics: dict[str, float] | None = None) -> Deployment:
+    return services.deploy(version, source=Deployment.Source.BOOTSTRAP, metrics=metrics or {"accuracy": 0.95})
+
+
+def penguin_inputs(rows: int, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
+    """`rows` penguins drawn from all three demo batches; `shift` moves every body mass by that
+    many standard deviations."""
+    pool = demo_frame(3, "penguins")
+    frame = pool.sample(rows, replace=True, random_state=seed).reset_index(drop=True)
+    frame["body_mass_g"] = frame["body_mass_g"] + shift * pool["body_mass_g"].std()
+    return frame
+
+
+def log_predictions(
+    version: str,
+    frame: pd.DataFrame,
+    predictions: list[str],
+    labels: list[str] | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Rows in the prediction log as the writer stores them (inputs as sent, missing as null)."""
+    at = at or timezone.now()
+    inputs = frame[PENGUIN_FEATURES].astype(object).where(frame[PENGUIN_FEATURES].notna(), None)
+    LoggedVersion.objects.get_or_create(
+        version=version, defaults={"model_name": "penguins", "classes": ["Adelie", "Chinstrap", "Gentoo"]}
+    )
+    Prediction.objects.bulk_create(
+        Prediction(
+            id=prediction_id,
+            created_at=at,
+            model_version=version,
+            inputs={k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()},
+            prediction=predicted,
+            label=None if labels is None else labels[i],
+            labelled_at=None if labels is None else at,
+        )
+        for i, (prediction_id, row, predicted) in enumerate(
+            zip(new_ids(len(frame)), inputs.to_dict("records"), predictions, strict=True)
+        )
+    )
