@@ -21,9 +21,11 @@ from rest_framework.views import APIView
 
 from predictor import predlog
 from predictor.access import RetrainTokenAuthentication, StaffOrToken
-from predictor.models import Deployment
+from predictor.models import Deployment, DriftCheck
 
 QUALITY_WINDOWS = {"last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
+# Checks listed in the drift history (newest first): a day of checks at the default interval is 1,440.
+DRIFT_HISTORY = 200
 
 
 def log_section(now: datetime) -> dict[str, Any]:
@@ -61,15 +63,46 @@ def quality_section(now: datetime) -> list[dict[str, Any]]:
     return report
 
 
+def drift_section(now: datetime) -> dict[str, Any]:
+    """The newest drift check in full (per-feature scores, the verdict, the prediction mix), and the
+    history of the last checks as per-feature PSI, for drawing drift over time."""
+    checks = list(DriftCheck.objects.filter(checked_at__lte=now)[:DRIFT_HISTORY])
+    latest = checks[0] if checks else None
+    return {
+        "latest": _check(latest, full=True) if latest else None,
+        "history": [_check(check, full=False) for check in checks],
+    }
+
+
+def _check(check: DriftCheck, *, full: bool) -> dict[str, Any]:
+    shown = {
+        "checked_at": check.checked_at.isoformat(),
+        "version": check.version,
+        "since": check.since.isoformat(),
+        "rows": check.rows,
+        "verdict": check.verdict,
+        "drifted": check.drifted,
+        "summary": check.summary,
+    }
+    if full:
+        return {**shown, **{k: check.report.get(k) for k in ("thresholds", "features", "predictions")}}
+    psi = {name: score.get("psi") for name, score in check.report.get("features", {}).items()}
+    predictions = check.report.get("predictions")
+    if predictions:
+        psi["predictions"] = predictions.get("psi")
+    return {**shown, "psi": psi}
+
+
 def _version_order(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (-1, version)
 
 
-# (key in the report, the function that builds it). Drift adds its section here.
+# (key in the report, the function that builds it).
 SECTIONS: list[tuple[str, Callable[[datetime], Any]]] = [
     ("prediction_log", log_section),
     ("volume", volume_section),
     ("quality", quality_section),
+    ("drift", drift_section),
 ]
 
 
@@ -102,6 +135,16 @@ REPORT_SCHEMA = {
             "description": "predictions logged per version in the last hour, day and 7 days",
             "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}},
         },
+        "drift": {
+            "type": "object",
+            "description": "the newest drift check of logged inputs against the champion's training profile "
+            "(per-feature PSI, chi-square p-value, missing share, unseen categories, the verdict), and the "
+            "last checks' per-feature PSI",
+            "properties": {
+                "latest": {"type": "object", "nullable": True, "additionalProperties": True},
+                "history": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+            },
+        },
         "quality": {
             "type": "array",
             "items": {
@@ -132,6 +175,7 @@ class MonitoringView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        """Prediction volume per version, and live quality per version (last day, last 7 days)
-        with a 95% interval, next to the version's holdout metrics."""
+        """Prediction volume per version, live quality per version (last day, last 7 days) with a
+        95% interval next to the version's holdout metrics, and drift of the logged inputs from
+        the champion's training data (the newest check in full, and the history)."""
         return Response(report())

@@ -11,7 +11,7 @@ from django.utils import timezone
 from predictor.models import DriftCheck
 from retraining import runs, watching
 from retraining.models import RetrainingRun, TriggerSettings
-from tests.support.monitoring import log_predictions, log_profiled_penguins, penguin_inputs, serve
+from tests.support.monitoring import PENGUIN_FEATURES, log_predictions, log_profiled_penguins, penguin_inputs, serve
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
@@ -219,3 +219,22 @@ def test_beat_watches_every_monitor_interval(db, settings):
     assert task.task == "retraining.tasks.watch_serving"
     assert (task.interval.every, task.interval.period) == (45, "seconds")
     assert task.enabled
+
+
+def test_the_monitoring_api_shows_the_newest_check_in_full_and_the_history(champion, client, staff_user):
+    log_traffic(champion, 600)
+    watching.watch()
+    log_traffic(champion, 600, shift=2.0, seed=1)
+    watching.watch()
+    client.force_login(staff_user)
+
+    drift = client.get("/api/v1/monitoring").json()["drift"]
+
+    latest = drift["latest"]
+    assert latest["verdict"] == "drift"
+    assert latest["version"] == champion
+    assert latest["drifted"][0] == "body_mass_g"
+    assert latest["features"]["body_mass_g"]["psi"] >= 0.2
+    assert set(latest["predictions"]) >= {"psi", "p_value"}
+    assert [check["verdict"] for check in drift["history"]] == ["drift", "no drift"]
+    assert set(drift["history"][1]["psi"]) == {*PENGUIN_FEATURES, "predictions"}
