@@ -12,6 +12,8 @@ Every MONITOR_INTERVAL seconds beat runs `watch` (and `manage.py check_drift` ru
 
 Either, when its trigger is on (TriggerSettings, edited in the panel), starts a run with trigger
 `drift` or `degradation` and the evidence recorded on it, at most one such run per cool-down.
+One exception: when the last such run found nothing new to learn from and asked for data, data
+published since then starts the next run at once (the team did what the run asked).
 The cool-down is checked and the run created under a lock on the settings row, so two beat
 deliveries at once still make one run.
 """
@@ -30,7 +32,7 @@ from django.utils import timezone
 from predictor import drift, predlog
 from predictor.drift_check import DriftCheckError, check_log
 from predictor.models import Deployment, DriftCheck
-from retraining import runs, services
+from retraining import data, runs, services
 from retraining.models import MONITORING_TRIGGERS, RetrainingRun, TriggerSettings
 
 logger = logging.getLogger(__name__)
@@ -189,14 +191,31 @@ def start(
             .order_by("-id")
             .first()
         )
-        if recent is not None:
+        fresh = new_data_since(recent) if recent is not None else ""
+        if recent is not None and not fresh:
             until = recent.created_at + timedelta(hours=cooldown_hours)
             why = (
                 f"cool-down: run #{recent.pk} ({recent.trigger}) started {recent.created_at:%Y-%m-%d %H:%M}; "
                 f"next possible after {until:%Y-%m-%d %H:%M %Z}"
             )
             return recent, False, why
+        if fresh:
+            evidence = {**evidence, "new_data": fresh}
         run, created = services.trigger_run(trigger, evidence=evidence)
     if not created:
         return run, False, f"run #{run.pk} is already in progress ({run.status})"
     return run, True, f"started run #{run.pk} ({trigger}): {evidence['summary']}"
+
+
+def new_data_since(run: RetrainingRun) -> str:
+    """What changed, when `run` ended asking for data and data was published since; else ""."""
+    if run.status != RetrainingRun.Status.SKIPPED or not run.evidence or not run.dataset.get("md5"):
+        return ""
+    try:
+        version = data.source_from_settings().version()
+    except data.DataError as exc:
+        logger.warning("watch: could not read the data version: %s", exc)
+        return ""
+    if version.md5 == run.dataset["md5"]:
+        return ""
+    return f"data {version.md5} published since run #{run.pk} asked for it"
