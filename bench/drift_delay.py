@@ -58,7 +58,9 @@ def main() -> None:
                     before = penguins(window, 3000 + 100 * r + d)
                     after = penguins(window, 5000 + 100 * r + d, **change)
 
-                    def found(k: int, before: pd.DataFrame = before, after: pd.DataFrame = after) -> bool:
+                    def found(
+                        k: int, before: pd.DataFrame = before, after: pd.DataFrame = after, profile=profile
+                    ) -> bool:
                         frame = pd.concat([before.iloc[k:], after.iloc[:k]], ignore_index=True)
                         return compare(frame, profile, thresholds=thresholds).verdict == DRIFT
 

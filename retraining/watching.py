@@ -144,8 +144,16 @@ def judge_quality(version: str, triggers: TriggerSettings, now: datetime) -> Qua
         low=scored["low"],
         high=scored["high"],
         margin=triggers.degradation_margin,
-        fell=scored["high"] < holdout - triggers.degradation_margin,
+        fell=fell(scored, holdout, triggers.degradation_margin),
     )
+
+
+def fell(scored: dict[str, float], holdout: float, margin: float) -> bool:
+    """Whether a live metric ({"value", "low", "high"}, 95% interval) is significantly more than
+    `margin` below the holdout score: one-sided at 2.5%. The holdout score is an estimate too; a
+    margin of a few points covers its noise (at 0, a holdout that came out high by chance would
+    raise false alarms a little above 2.5%)."""
+    return scored["high"] < holdout - margin
 
 
 def drift_evidence(checked: DriftCheck) -> dict[str, Any]:

@@ -238,3 +238,32 @@ def test_the_monitoring_api_shows_the_newest_check_in_full_and_the_history(champ
     assert set(latest["predictions"]) >= {"psi", "p_value"}
     assert [check["verdict"] for check in drift["history"]] == ["drift", "no drift"]
     assert set(drift["history"][1]["psi"]) == {*PENGUIN_FEATURES, "predictions"}
+
+
+def live_accuracy(rows: int, accuracy: float, rng) -> dict[str, float]:
+    """Live accuracy on `rows` labels, as live_metrics gives it (Wilson's interval)."""
+    from predictor.predlog import quality
+
+    correct = int(rng.binomial(rows, accuracy))
+    low, high = quality.wilson(correct, rows)
+    return {"value": correct / rows, "low": low, "high": high}
+
+
+def test_the_fall_rule_survives_an_a_a_test_and_catches_a_real_fall():
+    """A/A: live labels at the accuracy the holdout measured on its own 500 noisy rows, 2,000 draws
+    of 300 labels, the default margin: at most 5% called fallen. A/B: a real 15-point fall, 95% caught."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    margin = TriggerSettings._meta.get_field("degradation_margin").default
+    draws, false_alarms, caught, false_at_zero = 2000, 0, 0, 0
+    for _ in range(draws):
+        holdout = rng.binomial(500, 0.9) / 500
+        same = live_accuracy(300, 0.9, rng)
+        false_alarms += watching.fell(same, holdout, margin)
+        false_at_zero += watching.fell(same, holdout, 0.0)
+        caught += watching.fell(live_accuracy(300, 0.75, rng), holdout, margin)
+
+    assert false_alarms <= 0.05 * draws
+    assert false_at_zero <= 0.10 * draws  # the holdout's own noise, uncovered by a margin
+    assert caught >= 0.95 * draws
