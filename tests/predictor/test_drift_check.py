@@ -8,12 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from predictor import registry, services
+from predictor import services
 from predictor.drift_check import DriftCheckError, check
 from predictor.models import Deployment
-from predictor.profile import build_profile
 from retraining.demo import demo_frame
-from retraining.steps.train import prepare_features, train
+from tests.support.monitoring import log_profiled_penguins
 from tests.support.serving import log_penguins_model
 
 pytestmark = pytest.mark.django_db
@@ -22,22 +21,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(scope="session")
 def profiled_versions() -> tuple[str, str, str]:
     """(model name, a version logged with its training profile, a version logged without one)."""
-    frame = demo_frame(1, "penguins")
     name = f"test-drift-{uuid.uuid4().hex[:8]}"
-    features = prepare_features(frame, "species")
-    model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
     with override_settings(MODEL_NAME=name):
-        profiled = registry.log_model(
-            model,
-            params={},
-            metrics={},
-            tags={},
-            signature_input=features,
-            input_example=features.head(2),
-            run_name="profiled",
-            profile=build_profile(features, model.predict(features)),
-        ).version
-        bare = log_penguins_model(frame, {"n_estimators": 2})
+        profiled = log_profiled_penguins()
+        bare = log_penguins_model(demo_frame(1, "penguins"), {"n_estimators": 2})
     return name, profiled, bare
 
 
