@@ -7,6 +7,12 @@ SQLite database filled with a long history (5,000 runs, 200 deployments), with D
 in-process: median time of 100 requests, bytes and SQL queries per request. Two workers are on
 record (one alive and running the active run, one stopped), as the header's worker health reads them.
 
+With `--labels N,...` it then times the dashboard's quality badge (one GROUP BY of the served
+version's labelled predictions, scored from the confusion counts) against judging the same
+labels as the degradation trigger does (`retraining.watching.judge_quality`, which loads every
+labelled prediction and bootstraps it), and the Monitoring page, for each number of labelled
+predictions logged (3 classes, with probabilities, 85% right).
+
 It also times the schedule's due-time search (`retraining.schedule.previous_due`, which skips whole
 days and hours that cannot match) against a naive minute-by-minute walk, for a daily schedule and
 for the worst case, a leap-day schedule ("0 0 29 2 *") whose previous tick is up to four years back.
@@ -14,6 +20,7 @@ for the worst case, a leap-day schedule ("0 0 29 2 *") whose previous tick is up
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -105,6 +112,48 @@ def bench_requests() -> None:
     print(f"of which worker health (one query): {health:.2f} ms")
 
 
+def bench_badges(label_counts: list[int]) -> None:
+    import numpy as np
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.utils import timezone
+
+    from predictor import services
+    from predictor.models import LoggedVersion, Prediction
+    from predictor.predlog import new_ids
+    from retraining import watching
+    from retraining.models import TriggerSettings
+    from retraining.panel import live
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench"))
+    triggers = TriggerSettings.current()
+    served = services.active_deployment()
+    classes = ["Adelie", "Chinstrap", "Gentoo"]
+    LoggedVersion.objects.get_or_create(version=served.version, defaults={"model_name": "bench", "classes": classes})
+    rng = np.random.default_rng(0)
+    heads = f"{'badge ms':>10}{'poll ms':>9}{'trigger judge ms':>18}{'monitoring page ms':>20}"
+    print(f"\n{'labelled predictions':<22}{heads}")
+    logged = 0
+    for count in label_counts:
+        now = timezone.now()
+        truth = rng.integers(0, 3, count - logged)
+        guess = np.where(rng.random(len(truth)) < 0.85, truth, (truth + 1) % 3)
+        proba = rng.dirichlet([1, 1, 1], len(truth))
+        Prediction.objects.bulk_create(
+            (Prediction(id=i, created_at=now, model_version=served.version, inputs={}, prediction=classes[g],
+                        probabilities=list(p), label=classes[t], labelled_at=now)
+             for i, t, g, p in zip(new_ids(len(truth)), truth, guess, proba, strict=True)),
+            batch_size=5_000,
+        )  # fmt: skip
+        logged = count
+        badge = median_ms(lambda: live.quality_badge(served, timezone.now()), 20)
+        poll = median_ms(lambda: client.get("/panel/live.json"), 20)
+        judged = median_ms(lambda: watching.judge_quality(served.version, triggers, timezone.now()), 3)
+        page = median_ms(lambda: client.get("/panel/monitoring/"), 3)
+        print(f"{count:<22,}{badge:>10.2f}{poll:>9.2f}{judged:>18.1f}{page:>20.1f}")
+
+
 def bench_due_times() -> None:
     from celery.schedules import crontab
 
@@ -134,6 +183,9 @@ def bench_due_times() -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", default="", help="labelled predictions to time the badge at, e.g. 1000,10000")
+    label_counts = [int(n) for n in parser.parse_args().labels.split(",") if n]
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="bench-panel-") as tmp:
         os.environ.update(VAR_DIR=tmp, DJANGO_SETTINGS_MODULE="config.settings")
@@ -152,6 +204,8 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         fill_history()
         bench_requests()
+        if label_counts:
+            bench_badges(label_counts)
         bench_due_times()
 
 

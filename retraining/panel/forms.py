@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 
 from retraining import schedule
-from retraining.models import PromotionPolicy
+from retraining.models import PromotionPolicy, TriggerSettings
 
 
 class PolicyForm(forms.ModelForm):
@@ -22,6 +22,7 @@ class PolicyForm(forms.ModelForm):
             "significance",
             "return_significance",
             "min_first_score",
+            "reject_on_drift",
             "note",
         ]
         labels = {
@@ -31,6 +32,7 @@ class PolicyForm(forms.ModelForm):
             "significance": "Significance level",
             "return_significance": "Significance level to bring back a replaced model",
             "min_first_score": "Minimum score for the first model",
+            "reject_on_drift": "Reject new data that drifted (instead of a warning on the run)",
             "note": "Why this change",
         }
 
@@ -66,6 +68,46 @@ class PolicyForm(forms.ModelForm):
         policy.created_by = user
         policy.save()
         return policy
+
+
+class TriggerSettingsForm(forms.ModelForm):
+    """Edits the one TriggerSettings row: when live serving starts a run by itself."""
+
+    # Declared here: the model field's own lower bound is 0, and 0 labels would judge on nothing.
+    min_labels = forms.IntegerField(
+        min_value=1,
+        label="Labels needed to judge live quality",
+        help_text=TriggerSettings._meta.get_field("min_labels").help_text,
+        error_messages={"min_value": "at least %(limit_value)s label is needed to judge live quality"},
+    )
+
+    class Meta:
+        model = TriggerSettings
+        fields = ["drift_enabled", "degradation_enabled", "degradation_margin", "min_labels", "cooldown_hours"]
+        labels = {
+            "drift_enabled": "Start a run when live inputs drift",
+            "degradation_enabled": "Start a run when live quality falls",
+            "degradation_margin": "Margin below the holdout score",
+            "cooldown_hours": "Cool-down (hours)",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+
+    def clean_degradation_margin(self) -> float:
+        return _between(self.cleaned_data["degradation_margin"], 0.0, 1.0, "the margin")
+
+    def clean_cooldown_hours(self) -> float:
+        value = self.cleaned_data["cooldown_hours"]
+        if not value > 0:
+            raise forms.ValidationError(f"the cool-down must be more than 0 hours (got {value:g})")
+        return value
+
+    def save_by(self, user: AbstractBaseUser) -> TriggerSettings:
+        triggers = self.save(commit=False)
+        triggers.updated_by = user
+        triggers.save()
+        return triggers
 
 
 class ScheduleForm(forms.Form):

@@ -1,7 +1,7 @@
 """The dashboard's state in one dict: the page is rendered from it and its poll redraws every
 part from it, so no two parts of the page can disagree about a run or the served model.
 
-Each key is one part of the page (`run`, `recent`, `served`, `workers`, `chart`); a part added later gets
+Each key is one part of the page (`run`, `recent`, `served`, `workers`, `chart`, `monitoring`); a part added later gets
 a key of its own and the page a renderer for it. Every label a person reads (titles, durations,
 dates) is written here, once, so the first render and every redraw say the same words.
 """
@@ -10,35 +10,95 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince
 
+from predictor import drift
 from predictor.contract import METRICS as MODEL_METRICS
+from predictor.models import Deployment, DriftCheck
 from retraining import runs as run_store
 from retraining import workers as worker_store
-from retraining.models import RetrainingRun, WorkerHeartbeat
-from retraining.panel import selectors
+from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
+from retraining.panel import monitoring, selectors
 
 RECENT_RUNS = 8
 
 
 def dashboard_state(served: selectors.Served | None = None) -> dict[str, Any]:
     """The active run if there is one, else the newest; the newest runs; what is served; which
-    workers are alive; the chart's stamp."""
+    workers are alive; the chart's stamp; the drift and quality badges."""
     recent = list(selectors.runs()[:RECENT_RUNS])
     active = run_store.active_run()
     latest = active or (recent[0] if recent else None)
-    served = served_state(served or selectors.served())
+    served = served or selectors.served()
+    shown = served_state(served)
     workers = worker_store.liveness()
     return {
         "run": run_card(latest, workers) if latest else None,
         "recent": [run_row(run, workers) for run in recent],
-        "served": served,
+        "served": shown,
         "workers": workers_state(workers, active),
-        "chart": {"stamp": chart_stamp(served, recent)},
+        "chart": {"stamp": chart_stamp(shown, recent)},
+        "monitoring": monitoring_state(served.deployment, timezone.now()),
     }
+
+
+def monitoring_state(deployment: Deployment | None, now: datetime) -> dict[str, Any]:
+    """The drift badge (the newest drift check) and the quality badge (the served version's live
+    primary metric against its holdout score), each linking to the Monitoring page.
+
+    Each badge is {"kind": "ok" | "warn" | "none", "text", "title"}."""
+    return {
+        "url": reverse("panel-monitoring"),
+        "drift": drift_badge(selectors.newest_drift_check(), deployment, now),
+        "quality": quality_badge(deployment, now),
+    }
+
+
+def drift_badge(check: DriftCheck | None, deployment: Deployment | None, now: datetime) -> dict[str, str]:
+    """The newest check: Drift: none (12:04, 1,200 rows); Drift on tenure, contract (12:04, 1,200 rows);
+    the version checked is named when it is no longer the one served."""
+    if check is None:
+        how = f"beat checks every {settings.MONITOR_INTERVAL} s, or run manage.py check_drift"
+        return _badge("none", "Drift: no check yet", how)
+    when = f"{_moment(check.checked_at, now)}, {check.rows:,} rows"
+    if deployment is not None and deployment.version != check.version:
+        when = f"v{check.version}, {when}"
+    title = f"v{check.version}, inputs logged since {_date(check.since, 'M j, H:i')}: {check.summary}"
+    if check.verdict == drift.DRIFT:
+        names = ", ".join(monitoring.PREDICTIONS_LABEL if n == drift.PREDICTIONS else n for n in check.drifted)
+        return _badge("warn", f"Drift on {names} ({when})", title)
+    if check.verdict == drift.NO_DRIFT:
+        return _badge("ok", f"Drift: none ({when})", title)
+    return _badge("none", f"Drift: {check.verdict} ({when})", title)
+
+
+def quality_badge(deployment: Deployment | None, now: datetime) -> dict[str, str]:
+    """Live accuracy 0.81 vs holdout 0.86 (340 labels), in the warning colour when the degradation
+    trigger would call it fallen; Quality: waiting for labels (12 of 200)."""
+    if deployment is None:
+        return _badge("none", "Quality: no model served yet", "")
+    metric = run_store.current_policy().primary_metric
+    figure = monitoring.live_figure(deployment, metric, TriggerSettings.current(), now)
+    window = f"labelled predictions of v{figure.version} since {_date(figure.since, 'M j, H:i')}"
+    if figure.holdout is None:
+        return _badge("none", f"Quality: v{figure.version} has no holdout {metric}", window)
+    if figure.waiting:
+        return _badge("none", f"Quality: waiting for labels ({figure.labels:,} of {figure.min_labels:,})", window)
+    if figure.value is None:
+        return _badge("none", f"Live {metric}: on the Monitoring page ({figure.labels:,} labels)", window)
+    text = f"Live {metric} {figure.value:.2f} vs holdout {figure.holdout:.2f} ({figure.labels:,} labels)"
+    interval = f"95% interval {figure.low:.3f} to {figure.high:.3f} over the {window}"
+    if figure.fell:
+        return _badge("warn", text, f"{interval}: below the holdout by more than the margin {figure.margin:g}")
+    return _badge("ok", text, f"{interval}: within the margin {figure.margin:g} of the holdout")
+
+
+def _badge(kind: str, text: str, title: str) -> dict[str, str]:
+    return {"kind": kind, "text": text, "title": title}
 
 
 def run_card(run: RetrainingRun, workers: worker_store.WorkerLiveness) -> dict[str, Any]:

@@ -2,17 +2,18 @@
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
 from predictor import registry, services
-from predictor.models import Deployment, ServingProcess
-from retraining.models import RetrainingRun
+from predictor.models import Deployment, DriftCheck, Prediction, ServingProcess
+from retraining.models import MONITORING_TRIGGERS, RetrainingRun, TriggerSettings
 from retraining.pipeline import STEP_NAMES
 from retraining.policy import GUARD_METRICS
 
@@ -160,3 +161,77 @@ def chart_series(limit: int = 500) -> dict[str, Any]:
         "deployments": deployments[::-1],
         "challengers": challengers[::-1],
     }
+
+
+def newest_drift_check() -> DriftCheck | None:
+    return DriftCheck.objects.order_by("-checked_at").first()
+
+
+def hourly_volume(now: datetime, hours: int = 24) -> dict[str, Any]:
+    """Predictions logged per hour and version over the last `hours` hours, every hour listed
+    (oldest first, empty hours as 0): one GROUP BY over the (version, time) index."""
+    first = timezone.localtime(now).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    counted = (
+        Prediction.objects.filter(created_at__gte=first, created_at__lte=now)
+        .annotate(hour=TruncHour("created_at"))
+        .values_list("hour", "model_version")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    slots = [first + timedelta(hours=k) for k in range(hours)]
+    counts: dict[str, dict[datetime, int]] = {}
+    for hour, version, n in counted:
+        counts.setdefault(version, {})[hour] = n
+    return {
+        "hours": [slot.isoformat() for slot in slots],
+        "versions": {version: [by_hour.get(slot, 0) for slot in slots] for version, by_hour in counts.items()},
+    }
+
+
+def class_mix(version: str, since: datetime) -> dict[str, int]:
+    """How many predictions of `version` since a time said each class, most frequent first."""
+    counted = (
+        Prediction.objects.filter(model_version=version, created_at__gte=since)
+        .values_list("prediction")
+        .annotate(n=Count("id"))
+        .order_by("-n", "prediction")
+    )
+    return dict(counted)
+
+
+def holdout_mix(version: str) -> tuple[dict[str, int] | None, str]:
+    """The class mix a version predicted on its holdout (its training profile), and why not when
+    there is none: MLflow being down never breaks the page."""
+    try:
+        found = registry.profile(version)
+    except registry.RegistryError as exc:
+        logger.warning("holdout class mix unavailable: %s", exc)
+        return None, f"the training profile could not be read ({exc})"
+    predictions = (found or {}).get("predictions")
+    if not predictions:
+        return None, f"v{version} was logged without a holdout prediction profile"
+    return dict(predictions.get("counts", {})), ""
+
+
+def labelled_confusion(version: str, since: datetime) -> dict[tuple[str, str], int]:
+    """{(true label, predicted class): count} of a version's labelled predictions since a time:
+    one GROUP BY over the labelled rows, whatever their number."""
+    counted = (
+        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
+        .values_list("label", "prediction")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {(str(label), str(predicted)): n for label, predicted, n in counted}
+
+
+def trigger_state(triggers: TriggerSettings, now: datetime) -> dict[str, Any]:
+    """The newest run each monitoring trigger started, and when the next one may start: the
+    cool-down is shared by both triggers (retraining/watching.py `start`)."""
+    last = [
+        {"label": RetrainingRun.Trigger(trigger).label, "run": RetrainingRun.objects.filter(trigger=trigger).first()}
+        for trigger in MONITORING_TRIGGERS
+    ]
+    started = [entry["run"].created_at for entry in last if entry["run"] is not None]
+    until = max(started) + timedelta(hours=triggers.cooldown_hours) if started else None
+    return {"settings": triggers, "last": last, "cooling_until": until if until and until > now else None}

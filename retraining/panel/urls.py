@@ -16,5 +16,7 @@ urlpatterns = [
     path("deployments/", views.deployment_list, name="panel-deployments"),
     path("deployments/<int:pk>/rollback/", views.rollback, name="panel-rollback"),
     path("policy/", views.policy, name="panel-policy"),
+    path("monitoring/", views.monitoring_page, name="panel-monitoring"),
     path("schedule/", views.schedule_edit, name="panel-schedule"),
+    path("schedule/triggers/", views.triggers_edit, name="panel-triggers"),
 ]

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -11,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -19,10 +21,10 @@ from predictor.models import Deployment
 from predictor.registry import RegistryError
 from retraining import evidence, schedule, services, workers
 from retraining import runs as run_store
-from retraining.models import PromotionPolicy, RetrainingRun
+from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
 from retraining.panel import live as live_state
-from retraining.panel import selectors
-from retraining.panel.forms import PolicyForm, ScheduleForm
+from retraining.panel import monitoring, selectors
+from retraining.panel.forms import PolicyForm, ScheduleForm, TriggerSettingsForm
 
 View = Callable[..., HttpResponse]
 
@@ -139,6 +141,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         links=selectors.mlflow_links(run),
         holdout=evidence.holdout_sentences(run),
         paired=evidence.comparison(run),
+        started_by=monitoring.run_evidence(run),
+        validation_drift=monitoring.drift_rows(run.validation.get("drift") or {}),
     )
 
 
@@ -193,6 +197,21 @@ def policy(request: HttpRequest) -> HttpResponse:
 
 
 @staff_only
+@require_GET
+def monitoring_page(request: HttpRequest) -> HttpResponse:
+    """Drift over time, the newest check, live quality against holdout, volume and class mix."""
+    served = selectors.served()
+    return _page(
+        request,
+        "monitoring.html",
+        "monitoring",
+        served=served,
+        badges=live_state.monitoring_state(served.deployment, timezone.now()),
+        **monitoring.page(served.deployment),
+    )
+
+
+@staff_only
 @require_http_methods(["GET", "POST"])
 def schedule_edit(request: HttpRequest) -> HttpResponse:
     state = schedule.schedule_state()
@@ -202,5 +221,34 @@ def schedule_edit(request: HttpRequest) -> HttpResponse:
         schedule.update_schedule(form.cleaned_data["expression"], form.cleaned_data["enabled"])
         messages.success(request, "Schedule saved: beat follows it from now on, no restart needed.")
         return redirect("panel-schedule")
+    return _schedule_page(request, form, TriggerSettingsForm(instance=TriggerSettings.current()))
+
+
+@staff_only
+@require_POST
+def triggers_edit(request: HttpRequest) -> HttpResponse:
+    """The monitoring triggers, saved from the schedule page; errors are shown there, by their fields."""
+    form = TriggerSettingsForm(request.POST, instance=TriggerSettings.current())
+    if form.is_valid():
+        form.save_by(request.user)
+        messages.success(request, "Triggers saved: the next look at live serving (within a minute) follows them.")
+        return redirect("panel-schedule")
+    state = schedule.schedule_state()
+    initial = {"enabled": state.enabled, "preset": state.preset, "cron": state.expression}
+    return _schedule_page(request, ScheduleForm(initial=initial), form)
+
+
+def _schedule_page(request: HttpRequest, form: ScheduleForm, triggers_form: TriggerSettingsForm) -> HttpResponse:
     # `schedule`, not `state`: every page's `state` is its header's live state.
-    return _page(request, "schedule.html", "schedule", form=form, schedule=state, presets=schedule.PRESETS)
+    return _page(
+        request,
+        "schedule.html",
+        "schedule",
+        form=form,
+        schedule=schedule.schedule_state(),
+        presets=schedule.PRESETS,
+        triggers_form=triggers_form,
+        triggers=selectors.trigger_state(TriggerSettings.current(), timezone.now()),
+        monitor_interval=settings.MONITOR_INTERVAL,
+        primary_metric=run_store.current_policy().primary_metric,
+    )

@@ -1,4 +1,5 @@
-/* The metric chart (SVG): drawn from its data, fetched again when the live state says it changed. */
+/* The panel's charts (SVG, no library): the dashboard's metric chart, drawn from its data and fetched
+   again when the live state says it changed, and the Monitoring page's drift and volume charts. */
 (function () {
   "use strict";
 
@@ -14,11 +15,13 @@
 
   /* The y axis from the data: ticks on a 1-2-5 step, as many decimals as the step needs (so no two
      labels read the same), never narrower than 0.01 so a flat series still sits on labelled values,
-     and kept inside [0, 1] when every value is a score. */
-  function yAxis(values) {
+     and kept inside [0, 1] when every value is a score. `fromZero` starts it at 0 (PSI, counts);
+     `integer` keeps whole steps (counts). */
+  function yAxis(values, opts) {
+    opts = opts || {};
     var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
-    var bounded = lo >= 0 && hi <= 1;
-    var minSpan = Math.max(0.01, Math.abs(hi) * 0.01);
+    var bounded = !opts.integer && lo >= 0 && hi <= 1;
+    var minSpan = opts.integer ? 4 : Math.max(0.01, Math.abs(hi) * 0.01);
     if (hi - lo < minSpan) {
       var middle = (lo + hi) / 2;
       lo = middle - minSpan / 2; hi = middle + minSpan / 2;
@@ -30,7 +33,10 @@
       if (hi > 1) { lo -= hi - 1; hi = 1; }
       if (lo < 0) { hi = Math.min(1, hi - lo); lo = 0; }
     }
-    var raw = (hi - lo) / 4, power = Math.pow(10, Math.floor(Math.log10(raw)));
+    if (opts.fromZero) lo = 0;
+    var raw = (hi - lo) / 4;
+    if (opts.integer) raw = Math.max(raw, 1);
+    var power = Math.pow(10, Math.floor(Math.log10(raw)));
     var step = [1, 2, 5, 10].map(function (m) { return m * power; }).filter(function (s) { return s >= raw * 0.999; })[0];
     var decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
     var first = Math.floor(lo / step + 1e-9), last = Math.ceil(hi / step - 1e-9);
@@ -39,27 +45,17 @@
     return { lo: ticks[0], hi: ticks[ticks.length - 1], ticks: ticks, decimals: decimals };
   }
 
-  function drawChart(holder, data, metric, tip) {
-    holder.replaceChildren();
+  /* What every chart draws on: the y grid with its labels and the time axis with five labels.
+     Returns the SVG and the scales. */
+  function timeFrame(holder, t0, t1, values, opts) {
     var width = holder.clientWidth || 700, height = holder.clientHeight || 280;
     var pad = { left: 56, right: 16, top: 12, bottom: 28 };
-    var champions = data.deployments.filter(function (d) { return typeof d.metrics[metric] === "number"; });
-    var challengers = data.challengers.filter(function (c) { return typeof c.metrics[metric] === "number"; });
-    var points = champions.concat(challengers);
-    if (!points.length) {
-      holder.appendChild(el("p", "empty", "No " + metric + " recorded yet: it appears after the first training run."));
-      return;
-    }
-    var times = points.map(function (p) { return Date.parse(p.t); });
-    var now = Date.now();
-    var t0 = Math.min.apply(null, times), t1 = Math.max(now, Math.max.apply(null, times));
-    if (t1 - t0 < 60000) t0 = t1 - 60000;
-    var axis = yAxis(points.map(function (p) { return p.metrics[metric]; }));
+    var axis = yAxis(values, opts);
     var lo = axis.lo, hi = axis.hi;
     function x(t) { return pad.left + (t - t0) / (t1 - t0) * (width - pad.left - pad.right); }
     function y(v) { return pad.top + (hi - v) / (hi - lo) * (height - pad.top - pad.bottom); }
 
-    var root = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": metric + " over time" }, holder);
+    var root = svg("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": opts.label }, holder);
     axis.ticks.forEach(function (v) {
       svg("line", { x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v), "class": "grid-line" }, root);
       svg("text", { x: pad.left - 8, y: y(v) + 4, "text-anchor": "end", "class": "tick y-tick" }, root).textContent = v.toFixed(axis.decimals);
@@ -74,20 +70,41 @@
       var label = format.month ? new Date(t).toLocaleDateString([], format) : new Date(t).toLocaleTimeString([], format);
       svg("text", { x: x(t), y: height - 8, "text-anchor": j === 0 ? "start" : j === 4 ? "end" : "middle", "class": "tick" }, root).textContent = label;
     }
+    return { root: root, x: x, y: y, right: width - pad.right };
+  }
 
-    function hover(node, text) {
-      node.addEventListener("mouseenter", function (event) {
-        tip.textContent = text; tip.style.display = "block";
-        tip.style.left = event.clientX + 12 + "px"; tip.style.top = event.clientY + 12 + "px";
-      });
-      node.addEventListener("mouseleave", function () { tip.style.display = "none"; });
+  function hover(tip, node, text) {
+    node.addEventListener("mouseenter", function (event) {
+      tip.textContent = text; tip.style.display = "block";
+      tip.style.left = event.clientX + 12 + "px"; tip.style.top = event.clientY + 12 + "px";
+    });
+    node.addEventListener("mouseleave", function () { tip.style.display = "none"; });
+  }
+
+  function timeSpan(times, now) {
+    var t0 = Math.min.apply(null, times), t1 = Math.max(now || 0, Math.max.apply(null, times));
+    return [t1 - t0 < 60000 ? t1 - 60000 : t0, t1];
+  }
+
+  function drawChart(holder, data, metric, tip) {
+    holder.replaceChildren();
+    var champions = data.deployments.filter(function (d) { return typeof d.metrics[metric] === "number"; });
+    var challengers = data.challengers.filter(function (c) { return typeof c.metrics[metric] === "number"; });
+    var points = champions.concat(challengers);
+    if (!points.length) {
+      holder.appendChild(el("p", "empty", "No " + metric + " recorded yet: it appears after the first training run."));
+      return;
     }
+    var span = timeSpan(points.map(function (p) { return Date.parse(p.t); }), Date.now());
+    var values = points.map(function (p) { return p.metrics[metric]; });
+    var frame = timeFrame(holder, span[0], span[1], values, { label: metric + " over time" });
+    var root = frame.root, x = frame.x, y = frame.y;
 
     challengers.forEach(function (c) {
       var kind = c.status === "deployed" ? "deployed" : c.status === "kept" ? "kept" : "other";
       var link = svg("a", { href: c.url }, root);
       var dot = svg("circle", { cx: x(Date.parse(c.t)), cy: y(c.metrics[metric]), r: 6, "class": "challenger-point " + kind }, link);
-      hover(dot, "run #" + c.run + " challenger v" + c.version + " (" + c.status + "): " + metric + " " + c.metrics[metric].toFixed(4));
+      hover(tip, dot, "run #" + c.run + " challenger v" + c.version + " (" + c.status + "): " + metric + " " + c.metrics[metric].toFixed(4));
     });
     if (champions.length) {
       var path = "";
@@ -95,19 +112,99 @@
         var px = x(Date.parse(d.t)), py = y(d.metrics[metric]);
         path += (k === 0 ? "M" : "H" + px + "V") + (k === 0 ? px + " " + py : py);
       });
-      path += "H" + x(t1);
+      path += "H" + x(span[1]);
       svg("path", { d: path, "class": "champion-line" }, root);
       champions.forEach(function (d) {
         var dot = svg("circle", { cx: x(Date.parse(d.t)), cy: y(d.metrics[metric]), r: 3.5, "class": "champion-point" }, root);
-        hover(dot, "champion v" + d.version + " (" + d.source + "): " + metric + " " + d.metrics[metric].toFixed(4));
+        hover(tip, dot, "champion v" + d.version + " (" + d.source + "): " + metric + " " + d.metrics[metric].toFixed(4));
       });
     }
   }
 
-  /* The chart draws from its data, which the live state asks it to fetch again when it changes. */
-  function metricChart(holder, select, data) {
+  var SERIES_COLOURS = 10;
+
+  function legendItem(label, k) {
+    return el("span", "l-series series-" + (k % SERIES_COLOURS), label);
+  }
+
+  /* Per-feature PSI of every drift check (oldest first), the threshold as a dashed line; a point
+     where the feature was called drifted is drawn larger. */
+  function drawDrift(holder, legend, data, tip) {
+    holder.replaceChildren();
+    var checks = data.checks, times = checks.map(function (c) { return Date.parse(c.checked_at); });
+    var span = timeSpan(times);
+    var values = [data.threshold];
+    checks.forEach(function (c) {
+      Object.keys(c.psi).forEach(function (name) { if (typeof c.psi[name] === "number") values.push(c.psi[name]); });
+    });
+    var frame = timeFrame(holder, span[0], span[1], values, { fromZero: true, label: "PSI per feature over time" });
+    var root = frame.root, x = frame.x, y = frame.y;
+    svg("line", { x1: x(span[0]), x2: frame.right, y1: y(data.threshold), y2: y(data.threshold), "class": "threshold-line" }, root);
+    svg("text", { x: frame.right - 4, y: y(data.threshold) - 5, "text-anchor": "end", "class": "tick threshold-label" }, root)
+      .textContent = "threshold " + data.threshold;
+    data.series.forEach(function (series, k) {
+      var colour = "series-" + (k % SERIES_COLOURS);
+      var points = checks.map(function (c, i) { return { c: c, t: times[i], v: c.psi[series.key] }; })
+        .filter(function (p) { return typeof p.v === "number"; });
+      if (points.length > 1) {
+        var path = points.map(function (p, i) { return (i ? "L" : "M") + x(p.t) + " " + y(p.v); }).join("");
+        svg("path", { d: path, "class": "series-line " + colour, "data-series": series.key }, root);
+      }
+      points.forEach(function (p) {
+        var drifted = p.c.drifted.indexOf(series.key) >= 0;
+        var dot = svg("circle", { cx: x(p.t), cy: y(p.v), r: drifted ? 4.5 : 2.5, "class": "series-point " + colour + (drifted ? " drifted" : "") }, root);
+        hover(tip, dot, series.label + ": PSI " + p.v.toFixed(3) + (drifted ? ", drifted" : "") + " (v" + p.c.version + ", " + p.c.rows + " rows, " + new Date(p.t).toLocaleString() + ")");
+      });
+    });
+    legend.replaceChildren.apply(legend, data.series.map(function (series, k) { return legendItem(series.label, k); }));
+  }
+
+  /* Logged predictions per hour over the last day, stacked by version. */
+  function drawVolume(holder, legend, data, tip) {
+    holder.replaceChildren();
+    var hour = 3600000, starts = data.hours.map(Date.parse);
+    var versions = Object.keys(data.versions).sort(function (a, b) { return Number(b) - Number(a); });
+    var totals = starts.map(function (_, i) {
+      return versions.reduce(function (sum, v) { return sum + data.versions[v][i]; }, 0);
+    });
+    var last = starts[starts.length - 1] + hour;
+    var frame = timeFrame(holder, starts[0], last, totals.concat([0]), { fromZero: true, integer: true, label: "predictions per hour" });
+    starts.forEach(function (start, i) {
+      var left = frame.x(start) + 1, width = Math.max(1, frame.x(start + hour) - frame.x(start) - 2), base = 0;
+      versions.forEach(function (v, k) {
+        var n = data.versions[v][i];
+        if (!n) return;
+        var top = frame.y(base + n);
+        svg("rect", { x: left, y: top, width: width, height: frame.y(base) - top, "class": "bar series-" + (k % SERIES_COLOURS), "data-hour": data.hours[i] }, frame.root);
+        base += n;
+      });
+      if (!totals[i]) return;
+      var zone = svg("rect", { x: left, y: frame.y(totals[i]), width: width, height: frame.y(0) - frame.y(totals[i]), "class": "bar-hover" }, frame.root);
+      var parts = versions.filter(function (v) { return data.versions[v][i]; }).map(function (v) { return "v" + v + " " + data.versions[v][i]; });
+      hover(tip, zone, new Date(start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false }) + ": " + totals[i] + " predictions (" + parts.join(", ") + ")");
+    });
+    legend.replaceChildren.apply(legend, versions.map(function (v, k) { return legendItem("v" + v, k); }));
+  }
+
+  function chartTip() {
     var tip = el("div", "chart-tip");
     document.body.appendChild(tip);
+    return tip;
+  }
+
+  /* A chart drawn once from the data the page carries, and again when the window is resized. */
+  function staticChart(dataId, draw, holder, legend) {
+    var source = document.getElementById(dataId);
+    if (!source || !holder) return;
+    var data = JSON.parse(source.textContent), tip = chartTip();
+    function render() { draw(holder, legend, data, tip); }
+    window.addEventListener("resize", render);
+    render();
+  }
+
+  /* The chart draws from its data, which the live state asks it to fetch again when it changes. */
+  function metricChart(holder, select, data) {
+    var tip = chartTip();
     function render() { drawChart(holder, data, select.value, tip); }
     function setData(fresh) {
       data = fresh;
@@ -138,4 +235,6 @@
       document.querySelector("[data-chart]"), document.querySelector("[data-chart-metric]"), JSON.parse(chartData.textContent)
     );
   }
+  staticChart("drift-data", drawDrift, document.querySelector("[data-drift-chart]"), document.querySelector("[data-drift-legend]"));
+  staticChart("volume-data", drawVolume, document.querySelector("[data-volume-chart]"), document.querySelector("[data-volume-legend]"));
 })();

@@ -182,6 +182,18 @@
     holder.replaceChildren.apply(holder, nodes);
   }
 
+  /* The drift and quality badges, each a link to the Monitoring page. */
+  function drawMonitoring(holder, monitoring) {
+    if (!holder) return;
+    holder.replaceChildren.apply(holder, [["drift", "data-drift-badge"], ["quality", "data-quality-badge"]].map(function (part) {
+      var badge = monitoring[part[0]], link = el("a", "mbadge mbadge-" + badge.kind, badge.text);
+      link.href = monitoring.url;
+      link.title = badge.title;
+      link.setAttribute(part[1], "");
+      return link;
+    }));
+  }
+
   /* Every part of the state, by its key: a part added to the state gets its renderer here. */
   function renderers(card, chart) {
     return {
@@ -192,6 +204,7 @@
         drawServedCard(document.querySelector("[data-served-card]"), served);
       },
       workers: function (workers) { drawWorkers(document.querySelector("[data-part=workers]"), workers); },
+      monitoring: function (monitoring) { drawMonitoring(document.querySelector("[data-monitoring]"), monitoring); },
       chart: function (state) {
         if (state.stamp === card.dataset.chartStamp) return;
         card.dataset.chartStamp = state.stamp;

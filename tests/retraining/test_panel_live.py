@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from predictor.models import Deployment
-from retraining import workers
-from retraining.models import RetrainingRun, WorkerHeartbeat
+from retraining import runs, workers
+from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
 from retraining.panel import live
 
 pytestmark = pytest.mark.django_db
@@ -136,11 +136,13 @@ def test_the_poll_costs_the_same_queries_whatever_the_history(client, staff_user
     Deployment.objects.create(model_name="m", version="1", source="bootstrap")
     RetrainingRun.objects.create(trigger="manual", status="running", step="train")
     heartbeat("w1@host", timezone.now())
-    # session, user, newest runs, active run, newest deployment, serving processes, worker heartbeats
-    with django_assert_num_queries(7):
+    runs.current_policy(), TriggerSettings.current()  # made once, by the first look at them
+    # session, user, newest runs, active run, newest deployment, serving processes, worker heartbeats,
+    # newest drift check, policy, trigger settings, the served version's labels by (label, prediction)
+    with django_assert_num_queries(11):
         body = client.get(reverse("panel-live")).json()
     assert len(body["recent"]) == live.RECENT_RUNS
-    assert set(body) == {"run", "recent", "served", "workers", "chart"}
+    assert set(body) == {"run", "recent", "served", "workers", "chart", "monitoring"}
 
 
 def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(client, staff_user, model_name):
@@ -234,7 +236,7 @@ def test_a_run_queued_briefly_or_with_a_live_worker_is_not_stalled(settings):
 
 
 @pytest.mark.parametrize(
-    "name", ["panel-dashboard", "panel-runs", "panel-deployments", "panel-policy", "panel-schedule"]
+    "name", ["panel-dashboard", "panel-runs", "panel-deployments", "panel-monitoring", "panel-policy", "panel-schedule"]
 )
 def test_every_page_header_says_which_workers_are_alive(client, staff_user, name):
     client.force_login(staff_user)

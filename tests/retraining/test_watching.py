@@ -11,7 +11,7 @@ from django.utils import timezone
 from predictor.models import DriftCheck
 from retraining import runs, watching
 from retraining.models import RetrainingRun, TriggerSettings
-from tests.support.monitoring import PENGUIN_FEATURES, log_predictions, log_profiled_penguins, penguin_inputs, serve
+from tests.support.monitoring import PENGUIN_FEATURES, log_profiled_penguins, log_traffic, serve
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
@@ -22,17 +22,6 @@ def champion(model_name) -> str:
     version = log_profiled_penguins()
     serve(version, {"accuracy": 0.95})
     return version
-
-
-def log_traffic(version: str, rows: int, shift: float = 0.0, seed: int = 0, correct: float | None = None) -> None:
-    """`rows` logged predictions; with `correct`, every one labelled and that share of them right."""
-    frame = penguin_inputs(rows, seed=seed, shift=shift)
-    truth = frame["species"].tolist()
-    labels = None
-    if correct is not None:
-        wrong = {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"}
-        labels = [t if i < correct * rows else wrong[t] for i, t in enumerate(truth)]
-    log_predictions(version, frame, truth, labels)
 
 
 def finish(run: RetrainingRun) -> None:

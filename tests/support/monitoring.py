@@ -73,3 +73,21 @@ def log_predictions(
             zip(new_ids(len(frame)), inputs.to_dict("records"), predictions, strict=True)
         )
     )
+
+
+def log_traffic(
+    version: str,
+    rows: int,
+    shift: float = 0.0,
+    seed: int = 0,
+    correct: float | None = None,
+    at: datetime | None = None,
+) -> None:
+    """`rows` logged predictions; with `correct`, every one labelled and that share of them right."""
+    frame = penguin_inputs(rows, seed=seed, shift=shift)
+    truth = frame["species"].tolist()
+    labels = None
+    if correct is not None:
+        wrong = {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"}
+        labels = [t if i < correct * rows else wrong[t] for i, t in enumerate(truth)]
+    log_predictions(version, frame, truth, labels, at=at)
