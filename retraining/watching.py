@@ -129,13 +129,14 @@ def judge_quality(version: str, triggers: TriggerSettings, now: datetime) -> Qua
     if deployed is not None:
         since = max(since, deployed.created_at)
     holdout = (deployed.metrics or {}).get(metric) if deployed is not None else None
-    live = predlog.live_metrics(version, since)
+    # The one metric judged, from the confusion counts where it can be: one GROUP BY every interval.
+    live = predlog.live_metric(version, since, metric)
     base = {"version": version, "metric": metric, "labels": live["labels"], "since": since, "holdout": holdout}
     if holdout is None:
         return Quality(**base, not_judged=f"v{version} has no holdout {metric} to compare with")
     if live["labels"] < triggers.min_labels:
         return Quality(**base, not_judged=f"{live['labels']} labels of the {triggers.min_labels} needed")
-    scored = live["metrics"].get(metric)
+    scored = live["metric"]
     if scored is None:
         return Quality(**base, not_judged=f"{metric} cannot be computed on the labelled predictions")
     return Quality(

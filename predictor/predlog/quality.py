@@ -12,6 +12,7 @@ resamples of 100,000 labels take well under a second.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ RESAMPLES = 1000
 Z95 = 1.959963984540054
 # Resamples computed at once: bounds the weight matrix to about 40 MB.
 _CHUNK_CELLS = 5_000_000
+# ROC AUC's interval is bootstrapped on at most this many rows (see `_auc`).
+AUC_BOOTSTRAP_ROWS = 2_000
 
 
 def wilson(successes: int, count: int, z: float = Z95) -> tuple[float, float]:
@@ -58,15 +61,60 @@ def score(truth: list[str], predicted: list[str], proba: np.ndarray | None, clas
     metrics: dict[str, dict[str, float]] = {
         "accuracy": {"value": float(accuracy_score(y, p)), "low": low, "high": high}
     }
-    weights = _weights(count)
+    cells = _cells(y, p)
     for name, fn in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
         value = float(fn(y, p, average=average, zero_division=0, **extra))
-        spread = _confusion_bootstrap(name, y, p, labels, binary, weights)
-        metrics[name] = {"value": value, **_percentiles(spread)}
-    auc = _auc(y, proba, classes, weights)
-    if auc is not None:
-        metrics["roc_auc"] = auc
+        metrics[name] = {"value": value, **_percentiles(_cell_bootstrap(name, cells))}
+    if proba is not None and classes is not None:
+        auc = _auc(y, proba, classes)
+        if auc is not None:
+            metrics["roc_auc"] = auc
     return {"labels": count, "metrics": {name: metrics[name] for name in METRICS if name in metrics}}
+
+
+# The metrics a confusion matrix gives: ROC AUC needs every row's probabilities.
+CONFUSION_METRICS = ("accuracy", "precision", "recall", "f1")
+
+
+def score_counts(cells: dict[tuple[str, str], int], metric: str) -> dict[str, float] | None:
+    """{"value", "low", "high"} of one confusion metric over {(truth, predicted): count}, the
+    same figures `score` gives for those rows; None for ROC AUC or no counts.
+
+    The interval is the row bootstrap's own: a resample of n rows lands in the cells as a
+    multinomial draw of n over the cells' shares, so resampling the cells costs the same at ten
+    labels or ten million.
+    """
+    if metric not in CONFUSION_METRICS or not cells:
+        return None
+    total = sum(cells.values())
+    if metric == "accuracy":
+        correct = sum(n for (truth, predicted), n in cells.items() if truth == predicted)
+        low, high = wilson(correct, total)
+        return {"value": correct / total, "low": low, "high": high}
+    truth, predicted, counts = _ordered(cells)
+    value = _confusion_scores(metric, truth, predicted, counts[None, :])[0]
+    return {"value": float(value), **_percentiles(_cell_bootstrap(metric, (truth, predicted, counts)))}
+
+
+def _cells(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (truth, predicted) pairs and how many rows each holds."""
+    return _ordered(Counter(zip(y.tolist(), p.tolist(), strict=True)))
+
+
+def _ordered(cells: dict[tuple[str, str], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cells in one order (sorted), so the same counts always get the same resamples."""
+    keys = sorted((str(t), str(p)) for t, p in cells)
+    counts = {(str(t), str(p)): n for (t, p), n in cells.items()}
+    truth = np.array([t for t, _ in keys], dtype=object)
+    predicted = np.array([p for _, p in keys], dtype=object)
+    return truth, predicted, np.array([counts[key] for key in keys], dtype=float)
+
+
+def _cell_bootstrap(name: str, cells: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    truth, predicted, counts = cells
+    total = int(counts.sum())
+    draws = np.random.default_rng(20261129).multinomial(total, counts / total, size=RESAMPLES).astype(float)
+    return _confusion_scores(name, truth, predicted, draws)
 
 
 def _weights(count: int) -> list[np.ndarray]:
@@ -90,29 +138,35 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     return {"low": float(low), "high": float(high)}
 
 
-def _confusion_bootstrap(
-    name: str, y: np.ndarray, p: np.ndarray, labels: list[str], binary: bool, weights: list[np.ndarray]
-) -> np.ndarray:
+def _confusion_scores(name: str, truth: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`name` (precision, recall or F1: the positive class's of two, else the macro average over
+    the classes seen) for each row of `weights`, the number of times each (truth, predicted)
+    cell is counted."""
+    labels = sorted(set(truth) | set(predicted))
     k = len(labels)
     index = {label: i for i, label in enumerate(labels)}
-    cell = np.array([index[t] * k + index[q] for t, q in zip(y, p, strict=True)])
-    onehot = np.zeros((len(y), k * k))
-    onehot[np.arange(len(y)), cell] = 1.0
-    results = []
-    for chunk in weights:
-        confusion = (chunk @ onehot).reshape(-1, k, k)
-        tp = np.diagonal(confusion, axis1=1, axis2=2)
-        actual, guessed = confusion.sum(axis=2), confusion.sum(axis=1)
-        precision = np.divide(tp, guessed, out=np.zeros_like(tp), where=guessed > 0)
-        recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
-        both = precision + recall
-        f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
-        per_class = {"precision": precision, "recall": recall, "f1": f1}[name]
-        results.append(per_class[:, 1] if binary else per_class.mean(axis=1))
-    return np.concatenate(results)
+    cell = np.array([index[t] * k + index[q] for t, q in zip(truth, predicted, strict=True)])
+    onehot = np.zeros((len(truth), k * k))
+    onehot[np.arange(len(truth)), cell] = 1.0
+    confusion = (weights @ onehot).reshape(-1, k, k)
+    tp = np.diagonal(confusion, axis1=1, axis2=2)
+    actual, guessed = confusion.sum(axis=2), confusion.sum(axis=1)
+    precision = np.divide(tp, guessed, out=np.zeros_like(tp), where=guessed > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
+    per_class = {"precision": precision, "recall": recall, "f1": f1}[name]
+    return per_class[:, 1] if k == 2 else per_class.mean(axis=1)
 
 
-def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None, weights: list[np.ndarray]) -> Any:
+def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None) -> Any:
+    """ROC AUC (one-vs-rest macro beyond two classes) on every row, with a bootstrap interval.
+
+    A resample of every row costs resamples x rows; beyond AUC_BOOTSTRAP_ROWS labels the spread is
+    bootstrapped on a random subsample of that size and scaled down by sqrt(subsample / rows)
+    around the full value. AUC is a U-statistic, whose spread shrinks as 1 / sqrt(rows), so the
+    interval keeps its width at any size while its cost stops growing.
+    """
     if proba is None or classes is None:
         return None
     present = set(y)
@@ -127,17 +181,31 @@ def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None, wei
         return None
     if math.isnan(value):
         return None
+    scale = 1.0
+    if len(y) > AUC_BOOTSTRAP_ROWS:
+        pick = np.random.default_rng(20261130).choice(len(y), AUC_BOOTSTRAP_ROWS, replace=False)
+        scale = math.sqrt(AUC_BOOTSTRAP_ROWS / len(y))
+        y, proba = y[pick], proba[pick]
     scored = [1] if len(classes) == 2 else range(len(classes))
-    per_class = np.array([_weighted_auc(y == classes[c], proba[:, c], weights) for c in scored])
-    # A class absent from a resample has no AUC there: the macro average is over the others.
-    usable = ~np.isnan(per_class)
-    spread = np.divide(
-        np.where(usable, per_class, 0).sum(axis=0),
+    weights = _weights(len(y))
+    spread = _macro([_weighted_auc(y == classes[c], proba[:, c], weights) for c in scored])
+    if scale != 1.0:
+        centre = _macro([_weighted_auc(y == classes[c], proba[:, c], [np.ones((1, len(y)))]) for c in scored])[0]
+        spread = value + (spread - centre) * scale
+    return {"value": value, **_percentiles(spread)}
+
+
+def _macro(per_class: list[np.ndarray]) -> np.ndarray:
+    """The mean over classes of each resample's AUC; a class absent from a resample has no AUC
+    there, and the mean is over the others."""
+    stacked = np.array(per_class)
+    usable = ~np.isnan(stacked)
+    return np.divide(
+        np.where(usable, stacked, 0).sum(axis=0),
         usable.sum(axis=0),
-        out=np.full(per_class.shape[1], np.nan),
+        out=np.full(stacked.shape[1], np.nan),
         where=usable.any(axis=0),
     )
-    return {"value": value, **_percentiles(spread)}
 
 
 def _weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:

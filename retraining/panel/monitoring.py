@@ -2,14 +2,10 @@
 evidence, and the live quality figure the dashboard's badge polls.
 
 The page reads the same section builders as GET /api/v1/monitoring (predictor/monitoring.py), so
-the page and the API never disagree. The badge cannot: the API's live metrics load every labelled
-prediction and bootstrap a thousand resamples of them, seconds at a few thousand labels, and the
-dashboard polls every few seconds. It scores the primary metric from the confusion counts (one
-GROUP BY whatever the number of labels) and judges it as the degradation trigger does
-(retraining/watching.py `judge_quality`): Wilson's interval for accuracy, and for precision, recall
-and F1 a bootstrap of the confusion cells, which is the row bootstrap's own distribution (a
-resample of n rows lands in the cells as a multinomial draw of n over the cells' shares), scored
-by the live metrics' own function.
+the page and the API never disagree. The badge scores the primary metric from the confusion counts
+(`predlog.labelled_counts`, one GROUP BY whatever the number of labels, and `quality.score_counts`)
+and judges it with the degradation trigger's own rule (retraining/watching.py `fell`). ROC AUC needs
+every row's probabilities: for it the badge points to the Monitoring page.
 """
 
 from __future__ import annotations
@@ -18,20 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from predictor import drift
+from predictor import drift, predlog
 from predictor import monitoring as api
 from predictor.contract import METRICS
 from predictor.models import Deployment, DriftCheck
 from predictor.predlog import quality
+from retraining import watching
 from retraining.models import TriggerSettings
 from retraining.panel import selectors
 
-# The metrics a confusion matrix gives: ROC AUC needs every row's probabilities.
-CONFUSION_METRICS = ("accuracy", "precision", "recall", "f1")
 PREDICTIONS_LABEL = "predicted class mix"
 
 
@@ -57,14 +51,14 @@ class LiveFigure:
     @property
     def fell(self) -> bool:
         judged = self.high is not None and self.holdout is not None and not self.waiting
-        return judged and self.high < self.holdout - self.margin
+        return judged and watching.fell({"high": self.high}, self.holdout, self.margin)
 
 
 def live_figure(deployment: Deployment, metric: str, triggers: TriggerSettings, now: datetime) -> LiveFigure:
     """The served version's live `metric` over the trigger's window (QUALITY_WINDOW_DAYS, from its
     deployment at the earliest), with its 95% interval."""
     since = max(now - timedelta(days=settings.QUALITY_WINDOW_DAYS), deployment.created_at)
-    cells = selectors.labelled_confusion(deployment.version, since)
+    cells = predlog.labelled_counts(deployment.version, since)
     figure = LiveFigure(
         version=deployment.version,
         metric=metric,
@@ -74,36 +68,10 @@ def live_figure(deployment: Deployment, metric: str, triggers: TriggerSettings, 
         min_labels=triggers.min_labels,
         margin=triggers.degradation_margin,
     )
-    scored = confusion_metric(cells, metric) if cells else None
+    scored = quality.score_counts(cells, metric)
     if scored is None:
         return figure
     return LiveFigure(**{**figure.__dict__, **scored})
-
-
-def confusion_metric(cells: dict[tuple[str, str], int], metric: str) -> dict[str, float] | None:
-    """{"value", "low", "high"} of `metric` over {(truth, predicted): count}, scored by the live
-    metrics' own code (predictor/predlog/quality.py) with one row per cell, weighted by its count
-    for the value and by multinomial draws over the cells for the interval; None for a metric the
-    counts cannot give."""
-    if metric not in CONFUSION_METRICS:
-        return None
-    truth = np.array([t for t, _ in cells], dtype=object).astype(str)
-    predicted = np.array([p for _, p in cells], dtype=object).astype(str)
-    counts = np.array(list(cells.values()), dtype=float)
-    total = int(counts.sum())
-    if metric == "accuracy":
-        correct = int(counts[truth == predicted].sum())
-        low, high = quality.wilson(correct, total)
-        return {"value": correct / total, "low": low, "high": high}
-    labels = sorted(set(truth) | set(predicted))
-    binary = len(labels) == 2
-
-    def score(weights: np.ndarray) -> np.ndarray:
-        return quality._confusion_bootstrap(metric, truth, predicted, labels, binary, [weights])
-
-    draws = np.random.default_rng(20261129).multinomial(total, counts / total, size=quality.RESAMPLES)
-    low, high = np.percentile(score(draws.astype(float)), [2.5, 97.5])
-    return {"value": float(score(counts[None, :])[0]), "low": float(low), "high": float(high)}
 
 
 def drift_rows(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -213,18 +213,6 @@ def holdout_mix(version: str) -> tuple[dict[str, int] | None, str]:
     return dict(predictions.get("counts", {})), ""
 
 
-def labelled_confusion(version: str, since: datetime) -> dict[tuple[str, str], int]:
-    """{(true label, predicted class): count} of a version's labelled predictions since a time:
-    one GROUP BY over the labelled rows, whatever their number."""
-    counted = (
-        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
-        .values_list("label", "prediction")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {(str(label), str(predicted)): n for label, predicted, n in counted}
-
-
 def trigger_state(triggers: TriggerSettings, now: datetime) -> dict[str, Any]:
     """The newest run each monitoring trigger started, and when the next one may start: the
     cool-down is shared by both triggers (retraining/watching.py `start`)."""

@@ -77,3 +77,38 @@ def test_no_labels_give_no_metrics_and_one_class_gives_no_roc_auc():
     one_class = score(["Adelie"] * 5, ["Adelie"] * 5, np.full((5, 3), 1 / 3), CLASSES)
     assert "roc_auc" not in one_class["metrics"]
     assert one_class["metrics"]["accuracy"]["value"] == 1.0
+
+
+def test_the_confusion_counts_give_the_same_figures_as_the_rows():
+    """What the trigger and the badge compute from one GROUP BY is what `score` says of the rows."""
+    from collections import Counter
+
+    from predictor.predlog.quality import CONFUSION_METRICS, score_counts
+
+    truth, predicted, proba = labelled(700, 0.8, seed=11)
+    rows = score(truth, predicted, proba, CLASSES)["metrics"]
+    cells = Counter(zip(truth, predicted, strict=True))
+
+    for metric in CONFUSION_METRICS:
+        assert score_counts(dict(cells), metric) == pytest.approx(rows[metric]), metric
+    assert score_counts(dict(cells), "roc_auc") is None
+    assert score_counts({}, "accuracy") is None
+
+
+def test_past_the_auc_bootstrap_rows_the_interval_matches_the_full_bootstrap():
+    """Beyond AUC_BOOTSTRAP_ROWS the interval comes from a subsample, scaled: it must still be the
+    interval a bootstrap of every row gives."""
+    from predictor.predlog import quality
+
+    truth, predicted, proba = labelled(15_000, 0.7, seed=4)
+    y = np.array(truth)
+    fast = score(truth, predicted, proba, CLASSES)["metrics"]["roc_auc"]
+
+    weights = quality._weights(len(y))
+    full = quality._macro([quality._weighted_auc(y == c, proba[:, i], weights) for i, c in enumerate(CLASSES)])
+    low, high = np.percentile(full, [2.5, 97.5])
+
+    half_width = (high - low) / 2
+    assert fast["value"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr", labels=CLASSES))
+    assert fast["low"] == pytest.approx(low, abs=0.2 * half_width)
+    assert fast["high"] == pytest.approx(high, abs=0.2 * half_width)

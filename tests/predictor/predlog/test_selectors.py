@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from predictor.models import LoggedVersion, Prediction
-from predictor.predlog import live_metrics, logged_inputs, prediction_volume
+from predictor.predlog import live_metric, live_metrics, logged_inputs, prediction_volume
 from predictor.predlog.ids import new_ids
 from predictor.predlog.quality import wilson
 
@@ -77,6 +77,9 @@ def test_live_metrics_score_the_labelled_predictions_of_one_version_in_the_windo
     assert accuracy["value"] == 0.9
     assert (accuracy["low"], accuracy["high"]) == pytest.approx(wilson(18, 20))
     assert set(result["metrics"]) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    since = timezone.now() - timedelta(days=1)
+    for metric in result["metrics"]:  # one metric alone, from the counts where it can: the same figures
+        assert live_metric("1", since, metric) == {"labels": 20, "metric": pytest.approx(result["metrics"][metric])}
 
 
 def test_live_metrics_without_labels_say_so(db):
