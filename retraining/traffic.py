@@ -15,6 +15,7 @@ Everything goes over HTTP, as a client's traffic would; the database is only tou
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -344,8 +345,18 @@ def _body_of(response: requests.Response, limit: int = 2000) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-def _unreachable(url: str, exc: Exception) -> TrafficError:
-    return TrafficError(f"nothing answers at {url}: start it with make run, or give its address with --url ({exc})")
+def _unreachable(url: str, exc: requests.RequestException) -> TrafficError:
+    return TrafficError(
+        f"nothing answers at {url}: start it with make run, or give its address with --url ({_reason(exc)})"
+    )
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """Why a request got no answer, in a few words ("Connection refused"), not urllib3's whole chain."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {REQUEST_TIMEOUT:g} s"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    return found.group(1).strip() if found else type(exc).__name__
 
 
 def served_model(api: Api) -> ServedModel:
@@ -548,7 +559,7 @@ class _Simulation:
         try:
             response = self.api.post("/api/v1/predict", {"instances": records})
         except (requests.ConnectionError, requests.Timeout) as exc:
-            self.failed(f"no answer from {self.api.url}: {exc}")
+            self.failed(_reason(exc))
             return
         self.report.requests += 1
         if response.status_code == 200:
@@ -570,6 +581,7 @@ class _Simulation:
     def answered(self, response: requests.Response, labels: list[str], labelled: np.ndarray) -> None:
         now = time.monotonic()
         self.last_answer = now
+        self.said.discard("unreachable")
         ids = response.json()["prediction_ids"]
         self.report.rows += len(ids)
         if self.shifted:
@@ -597,14 +609,15 @@ class _Simulation:
         self.report.shift, self.report.moved = rows.description, rows.moved
         self.write(f"{model.name} v{model.version} is served now: rows from {rows.source}")
 
-    def failed(self, message: str) -> None:
+    def failed(self, reason: str) -> None:
+        """A prediction request got no answer: tried again until nothing answered for GIVE_UP_AFTER."""
         self.report.errors += 1
         silent = time.monotonic() - self.last_answer
         if silent >= GIVE_UP_AFTER:
             raise TrafficError(
-                f"nothing answers at {self.api.url} any more ({silent:.0f} s): is make run still running? ({message})"
+                f"nothing answers at {self.api.url} any more ({reason}, for {silent:.0f} s): is make run still running?"
             )
-        self.say_once("unreachable", f"{message}: retrying for {GIVE_UP_AFTER:.0f} s")
+        self.say_once("unreachable", f"no answer from {self.api.url} ({reason}): trying for {GIVE_UP_AFTER:.0f} s")
 
     def post_labels(self, older_than: float) -> None:
         items = []
@@ -622,7 +635,9 @@ class _Simulation:
                 response = self.api.post("/api/v1/feedback", {"feedback": items})
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self.report.errors += 1
-                self.say_once("feedback unreachable", f"feedback not answered ({exc}): kept for the next batch")
+                self.say_once(
+                    "feedback unreachable", f"feedback not answered ({_reason(exc)}): kept for the next batch"
+                )
                 self.requeue(items)
                 return
             if response.status_code == 200:

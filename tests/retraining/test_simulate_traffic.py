@@ -167,7 +167,7 @@ def test_the_dataset_is_the_one_whose_columns_the_model_takes(settings) -> None:
 
 def test_nothing_answering_at_the_url_says_to_start_the_app() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    message = f"nothing answers at {url}: start it with make run"
+    message = f"nothing answers at {url}: start it with make run, or give its address with --url (Connection refused)"
     with pytest.raises(traffic.TrafficError, match=re.escape(message)):
         traffic.run(traffic.Options(url=url, duration=1), write=lambda line: None)
     with pytest.raises(CommandError, match=re.escape(message)):
@@ -357,6 +357,7 @@ def test_the_command_follows_a_new_champion_and_stops_cleanly_on_ctrl_c(keyed_ap
     lines += rest.splitlines()
 
     assert process.returncode == 0, lines
+    assert "labels not posted" not in lines[-1]
     assert "stopping: posting the labels still waiting (Ctrl-C again to quit now)" in lines
     last = re.match(
         r"stopped after \d+ s: sent [\d,]+ requests \(([\d,]+) rows.*, 0 errors, ([\d,]+) labelled", lines[-1]
