@@ -20,6 +20,9 @@ import pandas as pd
 BATCHES = 3
 _CHURN_ROWS = (200, 2000, 2400)
 _CHURN_SEED = 11
+# A customer whose risk (churn_risk) is above this leaves; this share of the labels is then flipped.
+CHURN_THRESHOLD = 1.2
+CHURN_FLIPPED = 0.05
 _PENGUIN_FRACTIONS = (0.6, 0.8, 1.0)
 _PENGUIN_SEED = 7
 
@@ -64,16 +67,7 @@ def _churn() -> pd.DataFrame:
     usage = np.round(rng.gamma(2.0, 150, n), 1)
     late = rng.poisson(0.8, n)
     region = rng.choice(["north", "south", "east", "west"], n)
-    risk = np.where(contract == "month-to-month", 1.0, np.where(contract == "one-year", -0.3, -1.2))
-    risk += np.where(tenure < 12, 1.0, np.where(tenure > 48, -1.0, 0.0))
-    risk += np.where((internet == "fiber") & (charges > 85), 1.2, 0.0)
-    risk += np.where(calls >= 4, np.where(tenure < 24, 1.5, 0.5), 0.0)
-    risk += np.where((usage < 120) & (charges > 70), 1.0, 0.0)
-    risk += np.where(late >= 2, 0.8, 0.0)
-    risk += np.where((age > 60) & (internet == "fiber"), 0.7, 0.0)
-    risk += np.where((region == "south") & (contract == "month-to-month"), 0.3, 0.0)
-    churned = (risk > 1.2) ^ (rng.random(n) < 0.05)
-    return pd.DataFrame(
+    customers = pd.DataFrame(
         {
             "tenure_months": tenure,
             "contract": contract,
@@ -84,6 +78,30 @@ def _churn() -> pd.DataFrame:
             "monthly_usage_gb": usage,
             "late_payments": late,
             "region": region,
-            "churned": np.where(churned, "yes", "no"),
         }
     )
+    churned = (churn_risk(customers) > CHURN_THRESHOLD) ^ (rng.random(n) < CHURN_FLIPPED)
+    return customers.assign(churned=np.where(churned, "yes", "no"))
+
+
+def churn_risk(customers: pd.DataFrame) -> np.ndarray:
+    """The churn rule's score of each customer: above CHURN_THRESHOLD, the customer leaves (before
+    CHURN_FLIPPED of the labels are flipped). Public so that simulated traffic follows the same rule."""
+    tenure = customers["tenure_months"].to_numpy()
+    contract = customers["contract"].to_numpy()
+    charges = customers["monthly_charges"].to_numpy()
+    calls = customers["support_calls"].to_numpy()
+    internet = customers["internet"].to_numpy()
+    age = customers["age"].to_numpy()
+    usage = customers["monthly_usage_gb"].to_numpy()
+    late = customers["late_payments"].to_numpy()
+    region = customers["region"].to_numpy()
+    risk = np.where(contract == "month-to-month", 1.0, np.where(contract == "one-year", -0.3, -1.2))
+    risk += np.where(tenure < 12, 1.0, np.where(tenure > 48, -1.0, 0.0))
+    risk += np.where((internet == "fiber") & (charges > 85), 1.2, 0.0)
+    risk += np.where(calls >= 4, np.where(tenure < 24, 1.5, 0.5), 0.0)
+    risk += np.where((usage < 120) & (charges > 70), 1.0, 0.0)
+    risk += np.where(late >= 2, 0.8, 0.0)
+    risk += np.where((age > 60) & (internet == "fiber"), 0.7, 0.0)
+    risk += np.where((region == "south") & (contract == "month-to-month"), 0.3, 0.0)
+    return risk
