@@ -172,38 +172,56 @@ def _logging_in_process(frame) -> None:  # type: ignore[no-untyped-def]
 
 def _logging_cost(env: dict, version: str, workdir: Path, body: Path, args: argparse.Namespace) -> None:
     """The log on against off, same machine, same minutes: p50 of one row on one connection,
-    and requests/s of one row on --connections connections; medians over the rounds."""
+    and requests/s of one row on --connections connections; medians over the rounds.
+
+    Also what does not depend on the rest of the machine: the worker process's CPU time per
+    request (from /proc, both runs of a round), and the writer thread's own CPU per logged row
+    (its counter in GET /api/v1/monitoring)."""
     from predictor.models import Prediction
 
+    token = uuid.uuid4().hex
     servers = {
-        mode: _start_app({**env, "PREDICTION_LOG_SAMPLE": sample}, version, 1, workdir)
+        mode: _start_app({**env, "PREDICTION_LOG_SAMPLE": sample, "RETRAIN_API_TOKEN": token}, version, 1, workdir)
         for mode, sample in (("on", "1"), ("off", "0"))
     }
-    figures: dict[str, dict[str, list[float]]] = {mode: {"p50": [], "rps": [], "requests": []} for mode in servers}
+    for process, url, _ in servers.values():
+        _wait(url, process, workdir / "logs")
+    figures: dict[str, dict[str, list[float]]] = {
+        mode: {"p50": [], "rps": [], "requests": [], "cpu": []} for mode in servers
+    }
     loads = []
     try:
         for round_ in range(args.rounds):
             order = ("on", "off") if round_ % 2 == 0 else ("off", "on")
             for mode in order:
-                url = servers[mode][1]
+                process, url, _ = servers[mode]
+                cpu = _children_cpu(process.pid)
                 latency = _wrk(url, body, 1, args.seconds)
                 throughput = _wrk(url, body, args.connections, args.seconds)
+                requests = latency["requests"] + throughput["requests"]
                 figures[mode]["p50"].append(latency["p50"])
                 figures[mode]["rps"].append(throughput["rps"])
-                figures[mode]["requests"].append(latency["requests"] + throughput["requests"])
+                figures[mode]["requests"].append(requests)
+                figures[mode]["cpu"].append((_children_cpu(process.pid) - cpu) / requests * 1e6)
             loads.append(os.getloadavg()[0])
             print(
                 f"round {round_ + 1}: load {loads[-1]:.1f}; "
-                + "; ".join(f"{m} p50 {figures[m]['p50'][-1]:.3f} ms, {figures[m]['rps'][-1]:.0f} req/s" for m in order)
+                + "; ".join(
+                    f"{m} p50 {figures[m]['p50'][-1]:.3f} ms, {figures[m]['rps'][-1]:.0f} req/s, "
+                    f"worker CPU {figures[m]['cpu'][-1]:.0f} us/req"
+                    for m in order
+                ),
+                flush=True,
             )
+        writer = _writer_stats(servers["on"][1], token)
     finally:
-        for process, _ in servers.values():
+        for process, *_ in servers.values():
             _stop(process)
     on, off = ({k: statistics.median(v) for k, v in figures[m].items()} for m in ("on", "off"))
     logged = Prediction.objects.count()
     sent = int(sum(figures["on"]["requests"]))
     print(f"\nload average over the rounds: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores")
-    print(f"logged {logged} of {sent} predictions the logging server answered (the rest dropped or sampled)")
+    print(f"logged {logged} of {sent} predictions the logging server answered (wrk counts only the measured window)")
     print(
         f"1 row, 1 connection, p50: on {on['p50']:.3f} ms, off {off['p50']:.3f} ms -> "
         f"{on['p50'] - off['p50']:+.3f} ms (budget +0.1 ms)"
@@ -212,6 +230,36 @@ def _logging_cost(env: dict, version: str, workdir: Path, body: Path, args: argp
         f"1 row, {args.connections} connections: on {on['rps']:.0f} req/s, off {off['rps']:.0f} req/s -> "
         f"{(on['rps'] / off['rps'] - 1) * 100:+.1f}% (budget -5%)"
     )
+    print(
+        f"worker process CPU per request (both runs): on {on['cpu']:.0f} us, off {off['cpu']:.0f} us -> "
+        f"{on['cpu'] - off['cpu']:+.0f} us ({(on['cpu'] / off['cpu'] - 1) * 100:+.1f}%)"
+    )
+    if writer.get("written"):
+        print(
+            f"writer thread: {writer['written']} rows written, {writer['cpu_seconds']:.3f} s CPU -> "
+            f"{writer['cpu_seconds'] / writer['written'] * 1e6:.1f} us per logged row in {writer['writes']} writes "
+            f"({writer['written'] / max(1, writer['writes']):.0f} rows per write); dropped "
+            f"{writer['dropped_queue_full'] + writer['dropped_write_failed']}"
+        )
+
+
+def _children_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the child processes (gunicorn workers) of pid."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _writer_stats(predict_url: str, token: str) -> dict:
+    url = predict_url.replace("/api/v1/predict", "/api/v1/monitoring")
+    with urlopen(Request(url, headers={"Authorization": f"Bearer {token}"}), timeout=60) as response:
+        return json.loads(response.read())["prediction_log"]["this_process"]
 
 
 def _load() -> str:
@@ -404,7 +452,8 @@ def _wait(url: str, process: subprocess.Popen, log: Path, ready: str | None = No
 
 def _start_app(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str, None]:
     port = _free_port()
-    log = workdir / f"app-{workers}-{env.get('COMPILED_INFERENCE', 'true')}.log"
+    log_sample = env.get("PREDICTION_LOG_SAMPLE", "")
+    log = workdir / f"app-{workers}-{env.get('COMPILED_INFERENCE', 'true')}-log{log_sample}.log"
     command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)

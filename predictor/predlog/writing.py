@@ -57,6 +57,9 @@ class Stats:
     write_errors: int = 0
     restarts: int = 0
     pending: int = 0
+    # The writer thread's own CPU time (time.thread_time) and how many batches it wrote.
+    cpu_seconds: float = 0.0
+    writes: int = 0
 
 
 @dataclass
@@ -161,12 +164,14 @@ class Writer:
                 # descheduled holding it while the request waits (measured: +0.13 ms at p50).
                 self._wake.wait(LINGER)
                 self._wake.clear()
+            started = time.thread_time()
             entries, markers, stop = self._drain()
             full = sum(len(entry[0]) for entry in entries) >= BATCH_ROWS
             try:
                 if entries:
                     self._write(entries)
             finally:
+                self.stats.cpu_seconds += time.thread_time() - started
                 for marker in markers:
                     marker.done.set()
             if stop:
@@ -201,6 +206,7 @@ class Writer:
                     self._remember_versions(versions)
                     insert(rows)
                     self.stats.written += len(rows)
+                    self.stats.writes += 1
                     return
                 except DatabaseError as exc:
                     self.stats.write_errors += 1
