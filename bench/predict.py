@@ -10,7 +10,9 @@ every time (the Nagle stall). Prints requests/s, p50, p99 and the ratios the tar
 
 With --logging it measures only what the prediction log costs: two copies of the app side by
 side (PREDICTION_LOG_SAMPLE=1 and =0, one worker each), driven in alternation, round after round,
-so both see the same load from the rest of the machine.
+so both see the same load from the rest of the machine; the figure is the median of the paired
+(same round) differences. --control runs the same with the log off in both, to show what the
+method itself gives for two equal servers on the machine as it is.
 
 Next to them, the strongest peers (bench/peers.py, each from its own virtualenv under
 var/bench-venv/, created on first use): Seldon's MLServer with its MLflow runtime (V2 inference
@@ -18,7 +20,7 @@ protocol, the same rows) and BentoML on the same model file (the same body).
 
 Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8] [--data breast-cancer]
        [--workers 1,2] [--servers app,app-own,mlflow,mlserver,bentoml]
-       .venv/bin/python bench/predict.py --logging [--rounds 6] [--seconds 5]
+       .venv/bin/python bench/predict.py --logging [--rounds 6] [--seconds 5] [--control]
 Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
 """
 
@@ -56,6 +58,7 @@ def main() -> None:
     parser.add_argument("--data", choices=("penguins", "breast-cancer"), default="penguins", help="training data")
     parser.add_argument("--logging", action="store_true", help="only the prediction log's cost: on against off")
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of the --logging comparison")
+    parser.add_argument("--control", action="store_true", help="with --logging: both servers log off (A/A)")
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--servers", default=",".join(SERVERS), help="servers to measure, comma-separated")
     args = parser.parse_args()
@@ -172,46 +175,99 @@ def _logging_in_process(frame) -> None:  # type: ignore[no-untyped-def]
 
 def _logging_cost(env: dict, version: str, workdir: Path, body: Path, args: argparse.Namespace) -> None:
     """The log on against off, same machine, same minutes: p50 of one row on one connection,
-    and requests/s of one row on --connections connections; medians over the rounds."""
+    and requests/s of one row on --connections connections, both servers in each round, one
+    after the other (which goes first alternates); medians over the rounds of the paired
+    differences. --control logs on neither: what the method shows between two equal servers.
+
+    Also what the rest of the machine moves less: the writer thread's own CPU per logged row
+    (its counter in GET /api/v1/monitoring) and its share of the worker process's CPU (/proc)."""
     from predictor.models import Prediction
 
+    token = uuid.uuid4().hex
     servers = {
-        mode: _start_app({**env, "PREDICTION_LOG_SAMPLE": sample}, version, 1, workdir)
-        for mode, sample in (("on", "1"), ("off", "0"))
+        mode: _start_app({**env, "PREDICTION_LOG_SAMPLE": sample, "RETRAIN_API_TOKEN": token}, version, 1, workdir)
+        for mode, sample in (("on", "0" if args.control else "1"), ("off", "0"))
     }
+    for process, url, _ in servers.values():
+        _wait(url, process, workdir / "logs")
     figures: dict[str, dict[str, list[float]]] = {mode: {"p50": [], "rps": [], "requests": []} for mode in servers}
+    cpu = dict.fromkeys(servers, 0.0)
     loads = []
     try:
         for round_ in range(args.rounds):
             order = ("on", "off") if round_ % 2 == 0 else ("off", "on")
             for mode in order:
-                url = servers[mode][1]
+                process, url, _ = servers[mode]
+                before = _children_cpu(process.pid)
                 latency = _wrk(url, body, 1, args.seconds)
                 throughput = _wrk(url, body, args.connections, args.seconds)
+                cpu[mode] += _children_cpu(process.pid) - before
                 figures[mode]["p50"].append(latency["p50"])
                 figures[mode]["rps"].append(throughput["rps"])
                 figures[mode]["requests"].append(latency["requests"] + throughput["requests"])
             loads.append(os.getloadavg()[0])
+            on_rps, off_rps = figures["on"]["rps"][-1], figures["off"]["rps"][-1]
             print(
                 f"round {round_ + 1}: load {loads[-1]:.1f}; "
                 + "; ".join(f"{m} p50 {figures[m]['p50'][-1]:.3f} ms, {figures[m]['rps'][-1]:.0f} req/s" for m in order)
+                + f" -> {(on_rps / off_rps - 1) * 100:+.1f}%",
+                flush=True,
             )
+        writer = _writer_stats(servers["on"][1], token)
     finally:
-        for process, _ in servers.values():
+        for process, *_ in servers.values():
             _stop(process)
     on, off = ({k: statistics.median(v) for k, v in figures[m].items()} for m in ("on", "off"))
-    logged = Prediction.objects.count()
-    sent = int(sum(figures["on"]["requests"]))
+    p50_diffs = [a - b for a, b in zip(figures["on"]["p50"], figures["off"]["p50"], strict=True)]
+    rps_ratios = [(a / b - 1) * 100 for a, b in zip(figures["on"]["rps"], figures["off"]["rps"], strict=True)]
+    sent = {m: sum(figures[m]["requests"]) for m in servers}
     print(f"\nload average over the rounds: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores")
-    print(f"logged {logged} of {sent} predictions the logging server answered (the rest dropped or sampled)")
+    if args.control:
+        print("control: both servers log nothing; the differences below are the method's own noise")
+    else:
+        print(f"logged {Prediction.objects.count()} predictions; wrk counted {int(sent['on'])} in its windows")
     print(
-        f"1 row, 1 connection, p50: on {on['p50']:.3f} ms, off {off['p50']:.3f} ms -> "
-        f"{on['p50'] - off['p50']:+.3f} ms (budget +0.1 ms)"
+        f"1 row, 1 connection, p50: on {on['p50']:.3f} ms, off {off['p50']:.3f} ms; paired difference, median of "
+        f"{args.rounds} rounds {statistics.median(p50_diffs):+.3f} ms (from {min(p50_diffs):+.3f} to "
+        f"{max(p50_diffs):+.3f}) (budget +0.1 ms)"
     )
     print(
-        f"1 row, {args.connections} connections: on {on['rps']:.0f} req/s, off {off['rps']:.0f} req/s -> "
-        f"{(on['rps'] / off['rps'] - 1) * 100:+.1f}% (budget -5%)"
+        f"1 row, {args.connections} connections: on {on['rps']:.0f} req/s, off {off['rps']:.0f} req/s; paired "
+        f"difference, median of {args.rounds} rounds {statistics.median(rps_ratios):+.1f}% (from "
+        f"{min(rps_ratios):+.1f}% to {max(rps_ratios):+.1f}%) (budget -5%)"
     )
+    print(
+        "worker process CPU per request, all rounds: "
+        + ", ".join(f"{m} {cpu[m] / sent[m] * 1e6:.0f} us" for m in servers)
+        + " (moves with the machine's load)"
+    )
+    if writer.get("written"):
+        print(
+            f"writer thread: {writer['written']} rows in {writer['writes']} writes "
+            f"({writer['written'] / max(1, writer['writes']):.0f} rows per write), {writer['cpu_seconds']:.2f} s CPU: "
+            f"{writer['cpu_seconds'] / writer['written'] * 1e6:.1f} us per logged row, "
+            f"{writer['cpu_seconds'] / cpu['on'] * 100:.1f}% of the worker's CPU; dropped "
+            f"{writer['dropped_queue_full'] + writer['dropped_write_failed']}"
+        )
+
+
+def _children_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the child processes (gunicorn workers) of pid."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _writer_stats(predict_url: str, token: str) -> dict:
+    url = predict_url.replace("/api/v1/predict", "/api/v1/monitoring")
+    with urlopen(Request(url, headers={"Authorization": f"Bearer {token}"}), timeout=60) as response:
+        return json.loads(response.read())["prediction_log"]["this_process"]
 
 
 def _load() -> str:
@@ -404,7 +460,8 @@ def _wait(url: str, process: subprocess.Popen, log: Path, ready: str | None = No
 
 def _start_app(env: dict, version: str, workers: int, workdir: Path) -> tuple[subprocess.Popen, str, None]:
     port = _free_port()
-    log = workdir / f"app-{workers}-{env.get('COMPILED_INFERENCE', 'true')}.log"
+    log_sample = env.get("PREDICTION_LOG_SAMPLE", "")
+    log = workdir / f"app-{workers}-{env.get('COMPILED_INFERENCE', 'true')}-log{log_sample}.log"
     command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)

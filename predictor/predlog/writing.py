@@ -1,9 +1,12 @@
 """Writing the prediction log off the request path.
 
-A request hands the writer one small tuple (`record`): a lock-guarded counter and a queue put,
-about a microsecond. One background thread per serving process turns those tuples into rows
-and writes them with multi-row INSERTs (see `insert`): it wakes every LINGER seconds and writes
-what is queued, up to BATCH_ROWS rows at a time.
+A request hands the writer one small tuple of what it already has (`record`): a lock-guarded
+counter and a queue put, about a microsecond; nothing is encoded on the request path. One
+background thread per serving process wakes every LINGER seconds, turns what is queued (up to
+BATCH_ROWS rows) into rows a column at a time (`_rows`) and writes them with multi-row INSERTs
+(`insert`) on a connection it keeps. Its CPU is what logging costs a saturated worker (the
+writer holds the GIL while it builds rows): 14-20 us a logged row against about 1 ms a one-row
+request (docs/benchmarks.md).
 
 Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database is slow or down
 and the queue is full, new rows are dropped and counted, with at most one log line a minute;
@@ -23,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
 import numpy as np
@@ -38,9 +42,14 @@ logger = logging.getLogger(__name__)
 # Memory bound of what waits to be written: about 2 KB a row at worst, so some 200 MB.
 MAX_PENDING_ROWS = 100_000
 BATCH_ROWS = 2_000
-# The writer wakes this often and writes what is queued. Short, so each write holds the GIL
-# briefly (about 35 rows at 700 requests/s): 0.25 s measured +0.10 ms at p50, 0.05 s +0.05 ms.
-LINGER = 0.05
+# The writer wakes this often and writes what is queued in one batch. Rarely: a write has a
+# fixed cost (a transaction, the statement) that a large batch shares out, and rows are built a
+# column at a time over the batch. Feedback is told to retry a prediction not logged yet.
+LINGER = 0.5
+# The writer keeps its connection between writes (a new SQLite connection costs 1.5-3 ms: the
+# pragmas, Django's functions, the schema) and lets Django close an old or broken one this
+# often (CONN_MAX_AGE, health checks); a failed write reconnects at once.
+CONNECTION_CHECK_INTERVAL = 60.0
 # After a write failed twice, the writer waits this long before the next one.
 BACKOFF = 1.0
 DROP_LOG_INTERVAL = 60.0
@@ -57,6 +66,9 @@ class Stats:
     write_errors: int = 0
     restarts: int = 0
     pending: int = 0
+    # The writer thread's own CPU time (time.thread_time) and how many batches it wrote.
+    cpu_seconds: float = 0.0
+    writes: int = 0
 
 
 @dataclass
@@ -76,6 +88,7 @@ class Writer:
         self._known_versions: set[str] = set()
         self._last_drop_log = -math.inf
         self._dropped_since_log = 0
+        self._connection_checked = -math.inf
 
     def record(
         self, ids: list[str], served: Any, columns: dict[str, np.ndarray], predictions: list, proba: Any
@@ -161,12 +174,14 @@ class Writer:
                 # descheduled holding it while the request waits (measured: +0.13 ms at p50).
                 self._wake.wait(LINGER)
                 self._wake.clear()
+            started = time.thread_time()
             entries, markers, stop = self._drain()
             full = sum(len(entry[0]) for entry in entries) >= BATCH_ROWS
             try:
                 if entries:
                     self._write(entries)
             finally:
+                self.stats.cpu_seconds += time.thread_time() - started
                 for marker in markers:
                     marker.done.set()
             if stop:
@@ -197,10 +212,14 @@ class Writer:
             rows, versions = self._rows(entries)
             for attempt in (1, 2):
                 try:
-                    close_old_connections()
+                    now = time.monotonic()
+                    if now - self._connection_checked >= CONNECTION_CHECK_INTERVAL:
+                        close_old_connections()
+                        self._connection_checked = now
                     self._remember_versions(versions)
                     insert(rows)
                     self.stats.written += len(rows)
+                    self.stats.writes += 1
                     return
                 except DatabaseError as exc:
                     self.stats.write_errors += 1
@@ -214,38 +233,41 @@ class Writer:
                 self.stats.pending -= count
 
     def _rows(self, entries: list[tuple]) -> tuple[list[tuple], dict[str, Any]]:
-        """Rows as the database takes them, in the order of COLUMNS."""
+        """Rows as the database takes them, in the order of COLUMNS.
+
+        Built a column at a time over every request of one served model (one schema, so the
+        same dtypes): one concatenate and one tolist per column for the whole batch instead of
+        one per request, then one small dict and one orjson call per row.
+        """
         share = settings.PREDICTION_LOG_SAMPLE
         native_uuid = connection.features.has_native_uuid_field
         native_datetime = connection.features.supports_timezones
         rows: list[tuple] = []
         versions: dict[str, Any] = {}
-        for ids, stamp, served, columns, predictions, proba in entries:
-            kept = [i for i, pid in enumerate(ids) if share >= 1 or in_sample(pid, share)]
-            self.stats.sampled_out += len(ids) - len(kept)
-            if not kept:
-                continue
+        for _, run in groupby(entries, key=lambda entry: (id(entry[2]), entry[5] is None)):
+            group = list(run)
+            served = group[0][2]
+            ids = [pid for entry in group for pid in entry[0]]
+            kept = None if share >= 1 else [i for i, pid in enumerate(ids) if in_sample(pid, share)]
+            if kept is not None:
+                self.stats.sampled_out += len(ids) - len(kept)
+                if not kept:
+                    continue
             versions[served.version] = served
-            created = datetime.fromtimestamp(stamp, tz=UTC)
-            if not native_datetime:
-                # What Django's SQLite backend stores for an aware time (USE_TZ): naive UTC text.
-                created = str(created.replace(tzinfo=None))
-            names = list(columns)
-            values = list(zip(*(columns[name].tolist() for name in names), strict=True))
-            for i in kept:
-                rows.append(
-                    (
-                        ids[i] if native_uuid else ids[i].replace("-", ""),
-                        created,
-                        served.version,
-                        # orjson writes NaN (a missing number after the input check) as null.
-                        orjson.dumps(dict(zip(names, values[i], strict=True))).decode(),
-                        str(predictions[i]),
-                        orjson.dumps(proba[i], option=orjson.OPT_SERIALIZE_NUMPY).decode()
-                        if proba is not None
-                        else None,
-                    )
-                )
+            times = _created([entry[1] for entry in group], native_datetime)
+            created = [at for entry, at in zip(group, times, strict=True) for _ in entry[0]]
+            names = list(group[0][3])
+            values = zip(*(np.concatenate([entry[3][name] for entry in group]).tolist() for name in names), strict=True)
+            # orjson writes NaN (a missing number after the input check) as null.
+            inputs = [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in values]
+            predictions = [str(p) for entry in group for p in entry[4]]
+            probabilities = _probabilities(group, len(ids))
+            if not native_uuid:
+                ids = [pid.replace("-", "") for pid in ids]
+            columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities)
+            if kept is not None:
+                columns = tuple([column[i] for i in kept] for column in columns)
+            rows.extend(zip(*columns, strict=True))
         return rows, versions
 
     def _remember_versions(self, versions: dict[str, Any]) -> None:
@@ -258,6 +280,30 @@ class Writer:
                 version=version, defaults={"model_name": served.name, "classes": classes}
             )
             self._known_versions.add(version)
+
+
+def _probabilities(group: list[tuple], count: int) -> list[str | None]:
+    """Each row's probabilities as JSON, in the version's class order: the batch's matrix is
+    encoded once, as the model gave it (numpy's own types), and cut between rows (numbers hold
+    no bracket)."""
+    if group[0][5] is None or count == 0:
+        return [None] * count
+    text = orjson.dumps(np.concatenate([entry[5] for entry in group]), option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return ["[" + row + "]" for row in text[2:-2].split("],[")]
+
+
+def _created(stamps: list[float], native_datetime: bool) -> list[datetime] | list[str]:
+    """The request times as the database takes them, for a whole batch."""
+    if native_datetime:
+        return [datetime.fromtimestamp(stamp, tz=UTC) for stamp in stamps]
+    # What Django's SQLite backend stores for an aware time (USE_TZ): str() of the naive UTC
+    # time. Formatted by numpy for the batch (0.4 us a row against 1.9 us through datetime),
+    # rounded as datetime.fromtimestamp rounds: the fraction of the second, half to even.
+    at = np.array(stamps)
+    seconds = np.floor(at)
+    micros = np.round((at - seconds) * 1e6).astype(np.int64) + seconds.astype(np.int64) * 1_000_000
+    texts = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us").tolist()
+    return [(text[:19] if text.endswith(".000000") else text).replace("T", " ") for text in texts]
 
 
 COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities")

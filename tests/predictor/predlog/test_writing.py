@@ -1,12 +1,18 @@
 import logging
+import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
+import numpy as np
+import orjson
 import pytest
+from django.db.backends.signals import connection_created
 
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog import writing
 from predictor.predlog.ids import in_sample
+from predictor.serving import holder, served_model
 from tests.support.predlog import database_locked, predict
 
 
@@ -125,3 +131,64 @@ def test_a_failed_write_is_tried_again_on_a_fresh_connection(client, served, row
     assert Prediction.objects.filter(id__in=[uuid.UUID(i) for i in ids]).count() == 3
     assert prediction_log.stats.write_errors == 1
     assert prediction_log.stats.dropped_write_failed == 0
+
+
+def test_requests_of_several_rows_and_two_versions_in_one_batch_are_each_logged_as_served(
+    client, served, rows, prediction_log, penguin_versions
+):
+    first = predict(client, rows) + predict(client, rows[:1])
+    row = {"id": served.pk, "model_name": served.model_name, "run_id": served.run_id}
+    holder().serve(served_model(row, penguin_versions.second))
+    second = predict(client, rows[1:]) + predict(client, rows)
+    assert prediction_log.flush()
+    logged = {str(p.id): p for p in Prediction.objects.all()}
+    assert set(logged) == set(first + second)
+    sent = rows + rows[:1] + rows[1:] + rows
+    for pid, inputs in zip(first + second, sent, strict=True):
+        assert logged[pid].inputs == inputs
+        assert logged[pid].model_version == ("1" if pid in first else penguin_versions.second.version)
+        assert logged[pid].probabilities[["Adelie", "Chinstrap", "Gentoo"].index(logged[pid].prediction)] == max(
+            logged[pid].probabilities
+        )
+    assert prediction_log.stats.written == len(sent)
+    assert prediction_log.stats.writes >= 1
+    assert prediction_log.stats.cpu_seconds > 0
+
+
+def test_the_writer_keeps_its_connection_from_one_write_to_the_next(client, served, rows, prediction_log):
+    opened = []
+
+    def count(sender, connection, **kwargs):
+        if threading.current_thread().name == "prediction-log-writer":
+            opened.append(connection)
+
+    connection_created.connect(count)
+    try:
+        for _ in range(3):
+            predict(client, rows[:1])
+            assert prediction_log.flush()
+    finally:
+        connection_created.disconnect(count)
+    assert prediction_log.stats.writes == 3
+    assert len(opened) == 1
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [1764460800.0, 1764460800.0000005, 1764460800.0000015, 1764460800.9999996, 1764460801.123456, 1.7e9 + 0.1],
+)
+def test_created_times_are_what_django_stores_for_the_same_instant(stamp):
+    at = datetime.fromtimestamp(stamp, tz=UTC)
+    assert writing._created([stamp], native_datetime=True) == [at]
+    # Django's SQLite backend: str() of the naive UTC time (no fraction on a whole second).
+    assert writing._created([stamp], native_datetime=False) == [str(at.replace(tzinfo=None))]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_probabilities_are_each_rows_own_json_whatever_the_requests_sizes(dtype):
+    first = np.array([[0.1, 0.2, 0.7], [1.0, 0.0, 0.0]], dtype=dtype)
+    second = np.array([[1 / 3, 1 / 3, 1 / 3]], dtype=dtype)
+    group = [(None,) * 5 + (first,), (None,) * 5 + (second,)]
+    expected = [orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY).decode() for row in [*first, *second]]
+    assert writing._probabilities(group, 3) == expected
+    assert writing._probabilities([(None,) * 6], 2) == [None, None]
