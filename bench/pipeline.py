@@ -24,8 +24,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,13 @@ WORKER_IMPORTS = (
     "dvc_data.hashfile.hash",
     "skops.io",
     "retraining.notify",
+    # First imported during a run (MLflow's SQL store, git, drift): 60 MiB a worker pays once.
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "pygit2",
+    "scmrepo.git",
+    "dvc.repo",
+    "predictor.drift",
 )
 
 
@@ -157,8 +166,11 @@ def main() -> None:
     print(f"{'CPU seconds: estimator alone (fit + score)':<52} {alone_cpu:>9.2f}")
     print(f"{'CPU seconds: whole run':<52} {done['cpu']:>9.2f}")
     print(f"{'CPU overhead / (fit + score) (goal <= 20%)':<52} {'':>9} {cpu_overhead / alone_cpu:>7.0%}")
+    peaks = done.get("step_rss", {})
     for step in done["steps"]:
-        print(f"  step {step['name']:<46} {step.get('duration', 0):>9.2f}")
+        peak = peaks.get(step["name"])
+        shown = f"  peak RSS {peak / 2**20:.0f} MiB" if peak else ""
+        print(f"  step {step['name']:<46} {step.get('duration', 0):>9.2f}{shown}")
     print(f"{'run on unchanged data (' + skipped['status'] + ')':<52} {skipped['seconds']:>9.2f}")
     print(f"{'frame in memory (deep), MiB':<52} {frame_bytes / 2**20:>9.0f}")
     print(f"{'peak RSS of the process running the pipeline, MiB':<52} {done['rss'] / 2**20:>9.0f}")
@@ -193,12 +205,15 @@ def child_run() -> None:
         importlib.import_module(module)
     imports = time.perf_counter() - importing
     rss_start = _rss_now()
+    sampler = _StepPeaks()
+    pipeline.STEPS = tuple(sampler.wrap(step) for step in pipeline.STEPS)
     cpu = time.process_time()
     started = time.perf_counter()
     queued, _ = runs.start_run("cli")
     done = pipeline.execute(queued.pk)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    sampler.stop()
     report = {
         "status": done.status,
         "error": done.error,
@@ -209,8 +224,49 @@ def child_run() -> None:
         "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "rss_start": rss_start,
         "imports": imports,
+        "step_rss": sampler.peaks,
     }
     print(json.dumps(report, default=str))
+
+
+class _StepPeaks:
+    """The largest RSS seen during each step, sampled every 10 ms by a thread (ru_maxrss is only
+    the whole process's peak). A sample can miss a spike shorter than the interval."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, int] = {}
+        self.current = ""
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def wrap(self, step: Any) -> Any:
+        """The pipeline step `step`, measured."""
+        import dataclasses
+
+        function = step.function
+
+        def measured(state: Any, edges: Any) -> Any:
+            self.current = step.name
+            self.peaks[step.name] = max(self.peaks.get(step.name, 0), _rss_now())
+            try:
+                return function(state, edges)
+            finally:
+                self.peaks[step.name] = max(self.peaks[step.name], _rss_now())
+                self.current = ""
+
+        return dataclasses.replace(step, function=measured)
+
+    def _sample(self) -> None:
+        while self.running:
+            name = self.current
+            if name:
+                self.peaks[name] = max(self.peaks.get(name, 0), _rss_now())
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
 
 
 def _rss_now() -> int:
