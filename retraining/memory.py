@@ -2,20 +2,18 @@
 
 import ctypes
 import functools
-import gc
 import sys
 
 
 def release_free_memory() -> None:
-    """Free what unreachable cycles hold, then return the C heap's free pages to the system.
+    """Return the C heap's free pages to the system, and Arrow's.
 
     glibc keeps freed memory in the process for later allocations, in pages other objects may still
     share: after a run lets go of its frame (once split) and of its row keys' strings, some hundred
     MiB at a million rows stayed in the worker's RSS and under the training step's peak.
     `malloc_trim` hands every wholly free page back, in milliseconds, and Arrow's pool (pandas' text
-    columns) is asked for what it kept. Without glibc, only the collection and Arrow's part are done.
+    columns) is asked for what it kept. Without glibc, only Arrow's part is done.
     """
-    gc.collect()
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

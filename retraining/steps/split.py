@@ -23,11 +23,14 @@ from predictor.contract import is_numeric
 DEFAULT_SALT = "retraining-rows!"
 _KEY_BYTES = 8
 _UNIT = 2.0**-53
-# Rows hashed at a time (row_keys, row_hashes): a row's key depends on that row alone. Small, so
+# Rows keyed at a time (row_keys): a row's key depends on that row alone. Small, so
 # that the Python strings of a block stay in a few of the interpreter's memory arenas: 20,000 rows
 # left some 20 MiB of arenas pinned by stray objects after the keys of 600,000 rows, 2,048 rows 2 MiB,
 # for 5% more CPU time.
 ROW_BLOCK = 2_048
+# Rows a whole-row hash takes at a time (row_hashes): no Python string a row there, so a larger block
+# saves pandas' cost per call (0.35 s against 0.11 s for 1.2 million rows).
+HASH_BLOCK = 65_536
 
 
 class SplitError(ValueError):
@@ -116,13 +119,13 @@ def row_keys(frame: pd.DataFrame, key: SplitKey) -> np.ndarray:
 
 def row_hashes(frame: pd.DataFrame, columns: list[str] | None = None) -> np.ndarray:
     """A 64-bit hash of each whole row (`pandas.util.hash_pandas_object` without the index) of
-    `frame`, or of `frame[columns]`, computed `ROW_BLOCK` rows at a time: a column of mixed values is
+    `frame`, or of `frame[columns]`, computed `HASH_BLOCK` rows at a time: a column of mixed values is
     hashed as text, and the columns reordered, a block at a time."""
     hashes = np.empty(len(frame), dtype=np.uint64)
-    for start in range(0, len(frame), ROW_BLOCK):
-        block = frame.iloc[start : start + ROW_BLOCK]
+    for start in range(0, len(frame), HASH_BLOCK):
+        block = frame.iloc[start : start + HASH_BLOCK]
         block = block if columns is None else block[columns]
-        hashes[start : start + ROW_BLOCK] = pd.util.hash_pandas_object(block, index=False).to_numpy(dtype=np.uint64)
+        hashes[start : start + HASH_BLOCK] = pd.util.hash_pandas_object(block, index=False).to_numpy(dtype=np.uint64)
     return hashes
 
 

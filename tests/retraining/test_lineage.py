@@ -35,7 +35,7 @@ def test_the_fingerprint_is_pinned_whatever_block_of_rows_it_hashes_at_a_time(mo
     pinned = "a820e64496a9660ee5ae525374b6f23e"
 
     assert lineage.fingerprint(data) == pinned
-    monkeypatch.setattr(split_module, "ROW_BLOCK", 7)
+    monkeypatch.setattr(split_module, "HASH_BLOCK", 7)
     assert lineage.fingerprint(data[["label", "colour", "count", "size"]].iloc[::-1]) == pinned
 
 

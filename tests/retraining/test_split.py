@@ -315,6 +315,7 @@ def test_row_keys_are_the_same_computed_block_by_block(monkeypatch):
     whole = row_keys(data, key)
 
     monkeypatch.setattr(split_module, "ROW_BLOCK", 7)
+    monkeypatch.setattr(split_module, "HASH_BLOCK", 11)
 
     assert (row_keys(data, key) == whole).all()
     assert (split_module.row_hashes(data) == pd.util.hash_pandas_object(data, index=False).to_numpy()).all()
