@@ -24,8 +24,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +41,13 @@ WORKER_IMPORTS = (
     "dvc_data.hashfile.hash",
     "skops.io",
     "retraining.notify",
+    # First imported during a run (MLflow's SQL store, git, drift): 60 MiB a worker pays once.
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "pygit2",
+    "scmrepo.git",
+    "dvc.repo",
+    "predictor.drift",
 )
 
 
@@ -63,9 +72,13 @@ def main() -> None:
     parser.add_argument("--estimator", default="random_forest")
     parser.add_argument("--params", default='{"n_estimators": 50, "max_depth": 14, "n_jobs": 1}')
     parser.add_argument("--child-run", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-estimator", metavar="CSV", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_run:
         child_run()
+        return
+    if args.child_estimator:
+        child_estimator(args.child_estimator, args.estimator, json.loads(args.params))
         return
     print(
         f"reproduce: cd {ROOT} && {sys.executable} bench/pipeline.py --rows {args.rows} "
@@ -139,6 +152,21 @@ def main() -> None:
     if done["status"] not in ("deployed", "kept"):
         raise SystemExit(f"the measured run ended {done['status']}: {done['error'] or done['reasons']}")
     after = estimator_alone()
+    # Its memory apart, in a fresh process as the run's: what the estimator needs whatever the pipeline does.
+    alone_rss = json.loads(
+        _child(
+            [
+                sys.executable,
+                __file__,
+                "--child-estimator",
+                str(work / "version 2.csv"),
+                "--estimator",
+                args.estimator,
+                "--params",
+                args.params,
+            ]
+        )
+    )
     fit, score = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
     alone_cpu = (before[2] + after[2]) / 2
     skipped = run()
@@ -157,8 +185,14 @@ def main() -> None:
     print(f"{'CPU seconds: estimator alone (fit + score)':<52} {alone_cpu:>9.2f}")
     print(f"{'CPU seconds: whole run':<52} {done['cpu']:>9.2f}")
     print(f"{'CPU overhead / (fit + score) (goal <= 20%)':<52} {'':>9} {cpu_overhead / alone_cpu:>7.0%}")
+    peaks = done.get("step_rss", {})
     for step in done["steps"]:
-        print(f"  step {step['name']:<46} {step.get('duration', 0):>9.2f}")
+        peak = peaks.get(step["name"])
+        ends = done.get("ends", {})
+        shown = f"  peak RSS {peak / 2**20:.0f} MiB" if peak else ""
+        if step["name"] in ends:
+            shown += f" (start {ends[step['name'] + ':start'] / 2**20:.0f}, end {ends[step['name']] / 2**20:.0f})"
+        print(f"  step {step['name']:<46} {step.get('duration', 0):>9.2f}{shown}")
     print(f"{'run on unchanged data (' + skipped['status'] + ')':<52} {skipped['seconds']:>9.2f}")
     print(f"{'frame in memory (deep), MiB':<52} {frame_bytes / 2**20:>9.0f}")
     print(f"{'peak RSS of the process running the pipeline, MiB':<52} {done['rss'] / 2**20:>9.0f}")
@@ -168,16 +202,26 @@ def main() -> None:
     print(f"{'  growth during the run, MiB':<52} {growth / 2**20:>9.0f}")
     print(f"{'  = x the frame':<52} {growth / frame_bytes:>9.1f}")
     print(f"{'imports before the run (untimed: a worker pays them once)':<52} {done['imports']:>9.2f}")
+    held, fit_peak = alone_rss["rows"] - alone_rss["start"], alone_rss["peak"] - alone_rss["rows"]
+    print("estimator alone in a fresh process (same imports; the rows read, split and the frame let go):")
+    print(f"{'  training + holdout rows held, MiB':<52} {held / 2**20:>9.0f}")
+    print(f"{'  fit + score on them: peak growth over the rows, MiB':<52} {fit_peak / 2**20:>9.0f}")
+    print(f"{'  = x the frame':<52} {fit_peak / frame_bytes:>9.1f}")
+    print(f"{'  rows and fit together = x the frame':<52} {(held + fit_peak) / frame_bytes:>9.1f}")
     shutil.rmtree(work, ignore_errors=True)
 
 
 def run() -> dict:
     """One whole run in a fresh process, as a worker runs it; its report comes back as JSON."""
-    command = [sys.executable, __file__, "--child-run"]
+    return json.loads(_child([sys.executable, __file__, "--child-run"]))
+
+
+def _child(command: list[str]) -> str:
+    """The last line a fresh process printed."""
     output = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if output.returncode != 0:
         raise SystemExit(f"the run's process failed:\n{output.stderr[-3000:]}")
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    return output.stdout.strip().splitlines()[-1]
 
 
 def child_run() -> None:
@@ -193,12 +237,15 @@ def child_run() -> None:
         importlib.import_module(module)
     imports = time.perf_counter() - importing
     rss_start = _rss_now()
+    sampler = _StepPeaks()
+    pipeline.STEPS = tuple(sampler.wrap(step) for step in pipeline.STEPS)
     cpu = time.process_time()
     started = time.perf_counter()
     queued, _ = runs.start_run("cli")
     done = pipeline.execute(queued.pk)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    sampler.stop()
     report = {
         "status": done.status,
         "error": done.error,
@@ -209,8 +256,83 @@ def child_run() -> None:
         "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "rss_start": rss_start,
         "imports": imports,
+        "step_rss": sampler.peaks,
+        "ends": sampler.ends,
     }
     print(json.dumps(report, default=str))
+
+
+def child_estimator(csv_file: str, estimator: str, params: dict) -> None:
+    """RSS of the estimator's fit and score alone, on the run's canonical split of `csv_file`."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from retraining.data.base import read_csv
+    from retraining.memory import release_free_memory
+    from retraining.steps.evaluate import evaluate
+    from retraining.steps.split import canonical_split, split_key
+    from retraining.steps.train import train
+
+    for module in WORKER_IMPORTS:
+        importlib.import_module(module)
+    start = _rss_now()
+    frame = read_csv(Path(csv_file), "version 2")
+    parts = canonical_split(frame, settings.HOLDOUT_FRACTION, split_key(frame, settings.TARGET_COLUMN))
+    del frame
+    release_free_memory()
+    rows = _rss_now()
+    sampler = _StepPeaks()
+    sampler.current = "estimator"
+    model = train(parts.training, settings.TARGET_COLUMN, estimator, params, settings.TRAINING_SEED)
+    evaluate(model, parts.holdout, settings.TARGET_COLUMN)
+    sampler.stop()
+    print(json.dumps({"start": start, "rows": rows, "peak": max(sampler.peaks["estimator"], _rss_now())}))
+
+
+class _StepPeaks:
+    """The largest RSS seen during each step, sampled every 10 ms by a thread (ru_maxrss is only
+    the whole process's peak). A sample can miss a spike shorter than the interval."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, int] = {}
+        self.ends: dict[str, int] = {}
+        self.current = ""
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def wrap(self, step: Any) -> Any:
+        """The pipeline step `step`, measured."""
+        import dataclasses
+
+        function = step.function
+
+        def measured(state: Any, edges: Any) -> Any:
+            self.current = step.name
+            self.peaks[step.name] = max(self.peaks.get(step.name, 0), _rss_now())
+            self.ends[step.name + ":start"] = _rss_now()
+            try:
+                return function(state, edges)
+            finally:
+                self.peaks[step.name] = max(self.peaks[step.name], _rss_now())
+                self.ends[step.name] = _rss_now()
+                self.current = ""
+
+        return dataclasses.replace(step, function=measured)
+
+    def _sample(self) -> None:
+        while self.running:
+            name = self.current
+            if name:
+                self.peaks[name] = max(self.peaks.get(name, 0), _rss_now())
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
 
 
 def _rss_now() -> int:

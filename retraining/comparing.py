@@ -19,6 +19,7 @@ from retraining.edges import Edges
 from retraining.policy import Decision, decide, paired_comparison, regressed
 from retraining.state import Champion, RunState, Verdict
 from retraining.steps.evaluate import Score, evaluate, restrict
+from retraining.steps.split import SplitKey
 
 # A version replaced or rolled away from within this time needs the stricter level to be served again.
 RETURN_WINDOW = timedelta(days=30)
@@ -35,7 +36,7 @@ def compare(state: RunState, edges: Edges) -> RunState:
         f"challenger v{state.challenger.version}": state.trained_on,
         f"champion v{champion.version}": lineage.trained_on(edges.models, champion.version),
     }
-    exclusion = lineage.exclusion(state.holdout, compared)
+    exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state))
     record = lineage.exclusion_record(exclusion)
     too_few = exclusion.too_few(settings.MIN_CLEAN_HOLDOUT_ROWS)
     if too_few is not None:
@@ -66,7 +67,7 @@ def _regression(
     A version replaced or rolled away from recently needs the stricter return level to come back."""
     previous_rows = lineage.trained_on(edges.models, previous.version)
     compared = {**compared, f"previous champion v{previous.version}": previous_rows}
-    exclusion = lineage.exclusion(state.holdout, compared)
+    exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state))
     record = {**comparison.exclusion, "rollback": lineage.exclusion_record(exclusion)}
     too_few = exclusion.too_few(settings.MIN_CLEAN_HOLDOUT_ROWS)
     if too_few is not None:
@@ -82,6 +83,13 @@ def _regression(
     verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=returning)
     rollback = verdict if verdict.deploy else None
     return replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback, exclusion=record)
+
+
+def _holdout_keys(state: RunState) -> dict[SplitKey, np.ndarray]:
+    """The holdout rows' keys the split computed, so that matching them costs no hashing."""
+    if state.split_key is None or state.holdout_keys is None:
+        return {}
+    return {state.split_key: state.holdout_keys}
 
 
 def _compared(state: RunState, comparison: Verdict) -> RunState:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from retraining.steps.split import Exclusion, SplitKey, TrainingRows, exclude_trained_on
+from retraining.steps.split import Exclusion, SplitKey, TrainingRows, exclude_trained_on, row_hashes
 
 TRAINING_ROWS = "training_rows.bin"
 SPLIT_KEY = "split_key.json"
@@ -85,11 +85,16 @@ def trained_on(models: Artifacts, version: str) -> TrainingRows | None:
     return TrainingRows.from_bytes(key, data) if data is not None else None
 
 
-def exclusion(holdout: pd.DataFrame, compared: Mapping[str, TrainingRows | None]) -> Exclusion:
+def exclusion(
+    holdout: pd.DataFrame,
+    compared: Mapping[str, TrainingRows | None],
+    keys: Mapping[SplitKey, np.ndarray] | None = None,
+) -> Exclusion:
     """The holdout rows no compared model trained on. A model whose training rows are unknown
-    cannot be checked row by row: the run says so, and relies on the inherited split key for it."""
+    cannot be checked row by row: the run says so, and relies on the inherited split key for it.
+    `keys`: the holdout rows' keys already computed, by split key (exclude_trained_on)."""
     known = {name: rows for name, rows in compared.items() if rows is not None}
-    result = exclude_trained_on(holdout, known)
+    result = exclude_trained_on(holdout, known, keys)
     for name, rows in compared.items():
         if rows is None:
             result.reasons.append(
@@ -113,8 +118,9 @@ def fingerprint(frame: pd.DataFrame) -> str:
     """The data's content whatever its row order: a digest of the sorted hashes of whole rows
     (label included) under sorted column names. The same rows reordered give the same digest."""
     columns = sorted(map(str, frame.columns))
-    ordered = frame.set_axis(list(map(str, frame.columns)), axis=1)[columns]
-    hashes = np.sort(pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64))
+    named = frame.set_axis(list(map(str, frame.columns)), axis=1)
+    # Hashed a block of rows at a time: reordering the columns of the whole frame would copy it.
+    hashes = np.sort(row_hashes(named, columns))
     digest = hashlib.sha256("\x1f".join(columns).encode())
     digest.update(hashes.astype("<u8").tobytes())
     return digest.hexdigest()[:32]

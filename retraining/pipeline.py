@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
@@ -25,13 +26,14 @@ from retraining import lineage
 from retraining.comparing import compare
 from retraining.data import BadData
 from retraining.edges import Edges, real_edges, trace_in_mlflow, transient, unreachable
+from retraining.memory import release_free_memory
 from retraining.models import RetrainingRun
 from retraining.recording import Progress, Recorder
 from retraining.retries import Attempt
 from retraining.shutdown import WorkerStopped
 from retraining.state import Challenger, RunState
 from retraining.steps.evaluate import evaluate
-from retraining.steps.split import SplitError, SplitKey, canonical, non_features, split, split_key, training_rows
+from retraining.steps.split import SplitError, SplitKey, canonical_split, non_features, row_keys, split_key
 from retraining.steps.train import prepare_features, train
 from retraining.steps.validate import validate
 
@@ -99,6 +101,8 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
     schema = edges.models.schema(state.champion.version) if state.champion else None
     reference = edges.models.profile(state.champion.version) if state.champion else None
     key = _split_key(state, edges)
+    # Each row's key is computed once: the one-sided class check and the split both read them.
+    keys = row_keys(state.frame, key) if key is not None else None
     checked = validate(
         state.frame,
         settings.TARGET_COLUMN,
@@ -113,11 +117,30 @@ def validate_data(state: RunState, edges: Edges) -> RunState:
         drift_thresholds=drift.thresholds(),
         reject_on_drift=bool(state.policy.get("reject_on_drift", False)),
         key=key,
+        keys=keys,
     )
     state = replace(state, split_key=key, validation=checked)
     if not checked.ok:
         return replace(state, status=Status.REJECTED, reasons=checked.problems)
+    if key is not None:
+        release_free_memory()  # what reading and checking the data left behind, before the split's copy
+        state = _split(state, key, keys)
     return replace(state, note="; ".join(checked.warnings) or "valid")
+
+
+def _split(state: RunState, key: SplitKey, keys: np.ndarray | None = None) -> RunState:
+    """The training and holdout rows in canonical order (the same rows in any order train the same
+    model), in place of the frame: from here on the run holds each row once."""
+    parts = canonical_split(state.frame, settings.HOLDOUT_FRACTION, key, keys)
+    return replace(
+        state,
+        frame=None,
+        split_key=key,
+        training=parts.training,
+        holdout=parts.holdout,
+        holdout_keys=parts.holdout_keys,
+        trained_on=parts.trained_on,
+    )
 
 
 def _split_key(state: RunState, edges: Edges) -> SplitKey | None:
@@ -136,18 +159,19 @@ def train_challenger(state: RunState, edges: Edges) -> RunState:
     target = settings.TARGET_COLUMN
     id_column = settings.DATA_ID_COLUMN or None
     excluded = non_features(target, id_column, settings.EXCLUDE_COLUMNS)
-    key = state.split_key or split_key(state.frame, target, id_column, settings.EXCLUDE_COLUMNS)
-    training, holdout = split(state.frame, settings.HOLDOUT_FRACTION, key)
-    # Canonical order: the same rows in any order train the same model.
-    training, holdout = canonical(training, key), canonical(holdout, key)
-    state = replace(state, split_key=key, training=training, holdout=holdout, trained_on=training_rows(training, key))
+    release_free_memory()  # the frame, let go once split, before fitting
+    if state.training is None:
+        # Validation could not key this data (no id column, no feature): this names why.
+        state = _split(state, state.split_key or split_key(state.frame, target, id_column, settings.EXCLUDE_COLUMNS))
+    key, training, holdout = state.split_key, state.training, state.holdout
     rows = state.rows
     if len(holdout) == 0 or training[target].nunique() < 2:
         reason = f"the split left too few rows to train and score a model ({rows})"
         return replace(state, status=Status.REJECTED, reasons=[reason])
-    model = train(training, target, state.estimator, state.params, settings.TRAINING_SEED, excluded)
-    score = evaluate(model, holdout, target)
+    # Prepared once: the model, its signature, input example and profile all read these.
     features = prepare_features(training, target, excluded)
+    model = train(training, target, state.estimator, state.params, settings.TRAINING_SEED, excluded, features)
+    score = evaluate(model, holdout, target)
     record = lineage.record(
         target=target,
         features=list(map(str, features.columns)),

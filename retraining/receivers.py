@@ -7,10 +7,13 @@ this module (connected in RetrainingConfig.ready) sends it to Slack and email.
 from typing import Any
 
 from predictor.models import Deployment
-from retraining.notify import send
 
 
 def announce_rollback(sender: Any, deployment: Deployment, failed: Deployment, reason: str, **kwargs: Any) -> dict:
+    # Imported when a rollback is announced, not when Django starts: the notifications import the
+    # significance tests (scipy.stats, scikit-learn), 1.2 s of every manage.py command's start.
+    from retraining.notify import send
+
     subject = f"[serving] version {failed.version} rolled back automatically to {deployment.version}"
     body = "\n".join(
         [

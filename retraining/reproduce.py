@@ -16,7 +16,7 @@ from django.conf import settings
 from retraining import lineage
 from retraining.data import DatasetVersion
 from retraining.edges import Models, Source
-from retraining.steps.split import SplitKey, canonical, split, training_rows
+from retraining.steps.split import SplitKey, canonical_split
 from retraining.steps.train import prepare_features, train
 
 
@@ -58,15 +58,16 @@ def reproduce(version: str, models: Models, source: Source) -> Reproduction:
     if missing:
         raise ReproduceError(f"the data of version {version} lacks the recorded columns {', '.join(missing)}")
     key = SplitKey.from_dict(made["split"])
-    training, holdout = split(frame, made["holdout_fraction"], key)
-    training, holdout = canonical(training, key), canonical(holdout, key)
+    parts = canonical_split(frame, made["holdout_fraction"], key)
+    del frame
+    training, holdout = parts.training, parts.holdout
     model = train(training, target, made["estimator"], made["params"], made["seed"], excluded)
     rows = pd.concat([training, holdout], ignore_index=True)
     features = prepare_features(rows, target, excluded)
     registered = models.load(version)
     differing = int(np.sum(_rows_differ(_outputs(model, features), _outputs(registered, features))))
     logged = lineage.trained_on(models, version)
-    same_rows = logged is None or np.array_equal(logged.keys, training_rows(training, key).keys)
+    same_rows = logged is None or np.array_equal(logged.keys, parts.trained_on.keys)
     return Reproduction(version, len(rows), differing, same_rows, str(made.get("app_version", "")))
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from retraining.data import DatasetVersion
@@ -95,6 +96,8 @@ class RunState:
     # What the challenger was made from, enough to make it again (`manage.py reproduce`).
     lineage: dict[str, Any] = field(default_factory=dict)
     holdout: pd.DataFrame | None = None
+    # The holdout rows' keys under `split_key`, row for row (steps/split.py): computed once, by the split.
+    holdout_keys: np.ndarray | None = None
     challenger: Challenger | None = None
     comparison: Verdict | None = None
     deployment_id: int | None = None
@@ -111,9 +114,14 @@ class RunState:
 
     @property
     def rows(self) -> dict[str, int]:
-        if self.frame is None or self.training is None or self.holdout is None:
+        # The frame is let go once split: its rows are the training rows and the holdout rows.
+        if self.training is None or self.holdout is None:
             return {}
-        return {"total": len(self.frame), "train": len(self.training), "holdout": len(self.holdout)}
+        return {
+            "total": len(self.training) + len(self.holdout),
+            "train": len(self.training),
+            "holdout": len(self.holdout),
+        }
 
 
 def row_fields(state: RunState) -> dict[str, Any]:

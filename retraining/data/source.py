@@ -20,6 +20,7 @@ import pandas as pd
 
 from retraining.data.base import (
     CHUNK,
+    BadData,
     DataError,
     DatasetVersion,
     DataUnavailable,
@@ -197,22 +198,68 @@ class FileSource:
         return DatasetVersion(source=str(self.path), path="", rev="", md5=md5, size=stat.st_size)
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
+        """The file parsed as it is read and hashed, in one pass: never held whole in memory beside
+        its frame. The frame is returned only if what was parsed is the version that was checked."""
         if version.source != str(self.path):
             raise DataError(f"version of {version.source} given to the source {self.path}")
         try:
-            content = self.path.read_bytes()
+            with self.path.open("rb") as handle:
+                reader = _HashingReader(handle)
+                try:
+                    frame = read_csv(reader, str(self.path))
+                except BadData:
+                    # A file changed since its check is named as changed, whatever it now holds.
+                    self._check_unchanged(version, reader.digest())
+                    raise
+                self._check_unchanged(version, reader.digest())
         except OSError as exc:
             raise DataError(f"data file {self.path} cannot be read: {exc.strerror}") from None
-        actual = hashlib.md5(content, usedforsecurity=False).hexdigest()
+        return frame
+
+    def _check_unchanged(self, version: DatasetVersion, actual: str) -> None:
         if actual != version.md5:
             raise DataError(f"data file {self.path} changed since it was checked (md5 {version.md5} -> {actual})")
-        return read_csv(io.BytesIO(content), str(self.path))
 
     def _stat(self) -> os.stat_result:
         try:
             return self.path.stat()
         except OSError as exc:
             raise DataError(f"data file {self.path} cannot be read: {exc.strerror}") from None
+
+
+class _HashingReader(io.RawIOBase):
+    """A file read once from its start, hashed as it is read. Seeking back to the start (the
+    header check does) starts the hash over; `digest` reads what the reader left and hashes it."""
+
+    def __init__(self, handle: io.BufferedReader) -> None:
+        self.handle = handle
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        count = self.handle.readinto(buffer)
+        if count:
+            self.md5.update(memoryview(buffer)[:count])
+        return count or 0
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if (offset, whence) != (0, io.SEEK_SET):
+            raise io.UnsupportedOperation("a hashed file is read from its start only")
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        return self.handle.seek(0)
+
+    def digest(self) -> str:
+        while chunk := self.handle.read(CHUNK):
+            self.md5.update(chunk)
+        return self.md5.hexdigest()
 
 
 def source_from_settings() -> DvcRegistrySource | FileSource:

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from retraining.steps.metrics import label_metrics, weighted_auc
-from retraining.steps.train import prepare_features
+from retraining.steps.train import labels, prepare_features
 
 # Classifiers whose predict() is, in sklearn's own code, the most probable class of predict_proba():
 # their labels are read off the probabilities, one pass over the holdout instead of two.
@@ -29,7 +29,7 @@ class Score:
 def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
     """Accuracy, precision, recall, F1 (macro over classes beyond two) and ROC AUC where it applies,
     with sklearn's conventions (retraining.steps.metrics)."""
-    truth = holdout[target].astype(str).to_numpy()
+    truth = labels(holdout[target])
     features = prepare_features(holdout, target)
     if not hasattr(model, "predict_proba"):
         predicted = np.asarray(model.predict(features)).astype(str)

@@ -6,6 +6,7 @@ Returns every problem found, not just the first, so a data engineer fixes a bad 
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from predictor import drift
@@ -52,11 +53,13 @@ def validate(
     drift_thresholds: drift.Thresholds | None = None,
     reject_on_drift: bool = False,
     key: SplitKey | None = None,
+    keys: np.ndarray | None = None,
 ) -> Validation:
     """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one;
     `reference` its training profile, to which the new data is compared once it is otherwise valid.
     `key` is the split key training will use (inherited from the champion), so the one-sided-class
-    check sees exactly training's split.
+    check sees exactly training's split; `keys` are the rows' keys under it (`row_keys(frame, key)`),
+    when the caller has them already.
 
     `holdout_fraction` and `id_column` are the split's: a class is checked against the very split
     training will use.
@@ -79,7 +82,7 @@ def validate(
                 "is it the label, or an id or a measurement?"
             )
         else:
-            result.problems += _one_sided_classes(frame, target, holdout_fraction, id_column or None, key)
+            result.problems += _one_sided_classes(frame, target, holdout_fraction, id_column or None, key, keys)
     if len(frame) < min_rows:
         result.problems.append(f"{len(frame)} rows, fewer than the minimum of {min_rows}")
 
@@ -113,7 +116,7 @@ def validate(
 
     for name, known in (known_categories or {}).items():
         if name in frame.columns and not is_numeric(frame[name]):
-            seen = set(frame[name].dropna().astype(str))
+            seen = set(frame[name].dropna().astype(str).unique())
             new = sorted(seen - set(known))
             if new:
                 result.new_categories[name] = new
@@ -124,19 +127,30 @@ def validate(
 
 
 def _one_sided_classes(
-    frame: pd.DataFrame, target: str, fraction: float, id_column: str | None, key: SplitKey | None = None
+    frame: pd.DataFrame,
+    target: str,
+    fraction: float,
+    id_column: str | None,
+    key: SplitKey | None = None,
+    keys: np.ndarray | None = None,
 ) -> list[str]:
     """Classes the split leaves all in training or all in the holdout.
 
     The split is decided by each row's values (steps/split.py), so this is exactly the split
     training will use: a class on one side only is never learnt, or never scored.
     """
-    labelled = frame[frame[target].notna()]
-    if id_column and id_column not in labelled.columns:
+    if id_column and id_column not in frame.columns:
         return []
-    key = key or split_key(labelled, target, id_column)
-    held = pd.Series(holdout_mask(labelled, fraction, key), index=labelled.index)
-    sides = held.groupby(labelled[target]).agg(["sum", "size"])
+    has_label = frame[target].notna().to_numpy()
+    labels = frame[target][has_label]
+    if key is not None and keys is not None:
+        # The rows' keys are given: no copy of the labelled rows is needed.
+        mask = holdout_mask(frame, fraction, key, keys)[has_label]
+    else:
+        labelled = frame[has_label]
+        mask = holdout_mask(labelled, fraction, key or split_key(labelled, target, id_column))
+    held = pd.Series(mask, index=labels.index)
+    sides = held.groupby(labels).agg(["sum", "size"])
     one_sided = sides[(sides["sum"] == 0) | (sides["sum"] == sides["size"])]
     if one_sided.empty:
         return []

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from predictor import drift
 from predictor.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, Thresholds, chi_square_p_value, compare, psi
 from predictor.profile import build_profile
 
@@ -182,3 +183,31 @@ def test_psi_is_zero_for_identical_counts_and_grows_with_the_shift():
 def test_bad_thresholds_are_refused_naming_the_value(options, message):
     with pytest.raises(ValueError, match=message):
         Thresholds(**options)
+
+
+def test_a_text_column_is_binned_as_its_values_one_by_one_would_be():
+    """Counted per distinct value (a text column of a million rows made a million Python strings)."""
+
+    def one_by_one(column: pd.Series, reference: dict) -> tuple[list[int], list[str]]:
+        values = column.to_numpy(dtype=object)
+        present = values[~pd.isna(values)].astype(str)
+        found, counts = np.unique(present, return_counts=True)
+        seen = dict(zip(found.tolist(), counts.tolist(), strict=True))
+        named = [seen.pop(name, 0) for name in reference["counts"]]
+        return [*named, sum(seen.values()), len(values) - len(present)], sorted(seen, key=lambda v: -seen[v])[:10]
+
+    rng = np.random.default_rng(4)
+    words = rng.choice(["Biscoe", "Dream", "b", "a", "Torgersen", "é", "Z", "Dream "], 5000).astype(object)
+    words[rng.random(5000) < 0.05] = None
+    reference = {"kind": "categorical", "counts": {"Dream": 10, "Biscoe": 5, "Mars": 1}, "counts_other": 2}
+    columns = [
+        pd.Series(words, dtype="str"),
+        pd.Series(words, dtype="string"),
+        pd.Series(words, dtype=object),
+        pd.Series([1 if flip else "1" for flip in rng.random(5000) < 0.5], dtype=object),
+        pd.Series(rng.choice([True, False], 5000)),
+        pd.Series(words).astype("category"),
+    ]
+    for column in columns:
+        binned = drift._bin_categories(column, reference)
+        assert (binned.live, binned.unseen) == one_by_one(column, reference), column.dtype

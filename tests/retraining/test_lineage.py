@@ -1,6 +1,8 @@
+import numpy as np
 import pandas as pd
 
 from retraining import lineage
+from retraining.steps import split as split_module
 from retraining.steps.split import SplitKey, training_rows
 
 FRAME = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"], "label": ["a", "b", "a"]})
@@ -17,6 +19,24 @@ def test_the_fingerprint_sees_a_corrected_label_and_a_duplicated_row():
     duplicated = pd.concat([FRAME, FRAME.head(1)])
 
     assert len({lineage.fingerprint(f) for f in (FRAME, corrected, duplicated)}) == 3
+
+
+def test_the_fingerprint_is_pinned_whatever_block_of_rows_it_hashes_at_a_time(monkeypatch):
+    rows = np.arange(1000)
+    data = pd.DataFrame(
+        {
+            "size": np.where(rows % 13 == 0, np.nan, rows % 7 * 0.5),
+            "count": rows % 11,
+            "colour": np.where(rows % 5 == 0, None, np.where(rows % 2 == 0, "red", "blue")),
+            "label": np.where(rows % 3 == 0, "a", "b"),
+        }
+    )
+    data["colour"] = data["colour"].astype("str")
+    pinned = "a820e64496a9660ee5ae525374b6f23e"
+
+    assert lineage.fingerprint(data) == pinned
+    monkeypatch.setattr(split_module, "HASH_BLOCK", 7)
+    assert lineage.fingerprint(data[["label", "colour", "count", "size"]].iloc[::-1]) == pinned
 
 
 class Stored(dict):

@@ -3,12 +3,14 @@ seconds. The same runs against git, DVC, MLflow and the database are in test_pip
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from retraining import pipeline
 from retraining.demo import demo_frame
 from retraining.pipeline import Step
 from retraining.state import RunState
+from retraining.steps.split import canonical, row_keys, split, training_rows
 from tests.support.memory import StepLog, memory_edges, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
@@ -176,6 +178,35 @@ def test_a_new_step_is_one_function_and_one_entry_in_the_list(edges, monkeypatch
     assert names(recorded)[:4] == ["check", "pull", "count", "validate"]
     assert state.status == "deployed"
     assert pipeline.interruptible("count")
+
+
+class States(StepLog):
+    """The state each step handed on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.after: dict[str, RunState] = {}
+
+    def step(self, name, work, state):
+        self.after[name] = super().step(name, work, state)
+        return self.after[name]
+
+
+def test_the_frame_is_let_go_once_split_and_the_split_is_the_canonical_one(edges, settings):
+    states = States()
+    run_in_memory(edges, GOOD_PARAMS, log=states)
+    pulled, validated = states.after["pull"], states.after["validate"]
+    key = validated.split_key
+    training, holdout = (canonical(part, key) for part in split(pulled.frame, settings.HOLDOUT_FRACTION, key))
+
+    assert validated.frame is None
+    assert states.after["train"].frame is None
+    pd.testing.assert_frame_equal(validated.training, training)
+    pd.testing.assert_frame_equal(validated.holdout, holdout)
+    assert (validated.holdout_keys == row_keys(holdout, key)).all()
+    assert (validated.trained_on.keys == training_rows(training, key).keys).all()
+    assert validated.rows == {"total": len(pulled.frame), "train": len(training), "holdout": len(holdout)}
+    assert states.after["train"].rows == validated.rows
 
 
 def test_only_the_steps_before_anything_is_deployed_may_be_interrupted():

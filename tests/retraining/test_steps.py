@@ -9,8 +9,8 @@ from predictor.contract import known_categories
 from predictor.drift import Thresholds
 from predictor.profile import build_profile
 from retraining.steps.evaluate import evaluate
-from retraining.steps.split import holdout_mask, split_key
-from retraining.steps.train import TrainingError, train
+from retraining.steps.split import holdout_mask, row_keys, split_key
+from retraining.steps.train import TrainingError, labels, prepare_features, train
 from retraining.steps.validate import validate
 
 
@@ -170,6 +170,22 @@ def test_a_class_too_small_for_both_training_and_holdout_is_a_problem():
     ]
 
 
+def test_the_one_sided_class_check_gives_the_same_answer_from_the_rows_keys_given():
+    data = pd.concat([frame(60), frame(60).head(8).assign(label=None)], ignore_index=True)
+    data.loc[0, "label"] = "rare"
+    data.loc[1, "label"] = "rare"
+    key = split_key(data, "label")
+
+    computed = check(data.dropna(subset=["label"]), key=key).problems
+    given = check(data.dropna(subset=["label"]), key=key, keys=row_keys(data.dropna(subset=["label"]), key)).problems
+    with_gaps = check(data, key=key, keys=row_keys(data, key)).problems
+
+    assert computed == given
+    assert "'rare' (2 row(s)" in given[0]
+    assert with_gaps == check(data, key=key).problems
+    assert with_gaps[0] == "the target column 'label' has 8 missing labels"
+
+
 def test_classes_split_on_both_sides_pass():
     assert check(frame(60), holdout_fraction=0.25, max_classes=2).ok
 
@@ -275,3 +291,41 @@ def test_validate_takes_its_limits_from_the_caller_not_from_settings(settings):
     with pytest.raises(TypeError, match="max_classes"):
         validate(data, "label", min_rows=3, max_missing_share=0.5)
     assert check(data, max_classes=3, holdout_fraction=0.25).ok
+
+
+def test_prepared_text_is_plain_python_with_one_object_per_distinct_value():
+    data = frame(3000).assign(colour=lambda d: d["colour"].where(d.index % 10 != 0, None).astype("str"))
+    as_before = data.drop(columns="label").assign(
+        colour=data["colour"].astype(object).where(data["colour"].notna(), None)
+    )
+
+    prepared = prepare_features(data, "label")
+
+    pd.testing.assert_frame_equal(prepared, as_before)
+    assert {type(v) for v in prepared["colour"]} == {str, type(None)}
+    # One Python string a row would be ~60 bytes a row; here the rows share two.
+    assert len({id(v) for v in prepared["colour"] if v is not None}) == 2
+
+
+def test_labels_are_the_text_sklearn_was_given_before():
+    column = pd.Series(["big", None, "small", "big"], dtype="str")
+
+    given = labels(column)
+
+    expected = column.astype(str).to_numpy()
+    assert given.dtype == expected.dtype == object
+    assert [type(v) for v in given] == [type(v) for v in expected]
+    assert given[[0, 2, 3]].tolist() == ["big", "small", "big"]
+    assert given[1] != given[1]
+    assert labels(pd.Series([1, 2, 1])).tolist() == ["1", "2", "1"]
+
+
+def test_a_model_trained_on_features_prepared_beforehand_is_the_same_model():
+    import pickle
+
+    data = frame(400).assign(colour=lambda d: d["colour"].astype("str"))
+
+    given = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1, features=prepare_features(data, "label"))
+    computed = train(data, "label", "random_forest", {"n_estimators": 5}, seed=1)
+
+    assert pickle.dumps(given) == pickle.dumps(computed)
