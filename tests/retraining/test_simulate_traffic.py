@@ -27,6 +27,7 @@ from tests.support import gunicorn_server
 from tests.support.keys import create_key
 from tests.support.processes import free_port, subprocess_env
 from tests.support.serving import log_penguins_model
+from tests.support.workers import wait_until
 
 TARGETS = {"churn": "churned", "penguins": "species"}
 
@@ -364,6 +365,8 @@ def test_the_command_follows_a_new_champion_and_stops_cleanly_on_ctrl_c(keyed_ap
     )
     assert last, lines
     rows, labelled = (int(group.replace(",", "")) for group in last.groups())
+    # The server's log writer wakes every 0.5 s: the last answers' rows land just after them.
+    wait_until(lambda: Prediction.objects.count() >= rows, 10, f"{rows} logged predictions")
     assert Prediction.objects.count() == rows
     assert Prediction.objects.filter(label__isnull=False).count() == labelled > 0
     assert set(Prediction.objects.values_list("model_version", flat=True)) == {version, second}
