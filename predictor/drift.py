@@ -81,6 +81,15 @@ class FeatureDrift:
     unseen: list[str] = field(default_factory=list)
 
 
+def describe(verdict: str, rows: int, drifted: dict[str, float | None]) -> str:
+    """ "drift on tenure (PSI 0.41), contract (PSI 0.25) (1200 rows)", or "no drift (1200 rows)";
+    `drifted` maps each drifted feature to its PSI, largest first."""
+    if not drifted:
+        return f"{verdict} ({rows} rows)"
+    named = ", ".join(f"{name} (PSI {psi or 0:.2f})" for name, psi in drifted.items())
+    return f"drift on {named} ({rows} rows)"
+
+
 @dataclass(frozen=True)
 class DriftReport:
     verdict: str
@@ -97,11 +106,8 @@ class DriftReport:
 
     def summary(self) -> str:
         """One line for a run's warnings or a notification."""
-        if self.verdict != DRIFT:
-            return f"{self.verdict} ({self.rows} rows)"
         scores = {**self.features, PREDICTIONS: self.predictions}
-        named = ", ".join(f"{name} (PSI {scores[name].psi:.2f})" for name in self.drifted)
-        return f"drift on {named} ({self.rows} rows)"
+        return describe(self.verdict, self.rows, {name: scores[name].psi for name in self.drifted})
 
     def as_dict(self) -> dict[str, Any]:
         return {

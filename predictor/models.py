@@ -195,8 +195,7 @@ class DriftCheck(models.Model):
     @property
     def summary(self) -> str:
         """One line: "drift on tenure (PSI 0.41), contract (PSI 0.25) (1200 rows)" or "no drift (1200 rows)"."""
-        if not self.drifted:
-            return f"{self.verdict} ({self.rows} rows)"
+        from predictor.drift import describe
+
         scores = {**self.report.get("features", {}), "predictions": self.report.get("predictions") or {}}
-        named = ", ".join(f"{name} (PSI {scores.get(name, {}).get('psi') or 0:.2f})" for name in self.drifted)
-        return f"drift on {named} ({self.rows} rows)"
+        return describe(self.verdict, self.rows, {name: scores.get(name, {}).get("psi") for name in self.drifted})

@@ -125,9 +125,7 @@ def watch(now: datetime | None = None) -> Watch:
 def judge_quality(version: str, triggers: TriggerSettings, now: datetime) -> Quality:
     metric = runs.current_policy().primary_metric
     deployed = Deployment.objects.filter(version=version).order_by("-id").first()
-    since = now - timedelta(days=settings.QUALITY_WINDOW_DAYS)
-    if deployed is not None:
-        since = max(since, deployed.created_at)
+    since = quality_since(deployed, now)
     holdout = (deployed.metrics or {}).get(metric) if deployed is not None else None
     # The one metric judged, from the confusion counts where it can be: one GROUP BY every interval.
     live = predlog.live_metric(version, since, metric)
@@ -155,6 +153,13 @@ def fell(scored: dict[str, float], holdout: float, margin: float) -> bool:
     margin of a few points covers its noise (at 0, a holdout that came out high by chance would
     raise false alarms a little above 2.5%)."""
     return scored["high"] < holdout - margin
+
+
+def quality_since(deployed: Deployment | None, now: datetime) -> datetime:
+    """Where live quality is judged from: QUALITY_WINDOW_DAYS back, never before the deployment.
+    The trigger and the dashboard's badge read the same window."""
+    since = now - timedelta(days=settings.QUALITY_WINDOW_DAYS)
+    return max(since, deployed.created_at) if deployed is not None else since
 
 
 def drift_evidence(checked: DriftCheck) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class LiveFigure:
 def live_figure(deployment: Deployment, metric: str, triggers: TriggerSettings, now: datetime) -> LiveFigure:
     """The served version's live `metric` over the trigger's window (QUALITY_WINDOW_DAYS, from its
     deployment at the earliest), with its 95% interval."""
-    since = max(now - timedelta(days=settings.QUALITY_WINDOW_DAYS), deployment.created_at)
+    since = watching.quality_since(deployment, now)
     cells = predlog.labelled_counts(deployment.version, since)
     figure = LiveFigure(
         version=deployment.version,
