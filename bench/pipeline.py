@@ -242,7 +242,14 @@ def child_run() -> None:
     cpu = time.process_time()
     started = time.perf_counter()
     queued, _ = runs.start_run("cli")
-    done = pipeline.execute(queued.pk)
+    if os.environ.get("PIPELINE_PROFILE"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        done = profiler.runcall(pipeline.execute, queued.pk)
+        profiler.dump_stats(f"{os.environ['PIPELINE_PROFILE']}.{time.time():.0f}.{os.getpid()}")
+    else:
+        done = pipeline.execute(queued.pk)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     sampler.stop()
