@@ -323,7 +323,7 @@ def exclude_trained_on(
         else:
             if rows.key not in known:
                 known[rows.key] = row_keys(holdout, rows.key)
-            seen = np.isin(known[rows.key], rows.keys)
+            seen = _among(known[rows.key], rows.keys)
             if seen.any():
                 exclusion.reasons.append(f"{name} was trained on {seen.sum()} of the {total} holdout rows: excluded")
         exclusion.excluded[name] = int(seen.sum())
@@ -331,6 +331,17 @@ def exclude_trained_on(
     if not exclusion.reasons:
         exclusion.reasons.append(f"no compared model was trained on any of the {total} holdout rows")
     return exclusion
+
+
+def _among(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """`np.isin(values, keys)`; a binary search in `keys` when they are sorted, as a model's
+    training rows are (a fraction of the time of sorting both together at a million rows)."""
+    if len(keys) == 0 or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    if not (keys[1:] >= keys[:-1]).all():
+        return np.isin(values, keys)
+    found = np.minimum(np.searchsorted(keys, values), len(keys) - 1)
+    return keys[found] == values
 
 
 def _as_text(column: pd.Series) -> list[str]:

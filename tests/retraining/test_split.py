@@ -407,3 +407,13 @@ def test_the_key_order_is_lexsort_by_key_then_whole_row_hash_ties_kept_in_place(
 
         assert order.tolist() == np.lexsort((whole, keys)).tolist(), (rows, distinct)
         assert split_module._distinct_sorted(keys[order]).tolist() == np.unique(keys).tolist()
+
+
+def test_membership_in_training_rows_is_isin_sorted_or_not():
+    rng = np.random.default_rng(4)
+    for rows, known in [(0, 5), (5, 0), (1_000, 300), (2_000, 2_000)]:
+        values = rng.integers(0, 1_500, rows).astype(np.uint64)
+        keys = np.unique(rng.integers(0, 1_500, known).astype(np.uint64))
+        shuffled = rng.permutation(keys)
+        for among in (keys, shuffled):
+            assert split_module._among(values, among).tolist() == np.isin(values, among).tolist()
