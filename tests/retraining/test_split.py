@@ -309,6 +309,31 @@ def test_row_keys_are_the_value_by_value_keys_for_every_kind_of_column():
         assert row_keys(data, key).tolist() == reference_keys(data, key), columns
 
 
+def test_repeating_columns_are_read_once_per_value_and_key_as_value_by_value(monkeypatch):
+    rows = 4_000
+    at = np.arange(rows)
+    data = pd.DataFrame(
+        {
+            # Repeats (one distinct value in 16 rows or fewer): turned into text once per value.
+            "rounded": np.where(at % 23 == 0, np.nan, np.where(at % 7 == 0, -0.0, (at % 50) / 8)),
+            "big": np.where(at % 3 == 0, 1e17, np.where(at % 3 == 1, 1e-05, 0.0)),
+            "count": at % 9,
+            "text": pd.Series(np.where(at % 11 == 0, None, "t\u00e9" + (at % 30).astype(str)), dtype="string"),
+            # Mostly distinct, or Python objects: value by value.
+            "unique": np.random.default_rng(1).normal(size=rows),
+            "code": pd.Series([i % 4 if i % 2 else (1.0, True, "1")[i % 3] for i in range(rows)], dtype=object),
+        }
+    )
+    reader = split_module._ColumnText
+    assert all(reader(data[name]).codes is not None for name in ("rounded", "big", "count", "text"))
+    assert all(reader(data[name]).codes is None for name in ("unique", "code"))
+
+    monkeypatch.setattr(split_module, "ROW_BLOCK", 333)
+    for columns in [("rounded",), ("big", "count"), ("text",), ("code",), tuple(data.columns)]:
+        key = SplitKey(columns)
+        assert row_keys(data, key).tolist() == reference_keys(data, key), columns
+
+
 def test_row_keys_are_the_same_computed_block_by_block(monkeypatch):
     data = mixed(1000)
     key = split_key(data, "label")
@@ -370,3 +395,25 @@ def test_holdout_keys_given_by_the_split_exclude_the_same_rows():
     assert (given.clean == computed.clean).all()
     assert given.excluded == computed.excluded
     assert given.reasons == computed.reasons
+
+
+def test_the_key_order_is_lexsort_by_key_then_whole_row_hash_ties_kept_in_place():
+    rng = np.random.default_rng(3)
+    for rows, distinct in [(0, 1), (1, 1), (500, 40), (5_000, 4_000), (5_000, 5_000)]:
+        keys = rng.integers(0, distinct, rows).astype(np.uint64) * np.uint64(2**50)
+        whole = rng.integers(0, 3, rows).astype(np.uint64)
+
+        order = split_module._key_order(keys, whole)
+
+        assert order.tolist() == np.lexsort((whole, keys)).tolist(), (rows, distinct)
+        assert split_module._distinct_sorted(keys[order]).tolist() == np.unique(keys).tolist()
+
+
+def test_membership_in_training_rows_is_isin_sorted_or_not():
+    rng = np.random.default_rng(4)
+    for rows, known in [(0, 5), (5, 0), (1_000, 300), (2_000, 2_000)]:
+        values = rng.integers(0, 1_500, rows).astype(np.uint64)
+        keys = np.unique(rng.integers(0, 1_500, known).astype(np.uint64))
+        shuffled = rng.permutation(keys)
+        for among in (keys, shuffled):
+            assert split_module._among(values, among).tolist() == np.isin(values, among).tolist()
