@@ -22,12 +22,20 @@ def label_metric(
 ) -> np.ndarray:
     """One value per row of `weights` (resamples x rows or cells). `truth` and `predicted` are class
     indices below `k`; with a `positive` class the binary metric, else the macro average over `labels`."""
+    return _from_counts(metric, _counts(weights, truth, predicted, k), positive, labels)
+
+
+def _counts(weights: np.ndarray, truth: np.ndarray, predicted: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Per class, the weighted rows that are of it, predicted as it, and both; and all of them."""
     onehot = np.eye(k)
-    true_count = weights @ onehot[truth]
-    predicted_count = weights @ onehot[predicted]
     hits = weights @ (onehot[truth] * onehot[predicted])
+    return weights @ onehot[truth], weights @ onehot[predicted], hits, weights.sum(axis=1)
+
+
+def _from_counts(metric: str, counts: tuple[np.ndarray, ...], positive: int | None, labels: list[int]) -> np.ndarray:
+    true_count, predicted_count, hits, total = counts
     if metric == "accuracy":
-        return hits.sum(axis=1) / weights.sum(axis=1)
+        return hits.sum(axis=1) / total
     if metric == "precision":
         per_class = _ratio(hits, predicted_count)
     elif metric == "recall":
@@ -47,7 +55,9 @@ def label_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     k = len(classes)
     ones = np.ones((1, len(t)))
     positive = 1 if k == 2 else None
-    return {m: float(label_metric(m, ones, t, p, k, positive, list(range(k)))[0]) for m in LABEL_METRICS}
+    # The counts once for the four metrics (each made three one-hot copies of the rows).
+    counts = _counts(ones, t, p, k)
+    return {m: float(_from_counts(m, counts, positive, list(range(k)))[0]) for m in LABEL_METRICS}
 
 
 def weighted_auc(weights: np.ndarray, truth: np.ndarray, classes: list[str], probabilities: np.ndarray) -> np.ndarray:
