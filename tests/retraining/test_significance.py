@@ -153,13 +153,13 @@ def test_bad_comparisons_name_the_problem():
 
 
 def test_labels_are_indexed_by_their_sorted_classes_across_the_truth_and_both_models():
-    from retraining.resampling import _class_indices
+    from retraining.steps.metrics import class_indices
 
     truth = np.array(["b", "a", "c", "a"], dtype=object)
     ours = np.array(["a", "a", "d", "b"], dtype=object)
     theirs = np.array(["c", "b", "a", "a"], dtype=object)
 
-    t, a, b, k = _class_indices(truth, ours, theirs)
+    t, a, b, k = class_indices(truth, ours, theirs)
 
     index = {label: i for i, label in enumerate(sorted({*truth, *ours, *theirs}))}
     assert k == 4
