@@ -64,11 +64,13 @@ def profile_column(column: pd.Series) -> dict[str, Any]:
 def _numeric(values: np.ndarray) -> dict[str, Any]:
     if len(values) == 0:
         return {"mean": None, "std": None, "quantiles": {}, "histogram": {"edges": [], "counts": [0]}}
-    edges = np.unique(np.quantile(values, np.arange(1, BINS) / BINS)).tolist()
+    # One partition of the values for the bin edges and the quantiles (each value as if asked alone).
+    both = np.quantile(values, np.concatenate([np.arange(1, BINS) / BINS, QUANTILES]))
+    edges = np.unique(both[: BINS - 1]).tolist()
     return {
         "mean": float(values.mean()),
         "std": float(values.std()),
-        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES), strict=True)},
+        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, both[BINS - 1 :], strict=True)},
         "histogram": {"edges": edges, "counts": bin_counts(values, edges)},
     }
 

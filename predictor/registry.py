@@ -102,7 +102,6 @@ def log_model(
     beside the model by name (read back with `read_artifact`): the caller decides what they hold,
     so this gateway stays ignorant of the pipeline.
     """
-    import skops.io
     from mlflow.models import infer_signature
 
     for name in artifacts or {}:
@@ -110,7 +109,7 @@ def log_model(
             raise RegistryError(f"an artifact name must be a plain file name, got {name!r}")
     mlflow = _mlflow()
     signature = infer_signature(signature_rows(signature_input), model.predict(input_example))
-    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    trusted = skops_trusted_types(model)
     try:
         with mlflow.start_run(experiment_id=experiment_id(), run_name=run_name) as run:
             mlflow.log_params({k: _param_value(v) for k, v in params.items()})
@@ -142,6 +141,21 @@ def log_model(
         metrics=dict(metrics),
         params={k: _param_value(v) for k, v in params.items()},
     )
+
+
+def skops_trusted_types(model: Any) -> list[str]:
+    """The types MLflow must be told to trust to load the model's skops file back: listed from
+    the model's objects (predictor/trust.py), so that MLflow's save is the one serialization; from
+    a dump, as skops itself lists them, for a model holding an object that walk does not know."""
+    import skops.io
+
+    from predictor.trust import untrusted_types
+
+    listed = untrusted_types(model)
+    if listed is not None:
+        return listed
+    logger.info("listing the model's skops types from a dump: it holds an object of an unlisted kind")
+    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
 
 
 def signature_rows(frame: Any) -> Any:

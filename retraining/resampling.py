@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retraining.steps.evaluate import Score
-from retraining.steps.metrics import label_metric
+from retraining.steps.metrics import class_indices, label_metric
 
 
 class ResamplingError(ValueError):
@@ -34,10 +34,7 @@ class Resampled:
 def label_metric_differences(
     metric: str, truth: np.ndarray, ours: np.ndarray, theirs: np.ndarray, resamples: int, rng: np.random.Generator
 ) -> Resampled:
-    classes = sorted(set(truth) | set(ours) | set(theirs))
-    index = {label: i for i, label in enumerate(classes)}
-    k = len(classes)
-    t, a, b = (np.array([index[v] for v in values]) for values in (truth, ours, theirs))
+    t, a, b, k = class_indices(truth, ours, theirs)
     observed, counts = np.unique(t * k * k + a * k + b, return_counts=True)
     # Every observed cell and its mirror (the two labels swapped), where flipped rows land.
     cells = np.union1d(observed, (observed // (k * k)) * k * k + (observed % k) * k + (observed // k) % k)
@@ -54,7 +51,7 @@ def label_metric_differences(
     # the classes seen in the labels or that model's predictions.
     positive = 1 if k == 2 else None
     scores = [
-        label_metric(metric, weights, t_cell, p_cell, k, positive, sorted(set(t) | set(p)))
+        label_metric(metric, weights, t_cell, p_cell, k, positive, np.union1d(t, p).tolist())
         for p_cell, p in ((a_cell, a), (b_cell, b))
     ]
     deltas = scores[1] - scores[0]

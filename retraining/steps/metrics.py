@@ -7,6 +7,7 @@ checks, which cost more than the arithmetic on a holdout of a few thousand rows.
 """
 
 import numpy as np
+import pandas as pd
 
 LABEL_METRICS = ("accuracy", "precision", "recall", "f1")
 
@@ -22,12 +23,20 @@ def label_metric(
 ) -> np.ndarray:
     """One value per row of `weights` (resamples x rows or cells). `truth` and `predicted` are class
     indices below `k`; with a `positive` class the binary metric, else the macro average over `labels`."""
+    return _from_counts(metric, _counts(weights, truth, predicted, k), positive, labels)
+
+
+def _counts(weights: np.ndarray, truth: np.ndarray, predicted: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Per class, the weighted rows that are of it, predicted as it, and both; and all of them."""
     onehot = np.eye(k)
-    true_count = weights @ onehot[truth]
-    predicted_count = weights @ onehot[predicted]
     hits = weights @ (onehot[truth] * onehot[predicted])
+    return weights @ onehot[truth], weights @ onehot[predicted], hits, weights.sum(axis=1)
+
+
+def _from_counts(metric: str, counts: tuple[np.ndarray, ...], positive: int | None, labels: list[int]) -> np.ndarray:
+    true_count, predicted_count, hits, total = counts
     if metric == "accuracy":
-        return hits.sum(axis=1) / weights.sum(axis=1)
+        return hits.sum(axis=1) / total
     if metric == "precision":
         per_class = _ratio(hits, predicted_count)
     elif metric == "recall":
@@ -40,14 +49,23 @@ def label_metric(
 def label_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Accuracy, precision, recall and F1 as sklearn gives them: the second of two classes is the
     positive one; beyond two, macro averages over the classes in the labels or the predictions."""
-    classes = sorted(set(truth) | set(predicted))
-    index = {label: i for i, label in enumerate(classes)}
-    t = np.array([index[v] for v in truth], dtype=np.int64)
-    p = np.array([index[v] for v in predicted], dtype=np.int64)
-    k = len(classes)
+    t, p, k = class_indices(truth, predicted)
     ones = np.ones((1, len(t)))
     positive = 1 if k == 2 else None
-    return {m: float(label_metric(m, ones, t, p, k, positive, list(range(k)))[0]) for m in LABEL_METRICS}
+    # The counts once for the four metrics (each made three one-hot copies of the rows).
+    counts = _counts(ones, t, p, k)
+    return {m: float(_from_counts(m, counts, positive, list(range(k)))[0]) for m in LABEL_METRICS}
+
+
+def class_indices(*labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each array's labels as indices into the sorted classes of all of them, and how many classes:
+    hashed once per row in pandas, where a Python loop over 240,000 rows took a fifth of a second."""
+    codes, distinct = pd.factorize(np.concatenate(labels), use_na_sentinel=False)
+    order = sorted(range(len(distinct)), key=lambda i: distinct[i])
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[order] = np.arange(len(distinct))
+    indices = np.split(rank[codes], np.cumsum([len(values) for values in labels])[:-1])
+    return (*indices, len(distinct))
 
 
 def weighted_auc(weights: np.ndarray, truth: np.ndarray, classes: list[str], probabilities: np.ndarray) -> np.ndarray:

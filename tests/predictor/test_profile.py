@@ -47,6 +47,21 @@ def test_a_number_gets_quantiles_a_histogram_with_fixed_edges_and_its_missing_sh
     assert max(counts) - min(counts) <= 2
 
 
+def test_a_numbers_edges_and_quantiles_come_from_one_partition_and_equal_separate_ones(monkeypatch):
+    from predictor.profile import BINS, QUANTILES
+
+    values = np.random.default_rng(5).normal(0, 1, 10_001)
+    quantile, calls = np.quantile, []
+    monkeypatch.setattr(np, "quantile", lambda *a, **k: calls.append(a) or quantile(*a, **k))
+
+    profile = build_profile(pd.DataFrame({"x": values}), None)["features"]["x"]
+
+    assert len(calls) == 1
+    monkeypatch.undo()
+    assert profile["histogram"]["edges"] == np.unique(np.quantile(values, np.arange(1, BINS) / BINS)).tolist()
+    assert list(profile["quantiles"].values()) == np.quantile(values, QUANTILES).tolist()
+
+
 def test_live_values_are_binned_with_the_reference_edges_open_at_both_ends():
     numeric = build_profile(training(), None)["features"]["body_mass_g"]
     edges = numeric["histogram"]["edges"]

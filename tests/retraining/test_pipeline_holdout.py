@@ -78,6 +78,24 @@ def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_count
     assert_never_scored_on_its_training_rows(edges, seen)
 
 
+def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_again(edges, monkeypatch):
+    from retraining import comparing
+    from retraining.steps.evaluate import evaluate
+
+    run(edges, GOOD_PARAMS)
+    edges.source.frame = demo_frame(2)
+    monkeypatch.setattr(comparing, "restrict", lambda *a: pytest.fail("the challenger was scored again"))
+
+    state = run(edges, GOOD_PARAMS)
+
+    exclusion = state.comparison.exclusion
+    assert sum(exclusion["excluded"].values()) == 0
+    assert exclusion["clean"] == exclusion["rows"] == len(state.holdout)
+    assert state.comparison.paired.rows == len(state.holdout)
+    challenger = edges.models.models[state.challenger.version]
+    assert state.challenger.score.metrics == evaluate(challenger, state.holdout, "species").metrics
+
+
 def test_a_version_that_adds_a_column_keeps_the_champions_split_key(edges, monkeypatch):
     run(edges, GOOD_PARAMS)
     keys = []

@@ -150,3 +150,18 @@ def test_bad_comparisons_name_the_problem():
         compare("log_loss", truth, champion, challenger)
     with pytest.raises(ComparisonError, match="strictly between 0 and 1, got 0"):
         compare("accuracy", truth, champion, challenger, level=0)
+
+
+def test_labels_are_indexed_by_their_sorted_classes_across_the_truth_and_both_models():
+    from retraining.steps.metrics import class_indices
+
+    truth = np.array(["b", "a", "c", "a"], dtype=object)
+    ours = np.array(["a", "a", "d", "b"], dtype=object)
+    theirs = np.array(["c", "b", "a", "a"], dtype=object)
+
+    t, a, b, k = class_indices(truth, ours, theirs)
+
+    index = {label: i for i, label in enumerate(sorted({*truth, *ours, *theirs}))}
+    assert k == 4
+    for indices, values in ((t, truth), (a, ours), (b, theirs)):
+        assert indices.tolist() == [index[v] for v in values]

@@ -307,6 +307,22 @@ def test_prepared_text_is_plain_python_with_one_object_per_distinct_value():
     assert len({id(v) for v in prepared["colour"] if v is not None}) == 2
 
 
+def test_the_four_label_metrics_share_one_count_of_the_rows(monkeypatch):
+    from retraining.steps.metrics import LABEL_METRICS, label_metric, label_metrics
+
+    truth = np.array(["a", "b", "c", "a", "b"] * 20, dtype=object)
+    predicted = np.array(["a", "c", "c", "a", "b"] * 20, dtype=object)
+    eye, made = np.eye, []
+    monkeypatch.setattr(np, "eye", lambda *a, **k: made.append(a) or eye(*a, **k))
+
+    metrics = label_metrics(truth, predicted)
+
+    assert len(made) == 1
+    t, p = (np.searchsorted(["a", "b", "c"], v) for v in (truth, predicted))
+    each = {m: float(label_metric(m, np.ones((1, 100)), t, p, 3, None, [0, 1, 2])[0]) for m in LABEL_METRICS}
+    assert metrics == each
+
+
 def test_labels_are_the_text_sklearn_was_given_before():
     column = pd.Series(["big", None, "small", "big"], dtype="str")
 
