@@ -94,7 +94,9 @@ def test_make_run_serves_the_first_champion_survives_a_killed_worker_and_ctrl_c_
     shutil.copytree(
         ROOT,
         copy,
-        ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", "staticfiles", ".*_cache"),
+        ignore=shutil.ignore_patterns(
+            ".venv", ".venv-mlflow-ui", "var", ".git", "__pycache__", "staticfiles", ".*_cache"
+        ),
     )
     # Reuse the installed environments: the copy is about starting the product, not pip. The MLflow
     # UI's own virtualenv is installed here once (a minute or two), as its process would.
