@@ -165,7 +165,8 @@ def megabytes(path: Path) -> int | None:
 
 
 def requirement_files(checkout: Path) -> list[Path]:
-    return sorted(checkout.glob("requirements*.txt"))
+    """What `make run` installs there: the app's requirements and, where there is one, the MLflow UI's."""
+    return [path for name in ("requirements.txt", "requirements-mlflow-ui.txt") if (path := checkout / name).exists()]
 
 
 def warm(revisions: list[str], cache: Path) -> None:
@@ -175,7 +176,7 @@ def warm(revisions: list[str], cache: Path) -> None:
             checkout = clone(revision, Path(tmp) / revision.replace("/", "-"))
             for requirements in requirement_files(checkout):
                 subprocess.run(
-                    [sys.executable, "-m", "pip", "download", "--quiet", "-d", f"{tmp}/wheels", "-r", requirements],
+                    [sys.executable, "-m", "pip", "download", "-qq", "-d", f"{tmp}/wheels", "-r", requirements],
                     cwd=checkout,
                     env={**os.environ, "PIP_CACHE_DIR": str(cache)},
                     check=True,
