@@ -1,4 +1,5 @@
-# One image for web, worker, beat, the release step and the MLflow server (docker-compose.yml).
+# One image for web, worker, beat and the release step. It holds the MLflow client (mlflow-skinny);
+# the MLflow server of docker-compose.yml has its own image (compose/mlflow.Dockerfile).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

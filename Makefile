@@ -26,13 +26,14 @@ run: $(VENV)/.prod-installed
 	$(BIN)/python manage.py bootstrap
 	@mkdir -p var
 	@# honcho stops everything when one process exits: the worker is restarted instead (config/respawn.py).
+	@# The MLflow UI installs its own virtualenv first (predictor/mlflow_ui.py): the API does not wait for it.
 	@{ grep -E '^(web|beat):' Procfile; grep -E '^worker:' Procfile | sed 's/^worker: /worker: python -m config.respawn /'; \
 	  echo "mlflow: python manage.py mlflow_ui --port $(MLFLOW_PORT)"; } > var/Procfile.run
 	@echo ""
 	@echo "  API          http://127.0.0.1:$(PORT)/api/v1/predict   (docs: http://127.0.0.1:$(PORT)/api/docs/)"
 	@echo "  Panel        http://127.0.0.1:$(PORT)/panel/"
 	@echo "  Admin        http://127.0.0.1:$(PORT)/admin/"
-	@echo "  MLflow UI    http://127.0.0.1:$(MLFLOW_PORT)/"
+	@echo "  MLflow UI    http://127.0.0.1:$(MLFLOW_PORT)/   (first start: installed into .venv-mlflow-ui meanwhile)"
 	@echo "  Ctrl-C stops every process. A worker that dies is started again (see the log)."
 	@echo ""
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho start -f var/Procfile.run -d $(CURDIR)

@@ -94,10 +94,15 @@ def test_make_run_serves_the_first_champion_survives_a_killed_worker_and_ctrl_c_
     shutil.copytree(
         ROOT,
         copy,
-        ignore=shutil.ignore_patterns(".venv", "var", ".git", "__pycache__", "staticfiles", ".*_cache"),
+        ignore=shutil.ignore_patterns(
+            ".venv", ".venv-mlflow-ui", "var", ".git", "__pycache__", "staticfiles", ".*_cache"
+        ),
     )
-    # Reuse the installed environment: the copy is about starting the product, not pip.
+    # Reuse the installed environments: the copy is about starting the product, not pip. The MLflow
+    # UI's own virtualenv is installed here once (a minute or two), as its process would.
     (copy / ".venv").symlink_to(ROOT / ".venv")
+    subprocess.run([ROOT / ".venv" / "bin" / "python", ROOT / "manage.py", "mlflow_ui", "--install-only"], check=True)
+    (copy / ".venv-mlflow-ui").symlink_to(ROOT / ".venv-mlflow-ui")
     port, mlflow_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"VAR_DIR", "MLFLOW_TRACKING_URI", "DATA_REGISTRY"}}
     env.update(PORT=str(port), MLFLOW_PORT=str(mlflow_port), DJANGO_SUPERUSER_PASSWORD="pw-admin-123")
@@ -148,6 +153,7 @@ def test_make_run_serves_the_first_champion_survives_a_killed_worker_and_ctrl_c_
         assert make.poll() is None
         log = (tmp_path / "make-run.log").read_text()
         assert f"(pid {killed}) killed by SIGKILL: starting it again" in log
+        assert "MLflow UI: up at" in log
     finally:
         before = descendants(make.pid) | {make.pid}
         os.killpg(make.pid, signal.SIGINT)

@@ -1,7 +1,8 @@
 """The production column, run on this machine as Heroku would run it.
 
-PostgreSQL and Redis on 127.0.0.1, a real `mlflow server` on PostgreSQL with its artifacts on an
-S3-compatible server (moto's server mode), the data registry's DVC remote on that same server.
+PostgreSQL and Redis on 127.0.0.1, a real `mlflow server` (the full mlflow, from .venv-mlflow-ui)
+on PostgreSQL with its artifacts on an S3-compatible server (moto's server mode), the data
+registry's DVC remote on that same server.
 The Procfile's release step runs, then bootstrap (app.json's postdeploy), then web, worker and beat,
 each in its own process group as a dyno. The product then has to serve, retrain, deploy and hot
 swap, and survive its worker being stopped (SIGTERM to every process of the dyno) mid-training.
@@ -27,6 +28,7 @@ from tests.support.processes import PENGUIN, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+MLFLOW_SERVER = ROOT / ".venv-mlflow-ui" / "bin" / "mlflow"
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 APP_DB, MLFLOW_DB = "wt_production", "wt_production_mlflow"
 REDIS_URL = "redis://127.0.0.1:6379/4"
@@ -151,10 +153,13 @@ def backing_services(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
         client = boto3.client("s3", endpoint_url=s3)
         for bucket in ("mlflow", "dvc"):
             client.create_bucket(Bucket=bucket)
+        # The MLflow server runs from the full mlflow package, as compose/mlflow.Dockerfile installs it:
+        # the app's environment has the client only.
+        subprocess.run([sys.executable, ROOT / "manage.py", "mlflow_ui", "--install-only"], check=True)
         started.append(
             subprocess.Popen(
                 [
-                    *(str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port)),
+                    *(str(MLFLOW_SERVER), "server", "--host", "127.0.0.1", "--port", str(mlflow_port)),
                     *("--workers", "1", "--no-serve-artifacts", "--default-artifact-root", "s3://mlflow/artifacts"),
                     *("--backend-store-uri", f"postgresql+psycopg://postgres@127.0.0.1:5432/{MLFLOW_DB}"),
                 ],

@@ -194,6 +194,36 @@ def test_the_dockerfile_builds_a_slim_non_root_image_from_requirements_txt_only(
     assert {".git", ".venv", "var", ".env"} <= set(ignored)
 
 
+def pins(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            found[re.sub(r"\[.*\]", "", name).strip().lower()] = version.strip()
+    return found
+
+
+def test_the_app_installs_the_mlflow_client_and_only_the_mlflow_server_the_full_package() -> None:
+    app, server = pins(ROOT / "requirements.txt"), pins(ROOT / "requirements-mlflow-ui.txt")
+    assert "mlflow" not in app
+    assert app["mlflow-skinny"] == server["mlflow"]
+    # MLflow's SQL store and registry, and pandas' string storage (the memory figures rely on it).
+    assert {"sqlalchemy", "alembic", "skops", "pyarrow"} <= set(app)
+    shared = set(app) & set(server)
+    assert {name: app[name] for name in shared} == {name: server[name] for name in shared}
+
+
+def test_compose_runs_the_mlflow_server_from_its_own_image_with_the_full_mlflow() -> None:
+    service = compose()["services"]["mlflow"]
+    assert service["build"] == {"context": ".", "dockerfile": "compose/mlflow.Dockerfile"}
+    assert service["image"] != compose()["services"]["web"]["image"]
+    dockerfile = (ROOT / "compose" / "mlflow.Dockerfile").read_text()
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["python:3.11-slim"]
+    assert "pip install -r requirements-mlflow-ui.txt" in dockerfile
+    assert re.findall(r"^USER (\S+)$", dockerfile, re.M)[-1] not in {"root", "0"}
+    assert "requirements-mlflow-ui.txt" not in (ROOT / ".dockerignore").read_text().split()
+
+
 @pytest.mark.parametrize("path", ["docs/deploy-heroku.md", "docs/deploy-compose.md"])
 def test_the_deploy_guides_name_every_variable_the_deployment_files_set(path: str) -> None:
     guide = (ROOT / path).read_text()

@@ -1,10 +1,10 @@
-import os
-import shutil
 import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from predictor import mlflow_ui
 
 
 class Command(BaseCommand):
@@ -13,30 +13,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=settings.MLFLOW_PORT)
+        parser.add_argument(
+            "--install-only",
+            action="store_true",
+            help=f"only install the UI's virtualenv ({mlflow_ui.VENV.name}) if it is missing or out of date",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+    def handle(self, *args: Any, host: str, port: int, install_only: bool, **options: Any) -> None:
+        if install_only:
+            if not mlflow_ui.installed():
+                mlflow_ui.install()
+            return
         if "://" in settings.MLFLOW_TRACKING_URI and settings.MLFLOW_TRACKING_URI.split("://")[0] in {
             "http",
             "https",
         }:
             raise CommandError(f"MLflow is a remote server ({settings.MLFLOW_TRACKING_URI}): open its own UI")
-        mlflow = shutil.which("mlflow", path=os.path.dirname(sys.executable)) or shutil.which("mlflow")
-        if mlflow is None:
-            raise CommandError("the mlflow command is not installed in this environment")
-        os.execv(
-            mlflow,
-            [
-                mlflow,
-                "server",
-                "--backend-store-uri",
-                settings.MLFLOW_TRACKING_URI,
-                "--registry-store-uri",
-                settings.MLFLOW_REGISTRY_URI,
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-        )
+        sys.exit(mlflow_ui.run(host, port, self.say))
+
+    def say(self, message: str) -> None:
+        self.stdout.write(f"MLflow UI: {message}")
+        self.stdout.flush()  # honcho shows the line now, not when the pipe's buffer fills
