@@ -36,6 +36,10 @@ HASH_BLOCK = 65_536
 # distinct texts (some 60 bytes each) and codes (4 bytes a row) then take at most twice the column
 # (8 bytes a row), for as long as the keys are computed, before the split copies the frame.
 _REPEATS = 4
+# Row keys joined as fixed-width bytes (row_keys) while a row's widest texts take at most this many
+# bytes, so a block of rows takes at most ROW_BLOCK times as much (8 MiB).
+_BYTES_WIDTH = 4_096
+_SEPARATOR = np.array([b"\x1f"], dtype=np.bytes_)
 
 
 class SplitError(ValueError):
@@ -107,7 +111,8 @@ def row_keys(frame: pd.DataFrame, key: SplitKey) -> np.ndarray:
     appearing in a later version) does not change its rows' keys. A row's key depends on that row
     alone, so they are computed `ROW_BLOCK` rows at a time: each row's joined text is a Python
     string (hundreds of bytes a row), which a block bounds whatever the data's size. A column whose
-    values repeat is turned into text once per distinct value (`_ColumnText`).
+    values repeat is turned into text once per distinct value (`_ColumnText`); when every keyed
+    column repeats, a block's texts are joined as fixed-width bytes by numpy.
     """
     missing = [c for c in key.columns if c not in frame.columns]
     if missing:
@@ -115,8 +120,18 @@ def row_keys(frame: pd.DataFrame, key: SplitKey) -> np.ndarray:
     columns = [_ColumnText(frame[name]) for name in key.columns]
     hash_key = _hash_key(key.salt)
     keys = np.empty(len(frame), dtype=np.uint64)
+    widths = [column.encoded.itemsize + 1 for column in columns if column.encoded is not None]
+    as_bytes = len(widths) == len(columns) and sum(widths) <= _BYTES_WIDTH
     for start in range(0, len(frame), ROW_BLOCK):
         stop = start + ROW_BLOCK
+        if as_bytes:
+            # Every column's texts as fixed-width UTF-8, joined by numpy: no Python object a value.
+            joined_bytes = columns[0].bytes(start, stop)
+            for column in columns[1:]:
+                joined_bytes = np.strings.add(np.strings.add(joined_bytes, _SEPARATOR), column.bytes(start, stop))
+            # pandas hashes a str by its UTF-8 bytes: the same key from the bytes themselves.
+            keys[start:stop] = pd.util.hash_array(joined_bytes.astype(object), hash_key=hash_key, categorize=False)
+            continue
         texts = [column.texts(start, stop) for column in columns]
         joined = (
             np.array(list(map("\x1f".join, zip(*texts, strict=True))), dtype=object) if len(texts) > 1 else texts[0]
@@ -140,6 +155,7 @@ class _ColumnText:
         self.column = column
         self.codes: np.ndarray | None = None
         self.distinct: np.ndarray | None = None
+        self.encoded: np.ndarray | None = None
         if not (is_numeric(column) or isinstance(column.dtype, pd.StringDtype)) or len(column) < _REPEATS:
             return
         # + 0.0 turns -0.0 into 0.0, so both spellings of zero are one value.
@@ -150,6 +166,16 @@ class _ColumnText:
         # A gap's code is -1: the last text, "".
         self.distinct = np.array([*_as_text(pd.Series(distinct)), ""], dtype=object)
         self.codes = codes.astype(np.int32)
+        encoded = [text.encode() for text in self.distinct]
+        # numpy's fixed-width bytes drop trailing NULs: a text ending in one is joined as Python text.
+        if not any(value.endswith(b"\0") for value in encoded):
+            self.encoded = np.array(encoded, dtype=np.bytes_)
+
+    def bytes(self, start: int, stop: int) -> np.ndarray:
+        """The texts of rows start:stop as UTF-8 in a fixed-width numpy array (`encoded` is set)."""
+        if self.encoded is None or self.codes is None:
+            raise ValueError("this column is read value by value, not as bytes")
+        return self.encoded[self.codes[start:stop]]
 
     def texts(self, start: int, stop: int) -> np.ndarray | list[str]:
         if self.codes is None or self.distinct is None:

@@ -319,19 +319,27 @@ def test_repeating_columns_are_read_once_per_value_and_key_as_value_by_value(mon
             "big": np.where(at % 3 == 0, 1e17, np.where(at % 3 == 1, 1e-05, 0.0)),
             "count": at % 9,
             "text": pd.Series(np.where(at % 11 == 0, None, "t\u00e9" + (at % 30).astype(str)), dtype="string"),
+            # Repeats, but a text ends in NUL, which numpy's fixed-width bytes would drop: joined as text.
+            "nul": pd.Series(["a\x00" if i % 2 else "b" for i in range(rows)], dtype="string"),
             # Mostly distinct, or Python objects: value by value.
             "unique": np.random.default_rng(1).normal(size=rows),
             "code": pd.Series([i % 4 if i % 2 else (1.0, True, "1")[i % 3] for i in range(rows)], dtype=object),
         }
     )
     reader = split_module._ColumnText
-    assert all(reader(data[name]).codes is not None for name in ("rounded", "big", "count", "text"))
+    assert all(reader(data[name]).encoded is not None for name in ("rounded", "big", "count", "text"))
+    assert reader(data["nul"]).codes is not None
+    assert reader(data["nul"]).encoded is None
     assert all(reader(data[name]).codes is None for name in ("unique", "code"))
 
     monkeypatch.setattr(split_module, "ROW_BLOCK", 333)
-    for columns in [("rounded",), ("big", "count"), ("text",), ("code",), tuple(data.columns)]:
+    for columns in [("rounded",), ("big", "count", "text"), ("nul", "count"), ("code",), tuple(data.columns)]:
         key = SplitKey(columns)
         assert row_keys(data, key).tolist() == reference_keys(data, key), columns
+    # Wider than a row's bytes may be: joined as text, the same keys.
+    monkeypatch.setattr(split_module, "_BYTES_WIDTH", 8)
+    key = SplitKey(("big", "count", "text"))
+    assert row_keys(data, key).tolist() == reference_keys(data, key)
 
 
 def test_row_keys_are_the_same_computed_block_by_block(monkeypatch):
