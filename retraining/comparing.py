@@ -42,13 +42,8 @@ def compare(state: RunState, edges: Edges) -> RunState:
     if too_few is not None:
         decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])
         return _compared(state, Verdict(decision, exclusion=record))
-    if exclusion.clean.all():
-        # No row dropped: the challenger's score stands as is (rescoring it cost 0.4 s CPU on 240,000 rows).
-        holdout, challenger = state.holdout, state.challenger
-    else:
-        holdout = state.holdout[exclusion.clean].reset_index(drop=True)
-        truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
-        challenger = replace(state.challenger, score=restrict(state.challenger.score, truth, exclusion.clean))
+    holdout, truth = _clean_rows(state.holdout, exclusion.clean)
+    challenger = replace(state.challenger, score=restrict(state.challenger.score, truth, exclusion.clean))
     champion_score = _score(edges, champion.version, holdout)
     comparison = replace(judge(state.policy, holdout, challenger.score, champion_score), exclusion=record)
     comparison.decision.reasons.extend(exclusion.reasons)
@@ -77,8 +72,7 @@ def _regression(
     if too_few is not None:
         comparison.decision.reasons.append(f"no rollback check: {too_few}")
         return replace(comparison, exclusion=record)
-    holdout = state.holdout[exclusion.clean].reset_index(drop=True)
-    truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
+    holdout, truth = _clean_rows(state.holdout, exclusion.clean)
     # The champion was scored on the rows `scored` marks; these are a subset of them.
     champion_score = restrict(comparison.champion_score, truth, exclusion.clean[scored])
     previous_score = _score(edges, previous.version, holdout)
@@ -87,6 +81,13 @@ def _regression(
     verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=returning)
     rollback = verdict if verdict.deploy else None
     return replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback, exclusion=record)
+
+
+def _clean_rows(holdout: pd.DataFrame, keep: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The holdout rows `keep` marks and their labels; the holdout itself, not a copy, when it is
+    every row (the usual case: a copy and the challenger's rescoring cost 0.4 s at 240,000 rows)."""
+    rows = holdout if keep.all() else holdout[keep].reset_index(drop=True)
+    return rows, rows[settings.TARGET_COLUMN].astype(str).to_numpy()
 
 
 def _holdout_keys(state: RunState) -> dict[SplitKey, np.ndarray]:

@@ -49,7 +49,10 @@ def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
 
 
 def restrict(score: Score, truth: np.ndarray, keep: np.ndarray) -> Score:
-    """The same model's score on a subset of the rows it was scored on (`truth` is the subset's labels)."""
+    """The same model's score on a subset of the rows it was scored on (`truth` is the subset's labels);
+    the score itself when the subset is every row."""
+    if keep.all():
+        return score
     predicted = score.predictions[keep]
     metrics = label_metrics(truth, predicted)
     proba = score.probabilities[keep] if score.probabilities is not None else None

@@ -79,14 +79,19 @@ def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_count
 
 
 def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_again(edges, monkeypatch):
-    from retraining import comparing
+    from retraining.steps import evaluate as evaluate_module
     from retraining.steps.evaluate import evaluate
 
     run(edges, GOOD_PARAMS)
     edges.source.frame = demo_frame(2)
-    monkeypatch.setattr(comparing, "restrict", lambda *a: pytest.fail("the challenger was scored again"))
+    scored = []
+    real_metrics = evaluate_module.label_metrics
+    monkeypatch.setattr(evaluate_module, "label_metrics", lambda *a: scored.append(a) or real_metrics(*a))
 
     state = run(edges, GOOD_PARAMS)
+
+    # Scored twice, by evaluate: the challenger when trained, the champion when compared; not a third time.
+    assert len(scored) == 2
 
     exclusion = state.comparison.exclusion
     assert sum(exclusion["excluded"].values()) == 0
