@@ -60,12 +60,8 @@ def label_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 def class_indices(*labels: np.ndarray) -> tuple[np.ndarray, ...]:
     """Each array's labels as indices into the sorted classes of all of them, and how many classes:
     hashed once per row in pandas, where a Python loop over 240,000 rows took a fifth of a second."""
-    codes, distinct = pd.factorize(np.concatenate(labels), use_na_sentinel=False)
-    order = sorted(range(len(distinct)), key=lambda i: distinct[i])
-    rank = np.empty(len(distinct), dtype=np.int64)
-    rank[order] = np.arange(len(distinct))
-    indices = np.split(rank[codes], np.cumsum([len(values) for values in labels])[:-1])
-    return (*indices, len(distinct))
+    codes, distinct = pd.factorize(np.concatenate(labels), sort=True, use_na_sentinel=False)
+    return (*np.split(codes.astype(np.int64), np.cumsum([len(values) for values in labels])[:-1]), len(distinct))
 
 
 def weighted_auc(weights: np.ndarray, truth: np.ndarray, classes: list[str], probabilities: np.ndarray) -> np.ndarray:
