@@ -7,6 +7,7 @@ from predictor.contract import known_categories
 from predictor.profile import build_profile
 from retraining.demo import demo_frame
 from retraining.steps.train import prepare_features, train
+from tests.support.models import log_plain
 
 
 def test_a_versions_schema_and_categories_are_read_without_loading_its_model(settings, penguin_versions, monkeypatch):
@@ -48,16 +49,7 @@ def test_an_extra_artifact_is_read_back_by_name_and_a_missing_one_is_none(model_
     frame = demo_frame(1, "penguins")
     model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
     features = prepare_features(frame, "species")
-    logged = registry.log_model(
-        model,
-        params={},
-        metrics={},
-        tags={},
-        signature_input=features,
-        input_example=features.head(2),
-        run_name="test",
-        artifacts={"keys.bin": b"\x00\x01\xff" * 4},
-    )
+    logged = log_plain(model, features, "test", artifacts={"keys.bin": b"\x00\x01\xff" * 4})
 
     assert registry.read_artifact(logged.version, "keys.bin") == b"\x00\x01\xff" * 4
     assert registry.read_artifact(logged.version, "other.bin") is None
@@ -68,16 +60,7 @@ def test_an_artifact_name_that_is_not_a_plain_file_name_is_refused(model_name):
     model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
     features = prepare_features(frame, "species")
     with pytest.raises(registry.RegistryError, match=r"an artifact name must be a plain file name, got '\.\./x'"):
-        registry.log_model(
-            model,
-            params={},
-            metrics={},
-            tags={},
-            signature_input=features,
-            input_example=features.head(2),
-            run_name="test",
-            artifacts={"../x": b""},
-        )
+        log_plain(model, features, "test", artifacts={"../x": b""})
 
 
 def test_a_version_logged_without_a_profile_has_none(settings, penguin_versions):
@@ -91,16 +74,7 @@ def test_a_profile_logged_with_its_model_is_read_back_once_then_from_memory(mode
     features = prepare_features(frame, "species")
     profile = build_profile(features, frame["species"].to_numpy())
     model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
-    version = registry.log_model(
-        model,
-        params={},
-        metrics={},
-        tags={},
-        signature_input=features,
-        input_example=features.head(2),
-        run_name="profiled",
-        profile=profile,
-    ).version
+    version = log_plain(model, features, "profiled", profile=profile).version
 
     assert registry.profile(version) == profile
     monkeypatch.setattr("mlflow.artifacts.load_dict", lambda uri: pytest.fail("the profile was downloaded again"))

@@ -14,6 +14,7 @@ from predictor import registry
 from predictor.trust import untrusted_types
 from retraining.demo import demo_frame
 from retraining.steps.train import ESTIMATORS, prepare_features, train
+from tests.support.models import log_plain
 
 COLUMNS = {
     "mixed": None,
@@ -76,15 +77,7 @@ def test_a_logged_model_is_serialized_once_and_stores_the_types_skops_lists_from
     monkeypatch.setattr(skops.io, "dump", dump)
     monkeypatch.setattr(skops.io, "dumps", dumps)
 
-    logged = registry.log_model(
-        model,
-        params={},
-        metrics={},
-        tags={},
-        signature_input=features,
-        input_example=features.head(2),
-        run_name="serialized once",
-    )
+    logged = log_plain(model, features, "serialized once")
 
     assert dump.calls + dumps.calls == 1
     monkeypatch.undo()

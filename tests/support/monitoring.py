@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from predictor import registry, services
+from predictor import services
 from predictor.models import Deployment, LoggedVersion, Prediction
 from predictor.predlog import new_ids
 from predictor.profile import build_profile
 from retraining.demo import demo_frame
 from retraining.steps.train import prepare_features, train
+from tests.support.models import log_plain
 
 PENGUIN_FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]
 
@@ -21,16 +22,7 @@ def log_profiled_penguins() -> str:
     frame = demo_frame(1, "penguins")
     features = prepare_features(frame, "species")
     model = train(frame, "species", "random_forest", {"n_estimators": 5}, 42)
-    return registry.log_model(
-        model,
-        params={},
-        metrics={},
-        tags={},
-        signature_input=features,
-        input_example=features.head(2),
-        run_name="profiled",
-        profile=build_profile(features, model.predict(features)),
-    ).version
+    return log_plain(model, features, "profiled", profile=build_profile(features, model.predict(features))).version
 
 
 def serve(version: str, metrics: dict[str, float] | None = None) -> Deployment:
