@@ -36,6 +36,8 @@ HASH_BLOCK = 65_536
 # distinct texts (some 60 bytes each) and codes (4 bytes a row) then take at most twice the column
 # (8 bytes a row), for as long as the keys are computed, before the split copies the frame.
 _REPEATS = 4
+# Text is factorized whole only if it repeats that much in its first rows as well.
+_SAMPLE = 8_192
 # Row keys joined as fixed-width bytes (row_keys) while a row's widest texts take at most this many
 # bytes, so a block of rows takes at most ROW_BLOCK times as much (8 MiB).
 _BYTES_WIDTH = 4_096
@@ -158,6 +160,8 @@ class _ColumnText:
         self.encoded: np.ndarray | None = None
         if not (is_numeric(column) or isinstance(column.dtype, pd.StringDtype)) or len(column) < _REPEATS:
             return
+        if not is_numeric(column) and column.iloc[:_SAMPLE].nunique() * _REPEATS > min(len(column), _SAMPLE):
+            return  # text that does not repeat in its first rows (ids): factorizing all of it would be wasted
         # + 0.0 turns -0.0 into 0.0, so both spellings of zero are one value.
         values = column.to_numpy(dtype=np.float64, na_value=np.nan) + 0.0 if is_numeric(column) else column
         codes, distinct = pd.factorize(values)

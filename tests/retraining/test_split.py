@@ -323,6 +323,7 @@ def test_repeating_columns_are_read_once_per_value_and_key_as_value_by_value(mon
             "nul": pd.Series(["a\x00" if i % 2 else "b" for i in range(rows)], dtype="string"),
             # Mostly distinct, or Python objects: value by value.
             "unique": np.random.default_rng(1).normal(size=rows),
+            "ids": pd.Series([f"id-{i}" for i in range(rows)], dtype="string"),
             "code": pd.Series([i % 4 if i % 2 else (1.0, True, "1")[i % 3] for i in range(rows)], dtype=object),
         }
     )
@@ -330,10 +331,10 @@ def test_repeating_columns_are_read_once_per_value_and_key_as_value_by_value(mon
     assert all(reader(data[name]).encoded is not None for name in ("rounded", "big", "count", "text"))
     assert reader(data["nul"]).codes is not None
     assert reader(data["nul"]).encoded is None
-    assert all(reader(data[name]).codes is None for name in ("unique", "code"))
+    assert all(reader(data[name]).codes is None for name in ("unique", "ids", "code"))
 
     monkeypatch.setattr(split_module, "ROW_BLOCK", 333)
-    for columns in [("rounded",), ("big", "count", "text"), ("nul", "count"), ("code",), tuple(data.columns)]:
+    for columns in [("rounded",), ("big", "count", "text"), ("nul", "count"), ("ids",), ("code",), tuple(data.columns)]:
         key = SplitKey(columns)
         assert row_keys(data, key).tolist() == reference_keys(data, key), columns
     # Wider than a row's bytes may be: joined as text, the same keys.
