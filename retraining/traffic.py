@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -470,9 +471,16 @@ class Report:
 
 class _Simulation:
     def __init__(
-        self, options: Options, api: Api, model: ServedModel, rows: Rows, write: Callable[[str], None]
+        self,
+        options: Options,
+        api: Api,
+        model: ServedModel,
+        rows: Rows,
+        write: Callable[[str], None],
+        stop: threading.Event | None = None,
     ) -> None:
         self.options = options
+        self.stop = stop or threading.Event()
         self.api = api
         self.rows = rows
         self.write = write
@@ -513,7 +521,7 @@ class _Simulation:
         next_status = self.started + options.status_every
         next_feedback = self.started + FEEDBACK_EVERY
         try:
-            while options.duration is None or self.elapsed() < options.duration:
+            while not self.stop.is_set() and (options.duration is None or self.elapsed() < options.duration):
                 now = time.monotonic()
                 if now < next_send:
                     time.sleep(min(next_send - now, 0.25))
@@ -534,6 +542,8 @@ class _Simulation:
                     self.status()
                     next_status = now + options.status_every
         except KeyboardInterrupt:
+            self.stop.set()
+        if self.stop.is_set():
             self.report.interrupted = True
             self.write("stopping: posting the labels still waiting (Ctrl-C again to quit now)")
         self.report.seconds = self.elapsed()
@@ -697,8 +707,8 @@ class _Simulation:
         self.report.labels_pending = len(self.pending)
 
 
-def run(options: Options, write: Callable[[str], None] = print) -> Report:
-    """Send the traffic until `options.duration` is over or Ctrl-C; returns what it did.
+def run(options: Options, write: Callable[[str], None] = print, stop: threading.Event | None = None) -> Report:
+    """Send the traffic until `options.duration` is over, Ctrl-C or `stop` is set; returns what it did.
 
     Raises TrafficError when the app cannot be reached, serves no model, or refuses a request
     with a 4xx (other than a rate limit), with the answer's body.
@@ -726,7 +736,7 @@ def run(options: Options, write: Callable[[str], None] = print) -> Report:
             )
         dataset = options.dataset or pick_dataset(model.columns)
         rows = build_rows(dataset, model, options.seed)
-        simulation = _Simulation(options, api, model, rows, write)
+        simulation = _Simulation(options, api, model, rows, write, stop)
         simulation.report.created_key = key_pk is not None
         write(_plan(options, simulation.report, rows))
         report = simulation.run()

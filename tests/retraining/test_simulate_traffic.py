@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -277,6 +278,30 @@ def test_traffic_is_logged_shifts_after_a_while_and_a_share_is_labelled(open_app
     assert "not shifted" in status[0]
     assert "shifted at 4 s" in status[-1]
     assert lines[-1].startswith("stopped after 8 s: sent")
+
+
+@pytest.mark.slow
+def test_a_stop_set_without_an_exception_still_stops_the_traffic_cleanly(open_app, transactional_db, settings) -> None:
+    # What Ctrl-C leaves when its KeyboardInterrupt lands where Python drops it (a finalizer): the flag.
+    server, name, version = open_app
+    serve(server, settings, name, version)
+    stop = threading.Event()
+    lines: list[str] = []
+
+    def write(line: str) -> None:
+        lines.append(line)
+        if re.match(r"\s+\d+s  sent", line):
+            stop.set()
+
+    options = traffic.Options(url=server.url, rate=20, duration=60, label_share=1.0, status_every=1)
+    report = traffic.run(options, write=write, stop=stop)
+
+    assert report.interrupted, lines
+    assert report.seconds < 10, lines
+    assert "stopping: posting the labels still waiting (Ctrl-C again to quit now)" in lines
+    assert (report.labels_pending, report.labels_refused) == (0, 0), lines
+    assert Prediction.objects.filter(label__isnull=False).count() == report.labelled > 0
+    assert lines[-1].startswith("stopped after"), lines
 
 
 @pytest.mark.slow

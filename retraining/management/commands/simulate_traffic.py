@@ -63,24 +63,29 @@ class Command(BaseCommand):
             seed=options["seed"],
             dataset=options["dataset"],
         )
-        # A terminated command (kill, a process manager) stops as Ctrl-C does: labels posted, totals printed.
-        previous = None
+        # Ctrl-C, or a terminated command (kill, a process manager): labels posted, totals printed.
+        stop = threading.Event()
+
+        def interrupt(signum: int, frame: FrameType | None) -> None:
+            # The flag stops the traffic even where Python drops the exception raised here (a signal
+            # landing in an object's finalizer); the exception cuts a waiting request short. A second
+            # signal, while the labels are posted, quits at once.
+            stop.set()
+            raise KeyboardInterrupt
+
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _interrupt)
+            previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
-            traffic.run(settings, write=self._line)
+            traffic.run(settings, write=self._line, stop=stop)
         except traffic.TrafficError as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             raise CommandError("interrupted") from None
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     def _line(self, text: str) -> None:
         self.stdout.write(text)
         self.stdout.flush()
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
