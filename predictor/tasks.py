@@ -9,7 +9,7 @@ from predictor import predlog
 logger = logging.getLogger(__name__)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="predictor.tasks.prune_prediction_log", ignore_result=True)
 def prune_prediction_log() -> int:
     deleted = predlog.prune()
     if deleted:

@@ -15,7 +15,7 @@ from retraining.models import RetrainingRun
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
+@shared_task(name="retraining.tasks.retrain", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
 def retrain(self: Task, run_id: int) -> str:
     """Run a queued run.
 
@@ -25,7 +25,7 @@ def retrain(self: Task, run_id: int) -> str:
     return _execute(self, run_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name="retraining.tasks.scheduled_retrain", acks_late=True, ignore_result=True)
 def scheduled_retrain(tick: str | None = None) -> str:
     """What beat sends: one run per tick, even if the tick is delivered twice.
 
@@ -41,7 +41,7 @@ def scheduled_retrain(tick: str | None = None) -> str:
     return f"queued:{run.pk}"
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="retraining.tasks.sweep_stale_runs", ignore_result=True)
 def sweep_stale_runs() -> list[int]:
     return runs.close_stale_runs()
 
@@ -61,7 +61,7 @@ def _execute(task: Task, run_id: int) -> str:
     return run.status
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="retraining.tasks.watch_serving", ignore_result=True)
 def watch_serving() -> str:
     """What beat sends every MONITOR_INTERVAL seconds: drift and live quality, and their triggers."""
     from retraining import watching
