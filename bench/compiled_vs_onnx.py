@@ -39,8 +39,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from pipeline import synthetic
 
-    from predictor import inference
-    from retraining.steps.train import prepare_features, train
+    from ml.estimators import prepare_features, train
+    from predictor.serving import inference
 
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     datasets = {
@@ -72,7 +72,7 @@ WIDTHS = (13, 9, 10, 9)
 
 
 def _times(model, compiled, sessions, rows) -> list[float]:  # type: ignore[no-untyped-def]
-    from predictor import inference
+    from predictor.serving import inference
 
     n = len(rows)
     return [
@@ -89,7 +89,7 @@ def _onnx_sessions(model, features):  # type: ignore[no-untyped-def]
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
-    from predictor.contract import is_numeric
+    from ml.contract import is_numeric
 
     model = _with_string_gaps(model)
     for precision, number in (("double", DoubleTensorType), ("float", FloatTensorType)):
@@ -128,7 +128,7 @@ def _with_string_gaps(model):  # type: ignore[no-untyped-def]
     categorical imputer looks for "", which is how _feeds sends a gap (the same rows are filled)."""
     import copy
 
-    from predictor.contract import CATEGORICAL, IMPUTE, PREPROCESS
+    from ml.contract import CATEGORICAL, IMPUTE, PREPROCESS
 
     model = copy.deepcopy(model)
     for name, transformer, _ in model.named_steps[PREPROCESS].transformers_:
@@ -148,7 +148,7 @@ def _feeds(session, rows):  # type: ignore[no-untyped-def]
     """ONNX Runtime's inputs: one (n, 1) array per column; a missing category is the empty string."""
     import numpy as np
 
-    from predictor.contract import is_numeric
+    from ml.contract import is_numeric
 
     feeds = {}
     for node, name in zip(session.get_inputs(), rows.columns, strict=True):

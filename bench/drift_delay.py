@@ -34,8 +34,8 @@ def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     from drift_power import penguins
 
-    from predictor.drift import DRIFT, Thresholds, compare
-    from predictor.profile import build_profile
+    from ml.drift.drift import DRIFT, Thresholds, compare
+    from ml.drift.profile import build_profile
 
     thresholds = Thresholds()
     changes = {

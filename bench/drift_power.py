@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"reproduce: cd {ROOT} && {sys.executable} bench/drift_power.py", flush=True)
     sys.path.insert(0, str(ROOT))
-    from predictor.drift import DRIFT, Thresholds, compare
-    from predictor.profile import build_profile
+    from ml.drift.drift import DRIFT, Thresholds, compare
+    from ml.drift.profile import build_profile
 
     thresholds = Thresholds(min_rows=1)
 
@@ -83,9 +83,9 @@ def main() -> None:
 
 
 def demo_batches(build_profile, compare) -> None:
-    from retraining.demo import demo_frame
-    from retraining.steps.split import split
-    from retraining.steps.train import prepare_features
+    from demo.batches import demo_frame
+    from ml.estimators import prepare_features
+    from ml.split import split
 
     print("\nthe demo data: each batch against the profile of batch 1's training split (as the validate step)")
     training, _ = split(demo_frame(1), 0.25)

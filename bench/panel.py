@@ -9,11 +9,11 @@ record (one alive and running the active run, one stopped), as the header's work
 
 With `--labels N,...` it then times the dashboard's quality badge (one GROUP BY of the served
 version's labelled predictions, scored from the confusion counts) against judging the same
-labels as the degradation trigger does (`retraining.watching.judge_quality`, which loads every
+labels as the degradation trigger does (`retraining.monitoring.triggers.judge_quality`, which loads every
 labelled prediction and bootstraps it), and the Monitoring page, for each number of labelled
 predictions logged (3 classes, with probabilities, 85% right).
 
-It also times the schedule's due-time search (`retraining.schedule.previous_due`, which skips whole
+It also times the schedule's due-time search (`retraining.workers.schedule.previous_due`, which skips whole
 days and hours that cannot match) against a naive minute-by-minute walk, for a daily schedule and
 for the worst case, a leap-day schedule ("0 0 29 2 *") whose previous tick is up to four years back.
 """
@@ -104,11 +104,12 @@ def bench_requests() -> None:
         print(f"{label:<28}{ms:>10.2f}{len(response.content):>10}{len(queries):>9}")
     print(f"ratio reload / poll: {results['reload /panel/'] / results['poll /panel/live.json']:.1f}x")
 
-    from retraining import runs, workers
     from retraining.panel import live
+    from retraining.runs import store
+    from retraining.workers.heartbeat import heartbeat
 
-    active = runs.active_run()
-    health = median_ms(lambda: live.workers_state(workers.liveness(), active), REQUESTS)
+    active = store.active_run()
+    health = median_ms(lambda: live.workers_state(heartbeat.liveness(), active), REQUESTS)
     print(f"of which worker health (one query): {health:.2f} ms")
 
 
@@ -121,13 +122,13 @@ def bench_badges(label_counts: list[int]) -> None:
     from predictor import services
     from predictor.models import LoggedVersion, Prediction
     from predictor.predlog import new_ids
-    from retraining import watching
     from retraining.models import TriggerSettings
+    from retraining.monitoring import triggers
     from retraining.panel import live
 
     client = Client()
     client.force_login(get_user_model().objects.get(username="bench"))
-    triggers = TriggerSettings.current()
+    trigger_settings = TriggerSettings.current()
     served = services.active_deployment()
     classes = ["Adelie", "Chinstrap", "Gentoo"]
     LoggedVersion.objects.get_or_create(version=served.version, defaults={"model_name": "bench", "classes": classes})
@@ -149,7 +150,7 @@ def bench_badges(label_counts: list[int]) -> None:
         logged = count
         badge = median_ms(lambda: live.quality_badge(served, timezone.now()), 20)
         poll = median_ms(lambda: client.get("/panel/live.json"), 20)
-        judged = median_ms(lambda: watching.judge_quality(served.version, triggers, timezone.now()), 3)
+        judged = median_ms(lambda: triggers.judge_quality(served.version, trigger_settings, timezone.now()), 3)
         page = median_ms(lambda: client.get("/panel/monitoring/"), 3)
         print(f"{count:<22,}{badge:>10.2f}{poll:>9.2f}{judged:>18.1f}{page:>20.1f}")
 
@@ -157,7 +158,7 @@ def bench_badges(label_counts: list[int]) -> None:
 def bench_due_times() -> None:
     from celery.schedules import crontab
 
-    from retraining.schedule import parse_cron, previous_due
+    from retraining.workers.schedule import parse_cron, previous_due
 
     def naive(fields: dict[str, str], at: datetime) -> datetime:
         spec = crontab(**fields)

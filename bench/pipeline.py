@@ -40,14 +40,14 @@ WORKER_IMPORTS = (
     "dvc.api",
     "dvc_data.hashfile.hash",
     "skops.io",
-    "retraining.notify",
+    "retraining.notify.channels",
     # First imported during a run (MLflow's SQL store, git, drift): 60 MiB a worker pays once.
     "mlflow.store.tracking.sqlalchemy_store",
     "mlflow.store.model_registry.sqlalchemy_store",
     "pygit2",
     "scmrepo.git",
     "dvc.repo",
-    "predictor.drift",
+    "ml.drift.drift",
     # First imported by a run's last steps: the URLs a notification links to (the panel's views and
     # DRF with them), GitPython, MLflow's pyfunc loader: 0.5 s a worker pays once.
     "config.urls",
@@ -118,11 +118,11 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
+    from ml.estimators import train
+    from ml.evaluate import evaluate
+    from ml.split import split, split_key
     from retraining import data
     from retraining.data.base import read_csv
-    from retraining.steps.evaluate import evaluate
-    from retraining.steps.split import split, split_key
-    from retraining.steps.train import train
 
     call_command("migrate", verbosity=0)
     data.init_registry(Path(settings.DATA_REGISTRY), settings.DATA_REMOTE)
@@ -239,7 +239,8 @@ def child_run() -> None:
     import django
 
     django.setup()
-    from retraining import pipeline, runs
+    from retraining.pipeline import steps
+    from retraining.runs import store
 
     # A worker pays these imports on its first run only: paid here untimed, reported apart.
     importing = time.perf_counter()
@@ -248,18 +249,18 @@ def child_run() -> None:
     imports = time.perf_counter() - importing
     rss_start = _rss_now()
     sampler = _StepPeaks()
-    pipeline.STEPS = tuple(sampler.wrap(step) for step in pipeline.STEPS)
+    steps.STEPS = tuple(sampler.wrap(step) for step in steps.STEPS)
     cpu = time.process_time()
     started = time.perf_counter()
-    queued, _ = runs.start_run("cli")
+    queued, _ = store.start_run("cli")
     if os.environ.get("PIPELINE_PROFILE"):
         import cProfile
 
         profiler = cProfile.Profile()
-        done = profiler.runcall(pipeline.execute, queued.pk)
+        done = profiler.runcall(steps.execute, queued.pk)
         profiler.dump_stats(f"{os.environ['PIPELINE_PROFILE']}.{time.time():.0f}.{os.getpid()}")
     else:
-        done = pipeline.execute(queued.pk)
+        done = steps.execute(queued.pk)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     sampler.stop()
@@ -287,11 +288,11 @@ def child_estimator(csv_file: str, estimator: str, params: dict) -> None:
     django.setup()
     from django.conf import settings
 
+    from ml.estimators import train
+    from ml.evaluate import evaluate
+    from ml.split import canonical_split, split_key
     from retraining.data.base import read_csv
-    from retraining.memory import release_free_memory
-    from retraining.steps.evaluate import evaluate
-    from retraining.steps.split import canonical_split, split_key
-    from retraining.steps.train import train
+    from retraining.pipeline.memory import release_free_memory
 
     for module in WORKER_IMPORTS:
         importlib.import_module(module)

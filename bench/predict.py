@@ -148,7 +148,7 @@ def _logging_in_process(frame) -> None:  # type: ignore[no-untyped-def]
     from django.test import RequestFactory
 
     from predictor.predlog import writer
-    from predictor.serving import holder
+    from predictor.serving.holder import holder
 
     holder().sync()
     body = json.dumps({"dataframe_split": json.loads(_rows(frame, 1).to_json(orient="split", index=False))}).encode()
@@ -278,7 +278,7 @@ def _artifacts(version: str, workdir: Path) -> Path:
     """The registered version's artifact folder (MLmodel, model file, signature), as the peers load it."""
     import mlflow
 
-    from predictor import registry
+    from predictor.serving import registry
 
     registry.import_loaders()
     uri = f"models:/{os.environ['MODEL_NAME']}/{version}"
@@ -300,9 +300,10 @@ def _check_answers(server: str, url: str, body: Path, model, frame) -> None:  # 
 def _register_model(dataset: str):  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
-    from predictor import registry, services
-    from retraining.demo import demo_frame
-    from retraining.steps.train import prepare_features, train
+    from demo.batches import demo_frame
+    from ml.estimators import prepare_features, train
+    from predictor import services
+    from predictor.serving import registry
 
     call_command("migrate", verbosity=0)
     if dataset == "breast-cancer":
@@ -357,7 +358,7 @@ def _compiled(model, frame) -> dict[int, float]:  # type: ignore[no-untyped-def]
     """The served path's own arithmetic on the same rows, checked equal to predict_proba here too."""
     import numpy as np
 
-    from predictor import inference
+    from predictor.serving import inference
 
     compiled = inference.compile_model(model)
     times = {}
@@ -406,7 +407,7 @@ def _view_overhead(frame, n: int) -> tuple[float, float]:  # type: ignore[no-unt
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import RequestFactory
 
-    from predictor.serving import holder
+    from predictor.serving.holder import holder
 
     models = holder()
     models.sync()

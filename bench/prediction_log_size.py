@@ -47,11 +47,11 @@ def main() -> None:
     from django.db import connection
     from django.db.models import F
 
+    from demo.batches import demo_frame
+    from ml.estimators import prepare_features
     from predictor.models import Prediction
     from predictor.predlog import new_ids
     from predictor.predlog.writing import Writer, insert
-    from retraining.demo import demo_frame
-    from retraining.steps.train import prepare_features
 
     call_command("migrate", verbosity=0)
     Prediction.objects.all().delete()

@@ -35,11 +35,11 @@ from sklearn.datasets import make_classification
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retraining.policy import DEFAULT_POLICY, decide, paired_comparison, regressed  # noqa: E402
-from retraining.significance import RESAMPLES, compare  # noqa: E402
-from retraining.steps.evaluate import Score, evaluate  # noqa: E402
-from retraining.steps.split import TrainingRows, exclude_trained_on, split, split_key, training_rows  # noqa: E402
-from retraining.steps.train import train  # noqa: E402
+from ml.estimators import train  # noqa: E402
+from ml.evaluate import Score, evaluate  # noqa: E402
+from ml.gate.policy import DEFAULT_POLICY, decide, paired_comparison, regressed  # noqa: E402
+from ml.gate.significance import RESAMPLES, compare  # noqa: E402
+from ml.split import TrainingRows, exclude_trained_on, split, split_key, training_rows  # noqa: E402
 
 HOLDOUT_FRACTION = 0.25
 MIN_CLEAN_ROWS = 30

@@ -35,18 +35,18 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from predictor.drift import DRIFT, compare
-    from predictor.profile import build_profile
-    from retraining import demo_datasets, traffic
-    from retraining.steps.split import split, split_key
-    from retraining.steps.train import prepare_features, train
+    from demo import datasets, traffic
+    from ml.drift.drift import DRIFT, compare
+    from ml.drift.profile import build_profile
+    from ml.estimators import prepare_features, train
+    from ml.split import split, split_key
 
     targets = {"churn": "churned", "penguins": "species"}
     print("| dataset | rows drawn from | " + " | ".join(f"false alarms, {n:,} rows" for n in WINDOWS), end="")
     print(" | shifted 500 rows called drift | accuracy un-shifted | accuracy shifted |")
     print("|---" * (len(WINDOWS) + 5) + "|")
     for dataset, target in targets.items():
-        batch = demo_datasets.batch(dataset, 1)
+        batch = datasets.batch(dataset, 1)
         training, _ = split(batch, 0.25, split_key(batch, target))
         features = prepare_features(training, target)
         champion = train(training, target, "random_forest", {"n_estimators": 100}, 42)

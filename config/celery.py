@@ -8,4 +8,4 @@ app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Each worker writes its heartbeat and what it runs (see retraining/workers.py).
-app.steps["worker"].add("retraining.workers:Heartbeat")
+app.steps["worker"].add("retraining.workers.heartbeat:Heartbeat")

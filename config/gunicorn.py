@@ -47,7 +47,7 @@ def post_fork(server, worker):
 
     _limit_malloc_arenas()
 
-    from predictor.follower import follower
+    from predictor.serving.follower import follower
 
     connections.close_all()
     follower().start()

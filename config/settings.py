@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "predictor",
     "retraining",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -176,7 +177,7 @@ CELERY_WORKER_POOL = "config.pool:TaskPool"
 CELERY_TASK_TIME_LIMIT = env_int("RETRAIN_TIME_LIMIT", 3 * 3600, minimum=60)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 # django-celery-beat's DatabaseScheduler, which also looks for runs waiting on a dead worker.
-CELERY_BEAT_SCHEDULER = "retraining.beat:Scheduler"
+CELERY_BEAT_SCHEDULER = "retraining.workers.scheduler:Scheduler"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A queue of its own lets training run on dedicated workers (`celery worker -Q training`) while
@@ -373,7 +374,7 @@ SPECTACULAR_SETTINGS = {
     # The prediction endpoints are plain Django views (lean hot path), described by hand.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "predictor.openapi.add_serving_paths",
+        "predictor.api.openapi.add_serving_paths",
     ],
 }
 

@@ -13,8 +13,8 @@ def _load_active_model() -> None:
     """Load the champion before the process reports ready, not on the first request."""
     from django.db import connections
 
-    from predictor import registry
-    from predictor.serving import holder
+    from predictor.serving import registry
+    from predictor.serving.holder import holder
 
     try:
         registry.import_loaders()

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from predictor import apikeys
+from predictor.api import apikeys
 from predictor.models import ApiKey, Deployment, ServingProcess
 
 

@@ -9,8 +9,10 @@ import pandas as pd
 from django.conf import settings
 from django.utils import timezone
 
-from predictor import drift, predlog, registry, services
+from ml.drift import drift
+from predictor import predlog, services
 from predictor.models import DriftCheck
+from predictor.serving import registry
 
 # The column of a frame that holds the served predictions (as the prediction log gives them).
 PREDICTION_COLUMN = "prediction"
@@ -31,7 +33,7 @@ def check(frame: pd.DataFrame, version: str | None = None) -> tuple[str, drift.D
             f"v{version} has no training profile (it was logged before profiles were stored): retrain to get one"
         )
     predictions = frame[PREDICTION_COLUMN].to_numpy() if PREDICTION_COLUMN in frame else None
-    return version, drift.compare(frame, profile, predictions=predictions, thresholds=drift.thresholds())
+    return version, drift.compare(frame, profile, predictions=predictions, thresholds=configured_thresholds())
 
 
 def champion_version() -> str:
@@ -64,4 +66,11 @@ def check_log(now: datetime | None = None) -> DriftCheck:
         verdict=report.verdict,
         drifted=report.drifted,
         report=report.as_dict(),
+    )
+
+
+def configured_thresholds() -> drift.Thresholds:
+    """The configured thresholds (DRIFT_PSI_THRESHOLD, DRIFT_ALPHA, DRIFT_MIN_ROWS)."""
+    return drift.Thresholds(
+        psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS
     )

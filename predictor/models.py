@@ -195,7 +195,7 @@ class DriftCheck(models.Model):
     @property
     def summary(self) -> str:
         """One line: "drift on tenure (PSI 0.41), contract (PSI 0.25) (1200 rows)" or "no drift (1200 rows)"."""
-        from predictor.drift import describe
+        from ml.drift.drift import describe
 
         scores = {**self.report.get("features", {}), "predictions": self.report.get("predictions") or {}}
         return describe(self.verdict, self.rows, {name: scores.get(name, {}).get("psi") for name in self.drifted})

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from predictor import contract, registry
+from ml import contract
 from predictor.models import Deployment
+from predictor.serving import registry
 from predictor.signals import deployment_rolled_back
 
 

@@ -18,9 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from predictor.access import RetrainTokenAuthentication, StaffOrToken
-from retraining import evidence, notify, services, workers
+from predictor.api.access import RetrainTokenAuthentication, StaffOrToken
+from retraining import services
 from retraining.models import RetrainingRun
+from retraining.notify import channels
+from retraining.runs import wording
+from retraining.workers import heartbeat
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -44,10 +47,10 @@ class RunSerializer(serializers.ModelSerializer):
         exclude = ["active", "tick", "deployment", "stall_notified_at"]
 
     def get_url(self, run: RetrainingRun) -> str:
-        return notify.run_link(run)
+        return channels.run_link(run)
 
     def get_holdout(self, run: RetrainingRun) -> list[str]:
-        return evidence.holdout_sentences(run)
+        return wording.holdout_sentences(run)
 
     def get_stalled(self, run: RetrainingRun) -> bool:
         return bool(self.get_stalled_reason(run))
@@ -57,8 +60,8 @@ class RunSerializer(serializers.ModelSerializer):
             return ""
         # One read of the worker table per response, however many runs it lists.
         if "workers" not in self.context:
-            self.context["workers"] = workers.liveness()
-        return workers.stalled_reason(run, self.context["workers"])
+            self.context["workers"] = heartbeat.liveness()
+        return heartbeat.stalled_reason(run, self.context["workers"])
 
 
 class RunSummarySerializer(RunSerializer):
@@ -199,4 +202,4 @@ class WorkerList(_RunsView):
     @extend_schema(responses={200: WorkersSerializer, **_REFUSED})
     def get(self, request: Request) -> Response:
         """The Celery workers, when each was last heard of, and what each is running."""
-        return Response(WorkersSerializer(workers.liveness()).data)
+        return Response(WorkersSerializer(heartbeat.liveness()).data)

@@ -5,7 +5,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_schedule(sender: AppConfig, **kwargs: Any) -> None:
-    from retraining.schedule import ensure_default_schedule
+    from retraining.workers.schedule import ensure_default_schedule
 
     ensure_default_schedule()
 
@@ -19,13 +19,14 @@ class RetrainingConfig(AppConfig):
         post_migrate.connect(_ensure_schedule, sender=self)
         from celery import signals
 
-        from retraining import checks, shutdown
+        from retraining import checks
+        from retraining.runs import shutdown
 
         # A worker on a dyno with a store it would lose does not start; SIGTERM closes a run cleanly.
         signals.worker_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks")
         shutdown.connect()
         from predictor.signals import deployment_rolled_back
-        from retraining.receivers import announce_rollback
+        from retraining.notify.receivers import announce_rollback
 
         # Staff hear of an automatic rollback in serving through the pipeline's channels.
         deployment_rolled_back.connect(announce_rollback, dispatch_uid="retraining-announce-rollback")

@@ -5,8 +5,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from retraining import runs
 from retraining.models import RetrainingRun
+from retraining.runs import store
 
 
 def trigger_run(
@@ -15,7 +15,7 @@ def trigger_run(
     """Queue a run for the worker, or return the run in progress. Enqueued after commit."""
     from retraining.tasks import retrain
 
-    run, created = runs.start_run(trigger, user, evidence=evidence)
+    run, created = store.start_run(trigger, user, evidence=evidence)
     if created:
         transaction.on_commit(lambda: retrain.delay(run.pk))
     return run, created

@@ -9,13 +9,22 @@ import logging
 
 from celery import Task, shared_task
 
-from retraining import ownership, pipeline, retries, runs, schedule
 from retraining.models import RetrainingRun
+from retraining.pipeline import steps
+from retraining.runs import ownership, retries, store
+from retraining.workers import schedule
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="retraining.tasks.retrain", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True, max_retries=None)
+@shared_task(
+    name="retraining.tasks.retrain",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=None,
+)
 def retrain(self: Task, run_id: int) -> str:
     """Run a queued run.
 
@@ -33,7 +42,7 @@ def scheduled_retrain(tick: str | None = None) -> str:
     processes, or a redelivered message, name the same tick and the unique key lets only one run in.
     """
     key = tick or schedule.tick_key()
-    run, created = runs.start_run(RetrainingRun.Trigger.SCHEDULE, tick=key)
+    run, created = store.start_run(RetrainingRun.Trigger.SCHEDULE, tick=key)
     if not created:
         logger.info("scheduled retrain %s: run #%s already covers it (%s)", key, run.pk, run.status)
         return f"existing:{run.pk}"
@@ -43,13 +52,13 @@ def scheduled_retrain(tick: str | None = None) -> str:
 
 @shared_task(name="retraining.tasks.sweep_stale_runs", ignore_result=True)
 def sweep_stale_runs() -> list[int]:
-    return runs.close_stale_runs()
+    return store.close_stale_runs()
 
 
 def _execute(task: Task, run_id: int) -> str:
     attempt = retries.attempt((task.request.retries or 0) + 1)
     try:
-        run = pipeline.execute(run_id, attempt=attempt, worker=task.request.hostname or "")
+        run = steps.execute(run_id, attempt=attempt, worker=task.request.hostname or "")
     except RetrainingRun.DoesNotExist:
         logger.warning("run #%s does not exist (deleted, or a message from another database): ignored", run_id)
         return "missing"
@@ -64,6 +73,6 @@ def _execute(task: Task, run_id: int) -> str:
 @shared_task(name="retraining.tasks.watch_serving", ignore_result=True)
 def watch_serving() -> str:
     """What beat sends every MONITOR_INTERVAL seconds: drift and live quality, and their triggers."""
-    from retraining import watching
+    from retraining.monitoring import triggers
 
-    return "; ".join(watching.watch().notes)
+    return "; ".join(triggers.watch().notes)

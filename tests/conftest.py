@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from predictor import serving
 from predictor.predlog import writing
 from predictor.serving import holder
 
@@ -73,7 +72,7 @@ def model_name(settings) -> str:
 @pytest.fixture
 def demo_registry(tmp_path: Path, settings) -> Path:
     """A real git + DVC registry holding demo batch 1, with a local-directory remote."""
-    from retraining import demo
+    from demo import batches
 
     repo = tmp_path / "registry"
     settings.DATA_REGISTRY = str(repo)
@@ -83,7 +82,7 @@ def demo_registry(tmp_path: Path, settings) -> Path:
     settings.DEMO_DATASET = "penguins"
     settings.DATA_PATH = "data/penguins.csv"
     settings.TARGET_COLUMN = "species"
-    demo.ensure_demo_registry(repo, settings.DATA_REMOTE, settings.DATA_PATH)
+    batches.ensure_demo_registry(repo, settings.DATA_REMOTE, settings.DATA_PATH)
     return repo
 
 
@@ -112,17 +111,18 @@ def prediction_log(prediction_log_off, transactional_db, settings) -> writing.Wr
 @pytest.fixture
 def served_model(monkeypatch) -> None:
     """A fresh, empty model holder in place of the process-wide one for the test."""
-    monkeypatch.setattr(serving, "_holder", serving.ModelHolder())
+    monkeypatch.setattr(holder, "_holder", holder.ModelHolder())
 
 
 @pytest.fixture
 def champion(transactional_db, demo_registry, model_name, served_model):
     """The first champion, trained on demo batch 1 by the pipeline itself, and served here."""
-    from retraining import pipeline, runs
     from retraining.models import RetrainingRun
+    from retraining.pipeline import steps
+    from retraining.runs import store
 
-    run, _ = runs.start_run(RetrainingRun.Trigger.BOOTSTRAP)
-    run = pipeline.execute(run.pk)
+    run, _ = store.start_run(RetrainingRun.Trigger.BOOTSTRAP)
+    run = steps.execute(run.pk)
     assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
     holder().sync()
     return run.deployment
@@ -134,16 +134,18 @@ def two_deployments(transactional_db, demo_registry, model_name, served_model, s
 
     Gives a rollback something real to go back to: two MLflow versions, two deployments.
     """
-    from retraining import demo, pipeline, runs
+    from demo import batches
     from retraining.models import RetrainingRun
+    from retraining.pipeline import steps
+    from retraining.runs import store
 
     deployments = []
     for params, publish in (({"n_estimators": 1, "max_depth": 1}, False), ({"n_estimators": 100}, True)):
         if publish:
-            demo.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
+            batches.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
         settings.TRAINING_PARAMS = params
-        run, _ = runs.start_run(RetrainingRun.Trigger.CLI)
-        run = pipeline.execute(run.pk)
+        run, _ = store.start_run(RetrainingRun.Trigger.CLI)
+        run = steps.execute(run.pk)
         assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
         deployments.append(run.deployment)
     holder().sync()

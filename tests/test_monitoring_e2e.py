@@ -18,8 +18,8 @@ from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from predictor.models import DriftCheck, Prediction, ServingProcess
-from retraining import schedule
 from retraining.models import RetrainingRun
+from retraining.workers import schedule
 from tests.support.browser import start, stop
 from tests.support.monitoring import PENGUIN_FEATURES, penguin_inputs
 from tests.support.processes import free_port, subprocess_env, wait_healthy

@@ -179,10 +179,10 @@ def backing_services(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def column(tmp_path: Path, backing_services: dict[str, str]) -> Iterator[Column]:
-    from retraining import demo
+    from demo import batches
 
     registry = tmp_path / "registry"
-    demo.ensure_demo_registry(registry, "s3://dvc/registry", DATA_PATH, backing_services["s3"], "penguins")
+    batches.ensure_demo_registry(registry, "s3://dvc/registry", DATA_PATH, backing_services["s3"], "penguins")
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "MLFLOW_", "DATA_"))}
     env = {
         **kept,
@@ -253,7 +253,7 @@ def finished(run_id: int) -> dict | None:
 
 
 def test_the_production_column_serves_retrains_hot_swaps_and_survives_a_stopped_worker(column: Column) -> None:
-    from retraining import demo
+    from demo import batches
 
     commands = procfile()
     base = f"http://127.0.0.1:{column.env['PORT']}"
@@ -283,7 +283,7 @@ def test_the_production_column_serves_retrains_hot_swaps_and_survives_a_stopped_
     assert "max-age=315360000" in css.headers["Cache-Control"]
 
     # New data, a retrain, completed by the worker, deployed, and swapped into the running web.
-    demo.publish_next_demo_batch(column.registry, DATA_PATH, "penguins")
+    batches.publish_next_demo_batch(column.registry, DATA_PATH, "penguins")
     run_id = trigger_retrain_over_rest(column)
     outcome = wait_for(lambda: finished(run_id), 300, "the worker never finished the run", logs)
     assert outcome["status"] == "deployed", outcome
@@ -298,7 +298,7 @@ def test_the_production_column_serves_retrains_hot_swaps_and_survives_a_stopped_
     assert not (Path(column.env["VAR_DIR"]) / "mlflow.db").exists()
 
     # Heroku stops the worker dyno mid-training: SIGTERM to every process in it.
-    demo.publish_next_demo_batch(column.registry, DATA_PATH, "penguins")
+    batches.publish_next_demo_batch(column.registry, DATA_PATH, "penguins")
     slow_run = trigger_retrain(column, TRAINING_PARAMS='{"n_estimators": 50000}')
     wait_for(lambda: run_row(slow_run)["step"] == "train", 180, "the run never reached training", logs)
     time.sleep(2)

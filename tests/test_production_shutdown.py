@@ -12,9 +12,9 @@ from unittest import mock
 import pytest
 
 from predictor.models import Deployment
-from retraining import shutdown
 from retraining.models import RetrainingRun
-from retraining.recording import Recorder
+from retraining.runs import shutdown
+from retraining.runs.recorder import Recorder
 from tests.support.processes import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,14 +67,14 @@ def test_a_stop_waits_while_outside_any_run() -> None:
 def test_a_stopped_run_is_queued_again_once_whoever_sweeps_it(
     db, staff_user, django_capture_on_commit_callbacks
 ) -> None:
-    from retraining import runs
+    from retraining.runs import store
 
-    stopped, _ = runs.start_run(RetrainingRun.Trigger.MANUAL, staff_user)
-    runs.claim(stopped.pk)
+    stopped, _ = store.start_run(RetrainingRun.Trigger.MANUAL, staff_user)
+    store.claim(stopped.pk)
     error = str(shutdown.WorkerStopped("SIGTERM", "train"))
-    runs.finish(stopped, Status.FAILED, error=f"WorkerStopped: {error}", stopped_by_signal="SIGTERM")
-    other, _ = runs.start_run(RetrainingRun.Trigger.API)
-    runs.finish(other, Status.FAILED, error="ValueError: bad data")
+    store.finish(stopped, Status.FAILED, error=f"WorkerStopped: {error}", stopped_by_signal="SIGTERM")
+    other, _ = store.start_run(RetrainingRun.Trigger.API)
+    store.finish(other, Status.FAILED, error="ValueError: bad data")
 
     with mock.patch("retraining.tasks.retrain.delay") as enqueue, django_capture_on_commit_callbacks(execute=True):
         first = shutdown.requeue_stopped_runs()
@@ -122,9 +122,9 @@ def stop(process: subprocess.Popen) -> None:
 def test_a_worker_stopped_mid_training_closes_the_run_and_the_next_worker_runs_it_again(
     champion, demo_registry, settings, tmp_path: Path
 ) -> None:
-    from retraining import demo, services
+    from demo import batches, services
 
-    demo.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
+    batches.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
     # Long enough that the stop lands in the middle of fitting.
     settings.TRAINING_PARAMS = {"n_estimators": 50_000}
     run, created = services.trigger_run(RetrainingRun.Trigger.API)

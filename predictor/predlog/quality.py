@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from predictor.contract import METRICS
+from ml.contract import METRICS
 
 RESAMPLES = 1000
 Z95 = 1.959963984540054

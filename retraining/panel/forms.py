@@ -5,8 +5,8 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 
-from retraining import schedule
 from retraining.models import PromotionPolicy, TriggerSettings
+from retraining.workers import schedule
 
 
 class PolicyForm(forms.ModelForm):

@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince
 
-from predictor import drift
-from predictor.contract import METRICS as MODEL_METRICS
+from ml.contract import METRICS as MODEL_METRICS
+from ml.drift import drift
 from predictor.models import Deployment, DriftCheck
-from retraining import runs as run_store
-from retraining import workers as worker_store
 from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
-from retraining.panel import monitoring, selectors
+from retraining.panel import figures, selectors
+from retraining.runs import store as run_store
+from retraining.workers import heartbeat as worker_store
 
 RECENT_RUNS = 8
 
@@ -69,7 +69,7 @@ def drift_badge(check: DriftCheck | None, deployment: Deployment | None, now: da
         when = f"v{check.version}, {when}"
     title = f"v{check.version}, inputs logged since {_date(check.since, 'M j, H:i')}: {check.summary}"
     if check.verdict == drift.DRIFT:
-        names = ", ".join(monitoring.PREDICTIONS_LABEL if n == drift.PREDICTIONS else n for n in check.drifted)
+        names = ", ".join(figures.PREDICTIONS_LABEL if n == drift.PREDICTIONS else n for n in check.drifted)
         return _badge("warn", f"Drift on {names} ({when})", title)
     if check.verdict == drift.NO_DRIFT:
         return _badge("ok", f"Drift: none ({when})", title)
@@ -82,7 +82,7 @@ def quality_badge(deployment: Deployment | None, now: datetime) -> dict[str, str
     if deployment is None:
         return _badge("none", "Quality: no model served yet", "")
     metric = run_store.current_policy().primary_metric
-    figure = monitoring.live_figure(deployment, metric, TriggerSettings.current(), now)
+    figure = figures.live_figure(deployment, metric, TriggerSettings.current(), now)
     window = f"labelled predictions of v{figure.version} since {_date(figure.since, 'M j, H:i')}"
     if figure.holdout is None:
         return _badge("none", f"Quality: v{figure.version} has no holdout {metric}", window)

@@ -11,11 +11,12 @@ from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
-from predictor import registry, services
+from ml.gate.policy import GUARD_METRICS
+from predictor import services
 from predictor.models import Deployment, DriftCheck, Prediction, ServingProcess
+from predictor.serving import registry
 from retraining.models import MONITORING_TRIGGERS, RetrainingRun, TriggerSettings
-from retraining.pipeline import STEP_NAMES
-from retraining.policy import GUARD_METRICS
+from retraining.pipeline.steps import STEP_NAMES
 
 logger = logging.getLogger(__name__)
 

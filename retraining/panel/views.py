@@ -18,13 +18,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from predictor import services as predictor_services
 from predictor.models import Deployment
-from predictor.registry import RegistryError
-from retraining import evidence, schedule, services, workers
-from retraining import runs as run_store
+from predictor.serving.registry import RegistryError
+from retraining import services
 from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
+from retraining.panel import figures, selectors
 from retraining.panel import live as live_state
-from retraining.panel import monitoring, selectors
 from retraining.panel.forms import PolicyForm, ScheduleForm, TriggerSettingsForm
+from retraining.runs import store as run_store
+from retraining.runs import wording
+from retraining.workers import heartbeat, schedule
 
 View = Callable[..., HttpResponse]
 
@@ -48,14 +50,14 @@ def _page(
     template: str,
     section: str,
     served: selectors.Served | None = None,
-    health: workers.WorkerLiveness | None = None,
+    health: heartbeat.WorkerLiveness | None = None,
     **context: Any,
 ) -> HttpResponse:
     """Every page's header shows what is served and which workers are alive, as the dashboard's poll does."""
     served = served or selectors.served()
     context.update(section=section, served=served)
     if "state" not in context:
-        header = live_state.workers_state(health or workers.liveness(), run_store.active_run())
+        header = live_state.workers_state(health or heartbeat.liveness(), run_store.active_run())
         context["state"] = {"served": live_state.served_state(served), "workers": header}
     return render(request, f"panel/{template}", context)
 
@@ -110,7 +112,7 @@ def chart(request: HttpRequest) -> JsonResponse:
 def run_list(request: HttpRequest) -> HttpResponse:
     status, trigger = request.GET.get("status", ""), request.GET.get("trigger", "")
     page = Paginator(selectors.runs(status, trigger), 20).get_page(request.GET.get("page"))
-    health = workers.liveness()
+    health = heartbeat.liveness()
     return _page(
         request,
         "runs.html",
@@ -129,7 +131,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(RetrainingRun.objects.select_related("triggered_by", "deployment"), pk=pk)
-    health = workers.liveness()
+    health = heartbeat.liveness()
     return _page(
         request,
         "run_detail.html",
@@ -139,10 +141,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         live=live_state.run_card(run, health),
         metrics=selectors.metric_rows(run),
         links=selectors.mlflow_links(run),
-        holdout=evidence.holdout_sentences(run),
-        paired=evidence.comparison(run),
-        started_by=monitoring.run_evidence(run),
-        validation_drift=monitoring.drift_rows(run.validation.get("drift") or {}),
+        holdout=wording.holdout_sentences(run),
+        paired=wording.comparison(run),
+        started_by=figures.run_evidence(run),
+        validation_drift=figures.drift_rows(run.validation.get("drift") or {}),
     )
 
 
@@ -150,7 +152,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """What a run's own page polls: its card as the dashboard shows it, stalled reason included."""
-    return JsonResponse(live_state.run_card(get_object_or_404(RetrainingRun, pk=pk), workers.liveness()))
+    return JsonResponse(live_state.run_card(get_object_or_404(RetrainingRun, pk=pk), heartbeat.liveness()))
 
 
 @staff_only
@@ -207,7 +209,7 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
         "monitoring",
         served=served,
         badges=live_state.monitoring_state(served.deployment, timezone.now()),
-        **monitoring.page(served.deployment),
+        **figures.page(served.deployment),
     )
 
 

@@ -95,7 +95,7 @@ def browser_page(monkeypatch) -> Iterator:
 @pytest.fixture
 def weak_champion(transactional_db, demo_registry, model_name, served_model, settings):
     """A champion crippled on purpose (one stump, demo batch 1): any normal challenger beats it."""
-    from predictor.serving import holder
+    from predictor.serving.holder import holder
     from retraining.models import RetrainingRun
 
     settings.TRAINING_PARAMS = WEAK_PARAMS

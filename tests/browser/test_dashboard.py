@@ -4,7 +4,7 @@ served model and chart all change on the same poll."""
 import pytest
 from django.conf import settings
 
-from retraining import demo
+from demo import batches
 from retraining.models import RetrainingRun
 from retraining.panel import live
 from tests.support.browser import (
@@ -75,7 +75,7 @@ def test_a_run_that_trains_and_deploys_shows_its_outcome_everywhere_without_a_re
     weak_champion, demo_registry, staff_user, web, start_worker, browser_page
 ):
     page = browser_page
-    demo.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
+    batches.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
     sign_in(page, web)
     assert page.text_content("[data-part=served] [data-served-version]") == f"v{weak_champion.version}"
     assert page.locator(".champion-point").count() == 1

@@ -73,7 +73,7 @@ def test_it_runs_embedded_when_nothing_is_set(tmp_path: Path) -> None:
     assert got["model"] == "churn-classifier"
     assert got["port"] == 8000
     assert got["debug"] is False
-    assert got["beat"] == "retraining.beat:Scheduler"
+    assert got["beat"] == "retraining.workers.scheduler:Scheduler"
     # The generated secret key is kept for the next start.
     assert (var / "secret_key").read_text()
 

@@ -14,7 +14,7 @@ import gc, json, sys
 import config.wsgi
 print(json.dumps({
     "frozen": gc.get_freeze_count(),
-    "modules": [m for m in ("config.urls", "predictor.views", "retraining.panel.views") if m in sys.modules],
+    "modules": [m for m in ("config.urls", "predictor.api.views", "retraining.panel.views") if m in sys.modules],
 }))
 """
 
@@ -27,5 +27,5 @@ def test_workers_start_with_the_urlconf_imported_and_start_up_objects_frozen(tra
     )
     assert done.returncode == 0, done.stderr[-2000:]
     state = json.loads(done.stdout.strip().splitlines()[-1])
-    assert state["modules"] == ["config.urls", "predictor.views", "retraining.panel.views"]
+    assert state["modules"] == ["config.urls", "predictor.api.views", "retraining.panel.views"]
     assert state["frozen"] > 100_000

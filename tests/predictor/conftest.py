@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from django.test import override_settings
 
-from predictor import registry, services
+from demo.batches import demo_frame
+from ml.estimators import prepare_features
+from predictor import services
 from predictor.models import Deployment
-from predictor.serving import holder, served_model
-from retraining.demo import demo_frame
-from retraining.steps.train import prepare_features
+from predictor.serving import registry
+from predictor.serving.holder import holder, served_model
 from tests.support.serving import log_penguins_model
 
 

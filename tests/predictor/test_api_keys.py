@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from predictor import apikeys
+from predictor.api import apikeys
 from predictor.models import ApiKey
 from tests.support.keys import create_key
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor import drift
-from predictor.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, Thresholds, chi_square_p_value, compare, psi
-from predictor.profile import build_profile
+from ml.drift import drift
+from ml.drift.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, Thresholds, chi_square_p_value, compare, psi
+from ml.drift.profile import build_profile
 
 ISLANDS = ["Biscoe", "Dream", "Torgersen"]
 DRAWS = 100

@@ -8,10 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from demo.batches import demo_frame
 from predictor import services
 from predictor.drift_check import DriftCheckError, check
 from predictor.models import Deployment
-from retraining.demo import demo_frame
 from tests.support.monitoring import log_profiled_penguins
 from tests.support.serving import log_penguins_model
 

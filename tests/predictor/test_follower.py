@@ -2,9 +2,9 @@
 
 import time
 
-from predictor.follower import follower
 from predictor.models import Deployment
-from predictor.serving import holder
+from predictor.serving.follower import follower
+from predictor.serving.holder import holder
 from tests.support.serving import deploy
 
 

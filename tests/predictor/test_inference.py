@@ -8,11 +8,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
-from predictor import inference
-from predictor.contract import known_categories
-from predictor.serving import compile_checked
-from retraining.demo import demo_frame
-from retraining.steps.train import ESTIMATORS, prepare_features, train
+from demo.batches import demo_frame
+from ml.contract import known_categories
+from ml.estimators import ESTIMATORS, prepare_features, train
+from predictor.serving import inference
+from predictor.serving.holder import compile_checked
 
 
 @pytest.fixture(scope="module")

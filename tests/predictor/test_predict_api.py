@@ -5,8 +5,8 @@ from dataclasses import replace
 import pytest
 from django.test import Client
 
-from predictor import inputs
-from predictor.serving import holder
+from predictor.api import inputs
+from predictor.serving.holder import holder
 
 PREDICT = "/api/v1/predict"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.profile import MAX_CATEGORIES, OTHER, PROFILE_VERSION, ProfileError, bin_counts, build_profile
+from ml.drift.profile import MAX_CATEGORIES, OTHER, PROFILE_VERSION, ProfileError, bin_counts, build_profile
 
 
 def training(rows: int = 1000) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def test_a_number_gets_quantiles_a_histogram_with_fixed_edges_and_its_missing_sh
 
 
 def test_a_numbers_edges_and_quantiles_come_from_one_partition_and_equal_separate_ones(monkeypatch):
-    from predictor.profile import BINS, QUANTILES
+    from ml.drift.profile import BINS, QUANTILES
 
     values = np.random.default_rng(5).normal(0, 1, 10_001)
     quantile, calls = np.quantile, []

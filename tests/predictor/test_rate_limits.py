@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
-from predictor import apikeys
+from predictor.api import apikeys
 from tests.support.keys import create_key
 
 CLIENTS = 8

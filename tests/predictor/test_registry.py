@@ -2,11 +2,11 @@
 
 import pytest
 
-from predictor import registry
-from predictor.contract import known_categories
-from predictor.profile import build_profile
-from retraining.demo import demo_frame
-from retraining.steps.train import prepare_features, train
+from demo.batches import demo_frame
+from ml.contract import known_categories
+from ml.drift.profile import build_profile
+from ml.estimators import prepare_features, train
+from predictor.serving import registry
 from tests.support.models import log_plain
 
 

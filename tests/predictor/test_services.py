@@ -3,8 +3,9 @@
 import pytest
 from mlflow import MlflowClient
 
-from predictor import registry, services
+from predictor import services
 from predictor.models import Deployment
+from predictor.serving import registry
 from tests.support.serving import MODEL_SCORES, log_annotated_version
 
 

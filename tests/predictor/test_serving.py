@@ -4,9 +4,9 @@ the same under real gunicorn workers is in test_hot_swap.py)."""
 import pandas as pd
 
 from predictor import services
-from predictor.follower import follower
 from predictor.models import Deployment, ServingProcess
-from predictor.serving import holder
+from predictor.serving.follower import follower
+from predictor.serving.holder import holder
 from tests.support.serving import deploy, register_broken_version
 
 

@@ -10,10 +10,10 @@ import yaml
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from predictor import registry
-from predictor.trust import untrusted_types
-from retraining.demo import demo_frame
-from retraining.steps.train import ESTIMATORS, prepare_features, train
+from demo.batches import demo_frame
+from ml.estimators import ESTIMATORS, prepare_features, train
+from predictor.serving import registry
+from predictor.serving.trust import untrusted_types
 from tests.support.models import log_plain
 
 COLUMNS = {

@@ -5,10 +5,11 @@ from django.conf import settings as django_settings
 from django.core import mail
 from mlflow import MlflowClient
 
-from predictor import services, watch
-from predictor.follower import follower
+from predictor import services
 from predictor.models import Deployment
-from predictor.serving import holder
+from predictor.serving import guard
+from predictor.serving.follower import follower
+from predictor.serving.holder import holder
 from tests.support.faulty import fail_on_small_batches
 from tests.support.serving import deploy, log_faulty_version, register_broken_version
 
@@ -42,9 +43,9 @@ def test_a_version_failing_its_predictions_is_rolled_back_exactly_once(
     row = {"instances": rows[:1]}
     statuses = {client.post("/api/v1/predict", row, content_type="application/json").status_code for _ in range(4)}
     assert statuses == {503}
-    assert watch.rollback_if_failing(holder()) is not None
+    assert guard.rollback_if_failing(holder()) is not None
     # Every other process sees the same failure: the database lets only one of them act.
-    assert watch.rollback_if_failing(holder()) is None
+    assert guard.rollback_if_failing(holder()) is None
     assert services.auto_rollback(failed, "seen by another process") is None
     rollbacks = Deployment.objects.filter(source=Deployment.Source.AUTO_ROLLBACK)
     assert rollbacks.count() == 1
@@ -57,22 +58,22 @@ def test_no_rollback_below_the_failure_share_or_after_the_bake_window(served, pe
     holder().sync()
     counters = holder().current.counters
     counters.predictions, counters.failures = 100, 10
-    assert watch.rollback_if_failing(holder()) is None
+    assert guard.rollback_if_failing(holder()) is None
     counters.failures = 90
     settings.ROLLBACK_BAKE_WINDOW = 0
-    assert watch.rollback_if_failing(holder()) is None
+    assert guard.rollback_if_failing(holder()) is None
 
 
 def test_an_alias_moved_by_hand_is_recorded_once_and_served(served, penguin_versions):
     MlflowClient().set_registered_model_alias(django_settings.MODEL_NAME, "champion", penguin_versions.second.version)
     # Seen once, confirmed by the next check.
-    assert watch.record_alias_move() is None
-    recorded = watch.record_alias_move()
+    assert guard.record_alias_move() is None
+    recorded = guard.record_alias_move()
     assert recorded is not None
     assert (recorded.source, recorded.version, recorded.previous_id) == ("registry", "2", served.pk)
     assert recorded.reason == "the champion alias was moved to version 2 in MLflow"
     assert recorded.data_version == {"md5": "abc123", "rev": "r1"}
-    assert watch.record_alias_move() is None
+    assert guard.record_alias_move() is None
     assert services.record_registry_move("2") is None
     assert Deployment.objects.filter(source=Deployment.Source.REGISTRY).count() == 1
     holder().sync()

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from config.celery import app
-from predictor.serving import holder
+from predictor.serving.holder import holder
 from retraining.models import RetrainingRun
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS, run_pipeline
 from tests.support.workers import PoolWorker

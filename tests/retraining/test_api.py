@@ -5,8 +5,8 @@ from unittest import mock
 import pytest
 from django.db import transaction
 
-from retraining import runs
 from retraining.models import RetrainingRun
+from retraining.runs import store
 from tests.support import evidence
 
 TOKEN = "ci-secret-token-123"
@@ -58,7 +58,7 @@ def test_it_queues_a_run_for_a_staff_session_and_records_who(client, staff_user,
 
 def test_it_answers_409_with_the_run_in_progress(client, db):
     with transaction.atomic():
-        existing, _ = runs.start_run(RetrainingRun.Trigger.SCHEDULE)
+        existing, _ = store.start_run(RetrainingRun.Trigger.SCHEDULE)
 
     response = client.post("/api/v1/runs", **bearer())
 

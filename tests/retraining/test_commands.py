@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from retraining import demo, runs
+from demo import batches
 from retraining.models import RetrainingRun
+from retraining.runs import store
 from tests.support.pipeline import publish_batch, publish_frame
 from tests.support.processes import subprocess_env
 
@@ -42,15 +43,15 @@ def test_it_succeeds_when_there_is_no_new_data(good_champion):
 
 
 def test_it_fails_with_the_reasons_when_the_data_is_rejected(good_champion):
-    publish_frame(demo.demo_frame(2).drop(columns=["species"]))
+    publish_frame(batches.demo_frame(2).drop(columns=["species"]))
 
     with pytest.raises(CommandError, match="rejected: the target column 'species' is missing"):
         retrain()
 
 
 def test_a_second_invocation_names_the_run_in_progress_and_exits_non_zero(transactional_db):
-    running, _ = runs.start_run(RetrainingRun.Trigger.API)
-    runs.claim(running.pk)
+    running, _ = store.start_run(RetrainingRun.Trigger.API)
+    store.claim(running.pk)
 
     proc = subprocess.run(
         [sys.executable, "manage.py", "retrain"],
@@ -68,15 +69,15 @@ def test_a_second_invocation_names_the_run_in_progress_and_exits_non_zero(transa
 
 def test_an_interrupted_run_is_closed_at_once_naming_the_step(db, monkeypatch):
     def interrupted(run_id, **options):
-        runs.claim(run_id)
+        store.claim(run_id)
         RetrainingRun.objects.filter(pk=run_id).update(step="train")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("retraining.pipeline.execute", interrupted)
+    monkeypatch.setattr("retraining.pipeline.steps.execute", interrupted)
 
     with pytest.raises(CommandError, match="interrupted during step 'train'"):
         retrain()
 
     run = RetrainingRun.objects.get()
     assert run.status == RetrainingRun.Status.FAILED
-    assert runs.active_run() is None
+    assert store.active_run() is None

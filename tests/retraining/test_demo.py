@@ -7,17 +7,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retraining import demo
+from demo import batches
 from retraining.data import DataError, DvcRegistrySource
 from tests.support.registries import PATH, commits, git
 
 
 def test_demo_batches_are_cumulative_shuffled_slices_of_the_penguins() -> None:
-    batches = [demo.demo_frame(batch, "penguins") for batch in range(1, demo.DEMO_BATCHES + 1)]
-    assert [len(batch) for batch in batches] == [206, 275, 344]
-    pd.testing.assert_frame_equal(batches[1].head(206), batches[0])
-    pd.testing.assert_frame_equal(batches[2].head(275), batches[1])
-    assert list(batches[2].columns) == [
+    frames = [batches.demo_frame(batch, "penguins") for batch in range(1, batches.DEMO_BATCHES + 1)]
+    assert [len(batch) for batch in frames] == [206, 275, 344]
+    pd.testing.assert_frame_equal(frames[1].head(206), frames[0])
+    pd.testing.assert_frame_equal(frames[2].head(275), frames[1])
+    assert list(frames[2].columns) == [
         "species",
         "island",
         "bill_length_mm",
@@ -28,9 +28,9 @@ def test_demo_batches_are_cumulative_shuffled_slices_of_the_penguins() -> None:
         "year",
     ]
     assert set(batches[0]["species"]) == {"Adelie", "Chinstrap", "Gentoo"}
-    for out_of_range in (0, demo.DEMO_BATCHES + 1):
+    for out_of_range in (0, batches.DEMO_BATCHES + 1):
         with pytest.raises(ValueError, match="demo batch must be between 1 and 3"):
-            demo.demo_frame(out_of_range, "penguins")
+            batches.demo_frame(out_of_range, "penguins")
 
 
 def test_the_demo_registry_is_published_batch_by_batch_then_stops(
@@ -41,20 +41,20 @@ def test_the_demo_registry_is_published_batch_by_batch_then_stops(
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(no_identity))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     repo, remote = tmp_path / "registry", tmp_path / "remote"
-    created = demo.ensure_demo_registry(repo, str(remote), PATH, dataset="penguins")
+    created = batches.ensure_demo_registry(repo, str(remote), PATH, dataset="penguins")
     assert created is not None
-    assert demo.ensure_demo_registry(repo, str(remote), PATH, dataset="penguins") is None
+    assert batches.ensure_demo_registry(repo, str(remote), PATH, dataset="penguins") is None
     source = DvcRegistrySource(repo, PATH, cache_dir=tmp_path / "cache")
     assert source.version() == created
     rows = [len(pd.read_csv(repo / PATH))]
     for _ in range(2):
-        published = demo.publish_next_demo_batch(repo, PATH, "penguins")
+        published = batches.publish_next_demo_batch(repo, PATH, "penguins")
         assert source.version() == published
         rows.append(len(pd.read_csv(repo / PATH)))
     assert rows == [206, 275, 344]
     before = commits(repo)
     with pytest.raises(DataError, match="all 3 demo batches are already published"):
-        demo.publish_next_demo_batch(repo, PATH, "penguins")
+        batches.publish_next_demo_batch(repo, PATH, "penguins")
     assert commits(repo) == before
     assert set(git(repo, "log", "--format=%an <%ae>").splitlines()) == {"retraining <retraining@localhost>"}
     assert len(source.pull(created)) == 206

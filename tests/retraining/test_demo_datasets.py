@@ -3,14 +3,14 @@
 import pandas as pd
 import pytest
 
+from demo import batches, datasets
 from predictor.models import Deployment
-from retraining import demo, demo_datasets
 from retraining.models import RetrainingRun
 from tests.support.pipeline import run_pipeline
 
 
 def test_churn_batches_grow_and_each_holds_the_one_before() -> None:
-    batches = [demo_datasets.batch("churn", number) for number in (1, 2, 3)]
+    batches = [datasets.batch("churn", number) for number in (1, 2, 3)]
     assert [len(batch) for batch in batches] == [200, 2000, 2400]
     pd.testing.assert_frame_equal(batches[1].head(200), batches[0])
     pd.testing.assert_frame_equal(batches[2].head(2000), batches[1])
@@ -21,7 +21,7 @@ def test_churn_batches_grow_and_each_holds_the_one_before() -> None:
 
 def test_it_names_the_demo_datasets_when_given_another() -> None:
     with pytest.raises(ValueError, match="unknown demo dataset 'iris': choose churn or penguins"):
-        demo_datasets.batch("iris", 1)
+        datasets.batch("iris", 1)
 
 
 @pytest.fixture
@@ -34,16 +34,16 @@ def churn_registry(tmp_path, settings, transactional_db, model_name, served_mode
     settings.DATA_PATH = "data/churn.csv"
     settings.TARGET_COLUMN = "churned"
     settings.TRAINING_PARAMS = {"n_estimators": 100}
-    demo.ensure_demo_registry(settings.DATA_REGISTRY, settings.DATA_REMOTE, settings.DATA_PATH)
+    batches.ensure_demo_registry(settings.DATA_REGISTRY, settings.DATA_REMOTE, settings.DATA_PATH)
     return settings.DATA_REGISTRY
 
 
 @pytest.mark.slow
 def test_the_churn_demo_deploys_a_clearly_better_model_then_keeps_it(churn_registry, settings):
     first = run_pipeline(RetrainingRun.Trigger.BOOTSTRAP)
-    demo.publish_next_demo_batch(churn_registry, settings.DATA_PATH)
+    batches.publish_next_demo_batch(churn_registry, settings.DATA_PATH)
     better = run_pipeline()
-    demo.publish_next_demo_batch(churn_registry, settings.DATA_PATH)
+    batches.publish_next_demo_batch(churn_registry, settings.DATA_PATH)
     plateau = run_pipeline()
 
     assert first.status == "deployed", (first.error, first.reasons)

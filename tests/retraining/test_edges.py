@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from predictor.models import Deployment
-from retraining.edges import DatabaseDeployments
+from retraining.pipeline.resources import DatabaseDeployments
 
 
 def served(version: str, days_ago: float) -> None:

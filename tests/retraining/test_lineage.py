@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from retraining import lineage
-from retraining.steps import split as split_module
-from retraining.steps.split import SplitKey, training_rows
+from ml import lineage
+from ml import split as split_module
+from ml.split import SplitKey, training_rows
 
 FRAME = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"], "label": ["a", "b", "a"]})
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core import mail
 
-from retraining import notify
 from retraining.models import RetrainingRun
+from retraining.notify import channels
 from tests.support import evidence
 from tests.support.pipeline import publish_batch, run_pipeline
 
@@ -81,7 +81,7 @@ def email_to_team(settings):
 def test_it_posts_the_decision_and_both_models_metrics_to_slack(decided_run, slack_ok, settings):
     settings.SLACK_WEBHOOK_URL, received = slack_ok
 
-    outcome = notify.notify(decided_run)
+    outcome = channels.notify(decided_run)
 
     assert outcome == {"slack": "sent"}
     text = received[0]["text"]
@@ -96,7 +96,7 @@ def test_it_says_what_the_holdout_could_tell(decided_run, slack_ok, settings):
     settings.SLACK_WEBHOOK_URL, received = slack_ok
     decided_run.comparison, decided_run.holdout_exclusion = evidence.COMPARISON, evidence.EXCLUSION
 
-    notify.notify(decided_run)
+    channels.notify(decided_run)
 
     for said in evidence.SAID:
         assert said in received[0]["text"], said
@@ -105,7 +105,7 @@ def test_it_says_what_the_holdout_could_tell(decided_run, slack_ok, settings):
 def test_it_records_a_slack_endpoint_answering_500(decided_run, slack_500, settings):
     settings.SLACK_WEBHOOK_URL, received = slack_500
 
-    outcome = notify.notify(decided_run)
+    outcome = channels.notify(decided_run)
 
     assert len(received) == 1
     assert outcome["slack"].startswith("failed:")
@@ -115,7 +115,7 @@ def test_it_records_a_slack_endpoint_answering_500(decided_run, slack_500, setti
 def test_it_records_a_slack_endpoint_refusing_connections(decided_run, slack_refusing, settings):
     settings.SLACK_WEBHOOK_URL = slack_refusing
 
-    outcome = notify.notify(decided_run)
+    outcome = channels.notify(decided_run)
 
     assert outcome["slack"].startswith("failed:")
     assert "refused" in outcome["slack"].lower()
@@ -124,7 +124,7 @@ def test_it_records_a_slack_endpoint_refusing_connections(decided_run, slack_ref
 def test_it_emails_the_recipients_from_settings(decided_run, email_to_team, settings):
     settings.SLACK_WEBHOOK_URL = ""
 
-    outcome = notify.notify(decided_run)
+    outcome = channels.notify(decided_run)
 
     assert outcome == {"email": "sent"}
     assert mail.outbox[0].to == ["team@example.com", "ml@example.com"]
@@ -136,7 +136,7 @@ def test_it_sends_nothing_when_no_channel_is_configured(decided_run, settings):
     settings.SLACK_WEBHOOK_URL = ""
     settings.NOTIFY_EMAILS = []
 
-    assert notify.notify(decided_run) == {}
+    assert channels.notify(decided_run) == {}
 
 
 @pytest.mark.slow

@@ -8,8 +8,9 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from retraining import ownership, runs, tasks
+from retraining import tasks
 from retraining.models import RetrainingRun, WorkerHeartbeat
+from retraining.runs import ownership, store
 
 Status = RetrainingRun.Status
 
@@ -24,8 +25,8 @@ def dead_process() -> dict:
 
 
 def running_run(owner: dict) -> RetrainingRun:
-    run, _ = runs.start_run(RetrainingRun.Trigger.API)
-    assert runs.claim(run.pk, {**ownership.here("pool-test@host"), **owner})
+    run, _ = store.start_run(RetrainingRun.Trigger.API)
+    assert store.claim(run.pk, {**ownership.here("pool-test@host"), **owner})
     RetrainingRun.objects.filter(pk=run.pk).update(step="train")
     return RetrainingRun.objects.get(pk=run.pk)
 
@@ -87,10 +88,10 @@ def test_an_owner_on_another_machine_is_judged_by_its_workers_heartbeat(db):
 def test_a_requeued_run_that_loses_its_process_again_is_not_queued_a_third_time(db, dead_process):
     first = running_run(dead_process)
     second = ownership.recover(first.pk)
-    assert runs.claim(second.pk, {**ownership.here("pool-test@host"), **dead_process})
+    assert store.claim(second.pk, {**ownership.here("pool-test@host"), **dead_process})
 
     assert ownership.recover(second.pk) is None
 
     second.refresh_from_db()
     assert second.status == Status.FAILED
-    assert runs.active_run() is None
+    assert store.active_run() is None

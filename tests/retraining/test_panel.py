@@ -7,8 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from retraining import runs, schedule
 from retraining.models import PromotionPolicy, RetrainingRun
+from retraining.runs import store
+from retraining.workers import schedule
 from tests.support import evidence
 
 STATIC_BACKEND = "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -216,18 +217,18 @@ def test_the_runs_table_pages_newest_first(staff):
 
 
 def test_a_policy_edit_is_recorded_as_a_new_row_and_applies_to_the_next_run(staff, staff_user):
-    old = runs.current_policy()
+    old = store.current_policy()
     response = staff.post(
         reverse("panel-policy"),
         {"primary_metric": "f1", "min_improvement": "0.02", "max_guard_drop": "0.05", "test": "bootstrap",
          "significance": "0.01", "return_significance": "0.005", "min_first_score": "0.7", "note": "stricter"},
     )  # fmt: skip
     assert response.status_code == 302
-    new = runs.current_policy()
+    new = store.current_policy()
     assert new.pk != old.pk
     assert PromotionPolicy.objects.filter(pk=old.pk, primary_metric="accuracy").exists()
     assert new.created_by == staff_user
-    run, _ = runs.start_run("manual")
+    run, _ = store.start_run("manual")
     assert run.policy["primary_metric"] == "f1"
     assert run.policy["test"] == "bootstrap"
     assert run.policy["return_significance"] == 0.005
@@ -251,12 +252,12 @@ def test_it_rejects_an_invalid_policy_with_a_message_on_the_field(staff, field, 
     data = {"primary_metric": "f1" if value == "mcnemar" else "accuracy", "min_improvement": "0",
             "max_guard_drop": "0.01", "test": "bootstrap", "significance": "0.05", "return_significance": "0.01",
             "min_first_score": "0.5", field: value}  # fmt: skip
-    current = runs.current_policy()
+    current = store.current_policy()
     response = staff.post(reverse("panel-policy"), data)
     assert response.status_code == 200
     assert error in response.context["form"].errors[field][0]
     assert error in response.content.decode().replace("&#x27;", "'")
-    assert runs.current_policy() == current
+    assert store.current_policy() == current
 
 
 def test_a_schedule_preset_is_saved_on_the_beat_task(staff):
@@ -319,7 +320,7 @@ def test_run_and_policy_history_are_read_only_in_the_admin(client, db):
     admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
     client.force_login(admin_user)
     run = RetrainingRun.objects.create(trigger="api")
-    policy = runs.current_policy()
+    policy = store.current_policy()
     assert client.get("/admin/retraining/retrainingrun/add/").status_code == 403
     assert client.get("/admin/retraining/promotionpolicy/add/").status_code == 403
     assert client.get("/admin/predictor/deployment/add/").status_code == 403

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from predictor.drift import compare
-from predictor.profile import build_profile
+from ml.drift.drift import compare
+from ml.drift.profile import build_profile
+from ml.validate import validate
 from retraining.models import RetrainingRun
-from retraining.steps.validate import validate
 
 
 @pytest.fixture(autouse=True)

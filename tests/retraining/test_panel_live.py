@@ -8,9 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from predictor.models import Deployment
-from retraining import runs, workers
 from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
 from retraining.panel import live
+from retraining.runs import store
+from retraining.workers import heartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def words(state: dict) -> str:
     return json.dumps(state).lower()
 
 
-def heartbeat(hostname: str, seen: datetime, **fields) -> WorkerHeartbeat:
+def heartbeat_row(hostname: str, seen: datetime, **fields) -> WorkerHeartbeat:
     fields = {"pid": 4242, "queues": ["celery"], "running": [], **fields}
     return WorkerHeartbeat.objects.create(
         hostname=hostname, started_at=seen - timedelta(hours=1), seen_at=seen, **fields
@@ -48,7 +49,7 @@ def heartbeat(hostname: str, seen: datetime, **fields) -> WorkerHeartbeat:
 
 
 def header(now: datetime | None = None, active: RetrainingRun | None = None) -> str:
-    state = live.workers_state(workers.liveness(now), active)
+    state = live.workers_state(heartbeat.liveness(now), active)
     return "".join(part["text"] for part in state["parts"])
 
 
@@ -67,7 +68,7 @@ def test_a_skipped_run_is_finished_in_every_part_of_the_state():
         steps=[{"name": "check", "status": "stopped", "duration": 0.02, "detail": "no new data: abc"}],
         reasons=["no new data since version 2 (abc)"],
     )
-    heartbeat("w1@host", timezone.now())  # the worker that ran it
+    heartbeat_row("w1@host", timezone.now())  # the worker that ran it
     state = live.dashboard_state()
     assert state["run"]["id"] == run.pk
     assert state["run"]["title"] == "Latest run"
@@ -135,8 +136,8 @@ def test_the_poll_costs_the_same_queries_whatever_the_history(client, staff_user
         finished_run("kept", challenger_metrics={"accuracy": 0.9})
     Deployment.objects.create(model_name="m", version="1", source="bootstrap")
     RetrainingRun.objects.create(trigger="manual", status="running", step="train")
-    heartbeat("w1@host", timezone.now())
-    runs.current_policy(), TriggerSettings.current()  # made once, by the first look at them
+    heartbeat_row("w1@host", timezone.now())
+    store.current_policy(), TriggerSettings.current()  # made once, by the first look at them
     # session, user, newest runs, active run, newest deployment, serving processes, worker heartbeats,
     # newest drift check, policy, trigger settings, the served version's labels by (label, prediction)
     with django_assert_num_queries(11):
@@ -148,11 +149,11 @@ def test_the_poll_costs_the_same_queries_whatever_the_history(client, staff_user
 def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(client, staff_user, model_name):
     from mlflow import MlflowClient
 
+    from demo import batches
     from predictor import services
-    from retraining import demo
     from tests.support.serving import BOOKKEEPING, MODEL_SCORES, log_annotated_version
 
-    version = log_annotated_version(demo.demo_frame(1, "penguins"))
+    version = log_annotated_version(batches.demo_frame(1, "penguins"))
     MlflowClient().set_registered_model_alias(model_name, "champion", version)
     services.record_registry_move(version)
     client.force_login(staff_user)
@@ -164,18 +165,18 @@ def test_a_deployment_made_by_moving_the_alias_by_hand_shows_only_model_metrics(
 
 
 def test_the_header_counts_the_live_workers():
-    heartbeat("w1@host", timezone.now())
+    heartbeat_row("w1@host", timezone.now())
     assert header() == "1 worker alive"
-    heartbeat("w2@host", timezone.now() - timedelta(seconds=3))
-    heartbeat("gone@host", timezone.now() - timedelta(minutes=10))
+    heartbeat_row("w2@host", timezone.now() - timedelta(seconds=3))
+    heartbeat_row("gone@host", timezone.now() - timedelta(minutes=10))
     assert header() == "2 workers alive"
-    assert live.workers_state(workers.liveness(), None)["state"] == "alive"
+    assert live.workers_state(heartbeat.liveness(), None)["state"] == "alive"
 
 
 def test_the_header_names_the_run_a_worker_is_running_with_a_link():
     run = RetrainingRun.objects.create(trigger="manual", status="running", step="train")
-    heartbeat("w1@host", timezone.now(), running=retrain_task(run))
-    state = live.workers_state(workers.liveness(), run)
+    heartbeat_row("w1@host", timezone.now(), running=retrain_task(run))
+    state = live.workers_state(heartbeat.liveness(), run)
     assert state["parts"] == [
         {"text": "1 worker alive, running "},
         {"text": f"run #{run.pk}", "url": reverse("panel-run", args=[run.pk])},
@@ -184,19 +185,19 @@ def test_the_header_names_the_run_a_worker_is_running_with_a_link():
 
 def test_the_header_does_not_call_a_finished_run_running_while_the_heartbeat_still_lists_it():
     run = finished_run("skipped")
-    heartbeat("w1@host", timezone.now(), running=retrain_task(run))
+    heartbeat_row("w1@host", timezone.now(), running=retrain_task(run))
     assert header(active=None) == "1 worker alive"
 
 
 def test_the_header_says_since_when_no_worker_is_alive():
-    heartbeat("w1@host", MORNING.replace(hour=5, minute=2), stopped_at=MORNING.replace(hour=5, minute=2))
-    heartbeat("w2@host", MORNING.replace(hour=4, minute=40))
+    heartbeat_row("w1@host", MORNING.replace(hour=5, minute=2), stopped_at=MORNING.replace(hour=5, minute=2))
+    heartbeat_row("w2@host", MORNING.replace(hour=4, minute=40))
     assert header(MORNING) == "no worker alive since 05:02: queued runs will wait"
-    assert live.workers_state(workers.liveness(MORNING), None)["state"] == "down"
+    assert live.workers_state(heartbeat.liveness(MORNING), None)["state"] == "down"
 
 
 def test_the_header_names_the_day_when_the_last_heartbeat_is_older_than_today():
-    heartbeat("w1@host", MORNING - timedelta(hours=7))
+    heartbeat_row("w1@host", MORNING - timedelta(hours=7))
     assert header(MORNING) == "no worker alive since Nov 28, 23:00: queued runs will wait"
     WorkerHeartbeat.objects.update(seen_at=MORNING - timedelta(days=9))
     assert header(MORNING) == "no worker alive since Nov 20, 06:00: queued runs will wait"
@@ -204,17 +205,17 @@ def test_the_header_names_the_day_when_the_last_heartbeat_is_older_than_today():
 
 def test_the_header_says_when_no_worker_has_ever_reported():
     assert header() == "no worker has ever reported: queued runs will wait"
-    assert live.workers_state(workers.liveness(), None)["state"] == "never"
+    assert live.workers_state(heartbeat.liveness(), None)["state"] == "never"
 
 
 def test_the_header_says_queued_runs_wait_when_live_workers_skip_the_retrain_queue():
-    heartbeat("light@host", timezone.now(), queues=["light"])
+    heartbeat_row("light@host", timezone.now(), queues=["light"])
     assert header() == "1 worker alive, none on queue 'celery': queued runs will wait"
 
 
 def test_a_run_queued_too_long_without_a_worker_says_why_in_its_card_and_its_row(settings):
     settings.RUN_STALL_ALERT_AFTER = 120
-    heartbeat("w1@host", timezone.now() - timedelta(minutes=10), stopped_at=timezone.now() - timedelta(minutes=10))
+    heartbeat_row("w1@host", timezone.now() - timedelta(minutes=10), stopped_at=timezone.now() - timedelta(minutes=10))
     run = RetrainingRun.objects.create(trigger="manual")
     RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=300))
     state = live.dashboard_state()
@@ -231,7 +232,7 @@ def test_a_run_queued_briefly_or_with_a_live_worker_is_not_stalled(settings):
     state = live.dashboard_state()
     assert (state["run"]["stalled"], state["recent"][0]["decision"]["kind"]) == ("", "")
     RetrainingRun.objects.update(created_at=timezone.now() - timedelta(seconds=300))
-    heartbeat("w1@host", timezone.now())
+    heartbeat_row("w1@host", timezone.now())
     assert live.dashboard_state()["run"]["stalled"] == ""
 
 
@@ -241,7 +242,7 @@ def test_a_run_queued_briefly_or_with_a_live_worker_is_not_stalled(settings):
 def test_every_page_header_says_which_workers_are_alive(client, staff_user, name):
     client.force_login(staff_user)
     assert "no worker has ever reported: queued runs will wait" in client.get(reverse(name)).content.decode()
-    heartbeat("w1@host", timezone.now())
+    heartbeat_row("w1@host", timezone.now())
     page = client.get(reverse(name)).content.decode()
     assert 'data-part="workers"' in page
     assert "1 worker alive" in page

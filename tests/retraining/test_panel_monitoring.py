@@ -11,12 +11,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from predictor import predlog, registry
+from predictor import predlog
 from predictor.drift_check import check_log
 from predictor.models import Deployment, DriftCheck
-from retraining import runs, watching
+from predictor.serving import registry
 from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
-from retraining.panel import live, monitoring
+from retraining.monitoring import triggers
+from retraining.panel import figures, live
+from retraining.runs import store
 from tests.support.monitoring import PENGUIN_FEATURES, log_profiled_penguins, log_traffic, serve
 
 pytestmark = pytest.mark.django_db
@@ -241,7 +243,7 @@ def test_the_quality_badge_waits_for_the_labels_the_trigger_needs(staff, champio
 @pytest.mark.parametrize(("correct", "kind"), [(0.6, "warn"), (0.95, "ok")])
 def test_the_quality_badge_judges_live_accuracy_as_the_degradation_trigger_does(staff, champion, correct, kind):
     log_traffic(champion, 400, correct=correct)
-    trigger = watching.judge_quality(champion, TriggerSettings.current(), timezone.now())
+    trigger = triggers.judge_quality(champion, TriggerSettings.current(), timezone.now())
 
     badge = badges(staff)["quality"]
 
@@ -258,10 +260,10 @@ def test_the_quality_badge_scores_f1_from_counts_as_the_trigger_does_from_rows(c
     PromotionPolicy.objects.create(primary_metric="f1")
     log_traffic(champion, 500, correct=correct, seed=3)
     now = timezone.now()
-    triggers = TriggerSettings.current()
-    trigger = watching.judge_quality(champion, triggers, now)
+    trigger_settings = TriggerSettings.current()
+    trigger = triggers.judge_quality(champion, trigger_settings, now)
 
-    figure = monitoring.live_figure(Deployment.objects.get(version=champion), "f1", triggers, now)
+    figure = figures.live_figure(Deployment.objects.get(version=champion), "f1", trigger_settings, now)
 
     assert figure.value == pytest.approx(trigger.live, abs=1e-12)
     assert figure.low == pytest.approx(trigger.low, abs=0.01)
@@ -402,8 +404,8 @@ def test_the_schedule_page_says_when_the_last_monitoring_runs_started_and_the_ne
     assert "Next possible now, when a trigger fires" in shown
 
     log_traffic(champion, 600, shift=2.0)
-    run = watching.watch().run
-    runs.finish(run, RetrainingRun.Status.SKIPPED)
+    run = triggers.watch().run
+    store.finish(run, RetrainingRun.Status.SKIPPED)
 
     html = page(staff, reverse("panel-schedule"))
     shown = text(html)
@@ -424,10 +426,10 @@ def test_the_policy_form_can_reject_drifted_data(staff):
     form = page(staff, reverse("panel-policy"))
     assert "Reject new data that drifted (instead of a warning on the run)" in form
 
-    unchanged = {name: value for name, value in runs.current_policy().as_dict().items() if name != "id"}
+    unchanged = {name: value for name, value in store.current_policy().as_dict().items() if name != "id"}
     staff.post(reverse("panel-policy"), {**unchanged, "reject_on_drift": "on", "note": "drift: look first"})
 
-    assert runs.current_policy().reject_on_drift is True
+    assert store.current_policy().reject_on_drift is True
     assert "rejects drifted data" in page(staff, reverse("panel-policy"))
     assert "Drifted new data rejected" in text(page(staff, reverse("panel-dashboard")))
 
@@ -437,7 +439,7 @@ def test_the_policy_form_can_reject_drifted_data(staff):
 
 def test_a_drift_runs_page_says_why_it_started_with_the_checks_scores(staff, champion):
     log_traffic(champion, 600, shift=2.0)
-    looked = watching.watch()
+    looked = triggers.watch()
 
     html = page(staff, reverse("panel-run", args=[looked.run.pk]))
 
@@ -455,7 +457,7 @@ def test_a_drift_runs_page_says_why_it_started_with_the_checks_scores(staff, cha
 
 def test_a_drift_run_whose_check_was_pruned_still_shows_the_drifted_features(staff, champion):
     log_traffic(champion, 600, shift=2.0)
-    run = watching.watch().run
+    run = triggers.watch().run
     DriftCheck.objects.all().delete()
 
     card = page(staff, reverse("panel-run", args=[run.pk]))
@@ -470,7 +472,7 @@ def test_a_drift_run_whose_check_was_pruned_still_shows_the_drifted_features(sta
 
 def test_a_degradation_runs_page_shows_the_live_figures_against_the_holdout(staff, champion):
     log_traffic(champion, 300, correct=0.6)
-    run = watching.watch().run
+    run = triggers.watch().run
     fell = run.evidence["degradation"]
 
     card = page(staff, reverse("panel-run", args=[run.pk]))
@@ -490,8 +492,8 @@ def test_a_run_started_by_a_person_shows_no_evidence(staff):
 
 def test_the_runs_filter_lists_and_finds_the_monitoring_triggers(staff, champion):
     log_traffic(champion, 600, shift=2.0)
-    drift_run = watching.watch().run
-    runs.finish(drift_run, RetrainingRun.Status.SKIPPED)
+    drift_run = triggers.watch().run
+    store.finish(drift_run, RetrainingRun.Status.SKIPPED)
     RetrainingRun.objects.create(trigger="manual", status="skipped", active=None)
 
     html = page(staff, reverse("panel-runs"))

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from predictor import registry
 from predictor.models import Deployment
-from predictor.serving import holder
+from predictor.serving import registry
+from predictor.serving.holder import holder
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,15 @@ import pandas as pd
 import pytest
 from django.conf import settings
 
-from predictor import registry
+from demo import batches
+from ml import lineage
+from ml.split import holdout_mask, row_keys, split, split_key
 from predictor.models import Deployment
-from predictor.serving import holder
-from retraining import comparing, demo, lineage
-from retraining.edges import MlflowModels
+from predictor.serving import registry
+from predictor.serving.holder import holder
 from retraining.models import RetrainingRun
-from retraining.steps.split import holdout_mask, row_keys, split, split_key
+from retraining.pipeline import compare
+from retraining.pipeline.resources import MlflowModels
 from tests.support.pipeline import WEAK_PARAMS, publish_batch, publish_csv_by_hand, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -35,7 +37,7 @@ def test_it_deploys_a_better_challenger_trained_on_new_data_and_serves_it(weak_c
     assert Deployment.objects.first().source == Deployment.Source.PIPELINE
     holder().sync()
     assert holder().current.version == run.model_version
-    rows = demo.demo_frame(2).drop(columns=["species"]).head(3)
+    rows = batches.demo_frame(2).drop(columns=["species"]).head(3)
     assert len(holder().current.model.predict(rows)) == 3
 
 
@@ -45,7 +47,7 @@ def test_it_records_everything_the_run_used_on_the_row_and_in_mlflow(weak_champi
     run = run_pipeline()
 
     assert run.dataset == version.as_dict()
-    assert run.rows["total"] == len(demo.demo_frame(2))
+    assert run.rows["total"] == len(batches.demo_frame(2))
     assert run.rows["train"] + run.rows["holdout"] == run.rows["total"]
     assert run.estimator == "random_forest"
     assert run.params == {"n_estimators": 30}
@@ -122,7 +124,7 @@ def test_data_already_judged_against_this_champion_is_not_trained_on_again(good_
     ids=["missing-target", "dropped-feature", "one-class", "text-in-numeric"],
 )
 def test_it_rejects_invalid_data_with_the_reason_and_leaves_the_champion(good_champion, break_it, expected):
-    publish_frame(break_it(demo.demo_frame(2)))
+    publish_frame(break_it(batches.demo_frame(2)))
 
     run = run_pipeline()
 
@@ -134,7 +136,7 @@ def test_it_rejects_invalid_data_with_the_reason_and_leaves_the_champion(good_ch
 
 
 def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):
-    frame = demo.demo_frame(2).drop(columns=["island"]).assign(species="Gentoo")
+    frame = batches.demo_frame(2).drop(columns=["island"]).assign(species="Gentoo")
 
     publish_frame(frame)
     run = run_pipeline()
@@ -144,8 +146,8 @@ def test_it_lists_every_problem_of_a_bad_batch_at_once(good_champion):
 
 
 def test_the_holdout_never_holds_a_row_the_champion_trained_on_across_versions(good_champion):
-    first = demo.demo_frame(1)
-    second = demo.demo_frame(2)
+    first = batches.demo_frame(1)
+    second = batches.demo_frame(2)
     trained_on, _ = split(first, settings.HOLDOUT_FRACTION, split_key(first, "species"))
     publish_batch(2)
 
@@ -210,13 +212,13 @@ def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
     transactional_db, model_name, served_model, settings, tmp_path
 ):
     csv_file = tmp_path / "penguins.csv"
-    demo.demo_frame(1).to_csv(csv_file, index=False)
+    batches.demo_frame(1).to_csv(csv_file, index=False)
     settings.DATA_REGISTRY = str(csv_file)
     settings.DATA_CACHE_DIR = tmp_path / "cache"
 
     first = run_pipeline()
     again = run_pipeline()
-    demo.demo_frame(2).to_csv(csv_file, index=False)
+    batches.demo_frame(2).to_csv(csv_file, index=False)
     grown = run_pipeline()
 
     assert first.status == Status.DEPLOYED
@@ -229,12 +231,12 @@ def test_a_plain_csv_file_is_a_source_versioned_by_its_content(
 def test_a_version_that_adds_a_column_never_scores_a_model_on_a_row_it_trained_on(good_champion, settings, monkeypatch):
     """Same rows, one new column and new rows, and a larger holdout: the champion keeps its split
     key, and every holdout row a compared model trained on is dropped before either is scored."""
-    grown = demo.demo_frame(2).assign(ring=lambda frame: [i % 7 for i in range(len(frame))])
+    grown = batches.demo_frame(2).assign(ring=lambda frame: [i % 7 for i in range(len(frame))])
     publish_frame(grown, "Publish batch 2 with a new column")
     settings.HOLDOUT_FRACTION = 0.4
     scored: list[tuple[str, pd.DataFrame]] = []
-    score = comparing._score
-    monkeypatch.setattr(comparing, "_score", lambda edges, v, rows: scored.append((v, rows)) or score(edges, v, rows))
+    score = compare._score
+    monkeypatch.setattr(compare, "_score", lambda edges, v, rows: scored.append((v, rows)) or score(edges, v, rows))
 
     run = run_pipeline()
 
@@ -250,7 +252,7 @@ def test_a_version_that_adds_a_column_never_scores_a_model_on_a_row_it_trained_o
 
 
 def test_it_rejects_a_header_that_names_a_column_twice(good_champion):
-    text = demo.demo_frame(2).to_csv(index=False)
+    text = batches.demo_frame(2).to_csv(index=False)
     header, rows = text.split("\n", 1)
     publish_csv_by_hand(header.replace(",sex,", ",island,") + "\n" + rows)
 

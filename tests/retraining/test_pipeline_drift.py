@@ -4,13 +4,13 @@ by the validate step (real pipeline, real git + DVC registry, real MLflow store)
 import pytest
 from django.conf import settings
 
-from predictor import registry
+from demo import batches
+from ml.drift.profile import build_profile
+from ml.estimators import prepare_features
+from ml.split import canonical, split, split_key
 from predictor.models import Deployment
-from predictor.profile import build_profile
-from retraining import demo
+from predictor.serving import registry
 from retraining.models import PromotionPolicy, RetrainingRun
-from retraining.steps.split import canonical, split, split_key
-from retraining.steps.train import prepare_features
 from tests.support.pipeline import publish_batch, publish_frame, run_pipeline
 
 pytestmark = pytest.mark.slow
@@ -20,12 +20,12 @@ Status = RetrainingRun.Status
 
 def heavier_penguins():
     """Demo batch 2 with every penguin 1.5 kg heavier: same species, different inputs."""
-    frame = demo.demo_frame(2)
+    frame = batches.demo_frame(2)
     return frame.assign(body_mass_g=frame["body_mass_g"] + 1500)
 
 
 def test_a_bootstrapped_champion_carries_the_profile_of_its_training_data(champion):
-    first = demo.demo_frame(1)
+    first = batches.demo_frame(1)
     key = split_key(first, "species")
     training, holdout = (canonical(part, key) for part in split(first, settings.HOLDOUT_FRACTION, key))
     model = registry.load_version(champion.version).model
@@ -35,7 +35,7 @@ def test_a_bootstrapped_champion_carries_the_profile_of_its_training_data(champi
 
     assert profile == expected
     assert profile["rows"] == len(training)
-    assert set(profile["features"]) == set(demo.demo_frame(1).columns) - {"species"}
+    assert set(profile["features"]) == set(batches.demo_frame(1).columns) - {"species"}
     assert profile["predictions"]["rows"] == len(holdout)
 
 
@@ -46,7 +46,7 @@ def test_a_new_version_from_the_same_population_records_no_drift(champion):
 
     assert run.status in {Status.DEPLOYED, Status.KEPT}, (run.error, run.reasons)
     assert run.validation["drift"]["verdict"] == "no drift"
-    assert run.validation["drift"]["rows"] == len(demo.demo_frame(2))
+    assert run.validation["drift"]["rows"] == len(batches.demo_frame(2))
     assert not any("drifted" in warning for warning in run.validation["warnings"])
 
 

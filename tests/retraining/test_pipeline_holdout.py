@@ -8,11 +8,12 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from retraining import lineage, pipeline
-from retraining.demo import demo_frame
-from retraining.state import RunState
-from retraining.steps.split import row_keys
-from retraining.steps.train import prepare_features
+from demo.batches import demo_frame
+from ml import lineage
+from ml.estimators import prepare_features
+from ml.split import row_keys
+from retraining.pipeline import steps
+from retraining.pipeline.state import RunState
 from tests.support.memory import memory_edges, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
@@ -79,8 +80,8 @@ def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_count
 
 
 def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_again(edges, monkeypatch):
-    from retraining.steps import evaluate as evaluate_module
-    from retraining.steps.evaluate import evaluate
+    from ml.evaluate import evaluate
+    from retraining.pipeline.steps import evaluate as evaluate_module
 
     run(edges, GOOD_PARAMS)
     edges.source.frame = demo_frame(2)
@@ -104,8 +105,8 @@ def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_ag
 def test_a_version_that_adds_a_column_keeps_the_champions_split_key(edges, monkeypatch):
     run(edges, GOOD_PARAMS)
     keys = []
-    validate = pipeline.validate
-    monkeypatch.setattr(pipeline, "validate", lambda *a, **k: keys.append(k["key"]) or validate(*a, **k))
+    validate = steps.validate
+    monkeypatch.setattr(steps, "validate", lambda *a, **k: keys.append(k["key"]) or validate(*a, **k))
     grown = demo_frame(2).assign(ring=lambda f: np.arange(len(f)) % 7)
     edges.source.frame = grown
     seen = spy_on_loads(edges, monkeypatch)

@@ -6,11 +6,11 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from retraining import pipeline
-from retraining.demo import demo_frame
-from retraining.pipeline import Step
-from retraining.state import RunState
-from retraining.steps.split import canonical, row_keys, split, training_rows
+from demo.batches import demo_frame
+from ml.split import canonical, row_keys, split, training_rows
+from retraining.pipeline import steps
+from retraining.pipeline.state import RunState
+from retraining.pipeline.steps import Step
 from tests.support.memory import StepLog, memory_edges, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
@@ -169,15 +169,15 @@ def test_a_new_step_is_one_function_and_one_entry_in_the_list(edges, monkeypatch
     def count_rows(state: RunState, edges) -> RunState:
         return replace(state, note=f"{len(state.frame)} rows")
 
-    steps = list(pipeline.STEPS)
-    steps.insert(2, Step("count", count_rows, interruptible=True))
-    monkeypatch.setattr(pipeline, "STEPS", tuple(steps))
+    with_count = list(steps.STEPS)
+    with_count.insert(2, Step("count", count_rows, interruptible=True))
+    monkeypatch.setattr(steps, "STEPS", tuple(with_count))
 
     state, recorded = run(edges, GOOD_PARAMS)
 
     assert names(recorded)[:4] == ["check", "pull", "count", "validate"]
     assert state.status == "deployed"
-    assert pipeline.interruptible("count")
+    assert steps.interruptible("count")
 
 
 class States(StepLog):
@@ -210,7 +210,7 @@ def test_the_frame_is_let_go_once_split_and_the_split_is_the_canonical_one(edges
 
 
 def test_only_the_steps_before_anything_is_deployed_may_be_interrupted():
-    assert [step.name for step in pipeline.STEPS if step.interruptible] == [
+    assert [step.name for step in steps.STEPS if step.interruptible] == [
         "check",
         "pull",
         "validate",

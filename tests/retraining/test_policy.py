@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from retraining.policy import DEFAULT_POLICY, PolicyError, decide, gate_level, paired_comparison, regressed
-from retraining.steps.evaluate import Score
+from ml.evaluate import Score
+from ml.gate.policy import DEFAULT_POLICY, PolicyError, decide, gate_level, paired_comparison, regressed
 from tests.support.scores import holdout, outputs, scored
 
 CHAMPION = {"accuracy": 0.90, "precision": 0.90, "recall": 0.90, "f1": 0.90, "roc_auc": 0.95}

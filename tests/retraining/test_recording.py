@@ -4,11 +4,11 @@ from dataclasses import replace
 
 import pytest
 
-from retraining import recording, runs
 from retraining.data import DatasetVersion
 from retraining.models import RetrainingRun
-from retraining.recording import Recorder
-from retraining.state import RunState
+from retraining.pipeline.state import RunState
+from retraining.runs import store
+from retraining.runs.recorder import Recorder
 
 Status = RetrainingRun.Status
 VERSION = DatasetVersion(source="/registry", path="data.csv", rev="a" * 40, md5="b" * 32, size=10)
@@ -16,7 +16,7 @@ VERSION = DatasetVersion(source="/registry", path="data.csv", rev="a" * 40, md5=
 
 @pytest.fixture
 def recorder(db) -> Recorder:
-    run, _ = runs.start_run(RetrainingRun.Trigger.API)
+    run, _ = store.start_run(RetrainingRun.Trigger.API)
     claimed = Recorder.claim(run.pk)
     assert claimed is not None
     return claimed
@@ -116,10 +116,10 @@ def test_a_requeued_run_waits_in_the_queue_with_its_steps_kept(recorder):
 
 
 def test_the_process_knows_the_run_and_step_it_works_on_only_while_working(recorder):
-    assert recording.working() is None
+    assert Recorder.current() is None
     with recorder.working():
-        assert recording.working() is recorder
+        assert Recorder.current() is recorder
         assert recorder.position() is None
         recorder.step("check", lambda state: state, recorder.state())
         assert recorder.position() == (recorder.run.pk, "check", "done")
-    assert recording.working() is None
+    assert Recorder.current() is None

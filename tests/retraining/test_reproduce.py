@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from retraining.demo import demo_frame
-from retraining.reproduce import ReproduceError, reproduce
+from demo.batches import demo_frame
+from retraining.pipeline.reproduce import ReproduceError, reproduce
 from tests.support.memory import memory_edges, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 

@@ -10,8 +10,10 @@ import pytest
 from django.conf import settings
 
 from predictor.models import Deployment
-from retraining import pipeline, retries, runs, tasks
+from retraining import tasks
 from retraining.models import RetrainingRun
+from retraining.pipeline import steps
+from retraining.runs import retries, store
 from tests.support.pipeline import publish_batch
 from tests.support.processes import PENGUIN, free_port
 
@@ -40,26 +42,26 @@ def remote_down(demo_registry):
 
 
 def test_an_unreachable_remote_requeues_the_run_and_the_retry_deploys(weak_champion, remote_down):
-    run, _ = runs.start_run(RetrainingRun.Trigger.SCHEDULE)
+    run, _ = store.start_run(RetrainingRun.Trigger.SCHEDULE)
 
-    waiting = pipeline.execute(run.pk, attempt=retries.attempt(1))
+    waiting = steps.execute(run.pk, attempt=retries.attempt(1))
 
     assert waiting.status == Status.QUEUED
     assert waiting.waiting.startswith("the data registry or its DVC remote unreachable")
-    assert runs.active_run() == waiting
+    assert store.active_run() == waiting
     assert Deployment.objects.first() == weak_champion
     remote_down()
 
-    done = pipeline.execute(run.pk, attempt=retries.attempt(2))
+    done = steps.execute(run.pk, attempt=retries.attempt(2))
 
     assert done.status == Status.DEPLOYED, (done.error, done.reasons)
     pulls = [step["status"] for step in done.steps if step["name"] == "pull"]
     assert pulls == ["waiting", "done"]
-    assert pipeline.execute(run.pk, attempt=retries.attempt(2)).steps == done.steps
+    assert steps.execute(run.pk, attempt=retries.attempt(2)).steps == done.steps
 
 
 def test_a_task_that_keeps_hitting_the_fault_fails_after_its_last_retry(weak_champion, remote_down):
-    run, _ = runs.start_run(RetrainingRun.Trigger.API)
+    run, _ = store.start_run(RetrainingRun.Trigger.API)
 
     tasks.retrain.apply(args=[run.pk])
 
@@ -70,7 +72,7 @@ def test_a_task_that_keeps_hitting_the_fault_fails_after_its_last_retry(weak_cha
     assert [step["name"] for step in run.steps].count("pull") == 5
     assert [attempt["outcome"] for attempt in run.attempts] == ["transient fault"] * 4 + ["failed"]
     assert Deployment.objects.first() == weak_champion
-    assert runs.active_run() is None
+    assert store.active_run() is None
 
 
 @pytest.fixture
@@ -90,10 +92,10 @@ def test_a_run_says_within_seconds_that_mlflow_is_unreachable_and_when_it_tries_
 ):
     publish_batch(2)
     down = settings.MLFLOW_TRACKING_URI
-    run, _ = runs.start_run(RetrainingRun.Trigger.SCHEDULE)
+    run, _ = store.start_run(RetrainingRun.Trigger.SCHEDULE)
 
     started = time.monotonic()
-    waiting = pipeline.execute(run.pk, attempt=retries.attempt(1))
+    waiting = steps.execute(run.pk, attempt=retries.attempt(1))
     said_after = time.monotonic() - started
 
     assert said_after < 30, said_after
@@ -107,7 +109,7 @@ def test_a_run_says_within_seconds_that_mlflow_is_unreachable_and_when_it_tries_
     print(f"run #{run.pk} said MLflow was unreachable after {said_after:.1f} s: {waiting.waiting}")
 
     mlflow_down()
-    done = pipeline.execute(run.pk, attempt=retries.attempt(2))
+    done = steps.execute(run.pk, attempt=retries.attempt(2))
 
     assert done.status == Status.DEPLOYED, (done.error, done.reasons)
     assert (done.error, done.waiting) == ("", "")
@@ -119,7 +121,7 @@ def test_a_run_says_within_seconds_that_mlflow_is_unreachable_and_when_it_tries_
 def test_a_run_that_keeps_waiting_for_mlflow_fails_once_the_wait_runs_out(weak_champion, settings, mlflow_down):
     publish_batch(2)
     settings.RUN_RETRY_FIRST_DELAY, settings.RUN_RETRY_MAX_WAIT = 1, 3
-    run, _ = runs.start_run(RetrainingRun.Trigger.API)
+    run, _ = store.start_run(RetrainingRun.Trigger.API)
 
     tasks.retrain.apply(args=[run.pk])
 
@@ -132,4 +134,4 @@ def test_a_run_that_keeps_waiting_for_mlflow_fails_once_the_wait_runs_out(weak_c
     assert run.waiting == ""
     assert [a["outcome"] for a in run.attempts] == ["transient fault", "transient fault", "failed"]
     assert Deployment.objects.first() == weak_champion
-    assert runs.active_run() is None
+    assert store.active_run() is None

@@ -7,8 +7,10 @@ from unittest import mock
 from django.db import connection
 from django.utils import timezone
 
-from retraining import pipeline, retries, runs, tasks
+from retraining import tasks
 from retraining.models import RetrainingRun
+from retraining.pipeline import steps
+from retraining.runs import retries, store
 
 Status = RetrainingRun.Status
 
@@ -21,7 +23,7 @@ def test_two_triggers_at_the_same_moment_make_exactly_one_run(transactional_db):
     def trigger(kind: str) -> None:
         try:
             barrier.wait()
-            run, created = runs.start_run(kind)
+            run, created = store.start_run(kind)
             results.append((run.pk, created))
         except BaseException as exc:
             errors.append(exc)
@@ -41,28 +43,28 @@ def test_two_triggers_at_the_same_moment_make_exactly_one_run(transactional_db):
 
 
 def test_a_trigger_after_the_run_finished_starts_a_new_one(db):
-    first, _ = runs.start_run("cli")
-    runs.claim(first.pk)
-    runs.finish(first, Status.SKIPPED)
+    first, _ = store.start_run("cli")
+    store.claim(first.pk)
+    store.finish(first, Status.SKIPPED)
 
-    second, created = runs.start_run("cli")
+    second, created = store.start_run("cli")
 
     assert created
     assert second.pk != first.pk
 
 
 def test_a_run_is_claimed_only_once(db):
-    run, _ = runs.start_run("api")
+    run, _ = store.start_run("api")
 
-    assert runs.claim(run.pk) is True
-    assert runs.claim(run.pk) is False
+    assert store.claim(run.pk) is True
+    assert store.claim(run.pk) is False
     assert RetrainingRun.objects.get(pk=run.pk).status == Status.RUNNING
 
 
 def test_a_redelivered_message_for_a_finished_run_does_nothing(db):
-    run, _ = runs.start_run("api")
-    runs.claim(run.pk)
-    runs.finish(run, Status.KEPT, reasons=["kept"], steps=[{"name": "check", "status": "done"}])
+    run, _ = store.start_run("api")
+    store.claim(run.pk)
+    store.finish(run, Status.KEPT, reasons=["kept"], steps=[{"name": "check", "status": "done"}])
     before = RetrainingRun.objects.get(pk=run.pk)
 
     outcome = tasks.retrain.apply(args=[run.pk]).get()
@@ -73,10 +75,10 @@ def test_a_redelivered_message_for_a_finished_run_does_nothing(db):
 
 
 def test_a_redelivered_message_for_a_running_run_leaves_it_to_its_worker(db):
-    run, _ = runs.start_run("api")
-    runs.claim(run.pk)
+    run, _ = store.start_run("api")
+    store.claim(run.pk)
 
-    assert pipeline.execute(run.pk).status == Status.RUNNING
+    assert steps.execute(run.pk).status == Status.RUNNING
     assert RetrainingRun.objects.get(pk=run.pk).steps == []
 
 
@@ -86,11 +88,11 @@ def test_a_message_for_a_run_that_does_not_exist_is_ignored(db):
 
 def test_the_next_trigger_closes_a_run_whose_worker_stopped_beating(db, settings):
     settings.RUN_HEARTBEAT_TIMEOUT = 30
-    stale, _ = runs.start_run("schedule")
-    runs.claim(stale.pk)
+    stale, _ = store.start_run("schedule")
+    store.claim(stale.pk)
     RetrainingRun.objects.filter(pk=stale.pk).update(step="train", heartbeat_at=timezone.now() - timedelta(seconds=31))
 
-    _run, created = runs.start_run("cli")
+    _run, created = store.start_run("cli")
 
     stale.refresh_from_db()
     assert created
@@ -102,8 +104,8 @@ def test_the_next_trigger_closes_a_run_whose_worker_stopped_beating(db, settings
 
 def test_the_sweep_leaves_a_run_that_is_still_beating(db, settings):
     settings.RUN_HEARTBEAT_TIMEOUT = 30
-    run, _ = runs.start_run("schedule")
-    runs.claim(run.pk)
+    run, _ = store.start_run("schedule")
+    store.claim(run.pk)
 
     assert tasks.sweep_stale_runs.apply().get() == []
     assert RetrainingRun.objects.get(pk=run.pk).status == Status.RUNNING
@@ -111,7 +113,7 @@ def test_the_sweep_leaves_a_run_that_is_still_beating(db, settings):
 
 def test_the_sweep_closes_a_run_no_worker_picked_up(db, settings):
     settings.RUN_QUEUE_TIMEOUT = 60
-    run, _ = runs.start_run("api")
+    run, _ = store.start_run("api")
     RetrainingRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=61))
 
     assert tasks.sweep_stale_runs.apply().get() == [run.pk]
@@ -121,16 +123,16 @@ def test_the_sweep_closes_a_run_no_worker_picked_up(db, settings):
 
 
 def test_a_requeued_run_stays_the_run_in_progress(db):
-    run, _ = runs.start_run("api")
-    runs.claim(run.pk)
+    run, _ = store.start_run("api")
+    store.claim(run.pk)
 
-    assert runs.requeue(run.pk, "MLflow unreachable at http://mlflow, attempt 2 of 5, next in 30 s")
-    again, created = runs.start_run("cli")
+    assert store.requeue(run.pk, "MLflow unreachable at http://mlflow, attempt 2 of 5, next in 30 s")
+    again, created = store.start_run("cli")
 
     assert not created
     assert again.pk == run.pk
     assert again.status == Status.QUEUED
-    assert runs.claim(run.pk)
+    assert store.claim(run.pk)
 
 
 def test_a_scheduled_tick_delivered_twice_makes_one_run(db, django_capture_on_commit_callbacks):

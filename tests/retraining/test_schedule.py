@@ -9,9 +9,9 @@ from django_celery_beat.models import PeriodicTask, PeriodicTasks
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.celery import app
-from retraining import schedule
 from retraining.models import RetrainingRun
 from retraining.tasks import retrain, scheduled_retrain
+from retraining.workers import schedule
 
 PARIS = "Europe/Paris"
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from retraining.significance import ComparisonError, compare, mcnemar_p_value
-from retraining.steps.evaluate import Score
+from ml.evaluate import Score
+from ml.gate.significance import ComparisonError, compare, mcnemar_p_value
 from tests.support.scores import holdout, outputs, scored
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -153,7 +153,7 @@ def test_bad_comparisons_name_the_problem():
 
 
 def test_labels_are_indexed_by_their_sorted_classes_across_the_truth_and_both_models():
-    from retraining.steps.metrics import class_indices
+    from ml.metrics import class_indices
 
     truth = np.array(["b", "a", "c", "a"], dtype=object)
     ours = np.array(["a", "a", "d", "b"], dtype=object)

@@ -18,12 +18,13 @@ import requests
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from predictor import drift, services
+from demo import datasets, traffic
+from demo.batches import demo_frame
+from ml.drift import drift
+from ml.drift.profile import build_profile
+from ml.estimators import prepare_features, train
+from predictor import services
 from predictor.models import ApiKey, Deployment, Prediction
-from predictor.profile import build_profile
-from retraining import demo_datasets, traffic
-from retraining.demo import demo_frame
-from retraining.steps.train import prepare_features, train
 from tests.support import gunicorn_server
 from tests.support.keys import create_key
 from tests.support.processes import free_port, subprocess_env
@@ -155,7 +156,7 @@ def test_shifted_churn_labels_follow_the_new_concept() -> None:
 
 def test_churn_labels_follow_the_published_churn_rule() -> None:
     demo = demo_frame(3, "churn")
-    agree = (demo_datasets.churn_risk(demo) > demo_datasets.CHURN_THRESHOLD) == (demo["churned"] == "yes")
+    agree = (datasets.churn_risk(demo) > datasets.CHURN_THRESHOLD) == (demo["churned"] == "yes")
     assert 0.93 < agree.mean() < 0.97  # 5% of the labels are flipped
 
 

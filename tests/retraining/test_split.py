@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retraining.steps import split as split_module
-from retraining.steps.split import (
+from ml import split as split_module
+from ml.split import (
     SplitError,
     SplitKey,
     canonical,

@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from predictor.contract import known_categories
-from predictor.drift import Thresholds
-from predictor.profile import build_profile
-from retraining.steps.evaluate import evaluate
-from retraining.steps.split import holdout_mask, row_keys, split_key
-from retraining.steps.train import TrainingError, labels, prepare_features, train
-from retraining.steps.validate import validate
+from ml.contract import known_categories
+from ml.drift.drift import Thresholds
+from ml.drift.profile import build_profile
+from ml.estimators import TrainingError, labels, prepare_features, train
+from ml.evaluate import evaluate
+from ml.split import holdout_mask, row_keys, split_key
+from ml.validate import validate
 
 
 def frame(rows: int = 60) -> pd.DataFrame:
@@ -308,7 +308,7 @@ def test_prepared_text_is_plain_python_with_one_object_per_distinct_value():
 
 
 def test_the_four_label_metrics_share_one_count_of_the_rows(monkeypatch):
-    from retraining.steps.metrics import LABEL_METRICS, label_metric, label_metrics
+    from ml.metrics import LABEL_METRICS, label_metric, label_metrics
 
     truth = np.array(["a", "b", "c", "a", "b"] * 20, dtype=object)
     predicted = np.array(["a", "c", "c", "a", "b"] * 20, dtype=object)

@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from predictor.models import DriftCheck
-from retraining import runs, watching
 from retraining.models import RetrainingRun, TriggerSettings
+from retraining.monitoring import triggers
+from retraining.runs import store
 from tests.support.monitoring import PENGUIN_FEATURES, log_profiled_penguins, log_traffic, serve
 
 pytestmark = pytest.mark.django_db
@@ -25,13 +26,13 @@ def champion(model_name) -> str:
 
 
 def finish(run: RetrainingRun) -> None:
-    runs.finish(run, RetrainingRun.Status.SKIPPED)
+    store.finish(run, RetrainingRun.Status.SKIPPED)
 
 
 def test_inputs_like_the_training_data_are_recorded_as_no_drift_and_start_nothing(champion):
     log_traffic(champion, 600)
 
-    looked = watching.watch()
+    looked = triggers.watch()
 
     assert looked.drift.verdict == "no drift"
     assert looked.drift.rows == 600
@@ -43,7 +44,7 @@ def test_inputs_like_the_training_data_are_recorded_as_no_drift_and_start_nothin
 def test_shifted_inputs_start_one_drift_run_that_names_the_features(champion):
     log_traffic(champion, 600, shift=2.0)
 
-    looked = watching.watch()
+    looked = triggers.watch()
 
     run = looked.run
     assert looked.started
@@ -59,17 +60,17 @@ def test_shifted_inputs_start_one_drift_run_that_names_the_features(champion):
 def test_a_drift_run_waits_out_the_cool_down_then_starts_again(champion, settings):
     settings.DRIFT_WINDOW_HOURS = 48  # the same logged inputs are still in the window a day later
     log_traffic(champion, 600, shift=2.0)
-    first = watching.watch().run
+    first = triggers.watch().run
     finish(first)
 
-    again = watching.watch()
+    again = triggers.watch()
     assert not again.started
     assert again.run == first
     assert "cool-down" in again.notes[-1]
     assert RetrainingRun.objects.count() == 1
     assert DriftCheck.objects.count() == 2  # the check itself is still recorded
 
-    later = watching.watch(timezone.now() + timedelta(hours=TriggerSettings.current().cooldown_hours, minutes=1))
+    later = triggers.watch(timezone.now() + timedelta(hours=TriggerSettings.current().cooldown_hours, minutes=1))
     assert later.started
     assert RetrainingRun.objects.count() == 2
 
@@ -78,7 +79,7 @@ def test_a_trigger_switched_off_starts_nothing_but_the_check_is_recorded(champio
     TriggerSettings.objects.filter(pk=TriggerSettings.current().pk).update(drift_enabled=False)
     log_traffic(champion, 600, shift=2.0)
 
-    looked = watching.watch()
+    looked = triggers.watch()
 
     assert looked.drift.verdict == "drift"
     assert looked.run is None
@@ -88,7 +89,7 @@ def test_too_few_logged_inputs_give_no_verdict(champion, settings):
     settings.DRIFT_MIN_ROWS = 200
     log_traffic(champion, 50, shift=3.0)
 
-    looked = watching.watch()
+    looked = triggers.watch()
 
     assert looked.drift.verdict == "not enough data"
     assert looked.run is None
@@ -97,7 +98,7 @@ def test_too_few_logged_inputs_give_no_verdict(champion, settings):
 def test_live_quality_fallen_significantly_starts_one_degradation_run_per_cool_down(champion):
     log_traffic(champion, 300, correct=0.6)  # holdout said 0.95
 
-    first = watching.watch()
+    first = triggers.watch()
 
     assert first.started
     assert first.run.trigger == "degradation"
@@ -109,23 +110,23 @@ def test_live_quality_fallen_significantly_starts_one_degradation_run_per_cool_d
     finish(first.run)
 
     for minutes in (1, 60, 23 * 60):
-        assert not watching.watch(timezone.now() + timedelta(minutes=minutes)).started
+        assert not triggers.watch(timezone.now() + timedelta(minutes=minutes)).started
     assert RetrainingRun.objects.filter(trigger="degradation").count() == 1
 
-    assert watching.watch(timezone.now() + timedelta(hours=24, minutes=1)).started
+    assert triggers.watch(timezone.now() + timedelta(hours=24, minutes=1)).started
     assert RetrainingRun.objects.filter(trigger="degradation").count() == 2
 
 
 def test_live_quality_within_the_margin_or_with_too_few_labels_starts_nothing(champion):
     log_traffic(champion, 150, correct=0.2)  # far worse, but fewer labels than the 200 needed
 
-    looked = watching.watch()
+    looked = triggers.watch()
     assert looked.quality.not_judged == "150 labels of the 200 needed"
     assert looked.run is None
 
     log_traffic(champion, 400, correct=1.0, seed=1)  # 430 right of 550: 0.78, against 0.95 - 0.2
     TriggerSettings.objects.filter(pk=1).update(degradation_margin=0.2)
-    looked = watching.watch()
+    looked = triggers.watch()
     assert not looked.quality.fell, looked.quality.summary()
     assert looked.run is None
 
@@ -135,7 +136,7 @@ def test_a_champion_serving_as_its_holdout_said_is_not_called_degraded(champion)
     TriggerSettings.objects.filter(pk=TriggerSettings.current().pk).update(degradation_margin=0.0)
     log_traffic(champion, 1000, correct=0.95)
 
-    looked = watching.watch()
+    looked = triggers.watch()
 
     assert looked.quality.live == pytest.approx(0.95)
     assert not looked.quality.fell
@@ -143,7 +144,7 @@ def test_a_champion_serving_as_its_holdout_said_is_not_called_degraded(champion)
 
 
 def test_nothing_is_checked_before_a_champion_is_served(model_name):
-    looked = watching.watch()
+    looked = triggers.watch()
 
     assert looked.drift is None
     assert looked.notes == ["no champion is served yet, so there is no training profile to compare with"]
@@ -184,12 +185,12 @@ def test_check_drift_on_the_log_names_what_is_missing(model_name):
 
 
 def test_the_notification_of_a_drift_run_carries_its_evidence(champion):
-    from retraining import notify
+    from retraining.notify import channels
 
     log_traffic(champion, 600, shift=2.0)
-    run = watching.watch().run
+    run = triggers.watch().run
 
-    _, body = notify.summary(run)
+    _, body = channels.summary(run)
 
     assert "Started by the drift trigger: inputs drifted on body_mass_g" in body
     assert any(line.strip().startswith("- body_mass_g: PSI") for line in body.splitlines())
@@ -198,7 +199,7 @@ def test_the_notification_of_a_drift_run_carries_its_evidence(champion):
 def test_beat_watches_every_monitor_interval(db, settings):
     from django_celery_beat.models import PeriodicTask
 
-    from retraining import schedule
+    from retraining.workers import schedule
 
     PeriodicTask.objects.filter(name=schedule.WATCH_TASK_NAME).delete()
     settings.MONITOR_INTERVAL = 45
@@ -212,9 +213,9 @@ def test_beat_watches_every_monitor_interval(db, settings):
 
 def test_the_monitoring_api_shows_the_newest_check_in_full_and_the_history(champion, client, staff_user):
     log_traffic(champion, 600)
-    watching.watch()
+    triggers.watch()
     log_traffic(champion, 600, shift=2.0, seed=1)
-    watching.watch()
+    triggers.watch()
     client.force_login(staff_user)
 
     drift = client.get("/api/v1/monitoring").json()["drift"]
@@ -249,9 +250,9 @@ def test_the_fall_rule_survives_an_a_a_test_and_catches_a_real_fall():
     for _ in range(draws):
         holdout = rng.binomial(500, 0.9) / 500
         same = live_accuracy(300, 0.9, rng)
-        false_alarms += watching.fell(same, holdout, margin)
-        false_at_zero += watching.fell(same, holdout, 0.0)
-        caught += watching.fell(live_accuracy(300, 0.75, rng), holdout, margin)
+        false_alarms += triggers.fell(same, holdout, margin)
+        false_at_zero += triggers.fell(same, holdout, 0.0)
+        caught += triggers.fell(live_accuracy(300, 0.75, rng), holdout, margin)
 
     assert false_alarms <= 0.05 * draws
     assert false_at_zero <= 0.10 * draws  # the holdout's own noise, uncovered by a margin

@@ -4,8 +4,9 @@ Over the real pipeline, git + DVC data registry, MLflow registry and database.""
 
 import pytest
 
-from retraining import pipeline, watching
 from retraining.models import RetrainingRun
+from retraining.monitoring import triggers
+from retraining.pipeline import steps
 from tests.support.monitoring import log_predictions, penguin_inputs
 from tests.support.pipeline import publish_batch
 
@@ -19,20 +20,20 @@ def drifted_traffic(version: str) -> None:
 
 def test_data_published_after_a_drift_run_asked_for_it_starts_the_next_run_at_once(champion):
     drifted_traffic(champion.version)
-    asked = pipeline.execute(watching.watch().run.pk)
+    asked = steps.execute(triggers.watch().run.pk)
     assert asked.status == "skipped"
     assert asked.reasons[0].endswith(f"no new labelled data since v{champion.version}: publish data")
 
-    waiting = watching.watch()
+    waiting = triggers.watch()
     assert not waiting.started
     assert "cool-down" in waiting.notes[-1]
 
     published = publish_batch(2)
-    again = watching.watch()
+    again = triggers.watch()
 
     assert again.started
     assert again.run.evidence["new_data"] == f"data {published.md5} published since run #{asked.pk} asked for it"
-    done = pipeline.execute(again.run.pk)
+    done = steps.execute(again.run.pk)
     assert [step["name"] for step in done.steps][:4] == ["check", "pull", "validate", "train"]
     assert done.status in {"deployed", "kept"}
     assert RetrainingRun.objects.filter(trigger="drift").count() == 2

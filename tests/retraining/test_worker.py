@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from config.celery import app
-from predictor import registry
 from predictor.models import Deployment
-from predictor.serving import holder
-from retraining import runs, services
+from predictor.serving import registry
+from predictor.serving.holder import holder
+from retraining import services
 from retraining.models import RetrainingRun
+from retraining.runs import store
 from tests.support.pipeline import GOOD_PARAMS, publish_batch
 from tests.support.processes import subprocess_env
 
@@ -112,4 +113,4 @@ def test_a_worker_killed_during_training_fails_the_run_and_the_next_run_deploys(
     assert registry.champion_version() == following.model_version
     holder().sync()
     assert holder().current.version == following.model_version
-    assert runs.active_run() is None
+    assert store.active_run() is None

@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app
-from retraining import services, workers
-from retraining.beat import Scheduler
+from retraining import services
 from retraining.models import RetrainingRun, WorkerHeartbeat
+from retraining.workers import heartbeat
+from retraining.workers.scheduler import Scheduler
 from tests.support.pipeline import publish_batch
 from tests.support.workers import wait_until
 
@@ -23,7 +24,7 @@ def alerts(settings):
     settings.RUN_STALL_ALERT_AFTER = 120
 
 
-def heartbeat(hostname: str, seconds_ago: float, **fields) -> WorkerHeartbeat:
+def heartbeat_row(hostname: str, seconds_ago: float, **fields) -> WorkerHeartbeat:
     seen = timezone.now() - timedelta(seconds=seconds_ago)
     fields = {"pid": 4242, "queues": ["celery"], "running": [], **fields}
     started = seen - timedelta(hours=1)
@@ -43,11 +44,11 @@ def bearer() -> dict[str, str]:
 
 def test_it_tells_live_workers_from_silent_and_stopped_ones(db):
     running = [{"task": "retraining.tasks.retrain", "id": "t-1", "run_id": 7, "started_at": None}]
-    heartbeat("busy@a", 3, running=running)
-    heartbeat("silent@b", 300, running=running)
-    heartbeat("stopped@c", 2, stopped_at=timezone.now())
+    heartbeat_row("busy@a", 3, running=running)
+    heartbeat_row("silent@b", 300, running=running)
+    heartbeat_row("stopped@c", 2, stopped_at=timezone.now())
 
-    state = workers.liveness()
+    state = heartbeat.liveness()
 
     by_name = {worker.hostname: worker for worker in state.workers}
     assert [by_name[name].alive for name in ("busy@a", "silent@b", "stopped@c")] == [True, False, False]
@@ -59,31 +60,31 @@ def test_it_tells_live_workers_from_silent_and_stopped_ones(db):
 
 
 def test_a_live_worker_on_another_queue_does_not_serve_the_retrain_queue(db):
-    heartbeat("light@a", 1, queues=["light"])
-    assert not workers.liveness().retrain_queue_served
+    heartbeat_row("light@a", 1, queues=["light"])
+    assert not heartbeat.liveness().retrain_queue_served
 
 
 def test_a_run_queued_too_long_without_a_live_worker_is_stalled(db):
-    heartbeat("gone@a", 600)
+    heartbeat_row("gone@a", 600)
     run = queued_run(300)
-    state = workers.liveness()
+    state = heartbeat.liveness()
 
-    reason = workers.stalled_reason(run, state)
+    reason = heartbeat.stalled_reason(run, state)
 
     assert "no live worker consumes queue 'celery'" in reason
     assert "last heartbeat" in reason
     run.created_at = timezone.now() - timedelta(seconds=10)
-    assert workers.stalled_reason(run, state) == ""
-    heartbeat("back@b", 1)
+    assert heartbeat.stalled_reason(run, state) == ""
+    heartbeat_row("back@b", 1)
     run.created_at = timezone.now() - timedelta(seconds=300)
-    assert workers.stalled_reason(run, workers.liveness()) == ""
+    assert heartbeat.stalled_reason(run, heartbeat.liveness()) == ""
 
 
 def test_a_stalled_run_is_notified_once(db, mailoutbox):
     run = queued_run(300)
 
-    assert workers.notify_stalled_runs() == [run.pk]
-    assert workers.notify_stalled_runs() == []
+    assert heartbeat.notify_stalled_runs() == [run.pk]
+    assert heartbeat.notify_stalled_runs() == []
 
     assert len(mailoutbox) == 1
     assert f"run #{run.pk} is waiting for a worker" in mailoutbox[0].subject
@@ -110,7 +111,9 @@ def test_the_runs_api_flags_a_stalled_run(client, db):
 
 
 def test_the_workers_api_lists_workers_for_staff_and_token_holders_only(client, db, regular_user):
-    heartbeat("busy@a", 1, running=[{"task": "retraining.tasks.retrain", "id": "t-1", "run_id": 3, "started_at": None}])
+    heartbeat_row(
+        "busy@a", 1, running=[{"task": "retraining.tasks.retrain", "id": "t-1", "run_id": 3, "started_at": None}]
+    )
 
     assert client.get("/api/v1/workers").status_code == 401
     client.force_login(regular_user)
@@ -131,12 +134,12 @@ def test_a_worker_reports_its_run_and_a_stalled_run_goes_on_when_a_worker_is_bac
     publish_batch(2)
     with django_capture_on_commit_callbacks(execute=True):
         run, _ = services.trigger_run(RetrainingRun.Trigger.API)
-    wait_until(lambda: workers.notify_stalled_runs(), 10, "the run to be stalled")
+    wait_until(lambda: heartbeat.notify_stalled_runs(), 10, "the run to be stalled")
 
     worker = start_pool_worker({"n_estimators": 2000})
-    assert workers.liveness().retrain_queue_served
+    assert heartbeat.liveness().retrain_queue_served
     running = wait_until(
-        lambda: [task for w in workers.liveness().workers for task in w.running], 60, f"a running task ({worker.log})"
+        lambda: [task for w in heartbeat.liveness().workers for task in w.running], 60, f"a running task ({worker.log})"
     )
 
     assert running[0]["run_id"] == run.pk
@@ -144,4 +147,4 @@ def test_a_worker_reports_its_run_and_a_stalled_run_goes_on_when_a_worker_is_bac
     wait_until(lambda: RetrainingRun.objects.get(pk=run.pk).finished, 180, f"run #{run.pk} to finish ({worker.log})")
     assert RetrainingRun.objects.get(pk=run.pk).status == RetrainingRun.Status.DEPLOYED
     worker.stop()
-    assert workers.liveness().alive == 0
+    assert heartbeat.liveness().alive == 0

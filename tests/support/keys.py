@@ -1,6 +1,6 @@
 """API keys as staff create them in the admin (predictor/admin.py): generated, stored hashed."""
 
-from predictor import apikeys
+from predictor.api import apikeys
 from predictor.models import ApiKey
 
 

@@ -11,13 +11,13 @@ from typing import Any
 import pandas as pd
 from django.utils import timezone
 
-from predictor.contract import known_categories
-from predictor.registry import ModelVersionInfo
-from retraining import pipeline
+from ml.contract import known_categories
+from ml.gate.policy import DEFAULT_POLICY
+from predictor.serving.registry import ModelVersionInfo
 from retraining.data import DatasetVersion
-from retraining.edges import Edges, Judged, Setup
-from retraining.policy import DEFAULT_POLICY
-from retraining.state import Champion, RunState, Schema
+from retraining.pipeline import steps
+from retraining.pipeline.resources import Edges, Judged, Setup
+from retraining.pipeline.state import Champion, RunState, Schema
 
 _TYPES = {"f": "double", "i": "long", "b": "boolean"}
 
@@ -184,5 +184,5 @@ def run_in_memory(
         policy={**DEFAULT_POLICY, **policy},
     )
     log = log if log is not None else StepLog()
-    state = pipeline.run(state, edges, log, after_close=False)
-    return pipeline.run(state, edges, log, after_close=True)
+    state = steps.run(state, edges, log, after_close=False)
+    return steps.run(state, edges, log, after_close=True)

@@ -4,7 +4,7 @@ from typing import Any
 
 import pandas as pd
 
-from predictor import registry
+from predictor.serving import registry
 
 
 def log_plain(model: Any, features: pd.DataFrame, run_name: str = "test", **extra: Any) -> registry.ModelVersionInfo:

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
+from demo.batches import demo_frame
+from ml.drift.profile import build_profile
+from ml.estimators import prepare_features, train
 from predictor import services
 from predictor.models import Deployment, LoggedVersion, Prediction
 from predictor.predlog import new_ids
-from predictor.profile import build_profile
-from retraining.demo import demo_frame
-from retraining.steps.train import prepare_features, train
 from tests.support.models import log_plain
 
 PENGUIN_FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]

@@ -6,9 +6,12 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 
-from retraining import data, demo, pipeline, runs
+from demo import batches
+from retraining import data
 from retraining.data import vcs
 from retraining.models import RetrainingRun
+from retraining.pipeline import steps
+from retraining.runs import store
 
 WEAK_PARAMS = {"n_estimators": 1, "max_depth": 1}
 GOOD_PARAMS = {"n_estimators": 30}
@@ -34,10 +37,10 @@ def publish_csv_by_hand(text: str, message: str = "Publish a hand-made version")
 
 
 def publish_batch(batch: int) -> data.DatasetVersion:
-    return publish_frame(demo.demo_frame(batch), f"Publish demo batch {batch}")
+    return publish_frame(batches.demo_frame(batch), f"Publish demo batch {batch}")
 
 
 def run_pipeline(trigger: str = RetrainingRun.Trigger.CLI, **options) -> RetrainingRun:
-    run, created = runs.start_run(trigger)
+    run, created = store.start_run(trigger)
     assert created, f"run #{run.pk} was still {run.status}"
-    return pipeline.execute(run.pk, **options)
+    return steps.execute(run.pk, **options)

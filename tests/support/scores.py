@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from retraining.steps.evaluate import Score, evaluate
+from ml.evaluate import Score, evaluate
 
 
 class GivenOutputs:

@@ -4,9 +4,10 @@ import time
 
 import pandas as pd
 
-from predictor import registry, services
+from ml.estimators import prepare_features, train
+from predictor import services
 from predictor.models import Deployment, ServingProcess
-from retraining.steps.train import prepare_features, train
+from predictor.serving import registry
 
 # Generous: a worker polls every 0.5 s and loads a version in about a second on an idle machine.
 SWITCH_BOUND = 20.0

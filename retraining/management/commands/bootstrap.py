@@ -7,9 +7,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from demo import batches
 from predictor.models import Deployment
-from retraining import data, demo, pipeline, runs, schedule
+from retraining import data
 from retraining.models import RetrainingRun
+from retraining.pipeline import steps
+from retraining.runs import store
+from retraining.workers import schedule
 
 
 class Command(BaseCommand):
@@ -19,7 +23,7 @@ class Command(BaseCommand):
         self._staff_user()
         schedule.ensure_default_schedule()
         if settings.DATA_IS_DEMO:
-            created = demo.ensure_demo_registry(
+            created = batches.ensure_demo_registry(
                 Path(settings.DATA_REGISTRY),
                 settings.DATA_REMOTE,
                 settings.DATA_PATH,
@@ -33,11 +37,11 @@ class Command(BaseCommand):
             self.stdout.write(f"champion: v{Deployment.objects.first().version}")
             return
         self.stdout.write("no champion yet: training the first one")
-        run, started = runs.start_run(RetrainingRun.Trigger.BOOTSTRAP)
+        run, started = store.start_run(RetrainingRun.Trigger.BOOTSTRAP)
         if not started:
             raise CommandError(f"run #{run.pk} is in progress; wait for it to finish")
         try:
-            run = pipeline.execute(run.pk, progress=self.stdout.write)
+            run = steps.execute(run.pk, progress=self.stdout.write)
         except data.DataError as exc:
             raise CommandError(str(exc)) from None
         if run.status != RetrainingRun.Status.DEPLOYED:

@@ -4,10 +4,10 @@ from typing import Any
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from predictor.drift import FeatureDrift
+from ml.drift.drift import FeatureDrift
 from predictor.drift_check import DriftCheckError, check, check_log
-from predictor.registry import RegistryError
-from retraining import watching
+from predictor.serving.registry import RegistryError
+from retraining.monitoring import triggers
 
 
 class Command(BaseCommand):
@@ -51,7 +51,7 @@ class Command(BaseCommand):
             if no_trigger:
                 checked, notes = check_log(), []
             else:
-                looked = watching.watch()
+                looked = triggers.watch()
                 if looked.drift is None:
                     raise DriftCheckError("; ".join(looked.notes))
                 checked, notes = looked.drift, looked.notes[1:]

@@ -4,7 +4,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from retraining import data, demo
+from demo import batches
+from retraining import data
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
             if csv:
                 version = data.publish(repo, settings.DATA_PATH, Path(csv), message or f"Publish {Path(csv).name}")
             elif settings.DATA_IS_DEMO:
-                version = demo.publish_next_demo_batch(Path(repo), settings.DATA_PATH)
+                version = batches.publish_next_demo_batch(Path(repo), settings.DATA_PATH)
             else:
                 raise CommandError("give the CSV file to publish (the demo batches exist only in the demo registry)")
         except data.DataError as exc:

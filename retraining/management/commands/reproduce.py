@@ -2,10 +2,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from predictor.registry import RegistryError
+from predictor.serving.registry import RegistryError
 from retraining import data
-from retraining.edges import MlflowModels
-from retraining.reproduce import ReproduceError, reproduce
+from retraining.pipeline.reproduce import ReproduceError, reproduce
+from retraining.pipeline.resources import MlflowModels
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from retraining import pipeline, runs
 from retraining.models import RetrainingRun
+from retraining.pipeline import steps
+from retraining.runs import store
 
 Status = RetrainingRun.Status
 
@@ -12,16 +13,16 @@ class Command(BaseCommand):
     help = "Run the retraining pipeline in the foreground, one progress line per step."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run, created = runs.start_run(RetrainingRun.Trigger.CLI)
+        run, created = store.start_run(RetrainingRun.Trigger.CLI)
         if not created:
             raise CommandError(f"run #{run.pk} is already {run.status} (started by {run.trigger}); try again later")
         self.stdout.write(f"run #{run.pk} started")
         try:
-            run = pipeline.execute(run.pk, progress=self.stdout.write)
+            run = steps.execute(run.pk, progress=self.stdout.write)
         except KeyboardInterrupt:
             # Closed now rather than left for the stale-run sweep to find minutes later.
             step = RetrainingRun.objects.get(pk=run.pk).step or "?"
-            runs.finish(run, Status.FAILED, error=f"interrupted from the keyboard during step {step!r}")
+            store.finish(run, Status.FAILED, error=f"interrupted from the keyboard during step {step!r}")
             raise CommandError(f"run #{run.pk} interrupted during step {step!r}") from None
         for reason in run.reasons:
             self.stdout.write(f"  {reason}")

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from predictor import apikeys
+from predictor.api import apikeys
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog.ids import in_sample, new_ids
 from tests.support.keys import create_key

@@ -12,7 +12,7 @@ from django.db.backends.signals import connection_created
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog import writing
 from predictor.predlog.ids import in_sample
-from predictor.serving import holder, served_model
+from predictor.serving.holder import holder, served_model
 from tests.support.predlog import database_locked, predict
 
 

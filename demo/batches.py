@@ -1,0 +1,67 @@
+"""The demo data registry: a demo dataset (demo.datasets) published in growing batches.
+
+Batches let a fresh install show the whole loop (new data found, challenger trained, compared,
+deployed or kept) without any download. Which dataset is the DEMO_DATASET setting's choice.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+
+from demo import datasets
+from retraining.data import DataError, DatasetVersion, DvcRegistrySource, init_registry, publish
+
+DEMO_BATCHES = datasets.BATCHES
+
+
+def demo_frame(batch: int, dataset: str | None = None) -> pd.DataFrame:
+    return datasets.batch(dataset or settings.DEMO_DATASET, batch)
+
+
+def ensure_demo_registry(
+    repo_dir: Path, remote: str, path: str, endpoint_url: str = "", dataset: str | None = None
+) -> DatasetVersion | None:
+    """Also finishes a registry whose first start stopped before batch 1 was published."""
+    init_registry(repo_dir, remote, endpoint_url)
+    try:
+        DvcRegistrySource(repo_dir, path, rev="HEAD").version()
+    except DataError:
+        return _publish_batch(repo_dir, path, 1, dataset or settings.DEMO_DATASET)
+    return None
+
+
+def publish_next_demo_batch(repo_dir: Path, path: str, dataset: str | None = None) -> DatasetVersion:
+    dataset = dataset or settings.DEMO_DATASET
+    published = _published_rows(Path(repo_dir) / path)
+    sizes = list(datasets.batch_sizes(dataset))
+    if published not in sizes:
+        raise DataError(
+            f"{path} has {published} rows, which is no {dataset} demo batch ({sizes}); publish a CSV instead"
+        )
+    current = sizes.index(published) + 1
+    if current == DEMO_BATCHES:
+        raise DataError(f"all {DEMO_BATCHES} demo batches are already published ({published} rows)")
+    return _publish_batch(repo_dir, path, current + 1, dataset)
+
+
+def _published_rows(csv_file: Path) -> int:
+    """Reads the registry's workspace copy: the demo registry is ours, so it is the current version."""
+    try:
+        return len(pd.read_csv(csv_file))
+    except FileNotFoundError:
+        raise DataError(f"{csv_file} is missing; restore it with `dvc checkout` in the registry") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{csv_file} is not a valid CSV file: {str(exc).strip()}") from None
+
+
+def _publish_batch(repo_dir: Path, path: str, batch: int, dataset: str) -> DatasetVersion:
+    frame = demo_frame(batch, dataset)
+    with tempfile.TemporaryDirectory(prefix="demo-batch-") as tmp:
+        csv_file = Path(tmp) / Path(path).name
+        frame.to_csv(csv_file, index=False)
+        message = f"Publish demo {dataset}, batch {batch} of {DEMO_BATCHES} ({len(frame)} rows)"
+        return publish(repo_dir, path, csv_file, message)

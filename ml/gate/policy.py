@@ -1,0 +1,176 @@
+"""The promotion policy: given both models' scores on the same holdout, deploy or keep.
+
+A pure function over plain dicts and one paired comparison (ml.gate.significance), so every
+rule is tested on its own and a decision can be recomputed from what a run recorded.
+
+The significance gate is on by default: a gain that this holdout cannot tell from noise keeps the
+champion, whatever the metric. Going back to a model that was just replaced (a rollback) needs a
+stricter level, so two equivalent models cannot take turns being served.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ml.contract import METRICS as GUARD_METRICS
+from ml.evaluate import Score
+from ml.gate.significance import Comparison, compare
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "primary_metric": "accuracy",
+    "min_improvement": 0.0,
+    "max_guard_drop": 0.01,
+    "test": "bootstrap",
+    # Calibrated with bench/promotion.py: with no real change the served model changes in at most
+    # 5% of runs, and a real gain of 2 points on a 2,000-row holdout still deploys (docs/benchmarks.md).
+    "significance": 0.005,
+    "return_significance": 0.001,
+    "min_first_score": 0.5,
+}
+POLICY_TESTS = ("bootstrap", "mcnemar", "none")
+# Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
+_TOLERANCE = 1e-9
+
+
+class PolicyError(ValueError):
+    """A stored policy that cannot be applied (an unknown test, McNemar on a metric other than accuracy)."""
+
+
+@dataclass
+class Decision:
+    deploy: bool
+    rule: str
+    reasons: list[str] = field(default_factory=list)
+    p_value: float | None = None
+    comparison: Comparison | None = None
+
+
+def policy_settings(policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy with defaults filled in, checked. A policy recorded before the gate existed
+    (`use_mcnemar`) keeps the meaning it had: McNemar when it was on, no gate when it was off."""
+    merged = {**DEFAULT_POLICY, **policy}
+    if "test" not in policy and "use_mcnemar" in policy:
+        merged["test"] = "mcnemar" if policy["use_mcnemar"] else "none"
+    merged.pop("use_mcnemar", None)
+    if merged["test"] not in POLICY_TESTS:
+        raise PolicyError(f"unknown significance test {merged['test']!r}: choose one of {', '.join(POLICY_TESTS)}")
+    if merged["test"] == "mcnemar" and merged["primary_metric"] != "accuracy":
+        raise PolicyError(f"McNemar's test compares accuracy only; the primary metric is {merged['primary_metric']}")
+    for name in ("significance", "return_significance"):
+        if not 0 < merged[name] < 1:
+            raise PolicyError(f"{name} must be strictly between 0 and 1, got {merged[name]}")
+    return merged
+
+
+def gate_level(policy: dict[str, Any], *, returning: bool = False) -> float:
+    """The significance level a gain must reach: stricter when it would bring back a replaced model."""
+    merged = policy_settings(policy)
+    return min(merged["significance"], merged["return_significance"]) if returning else merged["significance"]
+
+
+def paired_comparison(
+    policy: dict[str, Any], truth: np.ndarray, champion: Score, challenger: Score, *, returning: bool = False
+) -> Comparison:
+    """The comparison the policy's gate reads, at the level it will apply. With the gate off the
+    bootstrap still runs: the run records the interval and what the holdout could detect."""
+    merged = policy_settings(policy)
+    test = "bootstrap" if merged["test"] == "none" else merged["test"]
+    level = gate_level(merged, returning=returning)
+    return compare(merged["primary_metric"], truth, champion, challenger, test=test, level=level)
+
+
+def decide(
+    policy: dict[str, Any],
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    comparison: Comparison | None = None,
+    *,
+    returning: bool = False,
+) -> Decision:
+    """Deploy the challenger or keep the champion. `comparison` is the paired comparison of the two
+    on the same clean rows (`paired_comparison`); `returning` is true when the challenger is a model
+    that was just replaced, which then needs the stricter return level."""
+    policy = policy_settings(policy)
+    primary = policy["primary_metric"]
+    if primary not in challenger or (champion is not None and primary not in champion):
+        return Decision(False, "missing_metric", [f"{primary} could not be computed for both models on this holdout"])
+    new = challenger[primary]
+    if champion is None:
+        floor = policy["min_first_score"]
+        if new >= floor:
+            return Decision(True, "first_model", [f"first model: {primary} {new:.4f} >= minimum {floor:.4f}"])
+        return Decision(False, "first_model", [f"first model: {primary} {new:.4f} is below minimum {floor:.4f}"])
+
+    notes = comparison.describe() if comparison is not None else []
+    p_value = comparison.p_value if comparison is not None else None
+
+    def keep(rule: str, *reasons: str) -> Decision:
+        return Decision(False, rule, [*reasons, *notes], p_value, comparison)
+
+    if comparison is not None and comparison.identical:
+        return keep(
+            "no_difference",
+            f"the two models made the same predictions on all {comparison.rows} rows: nothing to choose between them",
+        )
+    old = champion[primary]
+    gain = new - old
+    needed = policy["min_improvement"]
+    better = gain > _TOLERANCE if needed <= 0 else gain >= needed - _TOLERANCE
+    wanted = "strictly better" if needed <= 0 else f"at least +{needed:.4f}"
+    verdict = f"{primary}: challenger {new:.4f} vs champion {old:.4f} ({gain:+.4f})"
+    if not better:
+        return keep("min_improvement", f"{verdict}, needs {wanted}")
+    reasons = [f"{verdict}, {wanted}: passed"]
+
+    limit = policy["max_guard_drop"]
+    for metric in GUARD_METRICS:
+        if metric == primary or metric not in challenger or metric not in champion:
+            continue
+        drop = champion[metric] - challenger[metric]
+        if drop > limit + _TOLERANCE:
+            return keep(
+                "guard_metric",
+                *reasons,
+                f"{metric} dropped by {drop:.4f} ({champion[metric]:.4f} -> {challenger[metric]:.4f}), "
+                f"more than the allowed {limit:.4f}",
+            )
+    reasons.append(f"no other metric dropped by more than {limit:.4f}")
+
+    test = policy["test"]
+    if test == "none":
+        return Decision(True, "min_improvement", [*reasons, *notes], p_value, comparison)
+    if comparison is None:
+        return keep(test, *reasons, f"the {test} gate is on but the models were not compared row by row")
+    level = gate_level(policy, returning=returning)
+    significant = comparison.difference > 0 and comparison.p_value < level
+    if significant:
+        gate = f"significant: p-value {comparison.p_value:.4f} < {level}"
+        return Decision(True, test, [*reasons, gate, *notes], p_value, comparison)
+    if returning and comparison.difference > 0 and comparison.p_value < policy["significance"]:
+        return keep(
+            "hysteresis",
+            *reasons,
+            f"p-value {comparison.p_value:.4f} would pass {policy['significance']}, but bringing back a model that "
+            f"was just replaced needs p < {level}",
+        )
+    return keep(test, *reasons, f"not significant: p-value {comparison.p_value:.4f} is not below {level}")
+
+
+def regressed(
+    policy: dict[str, Any],
+    current: dict[str, float],
+    previous: dict[str, float],
+    comparison: Comparison | None,
+    *,
+    returning: bool = True,
+) -> Decision:
+    """Whether the previous champion beats the current one under the same rules as a promotion,
+    on rows neither trained on. `comparison` is previous (as challenger) against current (as
+    champion), made with `paired_comparison(..., returning=True)`.
+
+    The previous champion is the model the current one replaced, so bringing it back is a return
+    and needs the stricter level; `returning=False` is for a caller that knows the previous model
+    was not replaced recently.
+    """
+    return decide(policy, challenger=previous, champion=current, comparison=comparison, returning=returning)

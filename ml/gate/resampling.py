@@ -1,0 +1,95 @@
+"""Paired differences of a metric between two models scored on the same rows, with their spread.
+
+For label metrics, two resamplings, both paired (a row's two outputs stay together):
+- the bootstrap draws rows with replacement: the spread of the difference, for its interval;
+- the randomization (sign-flip) test swaps the two models' outputs on each row with probability
+  1/2: the difference's distribution when the models are interchangeable, for an exact p-value
+  even when they disagree on a handful of rows (for accuracy it is McNemar's exact test).
+Label metrics depend on a row only through (truth, champion's label, challenger's label), so rows
+sharing that triple are interchangeable and both resamplings work on those few cells: instant.
+
+ROC AUC depends on every row's probabilities: resampling it costs seconds, so its difference gets
+DeLong's standard error instead, the method made for two AUCs measured on the same rows.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ml.evaluate import Score
+from ml.metrics import class_indices, label_metric
+
+
+class ResamplingError(ValueError):
+    """The two models' outputs cannot be resampled for this metric."""
+
+
+@dataclass
+class Resampled:
+    difference: float
+    bootstrap: np.ndarray
+    null: np.ndarray
+
+
+def label_metric_differences(
+    metric: str, truth: np.ndarray, ours: np.ndarray, theirs: np.ndarray, resamples: int, rng: np.random.Generator
+) -> Resampled:
+    t, a, b, k = class_indices(truth, ours, theirs)
+    observed, counts = np.unique(t * k * k + a * k + b, return_counts=True)
+    # Every observed cell and its mirror (the two labels swapped), where flipped rows land.
+    cells = np.union1d(observed, (observed // (k * k)) * k * k + (observed % k) * k + (observed // k) % k)
+    weight = np.zeros(len(cells))
+    weight[np.searchsorted(cells, observed)] = counts
+    t_cell, a_cell, b_cell = cells // (k * k), (cells // k) % k, cells % k
+    mirror = np.searchsorted(cells, t_cell * k * k + b_cell * k + a_cell)
+    rows = len(truth)
+    drawn = rng.multinomial(rows, weight / rows, size=resamples)
+    flipped = rng.binomial(weight.astype(np.int64), 0.5, size=(resamples, len(cells)))
+    swapped = weight - flipped + flipped[:, mirror]
+    weights = np.vstack([weight, drawn, swapped]).astype(np.float64)
+    # Sklearn's convention: two classes score the second as positive, more are macro-averaged over
+    # the classes seen in the labels or that model's predictions.
+    positive = 1 if k == 2 else None
+    scores = [
+        label_metric(metric, weights, t_cell, p_cell, k, positive, np.union1d(t, p).tolist())
+        for p_cell, p in ((a_cell, a), (b_cell, b))
+    ]
+    deltas = scores[1] - scores[0]
+    return Resampled(float(deltas[0]), deltas[1 : resamples + 1], deltas[resamples + 1 :])
+
+
+def auc_difference(truth: np.ndarray, champion: Score, challenger: Score) -> tuple[float, float]:
+    """The paired difference of ROC AUCs (challenger - champion) and its standard error by DeLong's
+    method, in its per-row form: each row's influence on both AUCs, so rows that are positive for
+    one class and negative for the others (one-vs-rest, macro-averaged) are counted once."""
+    if champion.classes != challenger.classes:
+        raise ResamplingError(f"the models score different classes: {champion.classes} and {challenger.classes}")
+    if champion.probabilities is None or challenger.probabilities is None:
+        raise ResamplingError("ROC AUC needs class probabilities, and a model gave none")
+    classes = champion.classes
+    columns = [1] if len(classes) == 2 else list(range(len(classes)))
+    difference, influence = 0.0, np.zeros(len(truth))
+    for column in columns:
+        positive = truth == classes[column]
+        if positive.all() or not positive.any():
+            raise ResamplingError(f"ROC AUC needs rows of class {classes[column]!r} and of the others")
+        for sign, score in ((1, challenger.probabilities), (-1, champion.probabilities)):
+            auc, rows = _auc_influence(positive, score[:, column])
+            difference += sign * auc / len(columns)
+            influence += sign * rows / len(columns)
+    return difference, float(np.sqrt(np.sum(influence**2)))
+
+
+def _auc_influence(positive: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray]:
+    """The AUC and each row's influence on it: for a positive, its share of negatives scored below
+    it (ties half), for a negative, its share of positives scored above it, centred and scaled."""
+    positives, negatives = np.sort(scores[positive]), np.sort(scores[~positive])
+    below = np.searchsorted(negatives, scores, "left")
+    tied_negatives = np.searchsorted(negatives, scores, "right") - below
+    at_or_below = np.searchsorted(positives, scores, "right")
+    tied_positives = at_or_below - np.searchsorted(positives, scores, "left")
+    over_negatives = (below + 0.5 * tied_negatives) / len(negatives)
+    over_positives = (len(positives) - at_or_below + 0.5 * tied_positives) / len(positives)
+    auc = float(over_negatives[positive].mean())
+    rows = np.where(positive, (over_negatives - auc) / len(positives), (over_positives - auc) / len(negatives))
+    return auc, rows

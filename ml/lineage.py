@@ -1,0 +1,126 @@
+"""What a model keeps about the rows it was trained on, and what the compare step makes of it.
+
+Each model is logged with its split key and the keys of its training rows (8 bytes a row) as
+MLflow artifacts. The next run inherits the champion's split key, and before scoring it drops
+every holdout row that a compared model trained on, so no model is scored on a row it saw.
+"""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ml.split import Exclusion, SplitKey, TrainingRows, exclude_trained_on, row_hashes
+
+TRAINING_ROWS = "training_rows.bin"
+SPLIT_KEY = "split_key.json"
+RECORD = "lineage.json"
+
+
+class Artifacts(Protocol):
+    def artifact(self, version: str, name: str) -> bytes | None: ...
+
+
+def record(
+    *,
+    target: str,
+    features: list[str],
+    excluded: list[str],
+    key: SplitKey,
+    holdout_fraction: float,
+    app_version: str,
+    estimator: str,
+    params: dict[str, Any],
+    seed: int,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything a model is made from, so that it can be made again (`manage.py reproduce`)."""
+    return {
+        "target": target,
+        "features": features,
+        "excluded": excluded,
+        "split": key.as_dict(),
+        "holdout_fraction": holdout_fraction,
+        "app_version": app_version,
+        "estimator": estimator,
+        "params": params,
+        "seed": seed,
+        "data": data,
+    }
+
+
+def tags(made_from: dict[str, Any]) -> dict[str, str]:
+    """The record as MLflow tags, one per fact, so the MLflow UI alone shows how a model was made."""
+    return {f"lineage.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in made_from.items()}
+
+
+def artifacts(rows: TrainingRows, made_from: dict[str, Any]) -> dict[str, bytes]:
+    """The files logged beside a model so that later runs know what it trained on."""
+    return {
+        TRAINING_ROWS: rows.to_bytes(),
+        SPLIT_KEY: json.dumps(rows.key.as_dict()).encode(),
+        RECORD: json.dumps(made_from, sort_keys=True).encode(),
+    }
+
+
+def recorded(models: Artifacts, version: str) -> dict[str, Any] | None:
+    """What a version was made from, or None for a version logged before it was recorded."""
+    data = models.artifact(version, RECORD)
+    return json.loads(data) if data is not None else None
+
+
+def recorded_key(models: Artifacts, version: str) -> SplitKey | None:
+    """The split key a version was trained under, or None for a version logged before keys were kept."""
+    data = models.artifact(version, SPLIT_KEY)
+    return SplitKey.from_dict(json.loads(data)) if data is not None else None
+
+
+def trained_on(models: Artifacts, version: str) -> TrainingRows | None:
+    """A version's training rows, or None when they are unknown (logged before they were kept)."""
+    key = recorded_key(models, version)
+    data = models.artifact(version, TRAINING_ROWS) if key is not None else None
+    return TrainingRows.from_bytes(key, data) if data is not None else None
+
+
+def exclusion(
+    holdout: pd.DataFrame,
+    compared: Mapping[str, TrainingRows | None],
+    keys: Mapping[SplitKey, np.ndarray] | None = None,
+) -> Exclusion:
+    """The holdout rows no compared model trained on. A model whose training rows are unknown
+    cannot be checked row by row: the run says so, and relies on the inherited split key for it.
+    `keys`: the holdout rows' keys already computed, by split key (exclude_trained_on)."""
+    known = {name: rows for name, rows in compared.items() if rows is not None}
+    result = exclude_trained_on(holdout, known, keys)
+    for name, rows in compared.items():
+        if rows is None:
+            result.reasons.append(
+                f"{name}'s training rows are unknown (it was logged before they were recorded): only the "
+                "inherited split key keeps its training rows out of this holdout"
+            )
+    return result
+
+
+def exclusion_record(result: Exclusion) -> dict[str, Any]:
+    """What the run row keeps of an exclusion: how many rows, how many dropped per model, and why."""
+    return {
+        "rows": len(result.clean),
+        "clean": result.clean_rows,
+        "excluded": dict(result.excluded),
+        "reasons": list(result.reasons),
+    }
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """The data's content whatever its row order: a digest of the sorted hashes of whole rows
+    (label included) under sorted column names. The same rows reordered give the same digest."""
+    columns = sorted(map(str, frame.columns))
+    named = frame.set_axis(list(map(str, frame.columns)), axis=1)
+    # Hashed a block of rows at a time: reordering the columns of the whole frame would copy it.
+    hashes = np.sort(row_hashes(named, columns))
+    digest = hashlib.sha256("\x1f".join(columns).encode())
+    digest.update(hashes.astype("<u8").tobytes())
+    return digest.hexdigest()[:32]

@@ -1,0 +1,294 @@
+"""The serving endpoints in the OpenAPI schema, written by hand.
+
+They are plain Django views (see predictor/views.py), which drf-spectacular cannot see; this
+postprocessing hook adds them to the generated schema so /api/schema/ and /api/docs/ describe
+the whole API.
+"""
+
+import copy
+from typing import Any
+
+_VERSION_HEADER = {
+    "X-Model-Version": {
+        "description": "The model version this process serves (empty when none).",
+        "schema": {"type": "string"},
+    }
+}
+_ROW = {"type": "object", "additionalProperties": True, "description": "column: value; see GET /api/v1/model"}
+_JSON_TYPES = {"double": "number", "float": "number", "long": "integer", "integer": "integer", "boolean": "boolean"}
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "row": {"type": ["integer", "null"]},
+                    "field": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def value_schema(column: Any) -> dict[str, Any]:
+    """One value of a column: its JSON type, null only where the column is optional."""
+    kind = _JSON_TYPES.get(column.type, "string")
+    return {"type": kind if column.required else [kind, "null"]}
+
+
+def row_schema(columns: list[Any] | None) -> dict[str, Any]:
+    """One row of the served model: every column sent, null only where the column is optional.
+
+    Without a served model the columns are unknown, and any object is described.
+    """
+    if not columns:
+        return _ROW
+    return {
+        "type": "object",
+        "description": "one row: every column of the served model's input schema (GET /api/v1/model)",
+        "properties": {column.name: value_schema(column) for column in columns},
+        "required": [column.name for column in columns],
+        "additionalProperties": False,
+    }
+
+
+def split_schema(columns: list[Any] | None) -> dict[str, Any]:
+    """MLflow's dataframe_split. Described with the columns in the model's order, so each row is a
+    tuple of typed values; the API also accepts the columns in any other order, and MLflow's
+    `index` (one entry per row, ignored), which a schema cannot tie to the number of rows."""
+    if columns:
+        names = {"const": [column.name for column in columns]}
+        row = {
+            "type": "array",
+            "prefixItems": [value_schema(column) for column in columns],
+            "items": False,
+            "minItems": len(columns),
+        }
+    else:
+        names = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+        row = {"type": "array", "items": {}}
+    return {
+        "type": "object",
+        "required": ["columns", "data"],
+        "properties": {
+            "columns": names,
+            "data": {"type": "array", "items": row, "minItems": 1},
+        },
+        "additionalProperties": False,
+    }
+
+
+def predict_body(columns: list[Any] | None) -> dict[str, Any]:
+    """The three shapes a prediction request may take; an empty batch is invalid in each.
+
+    More than PREDICT_MAX_ROWS rows is 413 (described there, not as maxItems: a schema-invalid
+    request would be 400).
+    """
+    rows = {"type": "array", "items": row_schema(columns), "minItems": 1}
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["instances"],
+                "properties": {"instances": rows},
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["dataframe_split"],
+                "properties": {"dataframe_split": split_schema(columns)},
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["dataframe_records"],
+                "properties": {"dataframe_records": rows},
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
+_PREDICTION = {
+    "type": "object",
+    "properties": {
+        "predictions": {"type": "array", "items": {}},
+        "classes": {"type": "array", "items": {}},
+        "probabilities": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        "model": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "run_id": {"type": "string"}},
+        },
+        "warnings": {"type": "array", "items": {"type": "string"}},
+        "prediction_ids": {
+            "type": "array",
+            "items": {"type": "string", "format": "uuid"},
+            "description": "One id per row, in row order: send it back with the true label to POST /api/v1/feedback.",
+        },
+    },
+}
+
+
+def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": _VERSION_HEADER,
+        "content": {"application/json": {"schema": schema or _ERROR}},
+    }
+
+
+_PREDICTION_ID_HEADER = {
+    "X-Prediction-Id": {
+        "description": (
+            "The prediction ids of the rows, comma-separated in row order (one id for a one-row request). "
+            "Left out for more than 100 rows, where proxies could refuse so long a header: the body's "
+            "`prediction_ids` always has them."
+        ),
+        "schema": {"type": "string"},
+    }
+}
+_FEEDBACK_ITEM = {
+    "type": "object",
+    "required": ["prediction_id", "label"],
+    "properties": {
+        "prediction_id": {"type": "string", "format": "uuid"},
+        "label": {"oneOf": [{"type": "string"}, {"type": "number"}], "description": "the true class"},
+    },
+    "additionalProperties": False,
+}
+_FEEDBACK_BODY = {
+    "oneOf": [
+        _FEEDBACK_ITEM,
+        {
+            "type": "object",
+            "required": ["feedback"],
+            "properties": {"feedback": {"type": "array", "items": _FEEDBACK_ITEM, "minItems": 1, "maxItems": 10000}},
+            "additionalProperties": False,
+        },
+    ]
+}
+_FEEDBACK_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "item": {"type": "integer", "description": "position of the item in the batch (0 for one item)"},
+                    "field": {"type": "string", "nullable": True},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+_KEYED = {
+    "401": _answer("API keys are required and the key is missing or wrong."),
+    "429": _answer("Rate limit passed."),
+}
+
+PATHS: dict[str, Any] = {
+    "/api/v1/predict": {
+        "post": {
+            "operationId": "predict",
+            "tags": ["serving"],
+            "summary": "Predict with the champion model",
+            "description": (
+                "Rows in any of three shapes: `instances`, MLflow's `dataframe_split` or `dataframe_records`. "
+                "Every column of the model's input schema must be sent (null only where the column is optional); "
+                "a field the schema does not know is rejected in all three shapes. A category the model never saw "
+                "is accepted and reported under `warnings`."
+            ),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": predict_body(None)}}},
+            "responses": {
+                "200": {
+                    **_answer("Predictions, class probabilities, their ids and the model that made them.", _PREDICTION),
+                    "headers": {**_VERSION_HEADER, **_PREDICTION_ID_HEADER},
+                },
+                "400": _answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),
+                "413": _answer("More rows than PREDICT_MAX_ROWS, or a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
+                "415": _answer("The body is not JSON."),
+                "503": _answer("No model deployed yet, or the model failed on this input."),
+                **_KEYED,
+            },
+        }
+    },
+    "/api/v1/feedback": {
+        "post": {
+            "operationId": "feedback",
+            "tags": ["serving"],
+            "summary": "Send the true label of logged predictions (ground truth)",
+            "description": (
+                'One `{prediction_id, label}` or `{"feedback": [...]}` with up to 10,000 items. All or nothing: '
+                "one bad item rejects the request, every bad item is named (its position, field and why) and "
+                "nothing is recorded. Sending a label again for the same prediction replaces it. The label must "
+                "be a class of the model version that made the prediction. A prediction left out of the log by "
+                "PREDICTION_LOG_SAMPLE or pruned after PREDICTION_LOG_DAYS cannot take feedback (the error says so)."
+            ),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _FEEDBACK_BODY}}},
+            "responses": {
+                "200": _answer(
+                    "Recorded: how many predictions got their label.",
+                    {"type": "object", "properties": {"recorded": {"type": "integer"}}},
+                ),
+                "400": _answer("Malformed JSON, or items that are not valid (each one named).", _FEEDBACK_ERROR),
+                "413": _answer("More than 10,000 items."),
+                "415": _answer("The body is not JSON."),
+                **_KEYED,
+            },
+        }
+    },
+    "/api/v1/model": {
+        "get": {
+            "operationId": "served_model",
+            "tags": ["serving"],
+            "summary": "The served model: version, metrics, data version and input schema",
+            "responses": {
+                "200": _answer("The served model.", {"type": "object", "additionalProperties": True}),
+                "503": _answer("No model deployed yet."),
+                **_KEYED,
+            },
+        }
+    },
+    "/healthz": {
+        "get": {
+            "operationId": "healthz",
+            "tags": ["health"],
+            "summary": "Liveness: the process is up",
+            "responses": {"200": _answer("Up.", {"type": "object", "properties": {"status": {"type": "string"}}})},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "operationId": "readyz",
+            "tags": ["health"],
+            "summary": "Readiness: a model is loaded, and the active version did not fail to load",
+            "responses": {
+                "200": _answer("Ready, with the served version.", {"type": "object", "additionalProperties": True}),
+                "503": _answer("No model loaded yet, or the active version failed to load (the error says why)."),
+            },
+        }
+    },
+}
+
+
+def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Adds the serving paths, with the rows of the model this process serves now."""
+    from predictor.serving.holder import holder
+
+    served = holder().current
+    paths = copy.deepcopy(PATHS)
+    body = paths["/api/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
+    body["schema"] = predict_body(served.schema if served else None)
+    result.setdefault("paths", {}).update(paths)
+    return result

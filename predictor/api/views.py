@@ -1,0 +1,249 @@
+"""The prediction API: plain Django views, because this is the path every client request takes.
+
+DRF's request/response machinery (content negotiation, parsers, renderers, throttles) costs more
+than the whole of the input check here; the OpenAPI description is written by hand instead
+(predictor/openapi.py). Every response carries the version this process serves in
+X-Model-Version, errors included, so a client can always tell which model answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from predictor import predlog
+from predictor.api import apikeys, inputs
+from predictor.models import Deployment
+from predictor.serving.holder import ServedModel, holder
+
+# One prediction at a time per process. The work is CPU-bound under the GIL, so threads cannot
+# run two at once anyway; without the lock they hand the GIL back and forth at every tree
+# (scikit-learn's tree walk releases it): measured with 4 threads and 8 connections, 286
+# requests/s against 515 with the lock. Threads still read, parse and answer concurrently.
+_model_lock = threading.Lock()
+# One large body at a time per process: parsing, checking and answering a 10,000-row batch takes
+# tens of MiB, and the worker's threads doing it at once raised its RSS by their sum, which the
+# allocator then kept (bench/web_memory.py). Small requests never wait for it.
+LARGE_BODY = 256 * 1024
+_large_bodies = threading.Lock()
+logger = logging.getLogger(__name__)
+# Up to this many rows, X-Prediction-Id lists every id (comma-separated, in row order); past it
+# the header is left out (proxies refuse headers of more than a few KB) and only the body has them.
+HEADER_IDS = 100
+
+
+def _json(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
+    response = HttpResponse(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, content_type="application/json"
+    )
+    response["X-Model-Version"] = served.version if served else ""
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def _not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
+    return _json({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
+
+
+def _key_refusal(request: HttpRequest, served: ServedModel | None) -> HttpResponse | None:
+    if not settings.API_KEYS_REQUIRED:
+        return None
+    given = request.headers.get("X-API-Key") or ""
+    auth = request.headers.get("Authorization") or ""
+    if not given and auth[:7].lower() == "bearer ":
+        given = auth[7:].strip()
+    if not given:
+        return _json({"error": "an API key is required: send it as 'Authorization: Bearer <key>'"}, 401, served)
+    key = apikeys.authenticate(given)
+    if key is None:
+        return _json({"error": "the API key is not valid"}, 401, served)
+    if apikeys.over_limit(key):
+        return _json(
+            {"error": f"rate limit of {key.rate_limit} requests per minute passed for this key"},
+            429,
+            served,
+            **{"Retry-After": "60"},
+        )
+    return None
+
+
+def _admit(
+    request: HttpRequest, models: Any, method: str, no_model: str
+) -> tuple[ServedModel, None] | tuple[ServedModel | None, HttpResponse]:
+    """What every model endpoint checks first, in order: method, API key, a model to answer with."""
+    served = models.current
+    if request.method != method:
+        return served, _not_allowed(served, method)
+    refusal = _key_refusal(request, served)
+    if refusal is not None:
+        return served, refusal
+    if served is None:
+        return None, _json({"error": no_model}, 503, None)
+    return served, None
+
+
+@csrf_exempt
+def predict(request: HttpRequest) -> HttpResponse:
+    models = holder()
+    served, refusal = _admit(
+        request, models, "POST", "no model is deployed yet: deploy one (the pipeline's first run does)"
+    )
+    if refusal is not None:
+        return refusal
+    if request.content_type != "application/json":
+        shown = request.content_type or "none"
+        return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
+    try:
+        large = int(request.META.get("CONTENT_LENGTH") or 0) > LARGE_BODY
+    except ValueError:
+        large = True
+    with _large_bodies if large else contextlib.nullcontext():
+        return _answer(request, models, served)
+
+
+def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpResponse:
+    try:
+        body = orjson.loads(request.body)
+    except orjson.JSONDecodeError as exc:
+        return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
+    except RequestDataTooBig:
+        return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
+    try:
+        checked = inputs.check(body, served.schema, served.category_sets, settings.PREDICT_MAX_ROWS)
+    except inputs.InvalidInput as exc:
+        return _json(exc.as_dict(), exc.status, served)
+    try:
+        with _model_lock:
+            answer = _predict(served, checked)
+    except Exception as exc:
+        models.count(served, failed=True)
+        return _json(
+            {"error": f"model version {served.version} failed on this input: {type(exc).__name__}: {exc}"},
+            503,
+            served,
+        )
+    models.count(served, failed=False)
+    ids = predlog.new_ids(len(answer["predictions"]))
+    if settings.PREDICTION_LOG_SAMPLE > 0:
+        predlog.record(ids, served, checked.columns, answer["predictions"], answer.get("probabilities"))
+    answer["prediction_ids"] = ids
+    answer["model"] = {"name": served.name, "version": served.version, "run_id": served.run_id}
+    if checked.warnings:
+        answer["warnings"] = checked.warnings
+    if len(ids) <= HEADER_IDS:
+        return _json(answer, 200, served, **{"X-Prediction-Id": ",".join(ids)})
+    return _json(answer, 200, served)
+
+
+@csrf_exempt
+def feedback(request: HttpRequest) -> HttpResponse:
+    """Ground truth for logged predictions: one item or {"feedback": [...]}, all or nothing."""
+    served = holder().current
+    if request.method != "POST":
+        return _not_allowed(served, "POST")
+    refusal = _key_refusal(request, served)
+    if refusal is not None:
+        return refusal
+    if request.content_type != "application/json":
+        shown = request.content_type or "none"
+        return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
+    try:
+        items = predlog.items_of(orjson.loads(request.body))
+        recorded = predlog.record_labels(items)
+    except orjson.JSONDecodeError as exc:
+        return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
+    except RequestDataTooBig:
+        return _json({"error": "the body is too large: send fewer items per request"}, 413, served)
+    except predlog.InvalidFeedback as exc:
+        return _json(exc.as_dict(), exc.status, served)
+    return _json({"recorded": recorded}, 200, served)
+
+
+def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
+    """One pass over the model: the labels are the most probable classes, as the classifiers'
+    own predict() computes them, so predict_proba is not run twice."""
+    if served.classes is None:
+        return {"predictions": np.asarray(served.model.predict(checked.frame)).tolist()}
+    probabilities = None
+    if served.compiled is not None:
+        try:
+            probabilities = served.compiled.predict_proba(checked.columns)
+        except Exception:
+            # Never the model's failure: answer through the model itself, which decides.
+            logger.exception("serving: compiled inference of version %s failed; using the model", served.version)
+    if probabilities is None:
+        probabilities = served.model.predict_proba(checked.frame)
+    return {
+        "predictions": served.classes[probabilities.argmax(axis=1)].tolist(),
+        "classes": served.classes.tolist(),
+        "probabilities": probabilities,
+    }
+
+
+# Read-only endpoints are exempt from CSRF so that any other method gets its JSON 405 from the
+# view: CSRF would refuse an unknown method (QUERY, ...) first, with an HTML 403 page.
+@csrf_exempt
+def model(request: HttpRequest) -> HttpResponse:
+    served, refusal = _admit(request, holder(), "GET", "no model is deployed yet")
+    if refusal is not None:
+        return refusal
+    deployment = Deployment.objects.filter(pk=served.deployment_id).first()
+    return _json(
+        {
+            "name": served.name,
+            "version": served.version,
+            "run_id": served.run_id,
+            "since": deployment.created_at.isoformat() if deployment else None,
+            "source": deployment.source if deployment else None,
+            "metrics": deployment.metrics if deployment else {},
+            "data_version": deployment.data_version if deployment else {},
+            "classes": served.classes.tolist() if served.classes is not None else None,
+            "inference": served.inference,
+            "input_schema": {
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "required": c.required,
+                        "categories": served.categories.get(c.name),
+                    }
+                    for c in served.schema
+                ],
+                "formats": list(inputs.FORMATS),
+                "max_rows": settings.PREDICT_MAX_ROWS,
+            },
+        },
+        200,
+        served,
+    )
+
+
+@csrf_exempt
+def healthz(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed(holder().current, "GET, HEAD")
+    return _json({"status": "ok"}, 200, holder().current)
+
+
+@csrf_exempt
+def readyz(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed(holder().current, "GET, HEAD")
+    models = holder()
+    served = models.current
+    if served is None:
+        body = {"status": "not ready", "error": models.error or "no model is loaded yet"}
+        return _json(body, 503, None)
+    if models.error:
+        return _json({"status": "failing", "version": served.version, "error": models.error}, 503, served)
+    return _json({"status": "ready", "version": served.version, "model": served.name}, 200, served)

@@ -1,0 +1,83 @@
+"""Make a registered model again from what it recorded, and say whether it is the same model.
+
+The record (retraining/lineage.py) names the data (rev and md5), the split key and fraction, the
+target, the excluded columns, the estimator, its parameters and seed. The data is read again
+through the data source, which checks the md5; the model is retrained on the same rows in the
+same canonical order and both models' outputs are compared on the training and holdout rows.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+
+from ml import lineage
+from ml.estimators import prepare_features, train
+from ml.split import SplitKey, canonical_split
+from retraining.data import DatasetVersion
+from retraining.pipeline.resources import Models, Source
+
+
+class ReproduceError(Exception):
+    """The version cannot be retrained from its record (no record, data gone, columns missing)."""
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    version: str
+    rows: int
+    differing: int
+    same_training_rows: bool
+    recorded_app_version: str
+
+    @property
+    def identical(self) -> bool:
+        return self.differing == 0 and self.same_training_rows
+
+    def describe(self) -> str:
+        code = (
+            "" if self.recorded_app_version == settings.APP_VERSION else
+            f" (trained by {self.recorded_app_version}, retrained by {settings.APP_VERSION})"
+        )  # fmt: skip
+        if self.identical:
+            return f"v{self.version} reproduced: identical outputs on all {self.rows} training and holdout rows{code}"
+        rows = "" if self.same_training_rows else "it was not trained on the same rows; "
+        return f"v{self.version} not reproduced: {rows}outputs differ on {self.differing} of {self.rows} rows{code}"
+
+
+def reproduce(version: str, models: Models, source: Source) -> Reproduction:
+    made = lineage.recorded(models, version)
+    if made is None:
+        raise ReproduceError(f"version {version} was logged before models recorded what they were made from")
+    data = {name: made["data"][name] for name in ("source", "path", "rev", "md5", "size")}
+    frame = source.pull(DatasetVersion(**data))
+    target, excluded = made["target"], made["excluded"]
+    missing = [c for c in (target, *made["features"]) if c not in frame.columns]
+    if missing:
+        raise ReproduceError(f"the data of version {version} lacks the recorded columns {', '.join(missing)}")
+    key = SplitKey.from_dict(made["split"])
+    parts = canonical_split(frame, made["holdout_fraction"], key)
+    del frame
+    training, holdout = parts.training, parts.holdout
+    model = train(training, target, made["estimator"], made["params"], made["seed"], excluded)
+    rows = pd.concat([training, holdout], ignore_index=True)
+    features = prepare_features(rows, target, excluded)
+    registered = models.load(version)
+    differing = int(np.sum(_rows_differ(_outputs(model, features), _outputs(registered, features))))
+    logged = lineage.trained_on(models, version)
+    same_rows = logged is None or np.array_equal(logged.keys, parts.trained_on.keys)
+    return Reproduction(version, len(rows), differing, same_rows, str(made.get("app_version", "")))
+
+
+def _outputs(model: Any, features: pd.DataFrame) -> np.ndarray:
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(features))
+    return np.asarray(model.predict(features)).astype(str).reshape(-1, 1)
+
+
+def _rows_differ(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    if ours.shape != theirs.shape:
+        return np.ones(len(ours), dtype=bool)
+    return np.any(ours != theirs, axis=1)

@@ -1,0 +1,159 @@
+"""What a run knows as it goes: plain dataclasses the steps read and return, never database rows.
+
+Each step receives a `RunState` and returns a new one (`dataclasses.replace`), adding what it
+found. The recorder writes `row_fields(state)` to the run row after every step, so adding a fact
+to the run is a field here, one line in `row_fields`, and a column on the model.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml.evaluate import Score
+from ml.gate.policy import Decision
+from ml.gate.significance import Comparison
+from ml.split import SplitKey, TrainingRows
+from ml.validate import Validation
+from retraining.data import DatasetVersion
+
+# How a step says it ended the run early: no new data, or data unfit to train on.
+ENDED_EARLY = frozenset({"skipped", "rejected"})
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A served version as the pipeline sees it (read from a Deployment row by the edge)."""
+
+    deployment_id: int
+    version: str
+    created_at: datetime
+    run_id: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    data_version: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The champion's input columns ([{"name", "type", ...}]) and the categories it knows."""
+
+    columns: list[dict[str, Any]]
+    categories: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """The model trained by this run, as logged and registered in MLflow."""
+
+    version: str
+    run_id: str
+    score: Score
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The challenger against the champion on the same holdout, and what the policy made of it.
+
+    `rollback` is set when the challenger is kept and the champion fell below the champion served
+    before it: that previous one is served again.
+    """
+
+    decision: Decision
+    champion_score: Score | None = None
+    # The paired test of the two models on the same rows: interval, p-value, detectable gain.
+    paired: Comparison | None = None
+    previous: Champion | None = None
+    previous_score: Score | None = None
+    rollback: Decision | None = None
+    # Which holdout rows the compared models had trained on and were dropped (lineage.exclusion_record).
+    exclusion: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunState:
+    # What the run was asked to do (copied from its row when it is claimed).
+    run_id: int
+    trigger: str
+    user: Any
+    estimator: str
+    params: dict[str, Any]
+    policy: dict[str, Any]
+    # Why a monitoring trigger started the run: {"summary", "drift", "degradation"} (retraining/watching.py).
+    evidence: dict[str, Any] = field(default_factory=dict)
+    # What the steps found, in the order they find it.
+    champion: Champion | None = None
+    dataset: DatasetVersion | None = None
+    frame: pd.DataFrame | None = None
+    # The data's content whatever its row order (lineage.fingerprint).
+    fingerprint: str = ""
+    # The split training uses, inherited from the champion; found before validation checks it.
+    split_key: SplitKey | None = None
+    validation: Validation | None = None
+    training: pd.DataFrame | None = None
+    trained_on: TrainingRows | None = None
+    # What the challenger was made from, enough to make it again (`manage.py reproduce`).
+    lineage: dict[str, Any] = field(default_factory=dict)
+    holdout: pd.DataFrame | None = None
+    # The holdout rows' keys under `split_key`, row for row (steps/split.py): computed once, by the split.
+    holdout_keys: np.ndarray | None = None
+    challenger: Challenger | None = None
+    comparison: Verdict | None = None
+    deployment_id: int | None = None
+    notifications: dict[str, str] = field(default_factory=dict)
+    # How the run ends: set by the step that decides it.
+    status: str = ""
+    reasons: list[str] = field(default_factory=list)
+    # One line about the step just run, shown beside it in the panel.
+    note: str = ""
+
+    @property
+    def ended_early(self) -> bool:
+        return self.status in ENDED_EARLY
+
+    @property
+    def rows(self) -> dict[str, int]:
+        # The frame is let go once split: its rows are the training rows and the holdout rows.
+        if self.training is None or self.holdout is None:
+            return {}
+        return {
+            "total": len(self.training) + len(self.holdout),
+            "train": len(self.training),
+            "holdout": len(self.holdout),
+        }
+
+
+def row_fields(state: RunState) -> dict[str, Any]:
+    """The run row's columns as this state fills them; what is not known yet is left out."""
+    fields: dict[str, Any] = {
+        "rows": state.rows,
+        "reasons": state.reasons,
+        "deployment_id": state.deployment_id,
+        "notifications": state.notifications,
+    }
+    if state.dataset is not None:
+        fields["dataset"] = state.dataset.as_dict()
+    if state.validation is not None:
+        fields["validation"] = state.validation.as_dict()
+    fields["lineage"] = state.lineage
+    if state.challenger is not None:
+        fields |= {
+            "mlflow_run_id": state.challenger.run_id,
+            "model_version": state.challenger.version,
+            "challenger_metrics": state.challenger.score.metrics,
+        }
+    compared = state.comparison
+    if compared is not None:
+        fields["decision_rule"] = compared.decision.rule
+        fields["holdout_exclusion"] = compared.exclusion
+        if compared.paired is not None:
+            fields |= {"p_value": compared.paired.p_value, "comparison": compared.paired.as_dict()}
+        if compared.champion_score is not None and state.champion is not None:
+            fields |= {"champion_version": state.champion.version, "champion_metrics": compared.champion_score.metrics}
+        if compared.previous is not None and compared.previous_score is not None:
+            fields |= {
+                "previous_champion_version": compared.previous.version,
+                "previous_champion_metrics": compared.previous_score.metrics,
+            }
+    return {name: value for name, value in fields.items() if value not in (None, {}, [])}

@@ -1,0 +1,103 @@
+"""Which process works on a running run, whether it is still alive, and what to do when it is not.
+
+A pool process killed mid-run (the OOM killer, an operator) leaves its run `running`. With acks
+late, Celery hands the run's message out again as soon as the worker sees the process gone; that
+redelivery finds the run already started. If the process that claimed the run is dead, the run is
+closed as failed with the reason and queued again once, at once, rather than waiting for the
+stale-heartbeat sweep. If it is alive (a duplicate delivery while the run goes on), nothing is done.
+
+The claim records the owner: the Celery worker's name, the machine, the process id and that
+process's start time (a pid can be reused, its start time cannot). "Dead" is decided exactly,
+never guessed from silence alone: on the same machine, no process with that pid and start time;
+or the owner's worker (its heartbeat row, retraining/workers.py) stopped, went silent, or was
+started again since the claim. An owner on another machine whose worker still reports is alive.
+"""
+
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+import psutil
+from django.conf import settings
+from django.utils import timezone
+
+from retraining.models import RetrainingRun, WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+Status = RetrainingRun.Status
+
+
+def here(worker: str = "") -> dict[str, Any]:
+    """This process as a run's owner; `worker` is the Celery worker's name ("" outside a worker)."""
+    pid = os.getpid()
+    return {
+        "worker": worker,
+        "host": socket.gethostname(),
+        "pid": pid,
+        "process_started": psutil.Process(pid).create_time(),
+        "claimed_at": timezone.now().isoformat(),
+    }
+
+
+def lost(run: RetrainingRun, now: datetime | None = None) -> str:
+    """Why the process that claimed this running run is known to be dead; "" if it may be alive."""
+    owner = run.owner
+    if run.status != Status.RUNNING or not owner.get("pid"):
+        return ""
+    now = now or timezone.now()
+    claimed_at = datetime.fromisoformat(owner["claimed_at"])
+    who = f"pid {owner['pid']} on {owner['host']}" + (f", worker {owner['worker']}" if owner["worker"] else "")
+    during = f"during step {run.step or '?'!r}"
+    if owner["worker"]:
+        row = WorkerHeartbeat.objects.filter(hostname=owner["worker"]).first()
+        silent = now - timedelta(seconds=settings.WORKER_HEARTBEAT_TIMEOUT)
+        if row is not None and row.stopped_at is not None and row.stopped_at >= claimed_at:
+            return f"the process that ran it ({who}) is gone {during}: its worker stopped at {row.stopped_at:%H:%M:%S}"
+        if row is not None and row.seen_at < silent:
+            return (
+                f"the process that ran it ({who}) is gone {during}: its worker has not reported "
+                f"for {(now - row.seen_at).total_seconds():.0f} s"
+            )
+        if row is not None and row.started_at > claimed_at:
+            return f"the process that ran it ({who}) is gone {during}: its worker was started again since"
+    if owner["host"] == socket.gethostname() and not _running(owner["pid"], owner["process_started"]):
+        return f"the process that ran it ({who}) died {during}"
+    return ""
+
+
+def _running(pid: int, started: float) -> bool:
+    """A live process with this pid that is the same process (same start time), not a reuse."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1
+    except psutil.NoSuchProcess:
+        return False
+
+
+def recover(run_id: int) -> RetrainingRun | None:
+    """Close a run whose owner died, and queue it again once; the new run, if one was queued.
+
+    Closing is a conditional update, so of two redeliveries only one closes and requeues. A run
+    that was itself queued again after losing its owner is not queued a third time: a dataset
+    that kills its pool process (out of memory) every time fails twice, not forever.
+    """
+    from retraining import services
+    from retraining.runs import store
+
+    run = RetrainingRun.objects.filter(pk=run_id).first()
+    reason = lost(run) if run is not None else ""
+    if not reason:
+        return None
+    owner = {**run.owner, "lost_at": timezone.now().isoformat()}
+    if not store.close_lost(run, f"{reason}; nothing was deployed", owner):
+        return None
+    if RetrainingRun.objects.filter(requeued_as=run, owner__has_key="lost_at").exists():
+        logger.error("run #%s lost its process again: not queued a third time", run.pk)
+        return None
+    again, created = services.trigger_run(run.trigger, run.triggered_by)
+    note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
+    store.mark_requeued(run, again, note)
+    logger.warning("run #%s: %s; %s", run.pk, reason, note)
+    return again if created else None

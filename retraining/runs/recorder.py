@@ -1,0 +1,160 @@
+"""The one writer of a run's row while the run is worked on.
+
+The recorder claims a queued run, hands the pipeline its starting state, records each step
+(status, detail, timing) and what the step found, beats from a side thread so the stale-run
+sweep sees the worker alive, and closes the run. The panel polls the row, so everything is
+written as it happens. A worker being stopped asks it which step is running (`position()`).
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from retraining.models import RetrainingRun
+from retraining.pipeline.state import RunState, row_fields
+from retraining.runs import ownership, store
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+Status = RetrainingRun.Status
+
+# The recorder of the run this process is working on, if any (a worker runs one at a time).
+_working: "Recorder | None" = None
+
+
+class Recorder:
+    def __init__(self, run: Any, say: Progress) -> None:
+        self.run = run
+        self.say = say
+        # A retried run keeps the steps of its earlier attempts.
+        self.steps: list[dict[str, Any]] = list(run.steps)
+        self.attempts: list[dict[str, Any]] = list(run.attempts)
+        self.started_at = timezone.now()
+        self.closed = False
+
+    @classmethod
+    def claim(cls, run_id: int, say: Progress | None = None, worker: str = "") -> "Recorder | None":
+        """The recorder of a run just moved from queued to running; None if it was not queued.
+
+        `worker` names the Celery worker this process belongs to ("" outside a worker).
+        """
+        if not store.claim(run_id, ownership.here(worker)):
+            return None
+        return cls(RetrainingRun.objects.select_related("triggered_by").get(pk=run_id), say or (lambda line: None))
+
+    @staticmethod
+    def current() -> "Recorder | None":
+        """The recorder of the run this process is working on now, if any."""
+        return _working
+
+    def state(self) -> RunState:
+        run = self.run
+        return RunState(
+            run_id=run.pk,
+            trigger=run.trigger,
+            user=run.triggered_by,
+            estimator=run.estimator,
+            params=dict(run.params),
+            policy=dict(run.policy),
+            evidence=dict(run.evidence),
+        )
+
+    def position(self) -> tuple[int, str, str] | None:
+        """(run id, step, its status) of the step started last; None before the first one."""
+        if not self.steps:
+            return None
+        step = self.steps[-1]
+        return self.run.pk, str(step.get("name")), str(step.get("status"))
+
+    def step(self, name: str, work: Callable[[RunState], RunState], state: RunState) -> RunState:
+        """Run one step on `state` and record it, with what it found, on the row."""
+        entry: dict[str, Any] = {"name": name, "status": "running", "started_at": timezone.now().isoformat()}
+        self.steps.append(entry)
+        self._update(step=name, steps=self.steps, heartbeat_at=timezone.now())
+        started = time.perf_counter()
+        found: dict[str, Any] = {}
+        ended_before = state.ended_early
+        try:
+            state = work(state)
+        except Exception as exc:
+            entry["status"] = "failed"
+            entry["detail"] = f"{type(exc).__name__}: {exc}"
+            raise
+        else:
+            stopped = state.ended_early and not ended_before  # this step ended the run
+            entry["status"] = "stopped" if stopped else "done"
+            detail = state.note or ("; ".join(state.reasons) if stopped else "")
+            if detail:
+                entry["detail"] = detail
+            found = row_fields(state)
+        finally:
+            entry["duration"] = round(time.perf_counter() - started, 3)
+            # A step after the run was closed (notify) leaves no current step behind.
+            self._update(steps=self.steps, **found, **({"step": ""} if self.closed else {}))
+            self.say(f"[{entry['status']:>7}] {name:<9} {entry['duration']:7.2f}s  {entry.get('detail', '')}")
+        return state
+
+    def finish(self, state: RunState, error: str = "", stopped_by_signal: str = "") -> bool:
+        """Close the run once; False if something else (the stale-run sweep) closed it first."""
+        status = Status.FAILED if error else state.status
+        self._attempt(status, error)
+        fields = {**row_fields(state), "steps": self.steps, "attempts": self.attempts, "waiting": ""}
+        if error:
+            fields |= {"error": error, "stopped_by_signal": stopped_by_signal}
+        self.closed = True
+        return store.finish(self.run, status, **fields)
+
+    def requeue(self, waiting: str, error: str) -> None:
+        """Back to the queue after a transient fault; the task schedules the next attempt.
+
+        The step that met the fault says what the run waits for, where the panel shows it.
+        """
+        if self.steps and self.steps[-1]["status"] == "failed":
+            self.steps[-1] |= {"status": "waiting", "detail": waiting}
+        self._attempt("transient fault", error)
+        store.requeue(self.run.pk, waiting)
+        self._update(steps=self.steps, attempts=self.attempts)
+        self.say(f"run #{self.run.pk}: {waiting}")
+
+    def _attempt(self, outcome: str, error: str) -> None:
+        entry = {"attempt": len(self.attempts) + 1, "started_at": self.started_at.isoformat()}
+        entry |= {"ended_at": timezone.now().isoformat(), "outcome": outcome}
+        self.attempts.append(entry | ({"error": error} if error else {}))
+
+    def row(self) -> RetrainingRun:
+        return RetrainingRun.objects.get(pk=self.run.pk)
+
+    @contextmanager
+    def working(self) -> Iterator[None]:
+        """This process works on this run: its heartbeat runs, and shutdown can ask where it is."""
+        global _working
+        _working = self
+        stop = threading.Event()
+        thread = threading.Thread(target=self._beat, args=(stop,), name=f"heartbeat-{self.run.pk}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            _working = None
+            stop.set()
+            thread.join(timeout=5)
+
+    def _beat(self, stop: threading.Event) -> None:
+        """Beat from a side thread so a long fit still shows the worker is alive."""
+        while not stop.wait(settings.RUN_HEARTBEAT_INTERVAL):
+            try:
+                store.beat(self.run.pk)
+            except Exception:
+                logger.warning("heartbeat for run #%s failed", self.run.pk, exc_info=True)
+            finally:
+                close_old_connections()
+
+    def _update(self, **fields: Any) -> None:
+        RetrainingRun.objects.filter(pk=self.run.pk).update(**fields)

@@ -1,0 +1,40 @@
+"""What a run's holdout could tell, in plain words: the same sentences on the run page, in the
+REST run and in the notification, written once here from what the run recorded."""
+
+from typing import Any
+
+from ml.gate.significance import Comparison
+from retraining.models import RetrainingRun
+
+
+def comparison(run: RetrainingRun) -> Comparison | None:
+    """The paired comparison the run recorded, or None (a first model, too few clean rows, an old run)."""
+    return Comparison(**run.comparison) if run.comparison else None
+
+
+def holdout_sentences(run: RetrainingRun) -> list[str]:
+    """Which rows the decision rested on, the interval next to the p-value, and the smallest
+    gain this holdout could detect."""
+    sentences = _exclusion(run.holdout_exclusion) if run.holdout_exclusion else []
+    paired = comparison(run)
+    if paired is not None:
+        sentences += paired.describe()
+    return sentences
+
+
+def _exclusion(record: dict[str, Any]) -> list[str]:
+    rows, clean = record.get("rows", 0), record.get("clean", 0)
+    excluded = record.get("excluded") or {}
+    per_model = ", ".join(f"{name}: {count}" for name, count in excluded.items())
+    sentences = [
+        f"{rows - clean} of the {rows} holdout rows were excluded because a compared model trained on them"
+        f" ({per_model or 'none known'}); {clean} rows were compared"
+    ]
+    rollback = record.get("rollback")
+    if rollback:
+        dropped = ", ".join(f"{name}: {count}" for name, count in (rollback.get("excluded") or {}).items())
+        sentences.append(
+            f"the rollback check compared {rollback.get('clean', 0)} of the {rollback.get('rows', 0)} holdout rows"
+            f" ({dropped} excluded)"
+        )
+    return sentences

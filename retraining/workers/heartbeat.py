@@ -1,0 +1,175 @@
+"""Which Celery workers are alive, when each was last heard of, and what it is running.
+
+Each worker writes its own row (WorkerHeartbeat) every WORKER_HEARTBEAT_INTERVAL from a thread
+of its main process, started by a worker bootstep. A table rather than Celery's own remote
+control (`inspect`) or heartbeat events: those broadcast and wait for replies (a second or more
+per call, and events need gossip, which the Procfile turns off), while the panel and the API read
+this table on every poll in one query, the same on the filesystem broker and on Redis.
+"""
+
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import bootsteps
+from celery.worker import state
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from retraining.models import RetrainingRun, WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+# Rows of workers gone for longer than this are dropped when a worker starts.
+FORGET_AFTER = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    hostname: str
+    pid: int
+    queues: list[str]
+    started_at: datetime
+    last_heartbeat: datetime
+    # Set when it stopped cleanly (warm shutdown); a killed worker just goes silent.
+    stopped_at: datetime | None
+    alive: bool
+    # The tasks it ran at its last heartbeat: {"task", "id", "run_id" (or None), "started_at"}.
+    running: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkerLiveness:
+    workers: list[WorkerStatus]
+    # The queue retraining runs are sent to, and whether a live worker consumes it.
+    retrain_queue: str
+    retrain_queue_served: bool
+    checked_at: datetime
+    alive: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alive", sum(worker.alive for worker in self.workers))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def liveness(now: datetime | None = None) -> WorkerLiveness:
+    """Every worker heard of in the last day, newest heartbeat first."""
+    now = now or timezone.now()
+    fresh = now - timedelta(seconds=settings.WORKER_HEARTBEAT_TIMEOUT)
+    workers = []
+    for row in WorkerHeartbeat.objects.filter(seen_at__gte=now - FORGET_AFTER).order_by("-seen_at"):
+        alive = row.stopped_at is None and row.seen_at >= fresh
+        workers.append(
+            WorkerStatus(
+                hostname=row.hostname,
+                pid=row.pid,
+                queues=list(row.queues),
+                started_at=row.started_at,
+                last_heartbeat=row.seen_at,
+                stopped_at=row.stopped_at,
+                alive=alive,
+                running=list(row.running) if alive else [],
+            )
+        )
+    served = any(worker.alive and settings.RETRAIN_QUEUE in worker.queues for worker in workers)
+    return WorkerLiveness(workers, settings.RETRAIN_QUEUE, served, now)
+
+
+def stalled_reason(run: RetrainingRun, workers: WorkerLiveness) -> str:
+    """Why a queued run is not moving ("" if it is not stalled): no live worker for its queue."""
+    if run.status != RetrainingRun.Status.QUEUED or workers.retrain_queue_served:
+        return ""
+    waiting = (workers.checked_at - (run.heartbeat_at or run.created_at)).total_seconds()
+    if waiting < settings.RUN_STALL_ALERT_AFTER:
+        return ""
+    last = max((w.last_heartbeat for w in workers.workers if workers.retrain_queue in w.queues), default=None)
+    heard = f"last heartbeat {last:%Y-%m-%d %H:%M:%S %Z}" if last else "no worker has ever reported"
+    return (
+        f"queued for {waiting:.0f} s and no live worker consumes queue {workers.retrain_queue!r} ({heard}): "
+        "start one (`celery -A config worker`); the run goes on when it is back"
+    )
+
+
+def notify_stalled_runs() -> list[int]:
+    """Tell the team, once per run, that a queued run waits for a worker that is not there."""
+    from retraining.notify import channels
+
+    workers = liveness()
+    told = []
+    for run in RetrainingRun.objects.filter(status=RetrainingRun.Status.QUEUED, stall_notified_at=None):
+        reason = stalled_reason(run, workers)
+        if not reason or not RetrainingRun.objects.filter(pk=run.pk, stall_notified_at=None).update(
+            stall_notified_at=workers.checked_at
+        ):
+            continue
+        logger.error("run #%s is stalled: %s", run.pk, reason)
+        subject = f"[retraining] run #{run.pk} is waiting for a worker"
+        channels.send(subject, f"Run #{run.pk} {reason}.\n\n{channels.run_link(run)}")
+        told.append(run.pk)
+    return told
+
+
+def _running() -> list[dict[str, Any]]:
+    running = []
+    for request in list(state.active_requests):
+        run_id = request.args[0] if request.name == "retraining.tasks.retrain" and request.args else None
+        started = datetime.fromtimestamp(request.time_start, tz=UTC).isoformat() if request.time_start else None
+        running.append({"task": request.name, "id": request.id, "run_id": run_id, "started_at": started})
+    return running
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """Writes this worker's row from a thread, so a long task does not silence it."""
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        self.hostname = worker.hostname
+        self.queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, worker: Any) -> None:
+        self.started_at = timezone.now()
+        WorkerHeartbeat.objects.filter(seen_at__lt=self.started_at - FORGET_AFTER).delete()
+        self.beat()
+        self.thread = threading.Thread(target=self.loop, name="worker-heartbeat", daemon=True)
+        self.thread.start()
+
+    def stop(self, worker: Any) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+        WorkerHeartbeat.objects.filter(hostname=self.hostname, pid=os.getpid()).update(
+            running=[], stopped_at=timezone.now()
+        )
+
+    def loop(self) -> None:
+        while not self.stopping.wait(settings.WORKER_HEARTBEAT_INTERVAL):
+            try:
+                self.beat()
+            except Exception:
+                logger.exception("worker heartbeat not written; trying again")
+            finally:
+                close_old_connections()
+        connection.close()
+
+    def beat(self) -> None:
+        WorkerHeartbeat.objects.update_or_create(
+            hostname=self.hostname,
+            defaults={
+                "pid": os.getpid(),
+                "queues": self.queues,
+                "running": _running(),
+                "started_at": self.started_at,
+                "seen_at": timezone.now(),
+                "stopped_at": None,
+            },
+        )
