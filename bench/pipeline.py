@@ -239,7 +239,7 @@ def child_run() -> None:
     import django
 
     django.setup()
-    from retraining.pipeline import steps
+    from retraining.pipeline import flow
     from retraining.runs import store
 
     # A worker pays these imports on its first run only: paid here untimed, reported apart.
@@ -249,7 +249,7 @@ def child_run() -> None:
     imports = time.perf_counter() - importing
     rss_start = _rss_now()
     sampler = _StepPeaks()
-    steps.STEPS = tuple(sampler.wrap(step) for step in steps.STEPS)
+    flow.STEPS = tuple(sampler.wrap(step) for step in flow.STEPS)
     cpu = time.process_time()
     started = time.perf_counter()
     queued, _ = store.start_run("cli")
@@ -257,10 +257,10 @@ def child_run() -> None:
         import cProfile
 
         profiler = cProfile.Profile()
-        done = profiler.runcall(steps.execute, queued.pk)
+        done = profiler.runcall(flow.execute, queued.pk)
         profiler.dump_stats(f"{os.environ['PIPELINE_PROFILE']}.{time.time():.0f}.{os.getpid()}")
     else:
-        done = steps.execute(queued.pk)
+        done = flow.execute(queued.pk)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     sampler.stop()
@@ -328,12 +328,12 @@ class _StepPeaks:
 
         function = step.function
 
-        def measured(state: Any, edges: Any) -> Any:
+        def measured(state: Any, resources: Any) -> Any:
             self.current = step.name
             self.peaks[step.name] = max(self.peaks.get(step.name, 0), _rss_now())
             self.ends[step.name + ":start"] = _rss_now()
             try:
-                return function(state, edges)
+                return function(state, resources)
             finally:
                 self.peaks[step.name] = max(self.peaks[step.name], _rss_now())
                 self.ends[step.name] = _rss_now()

@@ -19,12 +19,14 @@ class RetrainingConfig(AppConfig):
         post_migrate.connect(_ensure_schedule, sender=self)
         from celery import signals
 
-        from retraining import checks
+        from retraining import checks, tasks
         from retraining.runs import shutdown
 
-        # A worker on a dyno with a store it would lose does not start; SIGTERM closes a run cleanly.
+        # A worker on a dyno with a store it would lose does not start; SIGTERM closes a run cleanly,
+        # and once the worker consumes nothing more, the runs it stopped are queued again.
         signals.worker_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks")
         shutdown.connect()
+        signals.worker_shutdown.connect(tasks.requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
         from predictor.signals import deployment_rolled_back
         from retraining.notify.receivers import announce_rollback
 

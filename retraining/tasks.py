@@ -1,4 +1,4 @@
-"""Celery tasks: thin interfaces that take a run id and call the pipeline.
+"""Celery tasks: the entry points a worker runs, thin interfaces over services and the pipeline.
 
 Time limits come from settings (CELERY_TASK_TIME_LIMIT, sized for training); acks late and a
 prefetch of one are set globally, so a worker holds one run at a time and a killed worker's
@@ -6,12 +6,15 @@ message is not lost.
 """
 
 import logging
+from typing import Any
 
 from celery import Task, shared_task
 
+from retraining import services
 from retraining.models import RetrainingRun
-from retraining.pipeline import steps
-from retraining.runs import ownership, retries, store
+from retraining.monitoring import triggers
+from retraining.pipeline import flow
+from retraining.runs import retries, store
 from retraining.workers import schedule
 
 logger = logging.getLogger(__name__)
@@ -58,12 +61,12 @@ def sweep_stale_runs() -> list[int]:
 def _execute(task: Task, run_id: int) -> str:
     attempt = retries.attempt((task.request.retries or 0) + 1)
     try:
-        run = steps.execute(run_id, attempt=attempt, worker=task.request.hostname or "")
+        run = flow.execute(run_id, attempt=attempt, worker=task.request.hostname or "")
     except RetrainingRun.DoesNotExist:
         logger.warning("run #%s does not exist (deleted, or a message from another database): ignored", run_id)
         return "missing"
     if run.status == RetrainingRun.Status.RUNNING:  # claimed by another process: is it alive?
-        again = ownership.recover(run_id)
+        again = services.recover(run_id)
         return f"requeued:{again.pk}" if again is not None else run.status
     if run.status == RetrainingRun.Status.QUEUED:  # a transient fault: try again after the delay
         raise task.retry(args=(run_id,), countdown=attempt.delay, max_retries=attempt.total - 1)
@@ -73,6 +76,12 @@ def _execute(task: Task, run_id: int) -> str:
 @shared_task(name="retraining.tasks.watch_serving", ignore_result=True)
 def watch_serving() -> str:
     """What beat sends every MONITOR_INTERVAL seconds: drift and live quality, and their triggers."""
-    from retraining.monitoring import triggers
-
     return "; ".join(triggers.watch().notes)
+
+
+def requeue_after_shutdown(**kwargs: Any) -> None:
+    """Connected to the worker's shutdown: the runs the stop abandoned are queued for the next worker."""
+    try:
+        services.requeue_stopped_runs()
+    except Exception:
+        logger.exception("could not queue again the runs stopped by this shutdown")

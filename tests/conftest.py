@@ -118,13 +118,13 @@ def served_model(monkeypatch) -> None:
 def champion(transactional_db, demo_registry, model_name, served_model):
     """The first champion, trained on demo batch 1 by the pipeline itself, and served here."""
     from retraining.models import RetrainingRun
-    from retraining.pipeline import steps
+    from retraining.pipeline import flow
     from retraining.runs import store
 
     run, _ = store.start_run(RetrainingRun.Trigger.BOOTSTRAP)
-    run = steps.execute(run.pk)
+    run = flow.execute(run.pk)
     assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
-    holder().sync()
+    holder.holder().sync()
     return run.deployment
 
 
@@ -136,7 +136,7 @@ def two_deployments(transactional_db, demo_registry, model_name, served_model, s
     """
     from demo import batches
     from retraining.models import RetrainingRun
-    from retraining.pipeline import steps
+    from retraining.pipeline import flow
     from retraining.runs import store
 
     deployments = []
@@ -145,8 +145,8 @@ def two_deployments(transactional_db, demo_registry, model_name, served_model, s
             batches.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
         settings.TRAINING_PARAMS = params
         run, _ = store.start_run(RetrainingRun.Trigger.CLI)
-        run = steps.execute(run.pk)
+        run = flow.execute(run.pk)
         assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
         deployments.append(run.deployment)
-    holder().sync()
+    holder.holder().sync()
     return deployments

@@ -12,7 +12,9 @@ from unittest import mock
 import pytest
 
 from predictor.models import Deployment
+from retraining import services
 from retraining.models import RetrainingRun
+from retraining.pipeline import flow
 from retraining.runs import shutdown
 from retraining.runs.recorder import Recorder
 from tests.support.processes import subprocess_env
@@ -30,7 +32,7 @@ def procfile_command(name: str) -> str:
 
 def position_in(step: str, status: str = "running") -> tuple[int | None, str | None]:
     steps = [{"name": "check", "status": "done"}, {"name": step, "status": status}]
-    with Recorder(SimpleNamespace(pk=7, steps=steps, attempts=[]), print).working():
+    with Recorder(SimpleNamespace(pk=7, steps=steps, attempts=[]), print, flow.interruptible()).working():
         return shutdown.where_to_stop(sys._getframe())
 
 
@@ -48,7 +50,8 @@ def test_a_stop_waits_while_a_model_is_being_deployed_or_after(step: str, status
 
 def test_a_stop_waits_while_a_database_call_is_in_progress() -> None:
     """The failure is recorded over the same connection: it must not be cut mid-query."""
-    recorder = Recorder(SimpleNamespace(pk=7, steps=[{"name": "train", "status": "running"}], attempts=[]), print)
+    run = SimpleNamespace(pk=7, steps=[{"name": "train", "status": "running"}], attempts=[])
+    recorder = Recorder(run, print, flow.interruptible())
     namespace: dict = {}
     exec(
         compile("def execute(call):\n    return call()\n", "/site-packages/django/db/backends/utils.py", "exec"),
@@ -77,8 +80,8 @@ def test_a_stopped_run_is_queued_again_once_whoever_sweeps_it(
     store.finish(other, Status.FAILED, error="ValueError: bad data")
 
     with mock.patch("retraining.tasks.retrain.delay") as enqueue, django_capture_on_commit_callbacks(execute=True):
-        first = shutdown.requeue_stopped_runs()
-        second = shutdown.requeue_stopped_runs()
+        first = services.requeue_stopped_runs()
+        second = services.requeue_stopped_runs()
 
     assert len(first) == 1
     assert second == []
@@ -122,7 +125,7 @@ def stop(process: subprocess.Popen) -> None:
 def test_a_worker_stopped_mid_training_closes_the_run_and_the_next_worker_runs_it_again(
     champion, demo_registry, settings, tmp_path: Path
 ) -> None:
-    from demo import batches, services
+    from demo import batches
 
     batches.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
     # Long enough that the stop lands in the middle of fitting.

@@ -16,7 +16,7 @@ from predictor import services
 from predictor.models import Deployment, DriftCheck, Prediction, ServingProcess
 from predictor.serving import registry
 from retraining.models import MONITORING_TRIGGERS, RetrainingRun, TriggerSettings
-from retraining.pipeline.steps import STEP_NAMES
+from retraining.pipeline.flow import STEP_NAMES
 
 logger = logging.getLogger(__name__)
 

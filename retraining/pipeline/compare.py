@@ -12,51 +12,52 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 
 from ml import lineage
 from ml.evaluate import Score, evaluate, restrict
 from ml.gate.policy import Decision, decide, paired_comparison, regressed
 from ml.split import SplitKey
-from retraining.pipeline.resources import Edges
+from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import Champion, RunState, Verdict
 
 # A version replaced or rolled away from within this time needs the stricter level to be served again.
 RETURN_WINDOW = timedelta(days=30)
 
 
-def compare(state: RunState, edges: Edges) -> RunState:
+def compare(state: RunState, resources: Resources) -> RunState:
     """The policy's verdict on holdout rows no compared model trained on; when the challenger is
     kept, whether the champion itself regressed below the one it replaced."""
     champion = state.champion
     if champion is None:
-        comparison = judge(state.policy, state.holdout, state.challenger.score, None)
+        comparison = judge(state.policy, state.setup.target, state.holdout, state.challenger.score, None)
         return _compared(state, comparison)
     compared = {
         f"challenger v{state.challenger.version}": state.trained_on,
-        f"champion v{champion.version}": lineage.trained_on(edges.models, champion.version),
+        f"champion v{champion.version}": lineage.trained_on(resources.models, champion.version),
     }
     exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state))
     record = lineage.exclusion_record(exclusion)
-    too_few = exclusion.too_few(settings.MIN_CLEAN_HOLDOUT_ROWS)
+    too_few = exclusion.too_few(state.setup.min_clean_holdout_rows)
     if too_few is not None:
         decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])
         return _compared(state, Verdict(decision, exclusion=record))
-    holdout, truth = _clean_rows(state.holdout, exclusion.clean)
+    holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean)
     challenger = replace(state.challenger, score=restrict(state.challenger.score, truth, exclusion.clean))
-    champion_score = _score(edges, champion.version, holdout)
-    comparison = replace(judge(state.policy, holdout, challenger.score, champion_score), exclusion=record)
+    champion_score = _score(resources, champion.version, holdout, state.setup.target)
+    comparison = replace(
+        judge(state.policy, state.setup.target, holdout, challenger.score, champion_score), exclusion=record
+    )
     comparison.decision.reasons.extend(exclusion.reasons)
     state = replace(state, challenger=challenger)
-    previous = edges.deployments.previous(champion) if not comparison.decision.deploy else None
+    previous = resources.deployments.previous(champion) if not comparison.decision.deploy else None
     if previous is not None:
-        comparison = _regression(state, edges, comparison, compared, previous, exclusion.clean)
+        comparison = _regression(state, resources, comparison, compared, previous, exclusion.clean)
     return _compared(state, comparison)
 
 
 def _regression(
     state: RunState,
-    edges: Edges,
+    resources: Resources,
     comparison: Verdict,
     compared: dict[str, Any],
     previous: Champion,
@@ -64,30 +65,30 @@ def _regression(
 ) -> Verdict:
     """The champion against the one it replaced, on rows none of the three models trained on.
     A version replaced or rolled away from recently needs the stricter return level to come back."""
-    previous_rows = lineage.trained_on(edges.models, previous.version)
+    previous_rows = lineage.trained_on(resources.models, previous.version)
     compared = {**compared, f"previous champion v{previous.version}": previous_rows}
     exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state))
     record = {**comparison.exclusion, "rollback": lineage.exclusion_record(exclusion)}
-    too_few = exclusion.too_few(settings.MIN_CLEAN_HOLDOUT_ROWS)
+    too_few = exclusion.too_few(state.setup.min_clean_holdout_rows)
     if too_few is not None:
         comparison.decision.reasons.append(f"no rollback check: {too_few}")
         return replace(comparison, exclusion=record)
-    holdout, truth = _clean_rows(state.holdout, exclusion.clean)
+    holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean)
     # The champion was scored on the rows `scored` marks; these are a subset of them.
     champion_score = restrict(comparison.champion_score, truth, exclusion.clean[scored])
-    previous_score = _score(edges, previous.version, holdout)
-    returning = previous.version in edges.deployments.recently_replaced(RETURN_WINDOW)
+    previous_score = _score(resources, previous.version, holdout, state.setup.target)
+    returning = previous.version in resources.deployments.recently_replaced(RETURN_WINDOW)
     back = paired_comparison(state.policy, truth, champion_score, previous_score, returning=returning)
     verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=returning)
     rollback = verdict if verdict.deploy else None
     return replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback, exclusion=record)
 
 
-def _clean_rows(holdout: pd.DataFrame, keep: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _clean_rows(holdout: pd.DataFrame, target: str, keep: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """The holdout rows `keep` marks and their labels; the holdout itself, not a copy, when it is
     every row (the usual case: a copy and the challenger's rescoring cost 0.4 s at 240,000 rows)."""
     rows = holdout if keep.all() else holdout[keep].reset_index(drop=True)
-    return rows, rows[settings.TARGET_COLUMN].astype(str).to_numpy()
+    return rows, rows[target].astype(str).to_numpy()
 
 
 def _holdout_keys(state: RunState) -> dict[SplitKey, np.ndarray]:
@@ -103,19 +104,21 @@ def _compared(state: RunState, comparison: Verdict) -> RunState:
     return replace(state, comparison=comparison, reasons=decision.reasons, note=note)
 
 
-def judge(policy: dict[str, Any], holdout: pd.DataFrame, challenger: Score, champion: Score | None) -> Verdict:
+def judge(
+    policy: dict[str, Any], target: str, holdout: pd.DataFrame, challenger: Score, champion: Score | None
+) -> Verdict:
     """Challenger against champion (if there is one) on the same holdout rows, under the policy."""
     if champion is None:
         return Verdict(decide(policy, challenger.metrics, None))
-    truth = holdout[settings.TARGET_COLUMN].astype(str).to_numpy()
+    truth = holdout[target].astype(str).to_numpy()
     paired = paired_comparison(policy, truth, champion, challenger)
     decision = decide(policy, challenger.metrics, champion.metrics, paired)
     return Verdict(decision=decision, champion_score=champion, paired=paired)
 
 
-def _score(edges: Edges, version: str, holdout: pd.DataFrame) -> Score:
+def _score(resources: Resources, version: str, holdout: pd.DataFrame, target: str) -> Score:
     """A served version (champion or the one before it), loaded to be scored on this holdout."""
-    return evaluate(edges.models.load(version), holdout, settings.TARGET_COLUMN)
+    return evaluate(resources.models.load(version), holdout, target)
 
 
 def _verdict(deploy: bool, rule: str) -> str:

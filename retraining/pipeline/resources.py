@@ -1,8 +1,8 @@
-"""The pipeline's edges: everything a step reaches outside its own arguments.
+"""The pipeline's resources: everything a step reaches outside its own arguments.
 
-A step is handed an `Edges` and talks to the data source, the model registry, the deployments,
-the run history and the notifier only through it. `real_edges()` wires them to DVC, MLflow, the
-database and Slack/email; tests hand the same steps in-memory ones (tests/support/edges.py).
+A step is handed a `Resources` and talks to the data source, the model registry, the deployments,
+the run history and the notifier only through it. `real_resources()` wires them to DVC, MLflow, the
+database and Slack/email; tests hand the same steps in-memory ones (tests/support/memory.py).
 """
 
 import itertools
@@ -83,7 +83,7 @@ class Notifier(Protocol):
 
 
 @dataclass(frozen=True)
-class Edges:
+class Resources:
     source: Source
     models: Models
     deployments: Deployments
@@ -170,8 +170,8 @@ class RunNotifier:
         return channels.notify(RetrainingRun.objects.get(pk=run_id))
 
 
-def real_edges(source: Source | None = None) -> Edges:
-    return Edges(
+def real_resources(source: Source | None = None) -> Resources:
+    return Resources(
         source=source or data.source_from_settings(),
         models=MlflowModels(),
         deployments=DatabaseDeployments(),

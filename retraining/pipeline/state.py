@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
+from ml.drift.drift import Thresholds
 from ml.evaluate import Score
 from ml.gate.policy import Decision
 from ml.gate.significance import Comparison
@@ -21,6 +23,45 @@ from retraining.data import DatasetVersion
 
 # How a step says it ended the run early: no new data, or data unfit to train on.
 ENDED_EARLY = frozenset({"skipped", "rejected"})
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What the steps need beyond the run's own request: the data's columns, the split, the checks.
+
+    Read from settings once, when the run is claimed, so a step is a function of its arguments
+    and a test states the setup it means instead of overriding settings.
+    """
+
+    target: str
+    id_column: str | None
+    exclude: tuple[str, ...]
+    holdout_fraction: float
+    seed: int
+    min_rows: int
+    max_missing_share: float
+    max_classes: int
+    min_clean_holdout_rows: int
+    app_version: str
+    drift: Thresholds
+
+    @classmethod
+    def from_settings(cls) -> "TrainingSetup":
+        return cls(
+            target=settings.TARGET_COLUMN,
+            id_column=settings.DATA_ID_COLUMN or None,
+            exclude=tuple(settings.EXCLUDE_COLUMNS),
+            holdout_fraction=settings.HOLDOUT_FRACTION,
+            seed=settings.TRAINING_SEED,
+            min_rows=settings.MIN_TRAINING_ROWS,
+            max_missing_share=settings.MAX_MISSING_SHARE,
+            max_classes=settings.MAX_CLASSES,
+            min_clean_holdout_rows=settings.MIN_CLEAN_HOLDOUT_ROWS,
+            app_version=settings.APP_VERSION,
+            drift=Thresholds(
+                psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -80,8 +121,9 @@ class RunState:
     estimator: str
     params: dict[str, Any]
     policy: dict[str, Any]
-    # Why a monitoring trigger started the run: {"summary", "drift", "degradation"} (retraining/watching.py).
+    # Why a monitoring trigger started the run: {"summary", "drift", "degradation"} (retraining/monitoring/).
     evidence: dict[str, Any] = field(default_factory=dict)
+    setup: TrainingSetup = field(default_factory=TrainingSetup.from_settings)
     # What the steps found, in the order they find it.
     champion: Champion | None = None
     dataset: DatasetVersion | None = None
@@ -107,6 +149,22 @@ class RunState:
     reasons: list[str] = field(default_factory=list)
     # One line about the step just run, shown beside it in the panel.
     note: str = ""
+
+    @classmethod
+    def of(cls, run: Any) -> "RunState":
+        """The starting state of a claimed run: what it was asked to do, and the setup of now."""
+        return cls(
+            run_id=run.pk,
+            trigger=run.trigger,
+            user=run.triggered_by,
+            estimator=run.estimator,
+            params=dict(run.params),
+            policy=dict(run.policy),
+            evidence=dict(run.evidence),
+        )
+
+    def row_fields(self) -> dict[str, Any]:
+        return row_fields(self)
 
     @property
     def ended_early(self) -> bool:

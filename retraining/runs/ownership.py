@@ -74,30 +74,3 @@ def _running(pid: int, started: float) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - started) < 1
     except psutil.NoSuchProcess:
         return False
-
-
-def recover(run_id: int) -> RetrainingRun | None:
-    """Close a run whose owner died, and queue it again once; the new run, if one was queued.
-
-    Closing is a conditional update, so of two redeliveries only one closes and requeues. A run
-    that was itself queued again after losing its owner is not queued a third time: a dataset
-    that kills its pool process (out of memory) every time fails twice, not forever.
-    """
-    from retraining import services
-    from retraining.runs import store
-
-    run = RetrainingRun.objects.filter(pk=run_id).first()
-    reason = lost(run) if run is not None else ""
-    if not reason:
-        return None
-    owner = {**run.owner, "lost_at": timezone.now().isoformat()}
-    if not store.close_lost(run, f"{reason}; nothing was deployed", owner):
-        return None
-    if RetrainingRun.objects.filter(requeued_as=run, owner__has_key="lost_at").exists():
-        logger.error("run #%s lost its process again: not queued a third time", run.pk)
-        return None
-    again, created = services.trigger_run(run.trigger, run.triggered_by)
-    note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
-    store.mark_requeued(run, again, note)
-    logger.warning("run #%s: %s; %s", run.pk, reason, note)
-    return again if created else None

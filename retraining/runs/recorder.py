@@ -9,16 +9,15 @@ written as it happens. A worker being stopped asks it which step is running (`po
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
 from retraining.models import RetrainingRun
-from retraining.pipeline.state import RunState, row_fields
 from retraining.runs import ownership, store
 
 logger = logging.getLogger(__name__)
@@ -29,10 +28,28 @@ Status = RetrainingRun.Status
 _working: "Recorder | None" = None
 
 
+class Recorded(Protocol):
+    """What the recorder reads of a step's outcome: the pipeline's state, seen from the run row."""
+
+    status: str
+    reasons: list[str]
+    note: str
+
+    @property
+    def ended_early(self) -> bool: ...
+
+    def row_fields(self) -> dict[str, Any]: ...
+
+
+State = TypeVar("State", bound=Recorded)
+
+
 class Recorder:
-    def __init__(self, run: Any, say: Progress) -> None:
+    def __init__(self, run: Any, say: Progress, interruptible: Collection[str] = ()) -> None:
         self.run = run
         self.say = say
+        # The steps a stopping worker may abandon: the pipeline names them (retraining/runs/shutdown.py).
+        self.interruptible = frozenset(interruptible)
         # A retried run keeps the steps of its earlier attempts.
         self.steps: list[dict[str, Any]] = list(run.steps)
         self.attempts: list[dict[str, Any]] = list(run.attempts)
@@ -40,31 +57,22 @@ class Recorder:
         self.closed = False
 
     @classmethod
-    def claim(cls, run_id: int, say: Progress | None = None, worker: str = "") -> "Recorder | None":
+    def claim(
+        cls, run_id: int, say: Progress | None = None, worker: str = "", interruptible: Collection[str] = ()
+    ) -> "Recorder | None":
         """The recorder of a run just moved from queued to running; None if it was not queued.
 
         `worker` names the Celery worker this process belongs to ("" outside a worker).
         """
         if not store.claim(run_id, ownership.here(worker)):
             return None
-        return cls(RetrainingRun.objects.select_related("triggered_by").get(pk=run_id), say or (lambda line: None))
+        run = RetrainingRun.objects.select_related("triggered_by").get(pk=run_id)
+        return cls(run, say or (lambda line: None), interruptible)
 
     @staticmethod
     def current() -> "Recorder | None":
         """The recorder of the run this process is working on now, if any."""
         return _working
-
-    def state(self) -> RunState:
-        run = self.run
-        return RunState(
-            run_id=run.pk,
-            trigger=run.trigger,
-            user=run.triggered_by,
-            estimator=run.estimator,
-            params=dict(run.params),
-            policy=dict(run.policy),
-            evidence=dict(run.evidence),
-        )
 
     def position(self) -> tuple[int, str, str] | None:
         """(run id, step, its status) of the step started last; None before the first one."""
@@ -73,7 +81,17 @@ class Recorder:
         step = self.steps[-1]
         return self.run.pk, str(step.get("name")), str(step.get("status"))
 
-    def step(self, name: str, work: Callable[[RunState], RunState], state: RunState) -> RunState:
+    def may_stop(self) -> tuple[int | None, str]:
+        """(run id, step) when a stopping worker may abandon the run now, else (None, why not)."""
+        position = self.position()
+        if position is None:
+            return None, "no step has started"
+        run_id, step, status = position
+        if status != "running" or step not in self.interruptible:
+            return None, f"step {step!r} is {status}"
+        return run_id, step
+
+    def step(self, name: str, work: Callable[[State], State], state: State) -> State:
         """Run one step on `state` and record it, with what it found, on the row."""
         entry: dict[str, Any] = {"name": name, "status": "running", "started_at": timezone.now().isoformat()}
         self.steps.append(entry)
@@ -93,7 +111,7 @@ class Recorder:
             detail = state.note or ("; ".join(state.reasons) if stopped else "")
             if detail:
                 entry["detail"] = detail
-            found = row_fields(state)
+            found = state.row_fields()
         finally:
             entry["duration"] = round(time.perf_counter() - started, 3)
             # A step after the run was closed (notify) leaves no current step behind.
@@ -101,11 +119,11 @@ class Recorder:
             self.say(f"[{entry['status']:>7}] {name:<9} {entry['duration']:7.2f}s  {entry.get('detail', '')}")
         return state
 
-    def finish(self, state: RunState, error: str = "", stopped_by_signal: str = "") -> bool:
+    def finish(self, state: Recorded, error: str = "", stopped_by_signal: str = "") -> bool:
         """Close the run once; False if something else (the stale-run sweep) closed it first."""
         status = Status.FAILED if error else state.status
         self._attempt(status, error)
-        fields = {**row_fields(state), "steps": self.steps, "attempts": self.attempts, "waiting": ""}
+        fields = {**state.row_fields(), "steps": self.steps, "attempts": self.attempts, "waiting": ""}
         if error:
             fields |= {"error": error, "stopped_by_signal": stopped_by_signal}
         self.closed = True

@@ -23,17 +23,17 @@ import os
 import signal
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
 from types import FrameType
 from typing import Any
 
 from celery import signals
 
+from retraining.runs.recorder import Recorder
+
 logger = logging.getLogger(__name__)
 
 RUN_TASKS = frozenset({"retraining.tasks.retrain", "retraining.tasks.scheduled_retrain"})
 RECHECK_SECONDS = 0.5
-REQUEUE_WINDOW = timedelta(hours=1)
 # Code that must not be interrupted: the run's failure is recorded over this connection.
 _UNSAFE_MODULES = (f"{os.sep}django{os.sep}db{os.sep}", f"{os.sep}psycopg{os.sep}", f"{os.sep}sqlite3{os.sep}")
 
@@ -68,31 +68,23 @@ def connect() -> None:
     signals.task_prerun.connect(_task_started, weak=False, dispatch_uid="shutdown-prerun")
     signals.task_postrun.connect(_task_ended, weak=False, dispatch_uid="shutdown-postrun")
     signals.worker_shutting_down.connect(_forward_to_running_task, weak=False, dispatch_uid="shutdown-forward")
-    signals.worker_shutdown.connect(_requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
 
 
 def where_to_stop(frame: FrameType | None) -> tuple[int | None, str | None]:
     """(run id, step) if the code at `frame` may be abandoned now, else (None, reason to wait).
 
-    The recorder of the run this process works on knows the current step; the pipeline's step
-    list says whether that step may be interrupted.
+    The recorder of the run this process works on knows the current step and which steps the
+    pipeline lets a stopping worker abandon.
     """
-    from retraining.pipeline import steps
-    from retraining.runs import recorder
-
     current = frame
     while current is not None:
         if any(part in current.f_code.co_filename for part in _UNSAFE_MODULES):
             return None, "inside a database call"
         current = current.f_back
-    working = recorder.Recorder.current()
-    position = working.position() if working is not None else None
-    if position is None:
+    working = Recorder.current()
+    if working is None:
         return None, "no step has started"
-    run_id, step, status = position
-    if status != "running" or not steps.interruptible(step):
-        return None, f"step {step!r} is {status}"
-    return run_id, step
+    return working.may_stop()
 
 
 def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
@@ -132,45 +124,6 @@ def _task_ended(sender: Any = None, **kwargs: Any) -> None:
     for sig, handler in _state.previous.items():
         signal.signal(sig, handler)
     _state.task, _state.stopped_run, _state.previous = None, None, {}
-
-
-def requeue_stopped_runs() -> list[int]:
-    """Queue a new run in place of each run a stop closed as failed; returns the new runs' ids.
-
-    Called by the main worker process once it consumes nothing more (a stopping worker that took the
-    new run's message would run it into the SIGKILL). The new run takes the same trigger and the
-    settings of now; the stopped one records where it went, which also keeps it from being queued twice.
-    """
-    from django.utils import timezone
-
-    from retraining import services
-    from retraining.models import RetrainingRun
-    from retraining.runs import store
-
-    queued = []
-    stopped = (
-        RetrainingRun.objects.filter(
-            status=RetrainingRun.Status.FAILED,
-            requeued_as=None,
-            finished_at__gte=timezone.now() - REQUEUE_WINDOW,
-        )
-        .exclude(stopped_by_signal="")
-        .order_by("id")
-    )
-    for run in stopped:
-        again, created = services.trigger_run(run.trigger, run.triggered_by)
-        note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
-        store.mark_requeued(run, again, note)
-        logger.warning("run #%s was stopped by %s: %s", run.pk, run.stopped_by_signal, note)
-        queued.append(again.pk)
-    return queued
-
-
-def _requeue_after_shutdown(**kwargs: Any) -> None:
-    try:
-        requeue_stopped_runs()
-    except Exception:
-        logger.exception("could not queue again the runs stopped by this shutdown")
 
 
 def _forward_to_running_task(sig: str = "", **kwargs: Any) -> None:

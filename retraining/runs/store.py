@@ -163,3 +163,14 @@ def already_decided(
         if candidate.dataset.get("md5") == md5 and same_setup and judged_this_champion:
             return candidate
     return None
+
+
+def stopped_by_signal(within: timedelta = timedelta(hours=1)) -> list[RetrainingRun]:
+    """Runs a stopping worker closed as failed within `within` and nobody queued again yet."""
+    return list(
+        RetrainingRun.objects.filter(
+            status=RetrainingRun.Status.FAILED, requeued_as=None, finished_at__gte=timezone.now() - within
+        )
+        .exclude(stopped_by_signal="")
+        .order_by("id")
+    )

@@ -73,7 +73,7 @@ def test_an_interrupted_run_is_closed_at_once_naming_the_step(db, monkeypatch):
         RetrainingRun.objects.filter(pk=run_id).update(step="train")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("retraining.pipeline.steps.execute", interrupted)
+    monkeypatch.setattr("retraining.pipeline.flow.execute", interrupted)
 
     with pytest.raises(CommandError, match="interrupted during step 'train'"):
         retrain()

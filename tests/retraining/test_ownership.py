@@ -8,7 +8,7 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from retraining import tasks
+from retraining import services, tasks
 from retraining.models import RetrainingRun, WorkerHeartbeat
 from retraining.runs import ownership, store
 
@@ -87,10 +87,10 @@ def test_an_owner_on_another_machine_is_judged_by_its_workers_heartbeat(db):
 
 def test_a_requeued_run_that_loses_its_process_again_is_not_queued_a_third_time(db, dead_process):
     first = running_run(dead_process)
-    second = ownership.recover(first.pk)
+    second = services.recover(first.pk)
     assert store.claim(second.pk, {**ownership.here("pool-test@host"), **dead_process})
 
-    assert ownership.recover(second.pk) is None
+    assert services.recover(second.pk) is None
 
     second.refresh_from_db()
     assert second.status == Status.FAILED

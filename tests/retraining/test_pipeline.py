@@ -236,7 +236,11 @@ def test_a_version_that_adds_a_column_never_scores_a_model_on_a_row_it_trained_o
     settings.HOLDOUT_FRACTION = 0.4
     scored: list[tuple[str, pd.DataFrame]] = []
     score = compare._score
-    monkeypatch.setattr(compare, "_score", lambda edges, v, rows: scored.append((v, rows)) or score(edges, v, rows))
+    monkeypatch.setattr(
+        compare,
+        "_score",
+        lambda resources, v, rows, target: scored.append((v, rows)) or score(resources, v, rows, target),
+    )
 
     run = run_pipeline()
 

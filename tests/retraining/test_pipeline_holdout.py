@@ -1,4 +1,4 @@
-"""The compare step's holdout over in-memory edges: no compared model is scored on a row it
+"""The compare step's holdout over in-memory resources: no compared model is scored on a row it
 trained on, the split key is inherited, reordered rows are no new data, and a model just
 replaced needs the stricter level to come back."""
 
@@ -14,17 +14,17 @@ from ml.estimators import prepare_features
 from ml.split import row_keys
 from retraining.pipeline import steps
 from retraining.pipeline.state import RunState
-from tests.support.memory import memory_edges, run_in_memory
+from tests.support.memory import memory_resources, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
 run = run_in_memory
 
 
 @pytest.fixture
-def edges(settings):
+def resources(settings):
     settings.DEMO_DATASET = "penguins"
     settings.TARGET_COLUMN = "species"
-    return memory_edges(demo_frame(1))
+    return memory_resources(demo_frame(1))
 
 
 class Seen:
@@ -43,32 +43,32 @@ class Seen:
         return self.model.predict(features)
 
 
-def spy_on_loads(edges, monkeypatch) -> dict[str, Seen]:
+def spy_on_loads(resources, monkeypatch) -> dict[str, Seen]:
     seen: dict[str, Seen] = {}
-    load = edges.models.load
+    load = resources.models.load
 
     def loading(version: str):
         seen[version] = Seen(load(version))
         return seen[version]
 
-    monkeypatch.setattr(edges.models, "load", loading)
+    monkeypatch.setattr(resources.models, "load", loading)
     return seen
 
 
-def assert_never_scored_on_its_training_rows(edges, seen: dict[str, Seen]) -> None:
+def assert_never_scored_on_its_training_rows(resources, seen: dict[str, Seen]) -> None:
     for version, model in seen.items():
-        rows = lineage.trained_on(edges.models, version)
+        rows = lineage.trained_on(resources.models, version)
         for features in model.rows:
             assert not np.isin(row_keys(features, rows.key), rows.keys).any(), f"v{version} scored a row it saw"
 
 
-def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_counted(edges, settings, monkeypatch):
-    run(edges, GOOD_PARAMS)
+def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_counted(resources, settings, monkeypatch):
+    run(resources, GOOD_PARAMS)
     settings.HOLDOUT_FRACTION = 0.5
-    edges.source.frame = demo_frame(2)
-    seen = spy_on_loads(edges, monkeypatch)
+    resources.source.frame = demo_frame(2)
+    seen = spy_on_loads(resources, monkeypatch)
 
-    state = run(edges, GOOD_PARAMS)
+    state = run(resources, GOOD_PARAMS)
 
     exclusion = state.comparison.exclusion
     assert exclusion["excluded"]["champion v1"] > 0
@@ -76,20 +76,20 @@ def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_count
     assert state.comparison.paired.rows == exclusion["clean"]
     assert len(state.challenger.score.predictions) == exclusion["clean"]
     assert any("champion v1 was trained on" in reason for reason in state.reasons)
-    assert_never_scored_on_its_training_rows(edges, seen)
+    assert_never_scored_on_its_training_rows(resources, seen)
 
 
-def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_again(edges, monkeypatch):
+def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_again(resources, monkeypatch):
+    from ml import evaluate as evaluate_module
     from ml.evaluate import evaluate
-    from retraining.pipeline.steps import evaluate as evaluate_module
 
-    run(edges, GOOD_PARAMS)
-    edges.source.frame = demo_frame(2)
+    run(resources, GOOD_PARAMS)
+    resources.source.frame = demo_frame(2)
     scored = []
     real_metrics = evaluate_module.label_metrics
     monkeypatch.setattr(evaluate_module, "label_metrics", lambda *a: scored.append(a) or real_metrics(*a))
 
-    state = run(edges, GOOD_PARAMS)
+    state = run(resources, GOOD_PARAMS)
 
     # Scored twice, by evaluate: the challenger when trained, the champion when compared; not a third time.
     assert len(scored) == 2
@@ -98,76 +98,76 @@ def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_ag
     assert sum(exclusion["excluded"].values()) == 0
     assert exclusion["clean"] == exclusion["rows"] == len(state.holdout)
     assert state.comparison.paired.rows == len(state.holdout)
-    challenger = edges.models.models[state.challenger.version]
+    challenger = resources.models.models[state.challenger.version]
     assert state.challenger.score.metrics == evaluate(challenger, state.holdout, "species").metrics
 
 
-def test_a_version_that_adds_a_column_keeps_the_champions_split_key(edges, monkeypatch):
-    run(edges, GOOD_PARAMS)
+def test_a_version_that_adds_a_column_keeps_the_champions_split_key(resources, monkeypatch):
+    run(resources, GOOD_PARAMS)
     keys = []
     validate = steps.validate
     monkeypatch.setattr(steps, "validate", lambda *a, **k: keys.append(k["key"]) or validate(*a, **k))
     grown = demo_frame(2).assign(ring=lambda f: np.arange(len(f)) % 7)
-    edges.source.frame = grown
-    seen = spy_on_loads(edges, monkeypatch)
+    resources.source.frame = grown
+    seen = spy_on_loads(resources, monkeypatch)
 
-    state = run(edges, GOOD_PARAMS)
+    state = run(resources, GOOD_PARAMS)
 
-    assert keys == [lineage.recorded_key(edges.models, "1")] == [state.split_key]
+    assert keys == [lineage.recorded_key(resources.models, "1")] == [state.split_key]
     assert "ring" not in state.split_key.columns
-    assert_never_scored_on_its_training_rows(edges, seen)
+    assert_never_scored_on_its_training_rows(resources, seen)
 
 
-def test_too_few_clean_rows_keep_the_champion_without_a_decision(edges, settings):
-    run(edges, GOOD_PARAMS)
+def test_too_few_clean_rows_keep_the_champion_without_a_decision(resources, settings):
+    run(resources, GOOD_PARAMS)
     settings.MIN_CLEAN_HOLDOUT_ROWS = 10_000
-    edges.source.frame = demo_frame(2)
+    resources.source.frame = demo_frame(2)
 
-    state = run(edges, GOOD_PARAMS)
+    state = run(resources, GOOD_PARAMS)
 
     assert state.status == "kept"
     assert state.comparison.decision.rule == "too_few_clean_rows"
     assert "no decision on contaminated rows" in state.reasons[0]
-    assert edges.models.loaded == []
+    assert resources.models.loaded == []
 
 
-def test_a_champion_logged_without_its_training_rows_is_said_to_be_unknown(edges):
-    run(edges, GOOD_PARAMS)
-    del edges.models.artifacts["1"][lineage.TRAINING_ROWS]
-    edges.source.frame = demo_frame(2)
+def test_a_champion_logged_without_its_training_rows_is_said_to_be_unknown(resources):
+    run(resources, GOOD_PARAMS)
+    del resources.models.artifacts["1"][lineage.TRAINING_ROWS]
+    resources.source.frame = demo_frame(2)
 
-    state = run(edges, GOOD_PARAMS)
+    state = run(resources, GOOD_PARAMS)
 
     assert any(reason.startswith("champion v1's training rows are unknown") for reason in state.reasons)
     assert state.comparison.paired.rows == len(state.holdout)
 
 
-def test_the_same_rows_in_another_order_are_no_new_data(edges):
-    run(edges, GOOD_PARAMS)
-    edges.source.frame = demo_frame(1).sample(frac=1, random_state=3)
+def test_the_same_rows_in_another_order_are_no_new_data(resources):
+    run(resources, GOOD_PARAMS)
+    resources.source.frame = demo_frame(1).sample(frac=1, random_state=3)
 
-    state = run(edges, GOOD_PARAMS)
+    state = run(resources, GOOD_PARAMS)
 
     assert state.status == "skipped"
     assert state.reasons[0].startswith("no new data: the same rows v1 was trained on, in another order")
 
 
-def test_the_same_rows_in_another_order_train_the_same_model(edges, settings):
-    first = run(edges, GOOD_PARAMS)
-    edges.deployments.served.clear()
-    edges.source.frame = demo_frame(1).sample(frac=1, random_state=3)
+def test_the_same_rows_in_another_order_train_the_same_model(resources, settings):
+    first = run(resources, GOOD_PARAMS)
+    resources.deployments.served.clear()
+    resources.source.frame = demo_frame(1).sample(frac=1, random_state=3)
 
-    second = run(edges, GOOD_PARAMS)
+    second = run(resources, GOOD_PARAMS)
 
     features = prepare_features(demo_frame(1), settings.TARGET_COLUMN)
-    ours, theirs = (edges.models.models[s.challenger.version] for s in (first, second))
+    ours, theirs = (resources.models.models[s.challenger.version] for s in (first, second))
     assert np.array_equal(ours.predict_proba(features), theirs.predict_proba(features))
 
 
-def test_every_model_records_what_it_was_made_from(edges, settings):
-    state = run(edges, GOOD_PARAMS)
+def test_every_model_records_what_it_was_made_from(resources, settings):
+    state = run(resources, GOOD_PARAMS)
 
-    made = lineage.recorded(edges.models, state.challenger.version)
+    made = lineage.recorded(resources.models, state.challenger.version)
     assert made == state.lineage
     assert made["target"] == "species"
     assert "species" not in made["features"]
@@ -175,37 +175,37 @@ def test_every_model_records_what_it_was_made_from(edges, settings):
     assert made["app_version"] == settings.APP_VERSION
     assert made["data"]["md5"] == state.dataset.md5
     assert made["data"]["fingerprint"] == state.fingerprint
-    assert edges.models.tags["1"]["lineage.target"] == "species"
+    assert resources.models.tags["1"]["lineage.target"] == "species"
 
 
-def _v2_served_by_hand_after_v1(edges, **policy) -> RunState:
+def _v2_served_by_hand_after_v1(resources, **policy) -> RunState:
     """v1 served, then a weak v2 served by hand: the next kept run checks v2 against v1."""
-    run(edges, GOOD_PARAMS)
-    edges.source.frame = demo_frame(2)
-    weak = run(edges, WEAK_PARAMS)
-    edges.deployments.deploy(weak.challenger.version, source="registry")
+    run(resources, GOOD_PARAMS)
+    resources.source.frame = demo_frame(2)
+    weak = run(resources, WEAK_PARAMS)
+    resources.deployments.deploy(weak.challenger.version, source="registry")
     return weak
 
 
-def test_a_model_replaced_recently_needs_the_stricter_level_to_come_back(edges):
-    _v2_served_by_hand_after_v1(edges)
-    edges.source.frame = demo_frame(3)
+def test_a_model_replaced_recently_needs_the_stricter_level_to_come_back(resources):
+    _v2_served_by_hand_after_v1(resources)
+    resources.source.frame = demo_frame(3)
 
-    state = run(edges, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
+    state = run(resources, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
 
     assert state.comparison.previous.version == "1"
     assert state.comparison.rollback is None
-    assert edges.deployments.champion().version == "2"
+    assert resources.deployments.champion().version == "2"
 
 
-def test_a_model_replaced_long_ago_comes_back_at_the_usual_level(edges):
-    _v2_served_by_hand_after_v1(edges)
-    old = edges.deployments.served[0].created_at - timedelta(days=90)
-    edges.deployments.served[:] = [replace(served, created_at=old) for served in edges.deployments.served]
-    edges.source.frame = demo_frame(3)
+def test_a_model_replaced_long_ago_comes_back_at_the_usual_level(resources):
+    _v2_served_by_hand_after_v1(resources)
+    old = resources.deployments.served[0].created_at - timedelta(days=90)
+    resources.deployments.served[:] = [replace(served, created_at=old) for served in resources.deployments.served]
+    resources.source.frame = demo_frame(3)
 
-    state = run(edges, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
+    state = run(resources, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
 
     assert state.comparison.rollback is not None
-    assert edges.deployments.champion().version == "1"
+    assert resources.deployments.champion().version == "1"
     assert "previous champion v1" in state.comparison.exclusion["rollback"]["excluded"]

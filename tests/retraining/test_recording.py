@@ -32,7 +32,7 @@ def test_a_run_that_is_not_queued_is_not_claimed_twice(recorder):
 
 
 def test_the_starting_state_is_what_the_run_was_asked_to_do(recorder):
-    state = recorder.state()
+    state = RunState.of(recorder.run)
 
     assert (state.run_id, state.trigger, state.estimator) == (recorder.run.pk, "api", "random_forest")
     assert state.policy["primary_metric"] == "accuracy"
@@ -47,7 +47,7 @@ def test_a_step_is_on_the_row_while_it_runs_and_its_findings_after(recorder):
         seen_while_running.update(step=current.step, steps=current.steps)
         return replace(state, dataset=VERSION, note="new data")
 
-    recorder.step("check", check, recorder.state())
+    recorder.step("check", check, RunState.of(recorder.run))
 
     assert seen_while_running["step"] == "check"
     assert seen_while_running["steps"][0]["status"] == "running"
@@ -63,7 +63,7 @@ def test_a_failing_step_is_recorded_with_its_error_and_the_error_raised(recorder
         raise ValueError("the remote is gone")
 
     with pytest.raises(ValueError, match="the remote is gone"):
-        recorder.step("pull", pull, recorder.state())
+        recorder.step("pull", pull, RunState.of(recorder.run))
 
     [step] = row(recorder).steps
     assert (step["status"], step["detail"]) == ("failed", "ValueError: the remote is gone")
@@ -71,7 +71,9 @@ def test_a_failing_step_is_recorded_with_its_error_and_the_error_raised(recorder
 
 def test_the_step_that_ends_the_run_is_stopped_and_the_ones_after_it_are_done(recorder):
     rejected = recorder.step(
-        "validate", lambda state: replace(state, status=Status.REJECTED, reasons=["no target"]), recorder.state()
+        "validate",
+        lambda state: replace(state, status=Status.REJECTED, reasons=["no target"]),
+        RunState.of(recorder.run),
     )
     recorder.finish(rejected)
     recorder.step("notify", lambda state: replace(state, note="email sent"), rejected)
@@ -90,7 +92,7 @@ def test_the_step_that_ends_the_run_is_stopped_and_the_ones_after_it_are_done(re
 
 
 def test_a_run_stopped_by_a_signal_says_so_in_a_field(recorder):
-    recorder.finish(recorder.state(), "WorkerStopped: the worker was stopped (SIGTERM)", "SIGTERM")
+    recorder.finish(RunState.of(recorder.run), "WorkerStopped: the worker was stopped (SIGTERM)", "SIGTERM")
 
     current = row(recorder)
     assert (current.status, current.stopped_by_signal) == (Status.FAILED, "SIGTERM")
@@ -101,7 +103,7 @@ def test_a_requeued_run_waits_in_the_queue_with_its_steps_kept(recorder):
         raise ConnectionError("refused")
 
     with pytest.raises(ConnectionError):
-        recorder.step("pull", pull, recorder.state())
+        recorder.step("pull", pull, RunState.of(recorder.run))
 
     recorder.requeue("the data remote unreachable, attempt 2 of 5, next in 30 s", "ConnectionError: refused")
 
@@ -120,6 +122,6 @@ def test_the_process_knows_the_run_and_step_it_works_on_only_while_working(recor
     with recorder.working():
         assert Recorder.current() is recorder
         assert recorder.position() is None
-        recorder.step("check", lambda state: state, recorder.state())
+        recorder.step("check", lambda state: state, RunState.of(recorder.run))
         assert recorder.position() == (recorder.run.pk, "check", "done")
     assert Recorder.current() is None

@@ -5,46 +5,46 @@ from django.core.management import CommandError, call_command
 
 from demo.batches import demo_frame
 from retraining.pipeline.reproduce import ReproduceError, reproduce
-from tests.support.memory import memory_edges, run_in_memory
+from tests.support.memory import memory_resources, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
 
 @pytest.fixture
-def edges(settings):
+def resources(settings):
     settings.DEMO_DATASET = "penguins"
     settings.TARGET_COLUMN = "species"
-    return memory_edges(demo_frame(1))
+    return memory_resources(demo_frame(1))
 
 
-def test_a_model_retrained_from_its_record_is_identical(edges):
-    state = run_in_memory(edges, GOOD_PARAMS)
+def test_a_model_retrained_from_its_record_is_identical(resources):
+    state = run_in_memory(resources, GOOD_PARAMS)
 
-    result = reproduce(state.challenger.version, edges.models, edges.source)
+    result = reproduce(state.challenger.version, resources.models, resources.source)
 
     assert result.identical
     assert result.rows == len(demo_frame(1))
     assert result.describe().startswith("v1 reproduced: identical outputs on all 206 training and holdout rows")
 
 
-def test_a_registered_model_that_differs_from_its_record_is_not_reproduced(edges):
-    first = run_in_memory(edges, GOOD_PARAMS)
-    edges.source.frame = demo_frame(2)
-    other = run_in_memory(edges, WEAK_PARAMS)
-    edges.source.frame = demo_frame(1)
-    edges.models.models["1"] = edges.models.models[other.challenger.version]
+def test_a_registered_model_that_differs_from_its_record_is_not_reproduced(resources):
+    first = run_in_memory(resources, GOOD_PARAMS)
+    resources.source.frame = demo_frame(2)
+    other = run_in_memory(resources, WEAK_PARAMS)
+    resources.source.frame = demo_frame(1)
+    resources.models.models["1"] = resources.models.models[other.challenger.version]
 
-    result = reproduce(first.challenger.version, edges.models, edges.source)
+    result = reproduce(first.challenger.version, resources.models, resources.source)
 
     assert not result.identical
     assert result.describe().startswith("v1 not reproduced: outputs differ on ")
 
 
-def test_a_model_without_a_record_cannot_be_reproduced(edges):
-    run_in_memory(edges, GOOD_PARAMS)
-    edges.models.artifacts["1"].clear()
+def test_a_model_without_a_record_cannot_be_reproduced(resources):
+    run_in_memory(resources, GOOD_PARAMS)
+    resources.models.artifacts["1"].clear()
 
     with pytest.raises(ReproduceError, match="version 1 was logged before models recorded what they were made from"):
-        reproduce("1", edges.models, edges.source)
+        reproduce("1", resources.models, resources.source)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from django.conf import settings
 from predictor.models import Deployment
 from retraining import tasks
 from retraining.models import RetrainingRun
-from retraining.pipeline import steps
+from retraining.pipeline import flow
 from retraining.runs import retries, store
 from tests.support.pipeline import publish_batch
 from tests.support.processes import PENGUIN, free_port
@@ -44,7 +44,7 @@ def remote_down(demo_registry):
 def test_an_unreachable_remote_requeues_the_run_and_the_retry_deploys(weak_champion, remote_down):
     run, _ = store.start_run(RetrainingRun.Trigger.SCHEDULE)
 
-    waiting = steps.execute(run.pk, attempt=retries.attempt(1))
+    waiting = flow.execute(run.pk, attempt=retries.attempt(1))
 
     assert waiting.status == Status.QUEUED
     assert waiting.waiting.startswith("the data registry or its DVC remote unreachable")
@@ -52,12 +52,12 @@ def test_an_unreachable_remote_requeues_the_run_and_the_retry_deploys(weak_champ
     assert Deployment.objects.first() == weak_champion
     remote_down()
 
-    done = steps.execute(run.pk, attempt=retries.attempt(2))
+    done = flow.execute(run.pk, attempt=retries.attempt(2))
 
     assert done.status == Status.DEPLOYED, (done.error, done.reasons)
     pulls = [step["status"] for step in done.steps if step["name"] == "pull"]
     assert pulls == ["waiting", "done"]
-    assert steps.execute(run.pk, attempt=retries.attempt(2)).steps == done.steps
+    assert flow.execute(run.pk, attempt=retries.attempt(2)).steps == done.steps
 
 
 def test_a_task_that_keeps_hitting_the_fault_fails_after_its_last_retry(weak_champion, remote_down):
@@ -95,7 +95,7 @@ def test_a_run_says_within_seconds_that_mlflow_is_unreachable_and_when_it_tries_
     run, _ = store.start_run(RetrainingRun.Trigger.SCHEDULE)
 
     started = time.monotonic()
-    waiting = steps.execute(run.pk, attempt=retries.attempt(1))
+    waiting = flow.execute(run.pk, attempt=retries.attempt(1))
     said_after = time.monotonic() - started
 
     assert said_after < 30, said_after
@@ -109,7 +109,7 @@ def test_a_run_says_within_seconds_that_mlflow_is_unreachable_and_when_it_tries_
     print(f"run #{run.pk} said MLflow was unreachable after {said_after:.1f} s: {waiting.waiting}")
 
     mlflow_down()
-    done = steps.execute(run.pk, attempt=retries.attempt(2))
+    done = flow.execute(run.pk, attempt=retries.attempt(2))
 
     assert done.status == Status.DEPLOYED, (done.error, done.reasons)
     assert (done.error, done.waiting) == ("", "")

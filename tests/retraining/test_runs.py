@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from retraining import tasks
 from retraining.models import RetrainingRun
-from retraining.pipeline import steps
+from retraining.pipeline import flow
 from retraining.runs import retries, store
 
 Status = RetrainingRun.Status
@@ -78,7 +78,7 @@ def test_a_redelivered_message_for_a_running_run_leaves_it_to_its_worker(db):
     run, _ = store.start_run("api")
     store.claim(run.pk)
 
-    assert steps.execute(run.pk).status == Status.RUNNING
+    assert flow.execute(run.pk).status == Status.RUNNING
     assert RetrainingRun.objects.get(pk=run.pk).steps == []
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from retraining.models import RetrainingRun
 from retraining.monitoring import triggers
-from retraining.pipeline import steps
+from retraining.pipeline import flow
 from tests.support.monitoring import log_predictions, penguin_inputs
 from tests.support.pipeline import publish_batch
 
@@ -20,7 +20,7 @@ def drifted_traffic(version: str) -> None:
 
 def test_data_published_after_a_drift_run_asked_for_it_starts_the_next_run_at_once(champion):
     drifted_traffic(champion.version)
-    asked = steps.execute(triggers.watch().run.pk)
+    asked = flow.execute(triggers.watch().run.pk)
     assert asked.status == "skipped"
     assert asked.reasons[0].endswith(f"no new labelled data since v{champion.version}: publish data")
 
@@ -33,7 +33,7 @@ def test_data_published_after_a_drift_run_asked_for_it_starts_the_next_run_at_on
 
     assert again.started
     assert again.run.evidence["new_data"] == f"data {published.md5} published since run #{asked.pk} asked for it"
-    done = steps.execute(again.run.pk)
+    done = flow.execute(again.run.pk)
     assert [step["name"] for step in done.steps][:4] == ["check", "pull", "validate", "train"]
     assert done.status in {"deployed", "kept"}
     assert RetrainingRun.objects.filter(trigger="drift").count() == 2

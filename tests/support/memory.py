@@ -1,4 +1,4 @@
-"""The pipeline's edges in memory, in the spirit of Kedro's MemoryDataset: the same steps run
+"""The pipeline's resources in memory, in the spirit of Kedro's MemoryDataset: the same steps run
 against lists and dicts, so a whole run is tested without git, DVC, MLflow or a mail server."""
 
 import hashlib
@@ -15,8 +15,8 @@ from ml.contract import known_categories
 from ml.gate.policy import DEFAULT_POLICY
 from predictor.serving.registry import ModelVersionInfo
 from retraining.data import DatasetVersion
-from retraining.pipeline import steps
-from retraining.pipeline.resources import Edges, Judged, Setup
+from retraining.pipeline import flow
+from retraining.pipeline.resources import Judged, Resources, Setup
 from retraining.pipeline.state import Champion, RunState, Schema
 
 _TYPES = {"f": "double", "i": "long", "b": "boolean"}
@@ -134,8 +134,8 @@ class MemoryNotifier:
         return {"memory": "sent"}
 
 
-def memory_edges(frame: pd.DataFrame) -> Edges:
-    return Edges(
+def memory_resources(frame: pd.DataFrame) -> Resources:
+    return Resources(
         source=MemorySource(frame),
         models=MemoryModels(),
         deployments=MemoryDeployments(),
@@ -165,14 +165,14 @@ _run_ids = itertools.count(1000)
 
 
 def run_in_memory(
-    edges: Edges,
+    resources: Resources,
     params: dict[str, Any],
     log: "StepLog | None" = None,
     trigger: str = "cli",
     evidence: dict[str, Any] | None = None,
     **policy: Any,
 ) -> RunState:
-    """One run as `pipeline.execute` sequences it (closing included), over these edges, minus the run row.
+    """One run as `pipeline.execute` sequences it (closing included), over these resources, minus the run row.
     `log`, if given, collects each step's name and outcome; `evidence` is a monitoring trigger's."""
     state = RunState(
         run_id=next(_run_ids),
@@ -184,5 +184,5 @@ def run_in_memory(
         policy={**DEFAULT_POLICY, **policy},
     )
     log = log if log is not None else StepLog()
-    state = steps.run(state, edges, log, after_close=False)
-    return steps.run(state, edges, log, after_close=True)
+    state = flow.run(state, resources, log, after_close=False)
+    return flow.run(state, resources, log, after_close=True)

@@ -10,7 +10,7 @@ from demo import batches
 from retraining import data
 from retraining.data import vcs
 from retraining.models import RetrainingRun
-from retraining.pipeline import steps
+from retraining.pipeline import flow
 from retraining.runs import store
 
 WEAK_PARAMS = {"n_estimators": 1, "max_depth": 1}
@@ -43,4 +43,4 @@ def publish_batch(batch: int) -> data.DatasetVersion:
 def run_pipeline(trigger: str = RetrainingRun.Trigger.CLI, **options) -> RetrainingRun:
     run, created = store.start_run(trigger)
     assert created, f"run #{run.pk} was still {run.status}"
-    return steps.execute(run.pk, **options)
+    return flow.execute(run.pk, **options)

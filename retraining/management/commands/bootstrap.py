@@ -11,7 +11,7 @@ from demo import batches
 from predictor.models import Deployment
 from retraining import data
 from retraining.models import RetrainingRun
-from retraining.pipeline import steps
+from retraining.pipeline import flow
 from retraining.runs import store
 from retraining.workers import schedule
 
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         if not started:
             raise CommandError(f"run #{run.pk} is in progress; wait for it to finish")
         try:
-            run = steps.execute(run.pk, progress=self.stdout.write)
+            run = flow.execute(run.pk, progress=self.stdout.write)
         except data.DataError as exc:
             raise CommandError(str(exc)) from None
         if run.status != RetrainingRun.Status.DEPLOYED:

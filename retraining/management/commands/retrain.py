@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from retraining.models import RetrainingRun
-from retraining.pipeline import steps
+from retraining.pipeline import flow
 from retraining.runs import store
 
 Status = RetrainingRun.Status
@@ -18,7 +18,7 @@ class Command(BaseCommand):
             raise CommandError(f"run #{run.pk} is already {run.status} (started by {run.trigger}); try again later")
         self.stdout.write(f"run #{run.pk} started")
         try:
-            run = steps.execute(run.pk, progress=self.stdout.write)
+            run = flow.execute(run.pk, progress=self.stdout.write)
         except KeyboardInterrupt:
             # Closed now rather than left for the stale-run sweep to find minutes later.
             step = RetrainingRun.objects.get(pk=run.pk).step or "?"

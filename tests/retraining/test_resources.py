@@ -1,4 +1,4 @@
-"""The real edges over the database: which versions were replaced recently."""
+"""The real resources over the database: which versions were replaced recently."""
 
 from datetime import timedelta
 
