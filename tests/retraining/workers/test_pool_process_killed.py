@@ -17,7 +17,7 @@ from tests.support.pipeline import GOOD_PARAMS, publish_batch
 from tests.support.workers import PoolWorker, wait_until
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 Status = RetrainingRun.Status
 # Several seconds of fitting: long enough to be caught in the middle of it.
 SLOW_PARAMS = {"n_estimators": 3000}

@@ -20,7 +20,7 @@ from tests.support.pipeline import GOOD_PARAMS, publish_batch
 from tests.support.processes import subprocess_env
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 Status = RetrainingRun.Status
 # Slow enough (several seconds of fitting) to be caught in the middle of it.
 SLOW_PARAMS = {"n_estimators": 4000}

@@ -1,5 +1,5 @@
 """The whole pipeline over in-memory resources (Kedro style): every branch of the step list, in
-seconds. The same runs against git, DVC, MLflow and the database are in test_pipeline.py."""
+seconds. The same runs against git, DVC, MLflow and the database are in test_flow.py."""
 
 from dataclasses import replace
 

@@ -19,7 +19,7 @@ from retraining.runs import shutdown
 from retraining.runs.recorder import Recorder
 from tests.support.processes import subprocess_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 Status = RetrainingRun.Status
 
 
