@@ -101,7 +101,7 @@ def _holdout_keys(state: RunState) -> dict[SplitKey, np.ndarray]:
 def _compared(state: RunState, comparison: Verdict) -> RunState:
     decision = comparison.decision
     note = _verdict(decision.deploy, decision.rule)
-    return replace(state, comparison=comparison, reasons=decision.reasons, note=note)
+    return replace(state, verdict=comparison, reasons=decision.reasons, note=note)
 
 
 def judge(

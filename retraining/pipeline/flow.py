@@ -53,9 +53,9 @@ STEPS = (
     Step("validate", steps.validate_data, interruptible=True),
     Step("train", steps.train_challenger, interruptible=True),
     Step("compare", compare, interruptible=True),
-    Step("deploy", steps.deploy, when=lambda state: state.comparison.decision.deploy),
-    Step("keep", steps.keep, when=lambda state: not state.comparison.decision.deploy),
-    Step("rollback", steps.rollback, when=lambda state: state.comparison.rollback is not None),
+    Step("deploy", steps.deploy, when=lambda state: state.verdict.decision.deploy),
+    Step("keep", steps.keep, when=lambda state: not state.verdict.decision.deploy),
+    Step("rollback", steps.rollback, when=lambda state: state.verdict.rollback is not None),
     Step("notify", steps.notify, when=_worth_telling, after_close=True),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)

@@ -141,7 +141,7 @@ class RunState:
     # The holdout rows' keys under `split_key`, row for row (steps/split.py): computed once, by the split.
     holdout_keys: np.ndarray | None = None
     challenger: Challenger | None = None
-    comparison: Verdict | None = None
+    verdict: Verdict | None = None
     deployment_id: int | None = None
     notifications: dict[str, str] = field(default_factory=dict)
     # How the run ends: set by the step that decides it.
@@ -201,7 +201,7 @@ def row_fields(state: RunState) -> dict[str, Any]:
             "model_version": state.challenger.version,
             "challenger_metrics": state.challenger.score.metrics,
         }
-    compared = state.comparison
+    compared = state.verdict
     if compared is not None:
         fields["decision_rule"] = compared.decision.rule
         fields["holdout_exclusion"] = compared.exclusion

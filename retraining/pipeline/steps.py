@@ -196,7 +196,7 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
 
 
 def deploy(state: RunState, resources: Resources) -> RunState:
-    challenger, decision = state.challenger, state.comparison.decision
+    challenger, decision = state.challenger, state.verdict.decision
     resources.models.check_serves(challenger.version)
     deployment_id = resources.deployments.deploy(
         challenger.version,
@@ -217,7 +217,7 @@ def deploy(state: RunState, resources: Resources) -> RunState:
 
 
 def keep(state: RunState, resources: Resources) -> RunState:
-    reasons = list(state.comparison.decision.reasons)
+    reasons = list(state.verdict.decision.reasons)
     resources.models.tag(state.challenger.version, "retraining.rejected", "; ".join(reasons))
     champion = f"v{state.champion.version}" if state.champion else "-"
     return replace(state, status=Status.KEPT, reasons=reasons, note=f"kept champion {champion}")
@@ -225,7 +225,7 @@ def keep(state: RunState, resources: Resources) -> RunState:
 
 def rollback(state: RunState, resources: Resources) -> RunState:
     """The seed's promise: the champion regressed below the one before it, which is served again."""
-    champion, comparison = state.champion, state.comparison
+    champion, comparison = state.champion, state.verdict
     previous = comparison.previous
     reason = (
         f"regression: champion v{champion.version} fell below the previous champion v{previous.version} "

@@ -168,7 +168,7 @@ class Recorder:
         """Beat from a side thread so a long fit still shows the worker is alive."""
         while not stop.wait(settings.RUN_HEARTBEAT_INTERVAL):
             try:
-                store.beat(self.run.pk)
+                store.heartbeat(self.run.pk)
             except Exception:
                 logger.warning("heartbeat for run #%s failed", self.run.pk, exc_info=True)
             finally:

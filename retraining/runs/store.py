@@ -103,7 +103,7 @@ def requeue(run_id: int, waiting: str) -> bool:
     )
 
 
-def beat(run_id: int) -> None:
+def heartbeat(run_id: int) -> None:
     RetrainingRun.objects.filter(pk=run_id, active=True).update(heartbeat_at=timezone.now())
 
 

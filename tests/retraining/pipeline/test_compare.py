@@ -70,10 +70,10 @@ def test_the_champions_training_rows_are_dropped_from_a_larger_holdout_and_count
 
     state = run(resources, GOOD_PARAMS)
 
-    exclusion = state.comparison.exclusion
+    exclusion = state.verdict.exclusion
     assert exclusion["excluded"]["champion v1"] > 0
     assert exclusion["clean"] == exclusion["rows"] - exclusion["excluded"]["champion v1"]
-    assert state.comparison.paired.rows == exclusion["clean"]
+    assert state.verdict.paired.rows == exclusion["clean"]
     assert len(state.challenger.score.predictions) == exclusion["clean"]
     assert any("champion v1 was trained on" in reason for reason in state.reasons)
     assert_never_scored_on_its_training_rows(resources, seen)
@@ -94,10 +94,10 @@ def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_ag
     # Scored twice, by evaluate: the challenger when trained, the champion when compared; not a third time.
     assert len(scored) == 2
 
-    exclusion = state.comparison.exclusion
+    exclusion = state.verdict.exclusion
     assert sum(exclusion["excluded"].values()) == 0
     assert exclusion["clean"] == exclusion["rows"] == len(state.holdout)
-    assert state.comparison.paired.rows == len(state.holdout)
+    assert state.verdict.paired.rows == len(state.holdout)
     challenger = resources.models.models[state.challenger.version]
     assert state.challenger.score.metrics == evaluate(challenger, state.holdout, "species").metrics
 
@@ -126,7 +126,7 @@ def test_too_few_clean_rows_keep_the_champion_without_a_decision(resources, sett
     state = run(resources, GOOD_PARAMS)
 
     assert state.status == "kept"
-    assert state.comparison.decision.rule == "too_few_clean_rows"
+    assert state.verdict.decision.rule == "too_few_clean_rows"
     assert "no decision on contaminated rows" in state.reasons[0]
     assert resources.models.loaded == []
 
@@ -139,7 +139,7 @@ def test_a_champion_logged_without_its_training_rows_is_said_to_be_unknown(resou
     state = run(resources, GOOD_PARAMS)
 
     assert any(reason.startswith("champion v1's training rows are unknown") for reason in state.reasons)
-    assert state.comparison.paired.rows == len(state.holdout)
+    assert state.verdict.paired.rows == len(state.holdout)
 
 
 def test_the_same_rows_in_another_order_are_no_new_data(resources):
@@ -193,8 +193,8 @@ def test_a_model_replaced_recently_needs_the_stricter_level_to_come_back(resourc
 
     state = run(resources, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
 
-    assert state.comparison.previous.version == "1"
-    assert state.comparison.rollback is None
+    assert state.verdict.previous.version == "1"
+    assert state.verdict.rollback is None
     assert resources.deployments.champion().version == "2"
 
 
@@ -206,6 +206,6 @@ def test_a_model_replaced_long_ago_comes_back_at_the_usual_level(resources):
 
     state = run(resources, WEAK_PARAMS, significance=0.9, return_significance=1e-12)
 
-    assert state.comparison.rollback is not None
+    assert state.verdict.rollback is not None
     assert resources.deployments.champion().version == "1"
-    assert "previous champion v1" in state.comparison.exclusion["rollback"]["excluded"]
+    assert "previous champion v1" in state.verdict.exclusion["rollback"]["excluded"]

@@ -124,7 +124,7 @@ def test_the_previous_champion_is_not_scored_when_the_challenger_is_deployed(res
     assert state.status == "deployed"
     assert "rollback" not in names(steps)
     assert resources.models.loaded == ["2"]
-    assert state.comparison.previous is None
+    assert state.verdict.previous is None
 
 
 def test_invalid_data_stops_at_validation_and_is_still_notified(resources):
