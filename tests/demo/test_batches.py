@@ -27,7 +27,7 @@ def test_demo_batches_are_cumulative_shuffled_slices_of_the_penguins() -> None:
         "sex",
         "year",
     ]
-    assert set(batches[0]["species"]) == {"Adelie", "Chinstrap", "Gentoo"}
+    assert set(frames[0]["species"]) == {"Adelie", "Chinstrap", "Gentoo"}
     for out_of_range in (0, batches.DEMO_BATCHES + 1):
         with pytest.raises(ValueError, match="demo batch must be between 1 and 3"):
             batches.demo_frame(out_of_range, "penguins")

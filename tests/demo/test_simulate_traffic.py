@@ -1,4 +1,4 @@
-"""manage.py simulate_traffic (retraining/traffic.py): demo rows to a real app, shifted after a
+"""manage.py simulate_traffic (demo/traffic/): demo rows to a real app, shifted after a
 while, with the true labels of a share of them posted as feedback."""
 
 import dataclasses
