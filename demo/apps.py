@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class DemoConfig(AppConfig):
-    """The demo's datasets, traffic simulator and MLflow UI installer: commands only, no models."""
+    """The demo's datasets, their data registry and the traffic simulator: commands only, no models."""
 
     name = "demo"

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from demo import mlflow_ui
+from predictor import mlflow_ui
 from tests.support.processes import free_port
 
 

@@ -1,13 +1,12 @@
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from demo import batches
 from predictor.models import Deployment
 from retraining import data
 from retraining.models import RetrainingRun
@@ -23,16 +22,8 @@ class Command(BaseCommand):
         self._staff_user()
         schedule.ensure_default_schedule()
         if settings.DATA_IS_DEMO:
-            created = batches.ensure_demo_registry(
-                Path(settings.DATA_REGISTRY),
-                settings.DATA_REMOTE,
-                settings.DATA_PATH,
-                settings.DATA_REMOTE_ENDPOINT_URL,
-            )
-            if created:
-                self.stdout.write(
-                    f"demo data registry created at {settings.DATA_REGISTRY} (version 1, md5 {created.md5})"
-                )
+            # By name: the demo app is optional, and nothing in the product depends on its code.
+            call_command("create_demo_registry", stdout=self.stdout, stderr=self.stderr)
         if Deployment.objects.exists():
             self.stdout.write(f"champion: v{Deployment.objects.first().version}")
             return

@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from demo import mlflow_ui
+from predictor import mlflow_ui
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""The demo's datasets (retraining/demo_datasets.py), and the loop the churn demo shows a newcomer."""
+"""The demo's datasets (demo/datasets.py), and the loop the churn demo shows a newcomer."""
 
 import pandas as pd
 import pytest

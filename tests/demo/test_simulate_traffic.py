@@ -1,4 +1,4 @@
-"""manage.py simulate_traffic (retraining/traffic.py): demo rows to a real app, shifted after a
+"""manage.py simulate_traffic (demo/traffic/): demo rows to a real app, shifted after a
 while, with the true labels of a share of them posted as feedback."""
 
 import dataclasses
@@ -76,7 +76,7 @@ def test_rows_come_from_the_demo_batch_the_served_model_was_trained_on(data_rows
     rows = traffic.build_rows("churn", model)
     assert rows.source == source
     assert len(rows.before.records) == len(rows.after.records) == pool
-    assert rows.before.records == traffic._records(demo_frame(3, "churn").head(pool)[model.columns])
+    assert rows.before.records == traffic.rows._records(demo_frame(3, "churn").head(pool)[model.columns])
 
 
 def test_unshifted_rows_are_the_demo_data_and_the_same_seed_draws_the_same_rows() -> None:
