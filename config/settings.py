@@ -188,7 +188,7 @@ CELERY_TASK_ROUTES = {
 }
 
 # Demo -------------------------------------------------------------------------------------
-# The demo's dataset (retraining/demo_datasets.py): "churn", generated, where more data helps and
+# The demo's dataset (demo/datasets.py): "churn", generated, where more data helps and
 # no model is perfect, so the loop shows deployments and kept champions; or "penguins", where the
 # first model already scores 1.0. It also gives the defaults of MODEL_NAME, DATA_PATH and TARGET_COLUMN.
 DEMO_TARGETS = {"churn": "churned", "penguins": "species"}
