@@ -72,6 +72,16 @@ def weighted_auc(weights: np.ndarray, truth: np.ndarray, classes: list[str], pro
     return np.mean([binary_auc(weights, truth == c, probabilities[:, i]) for i, c in enumerate(classes)], axis=0)
 
 
+def roc_auc(truth: np.ndarray, classes: list[str], probabilities: np.ndarray) -> float | None:
+    """ROC AUC of one model over every row (`weighted_auc`), or None where it does not apply:
+    fewer than two classes in the labels, a label the model does not know, a class with no rows."""
+    present = set(truth)
+    if len(present) < 2 or not present <= set(classes):
+        return None
+    auc = float(weighted_auc(np.ones((1, len(truth))), truth, classes, probabilities)[0])
+    return None if np.isnan(auc) else auc
+
+
 def binary_auc(weights: np.ndarray, positive: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """The probability that a positive outscores a negative (ties count half), with row weights:
     rows are sorted once and tied scores grouped, so each resample is a few vectorised sums."""
