@@ -27,7 +27,7 @@ def main() -> None:
     from mlflow.models import infer_signature
     from pipeline import synthetic
 
-    from ml.estimators import prepare_features
+    from ml.features import prepare_features
     from ml.split import split
     from predictor.serving.registry import signature_rows
 

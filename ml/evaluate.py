@@ -10,7 +10,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from ml.estimators import labels, prepare_features
+from ml.features import labels, prepare_features
 from ml.metrics import label_metrics, roc_auc
 
 # Classifiers whose predict() is, in sklearn's own code, the most probable class of predict_proba():

@@ -14,7 +14,8 @@ import pandas as pd
 from django.conf import settings
 
 from ml import lineage
-from ml.estimators import prepare_features, train
+from ml.estimators import train
+from ml.features import prepare_features
 from ml.split import SplitKey, canonical_split
 from retraining.data import DatasetVersion
 from retraining.pipeline.resources import Models, Source

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from ml import lineage
 from ml.drift.profile import build_profile
-from ml.estimators import prepare_features, train
+from ml.estimators import train
 from ml.evaluate import evaluate
+from ml.features import prepare_features
 from ml.split import SplitError, SplitKey, canonical_split, non_features, row_keys, split_key
 from ml.validate import validate
 from predictor import drift_check

@@ -5,7 +5,8 @@ import pytest
 from demo.batches import demo_frame
 from ml.contract import known_categories
 from ml.drift.profile import build_profile
-from ml.estimators import prepare_features, train
+from ml.estimators import train
+from ml.features import prepare_features
 from predictor.serving import registry
 from tests.support.models import log_plain
 

@@ -11,7 +11,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from demo.batches import demo_frame
-from ml.estimators import ESTIMATORS, prepare_features, train
+from ml.estimators import ESTIMATORS, train
+from ml.features import prepare_features
 from predictor.serving import registry
 from predictor.serving.trust import untrusted_types
 from tests.support.models import log_plain

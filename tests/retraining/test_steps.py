@@ -8,8 +8,9 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from ml.contract import known_categories
 from ml.drift.drift import Thresholds
 from ml.drift.profile import build_profile
-from ml.estimators import TrainingError, labels, prepare_features, train
+from ml.estimators import TrainingError, train
 from ml.evaluate import evaluate
+from ml.features import labels, prepare_features
 from ml.split import holdout_mask, row_keys, split_key
 from ml.validate import validate
 
