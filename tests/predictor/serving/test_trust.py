@@ -55,7 +55,7 @@ def test_a_model_holding_an_object_the_walk_does_not_know_is_listed_from_a_dump(
 
     assert untrusted_types(wrapped) is None
     assert registry.skops_trusted_types(wrapped) == _from_a_dump(wrapped)
-    assert "tests.predictor.test_trust._guard" in registry.skops_trusted_types(wrapped)
+    assert "tests.predictor.serving.test_trust._guard" in registry.skops_trusted_types(wrapped)
 
 
 class _Spy:
