@@ -16,7 +16,8 @@ from django.conf import settings
 from ml import lineage
 from ml.estimators import train
 from ml.features import prepare_features
-from ml.split import SplitKey, canonical_split
+from ml.keys import SplitKey
+from ml.split import canonical_split
 from retraining.data import DatasetVersion
 from retraining.pipeline.resources import Models, Source
 

@@ -11,7 +11,8 @@ from ml.drift.profile import build_profile
 from ml.estimators import TrainingError, train
 from ml.evaluate import evaluate
 from ml.features import labels, prepare_features
-from ml.split import holdout_mask, row_keys, split_key
+from ml.keys import row_keys
+from ml.split import holdout_mask, split_key
 from ml.validate import validate
 
 

@@ -11,7 +11,7 @@ import pytest
 from demo.batches import demo_frame
 from ml import lineage
 from ml.features import prepare_features
-from ml.split import row_keys
+from ml.keys import row_keys
 from retraining.pipeline import steps
 from retraining.pipeline.state import RunState
 from tests.support.memory import memory_edges, run_in_memory
