@@ -32,3 +32,16 @@ def mixed(rows: int = 3000, seed: int = 5) -> pd.DataFrame:
     data["note"] = data["note"].astype("str")
     copies = data.head(200).assign(label="other")
     return pd.concat([data, copies], ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def sizes(rows: int = 60) -> pd.DataFrame:
+    """A size, a colour, and a label the size decides: a model learns it from a few rows."""
+    rng = np.random.default_rng(0)
+    size = rng.normal(10, 3, rows)
+    return pd.DataFrame(
+        {
+            "size": size,
+            "colour": rng.choice(["red", "blue"], rows),
+            "label": np.where(size > 10, "big", "small"),
+        }
+    )
