@@ -22,7 +22,8 @@ from ml.contract import (
     PREPROCESS,
     SCALE,
 )
-from ml.features import feature_columns, labels, prepare_features
+from ml.features import feature_columns, prepare_features
+from ml.task import CLASSIFICATION
 
 ESTIMATORS: dict[str, type] = {
     "random_forest": RandomForestClassifier,
@@ -90,7 +91,7 @@ def train(
     pipeline = build_pipeline(frame, target, estimator, params, seed, exclude)
     features = prepare_features(frame, target, exclude) if features is None else features
     try:
-        pipeline.fit(features, labels(frame[target]))
+        pipeline.fit(features, CLASSIFICATION.labels(frame[target]))
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"training {estimator} failed: {exc}") from None
     return pipeline

@@ -10,8 +10,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from ml.features import labels, prepare_features
+from ml.features import prepare_features
 from ml.metrics import label_metrics, roc_auc
+from ml.task import CLASSIFICATION
 
 # Classifiers whose predict() is, in sklearn's own code, the most probable class of predict_proba():
 # their labels are read off the probabilities, one pass over the holdout instead of two.
@@ -29,7 +30,7 @@ class Score:
 def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
     """Accuracy, precision, recall, F1 (macro over classes beyond two) and ROC AUC where it applies,
     with sklearn's conventions (ml.metrics)."""
-    truth = labels(holdout[target])
+    truth = CLASSIFICATION.labels(holdout[target])
     features = prepare_features(holdout, target)
     if not hasattr(model, "predict_proba"):
         predicted = np.asarray(model.predict(features)).astype(str)

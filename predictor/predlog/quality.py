@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ml.contract import METRICS
-from ml.metrics import binary_auc, class_indices, label_metric, label_metrics, roc_auc
+from ml.metrics import LABEL_METRICS, binary_auc, class_indices, label_metric, label_metrics, roc_auc
+from ml.task import CLASSIFICATION
 
 RESAMPLES = 1000
 Z95 = 1.959963984540054
@@ -61,11 +61,11 @@ def score(truth: list[str], predicted: list[str], proba: np.ndarray | None, clas
         auc = _auc(y, proba, classes)
         if auc is not None:
             metrics["roc_auc"] = auc
-    return {"labels": count, "metrics": {name: metrics[name] for name in METRICS if name in metrics}}
+    return {"labels": count, "metrics": {name: metrics[name] for name in CLASSIFICATION.metrics if name in metrics}}
 
 
 # The metrics a confusion matrix gives: ROC AUC needs every row's probabilities.
-CONFUSION_METRICS = ("accuracy", "precision", "recall", "f1")
+CONFUSION_METRICS = LABEL_METRICS
 
 
 def score_counts(cells: dict[tuple[str, str], int], metric: str) -> dict[str, float] | None:
