@@ -17,13 +17,12 @@ from ml.contract import is_numeric
 
 DEFAULT_SALT = "retraining-rows!"
 _KEY_BYTES = 8
-# Rows keyed at a time (row_keys): a row's key depends on that row alone. Small, so
-# that the Python strings of a block stay in a few of the interpreter's memory arenas: 20,000 rows
-# left some 20 MiB of arenas pinned by stray objects after the keys of 600,000 rows, 2,048 rows 2 MiB,
-# for 5% more CPU time.
+# Rows keyed at a time (row_keys): a row's key depends on that row alone. Small, so that the Python
+# strings of a block stay in a few of the interpreter's memory arenas, which larger blocks leave pinned
+# by stray objects after the keys are computed (docs/benchmarks.md).
 ROW_BLOCK = 2_048
 # Rows a whole-row hash takes at a time (row_hashes): no Python string a row there, so a larger block
-# saves pandas' cost per call (0.35 s against 0.11 s for 1.2 million rows).
+# saves pandas' cost per call, most of the hashing's time in small blocks.
 HASH_BLOCK = 65_536
 # A column is turned into text once per distinct value when it has at most one in this many rows
 # (row_keys): numbers rounded to four places repeat that much from some 250,000 rows on. Its

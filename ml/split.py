@@ -211,7 +211,7 @@ def exclude_trained_on(
 
 def _among(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """`np.isin(values, keys)`; a binary search in `keys` when they are sorted, as a model's
-    training rows are (a fraction of the time of sorting both together at a million rows)."""
+    training rows are, instead of sorting both together."""
     if len(keys) == 0 or len(values) == 0:
         return np.zeros(len(values), dtype=bool)
     if not (keys[1:] >= keys[:-1]).all():

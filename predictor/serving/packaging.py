@@ -26,8 +26,8 @@ def skops_trusted_types(model: Any) -> list[str]:
 
 def signature_rows(frame: Any) -> Any:
     """The first rows and each column's first gap: MLflow infers the same schema from these as
-    from every training row (a column with a gap anywhere is optional), in milliseconds instead
-    of the 85 s it spent walking 960,000 rows (bench/pipeline.py --rows 1000000)."""
+    from every training row (a column with a gap anywhere is optional), without walking every row,
+    which costs time in proportion to the training data (docs/benchmarks.md)."""
     gaps = frame.isna()
     first_gaps = [int(gaps[name].to_numpy().argmax()) for name in frame.columns if gaps[name].any()]
     positions = sorted({*range(min(5, len(frame))), *first_gaps})
@@ -36,7 +36,7 @@ def signature_rows(frame: Any) -> Any:
 
 def pip_requirements() -> list[str]:
     """What the model needs, pinned to what trained it: left to MLflow, finding this out loads
-    the model in a subprocess and costs more than ten seconds for a large forest (bench/pipeline.py)."""
+    the model in a subprocess, seconds for a large forest (docs/benchmarks.md)."""
     from importlib.metadata import version
 
     return [f"{package}=={version(package)}" for package in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
