@@ -1,9 +1,11 @@
 """The metrics the policy compares, with sklearn's conventions, over weighted rows.
 
-Written once for two callers: evaluate() scores a model (every row weighs 1), and the gate's
-resampling scores thousands of resamples at once (one row of weights each). Sharing the code keeps
-the gate's difference equal to the difference of the recorded metrics, and skips sklearn's input
-checks, which cost more than the arithmetic on a holdout of a few thousand rows.
+Written once for every caller: evaluate() scores a model (every row weighs 1), the gate's
+resampling scores thousands of resamples at once (one row of weights each), and live quality
+(predictor/predlog/quality.py) scores labelled predictions and their bootstrap. Sharing the code
+keeps the gate's difference equal to the difference of the recorded metrics and a live figure equal
+to the holdout's definition, and skips sklearn's input checks, which cost more than the arithmetic
+on a holdout of a few thousand rows.
 """
 
 import numpy as np
