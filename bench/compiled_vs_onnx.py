@@ -39,7 +39,8 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from pipeline import synthetic
 
-    from ml.estimators import prepare_features, train
+    from ml.estimators import train
+    from ml.features import prepare_features
     from predictor.serving import inference
 
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -84,7 +84,7 @@ def main() -> None:
 
 def demo_batches(build_profile, compare) -> None:
     from demo.batches import demo_frame
-    from ml.estimators import prepare_features
+    from ml.features import prepare_features
     from ml.split import split
 
     print("\nthe demo data: each batch against the profile of batch 1's training split (as the validate step)")

@@ -27,9 +27,9 @@ def main() -> None:
     from mlflow.models import infer_signature
     from pipeline import synthetic
 
-    from ml.estimators import prepare_features
+    from ml.features import prepare_features
     from ml.split import split
-    from predictor.serving.registry import signature_rows
+    from predictor.serving.packaging import signature_rows
 
     frame = synthetic(args.rows, seed=1)
     print(f"{args.rows} rows, {frame.memory_usage(deep=True).sum() / 2**20:.0f} MiB in memory")

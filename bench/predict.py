@@ -301,7 +301,8 @@ def _register_model(dataset: str):  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
     from demo.batches import demo_frame
-    from ml.estimators import prepare_features, train
+    from ml.estimators import train
+    from ml.features import prepare_features
     from predictor import services
     from predictor.serving import registry
 

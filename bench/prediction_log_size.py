@@ -48,7 +48,7 @@ def main() -> None:
     from django.db.models import F
 
     from demo.batches import demo_frame
-    from ml.estimators import prepare_features
+    from ml.features import prepare_features
     from predictor.models import Prediction
     from predictor.predlog import new_ids
     from predictor.predlog.writing import Writer, insert

@@ -38,7 +38,8 @@ def main() -> None:
     from demo import datasets, traffic
     from ml.drift.drift import DRIFT, compare
     from ml.drift.profile import build_profile
-    from ml.estimators import prepare_features, train
+    from ml.estimators import train
+    from ml.features import prepare_features
     from ml.split import split, split_key
 
     targets = {"churn": "churned", "penguins": "species"}

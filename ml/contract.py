@@ -27,9 +27,6 @@ FILL_VALUE = "missing"
 NUMERIC_TYPES = frozenset({"double", "float", "long", "integer"})
 INTEGER_TYPES = frozenset({"long", "integer"})
 
-# What a model is scored on, in the order they are shown; the policy's guard metrics too.
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
-
 
 def is_numeric(column: pd.Series) -> bool:
     """A column the pipeline scales as a number: booleans are categories, not numbers."""

@@ -3,7 +3,6 @@
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -22,8 +21,9 @@ from ml.contract import (
     NUMERIC,
     PREPROCESS,
     SCALE,
-    is_numeric,
 )
+from ml.features import feature_columns, prepare_features
+from ml.task import CLASSIFICATION
 
 ESTIMATORS: dict[str, type] = {
     "random_forest": RandomForestClassifier,
@@ -35,16 +35,6 @@ ESTIMATORS: dict[str, type] = {
 
 class TrainingError(ValueError):
     """The configured estimator or its hyperparameters are not usable."""
-
-
-def feature_columns(frame: pd.DataFrame, target: str, exclude: Iterable[str] = ()) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) feature columns, in the frame's order: every column but the target and
-    the excluded ones (the row id, timestamps, free text: see ml.split.non_features)."""
-    # prepare_features keeps numeric columns as they are and makes every other one plain objects.
-    features = [c for c in frame.columns if c not in _dropped(frame, target, exclude)]
-    numeric = [c for c in features if is_numeric(frame[c])]
-    categorical = [c for c in features if c not in numeric]
-    return numeric, categorical
 
 
 def build_pipeline(
@@ -84,43 +74,6 @@ def build_pipeline(
     return Pipeline([(PREPROCESS, preprocess), (CLASSIFIER, classifier)])
 
 
-def prepare_features(frame: pd.DataFrame, target: str | None = None, exclude: Iterable[str] = ()) -> pd.DataFrame:
-    """Features as the pipeline expects them: categorical columns as plain Python objects.
-
-    Excluded columns absent from the frame are ignored: a configured exclusion is not a required column.
-    Numeric columns are not copied (pandas copies on write).
-    """
-    out = frame.drop(columns=_dropped(frame, target, exclude))
-    for name in out.columns:
-        if not is_numeric(out[name]):
-            out[name] = _as_objects(out[name], None)
-    return out
-
-
-def labels(column: pd.Series) -> np.ndarray:
-    """A label column as text, as `column.astype(str).to_numpy()` gives it (Python strings, NaN in a
-    gap), with one object per distinct label."""
-    text = column.astype(str)
-    if isinstance(text.dtype, pd.StringDtype):
-        return _as_objects(text, text.dtype.na_value).to_numpy()
-    return text.to_numpy()
-
-
-def _as_objects(column: pd.Series, missing: Any) -> Any:
-    """The column's values as Python objects, `missing` in its gaps. A text column's values are made
-    once per distinct value and shared by their rows: one object a row (pandas' own conversion) is
-    some 60 bytes a row and a second per million rows."""
-    if isinstance(column.dtype, pd.StringDtype):
-        codes, distinct = pd.factorize(column)
-        objects = np.append(np.asarray(distinct, dtype=object), np.array([missing], dtype=object))[codes]
-        return pd.Series(objects, index=column.index, name=column.name, dtype=object)
-    return column.astype(object).where(column.notna(), missing)
-
-
-def _dropped(frame: pd.DataFrame, target: str | None, exclude: Iterable[str]) -> list[str]:
-    return [c for c in dict.fromkeys([target, *exclude]) if c is not None and c in frame.columns]
-
-
 def train(
     frame: pd.DataFrame,
     target: str,
@@ -138,7 +91,7 @@ def train(
     pipeline = build_pipeline(frame, target, estimator, params, seed, exclude)
     features = prepare_features(frame, target, exclude) if features is None else features
     try:
-        pipeline.fit(features, labels(frame[target]))
+        pipeline.fit(features, CLASSIFICATION.labels(frame[target]))
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"training {estimator} failed: {exc}") from None
     return pipeline

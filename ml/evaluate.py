@@ -10,8 +10,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from ml.estimators import labels, prepare_features
-from ml.metrics import label_metrics, weighted_auc
+from ml.features import prepare_features
+from ml.metrics import label_metrics, roc_auc
+from ml.task import CLASSIFICATION
 
 # Classifiers whose predict() is, in sklearn's own code, the most probable class of predict_proba():
 # their labels are read off the probabilities, one pass over the holdout instead of two.
@@ -29,7 +30,7 @@ class Score:
 def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
     """Accuracy, precision, recall, F1 (macro over classes beyond two) and ROC AUC where it applies,
     with sklearn's conventions (ml.metrics)."""
-    truth = labels(holdout[target])
+    truth = CLASSIFICATION.labels(holdout[target])
     features = prepare_features(holdout, target)
     if not hasattr(model, "predict_proba"):
         predicted = np.asarray(model.predict(features)).astype(str)
@@ -42,7 +43,7 @@ def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
     else:
         predicted = np.asarray(model.predict(features)).astype(str)
     metrics = label_metrics(truth, predicted)
-    auc = _roc_auc(proba, model_classes, truth)
+    auc = roc_auc(truth, model_classes, proba)
     if auc is not None:
         metrics["roc_auc"] = auc
     return Score(metrics=metrics, predictions=predicted, probabilities=proba, classes=model_classes)
@@ -56,15 +57,7 @@ def restrict(score: Score, truth: np.ndarray, keep: np.ndarray) -> Score:
     predicted = score.predictions[keep]
     metrics = label_metrics(truth, predicted)
     proba = score.probabilities[keep] if score.probabilities is not None else None
-    auc = _roc_auc(proba, score.classes, truth) if proba is not None else None
+    auc = roc_auc(truth, score.classes, proba) if proba is not None else None
     if auc is not None:
         metrics["roc_auc"] = auc
     return Score(metrics=metrics, predictions=predicted, probabilities=proba, classes=score.classes)
-
-
-def _roc_auc(proba: np.ndarray, model_classes: list[str], truth: np.ndarray) -> float | None:
-    present = set(truth)
-    if len(present) < 2 or not present <= set(model_classes):
-        return None
-    auc = float(weighted_auc(np.ones((1, len(truth))), truth, model_classes, proba)[0])
-    return None if np.isnan(auc) else auc

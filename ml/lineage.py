@@ -13,7 +13,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ml.split import Exclusion, SplitKey, TrainingRows, exclude_trained_on, row_hashes
+from ml.keys import SplitKey, row_hashes
+from ml.split import Exclusion, TrainingRows, exclude_trained_on
 
 TRAINING_ROWS = "training_rows.bin"
 SPLIT_KEY = "split_key.json"

@@ -11,7 +11,8 @@ import pandas as pd
 
 from ml.contract import NUMERIC_TYPES, is_numeric
 from ml.drift import drift
-from ml.split import SplitKey, holdout_mask, split_key
+from ml.keys import SplitKey
+from ml.split import holdout_mask, split_key
 
 # Classes named in a problem, at most: a label per row would otherwise list every row.
 SHOWN_CLASSES = 5

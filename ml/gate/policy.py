@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ml.contract import METRICS as GUARD_METRICS
 from ml.evaluate import Score
 from ml.gate.significance import Comparison, compare
+from ml.task import CLASSIFICATION
 
 DEFAULT_POLICY: dict[str, Any] = {
     "primary_metric": "accuracy",
@@ -29,6 +29,8 @@ DEFAULT_POLICY: dict[str, Any] = {
     "min_first_score": 0.5,
 }
 POLICY_TESTS = ("bootstrap", "mcnemar", "none")
+# A challenger may not lose more than max_guard_drop on any of the task's other metrics.
+GUARD_METRICS = CLASSIFICATION.metrics
 # Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
 _TOLERANCE = 1e-9
 
@@ -114,7 +116,7 @@ def decide(
             f"the two models made the same predictions on all {comparison.rows} rows: nothing to choose between them",
         )
     old = champion[primary]
-    gain = new - old
+    gain = CLASSIFICATION.gain(primary, new, old)
     needed = policy["min_improvement"]
     better = gain > _TOLERANCE if needed <= 0 else gain >= needed - _TOLERANCE
     wanted = "strictly better" if needed <= 0 else f"at least +{needed:.4f}"
@@ -127,7 +129,7 @@ def decide(
     for metric in GUARD_METRICS:
         if metric == primary or metric not in challenger or metric not in champion:
             continue
-        drop = champion[metric] - challenger[metric]
+        drop = -CLASSIFICATION.gain(metric, challenger[metric], champion[metric])
         if drop > limit + _TOLERANCE:
             return keep(
                 "guard_metric",

@@ -25,13 +25,13 @@ def new_ids(count: int) -> list[str]:
     """`count` fresh ids, as the strings clients receive (8-4-4-4-12 hexadecimal)."""
     stamp = (int(time.time() * 1000) & 0xFFFF_FFFF_FFFF).to_bytes(6, "big")
     if count == 1:
-        # The common case, without numpy's per-call overhead (about 3 us against 20 us).
+        # The common case, without numpy's per-call overhead.
         raw = bytearray(stamp + os.urandom(10))
         raw[6] = 0x70 | (raw[6] & 0x0F)
         raw[8] = 0x80 | (raw[8] & 0x3F)
         h = raw.hex()
         return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"]
-    # Formatted as one array of characters: 1,000 ids in about 0.5 ms, against 1.5 ms one by one.
+    # Formatted as one array of characters, not one id at a time.
     raw = np.empty((count, 16), np.uint8)
     raw[:, :6] = np.frombuffer(stamp, np.uint8)
     raw[:, 6:] = np.frombuffer(os.urandom(10 * count), np.uint8).reshape(count, 10)

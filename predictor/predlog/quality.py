@@ -1,12 +1,11 @@
 """Live quality: the holdout's metrics, computed on labelled predictions, each with a 95% interval.
 
-The metrics are defined as the pipeline scores a holdout (retraining/steps/evaluate.py): macro
+Every figure is computed by ml.metrics, the code that scores a holdout (ml/evaluate.py): macro
 averages beyond two classes, the second class of the sorted pair as the positive one, ROC AUC
-one-vs-rest from the probabilities, so a live figure and a holdout figure can be compared.
+one-vs-rest from the probabilities, so a live figure and a holdout figure are the same metric.
 Accuracy gets a Wilson score interval (exact enough at any count, never outside 0..1); the
 others a percentile bootstrap. The bootstrap reweights rows (multinomial counts) instead of
-resampling them, so each resample is a matrix product and a cumulative sum: a thousand
-resamples of 100,000 labels take well under a second.
+resampling them, so each resample is a matrix product and a cumulative sum.
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from ml.contract import METRICS
+from ml.metrics import LABEL_METRICS, binary_auc, class_indices, label_metric, label_metrics, roc_auc
+from ml.task import CLASSIFICATION
 
 RESAMPLES = 1000
 Z95 = 1.959963984540054
@@ -52,28 +51,21 @@ def score(truth: list[str], predicted: list[str], proba: np.ndarray | None, clas
         return {"labels": 0, "metrics": {}}
     y = np.asarray(truth, dtype=object).astype(str)
     p = np.asarray(predicted, dtype=object).astype(str)
-    labels = sorted(set(y) | set(p))
-    binary = len(labels) == 2
-    average = "binary" if binary else "macro"
-    extra = {"pos_label": labels[1]} if binary else {}
-    correct = int((y == p).sum())
-    low, high = wilson(correct, count)
-    metrics: dict[str, dict[str, float]] = {
-        "accuracy": {"value": float(accuracy_score(y, p)), "low": low, "high": high}
-    }
+    values = label_metrics(y, p)
+    low, high = wilson(int((y == p).sum()), count)
+    metrics: dict[str, dict[str, float]] = {"accuracy": {"value": values["accuracy"], "low": low, "high": high}}
     cells = _cells(y, p)
-    for name, fn in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
-        value = float(fn(y, p, average=average, zero_division=0, **extra))
-        metrics[name] = {"value": value, **_percentiles(_cell_bootstrap(name, cells))}
+    for name in ("precision", "recall", "f1"):
+        metrics[name] = {"value": values[name], **_percentiles(_cell_bootstrap(name, cells))}
     if proba is not None and classes is not None:
         auc = _auc(y, proba, classes)
         if auc is not None:
             metrics["roc_auc"] = auc
-    return {"labels": count, "metrics": {name: metrics[name] for name in METRICS if name in metrics}}
+    return {"labels": count, "metrics": {name: metrics[name] for name in CLASSIFICATION.metrics if name in metrics}}
 
 
 # The metrics a confusion matrix gives: ROC AUC needs every row's probabilities.
-CONFUSION_METRICS = ("accuracy", "precision", "recall", "f1")
+CONFUSION_METRICS = LABEL_METRICS
 
 
 def score_counts(cells: dict[tuple[str, str], int], metric: str) -> dict[str, float] | None:
@@ -86,14 +78,12 @@ def score_counts(cells: dict[tuple[str, str], int], metric: str) -> dict[str, fl
     """
     if metric not in CONFUSION_METRICS or not cells:
         return None
-    total = sum(cells.values())
-    if metric == "accuracy":
-        correct = sum(n for (truth, predicted), n in cells.items() if truth == predicted)
-        low, high = wilson(correct, total)
-        return {"value": correct / total, "low": low, "high": high}
     truth, predicted, counts = _ordered(cells)
-    value = _confusion_scores(metric, truth, predicted, counts[None, :])[0]
-    return {"value": float(value), **_percentiles(_cell_bootstrap(metric, (truth, predicted, counts)))}
+    value = float(_confusion_scores(metric, truth, predicted, counts[None, :])[0])
+    if metric == "accuracy":
+        low, high = wilson(int(counts[truth == predicted].sum()), int(counts.sum()))
+        return {"value": value, "low": low, "high": high}
+    return {"value": value, **_percentiles(_cell_bootstrap(metric, (truth, predicted, counts)))}
 
 
 def _cells(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,24 +129,10 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
 
 
 def _confusion_scores(name: str, truth: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`name` (precision, recall or F1: the positive class's of two, else the macro average over
-    the classes seen) for each row of `weights`, the number of times each (truth, predicted)
-    cell is counted."""
-    labels = sorted(set(truth) | set(predicted))
-    k = len(labels)
-    index = {label: i for i, label in enumerate(labels)}
-    cell = np.array([index[t] * k + index[q] for t, q in zip(truth, predicted, strict=True)])
-    onehot = np.zeros((len(truth), k * k))
-    onehot[np.arange(len(truth)), cell] = 1.0
-    confusion = (weights @ onehot).reshape(-1, k, k)
-    tp = np.diagonal(confusion, axis1=1, axis2=2)
-    actual, guessed = confusion.sum(axis=2), confusion.sum(axis=1)
-    precision = np.divide(tp, guessed, out=np.zeros_like(tp), where=guessed > 0)
-    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
-    per_class = {"precision": precision, "recall": recall, "f1": f1}[name]
-    return per_class[:, 1] if k == 2 else per_class.mean(axis=1)
+    """`name` (ml.metrics' conventions: the positive class's of two, else the macro average over the
+    classes seen) for each row of `weights`, the number of times each (truth, predicted) cell is counted."""
+    t, q, k = class_indices(truth, predicted)
+    return label_metric(name, weights, t, q, k, 1 if k == 2 else None, list(range(k)))
 
 
 def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None) -> Any:
@@ -169,17 +145,8 @@ def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None) -> 
     """
     if proba is None or classes is None:
         return None
-    present = set(y)
-    if len(present) < 2 or not present <= set(classes):
-        return None
-    try:
-        if len(classes) == 2:
-            value = float(roc_auc_score(y == classes[1], proba[:, 1]))
-        else:
-            value = float(roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-    except ValueError:
-        return None
-    if math.isnan(value):
+    value = roc_auc(y, classes, proba)
+    if value is None:
         return None
     scale = 1.0
     if len(y) > AUC_BOOTSTRAP_ROWS:
@@ -209,17 +176,5 @@ def _macro(per_class: list[np.ndarray]) -> np.ndarray:
 
 
 def _weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
-    """ROC AUC of each reweighted resample (Mann-Whitney, ties counted half)."""
-    order = np.argsort(scores, kind="stable")
-    _, starts = np.unique(scores[order], return_index=True)
-    pos, neg = positive[order].astype(float), (~positive[order]).astype(float)
-    results = []
-    for chunk in weights:
-        w = chunk[:, order]
-        pos_group = np.add.reduceat(w * pos, starts, axis=1)
-        neg_group = np.add.reduceat(w * neg, starts, axis=1)
-        below = np.cumsum(neg_group, axis=1) - neg_group
-        wins = (pos_group * (below + 0.5 * neg_group)).sum(axis=1)
-        pairs = pos_group.sum(axis=1) * neg_group.sum(axis=1)
-        results.append(np.divide(wins, pairs, out=np.full(len(wins), np.nan), where=pairs > 0))
-    return np.concatenate(results)
+    """ROC AUC of each reweighted resample, a chunk of resamples at a time."""
+    return np.concatenate([binary_auc(chunk, positive, scores) for chunk in weights])

@@ -81,7 +81,7 @@ def live_metrics(version: str, since: datetime) -> dict:
     """Quality of one version on its labelled predictions since a time.
 
     {"version", "since", "labels": n, "metrics": {name: {"value", "low", "high"}}}, the metric
-    names of predictor/contract.py, each with a 95% interval (Wilson for accuracy, bootstrap
+    names of the task (ml/task.py), each with a 95% interval (Wilson for accuracy, bootstrap
     for the others). With no labels, `labels` is 0 and `metrics` empty.
     """
     labelled = list(

@@ -5,8 +5,7 @@ counter and a queue put, about a microsecond; nothing is encoded on the request 
 background thread per serving process wakes every LINGER seconds, turns what is queued (up to
 BATCH_ROWS rows) into rows a column at a time (`_rows`) and writes them with multi-row INSERTs
 (`insert`) on a connection it keeps. Its CPU is what logging costs a saturated worker (the
-writer holds the GIL while it builds rows): 14-20 us a logged row against about 1 ms a one-row
-request (docs/benchmarks.md).
+writer holds the GIL while it builds rows), a small share of a one-row request's (docs/benchmarks.md).
 
 Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database is slow or down
 and the queue is full, new rows are dropped and counted, with at most one log line a minute;
@@ -46,8 +45,8 @@ BATCH_ROWS = 2_000
 # fixed cost (a transaction, the statement) that a large batch shares out, and rows are built a
 # column at a time over the batch. Feedback is told to retry a prediction not logged yet.
 LINGER = 0.5
-# The writer keeps its connection between writes (a new SQLite connection costs 1.5-3 ms: the
-# pragmas, Django's functions, the schema) and lets Django close an old or broken one this
+# The writer keeps its connection between writes (a new SQLite connection sets up the pragmas,
+# Django's functions and the schema every time) and lets Django close an old or broken one this
 # often (CONN_MAX_AGE, health checks); a failed write reconnects at once.
 CONNECTION_CHECK_INTERVAL = 60.0
 # After a write failed twice, the writer waits this long before the next one.
@@ -171,7 +170,7 @@ class Writer:
             if not full:
                 # Woken by the clock (or a flush), never by a request: a put that woke this
                 # thread would hand the GIL over, and on a busy machine this thread could be
-                # descheduled holding it while the request waits (measured: +0.13 ms at p50).
+                # descheduled holding it while the request waits.
                 self._wake.wait(LINGER)
                 self._wake.clear()
             started = time.thread_time()
@@ -297,8 +296,8 @@ def _created(stamps: list[float], native_datetime: bool) -> list[datetime] | lis
     if native_datetime:
         return [datetime.fromtimestamp(stamp, tz=UTC) for stamp in stamps]
     # What Django's SQLite backend stores for an aware time (USE_TZ): str() of the naive UTC
-    # time. Formatted by numpy for the batch (0.4 us a row against 1.9 us through datetime),
-    # rounded as datetime.fromtimestamp rounds: the fraction of the second, half to even.
+    # time. Formatted by numpy for the batch rather than a datetime a row, rounded as
+    # datetime.fromtimestamp rounds: the fraction of the second, half to even.
     at = np.array(stamps)
     seconds = np.floor(at)
     micros = np.round((at - seconds) * 1e6).astype(np.int64) + seconds.astype(np.int64) * 1_000_000
@@ -314,9 +313,8 @@ INSERT_ROWS = 500
 def insert(rows: list[tuple]) -> None:
     """Multi-row INSERTs of prepared rows, in one transaction.
 
-    Not bulk_create: its per-object work (model instances, per-field preparation) costs about
-    50 us a row here, all of it holding the GIL beside the requests of the same process;
-    prepared tuples cost a tenth of that.
+    Not bulk_create: its per-object work (model instances, per-field preparation) holds the GIL
+    beside the requests of the same process, row by row; prepared tuples cost a fraction of it.
     """
     table = connection.ops.quote_name(Prediction._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)

@@ -2,9 +2,8 @@
 
 On one row, a fitted pipeline's `predict_proba` spends almost all of its time outside the
 arithmetic: the ColumnTransformer re-validates a DataFrame and slices it per transformer, each
-step checks its input again, and a forest dispatches every tree through joblib. Measured here on
-the demo forest (100 trees, 1 row): 14 ms for `predict_proba`, of which the trees' own
-arithmetic is 0.4 ms (docs/benchmarks.md).
+step checks its input again, and a forest dispatches every tree through joblib: the trees' own
+arithmetic is a small part of the call (docs/benchmarks.md, "Where the time went").
 
 At load, `compile_model` reads the fitted pipeline into plain arrays (imputer statistics, scaler
 means and scales, one-hot category positions, the trees) and `Compiled.predict_proba` runs only

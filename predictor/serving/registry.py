@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from ml.contract import known_categories
+from predictor.serving.packaging import pip_requirements, signature_rows, skops_trusted_types
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def log_model(
                 input_example=input_example,
                 registered_model_name=settings.MODEL_NAME,
                 skops_trusted_types=trusted,
-                pip_requirements=_pip_requirements(),
+                pip_requirements=pip_requirements(),
                 # Read back by input_schema without loading the model.
                 metadata={"known_categories": known_categories(model)},
             )
@@ -141,31 +142,6 @@ def log_model(
         metrics=dict(metrics),
         params={k: _param_value(v) for k, v in params.items()},
     )
-
-
-def skops_trusted_types(model: Any) -> list[str]:
-    """The types MLflow must be told to trust to load the model's skops file back: listed from
-    the model's objects (predictor/trust.py), so that MLflow's save is the one serialization; from
-    a dump, as skops itself lists them, for a model holding an object that walk does not know."""
-    import skops.io
-
-    from predictor.serving.trust import untrusted_types
-
-    listed = untrusted_types(model)
-    if listed is not None:
-        return listed
-    logger.info("listing the model's skops types from a dump: it holds an object of an unlisted kind")
-    return skops.io.get_untrusted_types(data=skops.io.dumps(model))
-
-
-def signature_rows(frame: Any) -> Any:
-    """The first rows and each column's first gap: MLflow infers the same schema from these as
-    from every training row (a column with a gap anywhere is optional), in milliseconds instead
-    of the 85 s it spent walking 960,000 rows (bench/pipeline.py --rows 1000000)."""
-    gaps = frame.isna()
-    first_gaps = [int(gaps[name].to_numpy().argmax()) for name in frame.columns if gaps[name].any()]
-    positions = sorted({*range(min(5, len(frame))), *first_gaps})
-    return frame.iloc[positions]
 
 
 # Where extra artifacts live inside a training run.
@@ -196,14 +172,6 @@ def read_artifact(version: str, name: str) -> bytes | None:
         return Path(path).read_bytes()
     except Exception as exc:
         raise RegistryError(f"could not read {name} of {settings.MODEL_NAME} version {version}: {exc}") from exc
-
-
-def _pip_requirements() -> list[str]:
-    """What the model needs, pinned to what trained it: left to MLflow, finding this out loads
-    the model in a subprocess and costs more than ten seconds for a large forest (bench/pipeline.py)."""
-    from importlib.metadata import version
-
-    return [f"{package}=={version(package)}" for package in ("scikit-learn", "skops", "numpy", "pandas", "scipy")]
 
 
 def _param_value(value: Any) -> str:

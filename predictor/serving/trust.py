@@ -8,7 +8,7 @@ object graph is walked the way skops 0.16 walks it (same dispatch, same default 
 kind) without touching array contents. Any object this walk does not know how skops stores
 makes it give up (None), and the caller lists the types from a dump as before; MLflow's own
 check (it loads the file it wrote with these types) refuses a list that misses one.
-tests/predictor/test_trust.py holds the walk equal to skops for every estimator the pipeline trains.
+tests/predictor/serving/test_trust.py holds the walk equal to skops for every estimator the pipeline trains.
 """
 
 from __future__ import annotations

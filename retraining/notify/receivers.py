@@ -11,7 +11,8 @@ from predictor.models import Deployment
 
 def announce_rollback(sender: Any, deployment: Deployment, failed: Deployment, reason: str, **kwargs: Any) -> dict:
     # Imported when a rollback is announced, not when Django starts: the notifications import the
-    # significance tests (scipy.stats, scikit-learn), 1.2 s of every manage.py command's start.
+    # significance tests (scipy.stats, scikit-learn), a noticeable part of every manage.py command's
+    # start (docs/benchmarks.md).
     from retraining.notify.channels import send
 
     subject = f"[serving] version {failed.version} rolled back automatically to {deployment.version}"

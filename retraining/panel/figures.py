@@ -17,8 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from ml.contract import METRICS
 from ml.drift import drift
+from ml.task import CLASSIFICATION
 from predictor import predlog
 from predictor.api import report as api
 from predictor.models import Deployment, DriftCheck
@@ -120,7 +120,9 @@ def page(deployment: Deployment | None, now: datetime | None = None) -> dict[str
 def _quality_rows(entry: dict[str, Any]) -> dict[str, Any]:
     """One version's table: each metric's holdout score beside its live figure per window."""
     live = entry["live"]
-    names = [n for n in METRICS if n in entry["holdout"] or any(n in w["metrics"] for w in live.values())]
+    names = [
+        n for n in CLASSIFICATION.metrics if n in entry["holdout"] or any(n in w["metrics"] for w in live.values())
+    ]
     return {
         "version": entry["version"],
         "serving": entry["serving"],

@@ -14,8 +14,10 @@ import pandas as pd
 from django.conf import settings
 
 from ml import lineage
-from ml.estimators import prepare_features, train
-from ml.split import SplitKey, canonical_split
+from ml.estimators import train
+from ml.features import prepare_features
+from ml.keys import SplitKey
+from ml.split import canonical_split
 from retraining.data import DatasetVersion
 from retraining.pipeline.resources import Models, Source
 

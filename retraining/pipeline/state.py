@@ -17,7 +17,8 @@ from ml.drift.drift import Thresholds
 from ml.evaluate import Score
 from ml.gate.policy import Decision
 from ml.gate.significance import Comparison
-from ml.split import SplitKey, TrainingRows
+from ml.keys import SplitKey
+from ml.split import TrainingRows
 from ml.validate import Validation
 from retraining.data import DatasetVersion
 

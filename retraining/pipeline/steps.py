@@ -12,9 +12,11 @@ import numpy as np
 
 from ml import lineage
 from ml.drift.profile import build_profile
-from ml.estimators import prepare_features, train
+from ml.estimators import train
 from ml.evaluate import evaluate
-from ml.split import SplitError, SplitKey, canonical_split, non_features, row_keys, split_key
+from ml.features import prepare_features
+from ml.keys import SplitError, SplitKey, row_keys
+from ml.split import canonical_split, non_features, split_key
 from ml.validate import validate
 from predictor.models import Deployment
 from retraining.data import BadData

@@ -22,7 +22,8 @@ from demo import datasets, traffic
 from demo.batches import demo_frame
 from ml.drift import drift
 from ml.drift.profile import build_profile
-from ml.estimators import prepare_features, train
+from ml.estimators import train
+from ml.features import prepare_features
 from predictor import services
 from predictor.models import ApiKey, Deployment, Prediction
 from tests.support import gunicorn_server

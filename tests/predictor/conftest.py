@@ -13,7 +13,7 @@ import pytest
 from django.test import override_settings
 
 from demo.batches import demo_frame
-from ml.estimators import prepare_features
+from ml.features import prepare_features
 from predictor import services
 from predictor.models import Deployment
 from predictor.serving import registry

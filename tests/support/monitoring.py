@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from demo.batches import demo_frame
 from ml.drift.profile import build_profile
-from ml.estimators import prepare_features, train
+from ml.estimators import train
+from ml.features import prepare_features
 from predictor import services
 from predictor.models import Deployment, LoggedVersion, Prediction
 from predictor.predlog import new_ids

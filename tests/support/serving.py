@@ -4,7 +4,8 @@ import time
 
 import pandas as pd
 
-from ml.estimators import prepare_features, train
+from ml.estimators import train
+from ml.features import prepare_features
 from predictor import services
 from predictor.models import Deployment, ServingProcess
 from predictor.serving import registry

@@ -79,6 +79,20 @@ def test_no_labels_give_no_metrics_and_one_class_gives_no_roc_auc():
     assert one_class["metrics"]["accuracy"]["value"] == 1.0
 
 
+def test_a_live_figure_is_the_holdouts_figure_for_the_same_rows():
+    """Live quality and the holdout share one implementation of each metric (ml.metrics): the same
+    labels, predictions and probabilities give the same figures, to the last bit."""
+    from ml.evaluate import Score, restrict
+
+    truth, predicted, proba = labelled(500, 0.8, seed=5)
+    y, p = np.array(truth, dtype=object), np.array(predicted, dtype=object)
+    holdout = restrict(Score({}, p, proba, CLASSES), y[::2], np.arange(500) % 2 == 0)
+
+    live = score(list(y[::2]), list(p[::2]), proba[::2], CLASSES)["metrics"]
+
+    assert {name: figure["value"] for name, figure in live.items()} == holdout.metrics
+
+
 def test_the_confusion_counts_give_the_same_figures_as_the_rows():
     """What the trigger and the badge compute from one GROUP BY is what `score` says of the rows."""
     from collections import Counter

@@ -10,8 +10,8 @@ import pytest
 
 from demo.batches import demo_frame
 from ml import lineage
-from ml.estimators import prepare_features
-from ml.split import row_keys
+from ml.features import prepare_features
+from ml.keys import row_keys
 from retraining.pipeline import steps
 from retraining.pipeline.state import RunState
 from tests.support.memory import memory_resources, run_in_memory

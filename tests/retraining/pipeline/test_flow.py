@@ -9,7 +9,8 @@ from django.conf import settings
 
 from demo import batches
 from ml import lineage
-from ml.split import holdout_mask, row_keys, split, split_key
+from ml.keys import row_keys
+from ml.split import holdout_mask, split, split_key
 from predictor.models import Deployment
 from predictor.serving import registry
 from predictor.serving.holder import holder

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from demo.batches import demo_frame
-from ml.split import canonical, row_keys, split, training_rows
+from ml.keys import row_keys
+from ml.split import canonical, split, training_rows
 from retraining.pipeline import flow
 from retraining.pipeline.flow import Step
 from retraining.pipeline.state import RunState

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from demo import batches
 from ml.drift.profile import build_profile
-from ml.estimators import prepare_features
+from ml.features import prepare_features
 from ml.split import canonical, split, split_key
 from predictor.models import Deployment
 from predictor.serving import registry

@@ -5,7 +5,8 @@ import pytest
 from demo.batches import demo_frame
 from ml.contract import known_categories
 from ml.drift.profile import build_profile
-from ml.estimators import prepare_features, train
+from ml.estimators import train
+from ml.features import prepare_features
 from predictor.serving import registry
 from tests.support.models import log_plain
 
@@ -87,26 +88,3 @@ def test_a_profile_logged_with_its_model_is_read_back_once_then_from_memory(mode
 def test_the_profile_of_a_version_that_does_not_exist_is_a_registry_error(model_name):
     with pytest.raises(registry.RegistryError, match=f"profile of {model_name} version 7"):
         registry.profile("7")
-
-
-def test_the_signature_sample_keeps_every_columns_gaps_so_its_schema_is_the_whole_frames():
-    import numpy as np
-    import pandas as pd
-    from mlflow.models import infer_signature
-
-    frame = pd.DataFrame(
-        {
-            "size": np.arange(2000, dtype="float64"),
-            "colour": ["red", "blue"] * 1000,
-            "count": np.arange(2000),
-        }
-    )
-    frame.loc[1500, "size"] = np.nan
-    frame["colour"] = frame["colour"].astype(object)
-    frame.loc[1999, "colour"] = None
-
-    sample = registry.signature_rows(frame)
-
-    assert len(sample) < 10
-    assert infer_signature(sample).inputs == infer_signature(frame).inputs
-    assert [spec.required for spec in infer_signature(sample).inputs.inputs] == [False, False, True]

@@ -11,8 +11,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from demo.batches import demo_frame
-from ml.estimators import ESTIMATORS, prepare_features, train
-from predictor.serving import registry
+from ml.estimators import ESTIMATORS, train
+from ml.features import prepare_features
+from predictor.serving import packaging, registry
 from predictor.serving.trust import untrusted_types
 from tests.support.models import log_plain
 
@@ -53,8 +54,8 @@ def test_a_model_holding_an_object_the_walk_does_not_know_is_listed_from_a_dump(
     wrapped = Pipeline([("guard", FunctionTransformer(_guard)), ("model", model)])
 
     assert untrusted_types(wrapped) is None
-    assert registry.skops_trusted_types(wrapped) == _from_a_dump(wrapped)
-    assert "tests.predictor.test_trust._guard" in registry.skops_trusted_types(wrapped)
+    assert packaging.skops_trusted_types(wrapped) == _from_a_dump(wrapped)
+    assert "tests.predictor.serving.test_trust._guard" in packaging.skops_trusted_types(wrapped)
 
 
 class _Spy:

@@ -10,7 +10,8 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
 from demo.batches import demo_frame
 from ml.contract import known_categories
-from ml.estimators import ESTIMATORS, prepare_features, train
+from ml.estimators import ESTIMATORS, train
+from ml.features import prepare_features
 from predictor.serving import inference
 from predictor.serving.holder import compile_checked
 

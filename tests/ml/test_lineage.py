@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 
+from ml import keys as keys_module
 from ml import lineage
-from ml import split as split_module
-from ml.split import SplitKey, training_rows
+from ml.keys import SplitKey
+from ml.split import training_rows
 
 FRAME = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"], "label": ["a", "b", "a"]})
 
@@ -35,7 +36,7 @@ def test_the_fingerprint_is_pinned_whatever_block_of_rows_it_hashes_at_a_time(mo
     pinned = "a820e64496a9660ee5ae525374b6f23e"
 
     assert lineage.fingerprint(data) == pinned
-    monkeypatch.setattr(split_module, "HASH_BLOCK", 7)
+    monkeypatch.setattr(keys_module, "HASH_BLOCK", 7)
     assert lineage.fingerprint(data[["label", "colour", "count", "size"]].iloc[::-1]) == pinned
 
 
