@@ -34,7 +34,7 @@ def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     from drift_power import penguins
 
-    from ml.drift.drift import DRIFT, Thresholds, compare
+    from ml.drift.drift import DRIFT, Thresholds, measure
     from ml.drift.profile import build_profile
 
     thresholds = Thresholds()
@@ -62,7 +62,7 @@ def main() -> None:
                         k: int, before: pd.DataFrame = before, after: pd.DataFrame = after, profile=profile
                     ) -> bool:
                         frame = pd.concat([before.iloc[k:], after.iloc[:k]], ignore_index=True)
-                        return compare(frame, profile, thresholds=thresholds).verdict == DRIFT
+                        return measure(frame, profile, thresholds=thresholds).verdict == DRIFT
 
                     needed.append(smallest(found, window))
             detected = [k for k in needed if k is not None]

@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"reproduce: cd {ROOT} && {sys.executable} bench/drift_power.py", flush=True)
     sys.path.insert(0, str(ROOT))
-    from ml.drift.drift import DRIFT, Thresholds, compare
+    from ml.drift.drift import DRIFT, Thresholds, measure
     from ml.drift.profile import build_profile
 
     thresholds = Thresholds(min_rows=1)
@@ -46,7 +46,7 @@ def main() -> None:
             frame = penguins(rows * args.draws, 2000 + r, **change)
             found = 0
             for i in range(args.draws):
-                report = compare(frame.iloc[i * rows : (i + 1) * rows], profile, thresholds=thresholds)
+                report = measure(frame.iloc[i * rows : (i + 1) * rows], profile, thresholds=thresholds)
                 found += report.verdict == DRIFT and (feature is None or feature in report.drifted)
             per_reference.append(found)
         hits, worst = sum(per_reference), max(per_reference) if feature is None else min(per_reference)
@@ -79,7 +79,7 @@ def main() -> None:
             change = {"new_island": share}
             print(f"  {share:.0%} from a new island, live {rows:>5} rows: {rate(257, rows, 'island', **change)}")
 
-    demo_batches(build_profile, compare)
+    demo_batches(build_profile, measure)
 
 
 def demo_batches(build_profile, compare) -> None:

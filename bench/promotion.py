@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from ml.estimators import train  # noqa: E402
 from ml.evaluate import Score, evaluate  # noqa: E402
 from ml.gate.policy import DEFAULT_POLICY, decide, paired_comparison, regressed  # noqa: E402
-from ml.gate.significance import RESAMPLES, compare  # noqa: E402
+from ml.gate.significance import RESAMPLES, paired_test  # noqa: E402
 from ml.split import TrainingRows, exclude_trained_on, split, split_key, training_rows  # noqa: E402
 
 HOLDOUT_FRACTION = 0.25
@@ -311,7 +311,7 @@ def speed_note() -> str:
         seconds = []
         for _ in range(5):
             begun = time.perf_counter()
-            compare(metric, names[labels], ours, theirs)
+            paired_test(metric, names[labels], ours, theirs)
             seconds.append(time.perf_counter() - begun)
         timings.append(f"{metric} {np.median(seconds) * 1000:.0f} ms")
     return f"one paired comparison ({RESAMPLES} resamples) on a 2,000-row, 3-class holdout: " + ", ".join(timings)

@@ -36,7 +36,7 @@ def main() -> None:
     import pandas as pd
 
     from demo import datasets, traffic
-    from ml.drift.drift import DRIFT, compare
+    from ml.drift.drift import DRIFT, measure
     from ml.drift.profile import build_profile
     from ml.estimators import train
     from ml.features import prepare_features
@@ -62,12 +62,12 @@ def main() -> None:
                 called = 0
                 for draw in range(args.draws):
                     records, _ = rows.draw(np.random.default_rng(draw), size, shifted=False)
-                    called += compare(pd.DataFrame(records), profile).verdict == DRIFT
+                    called += measure(pd.DataFrame(records), profile).verdict == DRIFT
                 alarms.append(f"{called}/{args.draws}")
             detected = 0
             for draw in range(args.draws):
                 records, _ = rows.draw(np.random.default_rng(draw), 500, shifted=True)
-                detected += compare(pd.DataFrame(records), profile).verdict == DRIFT
+                detected += measure(pd.DataFrame(records), profile).verdict == DRIFT
             accuracy = []
             for shifted in (False, True):
                 records, labels = rows.draw(np.random.default_rng(0), 5000, shifted)

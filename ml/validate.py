@@ -173,7 +173,7 @@ def _check_drift(
     thresholds: drift.Thresholds | None,
     reject: bool,
 ) -> None:
-    report = drift.compare(frame, reference, thresholds=thresholds)
+    report = drift.measure(frame, reference, thresholds=thresholds)
     result.drift = report.as_dict()
     if report.verdict != drift.DRIFT:
         return

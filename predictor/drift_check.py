@@ -33,7 +33,7 @@ def check(frame: pd.DataFrame, version: str | None = None) -> tuple[str, drift.D
             f"v{version} has no training profile (it was logged before profiles were stored): retrain to get one"
         )
     predictions = frame[PREDICTION_COLUMN].to_numpy() if PREDICTION_COLUMN in frame else None
-    return version, drift.compare(frame, profile, predictions=predictions, thresholds=configured_thresholds())
+    return version, drift.measure(frame, profile, predictions=predictions, thresholds=configured_thresholds())
 
 
 def champion_version() -> str:

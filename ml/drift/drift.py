@@ -113,7 +113,7 @@ class DriftReport:
         }
 
 
-def compare(
+def measure(
     frame: pd.DataFrame,
     profile: dict[str, Any],
     *,

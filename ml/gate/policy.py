@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ml.evaluate import Score
-from ml.gate.significance import Comparison, compare
+from ml.gate.significance import Comparison, paired_test
 from ml.task import CLASSIFICATION
 
 DEFAULT_POLICY: dict[str, Any] = {
@@ -79,7 +79,7 @@ def paired_comparison(
     merged = policy_settings(policy)
     test = "bootstrap" if merged["test"] == "none" else merged["test"]
     level = gate_level(merged, returning=returning)
-    return compare(merged["primary_metric"], truth, champion, challenger, test=test, level=level)
+    return paired_test(merged["primary_metric"], truth, champion, challenger, test=test, level=level)
 
 
 def decide(

@@ -66,7 +66,7 @@ class Comparison:
         ]
 
 
-def compare(
+def paired_test(
     metric: str,
     truth: np.ndarray,
     champion: Score,

@@ -130,8 +130,8 @@ def test_the_drift_check_sees_shifted_traffic_and_not_the_unshifted(dataset) -> 
     before, _ = drawn(dataset, 500, shifted=False)
     after, _ = drawn(dataset, 500, shifted=True)
 
-    assert drift.compare(before, profile).verdict == drift.NO_DRIFT
-    report = drift.compare(after, profile)
+    assert drift.measure(before, profile).verdict == drift.NO_DRIFT
+    report = drift.measure(after, profile)
     assert report.verdict == drift.DRIFT
     assert set(traffic.SHIFTS[dataset].numeric) | {traffic.SHIFTS[dataset].mix_column} <= set(report.drifted)
 
@@ -269,8 +269,8 @@ def test_traffic_is_logged_shifts_after_a_while_and_a_share_is_labelled(open_app
         assert mean_after - mean_before > 0.5 * sd
     assert (after["island"] == "Dream").mean() > 0.6 > 0.45 > (before["island"] == "Dream").mean()
     profile = build_profile(prepare_features(demo_frame(1, "penguins"), "species"), None)
-    assert drift.compare(before, profile).verdict == drift.NO_DRIFT
-    assert drift.compare(after, profile).verdict == drift.DRIFT
+    assert drift.measure(before, profile).verdict == drift.NO_DRIFT
+    assert drift.measure(after, profile).verdict == drift.DRIFT
     right = labelled["label"] == labelled["prediction"]
     assert right[~shifted].mean() > right[shifted].mean() + 0.15
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ml.drift import drift
-from ml.drift.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, Thresholds, chi_square_p_value, compare, psi
+from ml.drift.drift import DRIFT, NO_DRIFT, NOT_ENOUGH_DATA, Thresholds, chi_square_p_value, measure, psi
 from ml.drift.profile import build_profile
 
 ISLANDS = ["Biscoe", "Dream", "Torgersen"]
@@ -48,7 +48,7 @@ def draws(rows: int, **shift) -> list[pd.DataFrame]:
 def test_the_same_distribution_raises_a_false_alarm_in_at_most_5_percent_of_draws(rows, reference_rows):
     profile = reference(reference_rows)
 
-    verdicts = [compare(live, profile).verdict for live in draws(rows)]
+    verdicts = [measure(live, profile).verdict for live in draws(rows)]
 
     assert verdicts.count(DRIFT) <= 0.05 * DRAWS
     assert verdicts.count(NO_DRIFT) + verdicts.count(DRIFT) == DRAWS
@@ -57,7 +57,7 @@ def test_the_same_distribution_raises_a_false_alarm_in_at_most_5_percent_of_draw
 def test_a_shifted_number_is_detected_in_every_draw_and_named_first():
     profile = reference()
 
-    reports = [compare(live, profile) for live in draws(200, mass_shift=1.0)]
+    reports = [measure(live, profile) for live in draws(200, mass_shift=1.0)]
 
     assert all(report.verdict == DRIFT for report in reports)
     assert all(report.drifted[0] == "body_mass_g" for report in reports)
@@ -69,7 +69,7 @@ def test_a_shifted_number_is_detected_in_every_draw_and_named_first():
 def test_a_new_category_mix_is_detected_in_every_draw_and_names_the_unseen_category():
     profile = reference()
 
-    reports = [compare(live, profile) for live in draws(200, islands=(0.2, 0.2, 0.3))]
+    reports = [measure(live, profile) for live in draws(200, islands=(0.2, 0.2, 0.3))]
 
     assert all(report.verdict == DRIFT for report in reports)
     assert all(report.drifted[0] == "island" for report in reports)
@@ -80,7 +80,7 @@ def test_a_new_category_mix_is_detected_in_every_draw_and_names_the_unseen_categ
 def test_a_new_category_in_a_tenth_of_the_rows_is_detected_in_nearly_every_draw():
     profile = reference()
 
-    reports = [compare(live, profile) for live in draws(200, islands=(0.45, 0.315, 0.135))]
+    reports = [measure(live, profile) for live in draws(200, islands=(0.45, 0.315, 0.135))]
 
     assert sum("island" in report.drifted for report in reports) >= 0.95 * DRAWS
 
@@ -98,28 +98,28 @@ def test_a_feature_drifts_only_past_both_the_psi_threshold_and_the_significance_
     profile = reference()
     live = draws(1000, mass_shift=0.3)[0]
 
-    moderate = compare(live, profile).features["body_mass_g"]
+    moderate = measure(live, profile).features["body_mass_g"]
     assert 0.05 < moderate.psi < 0.5
     assert moderate.p_value < 0.001
 
-    assert compare(live, profile, thresholds=Thresholds(psi=moderate.psi + 0.01)).verdict == NO_DRIFT
-    assert compare(live, profile, thresholds=Thresholds(psi=moderate.psi - 0.01)).drifted == ["body_mass_g"]
+    assert measure(live, profile, thresholds=Thresholds(psi=moderate.psi + 0.01)).verdict == NO_DRIFT
+    assert measure(live, profile, thresholds=Thresholds(psi=moderate.psi - 0.01)).drifted == ["body_mass_g"]
 
 
 def test_fewer_rows_than_the_minimum_is_not_enough_data_whatever_the_scores():
     profile = reference()
     live = draws(20, mass_shift=3.0)[0]
 
-    report = compare(live, profile, thresholds=Thresholds(min_rows=50))
+    report = measure(live, profile, thresholds=Thresholds(min_rows=50))
 
     assert report.verdict == NOT_ENOUGH_DATA
     assert report.drifted == []
     assert report.features["body_mass_g"].psi > 1
-    assert compare(live, profile, thresholds=Thresholds(min_rows=20)).verdict == DRIFT
+    assert measure(live, profile, thresholds=Thresholds(min_rows=20)).verdict == DRIFT
 
 
 def test_an_empty_frame_is_not_enough_data_without_scores():
-    report = compare(penguins(0, seed=3), reference())
+    report = measure(penguins(0, seed=3), reference())
 
     assert report.verdict == NOT_ENOUGH_DATA
     assert report.features["island"].psi is None
@@ -128,7 +128,7 @@ def test_an_empty_frame_is_not_enough_data_without_scores():
 def test_a_column_that_vanished_counts_as_entirely_missing():
     live = draws(200)[0].drop(columns=["sex"])
 
-    report = compare(live, reference())
+    report = measure(live, reference())
 
     assert report.features["sex"].missing_share == 1.0
     assert report.drifted == ["sex"]
@@ -138,7 +138,7 @@ def test_values_that_are_not_numbers_in_a_numeric_feature_count_as_missing():
     live = draws(200)[0].astype({"year": object})
     live.loc[live.index[:100], "year"] = "unknown"
 
-    report = compare(live, reference())
+    report = measure(live, reference())
 
     assert report.features["year"].missing_share == pytest.approx(0.5)
     assert "year" in report.drifted
@@ -148,8 +148,8 @@ def test_the_prediction_distribution_is_compared_with_the_holdouts():
     profile = reference()
     live = draws(300)[0]
 
-    same = compare(live, profile, predictions=["Adelie"] * 140 + ["Gentoo"] * 105 + ["Chinstrap"] * 55)
-    skewed = compare(live, profile, predictions=["Adelie"] * 40 + ["Gentoo"] * 30 + ["Chinstrap"] * 230)
+    same = measure(live, profile, predictions=["Adelie"] * 140 + ["Gentoo"] * 105 + ["Chinstrap"] * 55)
+    skewed = measure(live, profile, predictions=["Adelie"] * 40 + ["Gentoo"] * 30 + ["Chinstrap"] * 230)
 
     assert same.predictions is not None
     assert not same.predictions.drifted
@@ -159,7 +159,7 @@ def test_the_prediction_distribution_is_compared_with_the_holdouts():
 
 
 def test_a_report_is_plain_json_with_its_thresholds():
-    report = compare(draws(200, mass_shift=1.0)[0], reference())
+    report = measure(draws(200, mass_shift=1.0)[0], reference())
 
     data = json.loads(json.dumps(report.as_dict()))
 

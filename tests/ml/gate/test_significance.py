@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import norm
 
 from ml.evaluate import Score
-from ml.gate.significance import ComparisonError, compare, mcnemar_p_value
+from ml.gate.significance import ComparisonError, mcnemar_p_value, paired_test
 from tests.support.scores import holdout, outputs, scored
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -18,7 +18,7 @@ def test_the_difference_on_the_full_holdout_is_exactly_sklearns(metric, classes)
     truth, champion = scored(names, labels, outputs(labels, classes, 1.0, seed=1))
     _, challenger = scored(names, labels, outputs(labels, classes, 1.5, seed=2))
 
-    comparison = compare(metric, truth, champion, challenger)
+    comparison = paired_test(metric, truth, champion, challenger)
 
     assert comparison.difference == pytest.approx(challenger.metrics[metric] - champion.metrics[metric], abs=1e-12)
     assert comparison.low < comparison.difference < comparison.high
@@ -30,7 +30,7 @@ def test_a_clearly_better_model_is_significant_on_every_metric(metric):
     truth, champion = scored(names, labels, outputs(labels, 2, 0.8, seed=1))
     _, challenger = scored(names, labels, outputs(labels, 2, 3.0, seed=2))
 
-    comparison = compare(metric, truth, champion, challenger)
+    comparison = paired_test(metric, truth, champion, challenger)
 
     assert comparison.low > 0
     assert comparison.p_value < 0.01
@@ -49,7 +49,7 @@ def test_an_equally_good_model_is_not_significant_on_any_metric(metric):
         probabilities[rows] = probabilities[rng.permutation(rows)]
     _, challenger = scored(names, labels, probabilities)
 
-    comparison = compare(metric, truth, champion, challenger)
+    comparison = paired_test(metric, truth, champion, challenger)
 
     assert comparison.difference == pytest.approx(0, abs=1e-12)
     assert comparison.disagreements > 50
@@ -61,7 +61,7 @@ def test_identical_models_are_flagged_and_never_significant():
     names, labels = holdout(200, 2)
     truth, champion = scored(names, labels, outputs(labels, 2, 1.0, seed=1))
 
-    comparison = compare("accuracy", truth, champion, champion)
+    comparison = paired_test("accuracy", truth, champion, champion)
 
     assert comparison.identical
     assert comparison.p_value == 1.0
@@ -73,8 +73,8 @@ def test_same_labels_with_other_probabilities_are_not_identical_for_roc_auc():
     truth, champion = scored(names, labels, outputs(labels, 2, 1.0, seed=1))
     _, sharper = scored(names, labels, champion.probabilities**3 / (champion.probabilities**3).sum(1, keepdims=True))
 
-    assert not compare("roc_auc", truth, champion, sharper).identical
-    assert compare("accuracy", truth, champion, sharper).identical
+    assert not paired_test("roc_auc", truth, champion, sharper).identical
+    assert paired_test("accuracy", truth, champion, sharper).identical
 
 
 def test_the_comparison_is_seeded():
@@ -82,8 +82,10 @@ def test_the_comparison_is_seeded():
     truth, champion = scored(names, labels, outputs(labels, 3, 1.0, seed=1))
     _, challenger = scored(names, labels, outputs(labels, 3, 1.2, seed=2))
 
-    assert compare("roc_auc", truth, champion, challenger) == compare("roc_auc", truth, champion, challenger)
-    assert compare("f1", truth, champion, challenger, seed=1) != compare("f1", truth, champion, challenger, seed=2)
+    assert paired_test("roc_auc", truth, champion, challenger) == paired_test("roc_auc", truth, champion, challenger)
+    assert paired_test("f1", truth, champion, challenger, seed=1) != paired_test(
+        "f1", truth, champion, challenger, seed=2
+    )
 
 
 def paired(gained: int, lost: int, same: int) -> tuple[np.ndarray, Score, Score]:
@@ -95,9 +97,9 @@ def paired(gained: int, lost: int, same: int) -> tuple[np.ndarray, Score, Score]
 
 
 def test_the_detectable_gain_grows_with_disagreement_and_shrinks_with_rows():
-    few = compare("accuracy", *paired(6, 2, 100), level=0.05)
-    many_disagree = compare("accuracy", *paired(24, 20, 64), level=0.05)
-    more_rows = compare("accuracy", *paired(6, 2, 1000), level=0.05)
+    few = paired_test("accuracy", *paired(6, 2, 100), level=0.05)
+    many_disagree = paired_test("accuracy", *paired(24, 20, 64), level=0.05)
+    more_rows = paired_test("accuracy", *paired(6, 2, 1000), level=0.05)
 
     # (z_0.975 + z_0.8) x the standard error of the paired difference of two proportions.
     expected = (norm.ppf(0.975) + norm.ppf(0.8)) * np.sqrt((8 - 4**2 / 108) / 108**2)
@@ -113,14 +115,14 @@ def test_the_detectable_gain_grows_with_disagreement_and_shrinks_with_rows():
 @pytest.mark.parametrize(("gained", "exact"), [(4, 2 * 0.5**4), (6, 2 * 0.5**6), (9, 2 * 0.5**9)])
 def test_a_handful_of_disagreements_gets_the_exact_p_value_not_an_optimistic_one(gained, exact):
     # Four rows all in the challenger's favour: a bootstrap p-value would be about 0.03.
-    comparison = compare("accuracy", *paired(gained, 0, 100))
+    comparison = paired_test("accuracy", *paired(gained, 0, 100))
 
     assert comparison.p_value == pytest.approx(exact, abs=0.01)
     assert "(paired randomization test)" in comparison.describe()[0]
 
 
 def test_mcnemar_gives_the_exact_p_value_and_the_wald_interval():
-    comparison = compare("accuracy", *paired(10, 0, 10), test="mcnemar", level=0.05)
+    comparison = paired_test("accuracy", *paired(10, 0, 10), test="mcnemar", level=0.05)
 
     assert comparison.p_value == pytest.approx(2 * 0.5**10)
     assert comparison.difference == pytest.approx(0.5)
@@ -141,15 +143,15 @@ def test_mcnemar_counts_only_the_rows_where_the_models_disagree():
 def test_bad_comparisons_name_the_problem():
     truth, champion, challenger = paired(3, 1, 10)
     with pytest.raises(ComparisonError, match="McNemar's test compares accuracy only, not f1"):
-        compare("f1", truth, champion, challenger, test="mcnemar")
+        paired_test("f1", truth, champion, challenger, test="mcnemar")
     with pytest.raises(ComparisonError, match="ROC AUC needs class probabilities"):
-        compare("roc_auc", truth, champion, challenger)
+        paired_test("roc_auc", truth, champion, challenger)
     with pytest.raises(ComparisonError, match="rows differ: 13 labels"):
-        compare("accuracy", truth[:-1], champion, challenger)
+        paired_test("accuracy", truth[:-1], champion, challenger)
     with pytest.raises(ComparisonError, match="unknown metric 'log_loss'"):
-        compare("log_loss", truth, champion, challenger)
+        paired_test("log_loss", truth, champion, challenger)
     with pytest.raises(ComparisonError, match="strictly between 0 and 1, got 0"):
-        compare("accuracy", truth, champion, challenger, level=0)
+        paired_test("accuracy", truth, champion, challenger, level=0)
 
 
 def test_labels_are_indexed_by_their_sorted_classes_across_the_truth_and_both_models():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from ml.drift.drift import compare
+from ml.drift.drift import measure
 from ml.drift.profile import build_profile
 from ml.validate import validate
 from retraining.models import RetrainingRun
@@ -72,7 +72,7 @@ def test_a_run_without_a_drift_record_shows_no_drift_section(client, staff_user)
 
 def test_not_enough_rows_is_shown_as_such(client, staff_user):
     profile = build_profile(inputs(300, seed=1).drop(columns=["species"]), None)
-    report = compare(inputs(30, seed=2), profile)
+    report = measure(inputs(30, seed=2), profile)
     run = RetrainingRun.objects.create(
         trigger="cli", status="kept", active=None, validation={"drift": report.as_dict()}
     )
