@@ -2,7 +2,7 @@
 
 A step is handed a `Resources` and talks to the data source, the model registry, the deployments,
 the run history and the notifier only through it. `real_resources()` wires them to DVC, MLflow, the
-database and Slack/email; tests hand the same steps in-memory ones (tests/support/memory.py).
+database and Slack/email; tests hand the same steps in-memory ones (tests/support/in_memory.py).
 """
 
 import itertools

@@ -14,7 +14,7 @@ from ml.features import prepare_features
 from ml.keys import row_keys
 from retraining.pipeline import steps
 from retraining.pipeline.state import RunState
-from tests.support.memory import memory_resources, run_in_memory
+from tests.support.in_memory import memory_resources, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
 run = run_in_memory

@@ -12,7 +12,7 @@ from ml.split import canonical, split, training_rows
 from retraining.pipeline import flow
 from retraining.pipeline.flow import Step
 from retraining.pipeline.state import RunState
-from tests.support.memory import StepLog, memory_resources, run_in_memory
+from tests.support.in_memory import StepLog, memory_resources, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
 

@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from demo.batches import demo_frame
 from retraining.pipeline.reproduce import ReproduceError, reproduce
-from tests.support.memory import memory_resources, run_in_memory
+from tests.support.in_memory import memory_resources, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
 
 
