@@ -56,6 +56,9 @@ def check_data_registry_survives_restarts(app_configs: Any = None, **kwargs: Any
     return []
 
 
+_OUR_APPS = ("predictor", "retraining")
+
+
 @checks.register(checks.Tags.database)
 def check_database_is_not_from_an_older_schema(
     app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
@@ -79,11 +82,10 @@ def older_schema(connection: BaseDatabaseWrapper) -> str | None:
         applied = recorder.applied_migrations()
     except DatabaseError:
         return None
+    known = {app: _migrations_on_disk(app) for app in _OUR_APPS}
+    unknown = [f"{app} {name}" for app, name in applied if app in known and name not in known[app]]
     # Newest first: the message names the last migration that database went through.
-    unknown = sorted(
-        (f"{app} {name}" for app, name in applied if app in _OUR_APPS and name not in _migrations_on_disk(app)),
-        reverse=True,
-    )
+    unknown.sort(reverse=True)
     if not unknown:
         return None
     more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
@@ -91,9 +93,6 @@ def older_schema(connection: BaseDatabaseWrapper) -> str | None:
         f"the database {_database_name(connection)} was made by an older version of this app: it records "
         f"migration {unknown[0]}{more}, which this version does not have; {_start_again(connection)}"
     )
-
-
-_OUR_APPS = ("predictor", "retraining")
 
 
 def _migrations_on_disk(app: str) -> set[str]:
@@ -125,6 +124,6 @@ def refuse_to_start_with_errors(tags: Sequence[str] = ("production", "database")
     errors = [message for message in found if message.is_serious()]
     if errors:
         lines = [f"{error.id}: {error.msg}" + (f"\n    HINT: {error.hint}" if error.hint else "") for error in errors]
-        raise SystemExit(
-            "refusing to start:" + ("\n" if len(lines) > 1 or "\n" in lines[0] else " ") + "\n".join(lines)
-        )
+        # One error without a hint (an older database) stays on one line.
+        separator = " " if len(lines) == 1 and "\n" not in lines[0] else "\n"
+        raise SystemExit("refusing to start:" + separator + "\n".join(lines))
