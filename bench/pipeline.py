@@ -122,7 +122,7 @@ def main() -> None:
     from ml.evaluate import evaluate
     from ml.split import split, split_key
     from retraining import data
-    from retraining.data.base import read_csv
+    from retraining.data.formats import format_for
 
     call_command("migrate", verbosity=0)
     data.init_registry(Path(settings.DATA_REGISTRY), settings.DATA_REMOTE)
@@ -142,7 +142,8 @@ def main() -> None:
     del first
     publish(grown, "version 2")
     # The frame as the run holds it: what the source's CSV reader returns for version 2.
-    frame_bytes = int(read_csv(work / "version 2.csv", "version 2").memory_usage(deep=True).sum())
+    read = format_for(DATA_PATH).read
+    frame_bytes = int(read(work / "version 2.csv", "version 2").memory_usage(deep=True).sum())
     params = json.loads(args.params)
     training, holdout = split(grown, settings.HOLDOUT_FRACTION, split_key(grown, "label"))
     del grown
@@ -291,13 +292,13 @@ def child_estimator(csv_file: str, estimator: str, params: dict) -> None:
     from ml.estimators import train
     from ml.evaluate import evaluate
     from ml.split import canonical_split, split_key
-    from retraining.data.base import read_csv
+    from retraining.data.formats import format_for
     from retraining.pipeline.memory import release_free_memory
 
     for module in WORKER_IMPORTS:
         importlib.import_module(module)
     start = _rss_now()
-    frame = read_csv(Path(csv_file), "version 2")
+    frame = format_for(DATA_PATH).read(Path(csv_file), "version 2")
     parts = canonical_split(frame, settings.HOLDOUT_FRACTION, split_key(frame, settings.TARGET_COLUMN))
     del frame
     release_free_memory()

@@ -9,6 +9,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 application = get_wsgi_application()
 
 
+def _refuse_an_older_database() -> None:
+    """A database made by an older schema stops the process here, with one line, before anything reads it."""
+    from retraining.checks import refuse_to_start_with_errors
+
+    refuse_to_start_with_errors(tags=("database",))
+
+
 def _load_active_model() -> None:
     """Load the champion before the process reports ready, not on the first request."""
     from django.db import connections
@@ -28,6 +35,7 @@ def _load_active_model() -> None:
         connections.close_all()
 
 
+_refuse_an_older_database()
 _load_active_model()
 # Everything alive now (Django, MLflow, scikit-learn, the model: hundreds of thousands of
 # objects) lives as long as the process. Moved out of the cyclic collector's sight, a full

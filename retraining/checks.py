@@ -1,14 +1,26 @@
-"""Refuse a local data registry or DVC remote on a Heroku dyno.
+"""Refuse a local data registry or DVC remote on a Heroku dyno, and a database made by an older schema.
 
 The demo registry (git + DVC under var/) and its local-directory remote would vanish with the
 dyno's filesystem at the next restart, and with them the record of which data trained which
 model. On a dyno these are errors, so the release phase fails instead of starting such dynos.
+
+The 13 migrations of 0.1.0 were replaced by one initial migration per app: a database migrated
+by 0.1.0 records migrations that no longer exist, and migrating it would leave a schema no
+migration describes. Every process refuses it (migrate runs database checks; the worker and
+the web process call `refuse_to_start_with_errors`).
 """
 
+import pkgutil
+from collections.abc import Iterable, Sequence
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 
 from predictor.checks import is_local
 
@@ -44,13 +56,74 @@ def check_data_registry_survives_restarts(app_configs: Any = None, **kwargs: Any
     return []
 
 
-def refuse_to_start_with_errors(**kwargs: Any) -> None:
-    """A Celery worker runs no system checks of its own: run the production ones as it starts.
+_OUR_APPS = ("predictor", "retraining")
 
-    Connected to `worker_init`. The release phase already refuses such a release on Heroku; this
-    covers a worker started by other means, the one process that would write models and data.
+
+@checks.register(checks.Tags.database)
+def check_database_is_not_from_an_older_schema(
+    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    return [
+        checks.Error(refusal, id="retraining.E003")
+        for alias in databases or ()
+        if (refusal := older_schema(connections[alias]))
+    ]
+
+
+def older_schema(connection: BaseDatabaseWrapper) -> str | None:
+    """Why this database cannot be used (one line, what to do included), or None when it can.
+
+    A database that cannot be reached is not judged here: the process's own first query says so.
     """
-    errors = [message for message in checks.run_checks(tags=["production"]) if message.is_serious()]
+    try:
+        recorder = MigrationRecorder(connection)
+        if not recorder.has_table():
+            return None
+        applied = recorder.applied_migrations()
+    except DatabaseError:
+        return None
+    known = {app: _migrations_on_disk(app) for app in _OUR_APPS}
+    unknown = [f"{app} {name}" for app, name in applied if app in known and name not in known[app]]
+    # Newest first: the message names the last migration that database went through.
+    unknown.sort(reverse=True)
+    if not unknown:
+        return None
+    more = f" and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+    return (
+        f"the database {_database_name(connection)} was made by an older version of this app: it records "
+        f"migration {unknown[0]}{more}, which this version does not have; {_start_again(connection)}"
+    )
+
+
+def _migrations_on_disk(app: str) -> set[str]:
+    module_name, _ = MigrationLoader.migrations_module(app)
+    return {info.name for info in pkgutil.iter_modules(import_module(module_name).__path__)}
+
+
+def _database_name(connection: BaseDatabaseWrapper) -> str:
+    where = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return str(where["NAME"])
+    host = f" on {where['HOST']}:{where['PORT']}" if where.get("HOST") else ""
+    return f"{where['NAME']!r}{host}"
+
+
+def _start_again(connection: BaseDatabaseWrapper) -> str:
+    if connection.vendor == "sqlite":
+        return f"delete VAR_DIR ({settings.VAR_DIR}), or this database file, and start again"
+    return "delete this database (or set DATABASE_URL to an empty one) and start again"
+
+
+def refuse_to_start_with_errors(tags: Sequence[str] = ("production", "database"), **kwargs: Any) -> None:
+    """A Celery worker runs no system checks of its own: run the production and database ones as it starts.
+
+    Connected to `worker_init`; the web process calls it with the database ones. The release phase
+    already refuses such a release; this covers a process started by other means.
+    """
+    found = checks.run_checks(tags=list(tags), databases=list(settings.DATABASES))
+    errors = [message for message in found if message.is_serious()]
     if errors:
-        lines = [f"{error.id}: {error.msg}\n    HINT: {error.hint}" for error in errors]
-        raise SystemExit("refusing to start:\n" + "\n".join(lines))
+        lines = [f"{error.id}: {error.msg}" + (f"\n    HINT: {error.hint}" if error.hint else "") for error in errors]
+        # One error without a hint (an older database) stays on one line.
+        separator = " " if len(lines) == 1 and "\n" not in lines[0] else "\n"
+        raise SystemExit("refusing to start:" + separator + "\n".join(lines))

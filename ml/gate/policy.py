@@ -49,12 +49,8 @@ class Decision:
 
 
 def policy_settings(policy: dict[str, Any]) -> dict[str, Any]:
-    """The policy with defaults filled in, checked. A policy recorded before the gate existed
-    (`use_mcnemar`) keeps the meaning it had: McNemar when it was on, no gate when it was off."""
+    """The policy with defaults filled in, checked."""
     merged = {**DEFAULT_POLICY, **policy}
-    if "test" not in policy and "use_mcnemar" in policy:
-        merged["test"] = "mcnemar" if policy["use_mcnemar"] else "none"
-    merged.pop("use_mcnemar", None)
     if merged["test"] not in POLICY_TESTS:
         raise PolicyError(f"unknown significance test {merged['test']!r}: choose one of {', '.join(POLICY_TESTS)}")
     if merged["test"] == "mcnemar" and merged["primary_metric"] != "accuracy":

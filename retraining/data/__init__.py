@@ -1,7 +1,8 @@
 """The data registry edge: the only code that talks to git and DVC about datasets.
 
-- `source`: where the pipeline reads a dataset version (a DVC registry, or a plain CSV file);
+- `source`: where the pipeline reads a dataset version (a DVC registry, or a plain data file);
 - `registry`: creating a registry and publishing a new version into it;
+- `formats`: how a file is read, chosen by its suffix (CSV);
 - `vcs`: git and dvc as confined subprocesses; `base`: the errors and the version record.
 
 Django is imported only by `source_from_settings`, so scripts and benchmarks can use this

@@ -8,7 +8,8 @@ import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from retraining.data.base import DataError, DatasetVersion, check_tracked_path, file_md5, validate_csv
+from retraining.data.base import DataError, DatasetVersion, check_tracked_path, file_md5
+from retraining.data.formats import format_for
 from retraining.data.vcs import dvc, git, identity_args, is_git_url, tracked_out
 
 _REMOTE_NAME = "storage"
@@ -55,12 +56,12 @@ def init_registry(repo_dir: Path, remote: str, endpoint_url: str = "") -> None:
 
 
 def publish(repo_dir: Path | str, path: str, csv_file: Path, message: str) -> DatasetVersion:
-    """Publishes a CSV as the next version of `path`. The data is pushed to the DVC remote
-    before the commit is made, so no commit ever names data the remote lacks; on any failure
-    nothing is committed and the workspace is put back."""
+    """Publishes a file as the next version of `path`, checked first in the format of `path`'s suffix.
+    The data is pushed to the DVC remote before the commit is made, so no commit ever names data
+    the remote lacks; on any failure nothing is committed and the workspace is put back."""
     path = check_tracked_path(path)
     csv_file = Path(csv_file)
-    validate_csv(csv_file)
+    format_for(path).validate(csv_file)
     if not is_git_url(str(repo_dir)):
         return _publish_local(Path(repo_dir).expanduser().resolve(), path, csv_file, message)
     url = str(repo_dir)

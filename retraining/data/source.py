@@ -1,4 +1,4 @@
-"""Where the pipeline reads its data: a DVC-tracked file in a git registry, or a plain CSV file.
+"""Where the pipeline reads its data: a DVC-tracked file in a git registry, or a plain data file.
 
 A dataset version is named by DVC's own content hash, read from the `.dvc` file at a resolved
 commit. Checking for new data therefore never downloads the data, and costs the same for a
@@ -28,22 +28,26 @@ from retraining.data.base import (
     default_cache_dir,
     file_md5,
     one_line,
-    read_csv,
     write_atomic,
 )
+from retraining.data.formats import find_format, format_for
 from retraining.data.vcs import git, is_git_url, tracked_out
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class DvcRegistrySource:
-    """A CSV file tracked by DVC in a git registry (a local path or a git URL), read at `rev`."""
+    """A data file tracked by DVC in a git registry (a local path or a git URL), read at `rev`.
+
+    Its format is that of its suffix (`retraining.data.formats`).
+    """
 
     def __init__(self, repo: str | Path, path: str, rev: str = "main", cache_dir: Path | str | None = None) -> None:
         self.repo = str(repo)
         self.is_url = is_git_url(self.repo)
         self.source = self.repo if self.is_url else str(Path(self.repo).expanduser().resolve())
         self.path = check_tracked_path(path)
+        self.format = format_for(self.path)
         if not rev or rev.startswith("-"):
             raise DataError(f"invalid registry revision {rev!r}")
         self.rev = rev
@@ -67,7 +71,7 @@ class DvcRegistrySource:
         # Files land here only by an atomic rename after their hash was checked.
         if not (cached.is_file() and cached.stat().st_size == version.size):
             self._fetch(version, cached, label)
-        return read_csv(cached, label)
+        return self.format.read(cached, label)
 
     def _resolve_local_rev(self) -> tuple[Path, str]:
         repo = Path(self.source)
@@ -132,7 +136,7 @@ class DvcRegistrySource:
             raise DataError(f"DVC could not read {self.path} in {where}: {one_line(str(exc))}") from exc
         md5 = (info.get("dvc_info") or {}).get("md5")
         if info.get("type") == "directory":
-            raise DataError(f"{self.path} is a directory in {where}, not a CSV file")
+            raise DataError(f"{self.path} is a directory in {where}, not a {self.format.name} file")
         if not md5:
             raise DataError(f"{self.path} is in git but not tracked by DVC in {where}")
         return str(md5), int(info["size"])
@@ -168,10 +172,11 @@ class DvcRegistrySource:
 
 
 class FileSource:
-    """A plain CSV file as a source, for trying the product on a file without a registry."""
+    """A plain data file as a source, for trying the product on a file without a registry."""
 
     def __init__(self, path: str | Path, *, cache_dir: Path | str | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
+        self.format = format_for(self.path)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
     def __repr__(self) -> str:
@@ -206,7 +211,7 @@ class FileSource:
             with self.path.open("rb") as handle:
                 reader = _HashingReader(handle)
                 try:
-                    frame = read_csv(reader, str(self.path))
+                    frame = self.format.read(reader, str(self.path))
                 except BadData:
                     # A file changed since its check is named as changed, whatever it now holds.
                     self._check_unchanged(version, reader.digest())
@@ -267,6 +272,7 @@ def source_from_settings() -> DvcRegistrySource | FileSource:
 
     registry = str(settings.DATA_REGISTRY)
     cache_dir = getattr(settings, "DATA_CACHE_DIR", None)
-    if not is_git_url(registry) and registry.lower().endswith(".csv"):
+    # A local path with the suffix of a data format is a file; anything else is a registry.
+    if not is_git_url(registry) and find_format(registry) is not None:
         return FileSource(registry, cache_dir=cache_dir)
     return DvcRegistrySource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir)

@@ -1,43 +1,38 @@
-"""Data migrations keep what stored rows meant."""
+"""One initial migration per app builds today's schema, and migrate sets up what the app needs."""
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django_celery_beat.models import PeriodicTask
 
-BEFORE = [("retraining", "0005_run_owner_and_attempts")]
-AFTER = [("retraining", "0006_policy_significance_gate")]
+from predictor.predlog.retention import PRUNE_TASK_NAME
+from retraining.workers import schedule
 
 
-def migrate(targets: list[tuple[str, str]]):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
+def test_each_app_has_one_initial_migration_that_matches_the_models(db):
+    loader = MigrationLoader(connection)
+    ours = sorted(key for key in loader.disk_migrations if key[0] in {"predictor", "retraining"})
+
+    assert ours == [("predictor", "0001_initial"), ("retraining", "0001_initial")]
+    # Exits non-zero when a model changed without its migration.
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
 
 
 @pytest.fixture
-def back_to_latest(transactional_db):
-    """Whatever the test migrates to, the database ends on the latest schema the other tests need."""
+def unmigrated(transactional_db):
+    """The app's tables gone, as in a database that has never seen this app; migrated back after."""
+    call_command("migrate", "predictor", "zero", verbosity=0)
     yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    call_command("migrate", verbosity=0)
 
 
-def test_existing_policies_get_the_gate_and_mcnemar_ones_keep_mcnemar(back_to_latest):
-    old = migrate(BEFORE).get_model("retraining", "PromotionPolicy")
-    plain = old.objects.create(primary_metric="accuracy", use_mcnemar=False, significance=0.05).pk
-    strict = old.objects.create(primary_metric="accuracy", use_mcnemar=True, significance=0.03).pk
+def test_migrating_a_fresh_database_creates_the_tables_and_the_schedule(unmigrated):
+    assert "retraining_retrainingrun" not in connection.introspection.table_names()
+    PeriodicTask.objects.all().delete()
 
-    new = migrate(AFTER).get_model("retraining", "PromotionPolicy")
+    call_command("migrate", verbosity=0)
 
-    assert new.objects.get(pk=plain).test == "bootstrap"
-    # Its level never applied (no test ran): it gets the calibrated one. McNemar keeps its own.
-    assert new.objects.get(pk=plain).significance == 0.005
-    assert new.objects.get(pk=strict).test == "mcnemar"
-    assert new.objects.get(pk=strict).significance == 0.03
-    assert new.objects.get(pk=plain).return_significance == 0.001
-
-    back = migrate(BEFORE).get_model("retraining", "PromotionPolicy")
-    assert back.objects.get(pk=strict).use_mcnemar
-    assert not back.objects.get(pk=plain).use_mcnemar
+    assert {"predictor_deployment", "retraining_retrainingrun"} <= set(connection.introspection.table_names())
+    names = set(PeriodicTask.objects.values_list("name", flat=True))
+    assert {schedule.RETRAIN_TASK_NAME, schedule.SWEEP_TASK_NAME, schedule.WATCH_TASK_NAME, PRUNE_TASK_NAME} <= names

@@ -138,20 +138,6 @@ def test_settings_choose_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert isinstance(data.source_from_settings(), FileSource)
 
 
-def test_a_header_that_names_a_column_twice_is_refused_before_pandas_renames_it(tmp_path: Path) -> None:
-    csv_file = tmp_path / "penguins.csv"
-    csv_file.write_text('island,"bill, mm",island,sex,sex\nBiscoe,40.1,Dream,male,female\n')
-    source = FileSource(csv_file, cache_dir=tmp_path / "cache")
-
-    with pytest.raises(data.BadData) as refused:
-        source.pull(source.version())
-
-    assert str(refused.value) == (
-        f"{csv_file} has duplicate column names: 'island' (columns 1, 3); 'sex' (columns 4, 5); "
-        "every column needs a name of its own"
-    )
-
-
 def test_a_file_source_reads_the_file_once_as_it_parses_it_never_whole_in_memory(tmp_path: Path) -> None:
     import tracemalloc
 
