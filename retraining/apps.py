@@ -25,6 +25,7 @@ class RetrainingConfig(AppConfig):
         # A worker on a dyno with a store it would lose does not start; SIGTERM closes a run cleanly,
         # and once the worker consumes nothing more, the runs it stopped are queued again.
         signals.worker_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks")
+        signals.beat_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks-beat")
         shutdown.connect()
         signals.worker_shutdown.connect(tasks.requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
         from predictor.signals import deployment_rolled_back

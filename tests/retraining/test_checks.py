@@ -86,6 +86,14 @@ def test_migrate_and_the_web_process_refuse_it(older_database):
     assert MigrationRecorder(older_database).applied_migrations().keys() == before
 
 
+def test_beat_refuses_it_before_it_schedules_anything(older_database):
+    beat = start(database_url(older_database.settings_dict), "-m", "celery", "-A", "config", "beat", "-l", "WARNING")
+
+    assert beat.returncode != 0
+    # Beat logs its standard streams: the line comes with the log's prefix.
+    assert "refusing to start: retraining.E003: the database " in refusal_line(beat.stderr)
+
+
 def test_migrate_leaves_an_older_sqlite_database_untouched(tmp_path: Path):
     """Migrating it would first add Django's own tables: the refusal comes before any of them."""
     old = tmp_path / "db.sqlite3"
