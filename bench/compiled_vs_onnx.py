@@ -1,11 +1,11 @@
 """The app's compiled inference next to ONNX Runtime, in process, on the product's own pipelines.
 
-Trains the product's pipeline (retraining/steps/train.py: imputer + scaler for numbers, imputer +
+Trains the product's pipeline (ml/estimators.py: imputer + scaler for numbers, imputer +
 one-hot for categories, then a RandomForest of 100 trees) on two datasets: bench/pipeline.py's
 synthetic rows (numbers, a category, gaps; three classes) and scikit-learn's breast-cancer data
 (30 numbers, two classes). Converts each with skl2onnx (double precision where the converter
 allows it, no ZipMap) and times, on 1 and on 1,000 rows, from a DataFrame to probabilities:
-scikit-learn's predict_proba, predictor/inference.py's compiled path, and ONNX Runtime (one
+scikit-learn's predict_proba, predictor/serving/inference.py's compiled path, and ONNX Runtime (one
 session thread and the default). Prints the largest difference from predict_proba of each.
 
 Runs in the BentoML bench virtualenv (bench/requirements-bentoml.txt holds skl2onnx and

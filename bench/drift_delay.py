@@ -1,6 +1,6 @@
 """How soon the drift check sees a change in live traffic: detection delay in rows and in time.
 
-The watch task (retraining/watching.py) compares the newest DRIFT_WINDOW_ROWS logged inputs of the
+The watch task (retraining/monitoring/triggers.py) compares the newest DRIFT_WINDOW_ROWS logged inputs of the
 champion (at most DRIFT_WINDOW_HOURS old) with its training profile every MONITOR_INTERVAL seconds.
 When traffic changes, the window fills with changed rows little by little: the check calls drift
 once enough of it changed. This bench finds, by bisection, the smallest number of changed rows in

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = "python3.11"
 IMPORTS = {
     "scipy.stats": "import scipy.stats",
-    "scipy.special (what predictor/drift.py imports)": "from scipy.special import chdtrc",
+    "scipy.special (what ml/drift/drift.py imports)": "from scipy.special import chdtrc",
     "sklearn (the pipeline's own, pulls scipy)": "import sklearn.ensemble",
     "evidently (Report + DataDriftPreset)": (
         "from evidently import Report\nfrom evidently.presets import DataDriftPreset"

@@ -170,7 +170,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # How long a worker waits for the result of a pool process that died before it gives the task's
 # message back to the broker (Celery's default: 10 s). Results are ignored here, and the
-# redelivered run closes and requeues itself when its process is dead (retraining/ownership.py).
+# redelivered run closes and requeues itself when its process is dead (retraining/runs/ownership.py).
 CELERY_WORKER_LOST_WAIT = env_float("WORKER_LOST_WAIT", 2.0, minimum=0.1)
 # Prefork, made to survive a pool process killed while idle (see config/pool.py).
 CELERY_WORKER_POOL = "config.pool:TaskPool"
@@ -258,7 +258,7 @@ RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
 RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
 # A run that meets a transient fault (MLflow or the data remote unreachable) is tried again after
 # RUN_RETRY_FIRST_DELAY seconds, then twice as long each time, while the waits add up to no more
-# than RUN_RETRY_MAX_WAIT; then it fails (retraining/retries.py). Defaults: 5 attempts in 7.5 min.
+# than RUN_RETRY_MAX_WAIT; then it fails (retraining/runs/retries.py). Defaults: 5 attempts in 7.5 min.
 RUN_RETRY_FIRST_DELAY = env_int("RUN_RETRY_FIRST_DELAY", 30, minimum=1)
 RUN_RETRY_MAX_WAIT = env_int("RUN_RETRY_MAX_WAIT", 900, minimum=0)
 # Workers write a heartbeat row this often; one silent for WORKER_HEARTBEAT_TIMEOUT is dead.
@@ -271,7 +271,7 @@ RETRAIN_API_TOKEN = env_str("RETRAIN_API_TOKEN")
 
 # Serving ----------------------------------------------------------------------------------
 PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)
-# Serve a recognised pipeline through predictor/inference.py (checked equal at load) rather
+# Serve a recognised pipeline through predictor/serving/inference.py (checked equal at load) rather
 # than through scikit-learn's own predict_proba and its per-call overhead.
 COMPILED_INFERENCE = env_bool("COMPILED_INFERENCE", True)
 MODEL_POLL_INTERVAL = env_float("MODEL_POLL_INTERVAL", 2.0, minimum=0.1)
@@ -287,7 +287,7 @@ if PREDICTION_LOG_SAMPLE > 1:
     raise ImproperlyConfigured(f"PREDICTION_LOG_SAMPLE={PREDICTION_LOG_SAMPLE} must be between 0 and 1")
 PREDICTION_LOG_DAYS = env_int("PREDICTION_LOG_DAYS", 30, minimum=1)
 
-# Drift (predictor/drift.py) ---------------------------------------------------------------
+# Drift (ml/drift/drift.py) ---------------------------------------------------------------
 # A feature drifted when its PSI reaches DRIFT_PSI_THRESHOLD and its chi-square p-value is below
 # DRIFT_ALPHA shared among the features (Bonferroni); fewer rows than DRIFT_MIN_ROWS: no verdict.
 DRIFT_PSI_THRESHOLD = env_float("DRIFT_PSI_THRESHOLD", 0.2, minimum=0.001)
@@ -295,7 +295,7 @@ DRIFT_ALPHA = env_float("DRIFT_ALPHA", 0.05, minimum=1e-9)
 if DRIFT_ALPHA >= 1:
     raise ImproperlyConfigured(f"DRIFT_ALPHA={DRIFT_ALPHA} must be below 1")
 DRIFT_MIN_ROWS = env_int("DRIFT_MIN_ROWS", 200, minimum=1)
-# Watching live serving (retraining/watching.py): beat compares the champion's recent logged inputs
+# Watching live serving (retraining/monitoring/triggers.py): beat compares the champion's recent logged inputs
 # (the newest DRIFT_WINDOW_ROWS of the last DRIFT_WINDOW_HOURS) with its training profile, and its
 # live quality over QUALITY_WINDOW_DAYS with its holdout score, every MONITOR_INTERVAL seconds.
 # Whether that starts a run, and how often, is edited in the panel (TriggerSettings).

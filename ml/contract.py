@@ -1,6 +1,6 @@
 """The model contract: the shape of a model the pipeline trains, as serving relies on it.
 
-Training (retraining/steps/train.py) builds its scikit-learn pipeline from these names, and the
+Training (ml/estimators.py) builds its scikit-learn pipeline from these names, and the
 serving side reads a fitted model back through them (known categories for input warnings,
 compiled inference, validation of new data against the champion). Both sides import this one
 module, so a change of shape is made here or not at all; `predictor` still imports nothing from

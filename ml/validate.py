@@ -23,7 +23,7 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     new_categories: dict[str, list[str]] = field(default_factory=dict)
-    # The new data against the champion's training profile (predictor/drift.py's report).
+    # The new data against the champion's training profile (ml/drift/drift.py's report).
     drift: dict[str, Any] = field(default_factory=dict)
 
     @property

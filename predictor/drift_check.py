@@ -1,5 +1,5 @@
 """Checking a frame of inputs (a CSV file, or the prediction log) against a model's training
-profile: the one place that finds the profile for predictor/drift.py."""
+profile: the one place that finds the profile for ml/drift/drift.py."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ class RateWindow(models.Model):
 class Prediction(models.Model):
     """One predicted instance, as served: what went in, what came out, and later its true label.
 
-    Written off the request path by predictor/predlog.py. The id is what clients see as
+    Written off the request path by predictor/predlog/. The id is what clients see as
     `prediction_id`; it is a UUID whose first 48 bits are the time in milliseconds (UUIDv7's
     layout), so new rows land at the end of the primary-key index instead of all over it.
     """
@@ -169,7 +169,7 @@ class LoggedVersion(models.Model):
 
 
 class DriftCheck(models.Model):
-    """One comparison of recent logged inputs with a model's training profile (predictor/drift.py).
+    """One comparison of recent logged inputs with a model's training profile (ml/drift/drift.py).
 
     Written by the monitoring beat task and `manage.py check_drift`; the panel draws per-feature
     drift over time from these rows and the drift trigger reads the newest one.

@@ -128,13 +128,13 @@ class RetrainingRun(models.Model):
     # What the challenger was made from (target, features, split, code and data versions).
     lineage = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)
-    # Why a monitoring trigger started the run (retraining/watching.py): {"summary", "drift", "degradation"}.
+    # Why a monitoring trigger started the run (retraining/monitoring/triggers.py): {"summary", "drift", "degradation"}.
     evidence = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     # The signal that stopped the worker mid-run ("SIGTERM"), and the run queued in its place.
     stopped_by_signal = models.CharField(max_length=20, blank=True)
     requeued_as = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # The process working on the run, written by its claim (retraining/ownership.py): a
+    # The process working on the run, written by its claim (retraining/runs/ownership.py): a
     # redelivered message closes and requeues the run at once when this process is dead.
     owner = models.JSONField(default=dict, blank=True)
     # While a run waits to be tried again: what did not answer, which attempt is next and when
@@ -181,7 +181,7 @@ class RetrainingRun(models.Model):
 class TriggerSettings(models.Model):
     """When live serving starts a run by itself: drift in the inputs, or live quality falling.
 
-    One row, edited in the panel beside the schedule and the policy (retraining/watching.py reads it).
+    One row, edited in the panel beside the schedule and the policy (retraining/monitoring/triggers.py reads it).
     """
 
     drift_enabled = models.BooleanField(
@@ -222,14 +222,14 @@ class TriggerSettings(models.Model):
         return row
 
 
-# The triggers of runs started by watching live serving (retraining/watching.py).
+# The triggers of runs started by watching live serving (retraining/monitoring/triggers.py).
 MONITORING_TRIGGERS = (RetrainingRun.Trigger.DRIFT, RetrainingRun.Trigger.DEGRADATION)
 
 
 class WorkerHeartbeat(models.Model):
     """A Celery worker's last sign of life and what it was running then, one row per worker.
 
-    Written every few seconds by the worker itself (retraining/workers.py), read by the panel and
+    Written every few seconds by the worker itself (retraining/workers/heartbeat.py), read by the panel and
     GET /api/v1/workers on every poll: the whole table is a handful of rows, read in one query.
     """
 

@@ -32,7 +32,7 @@ def retrain(self: Task, run_id: int) -> str:
     """Run a queued run.
 
     A redelivered message for a run that already started closes and requeues it if the process
-    that ran it died (retraining/ownership.py); while that process lives it does nothing.
+    that ran it died (retraining/runs/ownership.py); while that process lives it does nothing.
     """
     return _execute(self, run_id)
 

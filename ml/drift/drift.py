@@ -1,6 +1,6 @@
 """Drift: how far a frame (recent live inputs, or a new dataset version) is from a model's profile.
 
-Each feature is binned as the training data was (predictor/profile.py), with missing values as one
+Each feature is binned as the training data was (ml/drift/profile.py), with missing values as one
 more bin, and gets two numbers:
 
 - PSI, the population stability index: the size of the change (0.1 moderate, 0.2 large by the usual

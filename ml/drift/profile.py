@@ -1,6 +1,6 @@
-"""The reference profile of a model's training data, stored with the model (predictor/registry.py).
+"""The reference profile of a model's training data, stored with the model (predictor/serving/registry.py).
 
-Drift is measured against it (predictor/drift.py): live inputs or a new dataset version are binned
+Drift is measured against it (ml/drift/drift.py): live inputs or a new dataset version are binned
 exactly as the training data was, so the profile keeps counts, not only shares, and fixed bin edges.
 
 Shape (JSON, `PROFILE_VERSION` 1):

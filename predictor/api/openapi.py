@@ -1,6 +1,6 @@
 """The serving endpoints in the OpenAPI schema, written by hand.
 
-They are plain Django views (see predictor/views.py), which drf-spectacular cannot see; this
+They are plain Django views (see predictor/api/views.py), which drf-spectacular cannot see; this
 postprocessing hook adds them to the generated schema so /api/schema/ and /api/docs/ describe
 the whole API.
 """

@@ -2,7 +2,7 @@
 
 The report is a list of sections, each built by one function over the prediction log; a new
 section (drift) is one more entry in SECTIONS. Who may read it: a staff session or the
-RETRAIN_API_TOKEN bearer, as for the runs API (predictor/access.py).
+RETRAIN_API_TOKEN bearer, as for the runs API (predictor/api/access.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 DRF's request/response machinery (content negotiation, parsers, renderers, throttles) costs more
 than the whole of the input check here; the OpenAPI description is written by hand instead
-(predictor/openapi.py). Every response carries the version this process serves in
+(predictor/api/openapi.py). Every response carries the version this process serves in
 X-Model-Version, errors included, so a client can always tell which model answered.
 """
 

@@ -1,4 +1,4 @@
-"""What every serving process checks besides the newest deployment (predictor/follower.py): the
+"""What every serving process checks besides the newest deployment (predictor/serving/follower.py): the
 registry alias, and whether a freshly deployed version is failing in serving.
 
 Both may be noticed by many processes at once; services.record_registry_move and

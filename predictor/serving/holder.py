@@ -5,7 +5,7 @@ version is loaded off to the side and warmed with a test prediction; only then i
 swapped, in one assignment. A request reads the reference once, so it finishes on the model it
 started with. A version that fails to load or to predict its own input example is never swapped
 in: the process keeps the old one and says so in /readyz and in its ServingProcess row.
-The thread that calls `sync` every MODEL_POLL_INTERVAL seconds is predictor/follower.py.
+The thread that calls `sync` every MODEL_POLL_INTERVAL seconds is predictor/serving/follower.py.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class ServedModel:
     categories: dict[str, list[str]] = field(default_factory=dict)
     category_sets: dict[str, set[str]] = field(default_factory=dict)
     classes: np.ndarray | None = None
-    # The model's arithmetic without scikit-learn's per-call overhead (predictor/inference.py);
+    # The model's arithmetic without scikit-learn's per-call overhead (predictor/serving/inference.py);
     # None when the model is served through its own predict_proba, for the reason in `inference`.
     compiled: inference.Compiled | None = None
     inference: str = ""

@@ -29,7 +29,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-# The training-data profile (predictor/profile.py), an artifact of the model's training run.
+# The training-data profile (ml/drift/profile.py), an artifact of the model's training run.
 PROFILE_ARTIFACT = "drift/profile.json"
 
 _configured_for: tuple[str, str] | None = None

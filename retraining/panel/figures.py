@@ -1,10 +1,10 @@
 """What the panel shows of live serving: the Monitoring page's figures, a run's monitoring
 evidence, and the live quality figure the dashboard's badge polls.
 
-The page reads the same section builders as GET /api/v1/monitoring (predictor/monitoring.py), so
+The page reads the same section builders as GET /api/v1/monitoring (predictor/api/report.py), so
 the page and the API never disagree. The badge scores the primary metric from the confusion counts
 (`predlog.labelled_counts`, one GROUP BY whatever the number of labels, and `quality.score_counts`)
-and judges it with the degradation trigger's own rule (retraining/watching.py `fell`). ROC AUC needs
+and judges it with the degradation trigger's own rule (retraining/monitoring/triggers.py `fell`). ROC AUC needs
 every row's probabilities: for it the badge points to the Monitoring page.
 """
 

@@ -216,7 +216,7 @@ def holdout_mix(version: str) -> tuple[dict[str, int] | None, str]:
 
 def trigger_state(triggers: TriggerSettings, now: datetime) -> dict[str, Any]:
     """The newest run each monitoring trigger started, and when the next one may start: the
-    cool-down is shared by both triggers (retraining/watching.py `start`)."""
+    cool-down is shared by both triggers (retraining/monitoring/triggers.py `start`)."""
     last = [
         {"label": RetrainingRun.Trigger(trigger).label, "run": RetrainingRun.objects.filter(trigger=trigger).first()}
         for trigger in MONITORING_TRIGGERS

@@ -2,7 +2,7 @@
 and, when the challenger is kept, the champion against the one it replaced (rollback).
 
 Rows a compared model trained on are found through the training-row keys each model keeps
-(retraining/lineage.py) and dropped before any model is scored; with too few rows left, no
+(ml/lineage.py) and dropped before any model is scored; with too few rows left, no
 decision is made on contaminated ones.
 """
 

@@ -75,7 +75,7 @@ def execute(
 ) -> RetrainingRun:
     """Run a queued run to the end. A run that is not queued is left alone (redelivery).
 
-    Given an `attempt` that is not the last (retraining/retries.py), a transient fault (MLflow or
+    Given an `attempt` that is not the last (retraining/runs/retries.py), a transient fault (MLflow or
     the data remote unreachable) puts the run back in the queue, saying what it waits for; the
     caller schedules the next attempt. On the last one it fails, saying it gave up. `worker`
     names the Celery worker running it, recorded as the run's owner.

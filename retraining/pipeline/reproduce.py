@@ -1,6 +1,6 @@
 """Make a registered model again from what it recorded, and say whether it is the same model.
 
-The record (retraining/lineage.py) names the data (rev and md5), the split key and fraction, the
+The record (ml/lineage.py) names the data (rev and md5), the split key and fraction, the
 target, the excluded columns, the estimator, its parameters and seed. The data is read again
 through the data source, which checks the md5; the model is retrained on the same rows in the
 same canonical order and both models' outputs are compared on the training and holdout rows.

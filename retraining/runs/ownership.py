@@ -1,16 +1,17 @@
-"""Which process works on a running run, whether it is still alive, and what to do when it is not.
+"""Which process works on a running run, and whether it is still alive.
 
 A pool process killed mid-run (the OOM killer, an operator) leaves its run `running`. With acks
 late, Celery hands the run's message out again as soon as the worker sees the process gone; that
-redelivery finds the run already started. If the process that claimed the run is dead, the run is
-closed as failed with the reason and queued again once, at once, rather than waiting for the
-stale-heartbeat sweep. If it is alive (a duplicate delivery while the run goes on), nothing is done.
+redelivery finds the run already started. If the process that claimed the run is dead (`lost`
+says why), retraining/services.py `recover` closes the run as failed with the reason and queues it
+again once, at once, rather than waiting for the stale-heartbeat sweep. If it is alive (a duplicate
+delivery while the run goes on), nothing is done.
 
 The claim records the owner: the Celery worker's name, the machine, the process id and that
 process's start time (a pid can be reused, its start time cannot). "Dead" is decided exactly,
 never guessed from silence alone: on the same machine, no process with that pid and start time;
-or the owner's worker (its heartbeat row, retraining/workers.py) stopped, went silent, or was
-started again since the claim. An owner on another machine whose worker still reports is alive.
+or the owner's worker (its heartbeat row, retraining/workers/heartbeat.py) stopped, went silent,
+or was started again since the claim. An owner on another machine whose worker still reports is alive.
 """
 
 import logging

@@ -38,7 +38,7 @@ def start_run(
     """Create a queued run, or return the one in progress (or already made for this tick).
 
     The second value says whether a new run was created. `evidence` is why a monitoring
-    trigger started it (retraining/watching.py).
+    trigger started it (retraining/monitoring/triggers.py).
     """
     close_stale_runs()
     policy = current_policy()
@@ -65,7 +65,7 @@ def start_run(
 
 
 def claim(run_id: int, owner: dict[str, Any] | None = None) -> bool:
-    """Move a queued run to running, owned by `owner` (retraining/ownership.py); False if it is
+    """Move a queued run to running, owned by `owner` (retraining/runs/ownership.py); False if it is
     not queued (a redelivered message). A run tried again keeps the time it first started."""
     now = timezone.now()
     return (

@@ -1,5 +1,5 @@
 """Watching live serving: drift and live quality of the champion, and the runs they start
-(retraining/watching.py), over the real database, MLflow registry and prediction log."""
+(retraining/monitoring/triggers.py), over the real database, MLflow registry and prediction log."""
 
 from datetime import timedelta
 from io import StringIO
