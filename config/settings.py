@@ -256,6 +256,10 @@ RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
 RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
 RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
+# The process that queues a run (a command, a request) answers for it this long at most, until
+# a worker claims it or the broker holds its message; a run it left behind is closed after that,
+# at once when it died on this machine (retraining/runs/ownership.py).
+RUN_START_LEASE = env_int("RUN_START_LEASE", 60, minimum=1)
 # A run that meets a transient fault (MLflow or the data remote unreachable) is tried again after
 # RUN_RETRY_FIRST_DELAY seconds, then twice as long each time, while the waits add up to no more
 # than RUN_RETRY_MAX_WAIT; then it fails (retraining/runs/retries.py). Defaults: 5 attempts in 7.5 min.

@@ -34,13 +34,15 @@ def split_key(
     id_column: str | None = None,
     exclude: Iterable[str] = (),
     inherited: SplitKey | None = None,
+    salt: str = DEFAULT_SALT,
 ) -> SplitKey:
     """The key for this data: the id column if there is one; else the inherited key's columns that
     are still present and still features; else (the first model) every feature column.
 
-    Inheriting the champion's columns is what keeps rows in place when a column is added.
+    Inheriting the champion's columns is what keeps rows in place when a column is added; the
+    champion's salt too. `salt` is the first model's.
     """
-    salt = inherited.salt if inherited else DEFAULT_SALT
+    salt = inherited.salt if inherited else salt
     if id_column:
         if id_column not in frame.columns:
             raise SplitError(f"the id column {id_column!r} (DATA_ID_COLUMN) is not in the data")

@@ -93,6 +93,7 @@ class RetrainingRun(models.Model):
         DEPLOYED = "deployed", "Deployed"
         KEPT = "kept", "Kept champion"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     trigger = models.CharField(max_length=20, choices=Trigger.choices)
     triggered_by = models.ForeignKey(
@@ -111,6 +112,20 @@ class RetrainingRun(models.Model):
     estimator = models.CharField(max_length=100, blank=True)
     params = models.JSONField(default=dict, blank=True)
     policy = models.JSONField(default=dict, blank=True)
+    # The training setup frozen when the run was queued (retraining/runs/setup.py): whoever executes
+    # the run trains exactly this; and its fingerprint, what the model is made of.
+    setup = models.JSONField(default=dict, blank=True)
+    setup_fingerprint = models.CharField(max_length=64, blank=True)
+    # Run even on data already judged: {"by", "at", "why"} of whoever forced it; empty otherwise.
+    forced = models.JSONField(default=dict, blank=True)
+    # The process that queued the run ({"kind", "host", "pid", "process_started"}) and how long it
+    # answers for it: until a worker claims it (or the broker holds its message) the run is dead
+    # once that process is, or once the lease ran out (retraining/runs/store.py).
+    starter = models.JSONField(default=dict, blank=True)
+    start_lease_until = models.DateTimeField(null=True, blank=True)
+    # Cancelling: who asked and when; a running run stops at its next safe point.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=200, blank=True)
     mlflow_run_id = models.CharField(max_length=64, blank=True)
     model_version = models.CharField(max_length=50, blank=True)
     champion_version = models.CharField(max_length=50, blank=True)
@@ -240,6 +255,8 @@ class WorkerHeartbeat(models.Model):
     started_at = models.DateTimeField()
     seen_at = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # The fingerprint of the training setup this worker's own settings describe (runs it starts use it).
+    setup_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["hostname"]

@@ -7,15 +7,18 @@ the other way round.
 """
 
 import logging
+import re
 from typing import Any
 
 from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from kombu.utils.url import maybe_sanitize_url
 
 from retraining.models import RetrainingRun
 from retraining.runs import ownership, store
+from retraining.runs.setup import TrainingSetup
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +26,58 @@ RETRAIN_TASK = "retraining.tasks.retrain"
 
 
 def trigger_run(
-    trigger: str, user: AbstractBaseUser | None = None, evidence: dict[str, Any] | None = None
+    trigger: str,
+    user: AbstractBaseUser | None = None,
+    evidence: dict[str, Any] | None = None,
+    setup: TrainingSetup | None = None,
+    forced: dict[str, Any] | None = None,
 ) -> tuple[RetrainingRun, bool]:
-    """Queue a run for the worker, or return the run in progress. Enqueued after commit."""
-    run, created = store.start_run(trigger, user, evidence=evidence)
+    """Queue a run for the worker, or return the run in progress. Enqueued after commit.
+
+    If the broker refuses the message, the run is closed as failed at once, naming the broker
+    (its status says so to the caller): nothing would ever run it, and it must not block the next.
+    """
+    run, created = store.start_run(trigger, user, evidence=evidence, setup=setup, forced=forced)
     if created:
         transaction.on_commit(lambda: enqueue(run.pk))
+        if not transaction.get_connection().in_atomic_block:  # enqueued already: the caller sees the outcome
+            run.refresh_from_db()
     return run, created
 
 
-def enqueue(run_id: int) -> None:
-    current_app.tasks[RETRAIN_TASK].delay(run_id)
+def enqueue(run_id: int) -> bool:
+    """Send the run's message; False (and the run closed as failed) when the broker refused it."""
+    try:
+        current_app.tasks[RETRAIN_TASK].delay(run_id)
+    except Exception as exc:
+        reason = f"the broker {broker_name()} refused the run: {type(exc).__name__}: {_redacted(str(exc))}"
+        logger.error("run #%s: %s", run_id, reason)
+        store.close_unsent(run_id, f"{reason}; nothing was run")
+        return False
+    store.handed_over(run_id)
+    return True
+
+
+def broker_name() -> str:
+    """Where runs are sent, with no password in it."""
+    return maybe_sanitize_url(current_app.conf.broker_url or "") or "(unknown)"
+
+
+def _redacted(text: str) -> str:
+    return _PASSWORD_IN_URL.sub(r"\1***@", text)
+
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+
+
+def forced_by(who: str, why: str) -> dict[str, Any]:
+    """The audit of a forced run: who, when, why."""
+    return {"by": who, "at": timezone.now().isoformat(), "why": why}
+
+
+def stored_setup(run: RetrainingRun) -> TrainingSetup | None:
+    """The setup a run was queued with, for a run queued in its place; None for a run from before."""
+    return TrainingSetup.deserialise(run.setup) if run.setup else None
 
 
 def recover(run_id: int) -> RetrainingRun | None:
@@ -53,7 +97,7 @@ def recover(run_id: int) -> RetrainingRun | None:
     if RetrainingRun.objects.filter(requeued_as=run, owner__has_key="lost_at").exists():
         logger.error("run #%s lost its process again: not queued a third time", run.pk)
         return None
-    again, created = trigger_run(run.trigger, run.triggered_by)
+    again, created = trigger_run(run.trigger, run.triggered_by, setup=stored_setup(run), forced=run.forced)
     note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
     store.mark_requeued(run, again, note)
     logger.warning("run #%s: %s; %s", run.pk, reason, note)
@@ -65,11 +109,12 @@ def requeue_stopped_runs() -> list[int]:
 
     Called by the main worker process once it consumes nothing more (a stopping worker that took the
     new run's message would run it into the SIGKILL). The new run takes the same trigger and the
-    settings of now; the stopped one records where it went, which also keeps it from being queued twice.
+    setup the stopped one was queued with, not this worker's settings; the stopped one records
+    where it went, which also keeps it from being queued twice.
     """
     queued = []
     for run in store.stopped_by_signal():
-        again, created = trigger_run(run.trigger, run.triggered_by)
+        again, created = trigger_run(run.trigger, run.triggered_by, setup=stored_setup(run), forced=run.forced)
         note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
         store.mark_requeued(run, again, note)
         logger.warning("run #%s was stopped by %s: %s", run.pk, run.stopped_by_signal, note)

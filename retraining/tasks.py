@@ -49,7 +49,8 @@ def scheduled_retrain(tick: str | None = None) -> str:
     if not created:
         logger.info("scheduled retrain %s: run #%s already covers it (%s)", key, run.pk, run.status)
         return f"existing:{run.pk}"
-    retrain.delay(run.pk)
+    if not services.enqueue(run.pk):
+        return f"failed:{run.pk}"
     return f"queued:{run.pk}"
 
 

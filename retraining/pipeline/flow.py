@@ -23,7 +23,7 @@ from retraining.pipeline import steps
 from retraining.pipeline.compare import compare
 from retraining.pipeline.resources import Resources, real_resources, trace_in_mlflow, transient, unreachable
 from retraining.pipeline.state import RunState
-from retraining.runs.recorder import Progress, Recorder
+from retraining.runs.recorder import Progress, Recorder, RunCancelled
 from retraining.runs.retries import Attempt
 from retraining.runs.shutdown import WorkerStopped
 
@@ -89,28 +89,45 @@ def execute(
         try:
             state = run(state, resources, recorder, after_close=False)
             recorder.finish(state)
+        except RunCancelled:
+            state = _cancel(state, recorder)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            if attempt is not None and transient(exc):
-                what = unreachable(exc)
-                if attempt.delay is not None:
-                    at = timezone.localtime() + timedelta(seconds=attempt.delay)
-                    waiting = (
-                        f"{what}, attempt {attempt.number + 1} of {attempt.total}, "
-                        f"next in {attempt.delay} s (at {at:%H:%M:%S %Z})"
-                    )
-                    logger.warning("run #%s: %s (%s)", run_id, waiting, error)
-                    recorder.requeue(waiting, error)
+            if recorder.cancel_requested():  # whatever else stopped it, nobody wants it any more
+                logger.warning("run #%s was cancelled and then ended by %s", run_id, error)
+                state = _cancel(state, recorder)
+            elif attempt is not None and transient(exc) and attempt.delay is not None:
+                at = timezone.localtime() + timedelta(seconds=attempt.delay)
+                waiting = (
+                    f"{unreachable(exc)}, attempt {attempt.number + 1} of {attempt.total}, "
+                    f"next in {attempt.delay} s (at {at:%H:%M:%S %Z})"
+                )
+                logger.warning("run #%s: %s (%s)", run_id, waiting, error)
+                if recorder.requeue(waiting, error):
                     return recorder.row()
-                limit = f"RUN_RETRY_MAX_WAIT={settings.RUN_RETRY_MAX_WAIT} s"
-                error = f"{what}: gave up after {attempt.total} attempts ({limit}); last error: {error}"
-            logger.exception("run #%s failed", run_id)
-            state = replace(state, status=Status.FAILED)
-            recorder.finish(state, error, exc.signal_name if isinstance(exc, WorkerStopped) else "")
+                state = _cancel(state, recorder)  # cancelled meanwhile: never queued again
+            else:
+                _fail(state, recorder, exc, error, attempt)
+                state = replace(state, status=Status.FAILED)
     trace_in_mlflow(recorder.row(), resources.models)
     run(state, resources, recorder, after_close=True)
     recorder.say(f"run #{run_id} finished: {state.status}")
     return recorder.row()
+
+
+def _cancel(state: RunState, recorder: Recorder) -> RunState:
+    state = replace(state, status=Status.CANCELLED, reasons=[recorder.cancelled()])
+    recorder.finish(state)
+    return state
+
+
+def _fail(state: RunState, recorder: Recorder, exc: Exception, error: str, attempt: Attempt | None) -> None:
+    if attempt is not None and transient(exc):  # the last attempt
+        limit = f"RUN_RETRY_MAX_WAIT={settings.RUN_RETRY_MAX_WAIT} s"
+        error = f"{unreachable(exc)}: gave up after {attempt.total} attempts ({limit}); last error: {error}"
+    logger.exception("run #%s failed", state.run_id)
+    state = replace(state, status=Status.FAILED)
+    recorder.finish(state, error, exc.signal_name if isinstance(exc, WorkerStopped) else "")
 
 
 class StepRecorder(Protocol):

@@ -30,8 +30,8 @@ from retraining.runs import store
 
 logger = logging.getLogger(__name__)
 
-# (estimator, hyperparameters, policy): what makes two runs on the same data the same run.
-Setup = tuple[str, dict[str, Any], dict[str, Any]]
+# (the setup's fingerprint, the policy): what makes two runs on the same data the same run.
+Setup = tuple[str, dict[str, Any]]
 # (run id, status) of an earlier run that judged the same data.
 Judged = tuple[int, str]
 
@@ -73,9 +73,7 @@ class Deployments(Protocol):
 
 
 class History(Protocol):
-    def already_decided(
-        self, run_id: int, setup: tuple[Any, ...], md5: str, champion: Champion
-    ) -> tuple[int, str] | None: ...
+    def already_decided(self, run_id: int, setup: Setup, md5: str, champion: Champion) -> Judged | None: ...
 
 
 class Notifier(Protocol):
@@ -158,9 +156,7 @@ class DatabaseDeployments:
 
 
 class DatabaseHistory:
-    def already_decided(
-        self, run_id: int, setup: tuple[Any, ...], md5: str, champion: Champion
-    ) -> tuple[int, str] | None:
+    def already_decided(self, run_id: int, setup: Setup, md5: str, champion: Champion) -> Judged | None:
         earlier = store.already_decided(run_id, setup, md5, champion.version, champion.created_at)
         return (earlier.pk, earlier.status) if earlier is not None else None
 

@@ -5,15 +5,13 @@ found. The recorder writes `row_fields(state)` to the run row after every step, 
 to the run is a field here, one line in `row_fields`, and a column on the model.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 
-from ml.drift.drift import Thresholds
 from ml.evaluate import Score
 from ml.gate.policy import Decision
 from ml.gate.significance import Comparison
@@ -21,48 +19,10 @@ from ml.keys import SplitKey
 from ml.split import TrainingRows
 from ml.validate import Validation
 from retraining.data import DatasetVersion
+from retraining.runs.setup import TrainingSetup
 
 # How a step says it ended the run early: no new data, or data unfit to train on.
 ENDED_EARLY = frozenset({"skipped", "rejected"})
-
-
-@dataclass(frozen=True)
-class TrainingSetup:
-    """What the steps need beyond the run's own request: the data's columns, the split, the checks.
-
-    Read from settings once, when the run is claimed, so a step is a function of its arguments
-    and a test states the setup it means instead of overriding settings.
-    """
-
-    target: str
-    id_column: str | None
-    exclude: tuple[str, ...]
-    holdout_fraction: float
-    seed: int
-    min_rows: int
-    max_missing_share: float
-    max_classes: int
-    min_clean_holdout_rows: int
-    app_version: str
-    drift: Thresholds
-
-    @classmethod
-    def from_settings(cls) -> "TrainingSetup":
-        return cls(
-            target=settings.TARGET_COLUMN,
-            id_column=settings.DATA_ID_COLUMN or None,
-            exclude=tuple(settings.EXCLUDE_COLUMNS),
-            holdout_fraction=settings.HOLDOUT_FRACTION,
-            seed=settings.TRAINING_SEED,
-            min_rows=settings.MIN_TRAINING_ROWS,
-            max_missing_share=settings.MAX_MISSING_SHARE,
-            max_classes=settings.MAX_CLASSES,
-            min_clean_holdout_rows=settings.MIN_CLEAN_HOLDOUT_ROWS,
-            app_version=settings.APP_VERSION,
-            drift=Thresholds(
-                psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS
-            ),
-        )
 
 
 @dataclass(frozen=True)
@@ -119,12 +79,12 @@ class RunState:
     run_id: int
     trigger: str
     user: Any
-    estimator: str
-    params: dict[str, Any]
-    policy: dict[str, Any]
+    # The setup frozen when the run was queued (retraining/runs/setup.py): estimator, params, policy, columns.
+    setup: TrainingSetup
     # Why a monitoring trigger started the run: {"summary", "drift", "degradation"} (retraining/monitoring/).
     evidence: dict[str, Any] = field(default_factory=dict)
-    setup: TrainingSetup = field(default_factory=TrainingSetup.from_settings)
+    # Who made the run go ahead on data already judged, when and why ({} when nobody did).
+    forced: dict[str, Any] = field(default_factory=dict)
     # What the steps found, in the order they find it.
     champion: Champion | None = None
     dataset: DatasetVersion | None = None
@@ -153,16 +113,31 @@ class RunState:
 
     @classmethod
     def of(cls, run: Any) -> "RunState":
-        """The starting state of a claimed run: what it was asked to do, and the setup of now."""
+        """The starting state of a claimed run: what it was asked to do, with the setup it was queued with."""
+        if run.setup:
+            setup = TrainingSetup.deserialise(run.setup)
+        else:  # queued before runs carried their setup: this process's settings, the row's training choices
+            setup = replace(TrainingSetup.from_settings(run.policy), estimator=run.estimator, params=dict(run.params))
         return cls(
             run_id=run.pk,
             trigger=run.trigger,
             user=run.triggered_by,
-            estimator=run.estimator,
-            params=dict(run.params),
-            policy=dict(run.policy),
+            setup=setup,
             evidence=dict(run.evidence),
+            forced=dict(run.forced),
         )
+
+    @property
+    def estimator(self) -> str:
+        return self.setup.estimator
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.setup.params
+
+    @property
+    def policy(self) -> dict[str, Any]:
+        return self.setup.policy
 
     def row_fields(self) -> dict[str, Any]:
         return row_fields(self)

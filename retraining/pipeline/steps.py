@@ -5,6 +5,7 @@ A step is a function of the run's state and the resources that returns the new s
 of the configuration comes with the state (`state.setup`), not from settings.
 """
 
+import json
 import logging
 from dataclasses import replace
 
@@ -23,37 +24,73 @@ from retraining.data import BadData
 from retraining.models import RetrainingRun
 from retraining.pipeline.memory import release_free_memory
 from retraining.pipeline.resources import Resources
-from retraining.pipeline.state import Challenger, RunState
+from retraining.pipeline.state import Challenger, Champion, RunState
+from retraining.runs.setup import TrainingSetup
 
 logger = logging.getLogger(__name__)
 Status = RetrainingRun.Status
+# The whole training setup, logged beside each model (retraining/runs/setup.py; it holds no secret).
+SETUP_ARTIFACT = "training_setup.json"
+
+
+def setup_artifact(setup: TrainingSetup) -> bytes:
+    return json.dumps({"fingerprint": setup.fingerprint, "setup": setup.serialise()}, sort_keys=True).encode()
 
 
 def check(state: RunState, resources: Resources) -> RunState:
     champion = resources.deployments.champion()
     version = resources.source.version()
     state = replace(state, champion=champion, dataset=version)
+    new_data = f"new data {version.md5} ({version.size} bytes)"
     if champion is None:
-        return replace(state, note=f"new data {version.md5} ({version.size} bytes)")
+        return replace(state, note=new_data)
     if champion.data_version.get("md5") == version.md5:
         if state.evidence:
             return nothing_to_learn_from(state, champion.version)
-        return replace(
+        already = f"no new data since version {champion.version} ({version.md5})"
+        return _judge_again(state, champion) or replace(
             state,
             status=Status.SKIPPED,
-            reasons=[f"no new data since version {champion.version} ({version.md5})"],
+            reasons=[already + _unknown_setup(champion)],
             note=f"no new data: {version.md5} is what v{champion.version} was trained on",
         )
-    setup = (state.estimator, state.params, state.policy)
+    setup = (state.setup.fingerprint, state.policy)
     decided = resources.history.already_decided(state.run_id, setup, version.md5, champion)
     if decided is not None:
         if state.evidence:
             return nothing_to_learn_from(state, champion.version)
         run_id, status = decided
+        if state.forced:
+            return replace(state, note=f"{version.md5} was judged by run #{run_id} ({status}); {_forced(state)}")
         reason = f"no new data since run #{run_id} judged {version.md5} against v{champion.version}"
         note = f"no new data: run #{run_id} already judged {version.md5} ({status})"
         return replace(state, status=Status.SKIPPED, reasons=[f"{reason} ({status})"], note=note)
-    return replace(state, note=f"new data {version.md5} ({version.size} bytes)")
+    return replace(state, note=new_data)
+
+
+def _judge_again(state: RunState, champion: Champion) -> RunState | None:
+    """The champion's own data trained again: forced, or because the setup changed since; else None."""
+    if state.forced:
+        return replace(state, note=f"no new data since v{champion.version}; {_forced(state)}")
+    recorded = champion.data_version.get("setup_fingerprint")
+    if recorded and recorded != state.setup.fingerprint:
+        note = (
+            f"no new data since v{champion.version}, but the training setup changed "
+            f"({recorded[:12]} -> {state.setup.fingerprint[:12]}): training again on the same data"
+        )
+        return replace(state, note=note)
+    return None
+
+
+def _unknown_setup(champion: Champion) -> str:
+    if champion.data_version.get("setup_fingerprint"):
+        return ""
+    return f"; v{champion.version}'s training setup was not recorded, so a changed setup is not seen: force the run"
+
+
+def _forced(state: RunState) -> str:
+    by, at, why = (state.forced.get(name) for name in ("by", "at", "why"))
+    return f"forced by {by or 'unknown'} at {at or 'unknown'}: {why or 'no reason given'}"
 
 
 def nothing_to_learn_from(state: RunState, champion_version: str) -> RunState:
@@ -75,6 +112,9 @@ def pull(state: RunState, resources: Resources) -> RunState:
     if champion is not None and champion.data_version.get("fingerprint") == content:
         if state.evidence:
             return nothing_to_learn_from(state, champion.version)
+        again = _judge_again(state, champion)
+        if again is not None:
+            return replace(again, note=f"the rows of v{champion.version} reordered; {again.note}")
         return replace(
             state,
             status=Status.SKIPPED,
@@ -138,7 +178,7 @@ def _split_key(state: RunState, resources: Resources) -> SplitKey | None:
     inherited = lineage.recorded_key(resources.models, state.champion.version) if state.champion else None
     try:
         setup = state.setup
-        return split_key(state.frame, setup.target, setup.id_column, setup.exclude, inherited)
+        return split_key(state.frame, setup.target, setup.id_column, setup.exclude, inherited, salt=setup.salt)
     except SplitError:
         return None
 
@@ -150,7 +190,8 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     release_free_memory()  # the frame, let go once split, before fitting
     if state.training is None:
         # Validation could not key this data (no id column, no feature): this names why.
-        state = _split(state, state.split_key or split_key(state.frame, target, id_column, setup.exclude))
+        key = state.split_key or split_key(state.frame, target, id_column, setup.exclude, salt=setup.salt)
+        state = _split(state, key)
     key, training, holdout = state.split_key, state.training, state.holdout
     rows = state.rows
     if len(holdout) == 0 or training[target].nunique() < 2:
@@ -184,13 +225,14 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             "data.id_column": id_column or "(row hash)",
             "retraining.run": str(state.run_id),
             "retraining.trigger": state.trigger,
+            "retraining.setup_fingerprint": setup.fingerprint,
         },
         signature_input=features,
         input_example=features.head(5),
         run_name=f"run-{state.run_id}",
         # What new data and live inputs are compared with; an id column is never a drift signal.
         profile=build_profile(features.drop(columns=[id_column or ""], errors="ignore"), score.predictions),
-        artifacts=lineage.artifacts(state.trained_on, record),
+        artifacts={**lineage.artifacts(state.trained_on, record), SETUP_ARTIFACT: setup_artifact(setup)},
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)
@@ -207,7 +249,13 @@ def deploy(state: RunState, resources: Resources) -> RunState:
         user=state.user,
         run_id=challenger.run_id,
         metrics=challenger.score.metrics,
-        data_version={**state.dataset.as_dict(), "rows": state.rows, "fingerprint": state.fingerprint},
+        data_version={
+            **state.dataset.as_dict(),
+            "rows": state.rows,
+            "fingerprint": state.fingerprint,
+            # What the next run's check compares its own setup with (a changed setup trains again).
+            "setup_fingerprint": state.setup.fingerprint,
+        },
     )
     return replace(
         state,

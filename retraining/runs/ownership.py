@@ -42,6 +42,34 @@ def here(worker: str = "") -> dict[str, Any]:
     }
 
 
+def starter(kind: str) -> dict[str, Any]:
+    """This process as the starter of a run it queues (a command, a request, beat's task)."""
+    pid = os.getpid()
+    started = psutil.Process(pid).create_time()
+    return {"kind": kind, "host": socket.gethostname(), "pid": pid, "process_started": started}
+
+
+def starter_gone(run: RetrainingRun, now: datetime | None = None) -> str:
+    """Why the queued run's starter can no longer hand it to anyone; "" while it may.
+
+    Only while the starter answers for the run (its lease is set: no worker claimed the run and
+    the broker does not hold its message). On the starter's own machine a dead process is seen at
+    once; from elsewhere, when the lease runs out.
+    """
+    if run.status != Status.QUEUED or run.start_lease_until is None:
+        return ""
+    who = run.starter or {}
+    name = f"{who.get('kind') or run.trigger}, pid {who.get('pid', '?')} on {who.get('host', '?')}"
+    if who.get("host") == socket.gethostname() and who.get("pid") and not _running(who["pid"], who["process_started"]):
+        return f"the process that queued it ({name}) died before any worker claimed it"
+    if run.start_lease_until < (now or timezone.now()):
+        return (
+            f"the process that queued it ({name}) neither handed it to the broker nor had it claimed "
+            f"within RUN_START_LEASE={settings.RUN_START_LEASE}s"
+        )
+    return ""
+
+
 def lost(run: RetrainingRun, now: datetime | None = None) -> str:
     """Why the process that claimed this running run is known to be dead; "" if it may be alive."""
     owner = run.owner

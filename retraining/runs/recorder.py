@@ -6,11 +6,15 @@ sweep sees the worker alive, and closes the run. The panel polls the row, so eve
 written as it happens. A worker being stopped asks it which step is running (`position()`).
 """
 
+import ctypes
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
@@ -26,6 +30,21 @@ Status = RetrainingRun.Status
 
 # The recorder of the run this process is working on, if any (a worker runs one at a time).
 _working: "Recorder | None" = None
+# Code that must not be interrupted: the run's outcome is recorded over this connection.
+_UNSAFE_MODULES = (f"{os.sep}django{os.sep}db{os.sep}", f"{os.sep}psycopg{os.sep}", f"{os.sep}sqlite3{os.sep}")
+
+
+class RunCancelled(Exception):
+    """Someone cancelled the run: raised at the next step boundary, or inside an interruptible step."""
+
+
+def in_database_call(frame: FrameType | None) -> bool:
+    """Whether the code at `frame` (or a caller of it) is inside the database driver or Django's ORM."""
+    while frame is not None:
+        if any(part in frame.f_code.co_filename for part in _UNSAFE_MODULES):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class Recorded(Protocol):
@@ -55,6 +74,11 @@ class Recorder:
         self.attempts: list[dict[str, Any]] = list(run.attempts)
         self.started_at = timezone.now()
         self.closed = False
+        # Once a step that is not interruptible (deploy, keep) began, a cancel comes too late.
+        self.committed = False
+        # The thread running the steps, and whether a cancel was already raised in it.
+        self.thread_id: int | None = None
+        self.interrupted = False
 
     @classmethod
     def claim(
@@ -91,8 +115,25 @@ class Recorder:
             return None, f"step {step!r} is {status}"
         return run_id, step
 
+    def cancel_requested(self) -> bool:
+        return RetrainingRun.objects.filter(pk=self.run.pk).exclude(cancel_requested_at=None).exists()
+
+    def cancelled(self) -> str:
+        """Who cancelled the run and when, for its reasons."""
+        row = RetrainingRun.objects.get(pk=self.run.pk)
+        when = f"{timezone.localtime(row.cancel_requested_at):%Y-%m-%d %H:%M:%S %Z}" if row.cancel_requested_at else "?"
+        step = self.steps[-1]["name"] if self.steps else "?"
+        return f"cancelled by {row.cancelled_by or 'unknown'} at {when}, during step {step!r}; nothing was deployed"
+
     def step(self, name: str, work: Callable[[State], State], state: State) -> State:
-        """Run one step on `state` and record it, with what it found, on the row."""
+        """Run one step on `state` and record it, with what it found, on the row.
+
+        A cancelled run stops here, before the step, unless a step that changes the champion began.
+        """
+        if not self.closed and not self.committed and self.cancel_requested():
+            raise RunCancelled()
+        if not self.closed and name not in self.interruptible:
+            self.committed = True
         entry: dict[str, Any] = {"name": name, "status": "running", "started_at": timezone.now().isoformat()}
         self.steps.append(entry)
         self._update(step=name, steps=self.steps, heartbeat_at=timezone.now())
@@ -101,6 +142,9 @@ class Recorder:
         ended_before = state.ended_early
         try:
             state = work(state)
+        except RunCancelled:
+            entry["status"] = "cancelled"
+            raise
         except Exception as exc:
             entry["status"] = "failed"
             entry["detail"] = f"{type(exc).__name__}: {exc}"
@@ -129,17 +173,20 @@ class Recorder:
         self.closed = True
         return store.finish(self.run, status, **fields)
 
-    def requeue(self, waiting: str, error: str) -> None:
+    def requeue(self, waiting: str, error: str) -> bool:
         """Back to the queue after a transient fault; the task schedules the next attempt.
 
-        The step that met the fault says what the run waits for, where the panel shows it.
+        The step that met the fault says what the run waits for, where the panel shows it. False
+        (nothing changed) when the run was cancelled meanwhile: it is never queued again.
         """
+        if not store.requeue(self.run.pk, waiting):
+            return False
         if self.steps and self.steps[-1]["status"] == "failed":
             self.steps[-1] |= {"status": "waiting", "detail": waiting}
         self._attempt("transient fault", error)
-        store.requeue(self.run.pk, waiting)
         self._update(steps=self.steps, attempts=self.attempts)
         self.say(f"run #{self.run.pk}: {waiting}")
+        return True
 
     def _attempt(self, outcome: str, error: str) -> None:
         entry = {"attempt": len(self.attempts) + 1, "started_at": self.started_at.isoformat()}
@@ -154,6 +201,7 @@ class Recorder:
         """This process works on this run: its heartbeat runs, and shutdown can ask where it is."""
         global _working
         _working = self
+        self.thread_id = threading.get_ident()
         stop = threading.Event()
         thread = threading.Thread(target=self._beat, args=(stop,), name=f"heartbeat-{self.run.pk}", daemon=True)
         thread.start()
@@ -161,18 +209,37 @@ class Recorder:
             yield
         finally:
             _working = None
+            self.thread_id = None
             stop.set()
             thread.join(timeout=5)
 
     def _beat(self, stop: threading.Event) -> None:
-        """Beat from a side thread so a long fit still shows the worker is alive."""
+        """Beat from a side thread so a long fit still shows the worker is alive, and stop a
+        cancelled run inside an interruptible step rather than waiting for the step to end."""
         while not stop.wait(settings.RUN_HEARTBEAT_INTERVAL):
             try:
-                store.heartbeat(self.run.pk)
+                if store.heartbeat(self.run.pk):
+                    self._interrupt()
             except Exception:
                 logger.warning("heartbeat for run #%s failed", self.run.pk, exc_info=True)
             finally:
                 close_old_connections()
+
+    def _interrupt(self) -> None:
+        """Raise `RunCancelled` in the thread running the steps, if it is in an interruptible step
+        and not inside a database call; else the next beat (or the next step boundary) tries again.
+
+        The exception is raised when that thread next runs Python code: a fit in C is left at its
+        next return to Python (between an ensemble's estimators, for instance).
+        """
+        thread_id = self.thread_id
+        if self.interrupted or thread_id is None or self.may_stop()[0] is None:
+            return
+        if in_database_call(sys._current_frames().get(thread_id)):
+            return
+        self.interrupted = True
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(RunCancelled))
+        logger.warning("run #%s cancelled: interrupting step %r", self.run.pk, self.steps[-1]["name"])
 
     def _update(self, **fields: Any) -> None:
         RetrainingRun.objects.filter(pk=self.run.pk).update(**fields)

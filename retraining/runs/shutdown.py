@@ -28,14 +28,12 @@ from typing import Any
 
 from celery import signals
 
-from retraining.runs.recorder import Recorder
+from retraining.runs.recorder import Recorder, in_database_call
 
 logger = logging.getLogger(__name__)
 
 RUN_TASKS = frozenset({"retraining.tasks.retrain", "retraining.tasks.scheduled_retrain"})
 RECHECK_SECONDS = 0.5
-# Code that must not be interrupted: the run's failure is recorded over this connection.
-_UNSAFE_MODULES = (f"{os.sep}django{os.sep}db{os.sep}", f"{os.sep}psycopg{os.sep}", f"{os.sep}sqlite3{os.sep}")
 
 
 class WorkerStopped(Exception):
@@ -76,11 +74,8 @@ def where_to_stop(frame: FrameType | None) -> tuple[int | None, str | None]:
     The recorder of the run this process works on knows the current step and which steps the
     pipeline lets a stopping worker abandon.
     """
-    current = frame
-    while current is not None:
-        if any(part in current.f_code.co_filename for part in _UNSAFE_MODULES):
-            return None, "inside a database call"
-        current = current.f_back
+    if in_database_call(frame):
+        return None, "inside a database call"
     working = Recorder.current()
     if working is None:
         return None, "no step has started"

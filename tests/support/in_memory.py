@@ -4,7 +4,7 @@ against lists and dicts, so a whole run is tested without git, DVC, MLflow or a 
 import hashlib
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from retraining.data import DatasetVersion
 from retraining.pipeline import flow
 from retraining.pipeline.resources import Judged, Resources, Setup
 from retraining.pipeline.state import Champion, RunState, Schema
+from retraining.runs.setup import TrainingSetup
 
 _TYPES = {"f": "double", "i": "long", "b": "boolean"}
 
@@ -174,15 +175,8 @@ def run_in_memory(
 ) -> RunState:
     """One run as `pipeline.execute` sequences it (closing included), over these resources, minus the run row.
     `log`, if given, collects each step's name and outcome; `evidence` is a monitoring trigger's."""
-    state = RunState(
-        run_id=next(_run_ids),
-        trigger=trigger,
-        evidence=evidence or {},
-        user=None,
-        estimator="random_forest",
-        params=params,
-        policy={**DEFAULT_POLICY, **policy},
-    )
+    setup = replace(TrainingSetup.from_settings({**DEFAULT_POLICY, **policy}), estimator="random_forest", params=params)
+    state = RunState(run_id=next(_run_ids), trigger=trigger, evidence=evidence or {}, user=None, setup=setup)
     log = log if log is not None else StepLog()
     state = flow.run(state, resources, log, after_close=False)
     return flow.run(state, resources, log, after_close=True)

@@ -1,0 +1,133 @@
+"""The training setup: everything a run trains and judges with besides its data, as one frozen object.
+
+It is read from settings (and the promotion policy) when a run is queued, stored on the run row,
+and read back by whichever process executes the run: a worker with other settings, or a run
+queued again after its process died, trains exactly what its starter asked for. It is logged
+beside the model (its fingerprint as a tag, the whole setup as an artifact).
+
+The fingerprint names what the model is made of: the target, the columns it reads and leaves out,
+the estimator and its params, the seed, the split. Two setups with the same fingerprint train the
+same model on the same data. Left out of it, though stored: the policy (a new policy judges a
+challenger differently but trains the same one, so it never forces a retraining on its own), the
+data checks (they accept or refuse data, they do not shape the model) and the app's version.
+"""
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from ml.drift.drift import Thresholds
+from ml.keys import DEFAULT_SALT
+
+# The fields that are not what the model is made of (see the module's docstring).
+NOT_FINGERPRINTED = frozenset(
+    {"policy", "app_version", "min_rows", "max_missing_share", "max_classes", "min_clean_holdout_rows", "drift"}
+)
+
+
+class SetupError(ValueError):
+    """A stored setup that cannot be read back: names the field that is wrong."""
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What a run trains and judges with, frozen when the run is queued."""
+
+    target: str
+    id_column: str | None
+    exclude: tuple[str, ...]
+    estimator: str
+    params: dict[str, Any]
+    seed: int
+    holdout_fraction: float
+    # The salt of the first model's split key; later models inherit their champion's key and salt.
+    salt: str = DEFAULT_SALT
+    # The columns' kinds by name ("numeric", "categorical"); empty, as no setting declares them yet:
+    # each column's kind is read from its values.
+    kinds: dict[str, str] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)
+    min_rows: int = 50
+    max_missing_share: float = 0.5
+    max_classes: int = 50
+    min_clean_holdout_rows: int = 30
+    app_version: str = ""
+    drift: Thresholds = field(default_factory=Thresholds)
+
+    @classmethod
+    def from_settings(cls, policy: dict[str, Any] | None = None) -> "TrainingSetup":
+        """The setup this process's settings describe, under `policy` (the current one when queued)."""
+        return cls(
+            target=settings.TARGET_COLUMN,
+            id_column=settings.DATA_ID_COLUMN or None,
+            exclude=tuple(settings.EXCLUDE_COLUMNS),
+            estimator=settings.TRAINING_ESTIMATOR,
+            params=dict(settings.TRAINING_PARAMS),
+            seed=settings.TRAINING_SEED,
+            holdout_fraction=settings.HOLDOUT_FRACTION,
+            policy=dict(policy or {}),
+            min_rows=settings.MIN_TRAINING_ROWS,
+            max_missing_share=settings.MAX_MISSING_SHARE,
+            max_classes=settings.MAX_CLASSES,
+            min_clean_holdout_rows=settings.MIN_CLEAN_HOLDOUT_ROWS,
+            app_version=settings.APP_VERSION,
+            drift=Thresholds(
+                psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS
+            ),
+        )
+
+    def serialise(self) -> dict[str, Any]:
+        """Plain JSON values, field for field (a nested dataclass becomes a dict, a tuple a list)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def deserialise(cls, data: dict[str, Any]) -> "TrainingSetup":
+        """The setup `serialise` wrote; a field added since takes its default, an unknown one is an error."""
+        return _build(cls, data, "setup")
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON of the fields that make the model (see the module's docstring)."""
+        made_of = {name: value for name, value in self.serialise().items() if name not in NOT_FINGERPRINTED}
+        canonical = json.dumps(made_of, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def differences(self, other: "TrainingSetup") -> list[str]:
+        """The fingerprinted fields in which `other` differs from this one, by name."""
+        mine, theirs = self.serialise(), other.serialise()
+        return [name for name in mine if name not in NOT_FINGERPRINTED and mine[name] != theirs.get(name)]
+
+
+def _build(kind: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise SetupError(f"{where}: expected an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(kind)
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise SetupError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    values = {}
+    for name in names & set(data):
+        values[name] = _value(hints[name], data[name], f"{where}.{name}")
+    try:
+        return kind(**values)
+    except TypeError as exc:
+        raise SetupError(f"{where}: {exc}") from None
+
+
+def _value(hint: Any, value: Any, where: str) -> Any:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else ()
+    if options:  # X | None
+        return None if value is None else _value(next(o for o in options if o is not type(None)), value, where)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if typing.get_origin(hint) is tuple:
+        if not isinstance(value, list | tuple):
+            raise SetupError(f"{where}: expected a list, got {type(value).__name__}")
+        return tuple(value)
+    return value
