@@ -3,7 +3,9 @@
 Who may call it: a staff session, or a request carrying `Authorization: Bearer <RETRAIN_API_TOKEN>`.
 No credentials (or a wrong token) is 401; a signed-in user who is not staff is 403. Starting a
 run while one is in progress is 409 Conflict, with the run in progress in the body: the caller
-learns which run to follow instead of believing its own trigger was queued.
+learns which run to follow instead of believing its own trigger was queued. A broker that refuses
+the run's message is 503, with the run (closed as failed, naming the broker) in the body.
+`{"force": true}` runs even on data already judged, audited on the run; POST .../cancel cancels.
 """
 
 from django.db.models import QuerySet
@@ -22,7 +24,7 @@ from predictor.api.access import RetrainTokenAuthentication, StaffOrToken
 from retraining import services
 from retraining.models import RetrainingRun
 from retraining.notify import channels
-from retraining.runs import wording
+from retraining.runs import store, wording
 from retraining.workers import heartbeat
 
 
@@ -120,6 +122,32 @@ class ConflictSerializer(serializers.Serializer):
     run = RunSerializer()
 
 
+class StartSerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        default=False,
+        help_text="train and judge even when the data is what the champion or an earlier run already judged; "
+        "recorded on the run with who, when and the reason",
+    )
+    reason = serializers.CharField(
+        default="", allow_blank=True, max_length=500, help_text="why the run is forced (only with force)"
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data["reason"] and not data["force"]:
+            raise ValidationError({"reason": "a reason says why a run is forced: send it with force true"})
+        return data
+
+
+class StartErrorSerializer(serializers.Serializer):
+    force = serializers.ListField(child=serializers.CharField(), required=False)
+    reason = serializers.ListField(child=serializers.CharField(), required=False)
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+def _who(request: Request) -> str:
+    return request.user.get_username() if request.user.is_authenticated else "the API token"
+
+
 class _RunsView(APIView):
     authentication_classes = [RetrainTokenAuthentication, SessionAuthentication]
     permission_classes = [StaffOrToken]
@@ -140,15 +168,31 @@ class RunList(_RunsView):
         page = paginator.paginate_queryset(_filtered(request), request, view=self)
         return paginator.get_paginated_response(RunSummarySerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={201: RunSerializer, 409: ConflictSerializer, **_REFUSED})
+    @extend_schema(
+        request=StartSerializer,
+        responses={
+            201: RunSerializer,
+            400: StartErrorSerializer,
+            409: ConflictSerializer,
+            503: ConflictSerializer,
+            **_REFUSED,
+        },
+    )
     def post(self, request: Request) -> Response:
-        """Queue a run for the worker (201), or name the run in progress (409)."""
+        """Queue a run for the worker (201), or name the run in progress (409). 503 when the broker
+        refused the run's message: the run is closed as failed, naming the broker, and blocks nothing."""
+        asked = StartSerializer(data=request.data)
+        asked.is_valid(raise_exception=True)
+        force = asked.validated_data["force"]
+        forced = services.forced_by(_who(request), asked.validated_data["reason"]) if force else None
         user = request.user if request.user.is_authenticated else None
-        run, created = services.trigger_run(RetrainingRun.Trigger.API, user)
+        run, created = services.trigger_run(RetrainingRun.Trigger.API, user, forced=forced)
         body = RunSerializer(run).data
         if not created:
             detail = f"run #{run.pk} is already {run.status} (started by {run.trigger}); follow it instead"
             return Response({"detail": detail, "run": body}, status=status.HTTP_409_CONFLICT)
+        if run.status == RetrainingRun.Status.FAILED:
+            return Response({"detail": run.error, "run": body}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": reverse("api-run", args=[run.pk])})
 
 
@@ -157,6 +201,28 @@ class RunDetail(_RunsView):
     def get(self, request: Request, pk: int) -> Response:
         """One run with everything it recorded: data version, steps, metrics, decision, notifications."""
         return Response(RunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)
+
+
+class RunCancel(_RunsView):
+    @extend_schema(
+        request=None,
+        responses={200: RunSerializer, 202: RunSerializer, 404: DetailSerializer, 409: ConflictSerializer, **_REFUSED},
+        operation_id="v1_runs_cancel",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Cancel a run. A queued run is closed at once (200, status `cancelled`). A running run is asked
+        to stop (202): it stops at its next step, or at once inside an interruptible one, and ends
+        `cancelled`; a run that already began deploying finishes. The champion is untouched. 409 for a
+        run that has already ended."""
+        get_object_or_404(RetrainingRun, pk=pk)
+        try:
+            run = store.cancel(pk, _who(request))
+        except store.NotCancellable as exc:
+            body = RunSerializer(RetrainingRun.objects.get(pk=pk)).data
+            return Response({"detail": str(exc), "run": body}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            RunSerializer(run).data, status=status.HTTP_200_OK if run.finished else status.HTTP_202_ACCEPTED
+        )
 
 
 def _filtered(request: Request) -> QuerySet[RetrainingRun]:
@@ -188,6 +254,9 @@ class WorkerSerializer(serializers.Serializer):
     stopped_at = serializers.DateTimeField(allow_null=True, help_text="set when it stopped cleanly")
     alive = serializers.BooleanField(help_text="heard of within WORKER_HEARTBEAT_TIMEOUT and not stopped")
     running = RunningTaskSerializer(many=True, help_text="what it ran at its last heartbeat")
+    setup_fingerprint = serializers.CharField(
+        help_text="fingerprint of the training setup its own settings describe; empty if it did not report one"
+    )
 
 
 class WorkersSerializer(serializers.Serializer):
@@ -195,6 +264,9 @@ class WorkersSerializer(serializers.Serializer):
     alive = serializers.IntegerField()
     retrain_queue = serializers.CharField()
     retrain_queue_served = serializers.BooleanField(help_text="whether a live worker consumes the retrain queue")
+    setup_disagreement = serializers.CharField(
+        help_text="which live workers on one queue describe different training setups; empty when they agree"
+    )
     checked_at = serializers.DateTimeField()
 
 

@@ -205,10 +205,11 @@ def workers_state(workers: worker_store.WorkerLiveness, active: RetrainingRun | 
     if workers.retrain_queue_served:
         text = f"{workers.alive} worker{'' if workers.alive == 1 else 's'} alive"
         running = {item.get("run_id") for w in workers.workers for item in w.running}
+        told = [{"text": f"; {workers.setup_disagreement}"}] if workers.setup_disagreement else []
         if active is not None and active.pk in running:
             link = {"text": f"run #{active.pk}", "url": reverse("panel-run", args=[active.pk])}
-            return {"state": "alive", "parts": [{"text": f"{text}, running "}, link], "title": title}
-        return {"state": "alive", "parts": [{"text": text}], "title": title}
+            return {"state": "alive", "parts": [{"text": f"{text}, running "}, link, *told], "title": title}
+        return {"state": "alive", "parts": [{"text": text}, *told], "title": title}
     if workers.alive:
         text = (
             f"{workers.alive} worker{'' if workers.alive == 1 else 's'} alive, none on queue {workers.retrain_queue!r}"

@@ -21,6 +21,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from retraining.models import RetrainingRun, WorkerHeartbeat
+from retraining.runs.setup import TrainingSetup
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class WorkerStatus:
     alive: bool
     # The tasks it ran at its last heartbeat: {"task", "id", "run_id" (or None), "started_at"}.
     running: list[dict[str, Any]]
+    # The fingerprint of the training setup its own settings describe ("" for a worker from before).
+    setup_fingerprint: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,9 +56,12 @@ class WorkerLiveness:
     retrain_queue_served: bool
     checked_at: datetime
     alive: int = field(init=False)
+    # Live workers on one queue whose settings describe different training setups; "" when they agree.
+    setup_disagreement: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alive", sum(worker.alive for worker in self.workers))
+        object.__setattr__(self, "setup_disagreement", disagreement(self.workers))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,10 +84,32 @@ def liveness(now: datetime | None = None) -> WorkerLiveness:
                 stopped_at=row.stopped_at,
                 alive=alive,
                 running=list(row.running) if alive else [],
+                setup_fingerprint=row.setup_fingerprint,
             )
         )
     served = any(worker.alive and settings.RETRAIN_QUEUE in worker.queues for worker in workers)
     return WorkerLiveness(workers, settings.RETRAIN_QUEUE, served, now)
+
+
+def disagreement(workers: list[WorkerStatus]) -> str:
+    """Which live workers on one queue would train differently: "" when every queue's workers agree.
+
+    A queued run trains the setup it was queued with, whoever executes it; but a run a worker starts
+    itself (the schedule) takes that worker's settings, so which one starts it would decide the model.
+    """
+    queues: dict[str, dict[str, list[str]]] = {}
+    for worker in workers:
+        if worker.alive and worker.setup_fingerprint:
+            for queue in worker.queues:
+                queues.setdefault(queue, {}).setdefault(worker.setup_fingerprint, []).append(worker.hostname)
+    found = []
+    for queue, setups in sorted(queues.items()):
+        if len(setups) > 1:
+            sides = "; ".join(f"{', '.join(sorted(names))} {key[:12]}" for key, names in sorted(setups.items()))
+            found.append(f"workers on queue {queue!r} disagree on the training setup ({sides})")
+    if not found:
+        return ""
+    return "; ".join(found) + ": runs they start themselves (the schedule) train whichever setup their worker has"
 
 
 def stalled_reason(run: RetrainingRun, workers: WorkerLiveness) -> str:
@@ -135,6 +163,8 @@ class Heartbeat(bootsteps.StartStopStep):
         self.queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        # Settings do not change while a worker runs: the setup they describe is fingerprinted once.
+        self.setup_fingerprint = TrainingSetup.from_settings().fingerprint
 
     def start(self, worker: Any) -> None:
         self.started_at = timezone.now()
@@ -171,5 +201,6 @@ class Heartbeat(bootsteps.StartStopStep):
                 "started_at": self.started_at,
                 "seen_at": timezone.now(),
                 "stopped_at": None,
+                "setup_fingerprint": self.setup_fingerprint,
             },
         )
