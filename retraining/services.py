@@ -94,6 +94,9 @@ def recover(run_id: int) -> RetrainingRun | None:
     owner = {**run.owner, "lost_at": timezone.now().isoformat()}
     if not store.close_lost(run, f"{reason}; nothing was deployed", owner):
         return None
+    if run.cancel_requested_at is not None:
+        logger.warning("run #%s: %s; it was cancelled, so it is not queued again", run.pk, reason)
+        return None
     if RetrainingRun.objects.filter(requeued_as=run, owner__has_key="lost_at").exists():
         logger.error("run #%s lost its process again: not queued a third time", run.pk)
         return None

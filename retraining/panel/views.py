@@ -84,9 +84,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_POST
 def retrain_now(request: HttpRequest) -> HttpResponse:
-    run, created = services.trigger_run(RetrainingRun.Trigger.MANUAL, request.user)
+    """Start a run; "force" runs it even on data already judged, with the reason given."""
+    force, reason = request.POST.get("force") == "on", request.POST.get("reason", "").strip()[:500]
+    forced = services.forced_by(request.user.get_username(), reason) if force else None
+    run, created = services.trigger_run(RetrainingRun.Trigger.MANUAL, request.user, forced=forced)
     link = format_html('<a href="{}">run #{}</a>', reverse("panel-run", args=[run.pk]), run.pk)
-    if created:
+    if created and run.status == RetrainingRun.Status.FAILED:
+        messages.error(request, format_html("Could not start {}: {}", link, run.error))
+    elif created:
         messages.success(request, format_html("Started {}: its steps appear below as they finish.", link))
     else:
         messages.warning(request, format_html("A run is already in progress: {} ({}).", link, run.status))
@@ -146,6 +151,24 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         started_by=figures.run_evidence(run),
         validation_drift=figures.drift_rows(run.validation.get("drift") or {}),
     )
+
+
+@staff_only
+@require_POST
+def cancel_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a queued run at once, or ask a running one to stop at its next safe point."""
+    get_object_or_404(RetrainingRun, pk=pk)
+    try:
+        run = run_store.cancel(pk, request.user.get_username())
+    except run_store.NotCancellable as exc:
+        messages.warning(request, str(exc))
+    else:
+        if run.finished:
+            messages.success(request, f"Run #{run.pk} cancelled.")
+        else:
+            stop = "it stops at its next step, or at once inside an interruptible one"
+            messages.success(request, f"Run #{run.pk} is asked to stop: {stop}.")
+    return redirect("panel-run", pk=pk)
 
 
 @staff_only

@@ -79,6 +79,8 @@ class Recorder:
         # The thread running the steps, and whether a cancel was already raised in it.
         self.thread_id: int | None = None
         self.interrupted = False
+        # Where a cancel stopped the run ("before step 'pull'", "during step 'train'").
+        self.stopped_where = ""
 
     @classmethod
     def claim(
@@ -122,8 +124,8 @@ class Recorder:
         """Who cancelled the run and when, for its reasons."""
         row = RetrainingRun.objects.get(pk=self.run.pk)
         when = f"{timezone.localtime(row.cancel_requested_at):%Y-%m-%d %H:%M:%S %Z}" if row.cancel_requested_at else "?"
-        step = self.steps[-1]["name"] if self.steps else "?"
-        return f"cancelled by {row.cancelled_by or 'unknown'} at {when}, during step {step!r}; nothing was deployed"
+        where = self.stopped_where or (f"during step {self.steps[-1]['name']!r}" if self.steps else "before any step")
+        return f"cancelled by {row.cancelled_by or 'unknown'} at {when}, {where}; nothing was deployed"
 
     def step(self, name: str, work: Callable[[State], State], state: State) -> State:
         """Run one step on `state` and record it, with what it found, on the row.
@@ -131,6 +133,7 @@ class Recorder:
         A cancelled run stops here, before the step, unless a step that changes the champion began.
         """
         if not self.closed and not self.committed and self.cancel_requested():
+            self.stopped_where = f"before step {name!r}"
             raise RunCancelled()
         if not self.closed and name not in self.interruptible:
             self.committed = True
@@ -144,6 +147,7 @@ class Recorder:
             state = work(state)
         except RunCancelled:
             entry["status"] = "cancelled"
+            self.stopped_where = f"during step {name!r}"
             raise
         except Exception as exc:
             entry["status"] = "failed"

@@ -110,11 +110,13 @@ def claim(run_id: int, owner: dict[str, Any] | None = None) -> bool:
 
 
 def close_lost(run: RetrainingRun, reason: str, owner: dict[str, Any]) -> bool:
-    """Close as failed a running run whose owner died; False if it moved on since it was read."""
+    """Close as failed a running run whose owner died (as cancelled if someone had cancelled it);
+    False if it moved on since it was read."""
+    status = Status.CANCELLED if run.cancel_requested_at else Status.FAILED
     return bool(
         RetrainingRun.objects.filter(
             pk=run.pk, active=True, status=Status.RUNNING, heartbeat_at=run.heartbeat_at
-        ).update(status=Status.FAILED, active=None, finished_at=timezone.now(), step="", error=reason, owner=owner)
+        ).update(status=status, active=None, finished_at=timezone.now(), step="", error=reason, owner=owner)
     )
 
 
@@ -167,7 +169,7 @@ def cancel(run_id: int, who: str) -> RetrainingRun:
         )
     run = RetrainingRun.objects.get(pk=run_id)
     if run.finished and run.status != Status.CANCELLED:
-        raise NotCancellable(f"run #{run.pk} has already ended ({run.status}): there is nothing to cancel")
+        raise NotCancellable(f"run #{run.pk} has already ended ({run.status}): nothing to cancel")
     return run
 
 
@@ -204,8 +206,9 @@ def close_stale_runs() -> list[int]:
             reason = f"no worker picked the run up within {settings.RUN_QUEUE_TIMEOUT}s"
         else:
             continue
+        status = Status.CANCELLED if run.cancel_requested_at else Status.FAILED
         if RetrainingRun.objects.filter(pk=run.pk, active=True, heartbeat_at=run.heartbeat_at).update(
-            status=Status.FAILED, active=None, finished_at=now, error=reason, start_lease_until=None
+            status=status, active=None, finished_at=now, error=reason, start_lease_until=None
         ):
             closed.append(run.pk)
     return closed

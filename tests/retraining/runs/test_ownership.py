@@ -1,11 +1,8 @@
 """A redelivered run whose process died is closed and queued again at once; a live owner is left alone."""
 
-import subprocess
-import sys
 from datetime import timedelta
 
 import psutil
-import pytest
 from django.utils import timezone
 
 from retraining import services, tasks
@@ -13,15 +10,6 @@ from retraining.models import RetrainingRun, WorkerHeartbeat
 from retraining.runs import ownership, store
 
 Status = RetrainingRun.Status
-
-
-@pytest.fixture
-def dead_process() -> dict:
-    """The owner fields of a process that has exited."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    started = psutil.Process(child.pid).create_time()
-    child.wait()
-    return {"pid": child.pid, "process_started": started}
 
 
 def running_run(owner: dict) -> RetrainingRun:
