@@ -68,7 +68,8 @@ def test_it_records_everything_the_run_used_on_the_row_and_in_mlflow(weak_champi
     assert "seconds_train" in traced.metrics
 
 
-def test_it_skips_when_the_data_is_what_the_champion_was_trained_on(weak_champion):
+def test_it_skips_when_the_data_is_what_the_champion_was_trained_on(weak_champion, settings):
+    settings.TRAINING_PARAMS = WEAK_PARAMS  # the champion's own setup: another one trains again (test_force.py)
     run = run_pipeline()
 
     assert run.status == Status.SKIPPED

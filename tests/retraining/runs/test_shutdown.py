@@ -128,8 +128,9 @@ def test_a_worker_stopped_mid_training_closes_the_run_and_the_next_worker_runs_i
     from demo import batches
 
     batches.publish_next_demo_batch(demo_registry, settings.DATA_PATH)
-    # Long enough that the stop lands in the middle of fitting.
-    settings.TRAINING_PARAMS = {"n_estimators": 50_000}
+    # Long enough that the stop lands in the middle of fitting; the run queued again trains the same
+    # setup to the end, so not much longer than that.
+    settings.TRAINING_PARAMS = {"n_estimators": 3_000}
     run, created = services.trigger_run(RetrainingRun.Trigger.API)
     assert created
 
@@ -161,6 +162,7 @@ def test_a_worker_stopped_mid_training_closes_the_run_and_the_next_worker_runs_i
     assert Deployment.objects.count() == 1
     again = RetrainingRun.objects.exclude(pk=run.pk).get(trigger=RetrainingRun.Trigger.API)
     assert again.status == Status.QUEUED
+    assert (again.setup, again.params) == (run.setup, {"n_estimators": 3_000})
     assert run.reasons[-1] == f"queued again as run #{again.pk}"
     assert run.requeued_as == again
 
