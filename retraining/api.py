@@ -14,7 +14,7 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import UnsupportedMediaType, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -122,13 +122,31 @@ class ConflictSerializer(serializers.Serializer):
     run = RunSerializer()
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, and nothing a form would send for them ("0", 1, "yes"): a JSON body's boolean."""
+
+    def to_internal_value(self, data: object) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, never a number turned into one."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StartSerializer(serializers.Serializer):
-    force = serializers.BooleanField(
+    force = StrictBooleanField(
         default=False,
         help_text="train and judge even when the data is what the champion or an earlier run already judged; "
         "recorded on the run with who, when and the reason",
     )
-    reason = serializers.CharField(
+    reason = StrictCharField(
         default="", allow_blank=True, max_length=500, help_text="why the run is forced (only with force)"
     )
 
@@ -169,10 +187,11 @@ class RunList(_RunsView):
         return paginator.get_paginated_response(RunSummarySerializer(page, many=True).data)
 
     @extend_schema(
-        request=StartSerializer,
+        request={"application/json": StartSerializer},
         responses={
             201: RunSerializer,
             400: StartErrorSerializer,
+            415: DetailSerializer,
             409: ConflictSerializer,
             503: ConflictSerializer,
             **_REFUSED,
@@ -181,6 +200,8 @@ class RunList(_RunsView):
     def post(self, request: Request) -> Response:
         """Queue a run for the worker (201), or name the run in progress (409). 503 when the broker
         refused the run's message: the run is closed as failed, naming the broker, and blocks nothing."""
+        if request.data and request.content_type.split(";")[0].strip() != "application/json":
+            raise UnsupportedMediaType(request.content_type, detail="send a run's options as a JSON body")
         asked = StartSerializer(data=request.data)
         asked.is_valid(raise_exception=True)
         force = asked.validated_data["force"]
