@@ -212,7 +212,7 @@ class RunList(_RunsView):
         if not created:
             detail = f"run #{run.pk} is already {run.status} (started by {run.trigger}); follow it instead"
             return Response({"detail": detail, "run": body}, status=status.HTTP_409_CONFLICT)
-        if run.status == RetrainingRun.Status.FAILED:
+        if services.unsent(run):
             return Response({"detail": run.error, "run": body}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": reverse("api-run", args=[run.pk])})
 

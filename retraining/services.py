@@ -58,6 +58,11 @@ def enqueue(run_id: int) -> bool:
     return True
 
 
+def unsent(run: RetrainingRun) -> bool:
+    """Whether a run just triggered was closed because the broker refused its message (it never started)."""
+    return run.status == RetrainingRun.Status.FAILED and run.started_at is None
+
+
 def broker_name() -> str:
     """Where runs are sent, with no password in it."""
     return maybe_sanitize_url(current_app.conf.broker_url or "") or "(unknown)"

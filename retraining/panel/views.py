@@ -89,7 +89,7 @@ def retrain_now(request: HttpRequest) -> HttpResponse:
     forced = services.forced_by(request.user.get_username(), reason) if force else None
     run, created = services.trigger_run(RetrainingRun.Trigger.MANUAL, request.user, forced=forced)
     link = format_html('<a href="{}">run #{}</a>', reverse("panel-run", args=[run.pk]), run.pk)
-    if created and run.status == RetrainingRun.Status.FAILED:
+    if created and services.unsent(run):
         messages.error(request, format_html("Could not start {}: {}", link, run.error))
     elif created:
         messages.success(request, format_html("Started {}: its steps appear below as they finish.", link))

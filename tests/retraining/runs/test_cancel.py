@@ -198,3 +198,23 @@ def test_a_stale_cancelled_run_is_closed_as_cancelled(db, settings):
 
     assert store.close_stale_runs() == [run.pk]
     assert RetrainingRun.objects.get(pk=run.pk).status == Status.CANCELLED
+
+
+def test_the_panel_cancels_from_the_run_page_and_names_the_person(client, staff_user, settings):
+    # Pages link their CSS through the manifest storage, which only `collectstatic` fills.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    client.force_login(staff_user)
+    run = queued()
+    assert "data-cancel-run" in client.get(f"/panel/runs/{run.pk}/").content.decode()
+
+    response = client.post(f"/panel/runs/{run.pk}/cancel/")
+
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert (run.status, run.cancelled_by) == (Status.CANCELLED, "alice")
+    page = client.get(f"/panel/runs/{run.pk}/").content.decode()
+    assert "Cancelled by alice at " in page
+    assert "data-cancel-run" not in page
