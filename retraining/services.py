@@ -17,6 +17,7 @@ from django.utils import timezone
 from kombu.utils.url import maybe_sanitize_url
 
 from retraining.models import RetrainingRun
+from retraining.notify import channels
 from retraining.runs import ownership, store
 from retraining.runs.setup import TrainingSetup
 
@@ -52,7 +53,10 @@ def enqueue(run_id: int) -> bool:
     except Exception as exc:
         reason = f"the broker {broker_name()} refused the run: {type(exc).__name__}: {_redacted(str(exc))}"
         logger.error("run #%s: %s", run_id, reason)
-        store.close_unsent(run_id, f"{reason}; nothing was run")
+        if store.close_unsent(run_id, f"{reason}; nothing was run"):
+            # Told at once: every trigger meets the same broker until someone fixes it.
+            run = RetrainingRun.objects.get(pk=run_id)
+            RetrainingRun.objects.filter(pk=run_id).update(notifications=channels.notify(run))
         return False
     store.handed_over(run_id)
     return True

@@ -133,7 +133,9 @@ def test_a_trigger_whose_broker_refuses_closes_its_run_and_answers_a_json_503(tr
     assert created
 
 
-def test_a_broker_refusing_the_scheduled_run_closes_it_too(db, monkeypatch):
+def test_a_broker_refusing_the_scheduled_run_closes_it_too_and_tells_the_team(db, monkeypatch, settings, mailoutbox):
+    settings.NOTIFY_EMAILS = ["team@example.com"]
+
     def refused(*args, **kwargs):
         raise ConnectionRefusedError(111, "Connection refused")
 
@@ -145,3 +147,6 @@ def test_a_broker_refusing_the_scheduled_run_closes_it_too(db, monkeypatch):
     assert run.status == Status.FAILED
     assert "refused the run: ConnectionRefusedError: [Errno 111] Connection refused; nothing was run" in run.error
     assert store.active_run() is None
+    assert run.notifications == {"email": "sent"}
+    assert f"#{run.pk}" in mailoutbox[0].subject
+    assert "refused the run" in mailoutbox[0].body
