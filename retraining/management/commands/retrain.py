@@ -45,5 +45,5 @@ class Command(BaseCommand):
             raise CommandError(f"run #{run.pk} interrupted during step {step!r}") from None
         for reason in run.reasons:
             self.stdout.write(f"  {reason}")
-        if run.status in (Status.REJECTED, Status.FAILED):
+        if run.status in (Status.REJECTED, Status.FAILED, Status.CANCELLED):
             raise CommandError(f"run #{run.pk} {run.status}: {run.error or '; '.join(run.reasons)}")

@@ -218,3 +218,15 @@ def test_the_panel_cancels_from_the_run_page_and_names_the_person(client, staff_
     page = client.get(f"/panel/runs/{run.pk}/").content.decode()
     assert "Cancelled by alice at " in page
     assert "data-cancel-run" not in page
+
+
+def test_a_foreground_run_cancelled_from_elsewhere_exits_non_zero_naming_who(db, monkeypatch):
+    def cancelled_meanwhile(run_id, **options):
+        store.cancel(run_id, "bob")
+        store.claim(run_id)
+        return RetrainingRun.objects.get(pk=run_id)
+
+    monkeypatch.setattr("retraining.pipeline.flow.execute", cancelled_meanwhile)
+
+    with pytest.raises(CommandError, match=r"run #\d+ cancelled: cancelled by bob at .* before any worker started it"):
+        call_command("retrain", stdout=StringIO())
