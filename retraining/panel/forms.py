@@ -23,6 +23,7 @@ class PolicyForm(forms.ModelForm):
             "return_significance",
             "min_first_score",
             "reject_on_drift",
+            "positive_class",
             "note",
         ]
         labels = {
@@ -33,6 +34,7 @@ class PolicyForm(forms.ModelForm):
             "return_significance": "Significance level to bring back a replaced model",
             "min_first_score": "Minimum score for the first model",
             "reject_on_drift": "Reject new data that drifted (instead of a warning on the run)",
+            "positive_class": "Positive class (POSITIVE_CLASS)",
             "note": "Why this change",
         }
 

@@ -18,6 +18,7 @@ from ml.evaluate import Score
 from ml.gate.policy import Decision
 from ml.gate.significance import Comparison
 from ml.keys import SplitKey
+from ml.positive import Positive
 from ml.split import TrainingRows
 from ml.validate import Validation
 from retraining.data import DatasetVersion
@@ -45,6 +46,8 @@ class TrainingSetup:
     min_clean_holdout_rows: int
     app_version: str
     drift: Thresholds
+    # The class a binary task's precision, recall, F1 and ROC AUC are for; "" lets ml.positive choose.
+    positive_class: str = ""
 
     @classmethod
     def from_settings(cls) -> "TrainingSetup":
@@ -62,6 +65,7 @@ class TrainingSetup:
             drift=Thresholds(
                 psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS
             ),
+            positive_class=settings.POSITIVE_CLASS,
         )
 
 
@@ -141,6 +145,10 @@ class RunState:
     holdout: pd.DataFrame | None = None
     # The holdout rows' keys under `split_key`, row for row (steps/split.py): computed once, by the split.
     holdout_keys: np.ndarray | None = None
+    # The class precision, recall, F1 and ROC AUC are computed for, and why; None beyond two classes.
+    positive: Positive | None = None
+    # The data's classes against the champion's: {"data", "champion", "appeared", "disappeared"}.
+    labels: dict[str, list[str]] = field(default_factory=dict)
     challenger: Challenger | None = None
     verdict: Verdict | None = None
     deployment_id: int | None = None
@@ -196,6 +204,9 @@ def row_fields(state: RunState) -> dict[str, Any]:
     if state.validation is not None:
         fields["validation"] = state.validation.as_dict()
     fields["lineage"] = state.lineage
+    if state.positive is not None:
+        fields |= {"positive_class": state.positive.label, "positive_reason": state.positive.reason}
+    fields["labels"] = state.labels
     if state.challenger is not None:
         fields |= {
             "mlflow_run_id": state.challenger.run_id,

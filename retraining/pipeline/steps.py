@@ -16,6 +16,7 @@ from ml.estimators import train
 from ml.evaluate import evaluate
 from ml.features import prepare_features
 from ml.keys import SplitError, SplitKey, row_keys
+from ml.positive import PositiveClassError, resolve
 from ml.split import canonical_split, non_features, split_key
 from ml.validate import validate
 from predictor.models import Deployment
@@ -156,10 +157,15 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     if len(holdout) == 0 or training[target].nunique() < 2:
         reason = f"the split left too few rows to train and score a model ({rows})"
         return replace(state, status=Status.REJECTED, reasons=[reason])
+    try:
+        positive = resolve(training[target], declared_positive(state))
+    except PositiveClassError as exc:
+        return replace(state, status=Status.REJECTED, reasons=[str(exc)])
+    state = replace(state, positive=positive)
     # Prepared once: the model, its signature, input example and profile all read these.
     features = prepare_features(training, target, excluded)
     model = train(training, target, state.estimator, state.params, setup.seed, excluded, features)
-    score = evaluate(model, holdout, target)
+    score = evaluate(model, holdout, target, positive.label if positive else None)
     record = lineage.record(
         target=target,
         features=list(map(str, features.columns)),
@@ -184,6 +190,8 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             "data.id_column": id_column or "(row hash)",
             "retraining.run": str(state.run_id),
             "retraining.trigger": state.trigger,
+            # Live quality scores served answers on the same class (predictor/predlog/quality.py).
+            "metrics.positive_class": positive.label if positive else "",
         },
         signature_input=features,
         input_example=features.head(5),
@@ -195,6 +203,11 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)
     return replace(state, challenger=challenger, lineage=record, note=note)
+
+
+def declared_positive(state: RunState) -> str:
+    """The positive class declared in the run's policy (the panel), else by POSITIVE_CLASS, else ""."""
+    return str(state.policy.get("positive_class") or state.setup.positive_class or "")
 
 
 def deploy(state: RunState, resources: Resources) -> RunState:
