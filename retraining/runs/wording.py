@@ -22,6 +22,16 @@ def holdout_sentences(run: RetrainingRun) -> list[str]:
     return sentences
 
 
+def positive_sentence(run: RetrainingRun) -> str:
+    """Which class precision, recall, F1 and ROC AUC were computed for, and why; "" when the run
+    never scored a model (it says nothing it does not know)."""
+    if run.positive_class:
+        return f"Precision, recall, F1 and ROC AUC are for the class {run.positive_class!r}: {run.positive_reason}."
+    if run.challenger_metrics:
+        return "No positive class: precision, recall and F1 are macro averages over the classes."
+    return ""
+
+
 def _exclusion(record: dict[str, Any]) -> list[str]:
     rows, clean = record.get("rows", 0), record.get("clean", 0)
     excluded = record.get("excluded") or {}
