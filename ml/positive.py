@@ -105,6 +105,16 @@ def _declared(label: str, declared: str, found: list[str]) -> Positive:
     return Positive(label, f"declared as POSITIVE_CLASS={declared!r}")
 
 
+def served_positive(recorded: str | None, classes: Iterable[Any] | None) -> str | None:
+    """The positive class live quality scores a served version on: the one its run recorded, else
+    1 when its classes are 0/1 (or true/false), else None (unknown: sklearn's default applies)."""
+    if recorded:
+        return canonical(recorded)
+    if classes is not None and tuple(sorted(normalise(list(classes)))) == BINARY:
+        return "1"
+    return None
+
+
 def label_changes(data: Iterable[str], champion: Iterable[str]) -> dict[str, list[str]]:
     """The classes of the data against those the champion was trained on (both canonical): which
     appeared, which disappeared. Empty lists when they are the same set."""

@@ -69,7 +69,7 @@ def live_figure(deployment: Deployment, metric: str, trigger_settings: TriggerSe
         min_labels=trigger_settings.min_labels,
         margin=trigger_settings.degradation_margin,
     )
-    scored = quality.score_counts(cells, metric)
+    scored = quality.score_counts(cells, metric, predlog.positive_class(deployment.version))
     if scored is None:
         return figure
     return LiveFigure(**{**figure.__dict__, **scored})

@@ -220,7 +220,13 @@ def deploy(state: RunState, resources: Resources) -> RunState:
         user=state.user,
         run_id=challenger.run_id,
         metrics=challenger.score.metrics,
-        data_version={**state.dataset.as_dict(), "rows": state.rows, "fingerprint": state.fingerprint},
+        data_version={
+            **state.dataset.as_dict(),
+            "rows": state.rows,
+            "fingerprint": state.fingerprint,
+            # Live quality scores the served answers on the class the holdout metrics are for.
+            "positive_class": state.positive.label if state.positive else "",
+        },
     )
     return replace(
         state,
