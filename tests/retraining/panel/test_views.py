@@ -360,3 +360,26 @@ def test_a_run_says_which_class_counts_as_positive_and_which_labels_changed(staf
     assert said in channels.summary(run)[1]
     assert said in live.outcome(run)
     assert staff.get(f"/api/v1/runs/{run.pk}").json()["positive_class"] == "fraud"
+
+
+def test_the_policy_form_refuses_a_positive_class_for_three_classes_and_takes_one_of_two(staff):
+    data = {"primary_metric": "f1", "min_improvement": "0", "max_guard_drop": "0.01", "test": "bootstrap",
+            "significance": "0.005", "return_significance": "0.001", "min_first_score": "0.5"}  # fmt: skip
+    run = RetrainingRun.objects.create(trigger="cli", status="kept", active=None, labels={"data": ["a", "b", "c"]})
+
+    response = staff.post(reverse("panel-policy"), {**data, "positive_class": "a"})
+    assert (
+        "has 3 classes (a, b, c): a positive class applies to two classes only"
+        in (response.context["form"].errors["positive_class"][0])
+    )
+
+    run.labels = {"data": ["fraud", "ok"]}
+    run.save()
+    assert (
+        "is not a class"
+        in staff.post(reverse("panel-policy"), {**data, "positive_class": "fraude"})
+        .context["form"]
+        .errors["positive_class"][0]
+    )
+    assert staff.post(reverse("panel-policy"), {**data, "positive_class": "fraud"}).status_code == 302
+    assert store.current_policy().as_dict()["positive_class"] == "fraud"
