@@ -67,13 +67,19 @@ def labelled_counts(version: str, since: datetime) -> dict[tuple[str, str], int]
     return {(str(label), str(predicted)): n for label, predicted, n in counted}
 
 
-def positive_class(version: str) -> str | None:
+def positive_class(version: str, data_version: dict | None = None) -> str | None:
     """The class a version's precision, recall, F1 and ROC AUC are for: the one its deployment
-    recorded (the run found it in the training data), else 1 for 0/1 classes, else None (unknown)."""
-    data = Deployment.objects.filter(version=version).order_by("-id").values_list("data_version", flat=True).first()
-    recorded = (data or {}).get("positive_class")
-    classes = LoggedVersion.objects.filter(version=version).values_list("classes", flat=True).first()
-    return served_positive(recorded, classes)
+    recorded with its data (`data_version` when the caller has it), else 1 for 0/1 classes, else
+    None (unknown). Accuracy needs no positive class: callers skip this for it."""
+    if data_version is None:
+        found = Deployment.objects.filter(version=version).order_by("-id").values_list("data_version", flat=True)
+        data_version = found.first() or {}
+    recorded = data_version.get("positive_class")
+    if recorded:
+        return served_positive(recorded, None)
+    return served_positive(
+        None, LoggedVersion.objects.filter(version=version).values_list("classes", flat=True).first()
+    )
 
 
 def live_metric(version: str, since: datetime, metric: str) -> dict:
@@ -82,7 +88,8 @@ def live_metric(version: str, since: datetime, metric: str) -> dict:
     counts (one GROUP BY, the same figures); ROC AUC needs every labelled row's probabilities."""
     if metric in quality.CONFUSION_METRICS:
         cells = labelled_counts(version, since)
-        return {"labels": sum(cells.values()), "metric": quality.score_counts(cells, metric, positive_class(version))}
+        positive = positive_class(version) if metric != "accuracy" else None
+        return {"labels": sum(cells.values()), "metric": quality.score_counts(cells, metric, positive)}
     scored = live_metrics(version, since)
     return {"labels": scored["labels"], "metric": scored["metrics"].get(metric)}
 
