@@ -190,8 +190,9 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             "data.id_column": id_column or "(row hash)",
             "retraining.run": str(state.run_id),
             "retraining.trigger": state.trigger,
-            # Live quality scores served answers on the same class (predictor/predlog/quality.py).
-            "metrics.positive_class": positive.label if positive else "",
+            # With the data it was found in: a deployment made by moving the alias by hand records
+            # it too, so live quality scores served answers on the same class (predictor/predlog/).
+            "data.positive_class": positive.label if positive else "",
         },
         signature_input=features,
         input_example=features.head(5),

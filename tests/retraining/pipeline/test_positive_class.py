@@ -59,6 +59,11 @@ def test_a_first_model_on_0_1_labels_is_scored_on_1_like_the_same_data_named(rar
     assert by_code.positive.label == "1"
     assert "0/1" in by_code.positive.reason
     assert by_code.status == by_name.status == "deployed"
+    # Recorded for live quality: with the deployment, and as a tag a hand-moved alias carries over.
+    resources = memory_resources(coded)
+    state = run_in_memory(resources, GOOD_PARAMS, **F1)
+    assert resources.deployments.served[-1].data_version["positive_class"] == "1"
+    assert resources.models.tags[state.challenger.version]["data.positive_class"] == "1"
     # The same events found, whatever they are called (the trees differ only by the classes' order).
     assert by_code.challenger.score.metrics["f1"] == pytest.approx(by_name.challenger.score.metrics["f1"], abs=0.1)
     holdout = by_code.holdout
