@@ -23,6 +23,7 @@ import pandas as pd
 
 # Text that reads as a number: "1", "1.0", "-2", "1e3". Anything else is a name and kept as it is.
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
 _BOOLEAN = {"true": "1", "false": "0"}
 BINARY = ("0", "1")
 
@@ -52,6 +53,8 @@ def canonical(value: Any) -> Any:
     text = str(value).strip()
     if text.lower() in _BOOLEAN:
         return _BOOLEAN[text.lower()]
+    if _INTEGER.match(text):
+        return str(int(text))  # exactly, however many digits
     if _NUMBER.match(text):
         number = float(text)
         if math.isfinite(number):

@@ -34,9 +34,9 @@ GUARD_METRICS = CLASSIFICATION.metrics
 # Metrics a primary metric is made of, so not guarded apart from it. F1 is the harmonic mean of
 # precision and recall: choosing it declares that a model may trade one for the other, and F1
 # already falls when the trade is a bad one. Guarding either part as well would refuse the trades
-# F1 accepts, on point estimates with no test against noise: on a rare positive class (40 positives
-# in a holdout) precision moves by more than a guard's 0.01 between two equally good models, so
-# the guard refused real gains at random. Accuracy and ROC AUC stay guarded.
+# F1 accepts, on point estimates with no test against noise: on a rare positive class, precision
+# moves between two equally good models by more than a guard's tolerance, so the guard refused
+# real gains at random (bench/promotion.py, docs/benchmarks.md). Accuracy and ROC AUC stay guarded.
 PRIMARY_PARTS = {"f1": frozenset({"precision", "recall"})}
 # Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
 _TOLERANCE = 1e-9

@@ -17,6 +17,8 @@ def test_one_two_types_of_the_same_label_are_one_class():
     assert list(normalise(values)) == ["1"] * len(values)
     assert list(normalise([0, 0.0, "0", False, "False"])) == ["0"] * 5
     assert list(normalise(["fraud", "ok", 2.5, "class-1"])) == ["fraud", "ok", "2.5", "class-1"]
+    # Integers are read exactly, not through a float that would merge two long ids.
+    assert list(normalise(["9007199254740993", "9007199254740992"])) == ["9007199254740993", "9007199254740992"]
     assert CLASSIFICATION.labels(pd.Series([0.0, 1.0, None])).tolist()[:2] == ["0", "1"]
     assert pd.isna(CLASSIFICATION.labels(pd.Series([0.0, 1.0, None]))[2])
 
