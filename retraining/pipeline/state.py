@@ -23,6 +23,8 @@ from ml.split import TrainingRows
 from ml.validate import Validation
 from retraining.data import DatasetVersion
 
+# What a run that scored a model with more than two classes records instead of a positive class.
+MACRO = "more than two classes: no positive class, precision, recall and F1 are macro averages over the classes"
 # How a step says it ended the run early: no new data, or data unfit to train on.
 ENDED_EARLY = frozenset({"skipped", "rejected"})
 
@@ -206,6 +208,8 @@ def row_fields(state: RunState) -> dict[str, Any]:
     fields["lineage"] = state.lineage
     if state.positive is not None:
         fields |= {"positive_class": state.positive.label, "positive_reason": state.positive.reason}
+    elif state.challenger is not None:
+        fields["positive_reason"] = MACRO
     fields["labels"] = state.labels
     if state.challenger is not None:
         fields |= {

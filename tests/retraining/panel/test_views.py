@@ -360,6 +360,11 @@ def test_a_run_says_which_class_counts_as_positive_and_which_labels_changed(staf
     assert said in channels.summary(run)[1]
     assert said in live.outcome(run)
     assert staff.get(f"/api/v1/runs/{run.pk}").json()["positive_class"] == "fraud"
+    # A run made before the class was recorded says nothing about it: the product does not know.
+    older = RetrainingRun.objects.create(
+        trigger="cli", status="kept", active=None, challenger_metrics={"f1": 0.4}, reasons=["kept"]
+    )
+    assert "class" not in live.outcome(older)
 
 
 def test_the_policy_form_refuses_a_positive_class_for_three_classes_and_takes_one_of_two(staff):

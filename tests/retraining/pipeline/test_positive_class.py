@@ -132,3 +132,16 @@ def test_a_positive_class_is_refused_for_three_classes(rare):
     assert state.status == "rejected"
     assert "POSITIVE_CLASS='fraud'" in state.reasons[0]
     assert "3 classes" in state.reasons[0]
+
+
+def test_without_a_declared_class_three_classes_are_macro_averaged_and_the_run_says_so(rare):
+    frame = events(share=0.3)
+    frame.loc[frame.index % 3 == 0, "label"] = "chargeback"
+
+    state = run_in_memory(memory_resources(frame), GOOD_PARAMS)
+
+    assert state.status == "deployed"
+    assert state.positive is None
+    assert state.challenger.score.positive is None
+    assert "macro averages" in state.row_fields()["positive_reason"]
+    assert "positive_class" not in state.row_fields()
