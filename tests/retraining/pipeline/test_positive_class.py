@@ -145,3 +145,33 @@ def test_without_a_declared_class_three_classes_are_macro_averaged_and_the_run_s
     assert state.challenger.score.positive is None
     assert "macro averages" in state.row_fields()["positive_reason"]
     assert "positive_class" not in state.row_fields()
+
+
+@pytest.mark.slow
+def test_a_0_1_to_0_0_1_0_version_change_against_git_dvc_and_mlflow(
+    transactional_db, demo_registry, model_name, served_model, settings
+):
+    """The same change through the real registry, MLflow store and database: the CSV says 0.0/1.0,
+    the champion answers 0/1; kept as no difference, and the served classes stay 0/1."""
+    from predictor.serving.holder import holder
+    from tests.support.pipeline import publish_frame, run_pipeline
+
+    settings.TARGET_COLUMN = "label"
+    settings.DATA_ID_COLUMN = ""
+    settings.POSITIVE_CLASS = ""
+    coded = events().assign(label=lambda f: (f["label"] == "fraud").astype(int))
+    publish_frame(coded, "0/1 labels")
+    first = run_pipeline()
+    assert first.status == "deployed", (first.error, first.reasons)
+
+    publish_frame(coded.assign(label=coded["label"].astype(float)), "The same labels written 0.0/1.0")
+    run = run_pipeline()
+
+    assert run.status == "kept", (run.error, run.reasons)
+    assert run.decision_rule == "no_difference"
+    assert run.champion_metrics == run.challenger_metrics
+    assert run.champion_metrics["accuracy"] > 0.9
+    assert run.labels == {"data": ["0", "1"], "champion": ["0", "1"], "appeared": [], "disappeared": []}
+    holder().sync()
+    assert holder().current.classes.tolist() == ["0", "1"]
+    assert first.positive_class == run.positive_class == "1"
