@@ -39,6 +39,10 @@ class PolicyForm(forms.ModelForm):
             "positive_class": "Positive class (POSITIVE_CLASS)",
             "note": "Why this change",
         }
+        help_texts = {
+            "max_guard_drop": "The most any other metric may drop against the champion. With F1 as the primary "
+            "metric, precision and recall are judged through F1 (it is their trade-off) and not guarded apart.",
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, label_suffix="", **kwargs)
