@@ -13,7 +13,8 @@ With the app's own split, train, evaluate, exclusion of trained-on rows, decide 
 Datasets, nothing downloaded: penguins (344 rows from the palmerpenguins package, each version a
 resample with replacement), and two tables generated once with make_classification, numbers and
 categories with gaps, each version a draw without replacement from a fixed pool: 1,000 rows a
-version (two classes) and 20,000 rows a version (three classes). Rates come with 95% Wilson
+version (two classes) and 20,000 rows a version (three classes); and a rare-event table, 2%
+positives scored by F1 on the positive class (bench/promotion_rare.py). Rates come with 95% Wilson
 intervals. The targets are checked on the default policy; `--quick` exits 1 when one is missed.
 """
 
@@ -30,39 +31,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_classification
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.promotion_data import DEFAULT, Population, decide, generated, penguins, rare  # noqa: E402
 from ml.estimators import train  # noqa: E402
 from ml.evaluate import Score, evaluate  # noqa: E402
-from ml.gate.policy import DEFAULT_POLICY, decide, paired_comparison, regressed  # noqa: E402
+from ml.gate.policy import paired_comparison  # noqa: E402
 from ml.gate.significance import RESAMPLES, paired_test  # noqa: E402
 from ml.split import TrainingRows, exclude_trained_on, split, split_key, training_rows  # noqa: E402
 
 HOLDOUT_FRACTION = 0.25
 MIN_CLEAN_ROWS = 30
 ESTIMATOR, PARAMS, SEED = "random_forest", {"n_estimators": 10}, 42
-DEFAULT = "default (bootstrap)"
-POLICIES = {
-    DEFAULT: DEFAULT_POLICY,
-    "mcnemar": {**DEFAULT_POLICY, "test": "mcnemar"},
-    "no gate (old default)": {**DEFAULT_POLICY, "test": "none"},
-}
 DAYS = 30
 # (A/A trials, A/B trials, simulated months) per dataset.
-QUICK = {"penguins": (100, 0, 2), "mid": (100, 0, 2), "large": (100, 30, 1)}
-FULL = {"penguins": (400, 0, 10), "mid": (400, 0, 10), "large": (200, 100, 6)}
-
-
-@dataclass
-class Population:
-    name: str
-    target: str
-    draw: Callable[[np.random.Generator, int], pd.DataFrame]
-    rows: int
-    test: pd.DataFrame | None = None
+QUICK = {"penguins": (100, 0, 2), "mid": (100, 0, 2), "large": (100, 30, 1), "rare": (100, 30, 1)}
+FULL = {"penguins": (400, 0, 10), "mid": (400, 0, 10), "large": (200, 100, 6), "rare": (200, 100, 6)}
 
 
 @dataclass
@@ -73,31 +59,6 @@ class Version:
     holdout: pd.DataFrame
     model: object
     trained_on: TrainingRows
-
-
-def penguins() -> Population:
-    from palmerpenguins import load_penguins
-
-    table = load_penguins()
-    return Population("penguins", "species", lambda rng, n: table.iloc[rng.integers(0, len(table), n)], len(table))
-
-
-def generated(name: str, rows: int, classes: int, pool: int, seed: int) -> Population:
-    """A fixed pool of rows with numbers, two categorical columns and gaps; versions are draws from it."""
-    features, labels = make_classification(
-        n_samples=pool + 3000, n_features=10, n_informative=6, n_redundant=2, n_classes=classes,
-        n_clusters_per_class=2, class_sep=0.9, flip_y=0.03, random_state=seed,
-    )  # fmt: skip
-    rng = np.random.default_rng(seed)
-    table = pd.DataFrame(features[:, 2:].round(4), columns=[f"x{i}" for i in range(8)])
-    table["region"] = pd.qcut(features[:, 0], 5, labels=["north", "south", "east", "west", "centre"]).astype(str)
-    table["tier"] = np.where(features[:, 1] > 0.5, "gold", np.where(features[:, 1] > -0.5, "silver", "bronze"))
-    for column, share in (("x0", 0.03), ("x3", 0.05)):
-        table.loc[rng.random(len(table)) < share, column] = np.nan
-    table["tier"] = table["tier"].where(rng.random(len(table)) > 0.02, None)
-    table["label"] = [f"class-{c}" for c in labels]
-    base, test = table.iloc[:pool], table.iloc[pool:].reset_index(drop=True)
-    return Population(name, "label", lambda r, n: base.iloc[r.choice(pool, n, replace=False)], rows, test)
 
 
 class Lab:
@@ -125,29 +86,33 @@ class Lab:
         clean = day.holdout[exclusion.clean]
         target = self.population.target
         if not exclusion.clean.all():
-            return clean[target].astype(str).to_numpy(), [evaluate(v.model, clean, target) for v in versions]
+            return clean[target].astype(str).to_numpy(), [self.evaluate(v, clean) for v in versions]
         for v in versions:
             if (v.number, day.number) not in self.scores:
-                self.scores[(v.number, day.number)] = evaluate(v.model, clean, target)
+                self.scores[(v.number, day.number)] = self.evaluate(v, clean)
         return clean[target].astype(str).to_numpy(), [self.scores[(v.number, day.number)] for v in versions]
 
     def next_day(self) -> None:
         self.scores.clear()
 
-    def test_accuracy(self, version: Version) -> float:
+    def evaluate(self, version: Version, rows: pd.DataFrame) -> Score:
+        return evaluate(version.model, rows, self.population.target, self.population.positive)
+
+    def test_score(self, version: Version) -> float:
         assert self.population.test is not None
-        return evaluate(version.model, self.population.test, self.population.target).metrics["accuracy"]
+        return self.evaluate(version, self.population.test).metrics[self.population.metric]
 
 
 def judge(lab: Lab, champion: Version, challenger: Version) -> dict[str, bool]:
     """Whether each policy deploys the challenger; too few clean rows is no deployment."""
     scored = lab.scored([champion, challenger], challenger)
+    policies = lab.population.policies
     if scored is None:
-        return dict.fromkeys(POLICIES, False)
+        return dict.fromkeys(policies, False)
     truth, (ours, theirs) = scored
     return {
-        name: decide(policy, theirs.metrics, ours.metrics, paired_comparison(policy, truth, ours, theirs)).deploy
-        for name, policy in POLICIES.items()
+        name: decide(name, policy, theirs.metrics, ours.metrics, paired_comparison(policy, truth, ours, theirs)).deploy
+        for name, policy in policies.items()
     }
 
 
@@ -155,6 +120,7 @@ def judge(lab: Lab, champion: Version, challenger: Version) -> dict[str, bool]:
 class Served:
     """The served model under one policy, day after day, and its changes per month."""
 
+    name: str
     policy: dict
     champion: Version | None = None
     previous: Version | None = None
@@ -172,12 +138,13 @@ class Served:
             return
         truth, scores = scored
         comparison = paired_comparison(self.policy, truth, scores[0], scores[1])
-        if decide(self.policy, scores[1].metrics, scores[0].metrics, comparison).deploy:
+        if decide(self.name, self.policy, scores[1].metrics, scores[0].metrics, comparison).deploy:
             self.champion, self.previous = version, self.champion
             self.changes[-1] += 1
         elif self.previous is not None:
             back = paired_comparison(self.policy, truth, scores[0], scores[2], returning=True)
-            if regressed(self.policy, scores[0].metrics, scores[2].metrics, back, returning=True).deploy:
+            # regressed(): decide() with the previous champion as the challenger, at the return level.
+            if decide(self.name, self.policy, scores[2].metrics, scores[0].metrics, back, returning=True).deploy:
                 self.champion, self.previous = self.previous, self.champion
                 self.changes[-1] += 1
                 self.rollbacks += 1
@@ -194,13 +161,17 @@ class Outcome:
     rows: int = 0
     test_rows: int = 0
     seconds: float = 0.0
+    checked: str = DEFAULT
+    metric: str = "accuracy"
 
 
 def measure(population: Population, aa_trials: int, ab_trials: int, months: int) -> Outcome:
     """Versions are built in order and dropped once used: day i of the simulation is version i,
-    A/A trial t compares versions 2t and 2t+1, A/B trial t compares a third-size version with 2t+1."""
+    A/A trial t compares versions 2t and 2t+1, A/B trial t compares a smaller version (a third, or
+    `population.shrink`) with 2t+1."""
     lab = Lab(population)
-    outcome = Outcome(served={name: Served(policy) for name, policy in POLICIES.items()})
+    outcome = Outcome(served={name: Served(name, policy) for name, policy in population.policies.items()})
+    outcome.checked, outcome.metric = population.checked, population.metric
     pending: Version | None = None
     for number in range(max(2 * aa_trials, months * DAYS)):
         lab.next_day()
@@ -213,8 +184,8 @@ def measure(population: Population, aa_trials: int, ab_trials: int, months: int)
             if number == 1:
                 outcome.note = detectable_note(lab, pending, version)
             if number // 2 < ab_trials:
-                small = lab.version(number // 2, rows=population.rows // 3)
-                outcome.gains.append(lab.test_accuracy(version) - lab.test_accuracy(small))
+                small = lab.version(number // 2, rows=population.rows // population.shrink)
+                outcome.gains.append(lab.test_score(version) - lab.test_score(small))
                 outcome.ab.append(judge(lab, small, version))
         if number < months * DAYS:
             for served in outcome.served.values():
@@ -227,7 +198,7 @@ def detectable_note(lab: Lab, champion: Version, challenger: Version) -> str:
     if scored is None:
         return "too few clean rows to compare"
     truth, (ours, theirs) = scored
-    comparison = paired_comparison(DEFAULT_POLICY, truth, ours, theirs)
+    comparison = paired_comparison(lab.population.policies[lab.population.checked], truth, ours, theirs)
     return f"e.g. {comparison.describe()[1]} (the models disagree on {comparison.disagreements} rows)"
 
 
@@ -269,11 +240,12 @@ def report(dataset: str, outcome: Outcome) -> list[str]:
             f"{dataset:<9} {outcome.rows:>6} {holdout:>7}  {name:<22} {rate(deployed, trials):<30} "
             f"{ab:<30} {np.mean(changes):.2f}, {max(changes)}, {len(changes)}, {served.rollbacks}"
         )
-        if name == DEFAULT:
+        if name == outcome.checked:
             missed += targets(dataset, deployed, trials, outcome, name, changes)
     if outcome.gains:
         gains = np.array(outcome.gains)
-        print(f"{'':<9} A/B gain on a separate test set of {outcome.test_rows} rows: mean {gains.mean():+.1%}, "
+        metric = "" if outcome.metric == "accuracy" else f" in {outcome.metric}"
+        print(f"{'':<9} A/B gain{metric} on a separate test set of {outcome.test_rows} rows: mean {gains.mean():+.1%}, "
               f"smallest {gains.min():+.1%}")  # fmt: skip
     print(f"{'':<9} {outcome.note}; {outcome.seconds:.0f} s", flush=True)
     return missed
@@ -327,7 +299,7 @@ def main() -> None:
     started = time.perf_counter()
     # Two processes, one a core: the large table alone takes as long as the two others.
     with ProcessPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(run, name, plan[name]) for name in ("large", "penguins", "mid")}
+        futures = {name: pool.submit(run, name, plan[name]) for name in ("large", "rare", "penguins", "mid")}
         outcomes = {name: future.result() for name, future in futures.items()}
     print(
         f"\n{'dataset':<9} {'rows':>6} {'holdout':>7}  {'policy':<22} {'A/A deployed, 95% Wilson':<30} "
@@ -350,6 +322,7 @@ DATASETS: dict[str, Callable[[], Population]] = {
     "penguins": penguins,
     "mid": lambda: generated("mid", 1_000, classes=2, pool=50_000, seed=11),
     "large": lambda: generated("large", 20_000, classes=3, pool=200_000, seed=12),
+    "rare": rare,
 }
 
 

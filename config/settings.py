@@ -249,6 +249,9 @@ MIN_TRAINING_ROWS = env_int("MIN_TRAINING_ROWS", 50, minimum=2)
 MAX_MISSING_SHARE = env_float("MAX_MISSING_SHARE", 0.5, minimum=0)
 # More label classes than this is a mistake (an id or a measurement as the target), not a task.
 MAX_CLASSES = env_int("MAX_CLASSES", 50, minimum=2)
+# The class precision, recall, F1 and ROC AUC are computed for when there are two (e.g. "fraud");
+# unset, 1 for 0/1 and true/false labels, else the rarer class in the training data (ml/positive.py).
+POSITIVE_CLASS = env_str("POSITIVE_CLASS")
 # Fewer holdout rows than this that no compared model trained on: the run keeps the champion undecided.
 MIN_CLEAN_HOLDOUT_ROWS = env_int("MIN_CLEAN_HOLDOUT_ROWS", 30, minimum=1)
 APP_VERSION = app_version(BASE_DIR)

@@ -12,6 +12,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from ml.features import prepare_features
 from ml.metrics import label_metrics, roc_auc
+from ml.positive import normalise
 from ml.task import CLASSIFICATION
 
 # Classifiers whose predict() is, in sklearn's own code, the most probable class of predict_proba():
@@ -25,28 +26,31 @@ class Score:
     predictions: np.ndarray
     probabilities: np.ndarray | None = None
     classes: list[str] = field(default_factory=list)
+    # The class precision, recall, F1 and ROC AUC are for (ml.positive); None beyond two classes.
+    positive: str | None = None
 
 
-def evaluate(model: Any, holdout: pd.DataFrame, target: str) -> Score:
-    """Accuracy, precision, recall, F1 (macro over classes beyond two) and ROC AUC where it applies,
-    with sklearn's conventions (ml.metrics)."""
+def evaluate(model: Any, holdout: pd.DataFrame, target: str, positive: str | None = None) -> Score:
+    """Accuracy, precision, recall, F1 (on the `positive` class, macro over classes beyond two) and
+    ROC AUC where it applies (ml.metrics). Labels and the model's answers are compared as canonical
+    classes (ml.positive), so a model trained on 0/1 scores the same on labels written 0.0/1.0."""
     truth = CLASSIFICATION.labels(holdout[target])
     features = prepare_features(holdout, target)
     if not hasattr(model, "predict_proba"):
-        predicted = np.asarray(model.predict(features)).astype(str)
-        return Score(metrics=label_metrics(truth, predicted), predictions=predicted)
-    model_classes = [str(c) for c in model.classes_]
+        predicted = normalise(model.predict(features))
+        return Score(metrics=label_metrics(truth, predicted, positive), predictions=predicted, positive=positive)
+    model_classes = list(normalise(model.classes_))
     proba = np.asarray(model.predict_proba(features), dtype=np.float64)
     final = model.steps[-1][1] if isinstance(model, Pipeline) else model
     if isinstance(final, _PREDICT_IS_ARGMAX):
         predicted = np.asarray(model_classes)[proba.argmax(axis=1)]
     else:
-        predicted = np.asarray(model.predict(features)).astype(str)
-    metrics = label_metrics(truth, predicted)
-    auc = roc_auc(truth, model_classes, proba)
+        predicted = normalise(model.predict(features))
+    metrics = label_metrics(truth, predicted, positive)
+    auc = roc_auc(truth, model_classes, proba, positive)
     if auc is not None:
         metrics["roc_auc"] = auc
-    return Score(metrics=metrics, predictions=predicted, probabilities=proba, classes=model_classes)
+    return Score(metrics, predicted, proba, model_classes, positive)
 
 
 def restrict(score: Score, truth: np.ndarray, keep: np.ndarray) -> Score:
@@ -55,9 +59,9 @@ def restrict(score: Score, truth: np.ndarray, keep: np.ndarray) -> Score:
     if keep.all():
         return score
     predicted = score.predictions[keep]
-    metrics = label_metrics(truth, predicted)
+    metrics = label_metrics(truth, predicted, score.positive)
     proba = score.probabilities[keep] if score.probabilities is not None else None
-    auc = roc_auc(truth, score.classes, proba) if proba is not None else None
+    auc = roc_auc(truth, score.classes, proba, score.positive) if proba is not None else None
     if auc is not None:
         metrics["roc_auc"] = auc
-    return Score(metrics=metrics, predictions=predicted, probabilities=proba, classes=score.classes)
+    return Score(metrics, predicted, proba, score.classes, score.positive)

@@ -8,6 +8,8 @@ to the holdout's definition, and skips sklearn's input checks, which cost more t
 on a holdout of a few thousand rows.
 """
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -48,15 +50,26 @@ def _from_counts(metric: str, counts: tuple[np.ndarray, ...], positive: int | No
     return per_class[:, positive] if positive is not None else per_class[:, labels].mean(axis=1)
 
 
-def label_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Accuracy, precision, recall and F1 as sklearn gives them: the second of two classes is the
-    positive one; beyond two, macro averages over the classes in the labels or the predictions."""
-    t, p, k = class_indices(truth, predicted)
+def label_metrics(truth: np.ndarray, predicted: np.ndarray, positive: str | None = None) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 over canonical labels (ml.positive). With a `positive`
+    class, precision, recall and F1 are that class's (one against the rest, whatever other labels
+    appear); without one, sklearn's defaults: the second of two classes, macro averages beyond."""
+    t, p, index, k = positive_indices(positive, truth, predicted)
     ones = np.ones((1, len(t)))
-    positive = 1 if k == 2 else None
     # The counts once for the four metrics (each made three one-hot copies of the rows).
     counts = _counts(ones, t, p, k)
-    return {m: float(_from_counts(m, counts, positive, list(range(k)))[0]) for m in LABEL_METRICS}
+    return {m: float(_from_counts(m, counts, index, list(range(k)))[0]) for m in LABEL_METRICS}
+
+
+def positive_indices(positive: str | None, *labels: np.ndarray) -> tuple[Any, ...]:
+    """`class_indices` of the labels, then the positive class's index (None: sklearn's default,
+    the second of two classes, else macro averages), then how many classes. A positive class
+    found in none of the labels still gets an index, so its metrics are 0, not another class's."""
+    if positive is None:
+        *indices, k = class_indices(*labels)
+        return (*indices, 1 if k == 2 else None, k)
+    *indices, index, k = class_indices(*labels, np.array([positive], dtype=object))
+    return (*indices, int(index[0]), k)
 
 
 def class_indices(*labels: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -66,21 +79,32 @@ def class_indices(*labels: np.ndarray) -> tuple[np.ndarray, ...]:
     return (*np.split(codes.astype(np.int64), np.cumsum([len(values) for values in labels])[:-1]), len(distinct))
 
 
-def weighted_auc(weights: np.ndarray, truth: np.ndarray, classes: list[str], probabilities: np.ndarray) -> np.ndarray:
-    """ROC AUC per row of weights, as sklearn computes it: the second class's probability for two
-    classes, else the mean of one-vs-rest AUCs over the model's classes. NaN where undefined."""
+def weighted_auc(
+    weights: np.ndarray, truth: np.ndarray, classes: list[str], probabilities: np.ndarray, positive: str | None = None
+) -> np.ndarray:
+    """ROC AUC per row of weights: with a `positive` class, its probability against every other
+    row (NaN when the model does not know that class); without one, sklearn's: the second class's
+    probability for two classes, else the mean of one-vs-rest AUCs over the model's classes.
+    NaN where undefined."""
+    if positive is not None:
+        if positive not in classes:
+            return np.full(len(weights), np.nan)
+        column = classes.index(positive)
+        return binary_auc(weights, truth == positive, probabilities[:, column])
     if len(classes) == 2:
         return binary_auc(weights, truth == classes[1], probabilities[:, 1])
     return np.mean([binary_auc(weights, truth == c, probabilities[:, i]) for i, c in enumerate(classes)], axis=0)
 
 
-def roc_auc(truth: np.ndarray, classes: list[str], probabilities: np.ndarray) -> float | None:
+def roc_auc(
+    truth: np.ndarray, classes: list[str], probabilities: np.ndarray, positive: str | None = None
+) -> float | None:
     """ROC AUC of one model over every row (`weighted_auc`), or None where it does not apply:
     fewer than two classes in the labels, a label the model does not know, a class with no rows."""
     present = set(truth)
     if len(present) < 2 or not present <= set(classes):
         return None
-    auc = float(weighted_auc(np.ones((1, len(truth))), truth, classes, probabilities)[0])
+    auc = float(weighted_auc(np.ones((1, len(truth))), truth, classes, probabilities, positive)[0])
     return None if np.isnan(auc) else auc
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml.features import labels as text_labels
+from ml.positive import normalise
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,10 @@ class Task:
         return new - old if self.higher_is_better(metric) else old - new
 
 
-# Labels are read as text, so "1" and 1 are one class and the classes sort the same everywhere.
+# Labels are read as canonical text (ml.positive), so 1, 1.0, "1" and True are one class and the
+# classes sort the same everywhere.
 CLASSIFICATION = Task(
     name="classification",
     metrics=("accuracy", "precision", "recall", "f1", "roc_auc"),
-    labels=text_labels,
+    labels=normalise,
 )

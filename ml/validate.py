@@ -12,6 +12,8 @@ import pandas as pd
 from ml.contract import NUMERIC_TYPES, is_numeric
 from ml.drift import drift
 from ml.keys import SplitKey
+from ml.positive import classes as label_classes
+from ml.positive import normalise
 from ml.split import holdout_mask, split_key
 
 # Classes named in a problem, at most: a label per row would otherwise list every row.
@@ -74,7 +76,8 @@ def validate(
         missing_labels = int(frame[target].isna().sum())
         if missing_labels:
             result.problems.append(f"the target column {target!r} has {missing_labels} missing labels")
-        classes = frame[target].dropna().nunique()
+        # 1, 1.0 and "1" are one class (ml.positive), as training and scoring read them.
+        classes = len(label_classes(frame[target].unique()))
         if classes < 2:
             result.problems.append(f"the target column {target!r} has {classes} class(es); at least 2 are needed")
         if classes > max_classes:
@@ -143,7 +146,7 @@ def _one_sided_classes(
     if id_column and id_column not in frame.columns:
         return []
     has_label = frame[target].notna().to_numpy()
-    labels = frame[target][has_label]
+    labels = pd.Series(normalise(frame[target]), index=frame.index)[has_label]
     if key is not None and keys is not None:
         # The rows' keys are given: no copy of the labelled rows is needed.
         mask = holdout_mask(frame, fraction, key, keys)[has_label]

@@ -48,6 +48,12 @@ class PromotionPolicy(models.Model):
         default=False,
         help_text="Reject new data that drifted from the champion's training data (by default a warning).",
     )
+    positive_class = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="With two classes, the one precision, recall, F1 and ROC AUC are for (e.g. fraud). "
+        "Blank: POSITIVE_CLASS, else 1 for 0/1 and true/false labels, else the rarer class.",
+    )
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -72,6 +78,7 @@ class PromotionPolicy(models.Model):
             "return_significance": self.return_significance,
             "min_first_score": self.min_first_score,
             "reject_on_drift": self.reject_on_drift,
+            "positive_class": self.positive_class,
         }
 
 
@@ -134,6 +141,11 @@ class RetrainingRun(models.Model):
     previous_champion_version = models.CharField(max_length=50, blank=True)
     previous_champion_metrics = models.JSONField(default=dict, blank=True)
     decision_rule = models.CharField(max_length=50, blank=True)
+    # The class precision, recall, F1 and ROC AUC were computed for, and why (ml/positive.py).
+    positive_class = models.CharField(max_length=100, blank=True)
+    positive_reason = models.CharField(max_length=300, blank=True)
+    # The data's classes against the champion's: {"data", "champion", "appeared", "disappeared"}.
+    labels = models.JSONField(default=dict, blank=True)
     reasons = models.JSONField(default=list, blank=True)
     p_value = models.FloatField(null=True, blank=True)
     # The paired comparison behind the decision: interval, p-value, level, detectable gain, rows.

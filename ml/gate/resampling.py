@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml.evaluate import Score
-from ml.metrics import class_indices, label_metric
+from ml.metrics import label_metric, positive_indices
 
 
 class ResamplingError(ValueError):
@@ -32,9 +32,15 @@ class Resampled:
 
 
 def label_metric_differences(
-    metric: str, truth: np.ndarray, ours: np.ndarray, theirs: np.ndarray, resamples: int, rng: np.random.Generator
+    metric: str,
+    truth: np.ndarray,
+    ours: np.ndarray,
+    theirs: np.ndarray,
+    resamples: int,
+    rng: np.random.Generator,
+    positive: str | None = None,
 ) -> Resampled:
-    t, a, b, k = class_indices(truth, ours, theirs)
+    t, a, b, index, k = positive_indices(positive, truth, ours, theirs)
     observed, counts = np.unique(t * k * k + a * k + b, return_counts=True)
     # Every observed cell and its mirror (the two labels swapped), where flipped rows land.
     cells = np.union1d(observed, (observed // (k * k)) * k * k + (observed % k) * k + (observed // k) % k)
@@ -47,11 +53,10 @@ def label_metric_differences(
     flipped = rng.binomial(weight.astype(np.int64), 0.5, size=(resamples, len(cells)))
     swapped = weight - flipped + flipped[:, mirror]
     weights = np.vstack([weight, drawn, swapped]).astype(np.float64)
-    # Sklearn's convention: two classes score the second as positive, more are macro-averaged over
-    # the classes seen in the labels or that model's predictions.
-    positive = 1 if k == 2 else None
+    # The positive class's figure (ml.metrics.positive_indices); without one, beyond two classes,
+    # macro averages over the classes seen in the labels or that model's predictions.
     scores = [
-        label_metric(metric, weights, t_cell, p_cell, k, positive, np.union1d(t, p).tolist())
+        label_metric(metric, weights, t_cell, p_cell, k, index, np.union1d(t, p).tolist())
         for p_cell, p in ((a_cell, a), (b_cell, b))
     ]
     deltas = scores[1] - scores[0]
@@ -62,21 +67,30 @@ def auc_difference(truth: np.ndarray, champion: Score, challenger: Score) -> tup
     """The paired difference of ROC AUCs (challenger - champion) and its standard error by DeLong's
     method, in its per-row form: each row's influence on both AUCs, so rows that are positive for
     one class and negative for the others (one-vs-rest, macro-averaged) are counted once."""
-    if champion.classes != challenger.classes:
-        raise ResamplingError(f"the models score different classes: {champion.classes} and {challenger.classes}")
     if champion.probabilities is None or challenger.probabilities is None:
         raise ResamplingError("ROC AUC needs class probabilities, and a model gave none")
-    classes = champion.classes
-    columns = [1] if len(classes) == 2 else list(range(len(classes)))
+    positive = challenger.positive
+    if positive is not None:
+        # One class's scores against the rest: each model's own column for it, whatever else it knows.
+        missing = [s for s in (champion, challenger) if positive not in s.classes]
+        if missing:
+            raise ResamplingError(f"ROC AUC of class {positive!r} needs its probability, and a model gives none")
+        pairs = [(positive, challenger.classes.index(positive), champion.classes.index(positive))]
+    else:
+        if champion.classes != challenger.classes:
+            raise ResamplingError(f"the models score different classes: {champion.classes} and {challenger.classes}")
+        classes = champion.classes
+        columns = [1] if len(classes) == 2 else list(range(len(classes)))
+        pairs = [(classes[c], c, c) for c in columns]
     difference, influence = 0.0, np.zeros(len(truth))
-    for column in columns:
-        positive = truth == classes[column]
-        if positive.all() or not positive.any():
-            raise ResamplingError(f"ROC AUC needs rows of class {classes[column]!r} and of the others")
-        for sign, score in ((1, challenger.probabilities), (-1, champion.probabilities)):
-            auc, rows = _auc_influence(positive, score[:, column])
-            difference += sign * auc / len(columns)
-            influence += sign * rows / len(columns)
+    for label, ours, theirs in pairs:
+        positive_rows = truth == label
+        if positive_rows.all() or not positive_rows.any():
+            raise ResamplingError(f"ROC AUC needs rows of class {label!r} and of the others")
+        for sign, score in ((1, challenger.probabilities[:, ours]), (-1, champion.probabilities[:, theirs])):
+            auc, rows = _auc_influence(positive_rows, score)
+            difference += sign * auc / len(pairs)
+            influence += sign * rows / len(pairs)
     return difference, float(np.sqrt(np.sum(influence**2)))
 
 

@@ -106,7 +106,8 @@ def paired_test(
         return _delong(truth, champion, challenger, test, level, disagreements, identical)
     if metric not in LABEL_METRICS:
         raise ComparisonError(f"unknown metric {metric!r}: choose one of {', '.join((*LABEL_METRICS, 'roc_auc'))}")
-    resampled = label_metric_differences(metric, truth, ours, theirs, resamples, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    resampled = label_metric_differences(metric, truth, ours, theirs, resamples, rng, challenger.positive)
     difference = resampled.difference
     low, high = np.quantile(resampled.bootstrap, [level / 2, 1 - level / 2])
     extreme = int(np.sum(np.abs(resampled.null) >= abs(difference) - _TOLERANCE))

@@ -5,14 +5,22 @@ selectors that monitoring, drift and the retraining triggers read it through.
 - ids.py: prediction ids (time-ordered UUIDs) and the sampling decided by each id;
 - feedback.py: labels sent by clients, all or nothing;
 - selectors.py: `logged_inputs`, `prediction_volume`, `live_metrics`, `live_metric` (one metric,
-  from the confusion counts where it can), `labelled_counts`;
+  from the confusion counts where it can), `labelled_counts`, `positive_class` (what live
+  precision, recall, F1 and ROC AUC are about);
 - quality.py: the metrics and their intervals; retention.py: pruning by beat.
 """
 
 from predictor.predlog.feedback import InvalidFeedback, items_of, record_labels
 from predictor.predlog.ids import new_ids
 from predictor.predlog.retention import ensure_prune_task, prune
-from predictor.predlog.selectors import labelled_counts, live_metric, live_metrics, logged_inputs, prediction_volume
+from predictor.predlog.selectors import (
+    labelled_counts,
+    live_metric,
+    live_metrics,
+    logged_inputs,
+    positive_class,
+    prediction_volume,
+)
 from predictor.predlog.writing import record, writer
 
 __all__ = [
@@ -24,6 +32,7 @@ __all__ = [
     "live_metrics",
     "logged_inputs",
     "new_ids",
+    "positive_class",
     "prediction_volume",
     "prune",
     "record",

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ml.positive import canonical, normalise
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog.ids import in_sample, issued_at
 
@@ -81,7 +82,9 @@ def record_labels(items: list[Any]) -> int:
                 errors.append(_error(index, "prediction_id", _unknown(pid, now)))
                 continue
             known = classes.get(versions[pid])
-            if known is not None and label not in {str(c) for c in known}:
+            # 1, 1.0, "1" and true are one class (ml.positive): stored in its canonical form.
+            label = canonical(label)
+            if known is not None and label not in set(normalise(known)):
                 shown = ", ".join(str(c) for c in known)
                 message = f"{label!r} is not a class of model version {versions[pid]} (its classes: {shown})"
                 errors.append(_error(index, "label", message))

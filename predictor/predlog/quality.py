@@ -1,8 +1,9 @@
 """Live quality: the holdout's metrics, computed on labelled predictions, each with a 95% interval.
 
 Every figure is computed by ml.metrics, the code that scores a holdout (ml/evaluate.py): macro
-averages beyond two classes, the second class of the sorted pair as the positive one, ROC AUC
-one-vs-rest from the probabilities, so a live figure and a holdout figure are the same metric.
+averages beyond two classes, the version's positive class for two (ml.positive.served_positive),
+ROC AUC from the probabilities, so a live figure and a holdout figure are the same metric. Labels
+and predictions are compared as canonical classes: feedback of 1.0 on a prediction of "1" is right.
 Accuracy gets a Wilson score interval (exact enough at any count, never outside 0..1); the
 others a percentile bootstrap. The bootstrap reweights rows (multinomial counts) instead of
 resampling them, so each resample is a matrix product and a cumulative sum.
@@ -16,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ml.metrics import LABEL_METRICS, binary_auc, class_indices, label_metric, label_metrics, roc_auc
+from ml.metrics import LABEL_METRICS, binary_auc, label_metric, label_metrics, positive_indices, roc_auc
+from ml.positive import canonical, normalise
 from ml.task import CLASSIFICATION
 
 RESAMPLES = 1000
@@ -40,7 +42,13 @@ def wilson(successes: int, count: int, z: float = Z95) -> tuple[float, float]:
     return (low, high)
 
 
-def score(truth: list[str], predicted: list[str], proba: np.ndarray | None, classes: list[str] | None) -> dict:
+def score(
+    truth: list[str],
+    predicted: list[str],
+    proba: np.ndarray | None,
+    classes: list[str] | None,
+    positive: str | None = None,
+) -> dict:
     """{"labels": n, "metrics": {name: {"value", "low", "high"}}} over the labelled predictions.
 
     A metric that does not apply (ROC AUC without probabilities or with one class present) is
@@ -49,16 +57,16 @@ def score(truth: list[str], predicted: list[str], proba: np.ndarray | None, clas
     count = len(truth)
     if count == 0:
         return {"labels": 0, "metrics": {}}
-    y = np.asarray(truth, dtype=object).astype(str)
-    p = np.asarray(predicted, dtype=object).astype(str)
-    values = label_metrics(y, p)
+    y = normalise(truth)
+    p = normalise(predicted)
+    values = label_metrics(y, p, positive)
     low, high = wilson(int((y == p).sum()), count)
     metrics: dict[str, dict[str, float]] = {"accuracy": {"value": values["accuracy"], "low": low, "high": high}}
     cells = _cells(y, p)
     for name in ("precision", "recall", "f1"):
-        metrics[name] = {"value": values[name], **_percentiles(_cell_bootstrap(name, cells))}
+        metrics[name] = {"value": values[name], **_percentiles(_cell_bootstrap(name, cells, positive))}
     if proba is not None and classes is not None:
-        auc = _auc(y, proba, classes)
+        auc = _auc(y, proba, list(normalise(classes)), positive)
         if auc is not None:
             metrics["roc_auc"] = auc
     return {"labels": count, "metrics": {name: metrics[name] for name in CLASSIFICATION.metrics if name in metrics}}
@@ -68,7 +76,9 @@ def score(truth: list[str], predicted: list[str], proba: np.ndarray | None, clas
 CONFUSION_METRICS = LABEL_METRICS
 
 
-def score_counts(cells: dict[tuple[str, str], int], metric: str) -> dict[str, float] | None:
+def score_counts(
+    cells: dict[tuple[str, str], int], metric: str, positive: str | None = None
+) -> dict[str, float] | None:
     """{"value", "low", "high"} of one confusion metric over {(truth, predicted): count}, the
     same figures `score` gives for those rows; None for ROC AUC or no counts.
 
@@ -79,11 +89,11 @@ def score_counts(cells: dict[tuple[str, str], int], metric: str) -> dict[str, fl
     if metric not in CONFUSION_METRICS or not cells:
         return None
     truth, predicted, counts = _ordered(cells)
-    value = float(_confusion_scores(metric, truth, predicted, counts[None, :])[0])
+    value = float(_confusion_scores(metric, truth, predicted, counts[None, :], positive)[0])
     if metric == "accuracy":
         low, high = wilson(int(counts[truth == predicted].sum()), int(counts.sum()))
         return {"value": value, "low": low, "high": high}
-    return {"value": value, **_percentiles(_cell_bootstrap(metric, (truth, predicted, counts)))}
+    return {"value": value, **_percentiles(_cell_bootstrap(metric, (truth, predicted, counts), positive))}
 
 
 def _cells(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,19 +102,24 @@ def _cells(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def _ordered(cells: dict[tuple[str, str], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cells in one order (sorted), so the same counts always get the same resamples."""
-    keys = sorted((str(t), str(p)) for t, p in cells)
-    counts = {(str(t), str(p)): n for (t, p), n in cells.items()}
+    """Cells of canonical classes in one order (sorted), so the same counts always get the same
+    resamples; cells that are one once normalised ("1.0" and "1") are added together."""
+    counts: Counter = Counter()
+    for (t, p), n in cells.items():
+        counts[(canonical(t), canonical(p))] += n
+    keys = sorted(counts)
     truth = np.array([t for t, _ in keys], dtype=object)
     predicted = np.array([p for _, p in keys], dtype=object)
     return truth, predicted, np.array([counts[key] for key in keys], dtype=float)
 
 
-def _cell_bootstrap(name: str, cells: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+def _cell_bootstrap(
+    name: str, cells: tuple[np.ndarray, np.ndarray, np.ndarray], positive: str | None = None
+) -> np.ndarray:
     truth, predicted, counts = cells
     total = int(counts.sum())
     draws = np.random.default_rng(20261129).multinomial(total, counts / total, size=RESAMPLES).astype(float)
-    return _confusion_scores(name, truth, predicted, draws)
+    return _confusion_scores(name, truth, predicted, draws, positive)
 
 
 def _weights(count: int) -> list[np.ndarray]:
@@ -128,14 +143,16 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     return {"low": float(low), "high": float(high)}
 
 
-def _confusion_scores(name: str, truth: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`name` (ml.metrics' conventions: the positive class's of two, else the macro average over the
+def _confusion_scores(
+    name: str, truth: np.ndarray, predicted: np.ndarray, weights: np.ndarray, positive: str | None = None
+) -> np.ndarray:
+    """`name` (ml.metrics' conventions: the positive class's, else the macro average over the
     classes seen) for each row of `weights`, the number of times each (truth, predicted) cell is counted."""
-    t, q, k = class_indices(truth, predicted)
-    return label_metric(name, weights, t, q, k, 1 if k == 2 else None, list(range(k)))
+    t, q, index, k = positive_indices(positive, truth, predicted)
+    return label_metric(name, weights, t, q, k, index, list(range(k)))
 
 
-def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None) -> Any:
+def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None, positive: str | None = None) -> Any:
     """ROC AUC (one-vs-rest macro beyond two classes) on every row, with a bootstrap interval.
 
     A resample of every row costs resamples x rows; beyond AUC_BOOTSTRAP_ROWS labels the spread is
@@ -145,7 +162,7 @@ def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None) -> 
     """
     if proba is None or classes is None:
         return None
-    value = roc_auc(y, classes, proba)
+    value = roc_auc(y, classes, proba, positive)
     if value is None:
         return None
     scale = 1.0
@@ -153,13 +170,20 @@ def _auc(y: np.ndarray, proba: np.ndarray | None, classes: list[str] | None) -> 
         pick = np.random.default_rng(20261130).choice(len(y), AUC_BOOTSTRAP_ROWS, replace=False)
         scale = math.sqrt(AUC_BOOTSTRAP_ROWS / len(y))
         y, proba = y[pick], proba[pick]
-    scored = [1] if len(classes) == 2 else range(len(classes))
+    scored = _auc_columns(classes, positive)
     weights = _weights(len(y))
     spread = _macro([_weighted_auc(y == classes[c], proba[:, c], weights) for c in scored])
     if scale != 1.0:
         centre = _macro([_weighted_auc(y == classes[c], proba[:, c], [np.ones((1, len(y)))]) for c in scored])[0]
         spread = value + (spread - centre) * scale
     return {"value": value, **_percentiles(spread)}
+
+
+def _auc_columns(classes: list[str], positive: str | None) -> list[int]:
+    """The probability columns ROC AUC averages: the positive class's, else sklearn's."""
+    if positive is not None:
+        return [classes.index(positive)]
+    return [1] if len(classes) == 2 else list(range(len(classes)))
 
 
 def _macro(per_class: list[np.ndarray]) -> np.ndarray:

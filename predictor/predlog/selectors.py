@@ -9,7 +9,8 @@ import pandas as pd
 from django.db.models import Count
 from django.utils import timezone
 
-from predictor.models import LoggedVersion, Prediction
+from ml.positive import served_positive
+from predictor.models import Deployment, LoggedVersion, Prediction
 from predictor.predlog import quality
 
 VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
@@ -66,13 +67,29 @@ def labelled_counts(version: str, since: datetime) -> dict[tuple[str, str], int]
     return {(str(label), str(predicted)): n for label, predicted, n in counted}
 
 
+def positive_class(version: str, data_version: dict | None = None) -> str | None:
+    """The class a version's precision, recall, F1 and ROC AUC are for: the one its deployment
+    recorded with its data (`data_version` when the caller has it), else 1 for 0/1 classes, else
+    None (unknown). Accuracy needs no positive class: callers skip this for it."""
+    if data_version is None:
+        found = Deployment.objects.filter(version=version).order_by("-id").values_list("data_version", flat=True)
+        data_version = found.first() or {}
+    recorded = data_version.get("positive_class")
+    if recorded:
+        return served_positive(recorded, None)
+    return served_positive(
+        None, LoggedVersion.objects.filter(version=version).values_list("classes", flat=True).first()
+    )
+
+
 def live_metric(version: str, since: datetime, metric: str) -> dict:
     """One metric of `live_metrics`, as cheaply as it can be had: {"labels": n, "metric":
     {"value", "low", "high"} or None}. Accuracy, precision, recall and F1 come from the confusion
     counts (one GROUP BY, the same figures); ROC AUC needs every labelled row's probabilities."""
     if metric in quality.CONFUSION_METRICS:
         cells = labelled_counts(version, since)
-        return {"labels": sum(cells.values()), "metric": quality.score_counts(cells, metric)}
+        positive = positive_class(version) if metric != "accuracy" else None
+        return {"labels": sum(cells.values()), "metric": quality.score_counts(cells, metric, positive)}
     scored = live_metrics(version, since)
     return {"labels": scored["labels"], "metric": scored["metrics"].get(metric)}
 
@@ -94,5 +111,6 @@ def live_metrics(version: str, since: datetime) -> dict:
     proba = None
     if names and labelled and all(p is not None and len(p) == len(names) for _, _, p in labelled):
         proba = np.array([p for _, _, p in labelled], dtype=float)
-    scored = quality.score([t for t, _, _ in labelled], [p for _, p, _ in labelled], proba, names)
+    truth, predicted = [t for t, _, _ in labelled], [p for _, p, _ in labelled]
+    scored = quality.score(truth, predicted, proba, names, positive_class(version))
     return {"version": version, "since": since.isoformat(), **scored}

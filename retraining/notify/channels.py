@@ -42,6 +42,7 @@ def summary(run: RetrainingRun) -> tuple[str, str]:
         lines += ["Holdout:", *[f"  - {sentence}" for sentence in holdout], ""]
     if run.challenger_metrics:
         champion = f"v{run.champion_version}" if run.champion_version else "none"
+        lines.append(wording.positive_sentence(run))
         lines.append(f"Challenger v{run.model_version or '?'} against champion {champion}:")
         lines.append(f"{'metric':<12}{'challenger':>12}{'champion':>12}")
         for name, value in run.challenger_metrics.items():

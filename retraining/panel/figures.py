@@ -69,7 +69,8 @@ def live_figure(deployment: Deployment, metric: str, trigger_settings: TriggerSe
         min_labels=trigger_settings.min_labels,
         margin=trigger_settings.degradation_margin,
     )
-    scored = quality.score_counts(cells, metric)
+    positive = predlog.positive_class(deployment.version, deployment.data_version) if metric != "accuracy" else None
+    scored = quality.score_counts(cells, metric, positive)
     if scored is None:
         return figure
     return LiveFigure(**{**figure.__dict__, **scored})

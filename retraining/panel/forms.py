@@ -5,7 +5,9 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 
-from retraining.models import PromotionPolicy, TriggerSettings
+from ml.positive import canonical, classes
+from predictor.models import Deployment, LoggedVersion
+from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
 from retraining.workers import schedule
 
 
@@ -23,6 +25,7 @@ class PolicyForm(forms.ModelForm):
             "return_significance",
             "min_first_score",
             "reject_on_drift",
+            "positive_class",
             "note",
         ]
         labels = {
@@ -33,7 +36,12 @@ class PolicyForm(forms.ModelForm):
             "return_significance": "Significance level to bring back a replaced model",
             "min_first_score": "Minimum score for the first model",
             "reject_on_drift": "Reject new data that drifted (instead of a warning on the run)",
+            "positive_class": "Positive class (POSITIVE_CLASS)",
             "note": "Why this change",
+        }
+        help_texts = {
+            "max_guard_drop": "The most any other metric may drop against the champion. With F1 as the primary "
+            "metric, precision and recall are judged through F1 (it is their trade-off) and not guarded apart.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -55,6 +63,25 @@ class PolicyForm(forms.ModelForm):
     def clean_return_significance(self) -> float:
         return _level(self.cleaned_data["return_significance"], "the level to bring back a replaced model")
 
+    def clean_positive_class(self) -> str:
+        """Blank, or a class of the data as far as the product knows it: refused with more than two
+        classes (precision, recall and F1 are then macro averages) or when the data has no such class.
+        With no class known yet, the next run checks it."""
+        value = self.cleaned_data["positive_class"].strip()
+        known = _known_classes()
+        if not value or known is None:
+            return value
+        classes, where = known
+        shown = ", ".join(classes)
+        if len(classes) > 2:
+            raise forms.ValidationError(
+                f"{where} has {len(classes)} classes ({shown}): a positive class applies to two classes only; "
+                "with more, precision, recall and F1 are macro averages. Leave it blank."
+            )
+        if canonical(value) not in classes:
+            raise forms.ValidationError(f"{value!r} is not a class of {where} ({shown})")
+        return value
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         metric = cleaned.get("primary_metric")
@@ -68,6 +95,19 @@ class PolicyForm(forms.ModelForm):
         policy.created_by = user
         policy.save()
         return policy
+
+
+def _known_classes() -> tuple[list[str], str] | None:
+    """The classes of the newest data a run compared with a champion, else those of the served
+    version's logged predictions; None when neither is known."""
+    run = RetrainingRun.objects.exclude(labels={}).order_by("-id").only("pk", "labels").first()
+    if run is not None and run.labels.get("data"):
+        return list(run.labels["data"]), f"the data of run #{run.pk}"
+    served = Deployment.objects.order_by("-id").only("version").first()
+    logged = LoggedVersion.objects.filter(version=served.version).first() if served else None
+    if logged is not None and logged.classes:
+        return classes(logged.classes), f"the served model v{logged.version}"
+    return None
 
 
 class TriggerSettingsForm(forms.ModelForm):

@@ -22,6 +22,7 @@ from predictor.models import Deployment, DriftCheck
 from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
 from retraining.panel import figures, selectors
 from retraining.runs import store as run_store
+from retraining.runs import wording
 from retraining.workers import heartbeat as worker_store
 
 RECENT_RUNS = 8
@@ -120,7 +121,9 @@ def outcome(run: RetrainingRun) -> str:
         label = f"Deployed v{run.model_version}"
     elif run.status == RetrainingRun.Status.KEPT and run.champion_version:
         label = f"Kept champion v{run.champion_version}"
-    return f"{label}: {run.reasons[0]}" if run.reasons else f"{label}."
+    said = f"{label}: {run.reasons[0]}" if run.reasons else f"{label}."
+    positive = wording.positive_sentence(run)
+    return f"{said} {positive}" if positive else said
 
 
 def run_row(run: RetrainingRun, workers: worker_store.WorkerLiveness) -> dict[str, Any]:

@@ -147,6 +147,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         metrics=selectors.metric_rows(run),
         links=selectors.mlflow_links(run),
         holdout=wording.holdout_sentences(run),
+        positive=wording.positive_sentence(run),
         paired=wording.comparison(run),
         started_by=figures.run_evidence(run),
         validation_drift=figures.drift_rows(run.validation.get("drift") or {}),

@@ -17,6 +17,8 @@ from ml import lineage
 from ml.evaluate import Score, evaluate, restrict
 from ml.gate.policy import Decision, decide, paired_comparison, regressed
 from ml.keys import SplitKey
+from ml.positive import classes, label_changes
+from ml.task import CLASSIFICATION
 from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import Champion, RunState, Verdict
 
@@ -43,12 +45,13 @@ def compare(state: RunState, resources: Resources) -> RunState:
         return _compared(state, Verdict(decision, exclusion=record))
     holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean)
     challenger = replace(state.challenger, score=restrict(state.challenger.score, truth, exclusion.clean))
-    champion_score = _score(resources, champion.version, holdout, state.setup.target)
+    champion_score = _score(resources, champion.version, holdout, state.setup.target, state.challenger.score.positive)
     comparison = replace(
         judge(state.policy, state.setup.target, holdout, challenger.score, champion_score), exclusion=record
     )
-    comparison.decision.reasons.extend(exclusion.reasons)
-    state = replace(state, challenger=challenger)
+    labels = _labels(state, champion_score)
+    comparison.decision.reasons.extend([*exclusion.reasons, *_label_reasons(labels, champion.version)])
+    state = replace(state, challenger=challenger, labels=labels)
     previous = resources.deployments.previous(champion) if not comparison.decision.deploy else None
     if previous is not None:
         comparison = _regression(state, resources, comparison, compared, previous, exclusion.clean)
@@ -76,7 +79,7 @@ def _regression(
     holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean)
     # The champion was scored on the rows `scored` marks; these are a subset of them.
     champion_score = restrict(comparison.champion_score, truth, exclusion.clean[scored])
-    previous_score = _score(resources, previous.version, holdout, state.setup.target)
+    previous_score = _score(resources, previous.version, holdout, state.setup.target, champion_score.positive)
     returning = previous.version in resources.deployments.recently_replaced(RETURN_WINDOW)
     back = paired_comparison(state.policy, truth, champion_score, previous_score, returning=returning)
     verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=returning)
@@ -88,7 +91,7 @@ def _clean_rows(holdout: pd.DataFrame, target: str, keep: np.ndarray) -> tuple[p
     """The holdout rows `keep` marks and their labels; the holdout itself, not a copy, when it is
     every row (the usual case, spared a copy and the challenger's rescoring)."""
     rows = holdout if keep.all() else holdout[keep].reset_index(drop=True)
-    return rows, rows[target].astype(str).to_numpy()
+    return rows, CLASSIFICATION.labels(rows[target])
 
 
 def _holdout_keys(state: RunState) -> dict[SplitKey, np.ndarray]:
@@ -110,15 +113,37 @@ def judge(
     """Challenger against champion (if there is one) on the same holdout rows, under the policy."""
     if champion is None:
         return Verdict(decide(policy, challenger.metrics, None))
-    truth = holdout[target].astype(str).to_numpy()
+    truth = CLASSIFICATION.labels(holdout[target])
     paired = paired_comparison(policy, truth, champion, challenger)
     decision = decide(policy, challenger.metrics, champion.metrics, paired)
     return Verdict(decision=decision, champion_score=champion, paired=paired)
 
 
-def _score(resources: Resources, version: str, holdout: pd.DataFrame, target: str) -> Score:
-    """A served version (champion or the one before it), loaded to be scored on this holdout."""
-    return evaluate(resources.models.load(version), holdout, target)
+def _score(resources: Resources, version: str, holdout: pd.DataFrame, target: str, positive: str | None) -> Score:
+    """A served version (champion or the one before it), loaded to be scored on this holdout, on the
+    same positive class as the challenger and with its answers as canonical classes."""
+    return evaluate(resources.models.load(version), holdout, target, positive)
+
+
+def _labels(state: RunState, champion: Score) -> dict[str, list[str]]:
+    """The data's classes (training and holdout rows) against the classes the champion knows, both
+    canonical: a change of type alone (0/1 to 0.0/1.0) is no change. Unknown without the champion's
+    classes (a model without probabilities)."""
+    target = state.setup.target
+    data = classes([*state.training[target].unique(), *state.holdout[target].unique()])
+    if not champion.classes:
+        return {"data": data}
+    return {"data": data, "champion": list(champion.classes), **label_changes(data, champion.classes)}
+
+
+def _label_reasons(labels: dict[str, list[str]], version: str) -> list[str]:
+    reasons = []
+    if labels.get("appeared"):
+        reasons.append(f"labels new in this data, unknown to champion v{version}: {', '.join(labels['appeared'])}")
+    if labels.get("disappeared"):
+        gone = ", ".join(labels["disappeared"])
+        reasons.append(f"labels champion v{version} was trained on and absent from this data: {gone}")
+    return reasons
 
 
 def _verdict(deploy: bool, rule: str) -> str:

@@ -16,11 +16,14 @@ from ml.evaluate import Score
 from ml.gate.policy import Decision
 from ml.gate.significance import Comparison
 from ml.keys import SplitKey
+from ml.positive import Positive
 from ml.split import TrainingRows
 from ml.validate import Validation
 from retraining.data import DatasetVersion
 from retraining.runs.setup import TrainingSetup
 
+# What a run that scored a model with more than two classes records instead of a positive class.
+MACRO = "more than two classes: no positive class, precision, recall and F1 are macro averages over the classes"
 # How a step says it ended the run early: no new data, or data unfit to train on.
 ENDED_EARLY = frozenset({"skipped", "rejected"})
 
@@ -101,6 +104,10 @@ class RunState:
     holdout: pd.DataFrame | None = None
     # The holdout rows' keys under `split_key`, row for row (steps/split.py): computed once, by the split.
     holdout_keys: np.ndarray | None = None
+    # The class precision, recall, F1 and ROC AUC are computed for, and why; None beyond two classes.
+    positive: Positive | None = None
+    # The data's classes against the champion's: {"data", "champion", "appeared", "disappeared"}.
+    labels: dict[str, list[str]] = field(default_factory=dict)
     challenger: Challenger | None = None
     verdict: Verdict | None = None
     deployment_id: int | None = None
@@ -171,6 +178,11 @@ def row_fields(state: RunState) -> dict[str, Any]:
     if state.validation is not None:
         fields["validation"] = state.validation.as_dict()
     fields["lineage"] = state.lineage
+    if state.positive is not None:
+        fields |= {"positive_class": state.positive.label, "positive_reason": state.positive.reason}
+    elif state.challenger is not None:
+        fields["positive_reason"] = MACRO
+    fields["labels"] = state.labels
     if state.challenger is not None:
         fields |= {
             "mlflow_run_id": state.challenger.run_id,

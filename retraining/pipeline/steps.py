@@ -17,6 +17,7 @@ from ml.estimators import train
 from ml.evaluate import evaluate
 from ml.features import prepare_features
 from ml.keys import SplitError, SplitKey, row_keys
+from ml.positive import PositiveClassError, resolve
 from ml.split import canonical_split, non_features, split_key
 from ml.validate import validate
 from predictor.models import Deployment
@@ -197,10 +198,15 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     if len(holdout) == 0 or training[target].nunique() < 2:
         reason = f"the split left too few rows to train and score a model ({rows})"
         return replace(state, status=Status.REJECTED, reasons=[reason])
+    try:
+        positive = resolve(training[target], declared_positive(state))
+    except PositiveClassError as exc:
+        return replace(state, status=Status.REJECTED, reasons=[str(exc)])
+    state = replace(state, positive=positive)
     # Prepared once: the model, its signature, input example and profile all read these.
     features = prepare_features(training, target, excluded)
     model = train(training, target, state.estimator, state.params, setup.seed, excluded, features)
-    score = evaluate(model, holdout, target)
+    score = evaluate(model, holdout, target, positive.label if positive else None)
     record = lineage.record(
         target=target,
         features=list(map(str, features.columns)),
@@ -226,6 +232,9 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             "retraining.run": str(state.run_id),
             "retraining.trigger": state.trigger,
             "retraining.setup_fingerprint": setup.fingerprint,
+            # With the data it was found in: a deployment made by moving the alias by hand records
+            # it too, so live quality scores served answers on the same class (predictor/predlog/).
+            "data.positive_class": positive.label if positive else "",
         },
         signature_input=features,
         input_example=features.head(5),
@@ -237,6 +246,11 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)
     return replace(state, challenger=challenger, lineage=record, note=note)
+
+
+def declared_positive(state: RunState) -> str:
+    """The positive class declared in the run's policy (the panel), else by POSITIVE_CLASS, else ""."""
+    return str(state.policy.get("positive_class") or state.setup.positive_class or "")
 
 
 def deploy(state: RunState, resources: Resources) -> RunState:
@@ -255,6 +269,8 @@ def deploy(state: RunState, resources: Resources) -> RunState:
             "fingerprint": state.fingerprint,
             # What the next run's check compares its own setup with (a changed setup trains again).
             "setup_fingerprint": state.setup.fingerprint,
+            # Live quality scores the served answers on the class the holdout metrics are for.
+            "positive_class": state.positive.label if state.positive else "",
         },
     )
     return replace(

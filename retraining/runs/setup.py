@@ -7,9 +7,9 @@ beside the model (its fingerprint as a tag, the whole setup as an artifact).
 
 The fingerprint names what the model is made of: the target, the columns it reads and leaves out,
 the estimator and its params, the seed, the split. Two setups with the same fingerprint train the
-same model on the same data. Left out of it, though stored: the policy (a new policy judges a
-challenger differently but trains the same one, so it never forces a retraining on its own), the
-data checks (they accept or refuse data, they do not shape the model) and the app's version.
+same model on the same data. Left out of it, though stored: the policy and the positive class (they
+judge a challenger differently but train the same one, so neither forces a retraining on its own),
+the data checks (they accept or refuse data, they do not shape the model) and the app's version.
 """
 
 import dataclasses
@@ -27,7 +27,16 @@ from ml.keys import DEFAULT_SALT
 
 # The fields that are not what the model is made of (see the module's docstring).
 NOT_FINGERPRINTED = frozenset(
-    {"policy", "app_version", "min_rows", "max_missing_share", "max_classes", "min_clean_holdout_rows", "drift"}
+    {
+        "policy",
+        "positive_class",
+        "app_version",
+        "min_rows",
+        "max_missing_share",
+        "max_classes",
+        "min_clean_holdout_rows",
+        "drift",
+    }
 )
 
 
@@ -52,6 +61,9 @@ class TrainingSetup:
     # each column's kind is read from its values.
     kinds: dict[str, str] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
+    # The class a binary task's precision, recall, F1 and ROC AUC are for; "" lets ml.positive
+    # choose. Like the policy, it changes how models are judged, not what is trained.
+    positive_class: str = ""
     min_rows: int = 50
     max_missing_share: float = 0.5
     max_classes: int = 50
@@ -71,6 +83,7 @@ class TrainingSetup:
             seed=settings.TRAINING_SEED,
             holdout_fraction=settings.HOLDOUT_FRACTION,
             policy=dict(policy or {}),
+            positive_class=settings.POSITIVE_CLASS,
             min_rows=settings.MIN_TRAINING_ROWS,
             max_missing_share=settings.MAX_MISSING_SHARE,
             max_classes=settings.MAX_CLASSES,

@@ -22,6 +22,15 @@ def holdout_sentences(run: RetrainingRun) -> list[str]:
     return sentences
 
 
+def positive_sentence(run: RetrainingRun) -> str:
+    """Which class precision, recall, F1 and ROC AUC were computed for, and why; "" when the run
+    did not record it (it never scored a model, or it was made before the class was recorded)."""
+    if run.positive_class:
+        return f"Precision, recall, F1 and ROC AUC are for the class {run.positive_class!r}: {run.positive_reason}."
+    # More than two classes (the reason says so); nothing for a run made before the class was recorded.
+    return f"{run.positive_reason[:1].upper()}{run.positive_reason[1:]}." if run.positive_reason else ""
+
+
 def _exclusion(record: dict[str, Any]) -> list[str]:
     rows, clean = record.get("rows", 0), record.get("clean", 0)
     excluded = record.get("excluded") or {}

@@ -172,6 +172,21 @@ def test_a_guard_metric_within_the_allowed_drop_passes():
     assert "no other metric dropped by more than 0.0100" in decision.reasons
 
 
+def test_with_f1_primary_its_own_parts_are_not_guarded_apart_but_accuracy_and_roc_auc_are():
+    """F1 is the trade-off between precision and recall: a challenger that gives up some
+    precision for more recall, with a better F1, is not kept out by a precision guard."""
+    policy = {**NO_GATE, "primary_metric": "f1"}
+    traded = scores(f1=0.93, precision=0.85, recall=0.99)
+
+    decision = decide(policy, traded, CHAMPION)
+    assert decision.deploy, decision.reasons
+    assert "precision and recall are parts of f1, judged through it" in decision.reasons[-1]
+    assert decide(policy, {**traded, "accuracy": 0.85}, CHAMPION).rule == "guard_metric"
+    assert decide(policy, {**traded, "roc_auc": 0.90}, CHAMPION).rule == "guard_metric"
+    # With another primary metric, precision and recall are guarded as before.
+    assert decide(NO_GATE, scores(accuracy=0.95, precision=0.85), CHAMPION).rule == "guard_metric"
+
+
 def test_roc_auc_is_guarded_too():
     assert decide(DEFAULT_POLICY, scores(accuracy=0.95, roc_auc=0.80), CHAMPION).rule == "guard_metric"
 

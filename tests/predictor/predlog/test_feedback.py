@@ -212,3 +212,20 @@ def test_a_served_prediction_takes_its_label_end_to_end(client, served, rows, pr
     response = send(client, {"feedback": [{"prediction_id": pid, "label": "Adelie"} for pid in ids]})
     assert response.json() == {"recorded": 2}
     assert [label_of(pid) for pid in ids] == ["Adelie", "Adelie"]
+
+
+def test_a_label_is_taken_as_its_canonical_class(db):
+    """1.0 and "1" are the class "1" of a model that serves "1": accepted, and stored as "1"."""
+    from predictor.models import LoggedVersion, Prediction
+    from predictor.predlog import record_labels
+    from predictor.predlog.ids import new_ids
+
+    LoggedVersion.objects.create(version="7", model_name="m", classes=["0", "1"])
+    ids = new_ids(2)
+    for pid in ids:
+        Prediction.objects.create(id=pid, created_at=timezone.now(), model_version="7", inputs={}, prediction="1")
+
+    assert (
+        record_labels([{"prediction_id": str(ids[0]), "label": 1.0}, {"prediction_id": str(ids[1]), "label": "1"}]) == 2
+    )
+    assert set(Prediction.objects.values_list("label", flat=True)) == {"1"}

@@ -86,3 +86,36 @@ def test_live_metrics_without_labels_say_so(db):
     log()
     assert live_metrics("1", timezone.now() - timedelta(days=1))["labels"] == 0
     assert live_metrics("1", timezone.now() - timedelta(days=1))["metrics"] == {}
+
+
+def test_live_quality_is_scored_on_the_positive_class_the_deployment_recorded(db):
+    """fraud/ok, one fraud in 20: a model that always says ok is 95% accurate and finds no fraud."""
+    from predictor.models import Deployment
+
+    Deployment.objects.create(
+        model_name="m", version="1", source="pipeline", data_version={"positive_class": "fraud"}, metrics={"f1": 0.6}
+    )
+    LoggedVersion.objects.create(version="1", model_name="m", classes=["fraud", "ok"])
+    for _ in range(19):
+        log(prediction="ok", label="ok", proba=[0.1, 0.9])
+    log(prediction="ok", label="fraud", proba=[0.4, 0.6])
+    since = timezone.now() - timedelta(days=1)
+
+    assert live_metric("1", since, "f1")["metric"]["value"] == 0.0
+    assert live_metrics("1", since)["metrics"]["recall"]["value"] == 0.0
+    # The fraud was scored below every ok: the AUC of the fraud class's probability is 1.
+    assert live_metrics("1", since)["metrics"]["roc_auc"]["value"] == 1.0
+
+
+def test_live_labels_and_predictions_are_one_class_whatever_their_type(db):
+    """A version serving "0.0"/"1.0" (trained before labels were normalised), labelled 1 and 0:
+    the same classes, and 1 is positive for 0/1 classes."""
+    LoggedVersion.objects.create(version="1", model_name="m", classes=["0.0", "1.0"])
+    for _ in range(9):
+        log(prediction="0.0", label="0")
+    log(prediction="1.0", label="1")
+    log(prediction="0.0", label="1")
+    since = timezone.now() - timedelta(days=1)
+
+    assert live_metric("1", since, "accuracy")["metric"]["value"] == pytest.approx(10 / 11)
+    assert live_metric("1", since, "recall")["metric"]["value"] == 0.5

@@ -1,5 +1,6 @@
 """The control panel: who may see it, Retrain now, runs, policy and schedule forms."""
 
+import html
 import re
 
 import pytest
@@ -330,3 +331,60 @@ def test_run_and_policy_history_are_read_only_in_the_admin(client, db):
     page = client.get(f"/admin/retraining/retrainingrun/{run.pk}/change/")
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
+
+
+def test_a_run_says_which_class_counts_as_positive_and_which_labels_changed(staff):
+    from retraining.notify import channels
+    from retraining.panel import live
+
+    run = RetrainingRun.objects.create(
+        trigger="schedule",
+        status="kept",
+        active=None,
+        policy={"primary_metric": "f1"},
+        model_version="3",
+        champion_version="2",
+        challenger_metrics={"accuracy": 0.98, "f1": 0.41},
+        champion_metrics={"accuracy": 0.98, "f1": 0.40},
+        decision_rule="bootstrap",
+        reasons=["f1: challenger 0.4100 vs champion 0.4000 (+0.0100), strictly better: passed"],
+        positive_class="fraud",
+        positive_reason="the rarer class in the training data (2.0% of 3000 rows)",
+        labels={"data": ["fraud", "ok", "scam"], "champion": ["fraud", "ok"], "appeared": ["scam"], "disappeared": []},
+    )
+    said = "Precision, recall, F1 and ROC AUC are for the class 'fraud': the rarer class in the training data"
+
+    page = html.unescape(staff.get(reverse("panel-run", args=[run.pk])).content.decode())
+    assert said in page
+    assert "new in this data: scam" in page
+    assert said in channels.summary(run)[1]
+    assert said in live.outcome(run)
+    assert staff.get(f"/api/v1/runs/{run.pk}").json()["positive_class"] == "fraud"
+    # A run made before the class was recorded says nothing about it: the product does not know.
+    older = RetrainingRun.objects.create(
+        trigger="cli", status="kept", active=None, challenger_metrics={"f1": 0.4}, reasons=["kept"]
+    )
+    assert "class" not in live.outcome(older)
+
+
+def test_the_policy_form_refuses_a_positive_class_for_three_classes_and_takes_one_of_two(staff):
+    data = {"primary_metric": "f1", "min_improvement": "0", "max_guard_drop": "0.01", "test": "bootstrap",
+            "significance": "0.005", "return_significance": "0.001", "min_first_score": "0.5"}  # fmt: skip
+    run = RetrainingRun.objects.create(trigger="cli", status="kept", active=None, labels={"data": ["a", "b", "c"]})
+
+    response = staff.post(reverse("panel-policy"), {**data, "positive_class": "a"})
+    assert (
+        "has 3 classes (a, b, c): a positive class applies to two classes only"
+        in (response.context["form"].errors["positive_class"][0])
+    )
+
+    run.labels = {"data": ["fraud", "ok"]}
+    run.save()
+    assert (
+        "is not a class"
+        in staff.post(reverse("panel-policy"), {**data, "positive_class": "fraude"})
+        .context["form"]
+        .errors["positive_class"][0]
+    )
+    assert staff.post(reverse("panel-policy"), {**data, "positive_class": "fraud"}).status_code == 302
+    assert store.current_policy().as_dict()["positive_class"] == "fraud"

@@ -241,7 +241,9 @@ def test_a_version_that_adds_a_column_never_scores_a_model_on_a_row_it_trained_o
     monkeypatch.setattr(
         compare,
         "_score",
-        lambda resources, v, rows, target: scored.append((v, rows)) or score(resources, v, rows, target),
+        lambda resources, v, rows, target, positive: (
+            scored.append((v, rows)) or score(resources, v, rows, target, positive)
+        ),
     )
 
     run = run_pipeline()
