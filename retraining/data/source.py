@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pandas as pd
 
@@ -69,7 +70,7 @@ class DvcRegistrySource:
         label = f"{self.path}@{version.rev[:12]}"
         cached = self.cache_dir / f"{version.md5}{PurePosixPath(self.path).suffix}"
         # Files land here only by an atomic rename after their hash was checked.
-        if not (cached.is_file() and cached.stat().st_size == version.size):
+        if not (cached.is_file() and version.size in (None, cached.stat().st_size)):
             self._fetch(version, cached, label)
         return self.format.read(cached, label)
 
@@ -118,7 +119,7 @@ class DvcRegistrySource:
                 return refs[name]
         raise DataError(f"revision {self.rev!r} not found in data registry {self.repo}")
 
-    def _tracked_out_via_dvc(self, sha: str) -> tuple[str, int]:
+    def _tracked_out_via_dvc(self, sha: str) -> tuple[str, int | None]:
         """Covers what a `.dvc` file next to the data does not: pipeline outputs in `dvc.lock`
         and files inside a tracked directory. Slower, and only reached for those."""
         from dvc.api import DVCFileSystem
@@ -139,9 +140,13 @@ class DvcRegistrySource:
             raise DataError(f"{self.path} is a directory in {where}, not a {self.format.name} file")
         if not md5:
             raise DataError(f"{self.path} is in git but not tracked by DVC in {where}")
-        return str(md5), int(info["size"])
+        # DVC records no size for a file inside a tracked folder: unknown, and the md5 names it anyway.
+        size = info.get("size")
+        return str(md5), None if size is None else int(size)
 
-    def _fetch(self, version: DatasetVersion, cached: Path, label: str) -> None:
+    def _fetch(self, version: DatasetVersion, cached: Path, label: str, fs: Any = None) -> None:
+        """Fetches `version.path` at `version.rev` through `fs` (a DVCFileSystem at that commit)
+        when given, else through its own."""
         import dvc.api
         from dvc_data.hashfile.hash import file_md5
 
@@ -150,10 +155,12 @@ class DvcRegistrySource:
         try:
             digest = hashlib.md5(usedforsecurity=False)
             repo = self.repo if self.is_url else self.source
-            with (
-                os.fdopen(fd, "wb") as out,
-                dvc.api.open(self.path, repo=repo, rev=version.rev, mode="rb") as src,
-            ):
+            opened = (
+                fs.open(version.path, mode="rb")
+                if fs is not None
+                else dvc.api.open(version.path, repo=repo, rev=version.rev, mode="rb")
+            )
+            with os.fdopen(fd, "wb") as out, opened as src:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -270,9 +277,13 @@ class _HashingReader(io.RawIOBase):
 def source_from_settings() -> DvcRegistrySource | FileSource:
     from django.conf import settings
 
+    from retraining.data.folder import FolderSource, names_a_folder
+
     registry = str(settings.DATA_REGISTRY)
     cache_dir = getattr(settings, "DATA_CACHE_DIR", None)
     # A local path with the suffix of a data format is a file; anything else is a registry.
     if not is_git_url(registry) and find_format(registry) is not None:
         return FileSource(registry, cache_dir=cache_dir)
+    if names_a_folder(settings.DATA_PATH):
+        return FolderSource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir)
     return DvcRegistrySource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir)

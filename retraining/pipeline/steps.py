@@ -34,7 +34,7 @@ def check(state: RunState, resources: Resources) -> RunState:
     version = resources.source.version()
     state = replace(state, champion=champion, dataset=version)
     if champion is None:
-        return replace(state, note=f"new data {version.md5} ({version.size} bytes)")
+        return replace(state, note=f"new data {version.md5} ({_size(version.size)})")
     if champion.data_version.get("md5") == version.md5:
         if state.evidence:
             return nothing_to_learn_from(state, champion.version)
@@ -53,7 +53,11 @@ def check(state: RunState, resources: Resources) -> RunState:
         reason = f"no new data since run #{run_id} judged {version.md5} against v{champion.version}"
         note = f"no new data: run #{run_id} already judged {version.md5} ({status})"
         return replace(state, status=Status.SKIPPED, reasons=[f"{reason} ({status})"], note=note)
-    return replace(state, note=f"new data {version.md5} ({version.size} bytes)")
+    return replace(state, note=f"new data {version.md5} ({_size(version.size)})")
+
+
+def _size(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size} bytes"
 
 
 def nothing_to_learn_from(state: RunState, champion_version: str) -> RunState:
