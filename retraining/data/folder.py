@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from retraining.data.base import BadData, DataError, DatasetVersion, check_tracked_path, default_cache_dir, one_line
-from retraining.data.formats import format_for
-from retraining.data.source import _FULL_SHA, DvcRegistrySource
+from retraining.data.schema import DeclaredSchema
+from retraining.data.source import _FULL_SHA, DvcRegistrySource, with_declared
 from retraining.data.vcs import is_git_url, tracked_out
 
 _GLOB = re.compile(r"[*?\[]")
@@ -67,6 +67,7 @@ class FolderSource(DvcRegistrySource):
             raise DataError(f"version of {version.source}:{version.path} given to the source {self.source}:{self.path}")
         if not _FULL_SHA.fullmatch(version.rev):
             raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")
+        declared = self.declared(version.rev)
         fs = self._filesystem(version.rev)
         try:
             files = self._files(fs, version)
@@ -74,7 +75,7 @@ class FolderSource(DvcRegistrySource):
             first: tuple[str, list[str]] | None = None
             for name, md5 in files:
                 label = f"{name}@{version.rev[:12]}"
-                frame = self._read(fs, version, name, md5, label)
+                frame = self._read(fs, version, name, md5, label, declared)
                 if first is None:
                     first = (label, list(frame.columns))
                 elif list(frame.columns) != first[1]:
@@ -83,9 +84,11 @@ class FolderSource(DvcRegistrySource):
         finally:
             fs.close()
         # One frame, the files in name order; each file's frame is let go as it is copied in.
+        read_as = frames[0].attrs.get("read_as", {"format": "Parquet"})
         combined = pd.concat(frames, ignore_index=True)
         frames.clear()
-        return combined
+        combined.attrs = {"read_as": {**read_as, "files": len(files)}}
+        return with_declared(combined, declared)
 
     def _files(self, fs: Any, version: DatasetVersion) -> list[tuple[str, str]]:
         """(path, md5) of each file of the folder the pattern matches, in name order."""
@@ -107,8 +110,10 @@ class FolderSource(DvcRegistrySource):
             raise BadData(f"no file in {self.folder} {matches} at {version.rev[:12]}")
         return files
 
-    def _read(self, fs: Any, version: DatasetVersion, name: str, md5: str, label: str) -> pd.DataFrame:
-        data_format = format_for(name)
+    def _read(
+        self, fs: Any, version: DatasetVersion, name: str, md5: str, label: str, declared: DeclaredSchema
+    ) -> pd.DataFrame:
+        data_format = declared.format_of(name)
         cached = self.cache_dir / f"{md5}{PurePosixPath(name).suffix.lower()}"
         # Files land here only by an atomic rename after their hash was checked.
         if not cached.is_file():

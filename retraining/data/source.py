@@ -32,6 +32,7 @@ from retraining.data.base import (
     write_atomic,
 )
 from retraining.data.formats import find_format, format_for
+from retraining.data.schema import SUFFIX, DeclaredSchema, parse, schema_path
 from retraining.data.vcs import git, is_git_url, tracked_out
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -68,11 +69,24 @@ class DvcRegistrySource:
         if not _FULL_SHA.fullmatch(version.rev):
             raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")
         label = f"{self.path}@{version.rev[:12]}"
+        declared = self.declared(version.rev)
         cached = self.cache_dir / f"{version.md5}{PurePosixPath(self.path).suffix}"
         # Files land here only by an atomic rename after their hash was checked.
         if not (cached.is_file() and version.size in (None, cached.stat().st_size)):
             self._fetch(version, cached, label)
-        return self.format.read(cached, label)
+        return with_declared(declared.format_of(self.path).read(cached, label), declared)
+
+    def declared(self, sha: str) -> DeclaredSchema:
+        """The data's schema file at the commit (tracked in git beside the data), or an empty one."""
+        where = schema_path(self.path)
+        git_dir = self._mirror() if self.is_url else Path(self.source)
+        proc = git(["cat-file", "-p", f"{sha}:{where}"], git_dir)
+        if proc.returncode != 0:
+            return DeclaredSchema()
+        return parse(proc.stdout, f"{where}@{sha[:12]}")
+
+    def _mirror(self) -> Path:
+        return self.cache_dir / "registries" / f"{hashlib.sha256(self.repo.encode()).hexdigest()[:16]}.git"
 
     def _resolve_local_rev(self) -> tuple[Path, str]:
         repo = Path(self.source)
@@ -90,7 +104,7 @@ class DvcRegistrySource:
     def _resolve_url_rev(self) -> tuple[Path, str]:
         """Resolves with one `ls-remote` and keeps a shallow mirror of the commits it needs,
         so a check that finds no new data costs one round trip."""
-        mirror = self.cache_dir / "registries" / f"{hashlib.sha256(self.repo.encode()).hexdigest()[:16]}.git"
+        mirror = self._mirror()
         if not (mirror / "HEAD").is_file():
             mirror.mkdir(parents=True, exist_ok=True)
             git(["init", "--quiet", "--bare"], mirror, error=f"could not create a git mirror in {mirror}")
@@ -214,11 +228,16 @@ class FileSource:
         its frame. The frame is returned only if what was parsed is the version that was checked."""
         if version.source != str(self.path):
             raise DataError(f"version of {version.source} given to the source {self.path}")
+        beside = self.path.with_name(self.path.name + SUFFIX)
+        try:
+            declared = parse(beside.read_text(), str(beside)) if beside.is_file() else DeclaredSchema()
+        except OSError as exc:
+            raise DataError(f"schema file {beside} cannot be read: {exc.strerror}") from None
         try:
             with self.path.open("rb") as handle:
                 reader = _HashingReader(handle)
                 try:
-                    frame = self.format.read(reader, str(self.path))
+                    frame = with_declared(declared.format_of(str(self.path)).read(reader, str(self.path)), declared)
                 except BadData:
                     # A file changed since its check is named as changed, whatever it now holds.
                     self._check_unchanged(version, reader.digest())
@@ -237,6 +256,13 @@ class FileSource:
             return self.path.stat()
         except OSError as exc:
             raise DataError(f"data file {self.path} cannot be read: {exc.strerror}") from None
+
+
+def with_declared(frame: pd.DataFrame, declared: DeclaredSchema) -> pd.DataFrame:
+    """The frame, carrying what its schema file declared (`attrs["declared"]`) beside how it was
+    read (`attrs["read_as"]`), for the pipeline to resolve the columns' kinds and record them."""
+    frame.attrs["declared"] = declared.as_dict() if declared.label else {}
+    return frame
 
 
 class _HashingReader(io.RawIOBase):

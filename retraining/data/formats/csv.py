@@ -46,15 +46,22 @@ class CsvFormat:
     name = "CSV"
     suffixes = (".csv",)
 
-    def __init__(self, dialect: Dialect | None = None) -> None:
+    def __init__(self, dialect: Dialect | None = None, strings: tuple[str, ...] = ()) -> None:
         self.dialect = dialect or Dialect()
+        # Columns read as text whatever they hold (declared categorical, text or id).
+        self.strings = strings
 
     def read(self, source: Path | IO[bytes], label: str) -> pd.DataFrame:
         with _csv_errors(label):
             dialect = self._dialect(source, label)
-            _check_header(source, label, dialect)
+            header = _check_header(source, label, dialect)
+            strings = [name for name in header if name in self.strings or name in _leading_zeros(source, dialect)]
             frame = pd.read_csv(
-                source, sep=dialect.separator, decimal=dialect.decimal or ".", encoding=dialect.encoding
+                source,
+                sep=dialect.separator,
+                decimal=dialect.decimal or ".",
+                encoding=dialect.encoding,
+                dtype=dict.fromkeys(strings, "str") or None,
             )
         if len(frame) == 0:
             raise BadData(f"{label} has a header but no rows")
@@ -174,7 +181,26 @@ def _comma_decimals(frame: pd.DataFrame, label: str) -> str:
     return "," if found else "."
 
 
-def _check_header(source: Path | IO[bytes], label: str, dialect: Dialect) -> None:
+def _leading_zeros(source: Path | IO[bytes], dialect: Dialect) -> set[str]:
+    """The columns whose first values include a code of digits with a leading zero ("02111"): read
+    as text, since as numbers they would lose the zero and a client's "02134" would be refused."""
+    sample = _sample(source)
+    text = codecs.getincrementaldecoder(dialect.encoding or "utf-8")(errors="replace").decode(sample, final=False)
+    lines = text.lstrip("\ufeff").splitlines(keepends=True)
+    if len(sample) == _SAMPLE_BYTES:
+        lines = lines[:-1]
+    rows = [row for row in csv.reader(io.StringIO("".join(lines)), delimiter=dialect.separator or ",") if row]
+    if not rows:
+        return set()
+    found = set()
+    for row in rows[1:]:
+        for name, value in zip(rows[0], row, strict=False):
+            if len(value) > 1 and value[0] == "0" and value.isdigit():
+                found.add(name)
+    return found
+
+
+def _check_header(source: Path | IO[bytes], label: str, dialect: Dialect) -> list[str]:
     """Refuse a header that names a column twice.
 
     pandas would quietly rename the second `island` to `island.1`, and a model would be trained
@@ -195,6 +221,7 @@ def _check_header(source: Path | IO[bytes], label: str, dialect: Dialect) -> Non
     if twice:
         named = "; ".join(f"{name!r} (columns {', '.join(map(str, numbers))})" for name, numbers in twice.items())
         raise BadData(f"{label} has duplicate column names: {named}; every column needs a name of its own")
+    return header
 
 
 def _first_record(handle: IO[bytes], dialect: Dialect) -> list[str]:

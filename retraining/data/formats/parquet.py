@@ -28,6 +28,7 @@ class ParquetFormat:
             if parquet.metadata.num_rows == 0:
                 raise BadData(f"{label} has no rows")
             frame = parquet.read().to_pandas()
+        frame.attrs["read_as"] = {"format": self.name}
         return frame
 
     def validate(self, path: Path) -> None:

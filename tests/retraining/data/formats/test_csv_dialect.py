@@ -89,3 +89,17 @@ def test_publishing_checks_the_file_in_its_detected_dialect(tmp_path: Path) -> N
     path.write_bytes(b"a;b\n1;2\n3;4;5\n")
     with pytest.raises(BadData, match="is not a valid CSV file"):
         CSV.validate(path)
+
+
+def test_codes_with_leading_zeros_stay_text(tmp_path: Path) -> None:
+    frame = read(tmp_path, b"zip,plan_code,fee\n02111,1,9.5\n10001,2,3\n")
+
+    assert frame["zip"].tolist() == ["02111", "10001"]
+    assert frame["plan_code"].tolist() == [1, 2]
+
+
+def test_declared_text_columns_are_read_as_text(tmp_path: Path) -> None:
+    frame = read(tmp_path, b"zip,plan_code\n2111,1\n10001,2\n", CsvFormat(strings=("plan_code",)))
+
+    assert frame["plan_code"].tolist() == ["1", "2"]
+    assert frame["zip"].tolist() == [2111, 10001]
