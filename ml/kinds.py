@@ -32,7 +32,7 @@ _HEAD = 1000
 _TEXT_DISTINCT_SHARE = 0.5
 _TEXT_MIN_DISTINCT = 50
 # The numeric parts a datetime column is read as; the hour only where some value has a time.
-DATE_PARTS = ("year", "month", "dayofweek")
+DATE_PARTS = {"year": "year", "month": "month", "dayofweek": "day_of_week"}
 
 
 class KindError(ValueError):
@@ -179,7 +179,7 @@ def apply(frame: pd.DataFrame, kinds: Kinds) -> pd.DataFrame:
 
 def date_parts(column: pd.Series, timed: bool) -> dict[str, pd.Series]:
     when = pd.to_datetime(column, errors="coerce", format="ISO8601", utc=True)
-    parts = {part: getattr(when.dt, part).astype("float64") for part in DATE_PARTS}
+    parts = {part: getattr(when.dt, attribute).astype("float64") for part, attribute in DATE_PARTS.items()}
     if timed:
         parts["hour"] = when.dt.hour.astype("float64")
     return parts

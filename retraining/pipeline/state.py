@@ -18,6 +18,7 @@ from ml.evaluate import Score
 from ml.gate.policy import Decision
 from ml.gate.significance import Comparison
 from ml.keys import SplitKey
+from ml.kinds import Kinds
 from ml.split import TrainingRows
 from ml.validate import Validation
 from retraining.data import DatasetVersion
@@ -45,6 +46,8 @@ class TrainingSetup:
     min_clean_holdout_rows: int
     app_version: str
     drift: Thresholds
+    # Leave rows without a label out (counted on the run) instead of refusing the version.
+    drop_unlabelled: bool = False
 
     @classmethod
     def from_settings(cls) -> "TrainingSetup":
@@ -62,6 +65,7 @@ class TrainingSetup:
             drift=Thresholds(
                 psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS
             ),
+            drop_unlabelled=settings.DROP_UNLABELLED_ROWS,
         )
 
 
@@ -131,6 +135,10 @@ class RunState:
     frame: pd.DataFrame | None = None
     # The data's content whatever its row order (lineage.fingerprint).
     fingerprint: str = ""
+    # Each column's kind (settings, the schema file, inference), and how the data was read:
+    # {"read_as", "declared", "columns", "unlabelled_left_out"}, recorded with the model.
+    kinds: Kinds | None = None
+    reading: dict[str, Any] = field(default_factory=dict)
     # The split training uses, inherited from the champion; found before validation checks it.
     split_key: SplitKey | None = None
     validation: Validation | None = None
@@ -166,6 +174,14 @@ class RunState:
 
     def row_fields(self) -> dict[str, Any]:
         return row_fields(self)
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """The columns besides the target and the id that are never model inputs: EXCLUDE_COLUMNS and
+        what the columns' kinds leave out (exclusions, free text, datetime columns read as parts)."""
+        setup = self.setup
+        kinds = self.kinds.left_out if self.kinds is not None else []
+        return tuple(c for c in dict.fromkeys([*setup.exclude, *kinds]) if c not in (setup.target, setup.id_column))
 
     @property
     def ended_early(self) -> bool:
