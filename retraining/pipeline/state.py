@@ -211,7 +211,10 @@ def row_fields(state: RunState) -> dict[str, Any]:
         fields["dataset"] = state.dataset.as_dict()
     if state.validation is not None:
         fields["validation"] = state.validation.as_dict()
-    fields["lineage"] = state.lineage
+    # Before a model records how its data was read, the run shows it from the pull on.
+    fields["lineage"] = state.lineage or (
+        {**state.reading, "columns": state.kinds.as_dict()} if state.kinds is not None else {}
+    )
     if state.challenger is not None:
         fields |= {
             "mlflow_run_id": state.challenger.run_id,

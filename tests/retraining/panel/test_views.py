@@ -330,3 +330,36 @@ def test_run_and_policy_history_are_read_only_in_the_admin(client, db):
     page = client.get(f"/admin/retraining/retrainingrun/{run.pk}/change/")
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
+
+
+def test_a_runs_page_shows_how_its_data_was_read_and_each_columns_kind(staff):
+    run = RetrainingRun.objects.create(
+        trigger="schedule",
+        status="deployed",
+        active=None,
+        dataset={"path": "data", "rev": "abcdef1234567", "md5": "d41d8cd9.dir", "size": None},
+        estimator="random_forest",
+        lineage={
+            "read_as": {"format": "CSV", "separator": ";", "decimal": ",", "encoding": "cp1252", "files": 3},
+            "declared": {"file": "data.schema.yaml@abcdef123456", "columns": {"plan_code": "categorical"}},
+            "columns": {
+                "columns": {
+                    "plan_code": {"kind": "categorical", "origin": "declared"},
+                    "note": {"kind": "text", "origin": "inferred"},
+                    "churned": {"kind": "target", "origin": "setting"},
+                },
+                "timed": [],
+            },
+            "unlabelled_left_out": 5,
+        },
+    )
+    page = staff.get(reverse("panel-run", args=[run.pk])).content.decode()
+    for shown in (
+        "CSV, separator &#x27;;&#x27;, decimal &#x27;,&#x27;, encoding cp1252, files 3",
+        "data.schema.yaml@abcdef123456",
+        "plan_code (declared)",
+        "note (inferred)",
+        "churned (setting)",
+        "5 rows without a label left out",
+    ):
+        assert shown in page, shown  # fmt: skip
