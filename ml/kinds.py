@@ -64,8 +64,9 @@ class Kinds:
 
     @property
     def ignored(self) -> list[str]:
-        """Columns a client may send with a record and that the model ignores: ids and exclusions."""
-        return [name for name, kind in self.kinds.items() if kind in ("id", "excluded")]
+        """Columns a client may send with a whole record and that the model ignores: every column
+        left out but the target (ids, exclusions, free text, datetime columns read as parts)."""
+        return [name for name in self.left_out if self.kinds[name] != "target"]
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -82,8 +82,11 @@ def _error(row: int | None, field: str | None, message: str) -> dict[str, Any]:
     return {"row": row, "field": field, "message": message}
 
 
-def rows_of(body: Any, columns: list[Column], max_rows: int) -> tuple[list[str], list[list[Any]]]:
-    """(column names as sent, rows as lists in that order) from any of the three shapes."""
+def rows_of(
+    body: Any, columns: list[Column], max_rows: int, ignored: frozenset[str] = frozenset()
+) -> tuple[list[str], list[list[Any]]]:
+    """(column names as sent, rows as lists in that order) from any of the three shapes; the
+    `ignored` columns (not model inputs, sent with a whole record) are left out."""
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object with one of the keys {', '.join(FORMATS)}")
     given = [key for key in FORMATS if key in body]
@@ -94,8 +97,12 @@ def rows_of(body: Any, columns: list[Column], max_rows: int) -> tuple[list[str],
     shape = given[0]
     payload = body[shape]
     if shape == "dataframe_split":
-        return _split(payload, max_rows)
-    return _records(shape, payload, columns, max_rows)
+        names, data = _split(payload, max_rows)
+        if ignored & set(names):
+            kept = [i for i, name in enumerate(names) if name not in ignored]
+            return [names[i] for i in kept], [[row[i] for i in kept] for row in data]
+        return names, data
+    return _records(shape, payload, columns, max_rows, ignored)
 
 
 def _check_count(count: int, max_rows: int) -> None:
@@ -132,12 +139,14 @@ def _split(payload: Any, max_rows: int) -> tuple[list[str], list[list[Any]]]:
     return names, data
 
 
-def _records(shape: str, payload: Any, columns: list[Column], max_rows: int) -> tuple[list[str], list[list[Any]]]:
+def _records(
+    shape: str, payload: Any, columns: list[Column], max_rows: int, ignored: frozenset[str] = frozenset()
+) -> tuple[list[str], list[list[Any]]]:
     if not isinstance(payload, list):
         raise InvalidInput(f"'{shape}' must be a list of objects, one per row")
     _check_count(len(payload), max_rows)
     expected = {c.name for c in columns}
-    bad = [i for i, row in enumerate(payload) if not isinstance(row, dict) or row.keys() != expected]
+    bad = [i for i, row in enumerate(payload) if not isinstance(row, dict) or row.keys() - ignored != expected]
     if bad:
         errors: list[dict[str, Any]] = []
         for i in bad[:MAX_ERRORS]:
@@ -146,15 +155,22 @@ def _records(shape: str, payload: Any, columns: list[Column], max_rows: int) -> 
                 errors.append(_error(i, None, "a row must be an object of column: value"))
                 continue
             errors += [_error(i, name, "this column is missing") for name in sorted(expected - row.keys())]
-            errors += [_error(i, name, "unknown field") for name in sorted(set(row) - expected)]
+            errors += [_error(i, name, "unknown field") for name in sorted(set(row) - expected - ignored)]
         raise InvalidInput("some rows do not match the model's input schema", errors)
     names = [c.name for c in columns]
     return names, [[row[name] for name in names] for row in payload]
 
 
-def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max_rows: int) -> Checked:
-    """The rows as arrays in the schema's column order and types, or InvalidInput."""
-    names, data = rows_of(body, columns, max_rows)
+def check(
+    body: Any,
+    columns: list[Column],
+    categories: dict[str, set[str]],
+    max_rows: int,
+    ignored: frozenset[str] = frozenset(),
+) -> Checked:
+    """The rows as arrays in the schema's column order and types, or InvalidInput. Columns in
+    `ignored` (ids, exclusions: not model inputs) may be sent with a whole record; they are dropped."""
+    names, data = rows_of(body, columns, max_rows, ignored)
     expected = [c.name for c in columns]
     if set(names) != set(expected):
         errors = [_error(None, n, "this column is missing") for n in expected if n not in names]
@@ -175,7 +191,8 @@ def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max
         out[column.name] = converted
         known = categories.get(column.name)
         if known and not column_errors:
-            unseen = sorted(str(v) for v in set(converted.tolist()) - known if v is not None)
+            # Compared as text, as known_categories lists them: a boolean True is the category "True".
+            unseen = sorted({str(v) for v in converted.tolist() if v is not None} - known)
             if unseen:
                 warnings.append(
                     f"{column.name}: {', '.join(unseen)} not seen in training; the model treats it as no known category"

@@ -119,7 +119,9 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
     except RequestDataTooBig:
         return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
     try:
-        checked = inputs.check(body, served.schema, served.category_sets, settings.PREDICT_MAX_ROWS)
+        checked = inputs.check(
+            body, served.schema, served.category_sets, settings.PREDICT_MAX_ROWS, ignored=served.ignored
+        )
     except inputs.InvalidInput as exc:
         return _json(exc.as_dict(), exc.status, served)
     try:
@@ -219,6 +221,8 @@ def model(request: HttpRequest) -> HttpResponse:
                     }
                     for c in served.schema
                 ],
+                # Sent with a whole record, these are accepted and ignored.
+                "ignored": sorted(served.ignored),
                 "formats": list(inputs.FORMATS),
                 "max_rows": settings.PREDICT_MAX_ROWS,
             },

@@ -229,6 +229,7 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         # What new data and live inputs are compared with; an id column is never a drift signal.
         profile=build_profile(features.drop(columns=[id_column or ""], errors="ignore"), score.predictions),
         artifacts=lineage.artifacts(state.trained_on, record),
+        ignored=state.kinds.ignored if state.kinds is not None else [*state.left_out, *filter(None, [id_column])],
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)

@@ -378,3 +378,37 @@ def test_the_schema_describes_the_rows_of_the_served_model(client, served):
 
 def served_schema():
     return holder().current.schema
+
+
+def test_a_whole_record_with_the_id_and_excluded_columns_is_accepted_and_they_are_ignored(
+    client, served, rows, penguin_versions
+):
+    from predictor.serving.holder import served_model
+
+    row = {"id": served.pk, "model_name": served.model_name, "run_id": served.run_id}
+    holder().serve(replace(served_model(row, penguin_versions.first), ignored=frozenset({"band", "field_note"})))
+    whole = [{**r, "band": f"b{i}", "field_note": "seen at dawn"} for i, r in enumerate(rows)]
+
+    as_records = post(client, {"instances": whole})
+    as_split = post(client, split_of(whole))
+
+    assert as_records.status_code == 200, as_records.json()
+    assert as_split.status_code == 200, as_split.json()
+    assert as_records.json()["predictions"] == post(client, {"instances": rows}).json()["predictions"]
+    assert as_split.json()["predictions"] == as_records.json()["predictions"]
+    schema = client.get("/api/v1/model").json()["input_schema"]
+    assert schema["ignored"] == ["band", "field_note"]
+    unknown = post(client, {"instances": [{**rows[0], "bnad": "x"}]})
+    assert unknown.status_code == 400
+    assert {"row": 0, "field": "bnad", "message": "unknown field"} in unknown.json()["errors"]
+
+
+def test_a_boolean_column_seen_in_training_warns_of_nothing():
+    checked = inputs.check(
+        {"instances": [{"ringed": True}, {"ringed": False}]},
+        [inputs.Column("ringed", "boolean", True)],
+        {"ringed": {"False", "True"}},
+        10,
+    )
+
+    assert checked.warnings == []
