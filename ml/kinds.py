@@ -65,8 +65,13 @@ class Kinds:
     @property
     def ignored(self) -> list[str]:
         """Columns a client may send with a whole record and that the model ignores: every column
-        left out but the target (ids, exclusions, free text, datetime columns read as parts)."""
-        return [name for name in self.left_out if self.kinds[name] != "target"]
+        left out but the target and the datetime columns (ids, exclusions, free text)."""
+        return [name for name in self.left_out if self.kinds[name] not in ("target", "datetime")]
+
+    @property
+    def dates(self) -> dict[str, bool]:
+        """Each datetime column, and whether it has an hour part: serving reads a sent date as its parts."""
+        return {name: name in self.timed for name in self.of("datetime")}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -176,6 +181,11 @@ def apply(frame: pd.DataFrame, kinds: Kinds) -> pd.DataFrame:
             for part, values in date_parts(column, name in kinds.timed).items():
                 out[f"{name}_{part}"] = values
     return out
+
+
+def part_names(name: str, timed: bool) -> list[str]:
+    """The input columns a datetime column is read as."""
+    return [f"{name}_{part}" for part in [*DATE_PARTS, *(["hour"] if timed else [])]]
 
 
 def date_parts(column: pd.Series, timed: bool) -> dict[str, pd.Series]:

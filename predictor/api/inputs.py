@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ml.contract import INTEGER_TYPES, NUMERIC_TYPES
+from ml.kinds import date_parts, part_names
 
 FORMATS = ("instances", "dataframe_split", "dataframe_records")
 # How many bad rows are named before the list is cut short: enough to fix a request, small
@@ -167,9 +168,14 @@ def check(
     categories: dict[str, set[str]],
     max_rows: int,
     ignored: frozenset[str] = frozenset(),
+    dates: dict[str, bool] | None = None,
 ) -> Checked:
     """The rows as arrays in the schema's column order and types, or InvalidInput. Columns in
-    `ignored` (ids, exclusions: not model inputs) may be sent with a whole record; they are dropped."""
+    `ignored` (ids, exclusions: not model inputs) may be sent with a whole record; they are dropped.
+    Each column of `dates` is sent as a date (ISO 8601) and read as the parts the model has."""
+    model_columns = [c.name for c in columns]
+    dates = dates or {}
+    columns = _as_sent(columns, dates)
     names, data = rows_of(body, columns, max_rows, ignored)
     expected = [c.name for c in columns]
     if set(names) != set(expected):
@@ -200,7 +206,38 @@ def check(
     if errors:
         errors.sort(key=lambda e: (e["row"], e["field"]))
         raise InvalidInput("some values do not match the model's input schema", errors[:MAX_ERRORS])
-    return Checked({name: out[name] for name in expected}, warnings)
+    for name, timed in dates.items():
+        out |= _date_parts(name, timed, out.pop(name))
+    return Checked({name: out[name] for name in model_columns}, warnings)
+
+
+def _as_sent(columns: list[Column], dates: dict[str, bool]) -> list[Column]:
+    """The columns as a client sends them: each datetime column once, as text, in place of its parts."""
+    parts = {part: name for name, timed in dates.items() for part in part_names(name, timed)}
+    sent: list[Column] = []
+    for column in columns:
+        if column.name not in parts:
+            sent.append(column)
+        elif all(c.name != parts[column.name] for c in sent):
+            # A missing date is a gap in each part, as training read it.
+            sent.append(Column(parts[column.name], "string", False))
+    return sent
+
+
+def _date_parts(name: str, timed: bool, values: np.ndarray) -> dict[str, np.ndarray]:
+    """The parts of sent dates as training computed them; a value that is no date is an error."""
+    column = pd.Series(values, dtype=object)
+    parsed = pd.to_datetime(column, errors="coerce", format="ISO8601", utc=True)
+    bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
+    if len(bad):
+        raise InvalidInput(
+            "some values do not match the model's input schema",
+            [_error(int(i), name, f"must be a date (ISO 8601), got {_shown(values[i])}") for i in bad[:MAX_ERRORS]],
+        )
+    return {
+        f"{name}_{part}": series.to_numpy(dtype=np.float64, na_value=np.nan)
+        for part, series in date_parts(column, timed).items()
+    }
 
 
 def _complete(column: Column, raw: tuple[Any, ...]) -> np.ndarray | None:

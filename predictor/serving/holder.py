@@ -58,6 +58,8 @@ class ServedModel:
     counters: Counters = field(default_factory=Counters)
     # Columns of a whole record the model does not use (ids, exclusions): accepted and ignored.
     ignored: frozenset[str] = frozenset()
+    # Datetime columns a client sends as dates, read as the parts the model was trained on.
+    dates: dict[str, bool] = field(default_factory=dict)
 
 
 def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> ServedModel:
@@ -79,6 +81,7 @@ def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> 
         compiled=compiled,
         inference=how,
         ignored=frozenset(loaded.ignored),
+        dates=dict(loaded.dates),
     )
 
 

@@ -209,7 +209,12 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     )
     if state.kinds is not None:
         # How the data was read and what each column was taken for: reproduce reads the columns back.
-        record |= {**state.reading, "columns": state.kinds.as_dict(), "ignored": state.kinds.ignored}
+        record |= {
+            **state.reading,
+            "columns": state.kinds.as_dict(),
+            "ignored": state.kinds.ignored,
+            "dates": state.kinds.dates,
+        }
     logged = resources.models.log_model(
         model,
         params={"estimator": state.estimator, **state.params, "seed": setup.seed},
@@ -230,6 +235,7 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         profile=build_profile(features.drop(columns=[id_column or ""], errors="ignore"), score.predictions),
         artifacts=lineage.artifacts(state.trained_on, record),
         ignored=state.kinds.ignored if state.kinds is not None else [*state.left_out, *filter(None, [id_column])],
+        dates=state.kinds.dates if state.kinds is not None else {},
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)

@@ -39,7 +39,8 @@ def test_inference_keeps_codes_booleans_dates_and_numbers_apart_and_leaves_free_
     assert kinds.origin["customer_id"] == "setting"
     assert kinds.origin["zip"] == "inferred"
     assert set(kinds.left_out) == {"customer_id", "churned", "note", "signed_up"}
-    assert kinds.ignored == ["customer_id", "signed_up", "note"]
+    assert kinds.ignored == ["customer_id", "note"]
+    assert kinds.dates == {"signed_up": False}
     assert len(kinds.warnings) == 1
     assert "'note'" in kinds.warnings[0]
     assert "free text" in kinds.warnings[0]
@@ -57,7 +58,7 @@ def test_declared_kinds_win_over_inference_and_settings_win_over_declared() -> N
     assert kinds.kinds["monthly_fee"] == "excluded"
     assert kinds.kinds["customer_id"] == "id"
     assert any("'customer_id' is declared numeric but the settings make it id" in w for w in kinds.warnings)
-    assert set(kinds.ignored) == {"customer_id", "monthly_fee", "signed_up"}
+    assert set(kinds.ignored) == {"customer_id", "monthly_fee"}
 
 
 def test_applied_kinds_make_codes_text_and_dates_numeric_parts() -> None:

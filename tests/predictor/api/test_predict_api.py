@@ -2,6 +2,7 @@ import json
 import uuid
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from django.test import Client
 
@@ -412,3 +413,34 @@ def test_a_boolean_column_seen_in_training_warns_of_nothing():
     )
 
     assert checked.warnings == []
+
+
+DATED = [
+    inputs.Column("island", "string", True),
+    inputs.Column("seen_on_year", "double", True),
+    inputs.Column("seen_on_month", "double", True),
+    inputs.Column("seen_on_dayofweek", "double", True),
+]
+
+
+def test_a_date_is_sent_as_a_date_and_read_as_the_parts_the_model_was_trained_on():
+    body = {"instances": [{"island": "Dream", "seen_on": "2026-12-01"}, {"island": "Biscoe", "seen_on": None}]}
+
+    checked = inputs.check(body, DATED, {}, 10, dates={"seen_on": False})
+
+    assert list(checked.columns) == ["island", "seen_on_year", "seen_on_month", "seen_on_dayofweek"]
+    assert checked.columns["seen_on_year"][0] == 2026.0
+    assert checked.columns["seen_on_month"][0] == 12.0
+    assert checked.columns["seen_on_dayofweek"][0] == 1.0  # a Tuesday
+    assert np.isnan(checked.columns["seen_on_month"][1])
+
+
+def test_a_value_that_is_no_date_is_named():
+    body = {"instances": [{"island": "Dream", "seen_on": "last tuesday"}]}
+
+    with pytest.raises(inputs.InvalidInput) as refused:
+        inputs.check(body, DATED, {}, 10, dates={"seen_on": False})
+
+    assert refused.value.errors == [
+        {"row": 0, "field": "seen_on", "message": 'must be a date (ISO 8601), got "last tuesday"'}
+    ]

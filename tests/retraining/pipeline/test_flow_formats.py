@@ -6,9 +6,11 @@ confirms the model."""
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from demo import batches
+from predictor.serving.holder import holder
 from retraining import data
 from retraining.models import RetrainingRun
 from retraining.pipeline.reproduce import reproduce
@@ -63,7 +65,12 @@ def test_a_folder_of_daily_csv_files_growing_a_file_a_day(team, tmp_path: Path) 
         assert reproduced(run.model_version)
 
 
-def test_a_registry_holding_a_parquet_file(team, tmp_path: Path) -> None:
+def dated(frame):
+    """The rows with the day each was seen: a datetime column, read as its parts."""
+    return frame.assign(seen_on=[f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(len(frame))])
+
+
+def test_a_registry_holding_a_parquet_file(team, tmp_path: Path, client) -> None:
     repo = tmp_path / "registry"
     data.init_registry(repo, str(tmp_path / "remote"))
     team.DATA_REGISTRY = str(repo)
@@ -71,14 +78,23 @@ def test_a_registry_holding_a_parquet_file(team, tmp_path: Path) -> None:
 
     def publish(batch: int) -> None:
         path = tmp_path / f"batch{batch}.parquet"
-        batches.demo_frame(batch, "penguins").to_parquet(path, index=False)
+        dated(batches.demo_frame(batch, "penguins")).to_parquet(path, index=False)
         data.publish(repo, team.DATA_PATH, path, f"Batch {batch}")
 
     publish(1)
     boot = run_pipeline(RetrainingRun.Trigger.BOOTSTRAP)
     assert boot.status == Status.DEPLOYED, (boot.error, boot.reasons)
     assert boot.lineage["read_as"] == {"format": "Parquet"}
+    assert boot.lineage["dates"] == {"seen_on": False}
     assert reproduced(boot.model_version)
+    holder().sync()
+    record = dated(batches.demo_frame(1, "penguins")).drop(columns=["species"]).head(2)
+    whole = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in record.to_dict("records")]
+    answer = client.post("/api/v1/predict", {"instances": whole}, content_type="application/json")
+    assert answer.status_code == 200, answer.json()
+    assert client.get("/api/v1/model").json()["input_schema"]["dates"] == {
+        "seen_on": ["seen_on_year", "seen_on_month", "seen_on_dayofweek"]
+    }
     publish(2)
     run = run_pipeline()
     assert run.status in (Status.DEPLOYED, Status.KEPT), (run.error, run.reasons)

@@ -47,7 +47,8 @@ def test_kinds_are_inferred_applied_and_recorded_with_the_model(setup_settings):
     assert columns["band"] == {"kind": "id", "origin": "setting"}
     assert columns["nest"] == {"kind": "categorical", "origin": "inferred"}
     assert columns["ringed"]["kind"] == "boolean"
-    assert state.lineage["ignored"] == ["band", "field_note", "seen_on"]
+    assert state.lineage["ignored"] == ["band", "field_note"]
+    assert state.lineage["dates"] == {"seen_on": False}
     assert any("'field_note' looks like free text" in w for w in state.validation.warnings)
 
 
