@@ -98,3 +98,21 @@ def test_settings_naming_a_folder_or_a_glob_choose_a_folder_source(tmp_path: Pat
     assert isinstance(data.source_from_settings(), FolderSource)
     settings.DATA_PATH = "data/2026-12-01.csv"
     assert type(data.source_from_settings()) is DvcRegistrySource
+
+
+def test_publishing_into_a_folder_adds_the_file_as_new_data(folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder / "data")  # the workspace copy gone: publishing fetches it back first
+    source = FolderSource(folder, "data", cache_dir=tmp_path / "cache")
+    before = source.version()
+    new_day = tmp_path / "2026-12-03.parquet"
+    day(20).to_parquet(new_day, index=False)
+
+    published = data.publish(folder, "data", new_day, "Add 2026-12-03")
+
+    assert source.version() == published
+    assert published.md5 != before.md5
+    assert len(source.pull(published)) == 9
+    with pytest.raises(DataError, match=r"already holds a file named 2026-12-03\.parquet"):
+        data.publish(folder, "data", new_day, "Again")
