@@ -79,6 +79,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", metavar="PREFIX", help="write each run's cProfile stats to PREFIX.<time>.<pid> (pstats format)"
     )
+    parser.add_argument(
+        "--daily",
+        type=int,
+        metavar="N",
+        help="publish the data as a DVC-tracked folder of N daily Parquet files (version 2 adds the last sixth)",
+    )
     parser.add_argument("--child-run", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-estimator", metavar="CSV", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -92,7 +98,7 @@ def main() -> None:
         return
     print(
         f"reproduce: cd {ROOT} && {sys.executable} bench/pipeline.py --rows {args.rows} "
-        f"--estimator {args.estimator} --params '{args.params}'",
+        f"--estimator {args.estimator} --params '{args.params}'" + (f" --daily {args.daily}" if args.daily else ""),
         flush=True,
     )
 
@@ -102,7 +108,7 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="config.settings",
         DATA_REGISTRY=str(work / "registry"),
         DATA_REMOTE=str(work / "remote"),
-        DATA_PATH=DATA_PATH,
+        DATA_PATH="data" if args.daily else DATA_PATH,
         TARGET_COLUMN="label",
         TRAINING_ESTIMATOR=args.estimator,
         TRAINING_PARAMS=args.params,
@@ -130,8 +136,31 @@ def main() -> None:
     def publish(frame: pd.DataFrame, label: str) -> None:
         csv_file = work / f"{label}.csv"
         frame.to_csv(csv_file, index=False)
+        if args.daily:
+            return publish_days(frame, label)
         version = data.publish(settings.DATA_REGISTRY, DATA_PATH, csv_file, f"Publish {label}")
         print(f"published {label}: {len(frame)} rows, {version.size / 1e6:.1f} MB", flush=True)
+
+    def publish_days(frame: pd.DataFrame, label: str) -> None:
+        """The rows as daily Parquet files in the registry's `data` folder, the files already
+        there kept: version 1 is the first five sixths of the days, version 2 adds the rest."""
+        from retraining.data import vcs
+
+        repo = Path(settings.DATA_REGISTRY)
+        (repo / "data").mkdir(exist_ok=True)
+        first_days = args.daily * 5 // 6
+        days = first_days if label == "version 1" else args.daily
+        starts = [len(frame) * day // days for day in range(days + 1)]
+        written = sorted((repo / "data").glob("*.parquet"))
+        for day in range(len(written), days):
+            day_file = repo / "data" / f"day-{day + 1:02d}.parquet"
+            frame.iloc[starts[day] : starts[day + 1]].to_parquet(day_file, index=False)
+        vcs.dvc(["add", "--quiet", "data"], repo, error="dvc add data failed")
+        vcs.dvc(["push", "--quiet"], repo, error="dvc push failed")
+        vcs.git(["add", "data.dvc", ".gitignore"], repo, error="git add failed")
+        vcs.git([*vcs.identity_args(repo), "commit", "--quiet", "-m", f"Publish {label}"], repo, error="commit failed")
+        size = sum(path.stat().st_size for path in (repo / "data").glob("*.parquet"))
+        print(f"published {label}: {len(frame)} rows in {days} Parquet files, {size / 1e6:.1f} MB", flush=True)
 
     first = synthetic(args.rows, seed=1)
     publish(first, "version 1")
@@ -142,8 +171,13 @@ def main() -> None:
     del first
     publish(grown, "version 2")
     # The frame as the run holds it: what the source's CSV reader returns for version 2.
-    read = format_for(DATA_PATH).read
-    frame_bytes = int(read(work / "version 2.csv", "version 2").memory_usage(deep=True).sum())
+    if args.daily:
+        source = data.source_from_settings()
+        as_read = source.pull(source.version())
+    else:
+        as_read = format_for(DATA_PATH).read(work / "version 2.csv", "version 2")
+    frame_bytes = int(as_read.memory_usage(deep=True).sum())
+    del as_read
     params = json.loads(args.params)
     training, holdout = split(grown, settings.HOLDOUT_FRACTION, split_key(grown, "label"))
     del grown

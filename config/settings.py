@@ -235,6 +235,8 @@ TARGET_COLUMN = env_str("TARGET_COLUMN", DEMO_TARGETS[DEMO_DATASET])
 DATA_ID_COLUMN = env_str("DATA_ID_COLUMN")
 # Columns that are never model inputs (timestamps, free text); the target and DATA_ID_COLUMN never are.
 EXCLUDE_COLUMNS = env_list("EXCLUDE_COLUMNS", [])
+# Rows without a label are left out and counted on the run; by default they refuse the version.
+DROP_UNLABELLED_ROWS = env_bool("DROP_UNLABELLED_ROWS", False)
 if TARGET_COLUMN in EXCLUDE_COLUMNS:
     raise ImproperlyConfigured(f"EXCLUDE_COLUMNS lists the target column {TARGET_COLUMN!r}: it cannot be excluded")
 

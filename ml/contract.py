@@ -45,9 +45,13 @@ def known_categories(model: Any) -> dict[str, list[str]]:
         columns = next(cols for name, _, cols in preprocess.transformers_ if name == CATEGORICAL)
         encoder = preprocess.named_transformers_[CATEGORICAL].named_steps[ENCODE]
         fitted = encoder.categories_ if len(columns) else []
+        grouped = getattr(encoder, "infrequent_categories_", None) or [None] * len(fitted)
     except (AttributeError, KeyError, StopIteration, TypeError):
         return {}
+    # Infrequent values are grouped as one category: like an unseen value, they are not known one by one.
     return {
-        str(column): sorted(str(v) for v in values if v is not None and v != FILL_VALUE)
-        for column, values in zip(columns, fitted, strict=True)
+        str(column): sorted(
+            str(v) for v in values if v is not None and v != FILL_VALUE and (rare is None or v not in set(rare))
+        )
+        for column, values, rare in zip(columns, fitted, grouped, strict=True)
     }

@@ -33,6 +33,11 @@ ESTIMATORS: dict[str, type] = {
 }
 
 
+# Per categorical column, the most frequent values kept as categories of their own; the rest are
+# grouped as one "infrequent" category, as are values never seen: memory and the model stay small.
+MAX_CATEGORIES = 50
+
+
 class TrainingError(ValueError):
     """The configured estimator or its hyperparameters are not usable."""
 
@@ -64,7 +69,10 @@ def build_pipeline(
                 Pipeline(
                     [
                         (IMPUTE, SimpleImputer(strategy="constant", fill_value=FILL_VALUE)),
-                        (ENCODE, OneHotEncoder(handle_unknown="ignore")),
+                        (
+                            ENCODE,
+                            OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES),
+                        ),
                     ]
                 ),
                 categorical,

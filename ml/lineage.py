@@ -19,6 +19,7 @@ from ml.split import Exclusion, TrainingRows, exclude_trained_on
 TRAINING_ROWS = "training_rows.bin"
 SPLIT_KEY = "split_key.json"
 RECORD = "lineage.json"
+_ARTIFACT_ONLY = frozenset({"columns", "declared"})
 
 
 class Artifacts(Protocol):
@@ -55,7 +56,12 @@ def record(
 
 def tags(made_from: dict[str, Any]) -> dict[str, str]:
     """The record as MLflow tags, one per fact, so the MLflow UI alone shows how a model was made."""
-    return {f"lineage.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in made_from.items()}
+    # Each column's kind can outgrow a tag's limit on wide data: it is in the record's artifact only.
+    return {
+        f"lineage.{k}": v if isinstance(v, str) else json.dumps(v)
+        for k, v in made_from.items()
+        if k not in _ARTIFACT_ONLY
+    }
 
 
 def artifacts(rows: TrainingRows, made_from: dict[str, Any]) -> dict[str, bytes]:

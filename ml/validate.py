@@ -3,6 +3,7 @@
 Returns every problem found, not just the first, so a data engineer fixes a bad batch in one go.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,7 @@ def validate(
     reject_on_drift: bool = False,
     key: SplitKey | None = None,
     keys: np.ndarray | None = None,
+    ignored: Iterable[str] = (),
 ) -> Validation:
     """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one;
     `reference` its training profile, to which the new data is compared once it is otherwise valid.
@@ -75,7 +77,10 @@ def validate(
     else:
         missing_labels = int(frame[target].isna().sum())
         if missing_labels:
-            result.problems.append(f"the target column {target!r} has {missing_labels} missing labels")
+            result.problems.append(
+                f"the target column {target!r} has {missing_labels} missing labels: "
+                "set DROP_UNLABELLED_ROWS=true to leave such rows out"
+            )
         # 1, 1.0 and "1" are one class (ml.positive), as training and scoring read them.
         classes = len(label_classes(frame[target].unique()))
         if classes < 2:
@@ -114,7 +119,9 @@ def validate(
             elif spec["type"] == "string" and is_numeric(frame[name]) and frame[name].notna().any():
                 result.problems.append(f"column {name!r} should be text (string) but now holds only numbers")
         expected_names = {spec["name"] for spec in expected_columns}
-        extra = [c for c in frame.columns if c != target and c not in expected_names]
+        # Ids, exclusions and columns read as parts are not inputs: never new columns to warn about.
+        left_out = {target, *ignored}
+        extra = [c for c in frame.columns if c not in left_out and c not in expected_names]
         if extra:
             result.warnings.append(f"new columns the champion did not use: {', '.join(map(str, extra))}")
 

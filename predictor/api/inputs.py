@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ml.contract import INTEGER_TYPES, NUMERIC_TYPES
+from ml.kinds import date_parts, part_names
 
 FORMATS = ("instances", "dataframe_split", "dataframe_records")
 # How many bad rows are named before the list is cut short: enough to fix a request, small
@@ -82,8 +83,11 @@ def _error(row: int | None, field: str | None, message: str) -> dict[str, Any]:
     return {"row": row, "field": field, "message": message}
 
 
-def rows_of(body: Any, columns: list[Column], max_rows: int) -> tuple[list[str], list[list[Any]]]:
-    """(column names as sent, rows as lists in that order) from any of the three shapes."""
+def rows_of(
+    body: Any, columns: list[Column], max_rows: int, ignored: frozenset[str] = frozenset()
+) -> tuple[list[str], list[list[Any]]]:
+    """(column names as sent, rows as lists in that order) from any of the three shapes; the
+    `ignored` columns (not model inputs, sent with a whole record) are left out."""
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object with one of the keys {', '.join(FORMATS)}")
     given = [key for key in FORMATS if key in body]
@@ -94,8 +98,12 @@ def rows_of(body: Any, columns: list[Column], max_rows: int) -> tuple[list[str],
     shape = given[0]
     payload = body[shape]
     if shape == "dataframe_split":
-        return _split(payload, max_rows)
-    return _records(shape, payload, columns, max_rows)
+        names, data = _split(payload, max_rows)
+        if ignored & set(names):
+            kept = [i for i, name in enumerate(names) if name not in ignored]
+            return [names[i] for i in kept], [[row[i] for i in kept] for row in data]
+        return names, data
+    return _records(shape, payload, columns, max_rows, ignored)
 
 
 def _check_count(count: int, max_rows: int) -> None:
@@ -132,12 +140,14 @@ def _split(payload: Any, max_rows: int) -> tuple[list[str], list[list[Any]]]:
     return names, data
 
 
-def _records(shape: str, payload: Any, columns: list[Column], max_rows: int) -> tuple[list[str], list[list[Any]]]:
+def _records(
+    shape: str, payload: Any, columns: list[Column], max_rows: int, ignored: frozenset[str] = frozenset()
+) -> tuple[list[str], list[list[Any]]]:
     if not isinstance(payload, list):
         raise InvalidInput(f"'{shape}' must be a list of objects, one per row")
     _check_count(len(payload), max_rows)
     expected = {c.name for c in columns}
-    bad = [i for i, row in enumerate(payload) if not isinstance(row, dict) or row.keys() != expected]
+    bad = [i for i, row in enumerate(payload) if not isinstance(row, dict) or row.keys() - ignored != expected]
     if bad:
         errors: list[dict[str, Any]] = []
         for i in bad[:MAX_ERRORS]:
@@ -146,15 +156,27 @@ def _records(shape: str, payload: Any, columns: list[Column], max_rows: int) -> 
                 errors.append(_error(i, None, "a row must be an object of column: value"))
                 continue
             errors += [_error(i, name, "this column is missing") for name in sorted(expected - row.keys())]
-            errors += [_error(i, name, "unknown field") for name in sorted(set(row) - expected)]
+            errors += [_error(i, name, "unknown field") for name in sorted(set(row) - expected - ignored)]
         raise InvalidInput("some rows do not match the model's input schema", errors)
     names = [c.name for c in columns]
     return names, [[row[name] for name in names] for row in payload]
 
 
-def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max_rows: int) -> Checked:
-    """The rows as arrays in the schema's column order and types, or InvalidInput."""
-    names, data = rows_of(body, columns, max_rows)
+def check(
+    body: Any,
+    columns: list[Column],
+    categories: dict[str, set[str]],
+    max_rows: int,
+    ignored: frozenset[str] = frozenset(),
+    dates: dict[str, bool] | None = None,
+) -> Checked:
+    """The rows as arrays in the schema's column order and types, or InvalidInput. Columns in
+    `ignored` (ids, exclusions: not model inputs) may be sent with a whole record; they are dropped.
+    Each column of `dates` is sent as a date (ISO 8601) and read as the parts the model has."""
+    model_columns = [c.name for c in columns]
+    dates = dates or {}
+    columns = _as_sent(columns, dates)
+    names, data = rows_of(body, columns, max_rows, ignored)
     expected = [c.name for c in columns]
     if set(names) != set(expected):
         errors = [_error(None, n, "this column is missing") for n in expected if n not in names]
@@ -175,7 +197,8 @@ def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max
         out[column.name] = converted
         known = categories.get(column.name)
         if known and not column_errors:
-            unseen = sorted(str(v) for v in set(converted.tolist()) - known if v is not None)
+            # Compared as text, as known_categories lists them: a boolean True is the category "True".
+            unseen = sorted({str(v) for v in converted.tolist() if v is not None} - known)
             if unseen:
                 warnings.append(
                     f"{column.name}: {', '.join(unseen)} not seen in training; the model treats it as no known category"
@@ -183,7 +206,38 @@ def check(body: Any, columns: list[Column], categories: dict[str, set[str]], max
     if errors:
         errors.sort(key=lambda e: (e["row"], e["field"]))
         raise InvalidInput("some values do not match the model's input schema", errors[:MAX_ERRORS])
-    return Checked({name: out[name] for name in expected}, warnings)
+    for name, timed in dates.items():
+        out |= _date_parts(name, timed, out.pop(name))
+    return Checked({name: out[name] for name in model_columns}, warnings)
+
+
+def _as_sent(columns: list[Column], dates: dict[str, bool]) -> list[Column]:
+    """The columns as a client sends them: each datetime column once, as text, in place of its parts."""
+    parts = {part: name for name, timed in dates.items() for part in part_names(name, timed)}
+    sent: list[Column] = []
+    for column in columns:
+        if column.name not in parts:
+            sent.append(column)
+        elif all(c.name != parts[column.name] for c in sent):
+            # A missing date is a gap in each part, as training read it.
+            sent.append(Column(parts[column.name], "string", False))
+    return sent
+
+
+def _date_parts(name: str, timed: bool, values: np.ndarray) -> dict[str, np.ndarray]:
+    """The parts of sent dates as training computed them; a value that is no date is an error."""
+    column = pd.Series(values, dtype=object)
+    parsed = pd.to_datetime(column, errors="coerce", format="ISO8601", utc=True)
+    bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
+    if len(bad):
+        raise InvalidInput(
+            "some values do not match the model's input schema",
+            [_error(int(i), name, f"must be a date (ISO 8601), got {_shown(values[i])}") for i in bad[:MAX_ERRORS]],
+        )
+    return {
+        f"{name}_{part}": series.to_numpy(dtype=np.float64, na_value=np.nan)
+        for part, series in date_parts(column, timed).items()
+    }
 
 
 def _complete(column: Column, raw: tuple[Any, ...]) -> np.ndarray | None:

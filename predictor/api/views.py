@@ -20,6 +20,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from ml.kinds import part_names
 from predictor import predlog
 from predictor.api import apikeys, inputs
 from predictor.models import Deployment
@@ -119,7 +120,14 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
     except RequestDataTooBig:
         return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
     try:
-        checked = inputs.check(body, served.schema, served.category_sets, settings.PREDICT_MAX_ROWS)
+        checked = inputs.check(
+            body,
+            served.schema,
+            served.category_sets,
+            settings.PREDICT_MAX_ROWS,
+            ignored=served.ignored,
+            dates=served.dates,
+        )
     except inputs.InvalidInput as exc:
         return _json(exc.as_dict(), exc.status, served)
     try:
@@ -219,6 +227,10 @@ def model(request: HttpRequest) -> HttpResponse:
                     }
                     for c in served.schema
                 ],
+                # Sent with a whole record, these are accepted and ignored.
+                "ignored": sorted(served.ignored),
+                # Sent as dates (ISO 8601); the model reads each as the listed numeric parts.
+                "dates": {name: part_names(name, timed) for name, timed in served.dates.items()},
                 "formats": list(inputs.FORMATS),
                 "max_rows": settings.PREDICT_MAX_ROWS,
             },

@@ -56,6 +56,10 @@ class ServedModel:
     compiled: inference.Compiled | None = None
     inference: str = ""
     counters: Counters = field(default_factory=Counters)
+    # Columns of a whole record the model does not use (ids, exclusions): accepted and ignored.
+    ignored: frozenset[str] = frozenset()
+    # Datetime columns a client sends as dates, read as the parts the model was trained on.
+    dates: dict[str, bool] = field(default_factory=dict)
 
 
 def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> ServedModel:
@@ -76,6 +80,8 @@ def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> 
         classes=np.asarray(classes) if classes is not None and hasattr(loaded.model, "predict_proba") else None,
         compiled=compiled,
         inference=how,
+        ignored=frozenset(loaded.ignored),
+        dates=dict(loaded.dates),
     )
 
 

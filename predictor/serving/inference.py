@@ -162,22 +162,34 @@ def _scaler(scaler: StandardScaler) -> Callable[[Block], Block]:
 
 
 def _one_hot(name: str, encoder: OneHotEncoder) -> Callable[[Block], Block]:
-    if encoder.drop is not None or encoder._infrequent_enabled:
-        raise NotCompiled(f"encoder {name!r} drops or groups categories")
+    if encoder.drop is not None:
+        raise NotCompiled(f"encoder {name!r} drops categories")
     if encoder.handle_unknown not in ("ignore", "infrequent_if_exist"):
         raise NotCompiled(f"encoder {name!r} raises on unknown categories")
+    infrequent = getattr(encoder, "infrequent_categories_", None) or [None] * len(encoder.categories_)
+    grouped = encoder._infrequent_enabled
     positions = []
-    for categories in encoder.categories_:
-        if categories.dtype != object or not all(value is None or isinstance(value, str) for value in categories):
-            raise NotCompiled(f"encoder {name!r} has categories other than text and None")
-        positions.append(({value: i for i, value in enumerate(categories)}, len(categories)))
+    for categories, rare in zip(encoder.categories_, infrequent, strict=True):
+        plain = all(value is None or isinstance(value, str | bool) for value in categories)
+        if categories.dtype != object or not plain:
+            raise NotCompiled(f"encoder {name!r} has categories other than text, booleans and None")
+        # Grouped as scikit-learn does: the frequent categories in order, then one column for the
+        # infrequent ones, where an unknown value goes too (handle_unknown="infrequent_if_exist").
+        rare_set = set(rare.tolist()) if grouped and rare is not None else set()
+        frequent = [value for value in categories if value not in rare_set]
+        position = {value: i for i, value in enumerate(frequent)}
+        other = len(frequent) if rare_set else None
+        position |= dict.fromkeys(rare_set, other)
+        unknown = other if encoder.handle_unknown == "infrequent_if_exist" else None
+        positions.append((position, len(frequent) + (1 if rare_set else 0), unknown))
 
     def encode(block: Block) -> Block:
         out = []
-        for column, (position, width) in zip(block, positions, strict=True):
+        for column, (position, width, unknown) in zip(block, positions, strict=True):
             onehot = np.zeros((len(column), width))
             for row, value in enumerate(column.tolist()):
-                i = position.get(value) if value is None or isinstance(value, str) else None
+                known = value is None or isinstance(value, str | bool)
+                i = position.get(value, unknown) if known else unknown
                 if i is not None:
                     onehot[row, i] = 1.0
             out.extend(onehot.T)

@@ -95,13 +95,17 @@ def log_model(
     run_name: str,
     profile: dict[str, Any] | None = None,
     artifacts: dict[str, bytes] | None = None,
+    ignored: list[str] | None = None,
+    dates: dict[str, bool] | None = None,
 ) -> ModelVersionInfo:
     """Log a fitted scikit-learn model with everything needed to trace it, and register it.
 
     `profile` is its training data's profile, logged before the model is registered so that a
     registered version never lacks the profile it was given. `artifacts` are extra files kept
     beside the model by name (read back with `read_artifact`): the caller decides what they hold,
-    so this gateway stays ignorant of the pipeline.
+    so this gateway stays ignorant of the pipeline. `ignored` are the columns of the data that
+    are not inputs (ids, exclusions): a client sending a whole record may send them. `dates` are
+    the datetime columns the model reads as their parts (with an hour part or not): a client sends the date.
     """
     from mlflow.models import infer_signature
 
@@ -129,7 +133,11 @@ def log_model(
                 skops_trusted_types=trusted,
                 pip_requirements=pip_requirements(),
                 # Read back by input_schema without loading the model.
-                metadata={"known_categories": known_categories(model)},
+                metadata={
+                    "known_categories": known_categories(model),
+                    "ignored_columns": list(ignored or []),
+                    "datetime_columns": dict(dates or {}),
+                },
             )
     except Exception as exc:
         raise RegistryError(f"could not log the model to MLflow: {exc}") from exc
@@ -186,6 +194,10 @@ class LoadedVersion:
     model: Any
     columns: list[dict[str, Any]]
     input_example: Any
+    # Data columns that are not inputs, accepted and ignored in a request (logged in the metadata).
+    ignored: tuple[str, ...] = ()
+    # Datetime columns sent as dates and read as their parts (name: has an hour part).
+    dates: dict[str, bool] = field(default_factory=dict)
 
 
 def import_loaders() -> None:
@@ -211,7 +223,16 @@ def load_version(version: str) -> LoadedVersion:
         example = meta.load_input_example(path)
     except Exception as exc:
         raise RegistryError(f"could not load {settings.MODEL_NAME} version {version}: {exc}") from exc
-    return LoadedVersion(version=str(version), model=model, columns=_columns(meta), input_example=example)
+    ignored = (meta.metadata or {}).get("ignored_columns") or []
+    dates = (meta.metadata or {}).get("datetime_columns") or {}
+    return LoadedVersion(
+        version=str(version),
+        model=model,
+        columns=_columns(meta),
+        input_example=example,
+        ignored=tuple(str(name) for name in ignored),
+        dates={str(name): bool(timed) for name, timed in dates.items()},
+    )
 
 
 def input_schema(version: str) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:

@@ -32,7 +32,8 @@ class DatasetVersion:
     path: str
     rev: str
     md5: str
-    size: int
+    # None when DVC does not record it (a file inside a tracked folder): unknown, never guessed.
+    size: int | None
 
     def as_dict(self) -> dict[str, str | int]:
         return dataclasses.asdict(self)

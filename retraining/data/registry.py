@@ -60,15 +60,24 @@ def publish(repo_dir: Path | str, path: str, csv_file: Path, message: str) -> Da
     The data is pushed to the DVC remote before the commit is made, so no commit ever names data
     the remote lacks; on any failure nothing is committed and the workspace is put back."""
     path = check_tracked_path(path)
+    if any(c in path for c in "*?["):
+        folder = path.split("/")[0]
+        raise DataError(f"{path} is a glob: a file is published into its folder ({folder}), not into a glob")
     csv_file = Path(csv_file)
-    format_for(path).validate(csv_file)
+    into_folder = not PurePosixPath(path).suffix
+    if into_folder:
+        # A folder of files (DATA_PATH=data): the file is added to it under its own name.
+        format_for(csv_file).validate(csv_file)
+    else:
+        format_for(path).validate(csv_file)
+    publish_local = _publish_into_folder if into_folder else _publish_local
     if not is_git_url(str(repo_dir)):
-        return _publish_local(Path(repo_dir).expanduser().resolve(), path, csv_file, message)
+        return publish_local(Path(repo_dir).expanduser().resolve(), path, csv_file, message)
     url = str(repo_dir)
     with tempfile.TemporaryDirectory(prefix="registry-") as tmp:
         clone = Path(tmp) / "registry"
         git(["clone", "--quiet", url, str(clone)], Path(tmp), error=f"could not clone {url}", timeout=300)
-        version = _publish_local(clone, path, csv_file, message)
+        version = publish_local(clone, path, csv_file, message)
         git(["push", "--quiet", "origin", "HEAD"], clone, error=f"git push to {url} failed", timeout=300)
     return dataclasses.replace(version, source=url)
 
@@ -118,6 +127,41 @@ def _publish_local(repo: Path, path: str, csv_file: Path, message: str) -> Datas
     if recorded is None:
         raise DataError(f"commit {sha[:12]} in {repo} does not track {path}")
     return DatasetVersion(source=str(repo), path=path, rev=sha, md5=recorded[0], size=recorded[1])
+
+
+def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) -> DatasetVersion:
+    """Adds a file to a DVC-tracked folder: the folder is checked out whole first (else `dvc add`
+    would record it without the files the workspace lacks), then added, pushed and committed."""
+    if not repo.is_dir():
+        raise DataError(f"data registry {repo} does not exist")
+    if not (repo / ".dvc").is_dir():
+        raise DataError(f"{repo} is not a DVC data registry (no .dvc directory)")
+    target = repo / folder / new_file.name
+    dvc_file = f"{folder}.dvc"
+    gitignore = str(PurePosixPath(folder).parent / ".gitignore")
+    if (repo / dvc_file).is_file():
+        dvc(["pull", "--quiet", dvc_file], repo, error=f"dvc pull of {folder} from the registry's remote failed")
+    if target.exists():
+        raise DataError(f"{folder} already holds a file named {new_file.name}: a new day's file needs a new name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(new_file, target)
+        dvc(["add", "--quiet", folder], repo, error=f"dvc add {folder} failed")
+        dvc(["push", "--quiet", dvc_file], repo, error=f"dvc push of {folder} to the registry's remote failed")
+        git(["add", "--", dvc_file, gitignore], repo, error="git add failed")
+        commit = [*identity_args(repo), "commit", "--quiet", "-m", message, "--", dvc_file, gitignore]
+        git(commit, repo, error=f"git commit in {repo} failed")
+    except (DataError, OSError) as exc:
+        _undo_publish(repo, [dvc_file, gitignore])
+        target.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise DataError(f"could not write {target}: {exc.strerror}") from None
+        raise
+    sha = git(["rev-parse", "HEAD"], repo).stdout.strip()
+    recorded = tracked_out(repo, sha, folder, directory=True)
+    if recorded is None:
+        raise DataError(f"commit {sha[:12]} in {repo} does not track {folder}")
+    return DatasetVersion(source=str(repo), path=folder, rev=sha, md5=recorded[0], size=recorded[1])
 
 
 def _undo_publish(repo: Path, files: list[str]) -> None:

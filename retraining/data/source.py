@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pandas as pd
 
@@ -31,6 +32,7 @@ from retraining.data.base import (
     write_atomic,
 )
 from retraining.data.formats import find_format, format_for
+from retraining.data.schema import SUFFIX, DeclaredSchema, parse, schema_path
 from retraining.data.vcs import git, is_git_url, tracked_out
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
@@ -67,11 +69,24 @@ class DvcRegistrySource:
         if not _FULL_SHA.fullmatch(version.rev):
             raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")
         label = f"{self.path}@{version.rev[:12]}"
+        declared = self.declared(version.rev)
         cached = self.cache_dir / f"{version.md5}{PurePosixPath(self.path).suffix}"
         # Files land here only by an atomic rename after their hash was checked.
-        if not (cached.is_file() and cached.stat().st_size == version.size):
+        if not (cached.is_file() and version.size in (None, cached.stat().st_size)):
             self._fetch(version, cached, label)
-        return self.format.read(cached, label)
+        return with_declared(declared.format_of(self.path).read(cached, label), declared)
+
+    def declared(self, sha: str) -> DeclaredSchema:
+        """The data's schema file at the commit (tracked in git beside the data), or an empty one."""
+        where = schema_path(self.path)
+        git_dir = self._mirror() if self.is_url else Path(self.source)
+        proc = git(["cat-file", "-p", f"{sha}:{where}"], git_dir)
+        if proc.returncode != 0:
+            return DeclaredSchema()
+        return parse(proc.stdout, f"{where}@{sha[:12]}")
+
+    def _mirror(self) -> Path:
+        return self.cache_dir / "registries" / f"{hashlib.sha256(self.repo.encode()).hexdigest()[:16]}.git"
 
     def _resolve_local_rev(self) -> tuple[Path, str]:
         repo = Path(self.source)
@@ -89,7 +104,7 @@ class DvcRegistrySource:
     def _resolve_url_rev(self) -> tuple[Path, str]:
         """Resolves with one `ls-remote` and keeps a shallow mirror of the commits it needs,
         so a check that finds no new data costs one round trip."""
-        mirror = self.cache_dir / "registries" / f"{hashlib.sha256(self.repo.encode()).hexdigest()[:16]}.git"
+        mirror = self._mirror()
         if not (mirror / "HEAD").is_file():
             mirror.mkdir(parents=True, exist_ok=True)
             git(["init", "--quiet", "--bare"], mirror, error=f"could not create a git mirror in {mirror}")
@@ -118,7 +133,7 @@ class DvcRegistrySource:
                 return refs[name]
         raise DataError(f"revision {self.rev!r} not found in data registry {self.repo}")
 
-    def _tracked_out_via_dvc(self, sha: str) -> tuple[str, int]:
+    def _tracked_out_via_dvc(self, sha: str) -> tuple[str, int | None]:
         """Covers what a `.dvc` file next to the data does not: pipeline outputs in `dvc.lock`
         and files inside a tracked directory. Slower, and only reached for those."""
         from dvc.api import DVCFileSystem
@@ -139,9 +154,13 @@ class DvcRegistrySource:
             raise DataError(f"{self.path} is a directory in {where}, not a {self.format.name} file")
         if not md5:
             raise DataError(f"{self.path} is in git but not tracked by DVC in {where}")
-        return str(md5), int(info["size"])
+        # DVC records no size for a file inside a tracked folder: unknown, and the md5 names it anyway.
+        size = info.get("size")
+        return str(md5), None if size is None else int(size)
 
-    def _fetch(self, version: DatasetVersion, cached: Path, label: str) -> None:
+    def _fetch(self, version: DatasetVersion, cached: Path, label: str, fs: Any = None) -> None:
+        """Fetches `version.path` at `version.rev` through `fs` (a DVCFileSystem at that commit)
+        when given, else through its own."""
         import dvc.api
         from dvc_data.hashfile.hash import file_md5
 
@@ -150,10 +169,12 @@ class DvcRegistrySource:
         try:
             digest = hashlib.md5(usedforsecurity=False)
             repo = self.repo if self.is_url else self.source
-            with (
-                os.fdopen(fd, "wb") as out,
-                dvc.api.open(self.path, repo=repo, rev=version.rev, mode="rb") as src,
-            ):
+            opened = (
+                fs.open(version.path, mode="rb")
+                if fs is not None
+                else dvc.api.open(version.path, repo=repo, rev=version.rev, mode="rb")
+            )
+            with os.fdopen(fd, "wb") as out, opened as src:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -207,11 +228,16 @@ class FileSource:
         its frame. The frame is returned only if what was parsed is the version that was checked."""
         if version.source != str(self.path):
             raise DataError(f"version of {version.source} given to the source {self.path}")
+        beside = self.path.with_name(self.path.name + SUFFIX)
+        try:
+            declared = parse(beside.read_text(), str(beside)) if beside.is_file() else DeclaredSchema()
+        except OSError as exc:
+            raise DataError(f"schema file {beside} cannot be read: {exc.strerror}") from None
         try:
             with self.path.open("rb") as handle:
                 reader = _HashingReader(handle)
                 try:
-                    frame = self.format.read(reader, str(self.path))
+                    frame = with_declared(declared.format_of(str(self.path)).read(reader, str(self.path)), declared)
                 except BadData:
                     # A file changed since its check is named as changed, whatever it now holds.
                     self._check_unchanged(version, reader.digest())
@@ -230,6 +256,13 @@ class FileSource:
             return self.path.stat()
         except OSError as exc:
             raise DataError(f"data file {self.path} cannot be read: {exc.strerror}") from None
+
+
+def with_declared(frame: pd.DataFrame, declared: DeclaredSchema) -> pd.DataFrame:
+    """The frame, carrying what its schema file declared (`attrs["declared"]`) beside how it was
+    read (`attrs["read_as"]`), for the pipeline to resolve the columns' kinds and record them."""
+    frame.attrs["declared"] = declared.as_dict() if declared.label else {}
+    return frame
 
 
 class _HashingReader(io.RawIOBase):
@@ -270,9 +303,13 @@ class _HashingReader(io.RawIOBase):
 def source_from_settings() -> DvcRegistrySource | FileSource:
     from django.conf import settings
 
+    from retraining.data.folder import FolderSource, names_a_folder
+
     registry = str(settings.DATA_REGISTRY)
     cache_dir = getattr(settings, "DATA_CACHE_DIR", None)
     # A local path with the suffix of a data format is a file; anything else is a registry.
     if not is_git_url(registry) and find_format(registry) is not None:
         return FileSource(registry, cache_dir=cache_dir)
+    if names_a_folder(settings.DATA_PATH):
+        return FolderSource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir)
     return DvcRegistrySource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir)

@@ -87,8 +87,9 @@ def is_git_url(value: str) -> bool:
     return "://" in value or bool(_SCP_LIKE_URL.match(value))
 
 
-def tracked_out(git_dir: Path, sha: str, path: str) -> tuple[str, int] | None:
-    """DVC's md5 and size for `path` from its `.dvc` file at a commit; None if there is none."""
+def tracked_out(git_dir: Path, sha: str, path: str, *, directory: bool = False) -> tuple[str, int] | None:
+    """DVC's md5 and size for `path` from its `.dvc` file at a commit; None if there is none.
+    A tracked folder is refused unless `directory` is asked for (its md5 ends in `.dir`)."""
     from ruamel.yaml import YAML, YAMLError
 
     proc = git(["cat-file", "-p", f"{sha}:{path}.dvc"], git_dir)
@@ -104,6 +105,10 @@ def tracked_out(git_dir: Path, sha: str, path: str) -> tuple[str, int] | None:
     out = next((o for o in outs or [] if isinstance(o, dict) and o.get("path") == name), None)
     if out is None or not out.get("md5") or out.get("size") is None:
         raise DataError(f"{where} records no md5 and size for {name}")
-    if str(out["md5"]).endswith(".dir"):
-        raise DataError(f"{path} is a directory in DVC ({where}), not a CSV file")
+    if str(out["md5"]).endswith(".dir") != directory:
+        if directory:
+            raise DataError(f"{path} is a file in DVC ({where}), not a folder")
+        raise DataError(
+            f"{path} is a folder in DVC ({where}), not a data file: name it without a suffix or with a glob"
+        )
     return str(out["md5"]), int(out["size"])

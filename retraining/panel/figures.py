@@ -197,3 +197,25 @@ def run_evidence(run: Any) -> dict[str, Any] | None:
 def _moment(iso: str | None) -> datetime | None:
     """A time the evidence keeps as ISO text, for the template's date filter."""
     return datetime.fromisoformat(iso) if iso else None
+
+
+def data_reading(run: Any) -> dict[str, Any] | None:
+    """How a run read its data and what it took each column for, from the run's record:
+    {"read_as": "CSV, separator ';', ...", "declared": file, "kinds": [(kind, ["name (origin)", ...])]}."""
+    made = run.lineage or {}
+    columns = (made.get("columns") or {}).get("columns") or {}
+    if not columns:
+        return None
+    read_as = made.get("read_as") or {}
+    said = [str(read_as.get("format") or "unknown format")]
+    said += [f"{name} {read_as[name]!r}" for name in ("separator", "decimal") if read_as.get(name)]
+    said += [f"{name} {read_as[name]}" for name in ("encoding", "files") if read_as.get(name)]
+    kinds: dict[str, list[str]] = {}
+    for name, spec in columns.items():
+        kinds.setdefault(spec.get("kind", "unknown"), []).append(f"{name} ({spec.get('origin', 'unknown')})")
+    return {
+        "read_as": ", ".join(said),
+        "declared": (made.get("declared") or {}).get("file") or "",
+        "kinds": sorted(kinds.items()),
+        "unlabelled_left_out": made.get("unlabelled_left_out"),
+    }

@@ -151,6 +151,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         paired=wording.comparison(run),
         started_by=figures.run_evidence(run),
         validation_drift=figures.drift_rows(run.validation.get("drift") or {}),
+        reading=figures.data_reading(run),
     )
 
 

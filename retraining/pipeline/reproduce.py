@@ -17,6 +17,7 @@ from ml import lineage
 from ml.estimators import train
 from ml.features import prepare_features
 from ml.keys import SplitKey
+from ml.kinds import Kinds, apply
 from ml.split import canonical_split
 from retraining.data import DatasetVersion
 from retraining.pipeline.resources import Models, Source
@@ -55,6 +56,11 @@ def reproduce(version: str, models: Models, source: Source) -> Reproduction:
         raise ReproduceError(f"version {version} was logged before models recorded what they were made from")
     data = {name: made["data"][name] for name in ("source", "path", "rev", "md5", "size")}
     frame = source.pull(DatasetVersion(**data))
+    if "columns" in made:
+        # Read as the model read it: codes as text, dates as their parts.
+        frame = apply(frame, Kinds.from_dict(made["columns"]))
+    if made.get("unlabelled_left_out"):
+        frame = frame.loc[frame[made["target"]].notna()].reset_index(drop=True)
     target, excluded = made["target"], made["excluded"]
     missing = [c for c in (target, *made["features"]) if c not in frame.columns]
     if missing:

@@ -16,6 +16,7 @@ from ml.evaluate import Score
 from ml.gate.policy import Decision
 from ml.gate.significance import Comparison
 from ml.keys import SplitKey
+from ml.kinds import Kinds
 from ml.positive import Positive
 from ml.split import TrainingRows
 from ml.validate import Validation
@@ -94,6 +95,10 @@ class RunState:
     frame: pd.DataFrame | None = None
     # The data's content whatever its row order (lineage.fingerprint).
     fingerprint: str = ""
+    # Each column's kind (settings, the schema file, inference), and how the data was read:
+    # {"read_as", "declared", "columns", "unlabelled_left_out"}, recorded with the model.
+    kinds: Kinds | None = None
+    reading: dict[str, Any] = field(default_factory=dict)
     # The split training uses, inherited from the champion; found before validation checks it.
     split_key: SplitKey | None = None
     validation: Validation | None = None
@@ -150,6 +155,14 @@ class RunState:
         return row_fields(self)
 
     @property
+    def left_out(self) -> tuple[str, ...]:
+        """The columns besides the target and the id that are never model inputs: EXCLUDE_COLUMNS and
+        what the columns' kinds leave out (exclusions, free text, datetime columns read as parts)."""
+        setup = self.setup
+        kinds = self.kinds.left_out if self.kinds is not None else []
+        return tuple(c for c in dict.fromkeys([*setup.exclude, *kinds]) if c not in (setup.target, setup.id_column))
+
+    @property
     def ended_early(self) -> bool:
         return self.status in ENDED_EARLY
 
@@ -177,7 +190,10 @@ def row_fields(state: RunState) -> dict[str, Any]:
         fields["dataset"] = state.dataset.as_dict()
     if state.validation is not None:
         fields["validation"] = state.validation.as_dict()
-    fields["lineage"] = state.lineage
+    # Before a model records how its data was read, the run shows it from the pull on.
+    fields["lineage"] = state.lineage or (
+        {**state.reading, "columns": state.kinds.as_dict()} if state.kinds is not None else {}
+    )
     if state.positive is not None:
         fields |= {"positive_class": state.positive.label, "positive_reason": state.positive.reason}
     elif state.challenger is not None:

@@ -10,6 +10,7 @@ import logging
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from ml import lineage
 from ml.drift.profile import build_profile
@@ -17,7 +18,9 @@ from ml.estimators import train
 from ml.evaluate import evaluate
 from ml.features import prepare_features
 from ml.keys import SplitError, SplitKey, row_keys
-from ml.positive import PositiveClassError, resolve
+from ml.kinds import apply, resolve
+from ml.positive import PositiveClassError
+from ml.positive import resolve as resolve_positive
 from ml.split import canonical_split, non_features, split_key
 from ml.validate import validate
 from predictor.models import Deployment
@@ -42,7 +45,7 @@ def check(state: RunState, resources: Resources) -> RunState:
     champion = resources.deployments.champion()
     version = resources.source.version()
     state = replace(state, champion=champion, dataset=version)
-    new_data = f"new data {version.md5} ({version.size} bytes)"
+    new_data = f"new data {version.md5} ({_size(version.size)})"
     if champion is None:
         return replace(state, note=new_data)
     if champion.data_version.get("md5") == version.md5:
@@ -67,6 +70,10 @@ def check(state: RunState, resources: Resources) -> RunState:
         note = f"no new data: run #{run_id} already judged {version.md5} ({status})"
         return replace(state, status=Status.SKIPPED, reasons=[f"{reason} ({status})"], note=note)
     return replace(state, note=new_data)
+
+
+def _size(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size} bytes"
 
 
 def _judge_again(state: RunState, champion: Champion) -> RunState | None:
@@ -122,7 +129,26 @@ def pull(state: RunState, resources: Resources) -> RunState:
             reasons=[f"no new data: the same rows v{champion.version} was trained on, in another order ({content})"],
             note=f"no new data: the rows of v{champion.version} reordered",
         )
-    return replace(state, note=f"{len(frame)} rows, {len(frame.columns)} columns")
+    return _read_kinds(state, frame)
+
+
+def _read_kinds(state: RunState, frame: pd.DataFrame) -> RunState:
+    """Each column's kind resolved (settings, the schema file, inference) and applied; rows without a
+    label left out when DROP_UNLABELLED_ROWS says so, counted."""
+    setup = state.setup
+    declared = frame.attrs.get("declared") or {}
+    reading = {"read_as": frame.attrs.get("read_as", {}), "declared": declared}
+    kinds = resolve(frame, setup.target, setup.id_column, setup.exclude, declared.get("columns"))
+    frame = apply(frame, kinds)
+    note = f"{len(frame)} rows, {len(frame.columns)} columns"
+    if setup.drop_unlabelled and setup.target in frame.columns:
+        unlabelled = frame[setup.target].isna()
+        count = int(unlabelled.sum())
+        reading["unlabelled_left_out"] = count
+        if count:
+            frame = frame.loc[~unlabelled].reset_index(drop=True)
+            note += f"; {count} rows without a label left out (DROP_UNLABELLED_ROWS)"
+    return replace(state, frame=frame, kinds=kinds, reading=reading, note=note)
 
 
 def validate_data(state: RunState, resources: Resources) -> RunState:
@@ -148,7 +174,9 @@ def validate_data(state: RunState, resources: Resources) -> RunState:
         reject_on_drift=bool(state.policy.get("reject_on_drift", False)),
         key=key,
         keys=keys,
+        ignored=[*state.left_out, *([setup.id_column] if setup.id_column else [])],
     )
+    checked.warnings[:0] = _reading_warnings(state)
     state = replace(state, split_key=key, validation=checked)
     if not checked.ok:
         return replace(state, status=Status.REJECTED, reasons=checked.problems)
@@ -156,6 +184,14 @@ def validate_data(state: RunState, resources: Resources) -> RunState:
         release_free_memory()  # what reading and checking the data left behind, before the split's copy
         state = _split(state, key, keys)
     return replace(state, note="; ".join(checked.warnings) or "valid")
+
+
+def _reading_warnings(state: RunState) -> list[str]:
+    warnings = list(state.kinds.warnings) if state.kinds is not None else []
+    left_out = state.reading.get("unlabelled_left_out")
+    if left_out:
+        warnings.append(f"{left_out} rows without a label in {state.setup.target!r} left out (DROP_UNLABELLED_ROWS)")
+    return warnings
 
 
 def _split(state: RunState, key: SplitKey, keys: np.ndarray | None = None) -> RunState:
@@ -179,7 +215,7 @@ def _split_key(state: RunState, resources: Resources) -> SplitKey | None:
     inherited = lineage.recorded_key(resources.models, state.champion.version) if state.champion else None
     try:
         setup = state.setup
-        return split_key(state.frame, setup.target, setup.id_column, setup.exclude, inherited, salt=setup.salt)
+        return split_key(state.frame, setup.target, setup.id_column, state.left_out, inherited, salt=setup.salt)
     except SplitError:
         return None
 
@@ -187,11 +223,11 @@ def _split_key(state: RunState, resources: Resources) -> SplitKey | None:
 def train_challenger(state: RunState, resources: Resources) -> RunState:
     setup = state.setup
     target, id_column = setup.target, setup.id_column
-    excluded = non_features(target, id_column, setup.exclude)
+    excluded = non_features(target, id_column, state.left_out)
     release_free_memory()  # the frame, let go once split, before fitting
     if state.training is None:
         # Validation could not key this data (no id column, no feature): this names why.
-        key = state.split_key or split_key(state.frame, target, id_column, setup.exclude, salt=setup.salt)
+        key = state.split_key or split_key(state.frame, target, id_column, state.left_out, salt=setup.salt)
         state = _split(state, key)
     key, training, holdout = state.split_key, state.training, state.holdout
     rows = state.rows
@@ -199,7 +235,7 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         reason = f"the split left too few rows to train and score a model ({rows})"
         return replace(state, status=Status.REJECTED, reasons=[reason])
     try:
-        positive = resolve(training[target], declared_positive(state))
+        positive = resolve_positive(training[target], declared_positive(state))
     except PositiveClassError as exc:
         return replace(state, status=Status.REJECTED, reasons=[str(exc)])
     state = replace(state, positive=positive)
@@ -219,6 +255,14 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         seed=setup.seed,
         data={**state.dataset.as_dict(), "fingerprint": state.fingerprint},
     )
+    if state.kinds is not None:
+        # How the data was read and what each column was taken for: reproduce reads the columns back.
+        record |= {
+            **state.reading,
+            "columns": state.kinds.as_dict(),
+            "ignored": state.kinds.ignored,
+            "dates": state.kinds.dates,
+        }
     logged = resources.models.log_model(
         model,
         params={"estimator": state.estimator, **state.params, "seed": setup.seed},
@@ -242,6 +286,8 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         # What new data and live inputs are compared with; an id column is never a drift signal.
         profile=build_profile(features.drop(columns=[id_column or ""], errors="ignore"), score.predictions),
         artifacts={**lineage.artifacts(state.trained_on, record), SETUP_ARTIFACT: setup_artifact(setup)},
+        ignored=state.kinds.ignored if state.kinds is not None else [*state.left_out, *filter(None, [id_column])],
+        dates=state.kinds.dates if state.kinds is not None else {},
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)

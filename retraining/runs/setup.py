@@ -57,9 +57,12 @@ class TrainingSetup:
     holdout_fraction: float
     # The salt of the first model's split key; later models inherit their champion's key and salt.
     salt: str = DEFAULT_SALT
-    # The columns' kinds by name ("numeric", "categorical"); empty, as no setting declares them yet:
-    # each column's kind is read from its values.
+    # Columns' kinds declared by setting, by name; empty, as no setting declares them yet. A team
+    # declares kinds in the data's schema file (retraining/data/schema.py), read at the data's own
+    # commit; a change to that file alone is not new data, so a run on it is forced.
     kinds: dict[str, str] = field(default_factory=dict)
+    # Leave rows without a label out (counted on the run) instead of refusing the version.
+    drop_unlabelled: bool = False
     policy: dict[str, Any] = field(default_factory=dict)
     # The class a binary task's precision, recall, F1 and ROC AUC are for; "" lets ml.positive
     # choose. Like the policy, it changes how models are judged, not what is trained.
@@ -82,6 +85,7 @@ class TrainingSetup:
             params=dict(settings.TRAINING_PARAMS),
             seed=settings.TRAINING_SEED,
             holdout_fraction=settings.HOLDOUT_FRACTION,
+            drop_unlabelled=settings.DROP_UNLABELLED_ROWS,
             policy=dict(policy or {}),
             positive_class=settings.POSITIVE_CLASS,
             min_rows=settings.MIN_TRAINING_ROWS,

@@ -33,7 +33,10 @@ def test_missing_labels_and_a_single_class_are_problems():
 
     result = check(data)
 
-    assert "the target column 'label' has 1 missing labels" in result.problems
+    assert (
+        "the target column 'label' has 1 missing labels: set DROP_UNLABELLED_ROWS=true to leave such rows out"
+        in result.problems
+    )
     assert "the target column 'label' has 1 class(es); at least 2 are needed" in result.problems
 
 
@@ -117,7 +120,7 @@ def test_the_one_sided_class_check_gives_the_same_answer_from_the_rows_keys_give
     assert computed == given
     assert "'rare' (2 row(s)" in given[0]
     assert with_gaps == check(data, key=key).problems
-    assert with_gaps[0] == "the target column 'label' has 8 missing labels"
+    assert with_gaps[0].startswith("the target column 'label' has 8 missing labels: ")
 
 
 def test_classes_split_on_both_sides_pass():

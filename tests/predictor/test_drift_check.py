@@ -80,7 +80,7 @@ def test_a_prediction_column_is_compared_with_the_holdout_predictions(champion_w
     ("content", "message"),
     [
         (None, "no such file"),
-        ("", "is not a valid CSV file"),
+        ("", "is empty"),
         ('a,b\n1,"2\n', "is not a valid CSV file"),
     ],
     ids=["missing", "empty", "broken"],
@@ -123,3 +123,13 @@ def test_a_given_model_version_is_compared_instead_of_the_champion(settings, pro
     assert f"training profile of v{profiled_versions[1]}" in lines[0]
     with pytest.raises(CommandError, match="version 99"):
         check_drift("--csv", path, "--model-version", "99")
+
+
+def test_a_parquet_file_of_inputs_is_read_as_parquet(champion_with_profile, tmp_path):
+    path = tmp_path / "inputs.parquet"
+    demo_frame(2, "penguins").to_parquet(path, index=False)
+
+    lines = check_drift("--csv", str(path))
+
+    assert lines[0].startswith(f"{len(demo_frame(2, 'penguins'))} rows of {path}")
+    assert lines[-1].startswith("verdict:")

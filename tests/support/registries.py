@@ -54,3 +54,29 @@ def build_registry(root: Path) -> Registry:
     (repo / PATH).unlink()
     shutil.rmtree(repo / ".dvc" / "cache")
     return Registry(repo, remote, first, second, seen_before_second)
+
+
+def build_folder_registry(root: Path, days: dict[str, pd.DataFrame]) -> Path:
+    """A registry whose `data` folder of daily files is tracked by DVC as one directory, as a team
+    keeps it (`dvc add data`); the data is on the remote and in the registry's workspace."""
+    repo = root / "registry"
+    init_registry(repo, str(root / "remote"))
+    add_days(repo, days)
+    return repo
+
+
+def add_days(repo: Path, days: dict[str, pd.DataFrame]) -> str:
+    """Writes each file into the tracked `data` folder, then `dvc add`, `dvc push` and a commit."""
+    from retraining.data.vcs import dvc
+
+    (repo / "data").mkdir(exist_ok=True)
+    for name, frame in days.items():
+        if name.endswith(".parquet"):
+            frame.to_parquet(repo / "data" / name, index=False)
+        else:
+            frame.to_csv(repo / "data" / name, index=False)
+    dvc(["add", "--quiet", "data"], repo, error="dvc add data failed")
+    dvc(["push", "--quiet"], repo, error="dvc push failed")
+    git(repo, "add", "data.dvc", ".gitignore")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "--quiet", "-m", f"Add {', '.join(days)}")
+    return git(repo, "rev-parse", "HEAD").strip()

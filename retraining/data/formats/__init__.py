@@ -8,8 +8,9 @@ from pathlib import PurePath
 from retraining.data.base import DataError
 from retraining.data.formats.base import DataFormat
 from retraining.data.formats.csv import CsvFormat
+from retraining.data.formats.parquet import ParquetFormat
 
-FORMATS: tuple[DataFormat, ...] = (CsvFormat(),)
+FORMATS: tuple[DataFormat, ...] = (CsvFormat(), ParquetFormat())
 
 __all__ = ["FORMATS", "DataFormat", "find_format", "format_for"]
 

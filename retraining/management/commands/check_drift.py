@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ml.drift.drift import FeatureDrift
 from predictor.drift_check import DriftCheckError, check, check_log
 from predictor.serving.registry import RegistryError
+from retraining.data import DataError
+from retraining.data.formats import format_for
 from retraining.monitoring import triggers
 
 
@@ -18,7 +20,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--csv", help="a CSV file of inputs (a 'prediction' column is compared too)")
+        parser.add_argument("--csv", help="a CSV or Parquet file of inputs (a 'prediction' column is compared too)")
         parser.add_argument("--model-version", help="with --csv: another model version's profile than the champion's")
         parser.add_argument(
             "--no-trigger", action="store_true", help="check the prediction log and record it, but start no run"
@@ -76,13 +78,13 @@ class Command(BaseCommand):
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    """The file in the data format of its suffix, as the pipeline would read it."""
     if not path.is_file():
         raise CommandError(f"{path}: no such file")
     try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise CommandError(f"{path} is not a valid CSV file: {reason}") from None
+        return format_for(path).read(path, str(path))
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _line(name: str, score: FeatureDrift) -> str:

@@ -12,7 +12,11 @@ class Command(BaseCommand):
     help = "Publish the next version of the dataset to the data registry (dvc add, git commit, dvc push)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("csv", nargs="?", help="CSV file to publish; omit to publish the demo's next batch")
+        parser.add_argument(
+            "csv",
+            nargs="?",
+            help="data file to publish (CSV or Parquet, as DATA_PATH's suffix says); omit for the demo's next batch",
+        )
         parser.add_argument("-m", "--message", default="", help="commit message")
 
     def handle(self, *args: Any, csv: str | None = None, message: str = "", **options: Any) -> None:

@@ -2,6 +2,7 @@ import json
 import uuid
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from django.test import Client
 
@@ -378,3 +379,68 @@ def test_the_schema_describes_the_rows_of_the_served_model(client, served):
 
 def served_schema():
     return holder().current.schema
+
+
+def test_a_whole_record_with_the_id_and_excluded_columns_is_accepted_and_they_are_ignored(
+    client, served, rows, penguin_versions
+):
+    from predictor.serving.holder import served_model
+
+    row = {"id": served.pk, "model_name": served.model_name, "run_id": served.run_id}
+    holder().serve(replace(served_model(row, penguin_versions.first), ignored=frozenset({"band", "field_note"})))
+    whole = [{**r, "band": f"b{i}", "field_note": "seen at dawn"} for i, r in enumerate(rows)]
+
+    as_records = post(client, {"instances": whole})
+    as_split = post(client, split_of(whole))
+
+    assert as_records.status_code == 200, as_records.json()
+    assert as_split.status_code == 200, as_split.json()
+    assert as_records.json()["predictions"] == post(client, {"instances": rows}).json()["predictions"]
+    assert as_split.json()["predictions"] == as_records.json()["predictions"]
+    schema = client.get("/api/v1/model").json()["input_schema"]
+    assert schema["ignored"] == ["band", "field_note"]
+    unknown = post(client, {"instances": [{**rows[0], "bnad": "x"}]})
+    assert unknown.status_code == 400
+    assert {"row": 0, "field": "bnad", "message": "unknown field"} in unknown.json()["errors"]
+
+
+def test_a_boolean_column_seen_in_training_warns_of_nothing():
+    checked = inputs.check(
+        {"instances": [{"ringed": True}, {"ringed": False}]},
+        [inputs.Column("ringed", "boolean", True)],
+        {"ringed": {"False", "True"}},
+        10,
+    )
+
+    assert checked.warnings == []
+
+
+DATED = [
+    inputs.Column("island", "string", True),
+    inputs.Column("seen_on_year", "double", True),
+    inputs.Column("seen_on_month", "double", True),
+    inputs.Column("seen_on_dayofweek", "double", True),
+]
+
+
+def test_a_date_is_sent_as_a_date_and_read_as_the_parts_the_model_was_trained_on():
+    body = {"instances": [{"island": "Dream", "seen_on": "2026-12-01"}, {"island": "Biscoe", "seen_on": None}]}
+
+    checked = inputs.check(body, DATED, {}, 10, dates={"seen_on": False})
+
+    assert list(checked.columns) == ["island", "seen_on_year", "seen_on_month", "seen_on_dayofweek"]
+    assert checked.columns["seen_on_year"][0] == 2026.0
+    assert checked.columns["seen_on_month"][0] == 12.0
+    assert checked.columns["seen_on_dayofweek"][0] == 1.0  # a Tuesday
+    assert np.isnan(checked.columns["seen_on_month"][1])
+
+
+def test_a_value_that_is_no_date_is_named():
+    body = {"instances": [{"island": "Dream", "seen_on": "last tuesday"}]}
+
+    with pytest.raises(inputs.InvalidInput) as refused:
+        inputs.check(body, DATED, {}, 10, dates={"seen_on": False})
+
+    assert refused.value.errors == [
+        {"row": 0, "field": "seen_on", "message": 'must be a date (ISO 8601), got "last tuesday"'}
+    ]

@@ -151,3 +151,29 @@ def test_a_forest_behind_a_sparse_column_transformer_is_compiled_exactly(data):
     assert np.array_equal(
         compiled.predict_proba(inference.columns_of(rows)), model.predict_proba(prepare_features(rows))
     )
+
+
+def with_many_categories_and_a_boolean(data: pd.DataFrame) -> pd.DataFrame:
+    rows = data.reset_index(drop=True)
+    return rows.assign(
+        tag=[f"t{i % 120}" if i % 3 else "common" for i in range(len(rows))],
+        ringed=[i % 2 == 0 for i in range(len(rows))],
+    )
+
+
+@pytest.mark.parametrize("estimator", ["random_forest", "decision_tree"])
+def test_bounded_categories_and_booleans_are_compiled_exactly(data, estimator):
+    """A column with more values than MAX_CATEGORIES keeps the frequent ones and groups the rest,
+    and a boolean column is a category of booleans: both stay on the compiled path."""
+    frame = with_many_categories_and_a_boolean(data)
+    model = train(frame, "species", estimator, {}, 42)
+    compiled = inference.compile_model(model)
+    rows = prepare_features(frame, "species").sample(200, replace=True, random_state=5).reset_index(drop=True)
+    rows.loc[rows.index[::7], "tag"] = "never seen"
+    columns = inference.columns_of(rows)
+
+    assert np.array_equal(compiled.predict_proba(columns), model.predict_proba(prepare_features(rows)))
+    categories = known_categories(model)
+    assert len(categories["tag"]) < 50
+    assert categories["ringed"] == ["False", "True"]
+    inference.verify(compiled, model, inference.probe_rows(rows.head(5), categories))

@@ -88,3 +88,12 @@ def test_a_profile_logged_with_its_model_is_read_back_once_then_from_memory(mode
 def test_the_profile_of_a_version_that_does_not_exist_is_a_registry_error(model_name):
     with pytest.raises(registry.RegistryError, match=f"profile of {model_name} version 7"):
         registry.profile("7")
+
+
+def test_the_columns_a_model_ignores_are_logged_with_it_and_read_back_at_load(model_name):
+    frame = demo_frame(1, "penguins")
+    model = train(frame, "species", "random_forest", {"n_estimators": 3}, 42)
+    features = prepare_features(frame, "species")
+    logged = log_plain(model, features, "test", ignored=["band", "field_note"])
+
+    assert registry.load_version(logged.version).ignored == ("band", "field_note")

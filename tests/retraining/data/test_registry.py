@@ -41,7 +41,7 @@ def test_a_published_version_names_its_commit_and_dvcs_hash(registry: Registry, 
         (b"a,b\n1,2\n3,4,5\n", "is not a valid CSV file: .*Expected 2 fields in line 3, saw 3"),
         (b"", "is empty"),
         (b"a,b\n", "has a header but no rows"),
-        (b"a,b\n\xff\xfe,1\n", "is not a valid CSV file"),
+        (b"PAR1\x15\x04\x15\x00\x00binary", "is not a valid CSV file: it holds NUL bytes"),
         (b"island,x,island\n1,2,3\n", r"duplicate column names: 'island' \(columns 1, 3\)"),
     ],
 )

@@ -388,3 +388,36 @@ def test_the_policy_form_refuses_a_positive_class_for_three_classes_and_takes_on
     )
     assert staff.post(reverse("panel-policy"), {**data, "positive_class": "fraud"}).status_code == 302
     assert store.current_policy().as_dict()["positive_class"] == "fraud"
+
+
+def test_a_runs_page_shows_how_its_data_was_read_and_each_columns_kind(staff):
+    run = RetrainingRun.objects.create(
+        trigger="schedule",
+        status="deployed",
+        active=None,
+        dataset={"path": "data", "rev": "abcdef1234567", "md5": "d41d8cd9.dir", "size": None},
+        estimator="random_forest",
+        lineage={
+            "read_as": {"format": "CSV", "separator": ";", "decimal": ",", "encoding": "cp1252", "files": 3},
+            "declared": {"file": "data.schema.yaml@abcdef123456", "columns": {"plan_code": "categorical"}},
+            "columns": {
+                "columns": {
+                    "plan_code": {"kind": "categorical", "origin": "declared"},
+                    "note": {"kind": "text", "origin": "inferred"},
+                    "churned": {"kind": "target", "origin": "setting"},
+                },
+                "timed": [],
+            },
+            "unlabelled_left_out": 5,
+        },
+    )
+    page = staff.get(reverse("panel-run", args=[run.pk])).content.decode()
+    for shown in (
+        "CSV, separator &#x27;;&#x27;, decimal &#x27;,&#x27;, encoding cp1252, files 3",
+        "data.schema.yaml@abcdef123456",
+        "plan_code (declared)",
+        "note (inferred)",
+        "churned (setting)",
+        "5 rows without a label left out",
+    ):
+        assert shown in page, shown  # fmt: skip

@@ -19,7 +19,7 @@ def test_an_unknown_suffix_is_refused_naming_it_and_the_supported_ones():
         format_for("data/penguins.xlsx")
 
     assert str(refused.value) == (
-        "data/penguins.xlsx: no data format reads '.xlsx' files; the supported suffixes are .csv"
+        "data/penguins.xlsx: no data format reads '.xlsx' files; the supported suffixes are .csv, .parquet, .pq"
     )
 
 

@@ -1,0 +1,124 @@
+"""End to end through real processes: a team's folder of daily CSV files, growing by one file a day.
+
+The registry tracks `data` as one DVC folder. Each day a file is published into it with
+`manage.py publish_data`, and `manage.py retrain` (a process of its own) sees the new file from
+DVC metadata, retrains, and deploys or keeps; `manage.py reproduce` confirms every model it made,
+and gunicorn serves the champion to clients that send the whole record (its id column included).
+Runs on whichever column the suite runs on: every process shares the test database.
+"""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from django.core.management import call_command
+
+from demo.batches import demo_frame
+from retraining.models import RetrainingRun
+from tests.support.browser import start, stop
+from tests.support.processes import free_port, subprocess_env, wait_healthy
+from tests.support.registries import build_folder_registry
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def daily_files() -> list[pd.DataFrame]:
+    frame = demo_frame(3, "penguins").reset_index(drop=True)
+    frame.insert(0, "band", [f"b{i:05d}" for i in range(len(frame))])
+    return [frame.iloc[rows] for rows in np.array_split(np.arange(len(frame)), 4)]
+
+
+@pytest.fixture
+def team(transactional_db, model_name, served_model, settings, tmp_path: Path) -> list[pd.DataFrame]:
+    days = daily_files()
+    settings.DATA_REGISTRY = str(build_folder_registry(tmp_path, {"2026-12-01.csv": days[0]}))
+    settings.DATA_REMOTE = str(tmp_path / "remote")
+    settings.DATA_PATH = "data"
+    settings.DATA_CACHE_DIR = tmp_path / "cache"
+    settings.DEMO_DATASET = "penguins"
+    settings.TARGET_COLUMN = "species"
+    return days
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.fixture
+def env(team) -> dict[str, str]:
+    return subprocess_env(DATA_IS_DEMO="false", DATA_ID_COLUMN="band", TRAINING_PARAMS='{"n_estimators": 30}')
+
+
+@pytest.fixture
+def web(env, tmp_path: Path) -> Iterator[str]:
+    call_command("collectstatic", "--noinput", verbosity=0)
+    port = free_port()
+    process = start(
+        [str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"],
+        tmp_path / "web.log",
+        {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "MODEL_POLL_INTERVAL": "0.5"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process, tmp_path / "web.log", 120)
+        yield base
+    finally:
+        stop(process)
+        print(f"--- web\n{(tmp_path / 'web.log').read_text()[-2500:]}")
+
+
+def served_version(base: str, wanted: str) -> bool:
+    answer = requests.get(f"{base}/api/v1/model", timeout=10)
+    return answer.status_code == 200 and answer.json()["version"] == wanted
+
+
+def wait_served(base: str, version: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if served_version(base, version):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"v{version} was not served within 60 s")
+
+
+def test_a_folder_growing_a_daily_file_is_retrained_on_each_day_and_reproduced(team, env, web, tmp_path) -> None:
+    manage(env, "retrain")
+    first = RetrainingRun.objects.get()
+    assert first.status == "deployed", first.reasons
+    assert first.dataset["path"] == "data"
+    wait_served(web, first.model_version)
+    assert "skipped" in manage(env, "retrain") or RetrainingRun.objects.latest("id").status == "skipped"
+
+    rows = sum(len(day) for day in team[:1])
+    for number, day in enumerate(team[1:], start=2):
+        day_file = tmp_path / f"2026-12-0{number}.csv"
+        day.to_csv(day_file, index=False)
+        manage(env, "publish_data", str(day_file), "-m", f"Day {number}")
+        manage(env, "retrain")
+        run = RetrainingRun.objects.latest("id")
+        rows += len(day)
+        assert run.status in ("deployed", "kept"), (run.status, run.reasons)
+        assert run.rows["total"] == rows
+        assert run.lineage["read_as"]["files"] == number
+        assert "reproduced: identical outputs" in manage(env, "reproduce", run.model_version)
+        if run.status == "deployed":
+            wait_served(web, run.model_version)
+
+    record = team[-1].drop(columns=["species"]).head(3)
+    instances = [{k: (None if v != v else v) for k, v in row.items()} for row in record.to_dict("records")]
+    answer = requests.post(f"{web}/api/v1/predict", json={"instances": instances}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert requests.get(f"{web}/api/v1/model", timeout=10).json()["input_schema"]["ignored"] == ["band"]
