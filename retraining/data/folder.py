@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 
-from retraining.data.base import BadData, DataError, DatasetVersion, check_tracked_path, default_cache_dir, one_line
+from retraining.data.base import BadData, DataError, DatasetVersion, one_line
 from retraining.data.schema import DeclaredSchema
 from retraining.data.source import _FULL_SHA, DvcRegistrySource, with_declared
-from retraining.data.vcs import is_git_url, tracked_out
+from retraining.data.vcs import tracked_out
 
 _GLOB = re.compile(r"[*?\[]")
 
@@ -41,16 +41,9 @@ def split_glob(path: str) -> tuple[str, str]:
 class FolderSource(DvcRegistrySource):
     """The files of a DVC-tracked folder in a git registry, matching a glob, read at `rev` as one frame."""
 
-    def __init__(self, repo: str | Path, path: str, rev: str = "main", cache_dir: Path | str | None = None) -> None:
-        self.repo = str(repo)
-        self.is_url = is_git_url(self.repo)
-        self.source = self.repo if self.is_url else str(Path(self.repo).expanduser().resolve())
-        self.path = check_tracked_path(path)
+    def _locate(self) -> None:
+        """A folder, or a glob inside one: each file is read in the format its own name says."""
         self.folder, self.pattern = split_glob(self.path)
-        if not rev or rev.startswith("-"):
-            raise DataError(f"invalid registry revision {rev!r}")
-        self.rev = rev
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
     def __repr__(self) -> str:
         return f"FolderSource({self.source!r}, {self.path!r}, rev={self.rev!r})"

@@ -106,11 +106,7 @@ def _publish_local(repo: Path, path: str, csv_file: Path, message: str) -> Datas
         if had_previous:
             os.replace(target, backup)
         os.replace(staged, target)
-        dvc(["add", "--quiet", path], repo, error=f"dvc add {path} failed")
-        dvc(["push", "--quiet", dvc_file], repo, error=f"dvc push of {path} to the registry's remote failed")
-        git(["add", "--", dvc_file, gitignore], repo, error="git add failed")
-        commit = [*identity_args(repo), "commit", "--quiet", "-m", message, "--", dvc_file, gitignore]
-        git(commit, repo, error=f"git commit in {repo} failed")
+        _add_push_commit(repo, path, message)
     except (DataError, OSError) as exc:
         _undo_publish(repo, [dvc_file, gitignore])
         staged.unlink(missing_ok=True)
@@ -146,11 +142,7 @@ def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) 
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         shutil.copyfile(new_file, target)
-        dvc(["add", "--quiet", folder], repo, error=f"dvc add {folder} failed")
-        dvc(["push", "--quiet", dvc_file], repo, error=f"dvc push of {folder} to the registry's remote failed")
-        git(["add", "--", dvc_file, gitignore], repo, error="git add failed")
-        commit = [*identity_args(repo), "commit", "--quiet", "-m", message, "--", dvc_file, gitignore]
-        git(commit, repo, error=f"git commit in {repo} failed")
+        _add_push_commit(repo, folder, message)
     except (DataError, OSError) as exc:
         _undo_publish(repo, [dvc_file, gitignore])
         target.unlink(missing_ok=True)
@@ -162,6 +154,17 @@ def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) 
     if recorded is None:
         raise DataError(f"commit {sha[:12]} in {repo} does not track {folder}")
     return DatasetVersion(source=str(repo), path=folder, rev=sha, md5=recorded[0], size=recorded[1])
+
+
+def _add_push_commit(repo: Path, path: str, message: str) -> None:
+    """`dvc add` a file or folder, push its data to the remote, commit its .dvc file and .gitignore."""
+    dvc_file = f"{path}.dvc"
+    gitignore = str(PurePosixPath(path).parent / ".gitignore")
+    dvc(["add", "--quiet", path], repo, error=f"dvc add {path} failed")
+    dvc(["push", "--quiet", dvc_file], repo, error=f"dvc push of {path} to the registry's remote failed")
+    git(["add", "--", dvc_file, gitignore], repo, error="git add failed")
+    commit = [*identity_args(repo), "commit", "--quiet", "-m", message, "--", dvc_file, gitignore]
+    git(commit, repo, error=f"git commit in {repo} failed")
 
 
 def _undo_publish(repo: Path, files: list[str]) -> None:

@@ -49,11 +49,15 @@ class DvcRegistrySource:
         self.is_url = is_git_url(self.repo)
         self.source = self.repo if self.is_url else str(Path(self.repo).expanduser().resolve())
         self.path = check_tracked_path(path)
-        self.format = format_for(self.path)
+        self._locate()
         if not rev or rev.startswith("-"):
             raise DataError(f"invalid registry revision {rev!r}")
         self.rev = rev
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    def _locate(self) -> None:
+        """What the path names: here one file, read in the format its name says."""
+        self.format = format_for(self.path)
 
     def __repr__(self) -> str:
         return f"DvcRegistrySource({self.source!r}, {self.path!r}, rev={self.rev!r})"
