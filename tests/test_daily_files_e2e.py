@@ -1,4 +1,5 @@
-"""End to end through real processes: a team's folder of daily CSV files, growing by one file a day.
+"""End to end through real processes: a team's folder of daily CSV files, growing by one file a day,
+and a registry holding one Parquet file.
 
 The registry tracks `data` as one DVC folder. Each day a file is published into it with
 `manage.py publish_data`, and `manage.py retrain` (a process of its own) sees the new file from
@@ -19,6 +20,7 @@ import requests
 from django.core.management import call_command
 
 from demo.batches import demo_frame
+from retraining.data import init_registry
 from retraining.models import RetrainingRun
 from tests.support.browser import start, stop
 from tests.support.processes import free_port, subprocess_env, wait_healthy
@@ -122,3 +124,32 @@ def test_a_folder_growing_a_daily_file_is_retrained_on_each_day_and_reproduced(t
     answer = requests.post(f"{web}/api/v1/predict", json={"instances": instances}, timeout=30)
     assert answer.status_code == 200, answer.text
     assert requests.get(f"{web}/api/v1/model", timeout=10).json()["input_schema"]["ignored"] == ["band"]
+
+
+@pytest.fixture
+def parquet_team(transactional_db, model_name, served_model, settings, tmp_path: Path) -> Path:
+    repo = tmp_path / "registry"
+    init_registry(repo, str(tmp_path / "remote"))
+    settings.DATA_REGISTRY = str(repo)
+    settings.DATA_REMOTE = str(tmp_path / "remote")
+    settings.DATA_PATH = "data/penguins.parquet"
+    settings.DATA_CACHE_DIR = tmp_path / "cache"
+    settings.DEMO_DATASET = "penguins"
+    settings.TARGET_COLUMN = "species"
+    return repo
+
+
+def test_a_registry_holding_a_parquet_file_is_published_retrained_and_reproduced(parquet_team, tmp_path) -> None:
+    env = subprocess_env(DATA_IS_DEMO="false", TRAINING_PARAMS='{"n_estimators": 30}')
+    for batch in (1, 2):
+        path = tmp_path / f"batch{batch}.parquet"
+        demo_frame(batch, "penguins").to_parquet(path, index=False)
+        manage(env, "publish_data", str(path), "-m", f"Batch {batch}")
+        manage(env, "retrain")
+        run = RetrainingRun.objects.latest("id")
+        assert run.status in ("deployed", "kept"), (run.status, run.reasons)
+        assert run.dataset["path"] == "data/penguins.parquet"
+        assert run.lineage["read_as"]["format"] == "Parquet"
+        assert "reproduced: identical outputs" in manage(env, "reproduce", run.model_version)
+    assert RetrainingRun.objects.order_by("id").first().status == "deployed"
+    assert RetrainingRun.objects.count() == 2
