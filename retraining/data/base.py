@@ -34,9 +34,17 @@ class DatasetVersion:
     md5: str
     # None when DVC does not record it (a file inside a tracked folder): unknown, never guessed.
     size: int | None
+    # The data's schema file as git (or its md5, beside a plain file) knows it; None without one.
+    # A changed declaration reads the same bytes differently, so it is new data too.
+    schema: str | None = None
 
-    def as_dict(self) -> dict[str, str | int]:
+    def as_dict(self) -> dict[str, str | int | None]:
         return dataclasses.asdict(self)
+
+    def same_data(self, recorded: dict) -> bool:
+        """Whether a version recorded as a dict (a run's dataset, a deployment's data_version) is
+        this one: the same data, read under the same schema file."""
+        return recorded.get("md5") == self.md5 and recorded.get("schema") == self.schema
 
 
 def check_tracked_path(path: str) -> str:

@@ -53,7 +53,9 @@ class FolderSource(DvcRegistrySource):
         new version (the pull's fingerprint then finds the same rows when none of the matching changed)."""
         git_dir, sha = self._resolve_url_rev() if self.is_url else self._resolve_local_rev()
         md5, size = tracked_out(git_dir, sha, self.folder, directory=True) or self._folder_via_dvc(sha)
-        return DatasetVersion(source=self.source, path=self.path, rev=sha, md5=md5, size=size)
+        return DatasetVersion(
+            source=self.source, path=self.path, rev=sha, md5=md5, size=size, schema=self.schema_id(git_dir, sha)
+        )
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
         if (version.source, version.path) != (self.source, self.path):

@@ -65,7 +65,16 @@ class DvcRegistrySource:
     def version(self) -> DatasetVersion:
         git_dir, sha = self._resolve_url_rev() if self.is_url else self._resolve_local_rev()
         md5, size = tracked_out(git_dir, sha, self.path) or self._tracked_out_via_dvc(sha)
-        return DatasetVersion(source=self.source, path=self.path, rev=sha, md5=md5, size=size)
+        return DatasetVersion(
+            source=self.source, path=self.path, rev=sha, md5=md5, size=size, schema=self.schema_id(git_dir, sha)
+        )
+
+    def schema_id(self, git_dir: Path, sha: str) -> str | None:
+        """The git object id of the data's schema file at the commit, or None: one git call."""
+        proc = git(["rev-parse", "--verify", "--quiet", f"{sha}:{schema_path(self.path)}"], git_dir)
+        if proc.returncode != 0:
+            return None
+        return proc.stdout.strip() or None
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
         if (version.source, version.path) != (self.source, self.path):
@@ -225,7 +234,9 @@ class FileSource:
             if (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 with contextlib.suppress(OSError):
                     write_atomic(sidecar, json.dumps({**stamp, "md5": md5}).encode())
-        return DatasetVersion(source=str(self.path), path="", rev="", md5=md5, size=stat.st_size)
+        beside = self.path.with_name(self.path.name + SUFFIX)
+        schema = file_md5(beside) if beside.is_file() else None
+        return DatasetVersion(source=str(self.path), path="", rev="", md5=md5, size=stat.st_size, schema=schema)
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
         """The file parsed as it is read and hashed, in one pass: never held whole in memory beside

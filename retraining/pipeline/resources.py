@@ -73,7 +73,9 @@ class Deployments(Protocol):
 
 
 class History(Protocol):
-    def already_decided(self, run_id: int, setup: Setup, md5: str, champion: Champion) -> Judged | None: ...
+    def already_decided(
+        self, run_id: int, setup: Setup, version: DatasetVersion, champion: Champion
+    ) -> Judged | None: ...
 
 
 class Notifier(Protocol):
@@ -156,8 +158,8 @@ class DatabaseDeployments:
 
 
 class DatabaseHistory:
-    def already_decided(self, run_id: int, setup: Setup, md5: str, champion: Champion) -> Judged | None:
-        earlier = store.already_decided(run_id, setup, md5, champion.version, champion.created_at)
+    def already_decided(self, run_id: int, setup: Setup, version: DatasetVersion, champion: Champion) -> Judged | None:
+        earlier = store.already_decided(run_id, setup, version, champion.version, champion.created_at)
         return (earlier.pk, earlier.status) if earlier is not None else None
 
 

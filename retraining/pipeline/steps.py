@@ -48,7 +48,7 @@ def check(state: RunState, resources: Resources) -> RunState:
     new_data = f"new data {version.md5} ({_size(version.size)})"
     if champion is None:
         return replace(state, note=new_data)
-    if champion.data_version.get("md5") == version.md5:
+    if version.same_data(champion.data_version):
         if state.evidence:
             return nothing_to_learn_from(state, champion.version)
         already = f"no new data since version {champion.version} ({version.md5})"
@@ -59,7 +59,7 @@ def check(state: RunState, resources: Resources) -> RunState:
             note=f"no new data: {version.md5} is what v{champion.version} was trained on",
         )
     setup = (state.setup.fingerprint, state.policy)
-    decided = resources.history.already_decided(state.run_id, setup, version.md5, champion)
+    decided = resources.history.already_decided(state.run_id, setup, version, champion)
     if decided is not None:
         if state.evidence:
             return nothing_to_learn_from(state, champion.version)
@@ -69,6 +69,9 @@ def check(state: RunState, resources: Resources) -> RunState:
         reason = f"no new data since run #{run_id} judged {version.md5} against v{champion.version}"
         note = f"no new data: run #{run_id} already judged {version.md5} ({status})"
         return replace(state, status=Status.SKIPPED, reasons=[f"{reason} ({status})"], note=note)
+    if champion.data_version.get("md5") == version.md5:
+        # The same bytes under a changed schema file: read differently, so judged again.
+        new_data = f"the data's schema file changed since v{champion.version} ({version.md5} read anew)"
     return replace(state, note=new_data)
 
 
@@ -117,7 +120,8 @@ def pull(state: RunState, resources: Resources) -> RunState:
     content = lineage.fingerprint(frame)
     state = replace(state, frame=frame, fingerprint=content)
     champion = state.champion
-    if champion is not None and champion.data_version.get("fingerprint") == content:
+    same_schema = champion is not None and champion.data_version.get("schema") == state.dataset.schema
+    if champion is not None and champion.data_version.get("fingerprint") == content and same_schema:
         if state.evidence:
             return nothing_to_learn_from(state, champion.version)
         again = _judge_again(state, champion)

@@ -15,6 +15,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from retraining.data import DatasetVersion
 from retraining.models import PromotionPolicy, RetrainingRun
 from retraining.runs import ownership
 from retraining.runs.setup import TrainingSetup
@@ -215,7 +216,7 @@ def close_stale_runs() -> list[int]:
 
 
 def already_decided(
-    run_id: int, setup: tuple[str, dict[str, Any]], md5: str, champion_version: str, since: datetime
+    run_id: int, setup: tuple[str, dict[str, Any]], version: DatasetVersion, champion_version: str, since: datetime
 ) -> RetrainingRun | None:
     """An earlier run that judged this same data, against this same champion, with the same setup.
 
@@ -230,7 +231,7 @@ def already_decided(
     for candidate in earlier.order_by("-id")[:20]:
         same_setup = candidate.setup_fingerprint == fingerprint and candidate.policy == policy
         judged_this_champion = candidate.status == Status.REJECTED or candidate.champion_version == champion_version
-        if candidate.dataset.get("md5") == md5 and same_setup and judged_this_champion:
+        if version.same_data(candidate.dataset) and same_setup and judged_this_champion:
             return candidate
     return None
 

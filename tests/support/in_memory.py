@@ -122,7 +122,7 @@ class MemoryDeployments:
 
 
 class NoHistory:
-    def already_decided(self, run_id: int, setup: Setup, md5: str, champion: Champion) -> Judged | None:
+    def already_decided(self, run_id: int, setup: Setup, version: DatasetVersion, champion: Champion) -> Judged | None:
         return None
 
 

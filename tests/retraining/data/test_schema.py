@@ -93,3 +93,35 @@ def test_a_file_source_reads_the_schema_file_beside_it(tmp_path: Path) -> None:
 def test_a_bad_schema_file_is_named_with_its_problem(text: str, problem: str) -> None:
     with pytest.raises(BadData, match=f"data.schema.yaml.*{problem}"):
         parse(text, "data.schema.yaml")
+
+
+def test_a_changed_schema_file_is_a_new_version_of_the_same_bytes(tmp_path: Path) -> None:
+    import pandas as pd
+
+    day = pd.DataFrame({"zip": [2111, 10001], "churned": ["yes", "no"]})
+    repo = build_folder_registry(tmp_path, {"2026-12-01.csv": day})
+    source = FolderSource(repo, "data", cache_dir=tmp_path / "cache")
+    before = source.version()
+    commit_schema(repo, "data.schema.yaml", "columns:\n  zip: categorical\n")
+    declared = source.version()
+    commit_schema(repo, "data.schema.yaml", "columns:\n  zip: numeric\n")
+    changed = source.version()
+
+    assert before.schema is None
+    assert before.md5 == declared.md5 == changed.md5
+    assert not declared.same_data(before.as_dict())
+    assert not changed.same_data(declared.as_dict())
+    assert changed.same_data(source.version().as_dict())
+    # Recorded before versions knew their schema file: the same data when there is none.
+    assert before.same_data({"md5": before.md5})
+
+
+def test_a_file_sources_version_follows_the_schema_file_beside_it(tmp_path: Path) -> None:
+    data_file = tmp_path / "customers.csv"
+    data_file.write_text("zip,churned\n02111,yes\n10001,no\n")
+    source = FileSource(data_file, cache_dir=tmp_path / "cache")
+    before = source.version()
+    (tmp_path / "customers.csv.schema.yaml").write_text("columns:\n  zip: categorical\n")
+
+    assert before.schema is None
+    assert not source.version().same_data(before.as_dict())

@@ -16,7 +16,7 @@ from retraining.models import RetrainingRun
 from retraining.pipeline.reproduce import reproduce
 from retraining.pipeline.resources import real_resources
 from tests.support.pipeline import GOOD_PARAMS, run_pipeline
-from tests.support.registries import add_days, build_folder_registry
+from tests.support.registries import add_days, build_folder_registry, git
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +99,20 @@ def test_a_registry_holding_a_parquet_file(team, tmp_path: Path, client) -> None
     run = run_pipeline()
     assert run.status in (Status.DEPLOYED, Status.KEPT), (run.error, run.reasons)
     assert reproduced(run.model_version)
+
+
+def test_a_changed_schema_file_alone_is_judged_again(team, tmp_path: Path) -> None:
+    repo = build_folder_registry(tmp_path, {"2026-12-01.csv": days(1)[0]})
+    team.DATA_REGISTRY, team.DATA_PATH = str(repo), "data"
+    assert run_pipeline(RetrainingRun.Trigger.BOOTSTRAP).status == Status.DEPLOYED
+    assert run_pipeline().status == Status.SKIPPED
+
+    (repo / "data.schema.yaml").write_text("columns:\n  island: categorical\n")
+    git(repo, "add", "data.schema.yaml")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "--quiet", "-m", "island declared")
+    run = run_pipeline()
+
+    assert run.status in (Status.DEPLOYED, Status.KEPT), (run.status, run.reasons)
+    assert "schema file changed" in run.steps[0]["detail"], run.steps
+    assert run.lineage["declared"]["columns"] == {"island": "categorical"}
+    assert run_pipeline().status == Status.SKIPPED
