@@ -299,7 +299,9 @@ def test_the_production_column_serves_retrains_hot_swaps_and_survives_a_stopped_
 
     # Heroku stops the worker dyno mid-training: SIGTERM to every process in it.
     batches.publish_next_demo_batch(column.registry, DATA_PATH, "penguins")
-    slow_run = trigger_retrain(column, TRAINING_PARAMS='{"n_estimators": 50000}')
+    # Long enough to be stopped in training, short enough for the run queued again, which trains
+    # the same frozen setup to the end.
+    slow_run = trigger_retrain(column, TRAINING_PARAMS='{"n_estimators": 5000}')
     wait_for(lambda: run_row(slow_run)["step"] == "train", 180, "the run never reached training", logs)
     time.sleep(2)
     stopped_at = time.monotonic()
@@ -311,6 +313,9 @@ def test_the_production_column_serves_retrains_hot_swaps_and_survives_a_stopped_
     assert "stopped (SIGTERM) during step 'train'" in stopped["error"]
     again = int(stopped["reasons"][-1].rsplit("#", 1)[1])
     assert run_row(again)["status"] == "queued"
+    setup = sql("select setup from retraining_retrainingrun where id = %s", again)[0][0]
+    setup = json.loads(setup) if isinstance(setup, str) else setup
+    assert setup["params"] == {"n_estimators": 5000}
     assert sql("select count(*) from predictor_deployment")[0][0] == 2
     assert predict(base).headers["X-Model-Version"] == "2"
 

@@ -90,7 +90,9 @@ def test_a_run_that_trains_and_deploys_shows_its_outcome_everywhere_without_a_re
     assert any("running" in states and "done" in states for states in seen), f"the steps did not tick by: {seen}"
     shown = card_and_row(page, run)
     assert (shown["title"], shown["badge"], shown["row"]) == ("Latest run", "Deployed", "Deployed")
-    assert shown["outcome"] == f"Deployed v{run.model_version}: {run.reasons[0]}"
+    # The decision's first reason, then which class the metrics are for (three classes: none).
+    assert shown["outcome"].startswith(f"Deployed v{run.model_version}: {run.reasons[0]}")
+    assert shown["outcome"].endswith("precision, recall and F1 are macro averages over the classes.")
     assert shown["duration"] == live.seconds(run.duration)
     assert page.text_content(f"[data-run-row='{run.pk}'] code") == run.decision_rule
     # The served model and the chart follow on the same poll.
