@@ -40,13 +40,18 @@ def daily_files() -> list[pd.DataFrame]:
 @pytest.fixture
 def team(transactional_db, model_name, served_model, settings, tmp_path: Path) -> list[pd.DataFrame]:
     days = daily_files()
-    settings.DATA_REGISTRY = str(build_folder_registry(tmp_path, {"2026-12-01.csv": days[0]}))
+    point_at(settings, build_folder_registry(tmp_path, {"2026-12-01.csv": days[0]}), "data", tmp_path)
+    return days
+
+
+def point_at(settings, repo: Path, path: str, tmp_path: Path) -> None:
+    """Every process of the test reads the penguins from `path` in this registry."""
+    settings.DATA_REGISTRY = str(repo)
     settings.DATA_REMOTE = str(tmp_path / "remote")
-    settings.DATA_PATH = "data"
+    settings.DATA_PATH = path
     settings.DATA_CACHE_DIR = tmp_path / "cache"
     settings.DEMO_DATASET = "penguins"
     settings.TARGET_COLUMN = "species"
-    return days
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -130,12 +135,7 @@ def test_a_folder_growing_a_daily_file_is_retrained_on_each_day_and_reproduced(t
 def parquet_team(transactional_db, model_name, served_model, settings, tmp_path: Path) -> Path:
     repo = tmp_path / "registry"
     init_registry(repo, str(tmp_path / "remote"))
-    settings.DATA_REGISTRY = str(repo)
-    settings.DATA_REMOTE = str(tmp_path / "remote")
-    settings.DATA_PATH = "data/penguins.parquet"
-    settings.DATA_CACHE_DIR = tmp_path / "cache"
-    settings.DEMO_DATASET = "penguins"
-    settings.TARGET_COLUMN = "species"
+    point_at(settings, repo, "data/penguins.parquet", tmp_path)
     return repo
 
 

@@ -24,6 +24,7 @@ from typing import IO
 import pandas as pd
 
 from retraining.data.base import BadData, DataError, one_line
+from retraining.data.formats.base import check_names
 
 _CHUNK_ROWS = 200_000
 _SAMPLE_BYTES = 1 << 16
@@ -214,13 +215,7 @@ def _check_header(source: Path | IO[bytes], label: str, dialect: Dialect) -> lis
         start = source.tell()
         header = _first_record(source, dialect)
         source.seek(start)
-    seen: dict[str, list[int]] = {}
-    for number, name in enumerate(header, start=1):
-        seen.setdefault(name, []).append(number)
-    twice = {name: numbers for name, numbers in seen.items() if len(numbers) > 1}
-    if twice:
-        named = "; ".join(f"{name!r} (columns {', '.join(map(str, numbers))})" for name, numbers in twice.items())
-        raise BadData(f"{label} has duplicate column names: {named}; every column needs a name of its own")
+    check_names(header, label)
     return header
 
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from retraining.data.base import BadData, DataError, one_line
+from retraining.data.formats.base import check_names
 
 
 class ParquetFormat:
@@ -24,7 +25,7 @@ class ParquetFormat:
             # which for a compressed columnar file is small beside the frame it becomes.
             where = source if isinstance(source, Path) else pa.BufferReader(source.read())
             parquet = pq.ParquetFile(where)
-            _check_names(parquet.schema_arrow.names, label)
+            check_names(parquet.schema_arrow.names, label)
             if parquet.metadata.num_rows == 0:
                 raise BadData(f"{label} has no rows")
             frame = parquet.read().to_pandas()
@@ -38,21 +39,11 @@ class ParquetFormat:
         label = str(path)
         with _parquet_errors(label):
             parquet = pq.ParquetFile(path)
-            _check_names(parquet.schema_arrow.names, label)
+            check_names(parquet.schema_arrow.names, label)
             if parquet.metadata.num_rows == 0:
                 raise BadData(f"{label} has no rows")
             for group in range(parquet.num_row_groups):
                 parquet.read_row_group(group)
-
-
-def _check_names(names: list[str], label: str) -> None:
-    seen: dict[str, list[int]] = {}
-    for number, name in enumerate(names, start=1):
-        seen.setdefault(name, []).append(number)
-    twice = {name: numbers for name, numbers in seen.items() if len(numbers) > 1}
-    if twice:
-        named = "; ".join(f"{name!r} (columns {', '.join(map(str, numbers))})" for name, numbers in twice.items())
-        raise BadData(f"{label} has duplicate column names: {named}; every column needs a name of its own")
 
 
 @contextlib.contextmanager
