@@ -155,6 +155,27 @@ def test_a_champion_logged_without_its_training_rows_is_compared_only_on_rows_pu
     assert all(len(features) == new for features in seen["1"].rows)
 
 
+def test_without_a_history_of_publication_no_row_is_proved_new_to_a_champion_of_unknown_rows(
+    resources, settings, monkeypatch
+):
+    run(resources, GOOD_PARAMS)
+    del resources.models.artifacts["1"][lineage.TRAINING_ROWS]
+    settings.MIN_CLEAN_HOLDOUT_ROWS = 5
+    resources.source.frame = demo_frame(2)
+    # What a plain data file answers.
+    monkeypatch.setattr(resources.source, "published", lambda version, until: None)
+
+    state = run(resources, GOOD_PARAMS)
+
+    assert state.status == "kept"
+    assert state.verdict.decision.rule == "too_few_clean_rows"
+    assert state.reasons[0].startswith(
+        f"champion v1's training rows unknown: 0 of the {len(state.holdout)} holdout rows can be proved new to it: "
+        "the data source keeps no history of when its rows were published, fewer than MIN_CLEAN_HOLDOUT_ROWS=5"
+    )
+    assert resources.models.loaded == []
+
+
 def test_the_regression_check_compares_a_previous_champion_of_unknown_rows_only_on_rows_published_after_it(
     resources, settings
 ):
