@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +299,16 @@ def model_version(version: str) -> ModelVersionInfo:
         metrics=dict(run.data.metrics) if run else {},
         params=dict(run.data.params) if run else {},
     )
+
+
+def registered_at(version: str) -> datetime:
+    """When a version was registered, as the model registry recorded it (whoever registered it)."""
+    client = _client()
+    try:
+        mv = client.get_model_version(settings.MODEL_NAME, str(version))
+    except Exception as exc:
+        raise RegistryError(f"could not read {settings.MODEL_NAME} version {version}: {exc}") from exc
+    return datetime.fromtimestamp(int(mv.creation_timestamp) / 1000, tz=UTC)
 
 
 def champion_version() -> str | None:
