@@ -124,7 +124,7 @@ _SERVED_MODEL = {
         "run_id": {"type": "string"},
         "since": {"type": ["string", "null"], "format": "date-time"},
         "source": {"type": ["string", "null"]},
-        "metrics": {"type": "object", "additionalProperties": {"type": "number"}},
+        "metrics": {"type": "object"},
         "data_version": {"type": "object"},
         "classes": {"type": ["array", "null"], "items": {}},
         "serving": {

@@ -63,8 +63,12 @@ def load_model(path: str | Path, flavor: dict[str, Any]) -> Any:
             f"the model was saved with {file_format}, which runs code of the file's choosing when "
             "loaded: only skops files are loaded (MLflow's default for scikit-learn models)"
         )
+    folder = Path(path).resolve()
+    model_file = (folder / str(flavor.get("pickled_model", ""))).resolve()
+    if model_file.parent != folder:
+        raise UntrustedModel(f"the model file {flavor.get('pickled_model')!r} is not a file of the model's folder")
     prefixes = trusted_prefixes()
-    with ZipFile(Path(path) / flavor["pickled_model"], "r") as file:
+    with ZipFile(model_file, "r") as file:
         schema, context = read_schema(file)
         # Nodes only: no object is built and no module imported until construct().
         tree = audit.get_tree(schema, context, trusted=None)

@@ -2,6 +2,7 @@
 name. The list of trusted types a model file records is ignored: a version registered by hand
 with a type of its own listed as trusted is refused, naming the type, and the champion stays."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from demo.batches import demo_frame
 from ml.estimators import ESTIMATORS, train
 from ml.features import prepare_features
 from predictor.models import Deployment
-from predictor.serving import registry
+from predictor.serving import allowlist, registry
 from predictor.serving.follower import follower
 from predictor.serving.holder import holder
 from tests.support.models import log_plain
@@ -154,3 +155,14 @@ def test_a_refused_champion_is_rolled_back_in_the_bake_window_naming_the_type(se
     assert TYPE in rollback.reason
     assert registry.champion_version() == "1"
     assert holder().current.version == "1"
+
+
+def test_a_model_file_named_outside_its_models_folder_is_refused(tmp_path, penguins):
+    model = train(penguins, "species", "random_forest", {"n_estimators": 3}, 42)
+    skops.io.dump(model, tmp_path / "outside.skops")
+    folder = tmp_path / "model"
+    folder.mkdir()
+
+    outside = re.escape("'../outside.skops' is not a file of the model's folder")
+    with pytest.raises(allowlist.UntrustedModel, match=outside):
+        allowlist.load_model(folder, {"serialization_format": "skops", "pickled_model": "../outside.skops"})
