@@ -216,6 +216,7 @@ def model(request: HttpRequest) -> HttpResponse:
             "metrics": deployment.metrics if deployment else {},
             "data_version": deployment.data_version if deployment else {},
             "classes": served.classes.tolist() if served.classes is not None else None,
+            "serving": served.serving,
             "inference": served.inference,
             "input_schema": {
                 "columns": [
