@@ -39,6 +39,12 @@ class RunSerializer(serializers.ModelSerializer):
         help_text="queued for longer than RUN_STALL_ALERT_AFTER with no live worker on its queue"
     )
     stalled_reason = serializers.SerializerMethodField(help_text="why the run is stalled; empty when it is not")
+    pipeline = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text='the team\'s pipeline it trains with (TRAINING_PIPELINE): {"path", "version"} (the team code\'s '
+        'package version or module sha256, "unknown" until trained); null for the built-in estimator',
+    )
     holdout = serializers.SerializerMethodField(
         help_text="in plain words: rows excluded because a compared model trained on them, the interval next to "
         "the p-value, and the smallest gain this holdout could detect"
