@@ -149,3 +149,16 @@ def test_a_team_pipeline_that_cannot_be_imported_fails_the_run_and_keeps_the_cha
     assert run.status == Status.FAILED
     assert "TRAINING_PIPELINE='team_module_nobody_installed:make_pipeline' cannot be imported" in run.error
     assert registry.champion_version() == team_champion.model_version
+
+
+def test_a_model_of_a_team_pipeline_answers_the_prediction_api(team_champion, client):
+    rows = batches.demo_frame(2).drop(columns=["species"]).head(3)
+    instances = [{k: (None if v != v else v) for k, v in row.items()} for row in rows.to_dict("records")]
+
+    answer = client.post("/api/v1/predict", {"instances": instances}, content_type="application/json")
+
+    assert answer.status_code == 200, answer.content
+    assert answer["X-Model-Version"] == team_champion.model_version
+    body = answer.json()
+    assert len(body["predictions"]) == 3
+    assert [sum(row) for row in body["probabilities"]] == pytest.approx([1.0] * 3)
