@@ -243,6 +243,10 @@ if TARGET_COLUMN in EXCLUDE_COLUMNS:
 
 # Training ---------------------------------------------------------------------------------
 TRAINING_ESTIMATOR = env_str("TRAINING_ESTIMATOR", "random_forest")
+# A team's own model: `package.module:callable`, called with TRAINING_PARAMS and the feature columns
+# by kind, returning an unfitted scikit-learn estimator (retraining/plugin.py); TRAINING_ESTIMATOR is
+# then unused. Checked by a system check (retraining.E004).
+TRAINING_PIPELINE = env_str("TRAINING_PIPELINE", "")
 TRAINING_PARAMS = env_json_object("TRAINING_PARAMS", {"n_estimators": 100})
 TRAINING_SEED = env_int("TRAINING_SEED", 42)
 HOLDOUT_FRACTION = env_float("HOLDOUT_FRACTION", 0.25, minimum=0.01)

@@ -1,9 +1,11 @@
 """Build and fit the challenger: a scikit-learn pipeline over numeric and categorical columns."""
 
 from collections.abc import Iterable
+from importlib import import_module
 from typing import Any
 
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -42,14 +44,41 @@ class TrainingError(ValueError):
     """The configured estimator or its hyperparameters are not usable."""
 
 
+# Other names of the built-in estimators: the estimator's own name reads naturally too.
+ALIASES = {"hist_gradient_boosting": "gradient_boosting"}
+_SKLEARN = "sklearn."
+
+
+def resolve_estimator(name: str) -> type:
+    """The estimator class `name` stands for: a name in `ESTIMATORS` (or `ALIASES`), or a
+    scikit-learn class path (sklearn.ensemble.HistGradientBoostingClassifier)."""
+    name = ALIASES.get(name, name)
+    if name in ESTIMATORS:
+        return ESTIMATORS[name]
+    if not name.startswith(_SKLEARN):
+        known = ", ".join(sorted([*ESTIMATORS, *ALIASES]))
+        raise TrainingError(
+            f"unknown estimator {name!r}: choose one of {known}, or a scikit-learn class path "
+            "(sklearn.ensemble.HistGradientBoostingClassifier); a team's own model is TRAINING_PIPELINE"
+        )
+    module_name, _, attribute = name.rpartition(".")
+    try:
+        module = import_module(module_name)
+    except ImportError as exc:
+        raise TrainingError(f"estimator {name!r}: cannot import {module_name} ({exc})") from None
+    found = getattr(module, attribute, None)
+    if found is None:
+        raise TrainingError(f"estimator {name!r}: {module_name} has no {attribute}")
+    if not (isinstance(found, type) and issubclass(found, BaseEstimator) and hasattr(found, "predict")):
+        raise TrainingError(f"estimator {name!r} is not a scikit-learn estimator that predicts")
+    return found
+
+
 def build_pipeline(
     frame: pd.DataFrame, target: str, estimator: str, params: dict[str, Any], seed: int, exclude: Iterable[str] = ()
 ) -> Pipeline:
-    if estimator not in ESTIMATORS:
-        known = ", ".join(sorted(ESTIMATORS))
-        raise TrainingError(f"unknown estimator {estimator!r}: choose one of {known}")
+    estimator_class = resolve_estimator(estimator)
     numeric, categorical = feature_columns(frame, target, exclude)
-    estimator_class = ESTIMATORS[estimator]
     params = dict(params)
     if "random_state" in estimator_class().get_params():
         params.setdefault("random_state", seed)
@@ -90,16 +119,25 @@ def train(
     seed: int,
     exclude: Iterable[str] = (),
     features: pd.DataFrame | None = None,
+    pipeline: Any = None,
+    name: str = "",
 ) -> Pipeline:
     """Fit on every column but the target and `exclude`: those are never model inputs.
 
     `features` are `prepare_features(frame, target, exclude)`, when the caller has them already.
+    `pipeline` is an unfitted estimator to fit instead of the built-in one (a team's own, ml/plugin.py),
+    `name` what an error calls it.
     """
     exclude = list(exclude)
-    pipeline = build_pipeline(frame, target, estimator, params, seed, exclude)
+    # A team's code may fail in any way; the built-in pipeline only on bad data or params.
+    failures: type[Exception] | tuple[type[Exception], ...] = (
+        Exception if pipeline is not None else (TypeError, ValueError)
+    )
+    if pipeline is None:
+        pipeline = build_pipeline(frame, target, estimator, params, seed, exclude)
     features = prepare_features(frame, target, exclude) if features is None else features
     try:
         pipeline.fit(features, CLASSIFICATION.labels(frame[target]))
-    except (TypeError, ValueError) as exc:
-        raise TrainingError(f"training {estimator} failed: {exc}") from None
+    except failures as exc:
+        raise TrainingError(f"training {name or estimator} failed: {exc}") from None
     return pipeline

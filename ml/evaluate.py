@@ -35,7 +35,7 @@ def evaluate(model: Any, holdout: pd.DataFrame, target: str, positive: str | Non
     ROC AUC where it applies (ml.metrics). Labels and the model's answers are compared as canonical
     classes (ml.positive), so a model trained on 0/1 scores the same on labels written 0.0/1.0."""
     truth = CLASSIFICATION.labels(holdout[target])
-    features = prepare_features(holdout, target)
+    features = _inputs(model, prepare_features(holdout, target))
     if not hasattr(model, "predict_proba"):
         predicted = normalise(model.predict(features))
         return Score(metrics=label_metrics(truth, predicted, positive), predictions=predicted, positive=positive)
@@ -51,6 +51,15 @@ def evaluate(model: Any, holdout: pd.DataFrame, target: str, positive: str | Non
     if auc is not None:
         metrics["roc_auc"] = auc
     return Score(metrics, predicted, proba, model_classes, positive)
+
+
+def _inputs(model: Any, features: pd.DataFrame) -> pd.DataFrame:
+    """The columns the model was fitted on, where it says which: a team's estimator may refuse
+    columns it never saw (ids, exclusions), where the built-in pipeline selects its own."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or not set(names) <= set(features.columns):
+        return features
+    return features[list(names)]
 
 
 def restrict(score: Score, truth: np.ndarray, keep: np.ndarray) -> Score:

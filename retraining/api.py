@@ -28,6 +28,13 @@ from retraining.runs import store, wording
 from retraining.workers import heartbeat
 
 
+class TeamPipelineSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="TRAINING_PIPELINE, package.module:callable")
+    version = serializers.CharField(
+        help_text="the team code's package version, else its module file's sha256; \"unknown\" until the run trained"
+    )
+
+
 class RunSerializer(serializers.ModelSerializer):
     triggered_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="who started it; null for a token or beat"
@@ -39,6 +46,11 @@ class RunSerializer(serializers.ModelSerializer):
         help_text="queued for longer than RUN_STALL_ALERT_AFTER with no live worker on its queue"
     )
     stalled_reason = serializers.SerializerMethodField(help_text="why the run is stalled; empty when it is not")
+    pipeline = TeamPipelineSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="the team's pipeline it trains with (TRAINING_PIPELINE); null for the built-in estimator",
+    )
     holdout = serializers.SerializerMethodField(
         help_text="in plain words: rows excluded because a compared model trained on them, the interval next to "
         "the p-value, and the smallest gain this holdout could detect"

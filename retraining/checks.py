@@ -22,7 +22,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
+from ml.estimators import TrainingError, resolve_estimator
 from predictor.checks import is_local
+from retraining import plugin
 
 _HINT = (
     "Set DATA_REGISTRY to the git URL of your data registry (https://github.com/ORG/REPO.git) whose DVC remote "
@@ -54,6 +56,24 @@ def check_data_registry_survives_restarts(app_configs: Any = None, **kwargs: Any
             )
         ]
     return []
+
+
+@checks.register()
+def check_training_pipeline_imports(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A team's pipeline that cannot be imported, or an estimator nobody knows, is said when a
+    process starts, not at the next run's train step."""
+    found = []
+    if settings.TRAINING_PIPELINE:
+        try:
+            plugin.load(settings.TRAINING_PIPELINE)
+        except TrainingError as exc:
+            hint = "TRAINING_PIPELINE is package.module:callable, importable on this process's PYTHONPATH"
+            found.append(checks.Error(str(exc), hint=hint, id="retraining.E004"))
+    try:
+        resolve_estimator(settings.TRAINING_ESTIMATOR)
+    except TrainingError as exc:
+        found.append(checks.Error(f"TRAINING_ESTIMATOR={settings.TRAINING_ESTIMATOR!r}: {exc}", id="retraining.E005"))
+    return found
 
 
 _OUR_APPS = ("predictor", "retraining")

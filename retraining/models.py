@@ -204,6 +204,16 @@ class RetrainingRun(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    @property
+    def pipeline(self) -> dict[str, str] | None:
+        """The team's pipeline (TRAINING_PIPELINE) the run trains with: its path and the team code's
+        version, "unknown" until the run trained; None for the built-in estimator."""
+        made_by = (self.lineage or {}).get("pipeline")
+        if made_by:
+            return {"path": str(made_by.get("path", "")), "version": str(made_by.get("version") or "unknown")}
+        path = (self.setup or {}).get("pipeline")
+        return {"path": str(path), "version": "unknown"} if path else None
+
 
 class TriggerSettings(models.Model):
     """When live serving starts a run by itself: drift in the inputs, or live quality falling.

@@ -190,7 +190,8 @@ def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
             # Never the model's failure: answer through the model itself, which decides.
             logger.exception("serving: compiled inference of version %s failed; using the model", served.version)
     if probabilities is None:
-        probabilities = served.model.predict_proba(checked.frame)
+        # C order: the JSON encoder and the prediction log refuse another (HistGradientBoosting gives F).
+        probabilities = np.ascontiguousarray(served.model.predict_proba(checked.frame), dtype=np.float64)
     return {
         "predictions": served.classes[probabilities.argmax(axis=1)].tolist(),
         "classes": served.classes.tolist(),

@@ -18,7 +18,9 @@ from ml.estimators import train
 from ml.features import prepare_features
 from ml.keys import SplitKey
 from ml.kinds import Kinds, apply
+from ml.plugin import build, columns_by_kind
 from ml.split import canonical_split
+from retraining import plugin
 from retraining.data import DatasetVersion
 from retraining.pipeline.resources import Models, Source
 
@@ -34,6 +36,9 @@ class Reproduction:
     differing: int
     same_training_rows: bool
     recorded_app_version: str
+    # The team's code version the version was trained with (TRAINING_PIPELINE), and now; "" without one.
+    recorded_code_version: str = ""
+    code_version: str = ""
 
     @property
     def identical(self) -> bool:
@@ -44,6 +49,8 @@ class Reproduction:
             "" if self.recorded_app_version == settings.APP_VERSION else
             f" (trained by {self.recorded_app_version}, retrained by {settings.APP_VERSION})"
         )  # fmt: skip
+        if self.recorded_code_version != self.code_version:
+            code += f" (team code {self.recorded_code_version} then, {self.code_version} now)"
         if self.identical:
             return f"v{self.version} reproduced: identical outputs on all {self.rows} training and holdout rows{code}"
         rows = "" if self.same_training_rows else "it was not trained on the same rows; "
@@ -69,14 +76,30 @@ def reproduce(version: str, models: Models, source: Source) -> Reproduction:
     parts = canonical_split(frame, made["holdout_fraction"], key)
     del frame
     training, holdout = parts.training, parts.holdout
-    model = train(training, target, made["estimator"], made["params"], made["seed"], excluded)
+    team, name = _team_pipeline(made, training, target, excluded)
+    model = train(training, target, made["estimator"], made["params"], made["seed"], excluded, pipeline=team, name=name)
     rows = pd.concat([training, holdout], ignore_index=True)
     features = prepare_features(rows, target, excluded)
     registered = models.load(version)
     differing = int(np.sum(_rows_differ(_outputs(model, features), _outputs(registered, features))))
     logged = lineage.trained_on(models, version)
     same_rows = logged is None or np.array_equal(logged.keys, parts.trained_on.keys)
-    return Reproduction(version, len(rows), differing, same_rows, str(made.get("app_version", "")))
+    recorded_code = (made.get("pipeline") or {}).get("version", "")
+    code = plugin.version(made["pipeline"]["path"]) if recorded_code else ""
+    app_version = str(made.get("app_version", ""))
+    return Reproduction(version, len(rows), differing, same_rows, app_version, recorded_code, code)
+
+
+def _team_pipeline(made: dict[str, Any], training: pd.DataFrame, target: str, excluded: list[str]) -> tuple[Any, str]:
+    """The team's pipeline the version recorded, built again from the same path, params and seed."""
+    path = (made.get("pipeline") or {}).get("path")
+    if not path:
+        return None, ""
+    kinds = Kinds.from_dict(made["columns"]) if "columns" in made else None
+    features = prepare_features(training, target, excluded)
+    # The metric does not matter here: the version was trained, so its estimator passed that check.
+    built = build(plugin.load(path), path, made["params"], columns_by_kind(features, kinds), made["seed"])
+    return built, f"TRAINING_PIPELINE {path}"
 
 
 def _outputs(model: Any, features: pd.DataFrame) -> np.ndarray:

@@ -8,6 +8,7 @@ of the configuration comes with the state (`state.setup`), not from settings.
 import json
 import logging
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,12 +19,14 @@ from ml.estimators import train
 from ml.evaluate import evaluate
 from ml.features import prepare_features
 from ml.keys import SplitError, SplitKey, row_keys
-from ml.kinds import apply, resolve
+from ml.kinds import Kinds, apply, resolve
+from ml.plugin import build, columns_by_kind
 from ml.positive import PositiveClassError
 from ml.positive import resolve as resolve_positive
 from ml.split import canonical_split, non_features, split_key
 from ml.validate import validate
 from predictor.models import Deployment
+from retraining import plugin
 from retraining.data import BadData
 from retraining.models import RetrainingRun
 from retraining.pipeline.memory import release_free_memory
@@ -245,7 +248,10 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     state = replace(state, positive=positive)
     # Prepared once: the model, its signature, input example and profile all read these.
     features = prepare_features(training, target, excluded)
-    model = train(training, target, state.estimator, state.params, setup.seed, excluded, features)
+    team, made_by = team_estimator(setup, state.params, features, state.kinds, state.policy)
+    model = train(
+        training, target, state.estimator, state.params, setup.seed, excluded, features, pipeline=team, name=made_by
+    )
     score = evaluate(model, holdout, target, positive.label if positive else None)
     record = lineage.record(
         target=target,
@@ -259,6 +265,10 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         seed=setup.seed,
         data={**state.dataset.as_dict(), "fingerprint": state.fingerprint},
     )
+    pipeline = {"path": setup.pipeline, "version": plugin.version(setup.pipeline)} if setup.pipeline else {}
+    if pipeline:
+        # The team's code as well as ours: reproduce imports the same path, the version says whether it changed.
+        record["pipeline"] = pipeline
     if state.kinds is not None:
         # How the data was read and what each column was taken for: reproduce reads the columns back.
         record |= {
@@ -269,7 +279,11 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         }
     logged = resources.models.log_model(
         model,
-        params={"estimator": state.estimator, **state.params, "seed": setup.seed},
+        params={
+            **({"pipeline": setup.pipeline} if setup.pipeline else {"estimator": state.estimator}),
+            **state.params,
+            "seed": setup.seed,
+        },
         metrics={**score.metrics, "rows_train": rows["train"], "rows_holdout": rows["holdout"]},
         tags={
             **{f"data.{k}": str(v) for k, v in state.dataset.as_dict().items()},
@@ -280,6 +294,11 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             "retraining.run": str(state.run_id),
             "retraining.trigger": state.trigger,
             "retraining.setup_fingerprint": setup.fingerprint,
+            **(
+                {"retraining.pipeline": pipeline["path"], "retraining.pipeline_version": pipeline["version"]}
+                if pipeline
+                else {}
+            ),
             # With the data it was found in: a deployment made by moving the alias by hand records
             # it too, so live quality scores served answers on the same class (predictor/predlog/).
             "data.positive_class": positive.label if positive else "",
@@ -296,6 +315,19 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)
     return replace(state, challenger=challenger, lineage=record, note=note)
+
+
+def team_estimator(
+    setup: TrainingSetup, params: dict[str, Any], features: pd.DataFrame, kinds: Kinds | None, policy: dict[str, Any]
+) -> tuple[Any, str]:
+    """The unfitted estimator of the team's pipeline (TRAINING_PIPELINE) and what errors call it, or
+    (None, "") for the built-in one. Imported and checked before anything is fitted (ml/plugin.py)."""
+    if not setup.pipeline:
+        return None, ""
+    factory = plugin.load(setup.pipeline)
+    metric = str(policy.get("primary_metric") or "accuracy")
+    estimator = build(factory, setup.pipeline, params, columns_by_kind(features, kinds), setup.seed, metric)
+    return estimator, f"TRAINING_PIPELINE {setup.pipeline}"
 
 
 def declared_positive(state: RunState) -> str:

@@ -6,7 +6,7 @@ queued again after its process died, trains exactly what its starter asked for. 
 beside the model (its fingerprint as a tag, the whole setup as an artifact).
 
 The fingerprint names what the model is made of: the target, the columns it reads and leaves out,
-the estimator and its params, the seed, the split. Two setups with the same fingerprint train the
+the estimator (or a team's pipeline) and its params, the seed, the split. Two setups with the same fingerprint train the
 same model on the same data. Left out of it, though stored: the policy and the positive class (they
 judge a challenger differently but train the same one, so neither forces a retraining on its own),
 the data checks (they accept or refuse data, they do not shape the model) and the app's version.
@@ -57,6 +57,9 @@ class TrainingSetup:
     holdout_fraction: float
     # The salt of the first model's split key; later models inherit their champion's key and salt.
     salt: str = DEFAULT_SALT
+    # A team's own pipeline (`package.module:callable`, retraining/plugin.py) instead of `estimator`;
+    # "" for the built-in one, and then left out of the fingerprint, as setups before it were.
+    pipeline: str = ""
     # Columns' kinds declared by setting, by name; empty, as no setting declares them yet. A team
     # declares kinds in the data's schema file (retraining/data/schema.py), read at the data's own
     # commit; a change to that file alone is not new data, so a run on it is forced.
@@ -82,6 +85,7 @@ class TrainingSetup:
             id_column=settings.DATA_ID_COLUMN or None,
             exclude=tuple(settings.EXCLUDE_COLUMNS),
             estimator=settings.TRAINING_ESTIMATOR,
+            pipeline=settings.TRAINING_PIPELINE,
             params=dict(settings.TRAINING_PARAMS),
             seed=settings.TRAINING_SEED,
             holdout_fraction=settings.HOLDOUT_FRACTION,
@@ -111,6 +115,8 @@ class TrainingSetup:
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of the fields that make the model (see the module's docstring)."""
         made_of = {name: value for name, value in self.serialise().items() if name not in NOT_FINGERPRINTED}
+        if not self.pipeline:
+            del made_of["pipeline"]
         canonical = json.dumps(made_of, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

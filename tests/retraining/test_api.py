@@ -149,3 +149,17 @@ def test_it_shows_one_run_with_everything_it_recorded(client, finished_runs):
 
 def test_it_answers_404_for_a_run_that_does_not_exist(client, db):
     assert client.get("/api/v1/runs/999", **bearer()).status_code == 404
+
+
+def test_a_run_says_which_team_pipeline_trained_it_and_its_code_version(client, db):
+    made_by = {"path": "team.models:make_pipeline", "version": "sha256:" + "a" * 64}
+    trained = RetrainingRun.objects.create(trigger="api", status="kept", active=None, lineage={"pipeline": made_by})
+    failed = RetrainingRun.objects.create(
+        trigger="api", status="failed", active=None, setup={"pipeline": "team.gone:make_pipeline"}
+    )
+    built_in = RetrainingRun.objects.create(trigger="api", status="kept", active=None)
+
+    assert client.get(f"/api/v1/runs/{trained.pk}", **bearer()).json()["pipeline"] == made_by
+    gone = {"path": "team.gone:make_pipeline", "version": "unknown"}
+    assert client.get(f"/api/v1/runs/{failed.pk}", **bearer()).json()["pipeline"] == gone
+    assert client.get(f"/api/v1/runs/{built_in.pk}", **bearer()).json()["pipeline"] is None

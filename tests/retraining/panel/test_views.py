@@ -421,3 +421,21 @@ def test_a_runs_page_shows_how_its_data_was_read_and_each_columns_kind(staff):
         "5 rows without a label left out",
     ):
         assert shown in page, shown  # fmt: skip
+
+
+def test_a_runs_page_names_the_teams_pipeline_and_its_code_version(staff):
+    made_by = {"path": "team.models:make_pipeline", "version": "team-models 1.4.0"}
+    trained = RetrainingRun.objects.create(
+        trigger="manual", status="kept", active=None, estimator="random_forest", lineage={"pipeline": made_by}
+    )
+    failed = RetrainingRun.objects.create(
+        trigger="manual", status="failed", active=None, setup={"pipeline": "team.gone:make_pipeline"}
+    )
+
+    page = staff.get(reverse("panel-run", args=[trained.pk])).content.decode()
+    assert "team.models:make_pipeline" in page
+    assert "team-models 1.4.0" in page
+    assert "random_forest" not in page
+    page = staff.get(reverse("panel-run", args=[failed.pk])).content.decode()
+    assert "team.gone:make_pipeline" in page
+    assert "code version unknown" in page

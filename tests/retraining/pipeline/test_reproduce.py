@@ -58,3 +58,15 @@ def test_the_command_reproduces_a_bootstrapped_model_from_mlflow_and_dvc(good_ch
 def test_the_command_fails_in_one_line_for_a_version_that_is_not_registered(good_champion):
     with pytest.raises(CommandError, match=r"could not read .* version 99"):
         call_command("reproduce", "99")
+
+
+def test_a_reproduction_says_when_the_teams_code_changed_since(settings):
+    from retraining.pipeline.reproduce import Reproduction
+
+    same = Reproduction("3", 10, 0, True, settings.APP_VERSION, "team-models 1.0", "team-models 1.0")
+    changed = Reproduction("3", 10, 2, True, settings.APP_VERSION, "team-models 1.0", "team-models 1.1")
+
+    assert same.describe() == "v3 reproduced: identical outputs on all 10 training and holdout rows"
+    assert changed.describe().endswith(
+        "outputs differ on 2 of 10 rows (team code team-models 1.0 then, team-models 1.1 now)"
+    )

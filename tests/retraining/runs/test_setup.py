@@ -67,6 +67,7 @@ def test_a_field_added_since_takes_its_default_and_an_unknown_one_is_named():
         {"seed": 7},
         {"salt": "another-salt-000"},
         {"kinds": {"year": "categorical"}},
+        {"pipeline": "team.models:make_pipeline"},
     ],
 )
 def test_the_fingerprint_changes_with_what_the_model_is_made_of(change):
@@ -82,6 +83,19 @@ def test_the_fingerprint_changes_with_what_the_model_is_made_of(change):
 )
 def test_the_fingerprint_leaves_out_what_judges_but_does_not_make_the_model(change):
     assert setup(**change).fingerprint == setup().fingerprint
+
+
+def test_a_setup_without_a_team_pipeline_keeps_the_fingerprint_it_had_before_pipelines_existed():
+    # What a champion recorded before the field existed: no retraining just for an upgrade.
+    assert setup().fingerprint == "6e4ca28f6436680133107394ce27a20751b449b12ba08f13edeffdacd6384090"
+
+
+def test_a_team_pipeline_travels_with_the_queued_run(db, settings):
+    settings.TRAINING_PIPELINE = "team.models:make_pipeline"
+
+    run, _ = store.start_run(RetrainingRun.Trigger.API)
+
+    assert TrainingSetup.deserialise(RetrainingRun.objects.get(pk=run.pk).setup).pipeline == settings.TRAINING_PIPELINE
 
 
 def test_the_fingerprint_is_the_same_whatever_the_order_of_the_params():
