@@ -5,12 +5,17 @@ from typing import Any
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from ml.contract import (
     CATEGORICAL,
@@ -23,7 +28,7 @@ from ml.contract import (
     SCALE,
 )
 from ml.features import feature_columns, prepare_features
-from ml.task import CLASSIFICATION
+from ml.task import CLASSIFICATION, REGRESSION, Task
 
 ESTIMATORS: dict[str, type] = {
     "random_forest": RandomForestClassifier,
@@ -31,6 +36,15 @@ ESTIMATORS: dict[str, type] = {
     "logistic_regression": LogisticRegression,
     "decision_tree": DecisionTreeClassifier,
 }
+# The same names for a regression: each estimator's regressor ("logistic_regression" is then the
+# linear model, least squares).
+REGRESSORS: dict[str, type] = {
+    "random_forest": RandomForestRegressor,
+    "gradient_boosting": HistGradientBoostingRegressor,
+    "logistic_regression": LinearRegression,
+    "decision_tree": DecisionTreeRegressor,
+}
+BY_TASK: dict[str, dict[str, type]] = {CLASSIFICATION.name: ESTIMATORS, REGRESSION.name: REGRESSORS}
 
 
 # Per categorical column, the most frequent values kept as categories of their own; the rest are
@@ -43,13 +57,20 @@ class TrainingError(ValueError):
 
 
 def build_pipeline(
-    frame: pd.DataFrame, target: str, estimator: str, params: dict[str, Any], seed: int, exclude: Iterable[str] = ()
+    frame: pd.DataFrame,
+    target: str,
+    estimator: str,
+    params: dict[str, Any],
+    seed: int,
+    exclude: Iterable[str] = (),
+    task: Task = CLASSIFICATION,
 ) -> Pipeline:
-    if estimator not in ESTIMATORS:
-        known = ", ".join(sorted(ESTIMATORS))
+    estimators = BY_TASK[task.name]
+    if estimator not in estimators:
+        known = ", ".join(sorted(estimators))
         raise TrainingError(f"unknown estimator {estimator!r}: choose one of {known}")
     numeric, categorical = feature_columns(frame, target, exclude)
-    estimator_class = ESTIMATORS[estimator]
+    estimator_class = estimators[estimator]
     params = dict(params)
     if "random_state" in estimator_class().get_params():
         params.setdefault("random_state", seed)
@@ -90,16 +111,17 @@ def train(
     seed: int,
     exclude: Iterable[str] = (),
     features: pd.DataFrame | None = None,
+    task: Task = CLASSIFICATION,
 ) -> Pipeline:
     """Fit on every column but the target and `exclude`: those are never model inputs.
 
     `features` are `prepare_features(frame, target, exclude)`, when the caller has them already.
     """
     exclude = list(exclude)
-    pipeline = build_pipeline(frame, target, estimator, params, seed, exclude)
+    pipeline = build_pipeline(frame, target, estimator, params, seed, exclude, task)
     features = prepare_features(frame, target, exclude) if features is None else features
     try:
-        pipeline.fit(features, CLASSIFICATION.labels(frame[target]))
+        pipeline.fit(features, task.labels(frame[target]))
     except (TypeError, ValueError) as exc:
         raise TrainingError(f"training {estimator} failed: {exc}") from None
     return pipeline

@@ -1,0 +1,141 @@
+"""Numeric targets through the pipeline: the task inferred and said, trained and judged as a
+regression, and a champion of another task left in place."""
+
+import numpy as np
+import pytest
+
+from demo import datasets
+from retraining.models import RetrainingRun
+from retraining.runs.setup import TrainingSetup
+from tests.support.in_memory import memory_resources, run_in_memory
+from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS, publish_frame, run_pipeline
+
+
+@pytest.fixture
+def priced(settings):
+    settings.TARGET_COLUMN = "price"
+    settings.DATA_ID_COLUMN = ""
+    settings.TASK = ""
+    return settings
+
+
+def houses(rows: int = 1200, seed: int = 5):
+    return datasets.houses(rows, seed)
+
+
+def test_a_float_target_is_learnt_as_a_regression_and_the_run_says_why(priced):
+    resources = memory_resources(houses())
+
+    state = run_in_memory(resources, GOOD_PARAMS)
+
+    assert state.status == "deployed", state.reasons
+    assert state.task.task.name == "regression"
+    assert "non-integer" in state.task.reason
+    assert state.reading["task"]["name"] == "regression"
+    assert set(state.challenger.score.metrics) == {"rmse", "mae", "r2"}
+    assert state.challenger.score.metrics["r2"] > 0.5
+    assert "better than always answering the mean" in state.reasons[0]
+    assert resources.deployments.served[-1].data_version["task"] == "regression"
+    assert resources.models.tags[state.challenger.version]["data.task"] == "regression"
+    # Served numbers, not classes.
+    model = resources.models.models[state.challenger.version]
+    assert not hasattr(model, "predict_proba")
+
+
+def test_price_in_thousands_is_a_classification_with_a_warning_naming_task_regression(priced):
+    frame = houses()
+    frame["price"] = (frame["price"] * 1000) // 30_000
+    assert 10 <= frame["price"].nunique() <= 50
+
+    state = run_in_memory(memory_resources(frame), GOOD_PARAMS)
+
+    assert state.task.task.name == "classification"
+    warnings = state.validation.warnings
+    assert any("TASK=regression" in w and "'price'" in w for w in warnings), warnings
+    assert state.reading["task"]["warning"] in warnings
+
+
+def test_declared_regression_on_whole_numbers_and_max_classes_only_for_classification(priced):
+    frame = houses()
+    frame["price"] = frame["price"].round().astype(int)  # hundreds of whole values
+    priced.TASK = "regression"
+
+    state = run_in_memory(memory_resources(frame), GOOD_PARAMS)
+
+    assert state.status == "deployed", state.reasons
+    assert state.task.reason == "declared by TASK=regression"
+    priced.TASK = "classification"
+    refused = run_in_memory(memory_resources(frame), GOOD_PARAMS)
+    assert refused.status == "rejected"
+    assert "more than MAX_CLASSES=50" in refused.reasons[0]
+
+
+def test_a_task_change_between_champion_and_data_fails_the_run_and_the_champion_stays(priced):
+    frame = houses()
+    coarse = frame.assign(price=(frame["price"] // 100).clip(upper=4).astype(int))
+    resources = memory_resources(coarse)
+    first = run_in_memory(resources, GOOD_PARAMS)
+    assert first.status == "deployed"
+    assert first.task.task.name == "classification"
+
+    resources.source.frame = frame  # the same houses, priced to the cent
+    state = run_in_memory(resources, GOOD_PARAMS)
+
+    assert state.status == "failed"
+    assert state.challenger is None
+    assert "the data's task is regression" in state.reasons[0]
+    assert f"champion v{first.challenger.version} is a classification model" in state.reasons[0]
+    assert "TASK=classification" in state.reasons[0]
+    assert [c.version for c in resources.deployments.served] == [first.challenger.version]
+
+
+def test_a_better_regressor_is_deployed_and_an_equal_one_is_kept_by_the_gate(priced):
+    resources = memory_resources(houses(2000))
+    weak = run_in_memory(resources, WEAK_PARAMS)
+    assert weak.status == "deployed", weak.reasons
+
+    resources.source.frame = houses(2001)
+    better = run_in_memory(resources, GOOD_PARAMS)
+
+    assert better.status == "deployed", better.reasons
+    comparison = better.verdict.paired
+    assert comparison.metric == "rmse"
+    assert comparison.difference < 0
+    assert "squared errors" in comparison.p_method
+    assert any("rmse: challenger" in r and "passed" in r for r in better.reasons)
+
+    resources.source.frame = houses(2002)
+    same = run_in_memory(resources, GOOD_PARAMS)
+    assert same.status == "kept", same.reasons
+
+
+def test_the_task_is_fingerprinted_only_when_declared(priced):
+    inferred = TrainingSetup.from_settings()
+    priced.TASK = "regression"
+    declared = TrainingSetup.from_settings()
+
+    assert inferred.task == ""
+    assert inferred.fingerprint != declared.fingerprint
+    assert inferred.differences(declared) == ["task"]
+    assert TrainingSetup.deserialise(declared.serialise()).task == "regression"
+
+
+def test_a_regression_registry_bootstraps_and_retrains_through_mlflow_and_dvc(
+    transactional_db, demo_registry, model_name, served_model, settings
+):
+    settings.DEMO_DATASET, settings.TARGET_COLUMN, settings.TASK = "houses", "price", ""
+    settings.TRAINING_PARAMS = WEAK_PARAMS
+    publish_frame(datasets.batch("houses", 1).head(400))
+    first = run_pipeline(RetrainingRun.Trigger.BOOTSTRAP)
+    assert first.status == RetrainingRun.Status.DEPLOYED, (first.error, first.reasons)
+    assert first.lineage["task"]["name"] == "regression"
+    assert set(first.challenger_metrics) == {"rmse", "mae", "r2"}
+
+    settings.TRAINING_PARAMS = GOOD_PARAMS
+    publish_frame(datasets.batch("houses", 2))
+    second = run_pipeline()
+
+    assert second.status == RetrainingRun.Status.DEPLOYED, (second.error, second.reasons)
+    assert second.comparison["metric"] == "rmse"
+    assert second.challenger_metrics["rmse"] < second.champion_metrics["rmse"]
+    assert np.isfinite(second.challenger_metrics["rmse"])
