@@ -121,7 +121,7 @@ def test_the_task_is_fingerprinted_only_when_declared(priced):
 
 
 def test_a_regression_registry_bootstraps_and_retrains_through_mlflow_and_dvc(
-    transactional_db, demo_registry, model_name, served_model, settings
+    transactional_db, demo_registry, model_name, served_model, settings, client, staff_user
 ):
     settings.DEMO_DATASET, settings.TARGET_COLUMN, settings.TASK = "houses", "price", ""
     settings.TRAINING_PARAMS = WEAK_PARAMS
@@ -139,3 +139,14 @@ def test_a_regression_registry_bootstraps_and_retrains_through_mlflow_and_dvc(
     assert second.comparison["metric"] == "rmse"
     assert second.challenger_metrics["rmse"] < second.champion_metrics["rmse"]
     assert np.isfinite(second.challenger_metrics["rmse"])
+
+    # The panel shows the regression's runs and what is served without failing on them.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    client.force_login(staff_user)
+    for page in ("", "runs/", f"runs/{second.pk}/", "monitoring/", "live.json", "chart.json", "deployments/"):
+        response = client.get(f"/panel/{page}")
+        assert response.status_code == 200, (page, response.content[:300])
+    assert b"rmse" in client.get(f"/panel/runs/{second.pk}/").content
