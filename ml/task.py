@@ -68,6 +68,8 @@ REGRESSION = Task(
     primary="rmse",
 )
 TASKS = {task.name: task for task in (CLASSIFICATION, REGRESSION)}
+# Every task's metrics, in the order they are shown: what a model's holdout scores may be.
+ALL_METRICS = (*CLASSIFICATION.metrics, *REGRESSION.metrics)
 
 
 def named(name: str) -> Task:

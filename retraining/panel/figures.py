@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ml.drift import drift
-from ml.task import CLASSIFICATION
+from ml.task import ALL_METRICS
 from predictor import predlog
 from predictor.api import report as api
 from predictor.models import Deployment, DriftCheck
@@ -121,9 +121,7 @@ def page(deployment: Deployment | None, now: datetime | None = None) -> dict[str
 def _quality_rows(entry: dict[str, Any]) -> dict[str, Any]:
     """One version's table: each metric's holdout score beside its live figure per window."""
     live = entry["live"]
-    names = [
-        n for n in CLASSIFICATION.metrics if n in entry["holdout"] or any(n in w["metrics"] for w in live.values())
-    ]
+    names = [n for n in ALL_METRICS if n in entry["holdout"] or any(n in w["metrics"] for w in live.values())]
     return {
         "version": entry["version"],
         "serving": entry["serving"],

@@ -150,3 +150,8 @@ def test_a_regression_registry_bootstraps_and_retrains_through_mlflow_and_dvc(
         response = client.get(f"/panel/{page}")
         assert response.status_code == 200, (page, response.content[:300])
     assert b"rmse" in client.get(f"/panel/runs/{second.pk}/").content
+    chart = client.get("/panel/chart.json").json()
+    assert chart["metrics"][:3] == ["rmse", "mae", "r2"]
+    assert chart["lower_is_better"] == ["mae", "rmse"]
+    served = client.get("/panel/live.json").json()["served"]
+    assert set(served["metrics"]) == {"rmse", "mae", "r2"}
