@@ -114,7 +114,9 @@ def page(deployment: Deployment | None, now: datetime | None = None) -> dict[str
         "volume": [{"version": v, **{window: volume[window].get(v, 0) for window in volume}} for v in versions],
         "hourly": selectors.hourly_volume(now),
         "log_sample": settings.PREDICTION_LOG_SAMPLE,
-        "mix": _mix(deployment, now) if deployment is not None else None,
+        # A class mix for a classifier; a regression's predictions are numbers, watched as a
+        # distribution by the drift check ("predictions" in the drift chart).
+        "mix": _mix(deployment, now) if deployment is not None and not _regression(deployment) else None,
     }
 
 
@@ -135,6 +137,10 @@ def _quality_rows(entry: dict[str, Any]) -> dict[str, Any]:
             for name in names
         ],
     }
+
+
+def _regression(deployment: Deployment) -> bool:
+    return predlog.version_task(deployment.version, deployment.data_version).name == "regression"
 
 
 def _mix(deployment: Deployment, now: datetime) -> dict[str, Any]:

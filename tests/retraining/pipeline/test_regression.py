@@ -1,14 +1,21 @@
 """Numeric targets through the pipeline: the task inferred and said, trained and judged as a
 regression, and a champion of another task left in place."""
 
+import json
+from datetime import timedelta
+
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from demo import datasets
+from predictor import predlog
+from predictor.serving.holder import holder
 from retraining.models import RetrainingRun
 from retraining.runs.setup import TrainingSetup
 from tests.support.in_memory import memory_resources, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS, publish_frame, run_pipeline
+from tests.support.predlog import predict
 
 
 @pytest.fixture
@@ -121,7 +128,7 @@ def test_the_task_is_fingerprinted_only_when_declared(priced):
 
 
 def test_a_regression_registry_bootstraps_and_retrains_through_mlflow_and_dvc(
-    transactional_db, demo_registry, model_name, served_model, settings, client, staff_user
+    prediction_log, demo_registry, model_name, served_model, settings, client, staff_user
 ):
     settings.DEMO_DATASET, settings.TARGET_COLUMN, settings.TASK = "houses", "price", ""
     settings.TRAINING_PARAMS = WEAK_PARAMS
@@ -155,3 +162,23 @@ def test_a_regression_registry_bootstraps_and_retrains_through_mlflow_and_dvc(
     assert chart["lower_is_better"] == ["mae", "rmse"]
     served = client.get("/panel/live.json").json()["served"]
     assert set(served["metrics"]) == {"rmse", "mae", "r2"}
+
+    # Served as numbers, logged, given numeric feedback, watched as live RMSE on the Monitoring page.
+    holder().sync()
+    frame = datasets.houses(60, seed=77)
+    rows = [{k: v for k, v in row.items() if k != "price"} for row in frame.to_dict("records")]
+    ids = predict(client, rows)
+    assert prediction_log.flush(timeout=30)
+    feedback = [{"prediction_id": i, "label": float(p)} for i, p in zip(ids, frame["price"], strict=True)]
+    response = client.post("/api/v1/feedback", json.dumps({"feedback": feedback}), content_type="application/json")
+    assert response.json() == {"recorded": 60}
+    refused = client.post(
+        "/api/v1/feedback", json.dumps({"prediction_id": ids[0], "label": "dear"}), content_type="application/json"
+    )
+    assert refused.status_code == 400
+    page = client.get("/panel/monitoring/")
+    assert page.status_code == 200
+    live = predlog.live_metrics(second.model_version, timezone.now() - timedelta(days=1))
+    assert live["labels"] == 60
+    assert live["metrics"]["rmse"]["low"] < live["metrics"]["rmse"]["value"] < live["metrics"]["rmse"]["high"]
+    assert f"{live['metrics']['rmse']['value']:.3f}".encode() in page.content
