@@ -6,6 +6,7 @@ deployment is found when the process starts, not hours later in the middle of a 
 
 import json
 import os
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -67,6 +68,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", re.ASCII)
+
+
+def env_dotted_list(name: str, example: str) -> list[str]:
+    """Comma-separated dotted Python names (modules, types), each checked to be one."""
+    names = env_list(name, [])
+    for item in names:
+        if not _DOTTED.fullmatch(item):
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a dotted Python name (e.g. {example})")
+    return names
 
 
 def env_json_object(name: str, default: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import (
     app_version,
     env_bool,
+    env_dotted_list,
     env_float,
     env_int,
     env_json_object,
@@ -289,6 +290,9 @@ PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000, minimum=1)
 # Serve a recognised pipeline through predictor/serving/inference.py (checked equal at load) rather
 # than through scikit-learn's own predict_proba and its per-call overhead.
 COMPILED_INFERENCE = env_bool("COMPILED_INFERENCE", True)
+# Types a model file may hold beyond scikit-learn's (predictor/serving/allowlist.py): type paths or
+# module prefixes. What a model file itself lists as trusted is never read.
+MODEL_TRUSTED_TYPES = env_dotted_list("MODEL_TRUSTED_TYPES", "mypkg.transformers.Clip or mypkg")
 MODEL_POLL_INTERVAL = env_float("MODEL_POLL_INTERVAL", 2.0, minimum=0.1)
 REGISTRY_SYNC_INTERVAL = env_float("REGISTRY_SYNC_INTERVAL", 20.0, minimum=0.1)
 ROLLBACK_BAKE_WINDOW = env_int("ROLLBACK_BAKE_WINDOW", 15 * 60, minimum=0)

@@ -8,18 +8,21 @@ every holdout row that a compared model trained on, so no model is scored on a r
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from ml.keys import SplitKey, row_hashes
-from ml.split import Exclusion, TrainingRows, exclude_trained_on
+from ml.split import NONE_TRAINED_ON, Exclusion, TrainingRows, exclude_trained_on
 
 TRAINING_ROWS = "training_rows.bin"
 SPLIT_KEY = "split_key.json"
 RECORD = "lineage.json"
 _ARTIFACT_ONLY = frozenset({"columns", "declared"})
+# Why a model's training rows can be unknown.
+UNKNOWN = "training rows unknown (registered by hand, or logged before they were recorded)"
 
 
 class Artifacts(Protocol):
@@ -92,22 +95,47 @@ def trained_on(models: Artifacts, version: str) -> TrainingRows | None:
     return TrainingRows.from_bytes(key, data) if data is not None else None
 
 
+@dataclass(frozen=True)
+class Unseen:
+    """The holdout rows a model of unknown training rows can be proved never to have seen (True
+    per row), and how they were found ("12 of the 80 holdout rows were first published after ...")."""
+
+    rows: np.ndarray
+    how: str
+
+    @property
+    def count(self) -> int:
+        return int(self.rows.sum())
+
+    def reason(self, name: str) -> str:
+        return f"{name}'s {UNKNOWN}: {self.how}; it is compared on those rows only"
+
+
 def exclusion(
     holdout: pd.DataFrame,
     compared: Mapping[str, TrainingRows | None],
     keys: Mapping[SplitKey, np.ndarray] | None = None,
+    unseen: Mapping[str, Unseen] | None = None,
 ) -> Exclusion:
     """The holdout rows no compared model trained on. A model whose training rows are unknown
-    cannot be checked row by row: the run says so, and relies on the inherited split key for it.
+    (None) cannot be checked row by row: it is compared only on the rows `unseen` proves it never
+    saw, and on none without an entry there; never on rows merely assumed clean.
     `keys`: the holdout rows' keys already computed, by split key (exclude_trained_on)."""
     known = {name: rows for name, rows in compared.items() if rows is not None}
     result = exclude_trained_on(holdout, known, keys)
-    for name, rows in compared.items():
-        if rows is None:
-            result.reasons.append(
-                f"{name}'s training rows are unknown (it was logged before they were recorded): only the "
-                "inherited split key keeps its training rows out of this holdout"
-            )
+    unknown = [name for name, rows in compared.items() if rows is None]
+    if unknown:
+        # That sentence speaks of every compared model: not true of one whose rows are unknown.
+        none = NONE_TRAINED_ON.format(total=len(holdout))
+        result.reasons[:] = [reason for reason in result.reasons if reason != none]
+    for name in unknown:
+        proved = (unseen or {}).get(name) or Unseen(
+            np.zeros(len(holdout), dtype=bool), f"0 of the {len(holdout)} holdout rows can be proved new to it"
+        )
+        result.excluded[name] = len(holdout) - proved.count
+        result.unknown.append(name)
+        result.clean &= proved.rows
+        result.reasons.append(proved.reason(name))
     return result
 
 
@@ -117,6 +145,7 @@ def exclusion_record(result: Exclusion) -> dict[str, Any]:
         "rows": len(result.clean),
         "clean": result.clean_rows,
         "excluded": dict(result.excluded),
+        "unknown": list(result.unknown),
         "reasons": list(result.reasons),
     }
 

@@ -20,6 +20,8 @@ import pandas as pd
 from ml.keys import DEFAULT_SALT, SplitError, SplitKey, keys_from_bytes, keys_to_bytes, row_hashes, row_keys
 
 _UNIT = 2.0**-53
+# What an exclusion says when no compared model of known training rows saw a holdout row.
+NONE_TRAINED_ON = "no compared model was trained on any of the {total} holdout rows"
 
 
 def non_features(target: str, id_column: str | None = None, exclude: Iterable[str] = ()) -> list[str]:
@@ -160,6 +162,8 @@ class Exclusion:
     clean: np.ndarray
     excluded: dict[str, int] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    # The compared models whose training rows are unknown: their rows were excluded unless proved unseen.
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def clean_rows(self) -> int:
@@ -201,17 +205,17 @@ def exclude_trained_on(
         else:
             if rows.key not in known:
                 known[rows.key] = row_keys(holdout, rows.key)
-            seen = _among(known[rows.key], rows.keys)
+            seen = among(known[rows.key], rows.keys)
             if seen.any():
                 exclusion.reasons.append(f"{name} was trained on {seen.sum()} of the {total} holdout rows: excluded")
         exclusion.excluded[name] = int(seen.sum())
         clean &= ~seen
     if not exclusion.reasons:
-        exclusion.reasons.append(f"no compared model was trained on any of the {total} holdout rows")
+        exclusion.reasons.append(NONE_TRAINED_ON.format(total=total))
     return exclusion
 
 
-def _among(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def among(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """`np.isin(values, keys)`; a binary search in `keys` when they are sorted, as a model's
     training rows are, instead of sorting both together."""
     if len(keys) == 0 or len(values) == 0:

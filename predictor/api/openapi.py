@@ -115,6 +115,35 @@ def predict_body(columns: list[Any] | None) -> dict[str, Any]:
     }
 
 
+_SERVED_MODEL = {
+    "type": "object",
+    "required": ["name", "version", "run_id", "serving", "inference", "input_schema"],
+    "properties": {
+        "name": {"type": "string"},
+        "version": {"type": "string"},
+        "run_id": {"type": "string"},
+        "since": {"type": ["string", "null"], "format": "date-time"},
+        "source": {"type": ["string", "null"]},
+        "metrics": {"type": "object"},
+        "data_version": {"type": "object"},
+        "task": {"type": "string", "enum": ["classification", "regression"]},
+        "classes": {"type": ["array", "null"], "items": {}},
+        "serving": {
+            "type": "string",
+            "enum": ["compiled", "model"],
+            "description": (
+                "compiled: a pipeline of a shape the product knows, served from its arrays (checked at load to give "
+                "exactly the model's own probabilities, or a regressor's predictions); model: any other model, "
+                "through its own predict_proba or predict."
+            ),
+        },
+        "inference": {"type": "string", "description": "How the model is served, and why not compiled when it is not."},
+        "input_schema": {"type": "object", "additionalProperties": True},
+    },
+    "additionalProperties": True,
+}
+
+
 _ANSWERED = {
     "model": {
         "type": "object",
@@ -290,7 +319,7 @@ PATHS: dict[str, Any] = {
             "tags": ["serving"],
             "summary": "The served model: version, metrics, data version and input schema",
             "responses": {
-                "200": _answer("The served model.", {"type": "object", "additionalProperties": True}),
+                "200": _answer("The served model.", _SERVED_MODEL),
                 "503": _answer("No model deployed yet."),
                 **_KEYED,
             },

@@ -226,6 +226,7 @@ def model(request: HttpRequest) -> HttpResponse:
             "data_version": deployment.data_version if deployment else {},
             "task": served.task,
             "classes": served.classes.tolist() if served.classes is not None else None,
+            "serving": served.serving,
             "inference": served.inference,
             "input_schema": {
                 "columns": [

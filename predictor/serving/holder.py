@@ -64,6 +64,11 @@ class ServedModel:
     # Datetime columns a client sends as dates, read as the parts the model was trained on.
     dates: dict[str, bool] = field(default_factory=dict)
 
+    @property
+    def serving(self) -> str:
+        """ "compiled" when the pipeline is served from its arrays, "model" through its own methods."""
+        return "compiled" if self.compiled is not None else "model"
+
 
 def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> ServedModel:
     categories = known_categories(loaded.model)

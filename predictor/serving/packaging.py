@@ -12,7 +12,9 @@ logger = logging.getLogger(__name__)
 def skops_trusted_types(model: Any) -> list[str]:
     """The types MLflow must be told to trust to load the model's skops file back: listed from
     the model's objects (predictor/serving/trust.py), so that MLflow's save is the one serialization; from
-    a dump, as skops itself lists them, for a model holding an object that walk does not know."""
+    a dump, as skops itself lists them, for a model holding an object that walk does not know.
+    MLflow's save checks the file against this list; the app never reads it back: it loads every
+    model with its own allowlist (predictor/serving/allowlist.py)."""
     import skops.io
 
     from predictor.serving.trust import untrusted_types

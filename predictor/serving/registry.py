@@ -13,12 +13,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from ml.contract import known_categories
+from predictor.serving import allowlist
 from predictor.serving.packaging import pip_requirements, signature_rows, skops_trusted_types
 
 logger = logging.getLogger(__name__)
@@ -203,15 +205,19 @@ class LoadedVersion:
 def import_loaders() -> None:
     """Import what load_version needs (seconds of imports): done once in gunicorn's master, so
     forked workers load a new version in the time the model itself takes."""
-    import mlflow.sklearn  # noqa: F401
+    import skops.io  # noqa: F401
     from mlflow.models import Model  # noqa: F401
 
     _mlflow()
 
 
 def load_version(version: str) -> LoadedVersion:
-    """Download one registered version once and load the model, its signature and example."""
-    import mlflow.sklearn
+    """Download one registered version once and load the model, its signature and example.
+
+    Every model the app loads (serving, the pipeline's comparison, reproduce) is loaded here, with
+    the app's own allowlist of types (predictor/serving/allowlist.py), never with the list of
+    trusted types the model file records, nor with code shipped beside it.
+    """
     from mlflow.models import Model
 
     mlflow = _mlflow()
@@ -219,7 +225,9 @@ def load_version(version: str) -> LoadedVersion:
     try:
         path = mlflow.artifacts.download_artifacts(artifact_uri=uri)
         meta = Model.load(path)
-        model = mlflow.sklearn.load_model(path)
+        if "sklearn" not in meta.flavors:
+            raise allowlist.UntrustedModel("it is not a scikit-learn model (no sklearn flavor in its MLmodel file)")
+        model = allowlist.load_model(path, meta.flavors["sklearn"])
         example = meta.load_input_example(path)
     except Exception as exc:
         raise RegistryError(f"could not load {settings.MODEL_NAME} version {version}: {exc}") from exc
@@ -298,6 +306,16 @@ def model_version(version: str) -> ModelVersionInfo:
         metrics=dict(run.data.metrics) if run else {},
         params=dict(run.data.params) if run else {},
     )
+
+
+def registered_at(version: str) -> datetime:
+    """When a version was registered, as the model registry recorded it (whoever registered it)."""
+    client = _client()
+    try:
+        mv = client.get_model_version(settings.MODEL_NAME, str(version))
+    except Exception as exc:
+        raise RegistryError(f"could not read {settings.MODEL_NAME} version {version}: {exc}") from exc
+    return datetime.fromtimestamp(int(mv.creation_timestamp) / 1000, tz=UTC)
 
 
 def champion_version() -> str | None:

@@ -22,6 +22,10 @@ class BadData(DataError):
     """The data itself is unfit to read (not in its format, no rows, a column named twice): reject it."""
 
 
+class NotTracked(DataError):
+    """The dataset's path is not tracked at a commit (one made before it was first published)."""
+
+
 class DataUnavailable(DataError):
     """The registry or its DVC remote did not answer: worth trying again later, unlike bad data."""
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
-from retraining.data.base import BadData, DataError, DatasetVersion, one_line
+from retraining.data.base import BadData, DataError, DatasetVersion, NotTracked, one_line
 from retraining.data.schema import DeclaredSchema
 from retraining.data.source import _FULL_SHA, DvcRegistrySource, with_declared
 from retraining.data.vcs import tracked_out
@@ -52,10 +52,17 @@ class FolderSource(DvcRegistrySource):
         """The folder's md5 as DVC records it; with a glob, a change to any file of the folder is a
         new version (the pull's fingerprint then finds the same rows when none of the matching changed)."""
         git_dir, sha = self._resolve_url_rev() if self.is_url else self._resolve_local_rev()
+        return self._version_at(git_dir, sha)
+
+    def _version_at(self, git_dir: Path, sha: str) -> DatasetVersion:
         md5, size = tracked_out(git_dir, sha, self.folder, directory=True) or self._folder_via_dvc(sha)
         return DatasetVersion(
             source=self.source, path=self.path, rev=sha, md5=md5, size=size, schema=self.schema_id(git_dir, sha)
         )
+
+    def _tracking_files(self) -> list[str]:
+        folder = PurePosixPath(self.folder)
+        return [*(f"{holder}.dvc" for holder in [folder, *list(folder.parents)[:-1]]), ":(glob)**/dvc.lock"]
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
         if (version.source, version.path) != (self.source, self.path):
@@ -134,7 +141,7 @@ class FolderSource(DvcRegistrySource):
             fs = self._filesystem(sha)
             info = fs.info(self.folder)
         except FileNotFoundError:
-            raise DataError(f"{self.folder} is not tracked by DVC in {where}") from None
+            raise NotTracked(f"{self.folder} is not tracked by DVC in {where}") from None
         except DataError:
             raise
         except Exception as exc:

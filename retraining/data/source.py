@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,6 +26,7 @@ from retraining.data.base import (
     DataError,
     DatasetVersion,
     DataUnavailable,
+    NotTracked,
     check_tracked_path,
     default_cache_dir,
     file_md5,
@@ -64,10 +66,55 @@ class DvcRegistrySource:
 
     def version(self) -> DatasetVersion:
         git_dir, sha = self._resolve_url_rev() if self.is_url else self._resolve_local_rev()
+        return self._version_at(git_dir, sha)
+
+    def _version_at(self, git_dir: Path, sha: str) -> DatasetVersion:
         md5, size = tracked_out(git_dir, sha, self.path) or self._tracked_out_via_dvc(sha)
         return DatasetVersion(
             source=self.source, path=self.path, rev=sha, md5=md5, size=size, schema=self.schema_id(git_dir, sha)
         )
+
+    def published(self, version: DatasetVersion, until: datetime) -> list[DatasetVersion]:
+        """Every version of this dataset committed at or before `until` in the history of
+        `version`'s commit, oldest first, each once: the data a model registered at `until` could
+        have been trained on. The commit's time is when a version was published; git keeps it to
+        the second, so a version committed in `until`'s own second counts as published before."""
+        git_dir = self._full_history(version.rev) if self.is_url else Path(self.source)
+        log = git(
+            ["log", "--reverse", "--format=%H %ct", version.rev, "--", *self._tracking_files()],
+            git_dir,
+            error=f"could not read the history of {self.path} in data registry {self.source}",
+        ).stdout
+        found: dict[tuple[str, str | None], DatasetVersion] = {}
+        for line in log.splitlines():
+            sha, seconds = line.split()
+            if int(seconds) > until.timestamp():
+                continue
+            try:
+                earlier = self._version_at(git_dir, sha)
+            except NotTracked:
+                continue  # a commit from before the dataset was first published
+            found.setdefault((earlier.md5, earlier.schema), earlier)
+        return list(found.values())
+
+    def _tracking_files(self) -> list[str]:
+        """What may track this path in git: a `.dvc` file beside it or beside a folder holding it,
+        or a `dvc.lock` (a pipeline's output)."""
+        tracked = PurePosixPath(self.path)
+        holders = [tracked, *list(tracked.parents)[:-1]]
+        return [*(f"{holder}.dvc" for holder in holders), ":(glob)**/dvc.lock"]
+
+    def _full_history(self, sha: str) -> Path:
+        """The mirror of a remote registry with the whole history of `sha`: checking for new data
+        fetches only the newest commit."""
+        mirror = self._mirror()
+        if git(["rev-parse", "--is-shallow-repository"], mirror).stdout.strip() == "true":
+            fetch = ["fetch", "--quiet", "--unshallow", "--no-tags", "--no-write-fetch-head", self.repo, sha]
+            try:
+                git(fetch, mirror, error=f"could not fetch the history of data registry {self.repo}", timeout=300)
+            except DataError as exc:
+                raise DataUnavailable(str(exc)) from None
+        return mirror
 
     def schema_id(self, git_dir: Path, sha: str) -> str | None:
         """The git object id of the data's schema file at the commit, or None: one git call."""
@@ -159,7 +206,7 @@ class DvcRegistrySource:
             finally:
                 fs.close()
         except FileNotFoundError:
-            raise DataError(f"{self.path} is not tracked by DVC in {where}") from None
+            raise NotTracked(f"{self.path} is not tracked by DVC in {where}") from None
         except Exception as exc:
             raise DataError(f"DVC could not read {self.path} in {where}: {one_line(str(exc))}") from exc
         md5 = (info.get("dvc_info") or {}).get("md5")
@@ -237,6 +284,10 @@ class FileSource:
         beside = self.path.with_name(self.path.name + SUFFIX)
         schema = file_md5(beside) if beside.is_file() else None
         return DatasetVersion(source=str(self.path), path="", rev="", md5=md5, size=stat.st_size, schema=schema)
+
+    def published(self, version: DatasetVersion, until: datetime) -> None:
+        """None: a plain file keeps no history of when its rows were published."""
+        return None
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
         """The file parsed as it is read and hashed, in one pass: never held whole in memory beside

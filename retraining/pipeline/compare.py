@@ -3,7 +3,8 @@ and, when the challenger is kept, the champion against the one it replaced (roll
 
 Rows a compared model trained on are found through the training-row keys each model keeps
 (ml/lineage.py) and dropped before any model is scored; with too few rows left, no
-decision is made on contaminated ones.
+decision is made on contaminated ones. A model whose training rows are unknown (registered by
+hand) is compared only on rows first published after it was registered (published.py).
 """
 
 from dataclasses import replace
@@ -17,8 +18,11 @@ from ml import lineage
 from ml.evaluate import Score, evaluate, restrict
 from ml.gate.policy import Decision, decide, paired_comparison, regressed
 from ml.keys import SplitKey
+from ml.lineage import Unseen
 from ml.positive import classes, label_changes
+from ml.split import Exclusion
 from ml.task import CLASSIFICATION, Task
+from retraining.pipeline.published import Published, too_few_unseen
 from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import Champion, RunState, Verdict
 
@@ -34,13 +38,15 @@ def compare(state: RunState, resources: Resources) -> RunState:
     if champion is None:
         comparison = judge(state.policy, state.setup.target, state.holdout, state.challenger.score, None, task)
         return _compared(state, comparison)
+    published = Published(state, resources)
     compared = {
         f"challenger v{state.challenger.version}": state.trained_on,
         f"champion v{champion.version}": lineage.trained_on(resources.models, champion.version),
     }
-    exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state))
+    unseen = _unseen(published, compared, {f"champion v{champion.version}": champion.version})
+    exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state), unseen)
     record = lineage.exclusion_record(exclusion)
-    too_few = exclusion.too_few(state.setup.min_clean_holdout_rows)
+    too_few = _too_few(exclusion, unseen, state.setup.min_clean_holdout_rows)
     if too_few is not None:
         decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])
         return _compared(state, Verdict(decision, exclusion=record))
@@ -57,25 +63,43 @@ def compare(state: RunState, resources: Resources) -> RunState:
     state = replace(state, challenger=challenger, labels=labels)
     previous = resources.deployments.previous(champion) if not comparison.decision.deploy else None
     if previous is not None:
-        comparison = _regression(state, resources, comparison, compared, previous, exclusion.clean)
+        comparison = _regression(state, resources, published, comparison, compared, unseen, previous, exclusion.clean)
     return _compared(state, comparison)
+
+
+def _unseen(published: Published, compared: dict[str, Any], versions: dict[str, str]) -> dict[str, Unseen]:
+    """For each compared model of unknown training rows, the holdout rows it can be proved never to have seen."""
+    return {name: published.unseen(versions[name]) for name in versions if compared[name] is None}
+
+
+def _too_few(exclusion: Exclusion, unseen: dict[str, Unseen], minimum: int) -> str | None:
+    """Why no decision can be made on these rows: first a model of unknown training rows with too
+    few rows it can be proved never to have seen; None when there are enough clean rows."""
+    for name, proved in unseen.items():
+        if proved.count < minimum:
+            return too_few_unseen(proved, name, minimum)
+    return exclusion.too_few(minimum)
 
 
 def _regression(
     state: RunState,
     resources: Resources,
+    published: Published,
     comparison: Verdict,
     compared: dict[str, Any],
+    unseen: dict[str, Unseen],
     previous: Champion,
     scored: np.ndarray,
 ) -> Verdict:
-    """The champion against the one it replaced, on rows none of the three models trained on.
-    A version replaced or rolled away from recently needs the stricter return level to come back."""
-    previous_rows = lineage.trained_on(resources.models, previous.version)
-    compared = {**compared, f"previous champion v{previous.version}": previous_rows}
-    exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state))
+    """The champion against the one it replaced, on rows none of the three models trained on (nor
+    may have, when its training rows are unknown). A version replaced or rolled away from recently
+    needs the stricter return level to come back."""
+    name = f"previous champion v{previous.version}"
+    compared = {**compared, name: lineage.trained_on(resources.models, previous.version)}
+    unseen = {**unseen, **_unseen(published, compared, {name: previous.version})}
+    exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state), unseen)
     record = {**comparison.exclusion, "rollback": lineage.exclusion_record(exclusion)}
-    too_few = exclusion.too_few(state.setup.min_clean_holdout_rows)
+    too_few = _too_few(exclusion, unseen, state.setup.min_clean_holdout_rows)
     if too_few is not None:
         comparison.decision.reasons.append(f"no rollback check: {too_few}")
         return replace(comparison, exclusion=record)

@@ -19,6 +19,7 @@ from ml.features import prepare_features
 from ml.keys import SplitKey
 from ml.kinds import Kinds, apply
 from ml.split import canonical_split
+from ml.task import CLASSIFICATION, named
 from retraining.data import DatasetVersion
 from retraining.pipeline.resources import Models, Source
 
@@ -69,7 +70,9 @@ def reproduce(version: str, models: Models, source: Source) -> Reproduction:
     parts = canonical_split(frame, made["holdout_fraction"], key)
     del frame
     training, holdout = parts.training, parts.holdout
-    model = train(training, target, made["estimator"], made["params"], made["seed"], excluded)
+    # The task the model was recorded with (a model recorded before tasks existed is a classifier).
+    task = named((made.get("task") or {}).get("name") or CLASSIFICATION.name)
+    model = train(training, target, made["estimator"], made["params"], made["seed"], excluded, task=task)
     rows = pd.concat([training, holdout], ignore_index=True)
     features = prepare_features(rows, target, excluded)
     registered = models.load(version)

@@ -9,7 +9,7 @@ import itertools
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import pandas as pd
@@ -41,6 +41,11 @@ class Source(Protocol):
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame: ...
 
+    def published(self, version: DatasetVersion, until: datetime) -> list[DatasetVersion] | None:
+        """The versions published at or before `until` in `version`'s history; None when the
+        source keeps no history of publication."""
+        ...
+
 
 class Models(Protocol):
     """The model registry (MLflow)."""
@@ -60,6 +65,8 @@ class Models(Protocol):
     def annotate(self, run_id: str, tags: dict[str, str], metrics: dict[str, float]) -> None: ...
 
     def artifact(self, version: str, name: str) -> bytes | None: ...
+
+    def registered_at(self, version: str) -> datetime: ...
 
 
 class Deployments(Protocol):
@@ -120,6 +127,9 @@ class MlflowModels:
 
     def artifact(self, version: str, name: str) -> bytes | None:
         return registry.read_artifact(version, name)
+
+    def registered_at(self, version: str) -> datetime:
+        return registry.registered_at(version)
 
 
 def _champion(row: Deployment) -> Champion:

@@ -35,8 +35,12 @@ def _exclusion(record: dict[str, Any]) -> list[str]:
     rows, clean = record.get("rows", 0), record.get("clean", 0)
     excluded = record.get("excluded") or {}
     per_model = ", ".join(f"{name}: {count}" for name, count in excluded.items())
+    why = "a compared model trained on them"
+    if record.get("unknown"):
+        # Rows of a model of unknown training rows are excluded unless proved new to it.
+        why += f", or may have ({', '.join(record['unknown'])}: training rows unknown)"
     sentences = [
-        f"{rows - clean} of the {rows} holdout rows were excluded because a compared model trained on them"
+        f"{rows - clean} of the {rows} holdout rows were excluded because {why}"
         f" ({per_model or 'none known'}); {clean} rows were compared"
     ]
     rollback = record.get("rollback")

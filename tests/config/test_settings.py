@@ -127,6 +127,7 @@ def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
         ("DEMO_DATASET", "iris", "DEMO_DATASET='iris' is not a demo dataset: choose churn, houses or penguins"),
         ("EXCLUDE_COLUMNS", "ts, churned", "EXCLUDE_COLUMNS lists the target column 'churned'"),
         ("TASK", "ranking", "TASK='ranking' must be classification or regression"),
+        ("MODEL_TRUSTED_TYPES", "mypkg, my-pkg.Clip", "MODEL_TRUSTED_TYPES: 'my-pkg.Clip' is not a dotted Python name"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(
@@ -149,7 +150,7 @@ def test_every_variable_is_documented_in_env_example_and_readme() -> None:
     source = (ROOT / "config" / "settings.py").read_text()
     import re
 
-    names = set(re.findall(r'env_(?:str|bool|int|float|list|json_object|url)\(\s*"([A-Z0-9_]+)"', source))
+    names = set(re.findall(r'env_(?:str|bool|int|float|list|dotted_list|json_object|url)\(\s*"([A-Z0-9_]+)"', source))
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "DATA_REGISTRY"} <= names
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()

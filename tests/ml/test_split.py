@@ -254,4 +254,4 @@ def test_membership_in_training_rows_is_isin_sorted_or_not():
         keys = np.unique(rng.integers(0, 1_500, known).astype(np.uint64))
         shuffled = rng.permutation(keys)
         for among in (keys, shuffled):
-            assert split_module._among(values, among).tolist() == np.isin(values, among).tolist()
+            assert split_module.among(values, among).tolist() == np.isin(values, among).tolist()

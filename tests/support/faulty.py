@@ -2,6 +2,9 @@
 
 import pandas as pd
 
+# This module, to be named in MODEL_TRUSTED_TYPES: a model holding its functions loads only then.
+FAULTY = __name__
+
 
 def fail_on_small_batches(frame: pd.DataFrame) -> pd.DataFrame:
     """Passes the 5-row warm-up example, fails every smaller request: a bug only traffic finds."""

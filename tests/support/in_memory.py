@@ -5,7 +5,7 @@ import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -24,19 +24,31 @@ _TYPES = {"f": "double", "i": "long", "b": "boolean"}
 
 
 class MemorySource:
-    """Datasets by assignment: `source.frame = ...` is publishing a new version."""
+    """Datasets by assignment: `source.frame = ...` is publishing a new version, at that moment."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
+        self.history: list[tuple[datetime, DatasetVersion, pd.DataFrame]] = []
         self.frame = frame
 
-    def version(self) -> DatasetVersion:
-        content = self.frame.to_csv(index=False).encode()
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.history[-1][2]
+
+    @frame.setter
+    def frame(self, frame: pd.DataFrame) -> None:
+        content = frame.to_csv(index=False).encode()
         md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
-        return DatasetVersion(source="memory", path="", rev="", md5=md5, size=len(content))
+        version = DatasetVersion(source="memory", path="", rev="", md5=md5, size=len(content))
+        self.history.append((timezone.now(), version, frame))
+
+    def version(self) -> DatasetVersion:
+        return self.history[-1][1]
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
-        assert version == self.version(), "the frame changed between check and pull"
-        return self.frame.copy()
+        return next(frame for _, known, frame in reversed(self.history) if known == version).copy()
+
+    def published(self, version: DatasetVersion, until: datetime) -> list[DatasetVersion] | None:
+        return list({known.md5: known for at, known, _ in self.history if at <= until}.values())
 
 
 @dataclass
@@ -48,6 +60,7 @@ class MemoryModels:
     annotations: dict[str, dict[str, Any]] = field(default_factory=dict)
     loaded: list[str] = field(default_factory=list)
     artifacts: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    registered: dict[str, datetime] = field(default_factory=dict)
 
     def log_model(self, model: Any, **details: Any) -> ModelVersionInfo:
         version = str(len(self.models) + 1)
@@ -59,6 +72,7 @@ class MemoryModels:
         self.tags[version] = dict(details["tags"])
         self.profiles[version] = details.get("profile")
         self.artifacts[version] = dict(details.get("artifacts") or {})
+        self.registered[version] = timezone.now()
         return ModelVersionInfo(name="memory", version=version, run_id=f"run-of-v{version}", tags=details["tags"])
 
     def schema(self, version: str) -> Schema:
@@ -82,6 +96,9 @@ class MemoryModels:
 
     def artifact(self, version: str, name: str) -> bytes | None:
         return self.artifacts.get(version, {}).get(name)
+
+    def registered_at(self, version: str) -> datetime:
+        return self.registered[version]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from predictor.models import Deployment
 from predictor.serving import guard
 from predictor.serving.follower import follower
 from predictor.serving.holder import holder
-from tests.support.faulty import fail_on_small_batches
+from tests.support.faulty import FAULTY, fail_on_small_batches
 from tests.support.serving import deploy, log_faulty_version, register_broken_version
 
 
@@ -36,6 +36,7 @@ def test_a_version_failing_its_predictions_is_rolled_back_exactly_once(
     client, served, penguin_versions, settings, rows
 ):
     settings.ROLLBACK_MIN_REQUESTS = 4
+    settings.MODEL_TRUSTED_TYPES = [FAULTY]
     faulty = log_faulty_version(penguin_versions.frame, fail_on_small_batches)
     failed = deploy(faulty)
     holder().sync()

@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 from predictor import services
 from predictor.models import Deployment
 from tests.support import gunicorn_server
-from tests.support.faulty import fail_on_small_batches
+from tests.support.faulty import FAULTY, fail_on_small_batches
 from tests.support.serving import FIRST_BOUND, SWITCH_BOUND, deploy, log_faulty_version, wait_all_workers_on
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(penguin_versions, tmp_path_factory, django_db_setup, django_db_blocker):
-    started = gunicorn_server.start(tmp_path_factory.mktemp("gunicorn"), MODEL_NAME=penguin_versions.name)
+    started = gunicorn_server.start(
+        tmp_path_factory.mktemp("gunicorn"),
+        MODEL_NAME=penguin_versions.name,
+        # The faulty version's step is a function of the tests': trusted like a team's own code.
+        MODEL_TRUSTED_TYPES=FAULTY,
+    )
     yield started
     started.stop()
     with django_db_blocker.unblock():

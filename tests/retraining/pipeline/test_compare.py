@@ -131,15 +131,84 @@ def test_too_few_clean_rows_keep_the_champion_without_a_decision(resources, sett
     assert resources.models.loaded == []
 
 
-def test_a_champion_logged_without_its_training_rows_is_said_to_be_unknown(resources):
+def first_published_since(state: RunState, frame) -> int:
+    """How many of the run's holdout rows are not among `frame`'s rows, by key."""
+    return int((~np.isin(state.holdout_keys, row_keys(frame, state.split_key))).sum())
+
+
+def test_a_champion_logged_without_its_training_rows_is_compared_only_on_rows_published_after_it(
+    resources, settings, monkeypatch
+):
     run(resources, GOOD_PARAMS)
     del resources.models.artifacts["1"][lineage.TRAINING_ROWS]
+    settings.MIN_CLEAN_HOLDOUT_ROWS = 5
     resources.source.frame = demo_frame(2)
+    seen = spy_on_loads(resources, monkeypatch)
 
     state = run(resources, GOOD_PARAMS)
 
-    assert any(reason.startswith("champion v1's training rows are unknown") for reason in state.reasons)
-    assert state.verdict.paired.rows == len(state.holdout)
+    new = first_published_since(state, demo_frame(1))
+    assert 5 <= new < len(state.holdout)
+    assert state.verdict.paired.rows == state.verdict.exclusion["clean"] == new
+    assert any(reason.startswith("champion v1's training rows unknown") for reason in state.reasons)
+    assert not any("no compared model was trained on" in reason for reason in state.reasons)
+    assert all(len(features) == new for features in seen["1"].rows)
+
+
+def test_without_a_history_of_publication_no_row_is_proved_new_to_a_champion_of_unknown_rows(
+    resources, settings, monkeypatch
+):
+    run(resources, GOOD_PARAMS)
+    del resources.models.artifacts["1"][lineage.TRAINING_ROWS]
+    settings.MIN_CLEAN_HOLDOUT_ROWS = 5
+    resources.source.frame = demo_frame(2)
+    # What a plain data file answers.
+    monkeypatch.setattr(resources.source, "published", lambda version, until: None)
+
+    state = run(resources, GOOD_PARAMS)
+
+    assert state.status == "kept"
+    assert state.verdict.decision.rule == "too_few_clean_rows"
+    assert state.reasons[0].startswith(
+        f"champion v1's training rows unknown: 0 of the {len(state.holdout)} holdout rows can be proved new to it: "
+        "the data source keeps no history of when its rows were published, fewer than MIN_CLEAN_HOLDOUT_ROWS=5"
+    )
+    assert resources.models.loaded == []
+
+
+def test_the_regression_check_compares_a_previous_champion_of_unknown_rows_only_on_rows_published_after_it(
+    resources, settings
+):
+    _v2_served_by_hand_after_v1(resources)
+    del resources.models.artifacts["1"][lineage.TRAINING_ROWS]
+    settings.MIN_CLEAN_HOLDOUT_ROWS = 5
+    resources.source.frame = demo_frame(3)
+
+    state = run(resources, WEAK_PARAMS)
+
+    assert state.verdict.previous.version == "1"
+    rollback = state.verdict.exclusion["rollback"]
+    new = first_published_since(state, demo_frame(1))
+    assert 5 <= new < len(state.holdout)
+    assert rollback["clean"] == len(state.verdict.previous_score.predictions) == new
+    assert any(reason.startswith("previous champion v1's training rows unknown") for reason in rollback["reasons"])
+
+
+def test_a_previous_champion_of_unknown_rows_with_too_few_rows_published_after_it_is_not_checked(resources, settings):
+    _v2_served_by_hand_after_v1(resources)
+    del resources.models.artifacts["1"][lineage.TRAINING_ROWS]
+    settings.MIN_CLEAN_HOLDOUT_ROWS = 50
+    resources.source.frame = demo_frame(3)
+
+    state = run(resources, WEAK_PARAMS)
+
+    assert state.verdict.previous is None
+    assert resources.deployments.champion().version == "2"
+    assert any(
+        reason.startswith("no rollback check: previous champion v1's training rows unknown")
+        and "MIN_CLEAN_HOLDOUT_ROWS=50" in reason
+        for reason in state.reasons
+    )
 
 
 def test_the_same_rows_in_another_order_are_no_new_data(resources):

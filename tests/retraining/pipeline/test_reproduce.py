@@ -58,3 +58,16 @@ def test_the_command_reproduces_a_bootstrapped_model_from_mlflow_and_dvc(good_ch
 def test_the_command_fails_in_one_line_for_a_version_that_is_not_registered(good_champion):
     with pytest.raises(CommandError, match=r"could not read .* version 99"):
         call_command("reproduce", "99")
+
+
+def test_a_regressor_is_retrained_from_its_record_as_a_regressor(settings):
+    from demo.datasets import houses
+
+    settings.TARGET_COLUMN, settings.DATA_ID_COLUMN, settings.TASK = "price", "", ""
+    resources = memory_resources(houses(400, 8))
+    state = run_in_memory(resources, GOOD_PARAMS)
+    assert state.task.task.name == "regression"
+
+    result = reproduce(state.challenger.version, resources.models, resources.source)
+
+    assert result.identical, result.describe()
