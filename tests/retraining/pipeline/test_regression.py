@@ -182,3 +182,18 @@ def test_a_regression_registry_bootstraps_and_retrains_through_mlflow_and_dvc(
     assert live["labels"] == 60
     assert live["metrics"]["rmse"]["low"] < live["metrics"]["rmse"]["value"] < live["metrics"]["rmse"]["high"]
     assert f"{live['metrics']['rmse']['value']:.3f}".encode() in page.content
+
+
+def test_a_policy_on_mae_judges_a_regression_on_absolute_errors(priced):
+    from retraining.models import PromotionPolicy
+
+    assert PromotionPolicy.Metric.MAE == "mae"
+    resources = memory_resources(houses(2000))
+    assert run_in_memory(resources, WEAK_PARAMS, primary_metric="mae").status == "deployed"
+
+    resources.source.frame = houses(2001)
+    state = run_in_memory(resources, GOOD_PARAMS, primary_metric="mae")
+
+    assert state.verdict.paired.metric == "mae"
+    assert state.verdict.paired.p_method == "paired t-test on per-row absolute errors"
+    assert any(r.startswith("mae: challenger") for r in state.reasons)
