@@ -1,7 +1,9 @@
 """Prediction serving benchmark: this app under gunicorn against `mlflow models serve`.
 
 Both serve the same registered model (a RandomForest of 100 trees on the demo penguins data, or
-with --data breast-cancer on scikit-learn's bundled breast-cancer data: 30 numeric columns),
+with --data breast-cancer on scikit-learn's bundled breast-cancer data: 30 numeric columns, or
+with --data houses a RandomForestRegressor on the demo house prices, a regression: its `predict`
+is then the floor and the compiled path is checked equal to it),
 started side by side on 127.0.0.1 with 1 and with 2 worker processes, driven by the same load
 generator (wrk) with the same MLflow `dataframe_split` bodies of 1, 100 and 1,000 rows. The
 model's own in-process predict_proba on the same rows is the floor. Also: what Django's
@@ -55,7 +57,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--connections", type=int, default=8, help="connections for the throughput runs")
     parser.add_argument("--in-process", action="store_true", help="only the in-process figures (no servers)")
-    parser.add_argument("--data", choices=("penguins", "breast-cancer"), default="penguins", help="training data")
+    parser.add_argument(
+        "--data", choices=("penguins", "breast-cancer", "houses"), default="penguins", help="training data"
+    )
     parser.add_argument("--logging", action="store_true", help="only the prediction log's cost: on against off")
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of the --logging comparison")
     parser.add_argument("--control", action="store_true", help="with --logging: both servers log off (A/A)")
@@ -89,18 +93,20 @@ def main() -> None:
         _logging_cost(env, version, workdir, bodies[1], args)
         return
 
-    floor = {n: _in_process(model.predict_proba, _rows(frame, n), n) for n in SIZES}
-    print("in-process predict_proba (floor), ms p50: " + ", ".join(f"{n} rows {floor[n]:.2f}" for n in SIZES))
-    compiled = _compiled(model, frame)
+    # A regressor answers its predict; a classifier's answer is read off its predict_proba.
+    method = "predict" if args.data == "houses" else "predict_proba"
+    floor = {n: _in_process(getattr(model, method), _rows(frame, n), n) for n in SIZES}
+    print(f"in-process {method} (floor), ms p50: " + ", ".join(f"{n} rows {floor[n]:.2f}" for n in SIZES))
+    compiled = _compiled(model, frame, method)
     print(
-        "in-process compiled inference (what the app runs), ms p50: "
+        f"in-process compiled inference (what the app runs, checked equal to {method}: difference 0), ms p50: "
         + ", ".join(f"{n} rows {compiled[n]:.2f} ({floor[n] / compiled[n]:.1f}x faster)" for n in SIZES)
     )
     _middleware_cost()
     for n in SIZES:
-        handled, predicted = _view_overhead(frame, n)
+        handled, predicted = _view_overhead(frame, n, method)
         print(
-            f"predict view in process, {n} rows, best of many: {handled:.2f} ms against predict_proba "
+            f"predict view in process, {n} rows, best of many: {handled:.2f} ms against {method} "
             f"{predicted:.2f} ms -> {handled - predicted:+.2f} ms, {handled / predicted:.2f}x"
         )
     print()
@@ -307,13 +313,18 @@ def _register_model(dataset: str):  # type: ignore[no-untyped-def]
     from predictor.serving import registry
 
     call_command("migrate", verbosity=0)
+    from ml.task import CLASSIFICATION, REGRESSION
+
+    task = CLASSIFICATION
     if dataset == "breast-cancer":
         from sklearn.datasets import load_breast_cancer
 
         data, target = load_breast_cancer(as_frame=True).frame, "target"
+    elif dataset == "houses":
+        data, target, task = demo_frame(3, "houses"), "price", REGRESSION
     else:
         data, target = demo_frame(3, "penguins"), "species"
-    model = train(data, target, "random_forest", {"n_estimators": 100}, 42)
+    model = train(data, target, "random_forest", {"n_estimators": 100}, 42, task=task)
     features = prepare_features(data, target)
     logged = registry.log_model(
         model,
@@ -355,8 +366,9 @@ def _in_process(predict, rows, n: int, repeat: int = 200) -> float:  # type: ign
     return statistics.median(times) * 1000
 
 
-def _compiled(model, frame) -> dict[int, float]:  # type: ignore[no-untyped-def]
-    """The served path's own arithmetic on the same rows, checked equal to predict_proba here too."""
+def _compiled(model, frame, method: str = "predict_proba") -> dict[int, float]:  # type: ignore[no-untyped-def]
+    """The served path's own arithmetic on the same rows, checked equal to the model's own `method`
+    (predict_proba, or a regressor's predict) here too."""
     import numpy as np
 
     from predictor.serving import inference
@@ -366,8 +378,11 @@ def _compiled(model, frame) -> dict[int, float]:  # type: ignore[no-untyped-def]
     for n in SIZES:
         rows = _rows(frame, n)
         columns = inference.columns_of(rows)
-        assert np.array_equal(compiled.predict_proba(columns), model.predict_proba(rows))
-        times[n] = _in_process(compiled.predict_proba, columns, n)
+        ours = getattr(compiled, method)
+        difference = np.max(np.abs(ours(columns) - getattr(model, method)(rows)))
+        if difference != 0:
+            sys.exit(f"compiled inference differs from the model's own {method} by {difference:.3g} on {n} rows")
+        times[n] = _in_process(ours, columns, n)
     return times
 
 
@@ -401,8 +416,8 @@ def _middleware_cost() -> None:
     )
 
 
-def _view_overhead(frame, n: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """(handler ms, predict_proba ms) for one n-row request, both the best of many runs: on a
+def _view_overhead(frame, n: int, method: str = "predict_proba") -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(handler ms, the model's own `method` ms) for one n-row request, both the best of many runs: on a
     busy machine the minimum is the figure least disturbed by other processes."""
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
@@ -424,7 +439,7 @@ def _view_overhead(frame, n: int) -> tuple[float, float]:  # type: ignore[no-unt
         b"".join(handler({**environ, "wsgi.input": io.BytesIO(body)}, lambda status, headers: None))
         handled.append(time.perf_counter() - started)
         started = time.perf_counter()
-        models.current.model.predict_proba(rows)
+        getattr(models.current.model, method)(rows)
         predicted.append(time.perf_counter() - started)
     return min(handled) * 1000, min(predicted) * 1000
 

@@ -14,8 +14,11 @@ Datasets, nothing downloaded: penguins (344 rows from the palmerpenguins package
 resample with replacement), and two tables generated once with make_classification, numbers and
 categories with gaps, each version a draw without replacement from a fixed pool: 1,000 rows a
 version (two classes) and 20,000 rows a version (three classes); and a rare-event table, 2%
-positives scored by F1 on the positive class (bench/promotion_rare.py). Rates come with 95% Wilson
-intervals. The targets are checked on the default policy; `--quick` exits 1 when one is missed.
+positives scored by F1 on the positive class (bench/promotion_rare.py); and a regression, house
+prices at three sizes (1,000, 8,400 and 20,000 rows a version) judged on RMSE, its A/B challenger
+trained on twice the rows (bench/promotion_data.py). Rates come with 95% Wilson intervals. The
+targets are checked on the default policy; `--quick` exits 1 when one is missed. `--datasets`
+runs only the named rows (e.g. `--datasets houses-s,houses-m,houses-l`).
 """
 
 from __future__ import annotations
@@ -35,20 +38,27 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.promotion_data import DEFAULT, Population, decide, generated, penguins, rare  # noqa: E402
+from bench.promotion_data import DEFAULT, Population, decide, generated, houses, penguins, rare  # noqa: E402
 from ml.estimators import train  # noqa: E402
 from ml.evaluate import Score, evaluate  # noqa: E402
 from ml.gate.policy import paired_comparison  # noqa: E402
 from ml.gate.significance import RESAMPLES, paired_test  # noqa: E402
 from ml.split import TrainingRows, exclude_trained_on, split, split_key, training_rows  # noqa: E402
+from ml.task import REGRESSION  # noqa: E402
 
 HOLDOUT_FRACTION = 0.25
 MIN_CLEAN_ROWS = 30
 ESTIMATOR, PARAMS, SEED = "random_forest", {"n_estimators": 10}, 42
 DAYS = 30
 # (A/A trials, A/B trials, simulated months) per dataset.
-QUICK = {"penguins": (100, 0, 2), "mid": (100, 0, 2), "large": (100, 30, 1), "rare": (100, 30, 1)}
-FULL = {"penguins": (400, 0, 10), "mid": (400, 0, 10), "large": (200, 100, 6), "rare": (200, 100, 6)}
+QUICK = {
+    "penguins": (100, 0, 2), "mid": (100, 0, 2), "large": (100, 30, 1), "rare": (100, 30, 1),
+    "houses-s": (100, 0, 1), "houses-m": (100, 30, 1), "houses-l": (100, 30, 1),
+}  # fmt: skip
+FULL = {
+    "penguins": (400, 0, 10), "mid": (400, 0, 10), "large": (200, 100, 6), "rare": (200, 100, 6),
+    "houses-s": (400, 0, 6), "houses-m": (200, 100, 6), "houses-l": (200, 100, 6),
+}  # fmt: skip
 
 
 @dataclass
@@ -75,7 +85,7 @@ class Lab:
         frame = self.population.draw(np.random.default_rng(seed), rows or self.population.rows).reset_index(drop=True)
         key = split_key(frame, self.population.target, inherited=self.key)
         training, holdout = split(frame, HOLDOUT_FRACTION, key)
-        model = train(training, self.population.target, ESTIMATOR, PARAMS, SEED)
+        model = train(training, self.population.target, ESTIMATOR, PARAMS, SEED, task=self.population.task)
         return Version(number if rows is None else -1 - number, holdout, model, training_rows(training, key))
 
     def scored(self, versions: list[Version], day: Version) -> tuple[np.ndarray, list[Score]] | None:
@@ -84,19 +94,20 @@ class Lab:
         if exclusion.too_few(MIN_CLEAN_ROWS):
             return None
         clean = day.holdout[exclusion.clean]
-        target = self.population.target
+        truth = self.population.task.labels(clean[self.population.target])
         if not exclusion.clean.all():
-            return clean[target].astype(str).to_numpy(), [self.evaluate(v, clean) for v in versions]
+            return truth, [self.evaluate(v, clean) for v in versions]
         for v in versions:
             if (v.number, day.number) not in self.scores:
                 self.scores[(v.number, day.number)] = self.evaluate(v, clean)
-        return clean[target].astype(str).to_numpy(), [self.scores[(v.number, day.number)] for v in versions]
+        return truth, [self.scores[(v.number, day.number)] for v in versions]
 
     def next_day(self) -> None:
         self.scores.clear()
 
     def evaluate(self, version: Version, rows: pd.DataFrame) -> Score:
-        return evaluate(version.model, rows, self.population.target, self.population.positive)
+        population = self.population
+        return evaluate(version.model, rows, population.target, population.positive, population.task)
 
     def test_score(self, version: Version) -> float:
         assert self.population.test is not None
@@ -110,8 +121,11 @@ def judge(lab: Lab, champion: Version, challenger: Version) -> dict[str, bool]:
     if scored is None:
         return dict.fromkeys(policies, False)
     truth, (ours, theirs) = scored
+    task = lab.population.task
     return {
-        name: decide(name, policy, theirs.metrics, ours.metrics, paired_comparison(policy, truth, ours, theirs)).deploy
+        name: decide(
+            name, policy, theirs.metrics, ours.metrics, paired_comparison(policy, truth, ours, theirs), task=task
+        ).deploy
         for name, policy in policies.items()
     }
 
@@ -138,13 +152,17 @@ class Served:
             return
         truth, scores = scored
         comparison = paired_comparison(self.policy, truth, scores[0], scores[1])
-        if decide(self.name, self.policy, scores[1].metrics, scores[0].metrics, comparison).deploy:
+        task = lab.population.task
+        if decide(self.name, self.policy, scores[1].metrics, scores[0].metrics, comparison, task=task).deploy:
             self.champion, self.previous = version, self.champion
             self.changes[-1] += 1
         elif self.previous is not None:
             back = paired_comparison(self.policy, truth, scores[0], scores[2], returning=True)
             # regressed(): decide() with the previous champion as the challenger, at the return level.
-            if decide(self.name, self.policy, scores[2].metrics, scores[0].metrics, back, returning=True).deploy:
+            again = decide(
+                self.name, self.policy, scores[2].metrics, scores[0].metrics, back, returning=True, task=task
+            )
+            if again.deploy:
                 self.champion, self.previous = self.previous, self.champion
                 self.changes[-1] += 1
                 self.rollbacks += 1
@@ -163,6 +181,8 @@ class Outcome:
     seconds: float = 0.0
     checked: str = DEFAULT
     metric: str = "accuracy"
+    regression: bool = False
+    noise: str = ""
 
 
 def measure(population: Population, aa_trials: int, ab_trials: int, months: int) -> Outcome:
@@ -172,6 +192,7 @@ def measure(population: Population, aa_trials: int, ab_trials: int, months: int)
     lab = Lab(population)
     outcome = Outcome(served={name: Served(name, policy) for name, policy in population.policies.items()})
     outcome.checked, outcome.metric = population.checked, population.metric
+    outcome.regression, outcome.noise = population.task is REGRESSION, population.noise
     pending: Version | None = None
     for number in range(max(2 * aa_trials, months * DAYS)):
         lab.next_day()
@@ -185,7 +206,10 @@ def measure(population: Population, aa_trials: int, ab_trials: int, months: int)
                 outcome.note = detectable_note(lab, pending, version)
             if number // 2 < ab_trials:
                 small = lab.version(number // 2, rows=population.rows // population.shrink)
-                outcome.gains.append(lab.test_score(version) - lab.test_score(small))
+                big_score, small_score = lab.test_score(version), lab.test_score(small)
+                # A regression's gain is the relative error reduction (5% lower RMSE: +5%).
+                gain = (small_score - big_score) / small_score if outcome.regression else big_score - small_score
+                outcome.gains.append(gain)
                 outcome.ab.append(judge(lab, small, version))
         if number < months * DAYS:
             for served in outcome.served.values():
@@ -245,8 +269,11 @@ def report(dataset: str, outcome: Outcome) -> list[str]:
     if outcome.gains:
         gains = np.array(outcome.gains)
         metric = "" if outcome.metric == "accuracy" else f" in {outcome.metric}"
+        metric += " (lower, relative)" if outcome.regression else ""
         print(f"{'':<9} A/B gain{metric} on a separate test set of {outcome.test_rows} rows: mean {gains.mean():+.1%}, "
               f"smallest {gains.min():+.1%}")  # fmt: skip
+    if outcome.noise:
+        print(f"{'':<9} {outcome.noise}")
     print(f"{'':<9} {outcome.note}; {outcome.seconds:.0f} s", flush=True)
     return missed
 
@@ -261,8 +288,12 @@ def targets(name: str, deployed: int, trials: int, outcome: Outcome, policy: str
         hits = sum(o[policy] for o in outcome.ab)
         if hits / len(outcome.ab) < 0.9:
             missed.append(f"{name}: A/B deployed {hits}/{len(outcome.ab)}, target >= 90%")
-        if np.mean(outcome.gains) < 0.02:
+        if outcome.regression and np.mean(outcome.gains) < 0.05:
+            missed.append(f"{name}: the A/B RMSE is {np.mean(outcome.gains):.1%} lower on the test set, below 5%")
+        elif not outcome.regression and np.mean(outcome.gains) < 0.02:
             missed.append(f"{name}: the A/B gain is {np.mean(outcome.gains):+.1%} on the test set, below 2 points")
+        if np.median(outcome.holdout_rows) < 2000:
+            missed.append(f"{name}: an A/B row needs a holdout of 2,000 rows or more")
     return missed
 
 
@@ -292,14 +323,22 @@ def speed_note() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials; exit 1 when a target is missed")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated rows to run (all)")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
-    print(f"reproduce: cd {ROOT} && {sys.executable} bench/promotion.py{' --quick' if args.quick else ''}")
+    chosen = [name for name in args.datasets.split(",") if name]
+    unknown = sorted(set(chosen) - set(DATASETS))
+    if unknown:
+        parser.error(f"unknown dataset(s) {', '.join(unknown)}: choose from {', '.join(DATASETS)}")
+    only = "" if set(chosen) == set(DATASETS) else f" --datasets {','.join(chosen)}"
+    print(f"reproduce: cd {ROOT} && {sys.executable} bench/promotion.py{' --quick' if args.quick else ''}{only}")
     print(f"estimator {ESTIMATOR} {PARAMS}, holdout fraction {HOLDOUT_FRACTION}, min clean rows {MIN_CLEAN_ROWS}")
     started = time.perf_counter()
     # Two processes, one a core: the large table alone takes as long as the two others.
     with ProcessPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(run, name, plan[name]) for name in ("large", "rare", "penguins", "mid")}
+        # Largest first, so the two processes finish together.
+        order = ("large", "houses-l", "rare", "houses-m", "penguins", "mid", "houses-s")
+        futures = {name: pool.submit(run, name, plan[name]) for name in order if name in chosen}
         outcomes = {name: future.result() for name, future in futures.items()}
     print(
         f"\n{'dataset':<9} {'rows':>6} {'holdout':>7}  {'policy':<22} {'A/A deployed, 95% Wilson':<30} "
@@ -307,7 +346,8 @@ def main() -> None:
     )
     missed: list[str] = []
     for name in DATASETS:
-        missed += report(name, outcomes[name])
+        if name in outcomes:
+            missed += report(name, outcomes[name])
     print(f"\n{speed_note()}")
     print(f"finished in {time.perf_counter() - started:.0f} s")
     if missed:
@@ -323,6 +363,9 @@ DATASETS: dict[str, Callable[[], Population]] = {
     "mid": lambda: generated("mid", 1_000, classes=2, pool=50_000, seed=11),
     "large": lambda: generated("large", 20_000, classes=3, pool=200_000, seed=12),
     "rare": rare,
+    "houses-s": lambda: houses("houses-s", 1_000),
+    "houses-m": lambda: houses("houses-m", 8_400),
+    "houses-l": lambda: houses("houses-l", 20_000),
 }
 
 

@@ -192,10 +192,10 @@ CELERY_TASK_ROUTES = {
 # The demo's dataset (demo/datasets.py): "churn", generated, where more data helps and
 # no model is perfect, so the loop shows deployments and kept champions; or "penguins", where the
 # first model already scores 1.0. It also gives the defaults of MODEL_NAME, DATA_PATH and TARGET_COLUMN.
-DEMO_TARGETS = {"churn": "churned", "penguins": "species"}
+DEMO_TARGETS = {"churn": "churned", "houses": "price", "penguins": "species"}
 DEMO_DATASET = env_str("DEMO_DATASET", "churn")
 if DEMO_DATASET not in DEMO_TARGETS:
-    raise ImproperlyConfigured(f"DEMO_DATASET={DEMO_DATASET!r} is not a demo dataset: choose churn or penguins")
+    raise ImproperlyConfigured(f"DEMO_DATASET={DEMO_DATASET!r} is not a demo dataset: choose churn, houses or penguins")
 
 # MLflow -----------------------------------------------------------------------------------
 MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", f"sqlite:///{VAR_DIR / 'mlflow.db'}")
@@ -204,7 +204,7 @@ MLFLOW_ARTIFACT_ROOT = env_str("MLFLOW_ARTIFACT_ROOT", str(VAR_DIR / "mlartifact
 MLFLOW_EXPERIMENT_NAME = env_str("MLFLOW_EXPERIMENT_NAME", "retraining")
 MLFLOW_UI_URL = env_str("MLFLOW_UI_URL", "http://127.0.0.1:5000")
 MLFLOW_PORT = env_int("MLFLOW_PORT", 5000, minimum=1)
-MODEL_NAME = env_str("MODEL_NAME", f"{DEMO_DATASET}-classifier")
+MODEL_NAME = env_str("MODEL_NAME", f"{DEMO_DATASET}-{'regressor' if DEMO_DATASET == 'houses' else 'classifier'}")
 # An S3-compatible artifact store (MinIO, ...). MLflow and boto3 read it (and AWS_ACCESS_KEY_ID /
 # AWS_SECRET_ACCESS_KEY) from the environment themselves; read here so a typo fails at start-up.
 MLFLOW_S3_ENDPOINT_URL = env_str("MLFLOW_S3_ENDPOINT_URL")
@@ -254,7 +254,13 @@ if HOLDOUT_FRACTION >= 1:
     raise ImproperlyConfigured(f"HOLDOUT_FRACTION={HOLDOUT_FRACTION} must be below 1")
 MIN_TRAINING_ROWS = env_int("MIN_TRAINING_ROWS", 50, minimum=2)
 MAX_MISSING_SHARE = env_float("MAX_MISSING_SHARE", 0.5, minimum=0)
-# More label classes than this is a mistake (an id or a measurement as the target), not a task.
+# What the model learns: "classification" or "regression"; unset, inferred from the target
+# column, and the run says what was inferred and why (ml/task.py).
+TASK = env_str("TASK").lower()
+if TASK not in ("", "classification", "regression"):
+    raise ImproperlyConfigured(f"TASK={TASK!r} must be classification or regression (or unset: inferred)")
+# A classification with more label classes than this is a mistake (an id as the target), not a task;
+# an inferred task takes a numeric target with more distinct values for a regression.
 MAX_CLASSES = env_int("MAX_CLASSES", 50, minimum=2)
 # The class precision, recall, F1 and ROC AUC are computed for when there are two (e.g. "fraud");
 # unset, 1 for 0/1 and true/false labels, else the rarer class in the training data (ml/positive.py).

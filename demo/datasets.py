@@ -6,6 +6,10 @@
   2's holdout (~500 rows) the forest trained on batch 1 (200 rows) scores about 0.78 accuracy
   and the one trained on batch 2 (2,000 rows) about 0.89, a gain no test can miss; batch 3
   (+20%) adds nothing measurable (the learning curve has flattened), so the champion is kept.
+- `houses`: a regression: house prices (in thousands) from area, rooms, age, distance to the
+  centre, district and condition, generated here with a fixed seed. The price follows interacting
+  rules plus noise (`HOUSE_NOISE`, in thousands), so no model is exact and more rows genuinely
+  lower the error: batch 2's forest has a clearly lower RMSE than batch 1's.
 - `penguins`: Palmer penguins, as `palmerpenguins` ships them. The first model already scores
   1.0, so no challenger can ever win; the tests use it for a small, exact dataset.
 """
@@ -23,6 +27,10 @@ _CHURN_SEED = 11
 # A customer whose risk (churn_risk) is above this leaves; this share of the labels is then flipped.
 CHURN_THRESHOLD = 1.2
 CHURN_FLIPPED = 0.05
+_HOUSE_ROWS = (200, 2000, 2400)
+_HOUSE_SEED = 23
+# The standard deviation of the price's noise, in thousands: the least RMSE any model can reach.
+HOUSE_NOISE = 25.0
 _PENGUIN_FRACTIONS = (0.6, 0.8, 1.0)
 _PENGUIN_SEED = 7
 
@@ -30,9 +38,11 @@ _PENGUIN_SEED = 7
 def batch_sizes(dataset: str) -> tuple[int, ...]:
     if dataset == "churn":
         return _CHURN_ROWS
+    if dataset == "houses":
+        return _HOUSE_ROWS
     if dataset == "penguins":
         return tuple(round(len(_penguins()) * fraction) for fraction in _PENGUIN_FRACTIONS)
-    raise ValueError(f"unknown demo dataset {dataset!r}: choose churn or penguins")
+    raise ValueError(f"unknown demo dataset {dataset!r}: choose churn, houses or penguins")
 
 
 def batch(dataset: str, number: int) -> pd.DataFrame:
@@ -40,7 +50,7 @@ def batch(dataset: str, number: int) -> pd.DataFrame:
     sizes = batch_sizes(dataset)
     if not 1 <= number <= BATCHES:
         raise ValueError(f"demo batch must be between 1 and {BATCHES}, got {number}")
-    rows = _churn() if dataset == "churn" else _penguins()
+    rows = {"churn": _churn, "houses": _houses}.get(dataset, _penguins)()
     return rows.head(sizes[number - 1]).copy()
 
 
@@ -105,3 +115,46 @@ def churn_risk(customers: pd.DataFrame) -> np.ndarray:
     risk += np.where((age > 60) & (internet == "fiber"), 0.7, 0.0)
     risk += np.where((region == "south") & (contract == "month-to-month"), 0.3, 0.0)
     return risk
+
+
+@functools.cache
+def _houses() -> pd.DataFrame:
+    return houses(_HOUSE_ROWS[-1], _HOUSE_SEED)
+
+
+def houses(rows: int, seed: int, noise: float = HOUSE_NOISE) -> pd.DataFrame:
+    """`rows` houses and their price in thousands (two decimals): `house_value` plus normal noise."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "area_m2": np.round(rng.gamma(6.0, 18.0, rows), 1),
+            "rooms": rng.integers(1, 8, rows),
+            "age_years": rng.integers(0, 100, rows),
+            "distance_km": np.round(rng.exponential(8.0, rows), 2),
+            "district": rng.choice(["centre", "riverside", "suburb", "industrial", "hills"], rows),
+            "condition": rng.choice(["new", "good", "fair", "poor"], rows, p=[0.15, 0.45, 0.3, 0.1]),
+        }
+    )
+    price = house_value(frame) + rng.normal(0.0, noise, rows)
+    return frame.assign(price=np.round(np.maximum(price, 20.0), 2))
+
+
+def house_value(houses: pd.DataFrame) -> np.ndarray:
+    """The price rule without its noise, in thousands: public so simulated traffic follows it too."""
+    area = houses["area_m2"].to_numpy(dtype=float)
+    rooms = houses["rooms"].to_numpy(dtype=float)
+    age = houses["age_years"].to_numpy(dtype=float)
+    distance = houses["distance_km"].to_numpy(dtype=float)
+    district = houses["district"].to_numpy()
+    condition = houses["condition"].to_numpy()
+    per_m2 = np.select(
+        [district == "centre", district == "riverside", district == "hills", district == "industrial"],
+        [4.0, 3.2, 2.8, 1.6],
+        2.2,
+    )
+    per_m2 = per_m2 * np.exp(-distance / 25.0)
+    state = np.select([condition == "new", condition == "good", condition == "fair"], [1.25, 1.0, 0.85], 0.65)
+    # Old houses in the centre are sought after; elsewhere age costs value.
+    aged = np.where(district == "centre", 1.0 + 0.002 * age, 1.0 - 0.003 * age)
+    crowded = np.where(area / rooms < 20.0, -30.0, 0.0)
+    return per_m2 * area * state * aged + 8.0 * np.minimum(rooms, 5) + crowded

@@ -7,12 +7,17 @@ from typing import Any
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from ml.contract import (
     CATEGORICAL,
@@ -25,7 +30,7 @@ from ml.contract import (
     SCALE,
 )
 from ml.features import feature_columns, prepare_features
-from ml.task import CLASSIFICATION
+from ml.task import CLASSIFICATION, REGRESSION, Task
 
 ESTIMATORS: dict[str, type] = {
     "random_forest": RandomForestClassifier,
@@ -33,6 +38,15 @@ ESTIMATORS: dict[str, type] = {
     "logistic_regression": LogisticRegression,
     "decision_tree": DecisionTreeClassifier,
 }
+# The same names for a regression: each estimator's regressor ("logistic_regression" is then the
+# linear model, least squares).
+REGRESSORS: dict[str, type] = {
+    "random_forest": RandomForestRegressor,
+    "gradient_boosting": HistGradientBoostingRegressor,
+    "logistic_regression": LinearRegression,
+    "decision_tree": DecisionTreeRegressor,
+}
+BY_TASK: dict[str, dict[str, type]] = {CLASSIFICATION.name: ESTIMATORS, REGRESSION.name: REGRESSORS}
 
 
 # Per categorical column, the most frequent values kept as categories of their own; the rest are
@@ -49,14 +63,16 @@ ALIASES = {"hist_gradient_boosting": "gradient_boosting"}
 _SKLEARN = "sklearn."
 
 
-def resolve_estimator(name: str) -> type:
-    """The estimator class `name` stands for: a name in `ESTIMATORS` (or `ALIASES`), or a
-    scikit-learn class path (sklearn.ensemble.HistGradientBoostingClassifier)."""
+def resolve_estimator(name: str, task: Task = CLASSIFICATION) -> type:
+    """The estimator class `name` stands for under `task`: a built-in name (or one of `ALIASES`),
+    which is the task's classifier or regressor, or a scikit-learn class path
+    (sklearn.ensemble.HistGradientBoostingClassifier), taken as named."""
     name = ALIASES.get(name, name)
-    if name in ESTIMATORS:
-        return ESTIMATORS[name]
+    built_in = BY_TASK[task.name]
+    if name in built_in:
+        return built_in[name]
     if not name.startswith(_SKLEARN):
-        known = ", ".join(sorted([*ESTIMATORS, *ALIASES]))
+        known = ", ".join(sorted([*built_in, *ALIASES]))
         raise TrainingError(
             f"unknown estimator {name!r}: choose one of {known}, or a scikit-learn class path "
             "(sklearn.ensemble.HistGradientBoostingClassifier); a team's own model is TRAINING_PIPELINE"
@@ -75,9 +91,15 @@ def resolve_estimator(name: str) -> type:
 
 
 def build_pipeline(
-    frame: pd.DataFrame, target: str, estimator: str, params: dict[str, Any], seed: int, exclude: Iterable[str] = ()
+    frame: pd.DataFrame,
+    target: str,
+    estimator: str,
+    params: dict[str, Any],
+    seed: int,
+    exclude: Iterable[str] = (),
+    task: Task = CLASSIFICATION,
 ) -> Pipeline:
-    estimator_class = resolve_estimator(estimator)
+    estimator_class = resolve_estimator(estimator, task)
     numeric, categorical = feature_columns(frame, target, exclude)
     params = dict(params)
     if "random_state" in estimator_class().get_params():
@@ -121,6 +143,7 @@ def train(
     features: pd.DataFrame | None = None,
     pipeline: Any = None,
     name: str = "",
+    task: Task = CLASSIFICATION,
 ) -> Pipeline:
     """Fit on every column but the target and `exclude`: those are never model inputs.
 
@@ -134,10 +157,10 @@ def train(
         Exception if pipeline is not None else (TypeError, ValueError)
     )
     if pipeline is None:
-        pipeline = build_pipeline(frame, target, estimator, params, seed, exclude)
+        pipeline = build_pipeline(frame, target, estimator, params, seed, exclude, task)
     features = prepare_features(frame, target, exclude) if features is None else features
     try:
-        pipeline.fit(features, CLASSIFICATION.labels(frame[target]))
+        pipeline.fit(features, task.labels(frame[target]))
     except failures as exc:
         raise TrainingError(f"training {name or estimator} failed: {exc}") from None
     return pipeline

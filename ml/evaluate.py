@@ -11,9 +11,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from ml.features import prepare_features
-from ml.metrics import label_metrics, roc_auc
+from ml.metrics import label_metrics, regression_metrics, roc_auc
 from ml.positive import normalise
-from ml.task import CLASSIFICATION
+from ml.task import CLASSIFICATION, REGRESSION, Task
 
 # Classifiers whose predict() is, in sklearn's own code, the most probable class of predict_proba():
 # their labels are read off the probabilities, one pass over the holdout instead of two.
@@ -28,14 +28,22 @@ class Score:
     classes: list[str] = field(default_factory=list)
     # The class precision, recall, F1 and ROC AUC are for (ml.positive); None beyond two classes.
     positive: str | None = None
+    # What the predictions are: classes (text) or numbers (a regression's, float64).
+    task: str = CLASSIFICATION.name
 
 
-def evaluate(model: Any, holdout: pd.DataFrame, target: str, positive: str | None = None) -> Score:
+def evaluate(
+    model: Any, holdout: pd.DataFrame, target: str, positive: str | None = None, task: Task = CLASSIFICATION
+) -> Score:
     """Accuracy, precision, recall, F1 (on the `positive` class, macro over classes beyond two) and
     ROC AUC where it applies (ml.metrics). Labels and the model's answers are compared as canonical
-    classes (ml.positive), so a model trained on 0/1 scores the same on labels written 0.0/1.0."""
-    truth = CLASSIFICATION.labels(holdout[target])
+    classes (ml.positive), so a model trained on 0/1 scores the same on labels written 0.0/1.0.
+    A regression's model is scored on RMSE, MAE and R² of its numeric answers."""
+    truth = task.labels(holdout[target])
     features = _inputs(model, prepare_features(holdout, target))
+    if task is REGRESSION:
+        predicted = np.asarray(model.predict(features), dtype=np.float64).reshape(len(truth))
+        return Score(metrics=regression_metrics(truth, predicted), predictions=predicted, task=task.name)
     if not hasattr(model, "predict_proba"):
         predicted = normalise(model.predict(features))
         return Score(metrics=label_metrics(truth, predicted, positive), predictions=predicted, positive=positive)
@@ -68,6 +76,8 @@ def restrict(score: Score, truth: np.ndarray, keep: np.ndarray) -> Score:
     if keep.all():
         return score
     predicted = score.predictions[keep]
+    if score.task == REGRESSION.name:
+        return Score(regression_metrics(truth, predicted), predicted, task=score.task)
     metrics = label_metrics(truth, predicted, score.positive)
     proba = score.probabilities[keep] if score.probabilities is not None else None
     auc = roc_auc(truth, score.classes, proba, score.positive) if proba is not None else None

@@ -125,3 +125,18 @@ def binary_auc(weights: np.ndarray, positive: np.ndarray, scores: np.ndarray) ->
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """0 where the denominator is 0, as sklearn's zero_division=0."""
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+
+
+def regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R² (sklearn's definitions) of numeric predictions; R² is left out when the
+    truth does not vary (it is undefined there)."""
+    error = np.asarray(predicted, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
+    squared = float(np.mean(error**2))
+    metrics = {"rmse": float(np.sqrt(squared)), "mae": float(np.mean(np.abs(error)))}
+    spread = float(np.mean((truth - np.mean(truth)) ** 2))
+    if spread > 0:
+        metrics["r2"] = 1.0 - squared / spread
+    return metrics

@@ -16,6 +16,7 @@ from ml.keys import SplitKey
 from ml.positive import classes as label_classes
 from ml.positive import normalise
 from ml.split import holdout_mask, split_key
+from ml.task import CLASSIFICATION, Task
 
 # Classes named in a problem, at most: a label per row would otherwise list every row.
 SHOWN_CLASSES = 5
@@ -59,6 +60,7 @@ def validate(
     key: SplitKey | None = None,
     keys: np.ndarray | None = None,
     ignored: Iterable[str] = (),
+    task: Task = CLASSIFICATION,
 ) -> Validation:
     """`expected_columns` is the champion's input schema ([{"name", "type"}]), if there is one;
     `reference` its training profile, to which the new data is compared once it is otherwise valid.
@@ -67,7 +69,7 @@ def validate(
     when the caller has them already.
 
     `holdout_fraction` and `id_column` are the split's: a class is checked against the very split
-    training will use.
+    training will use. `max_classes` and the class checks apply to a classification `task` only.
     """
     result = Validation()
     if target not in frame.columns:
@@ -81,17 +83,10 @@ def validate(
                 f"the target column {target!r} has {missing_labels} missing labels: "
                 "set DROP_UNLABELLED_ROWS=true to leave such rows out"
             )
-        # 1, 1.0 and "1" are one class (ml.positive), as training and scoring read them.
-        classes = len(label_classes(frame[target].unique()))
-        if classes < 2:
-            result.problems.append(f"the target column {target!r} has {classes} class(es); at least 2 are needed")
-        if classes > max_classes:
-            result.problems.append(
-                f"the target column {target!r} has {classes} classes, more than MAX_CLASSES={max_classes}: "
-                "is it the label, or an id or a measurement?"
-            )
+        if task is not CLASSIFICATION:
+            result.problems += _numeric_target(frame[target])
         else:
-            result.problems += _one_sided_classes(frame, target, holdout_fraction, id_column or None, key, keys)
+            result.problems += _classes(frame, target, max_classes, holdout_fraction, id_column, key, keys)
     if len(frame) < min_rows:
         result.problems.append(f"{len(frame)} rows, fewer than the minimum of {min_rows}")
 
@@ -135,6 +130,43 @@ def validate(
     if reference is not None and result.ok:
         _check_drift(result, frame, reference, drift_thresholds, reject_on_drift)
     return result
+
+
+def _classes(
+    frame: pd.DataFrame,
+    target: str,
+    max_classes: int,
+    holdout_fraction: float,
+    id_column: str | None,
+    key: SplitKey | None,
+    keys: np.ndarray | None,
+) -> list[str]:
+    # 1, 1.0 and "1" are one class (ml.positive), as training and scoring read them.
+    classes = len(label_classes(frame[target].unique()))
+    problems = []
+    if classes < 2:
+        problems.append(f"the target column {target!r} has {classes} class(es); at least 2 are needed")
+    if classes > max_classes:
+        problems.append(
+            f"the target column {target!r} has {classes} classes, more than MAX_CLASSES={max_classes}: "
+            "is it the label, or an id or a measurement?"
+        )
+    else:
+        problems += _one_sided_classes(frame, target, holdout_fraction, id_column or None, key, keys)
+    return problems
+
+
+def _numeric_target(target: pd.Series) -> list[str]:
+    """A regression's target: numbers, finite, not all the same."""
+    if not is_numeric(target):
+        examples = _non_numeric_examples(target)
+        return [f"the target column {target.name!r} should be numeric for a regression but holds {examples}"]
+    values = target.dropna().to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        return [f"the target column {target.name!r} holds infinite values"]
+    if len(np.unique(values)) < 2:
+        return [f"the target column {target.name!r} holds a single value; a regression needs at least 2"]
+    return []
 
 
 def _one_sided_classes(

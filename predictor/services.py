@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from ml.task import CLASSIFICATION
+from ml.task import ALL_METRICS
 from predictor.models import Deployment
 from predictor.serving import registry
 from predictor.signals import deployment_rolled_back
@@ -134,7 +134,7 @@ def record_registry_move(version: str) -> Deployment | None:
         data_version = {key.removeprefix("data."): value for key, value in info.tags.items() if key.startswith("data.")}
         # Only the model's own holdout scores: the MLflow run also carries the pipeline's
         # bookkeeping (step timings, the champion's scores, test statistics).
-        metrics = {k: v for k, v in info.metrics.items() if k in CLASSIFICATION.metrics}
+        metrics = {k: v for k, v in info.metrics.items() if k in ALL_METRICS}
         return _create(
             version,
             previous=newest,

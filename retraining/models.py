@@ -16,6 +16,11 @@ class PromotionPolicy(models.Model):
         RECALL = "recall", "Recall"
         F1 = "f1", "F1"
         ROC_AUC = "roc_auc", "ROC AUC"
+        # A regression's (ml/task.py); a classification judged under one of these, or a regression
+        # under a classification metric, is judged on its task's own primary metric instead.
+        RMSE = "rmse", "RMSE (regression)"
+        MAE = "mae", "MAE (regression)"
+        R2 = "r2", "R² (regression)"
 
     class Test(models.TextChoices):
         BOOTSTRAP = "bootstrap", "Paired bootstrap (any metric)"

@@ -131,7 +131,10 @@ def measure(
     binned = {name: _bin(frame.get(name, empty), reference) for name, reference in profile["features"].items()}
     predicted = None
     if predictions is not None and profile.get(PREDICTIONS):
-        predicted = _bin_categories(pd.Series(np.asarray(predictions, dtype=object)), profile[PREDICTIONS])
+        # A regression's predictions are binned as numbers (profile.py), a class mix by class.
+        predicted = _bin(
+            pd.Series(np.asarray(predictions, dtype=object)), {"kind": "categorical", **profile[PREDICTIONS]}
+        )
     judge = _Judge(thresholds, tested=len(binned) + (predicted is not None), enough=rows >= thresholds.min_rows)
     scores = {name: judge.score(counts) for name, counts in binned.items()}
     predicted_score = judge.score(predicted) if predicted is not None else None

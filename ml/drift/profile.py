@@ -14,6 +14,10 @@ Shape (JSON, `PROFILE_VERSION` 1):
                    "counts": {"Biscoe": 125, "Dream": 93, "Torgersen": 39}, "counts_other": 0}},
      "predictions": {"rows": 87, "counts": {"Adelie": 38, ...}} or null}
 
+A regression's predictions are numbers: they are profiled like a numeric feature (quantiles and
+a histogram at the deciles, "kind": "numeric"), so drift of the predictions is drift of their
+distribution, not of a class mix.
+
 A histogram's edges are inner edges: bin i holds edges[i-1] < x <= edges[i], and the first and last
 bins are open, so every live value lands in a bin.
 """
@@ -92,5 +96,7 @@ def _categorical(values: pd.Series) -> dict[str, Any]:
 def _predictions(predictions: Sequence[Any] | np.ndarray | None) -> dict[str, Any] | None:
     if predictions is None or len(predictions) == 0:
         return None
+    if np.asarray(predictions).dtype.kind == "f":  # a regression's numbers (classes are text)
+        return profile_column(pd.Series(np.asarray(predictions, dtype=np.float64)))
     counts = pd.Series(np.asarray(predictions)).astype(str).value_counts()
     return {"rows": int(counts.sum()), "counts": {str(k): int(v) for k, v in counts.items()}}

@@ -15,7 +15,7 @@ import numpy as np
 
 from ml.evaluate import Score
 from ml.gate.significance import Comparison, paired_test
-from ml.task import CLASSIFICATION
+from ml.task import CLASSIFICATION, REGRESSION, Task
 
 DEFAULT_POLICY: dict[str, Any] = {
     "primary_metric": "accuracy",
@@ -27,9 +27,13 @@ DEFAULT_POLICY: dict[str, Any] = {
     "significance": 0.005,
     "return_significance": 0.001,
     "min_first_score": 0.5,
+    # A regression's first model: the most its primary error (RMSE, MAE) may be; None (unset) asks
+    # it to beat always answering the holdout's mean (R² above 0).
+    "max_first_error": None,
 }
 POLICY_TESTS = ("bootstrap", "mcnemar", "none")
-# A challenger may not lose more than max_guard_drop on any of the task's other metrics.
+# A challenger may not lose more than max_guard_drop on any of the task's other metrics; for an
+# error metric (in the target's unit, so of no fixed scale) the drop is relative to the champion's.
 GUARD_METRICS = CLASSIFICATION.metrics
 # Metrics a primary metric is made of, so not guarded apart from it. F1 is the harmonic mean of
 # precision and recall: choosing it declares that a model may trade one for the other, and F1
@@ -38,6 +42,9 @@ GUARD_METRICS = CLASSIFICATION.metrics
 # moves between two equally good models by more than a guard's tolerance, so the guard refused
 # real gains at random (bench/promotion.py, docs/benchmarks.md). Accuracy and ROC AUC stay guarded.
 PRIMARY_PARTS = {"f1": frozenset({"precision", "recall"})}
+# R² is one minus the mean squared error over the holdout's spread: on the same rows it moves with
+# RMSE exactly, so it is judged through it.
+PRIMARY_PARTS |= {"rmse": frozenset({"r2"}), "r2": frozenset({"rmse"})}
 # Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
 _TOLERANCE = 1e-9
 
@@ -74,15 +81,28 @@ def gate_level(policy: dict[str, Any], *, returning: bool = False) -> float:
     return min(merged["significance"], merged["return_significance"]) if returning else merged["significance"]
 
 
+def task_of(score: Score) -> Task:
+    return REGRESSION if score.task == REGRESSION.name else CLASSIFICATION
+
+
+def primary_metric(policy: dict[str, Any], task: Task) -> str:
+    """The policy's primary metric if it is one of the task's, else the task's own (RMSE for a
+    regression judged under a policy written for classification)."""
+    primary = policy_settings(policy)["primary_metric"]
+    return primary if primary in task.metrics else task.primary
+
+
 def paired_comparison(
     policy: dict[str, Any], truth: np.ndarray, champion: Score, challenger: Score, *, returning: bool = False
 ) -> Comparison:
     """The comparison the policy's gate reads, at the level it will apply. With the gate off the
     bootstrap still runs: the run records the interval and what the holdout could detect."""
     merged = policy_settings(policy)
-    test = "bootstrap" if merged["test"] == "none" else merged["test"]
+    task = task_of(challenger)
+    # McNemar compares classes; a regression is always compared on its per-row losses.
+    test = "bootstrap" if merged["test"] == "none" or task is REGRESSION else merged["test"]
     level = gate_level(merged, returning=returning)
-    return paired_test(merged["primary_metric"], truth, champion, challenger, test=test, level=level)
+    return paired_test(primary_metric(merged, task), truth, champion, challenger, test=test, level=level)
 
 
 def decide(
@@ -92,20 +112,19 @@ def decide(
     comparison: Comparison | None = None,
     *,
     returning: bool = False,
+    task: Task = CLASSIFICATION,
 ) -> Decision:
     """Deploy the challenger or keep the champion. `comparison` is the paired comparison of the two
     on the same clean rows (`paired_comparison`); `returning` is true when the challenger is a model
-    that was just replaced, which then needs the stricter return level."""
+    that was just replaced, which then needs the stricter return level. `task` says which way each
+    metric improves."""
     policy = policy_settings(policy)
-    primary = policy["primary_metric"]
+    primary = primary_metric(policy, task)
     if primary not in challenger or (champion is not None and primary not in champion):
         return Decision(False, "missing_metric", [f"{primary} could not be computed for both models on this holdout"])
     new = challenger[primary]
     if champion is None:
-        floor = policy["min_first_score"]
-        if new >= floor:
-            return Decision(True, "first_model", [f"first model: {primary} {new:.4f} >= minimum {floor:.4f}"])
-        return Decision(False, "first_model", [f"first model: {primary} {new:.4f} is below minimum {floor:.4f}"])
+        return _first(policy, task, primary, challenger)
 
     notes = comparison.describe() if comparison is not None else []
     p_value = comparison.p_value if comparison is not None else None
@@ -119,7 +138,7 @@ def decide(
             f"the two models made the same predictions on all {comparison.rows} rows: nothing to choose between them",
         )
     old = champion[primary]
-    gain = CLASSIFICATION.gain(primary, new, old)
+    gain = task.gain(primary, new, old)
     needed = policy["min_improvement"]
     better = gain > _TOLERANCE if needed <= 0 else gain >= needed - _TOLERANCE
     wanted = "strictly better" if needed <= 0 else f"at least +{needed:.4f}"
@@ -130,19 +149,25 @@ def decide(
 
     limit = policy["max_guard_drop"]
     parts = PRIMARY_PARTS.get(primary, frozenset())
-    for metric in GUARD_METRICS:
+    for metric in task.metrics:
         if metric == primary or metric in parts or metric not in challenger or metric not in champion:
             continue
-        drop = -CLASSIFICATION.gain(metric, challenger[metric], champion[metric])
+        drop = -task.gain(metric, challenger[metric], champion[metric])
+        relative = not task.higher_is_better(metric)
+        if relative:
+            drop = drop / abs(champion[metric]) if champion[metric] else (drop if drop > 0 else 0.0)
         if drop > limit + _TOLERANCE:
+            worse = f"{drop:.2%} worse" if relative else f"dropped by {drop:.4f}"
+            allowed = f"{limit:.2%}" if relative else f"{limit:.4f}"
             return keep(
                 "guard_metric",
                 *reasons,
-                f"{metric} dropped by {drop:.4f} ({champion[metric]:.4f} -> {challenger[metric]:.4f}), "
-                f"more than the allowed {limit:.4f}",
+                f"{metric} {worse} ({champion[metric]:.4f} -> {challenger[metric]:.4f}), "
+                f"more than the allowed {allowed}",
             )
     exempt = f" ({' and '.join(sorted(parts))} are parts of {primary}, judged through it)" if parts else ""
-    reasons.append(f"no other metric dropped by more than {limit:.4f}{exempt}")
+    relative = " (errors: relative to the champion's)" if task.lower_is_better else ""
+    reasons.append(f"no other metric dropped by more than {limit:.4f}{relative}{exempt}")
 
     test = policy["test"]
     if test == "none":
@@ -150,11 +175,12 @@ def decide(
     if comparison is None:
         return keep(test, *reasons, f"the {test} gate is on but the models were not compared row by row")
     level = gate_level(policy, returning=returning)
-    significant = comparison.difference > 0 and comparison.p_value < level
+    improved = task.gain(primary, comparison.difference, 0.0) > 0
+    significant = improved and comparison.p_value < level
     if significant:
         gate = f"significant: p-value {comparison.p_value:.4f} < {level}"
         return Decision(True, test, [*reasons, gate, *notes], p_value, comparison)
-    if returning and comparison.difference > 0 and comparison.p_value < policy["significance"]:
+    if returning and improved and comparison.p_value < policy["significance"]:
         return keep(
             "hysteresis",
             *reasons,
@@ -164,6 +190,33 @@ def decide(
     return keep(test, *reasons, f"not significant: p-value {comparison.p_value:.4f} is not below {level}")
 
 
+def _first(policy: dict[str, Any], task: Task, primary: str, challenger: dict[str, float]) -> Decision:
+    """The very first model: a classification's primary score at least the floor (min_first_score);
+    a regression's primary error at most the ceiling (max_first_error), or, with none set, better
+    than always answering the holdout's mean (R² above 0)."""
+    new = challenger[primary]
+    if task.higher_is_better(primary) and task is CLASSIFICATION:
+        floor = policy["min_first_score"]
+        if new >= floor:
+            return Decision(True, "first_model", [f"first model: {primary} {new:.4f} >= minimum {floor:.4f}"])
+        return Decision(False, "first_model", [f"first model: {primary} {new:.4f} is below minimum {floor:.4f}"])
+    ceiling = policy.get("max_first_error")
+    if ceiling is not None and not task.higher_is_better(primary):
+        ceiling = float(ceiling)
+        if new <= ceiling:
+            return Decision(True, "first_model", [f"first model: {primary} {new:.4f} <= ceiling {ceiling:.4f}"])
+        return Decision(False, "first_model", [f"first model: {primary} {new:.4f} is above the ceiling {ceiling:.4f}"])
+    r2 = challenger.get("r2")
+    if r2 is None:
+        return Decision(False, "first_model", ["first model: r2 is unknown (the holdout's target does not vary)"])
+    figure = f"{primary} {new:.4f}, r2 {r2:.4f}"
+    if r2 > 0:
+        return Decision(True, "first_model", [f"first model: {figure}, better than always answering the mean (r2 > 0)"])
+    return Decision(
+        False, "first_model", [f"first model: {figure}, no better than always answering the mean (r2 <= 0)"]
+    )
+
+
 def regressed(
     policy: dict[str, Any],
     current: dict[str, float],
@@ -171,6 +224,7 @@ def regressed(
     comparison: Comparison | None,
     *,
     returning: bool = True,
+    task: Task = CLASSIFICATION,
 ) -> Decision:
     """Whether the previous champion beats the current one under the same rules as a promotion,
     on rows neither trained on. `comparison` is previous (as challenger) against current (as
@@ -180,4 +234,4 @@ def regressed(
     and needs the stricter level; `returning=False` is for a caller that knows the previous model
     was not replaced recently.
     """
-    return decide(policy, challenger=previous, champion=current, comparison=comparison, returning=returning)
+    return decide(policy, challenger=previous, champion=current, comparison=comparison, returning=returning, task=task)

@@ -20,6 +20,44 @@ from ml.evaluate import Score
 from ml.metrics import label_metric, positive_indices
 
 
+@dataclass
+class LossDifference:
+    """A regression metric's paired difference (challenger - champion) and its standard error, and
+    the mean per-row loss gain (champion's loss - challenger's, positive when the challenger is
+    better) with its standard error: what the test reads."""
+
+    difference: float
+    error: float
+    loss_gain: float
+    loss_error: float
+
+
+def loss_difference(metric: str, truth: np.ndarray, champion: np.ndarray, challenger: np.ndarray) -> LossDifference:
+    """Per-row losses of both models: squared errors for RMSE and R², absolute errors for MAE. The
+    metric's difference gets the standard error of its per-row influence (the delta method: RMSE is
+    the square root of the mean squared error, R² one minus it over the truth's spread)."""
+    rows = len(truth)
+    power = 1 if metric == "mae" else 2
+    ours, theirs = np.abs(champion - truth) ** power, np.abs(challenger - truth) ** power
+    gained = ours - theirs
+    if metric == "mae":
+        difference, influence = float(theirs.mean() - ours.mean()), theirs - ours
+    elif metric == "rmse":
+        rmse_ours, rmse_theirs = np.sqrt(ours.mean()), np.sqrt(theirs.mean())
+        difference = float(rmse_theirs - rmse_ours)
+        # d sqrt(m) = dm / (2 sqrt(m)); a model with no error at all contributes its losses as they are.
+        influence = theirs / (2 * rmse_theirs or 1.0) - ours / (2 * rmse_ours or 1.0)
+    else:
+        spread = float(np.mean((truth - truth.mean()) ** 2)) or 1.0
+        difference, influence = float(gained.mean() / spread), gained / spread
+    return LossDifference(
+        difference=difference,
+        error=float(np.std(influence, ddof=1) / np.sqrt(rows)),
+        loss_gain=float(gained.mean()),
+        loss_error=float(np.std(gained, ddof=1) / np.sqrt(rows)),
+    )
+
+
 class ResamplingError(ValueError):
     """The two models' outputs cannot be resampled for this metric."""
 

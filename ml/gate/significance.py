@@ -9,6 +9,11 @@ when the models mostly agree. For every metric the policy offers (ml.gate.resamp
 - ROC AUC: DeLong's standard error of the paired difference, its normal interval and p-value.
 McNemar's exact test is kept as an option for accuracy. The policy's "bootstrap" test is this.
 
+A regression's metrics are means of per-row losses (squared error for RMSE and R², absolute error
+for MAE), so their comparison is a paired test on those losses (ml.gate.resampling.loss_difference):
+the p-value of the mean loss difference (Student's t), the interval of the metric's difference from
+its per-row influence. Both cost one pass over the rows, however large the holdout.
+
 Everything is seeded: the same rows and predictions always give the same interval and p-value.
 """
 
@@ -16,10 +21,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.stats import binomtest, norm
+from scipy.stats import t as student
 
 from ml.evaluate import Score
-from ml.gate.resampling import ResamplingError, auc_difference, label_metric_differences
-from ml.metrics import LABEL_METRICS
+from ml.gate.resampling import ResamplingError, auc_difference, label_metric_differences, loss_difference
+from ml.metrics import LABEL_METRICS, REGRESSION_METRICS
+from ml.task import REGRESSION, TASKS
 
 TESTS = ("bootstrap", "mcnemar")
 RESAMPLES = 5000
@@ -56,6 +63,14 @@ class Comparison:
     def describe(self) -> list[str]:
         """The comparison in plain words, for the run's reasons and notifications."""
         confidence = f"{round((1 - self.level) * 100, 3):g}%"
+        if self.metric in REGRESSION_METRICS:
+            return [
+                f"{self.metric} difference {self.difference:+.4g} on {self.rows} rows, {confidence} interval "
+                f"[{self.low:+.4g}, {self.high:+.4g}], p-value {self.p_value:.4f} ({self.p_method}); "
+                f"the models' answers differ on {self.disagreements} rows",
+                f"this holdout of {self.rows} rows cannot detect a change in {self.metric} smaller than "
+                f"{self.detectable:.4g}",
+            ]
         return [
             f"{self.metric} difference {_points(self.difference)} points on {self.rows} rows, "
             f"{confidence} interval [{_points(self.low)}, {_points(self.high)}], "
@@ -83,6 +98,8 @@ def paired_test(
     smallest true gain this holdout would find significant 80% of the time, from the observed
     spread of the paired difference: (z_{1-level/2} + z_{0.8}) x its standard error.
     """
+    if challenger.task == REGRESSION.name or champion.task == REGRESSION.name:
+        return _losses(metric, truth, champion, challenger, test, level)
     truth = np.asarray(truth).astype(str)
     ours, theirs = np.asarray(champion.predictions).astype(str), np.asarray(challenger.predictions).astype(str)
     if not len(truth) == len(ours) == len(theirs):
@@ -116,6 +133,39 @@ def paired_test(
     return Comparison(
         test, metric, rows, disagreements, identical, difference, float(low), float(high), level, p_value,
         "paired randomization test", _detectable(error, rows, level),
+    )  # fmt: skip
+
+
+def _losses(metric: str, truth: np.ndarray, champion: Score, challenger: Score, test: str, level: float) -> Comparison:
+    """A regression's paired test: per-row losses, their mean difference's p-value and the metric's interval."""
+    if champion.task != challenger.task:
+        raise ComparisonError(f"a {champion.task} model cannot be compared with a {challenger.task} model")
+    if metric not in TASKS[REGRESSION.name].metrics:
+        raise ComparisonError(f"unknown metric {metric!r}: choose one of {', '.join(REGRESSION_METRICS)}")
+    if test != "bootstrap":
+        raise ComparisonError(f"{test} compares classes; a regression is compared on its per-row losses")
+    truth = np.asarray(truth, dtype=np.float64)
+    ours, theirs = np.asarray(champion.predictions, np.float64), np.asarray(challenger.predictions, np.float64)
+    if not len(truth) == len(ours) == len(theirs):
+        raise ComparisonError(f"rows differ: {len(truth)} targets, {len(ours)} and {len(theirs)} predictions")
+    if len(truth) < 2:
+        raise ComparisonError("fewer than two rows to compare the models on")
+    if not 0 < level < 1:
+        raise ComparisonError(f"the significance level must be strictly between 0 and 1, got {level}")
+    rows = len(truth)
+    disagreements = int(np.sum(ours != theirs))
+    identical = disagreements == 0
+    paired = loss_difference(metric, truth, ours, theirs)
+    z = norm.ppf(1 - level / 2)
+    if identical or paired.loss_error == 0:
+        p_value = 1.0 if paired.loss_gain == 0 or identical else 0.0
+    else:
+        p_value = float(2 * student.sf(abs(paired.loss_gain) / paired.loss_error, rows - 1))
+    loss = "absolute" if metric == "mae" else "squared"
+    return Comparison(
+        test, metric, rows, disagreements, identical, paired.difference, paired.difference - z * paired.error,
+        paired.difference + z * paired.error, level, p_value, f"paired t-test on per-row {loss} errors",
+        _detectable(paired.error, rows, level, floor=0.0),
     )  # fmt: skip
 
 
@@ -163,9 +213,11 @@ def _mcnemar(
     )  # fmt: skip
 
 
-def _detectable(error: float, rows: int, level: float) -> float:
-    """A holdout where the models never disagree still has a resolution: one row's worth of error."""
-    return float((norm.ppf(1 - level / 2) + norm.ppf(POWER)) * max(error, 1.0 / rows))
+def _detectable(error: float, rows: int, level: float, floor: float | None = None) -> float:
+    """A holdout where the models never disagree still has a resolution: one row's worth of error
+    (for label metrics; `floor` otherwise)."""
+    least = 1.0 / rows if floor is None else floor
+    return float((norm.ppf(1 - level / 2) + norm.ppf(POWER)) * max(error, least))
 
 
 def _same_probabilities(champion: Score, challenger: Score) -> bool:

@@ -126,14 +126,15 @@ _SERVED_MODEL = {
         "source": {"type": ["string", "null"]},
         "metrics": {"type": "object"},
         "data_version": {"type": "object"},
+        "task": {"type": "string", "enum": ["classification", "regression"]},
         "classes": {"type": ["array", "null"], "items": {}},
         "serving": {
             "type": "string",
             "enum": ["compiled", "model"],
             "description": (
                 "compiled: a pipeline of a shape the product knows, served from its arrays (checked at load to give "
-                "exactly the model's own probabilities); model: any other model, through its own predict_proba or "
-                "predict."
+                "exactly the model's own probabilities, or a regressor's predictions); model: any other model, "
+                "through its own predict_proba or predict."
             ),
         },
         "inference": {"type": "string", "description": "How the model is served, and why not compiled when it is not."},
@@ -143,23 +144,55 @@ _SERVED_MODEL = {
 }
 
 
-_PREDICTION = {
-    "type": "object",
-    "properties": {
-        "predictions": {"type": "array", "items": {}},
-        "classes": {"type": "array", "items": {}},
-        "probabilities": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
-        "model": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "run_id": {"type": "string"}},
-        },
-        "warnings": {"type": "array", "items": {"type": "string"}},
-        "prediction_ids": {
-            "type": "array",
-            "items": {"type": "string", "format": "uuid"},
-            "description": "One id per row, in row order: send it back with the true label to POST /api/v1/feedback.",
-        },
+_ANSWERED = {
+    "model": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "run_id": {"type": "string"}},
     },
+    "warnings": {"type": "array", "items": {"type": "string"}},
+    "prediction_ids": {
+        "type": "array",
+        "items": {"type": "string", "format": "uuid"},
+        "description": "One id per row, in row order: send it back with the true label to POST /api/v1/feedback.",
+    },
+}
+# Two answer shapes, as the served model's task says (GET /api/v1/model's `task`).
+_PREDICTION = {
+    "anyOf": [
+        {
+            "title": "classification",
+            "type": "object",
+            "required": ["predictions", "prediction_ids", "model"],
+            "properties": {
+                "predictions": {
+                    "type": "array",
+                    "items": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+                    "description": "The most probable class of each row.",
+                },
+                "classes": {"type": "array", "items": {}},
+                "probabilities": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "number"}},
+                    "description": "Per row, each class's probability, in the order of `classes`.",
+                },
+                **_ANSWERED,
+            },
+        },
+        {
+            "title": "regression",
+            "type": "object",
+            "required": ["predictions", "prediction_ids", "model"],
+            "properties": {
+                "predictions": {
+                    "type": "array",
+                    "items": {"type": "number"},
+                    "description": "The predicted number of each row; a regression has no classes or probabilities.",
+                },
+                **_ANSWERED,
+            },
+            "not": {"anyOf": [{"required": ["classes"]}, {"required": ["probabilities"]}]},
+        },
+    ]
 }
 
 
@@ -240,7 +273,11 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": predict_body(None)}}},
             "responses": {
                 "200": {
-                    **_answer("Predictions, class probabilities, their ids and the model that made them.", _PREDICTION),
+                    **_answer(
+                        "Predictions (classes with their probabilities, or a regression's numbers), their ids and "
+                        "the model that made them.",
+                        _PREDICTION,
+                    ),
                     "headers": {**_VERSION_HEADER, **_PREDICTION_ID_HEADER},
                 },
                 "400": _answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),

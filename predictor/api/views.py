@@ -181,7 +181,16 @@ def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
     """One pass over the model: the labels are the most probable classes, as the classifiers'
     own predict() computes them, so predict_proba is not run twice."""
     if served.classes is None:
-        return {"predictions": np.asarray(served.model.predict(checked.frame)).tolist()}
+        # A regressor's numbers (or a model without probabilities): compiled when it was checked exact.
+        predictions = None
+        if served.compiled is not None:
+            try:
+                predictions = served.compiled.predict(checked.columns)
+            except Exception:
+                logger.exception("serving: compiled inference of version %s failed; using the model", served.version)
+        if predictions is None:
+            predictions = served.model.predict(checked.frame)
+        return {"predictions": np.asarray(predictions).tolist()}
     probabilities = None
     if served.compiled is not None:
         try:
@@ -216,6 +225,7 @@ def model(request: HttpRequest) -> HttpResponse:
             "source": deployment.source if deployment else None,
             "metrics": deployment.metrics if deployment else {},
             "data_version": deployment.data_version if deployment else {},
+            "task": served.task,
             "classes": served.classes.tolist() if served.classes is not None else None,
             "serving": served.serving,
             "inference": served.inference,

@@ -20,6 +20,7 @@ from predictor.predlog.selectors import (
     logged_inputs,
     positive_class,
     prediction_volume,
+    version_task,
 )
 from predictor.predlog.writing import record, writer
 
@@ -37,5 +38,6 @@ __all__ = [
     "prune",
     "record",
     "record_labels",
+    "version_task",
     "writer",
 ]

@@ -3,10 +3,14 @@
 All or nothing per request: every item is checked first, and one bad item rejects the whole
 request with each bad item named, so a client fixes its batch and sends it again without
 wondering which half went in. Sending a label again for the same prediction replaces it.
+
+A regression model's predictions take a finite number as their true value (a class name, NaN or
+infinity is refused, naming the item); which versions are regressions their deployments record.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import defaultdict
 from datetime import timedelta
@@ -17,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.positive import canonical, normalise
-from predictor.models import LoggedVersion, Prediction
+from predictor.models import Deployment, LoggedVersion, Prediction
 from predictor.predlog.ids import in_sample, issued_at
 
 MAX_ITEMS = 10_000
@@ -76,10 +80,19 @@ def record_labels(items: list[Any]) -> int:
         classes = dict(
             LoggedVersion.objects.filter(version__in=set(versions.values())).values_list("version", "classes")
         )
+        regressions = _regressions(set(versions.values()))
         by_label: dict[str, list[uuid.UUID]] = defaultdict(list)
         for pid, (index, label) in wanted.items():
             if pid not in versions:
                 errors.append(_error(index, "prediction_id", _unknown(pid, now)))
+                continue
+            if versions[pid] in regressions:
+                value = _number(label)
+                if value is None:
+                    message = f"{label!r} is not a finite number: model version {versions[pid]} is a regression"
+                    errors.append(_error(index, "label", message))
+                    continue
+                by_label[canonical(value)].append(pid)
                 continue
             known = classes.get(versions[pid])
             # 1, 1.0, "1" and true are one class (ml.positive): stored in its canonical form.
@@ -97,6 +110,24 @@ def record_labels(items: list[Any]) -> int:
         for label, ids in by_label.items():
             Prediction.objects.filter(id__in=ids).update(label=label, labelled_at=now)
     return len(wanted)
+
+
+def _regressions(versions: set[str]) -> set[str]:
+    """The versions among these whose deployment records a regression (the pipeline's, or a tag)."""
+    if not versions:
+        return set()
+    deployed = Deployment.objects.filter(model_name=settings.MODEL_NAME, version__in=versions)
+    return {
+        version for version, data in deployed.values_list("version", "data_version") if data.get("task") == "regression"
+    }
+
+
+def _number(label: str) -> float | None:
+    try:
+        value = float(label)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _error(index: int, field: str | None, message: str) -> dict[str, Any]:

@@ -202,3 +202,25 @@ def _macro(per_class: list[np.ndarray]) -> np.ndarray:
 def _weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
     """ROC AUC of each reweighted resample, a chunk of resamples at a time."""
     return np.concatenate([binary_auc(chunk, positive, scores) for chunk in weights])
+
+
+def score_sums(sums: dict[str, float]) -> dict:
+    """A regression's live RMSE and MAE, each with a 95% interval, from the count and the sums of
+    the errors' squares, absolute values and fourth powers (`selectors.regression_sums`): the mean
+    squared and the mean absolute error get normal intervals from their sample variances, and
+    RMSE's bounds are the square roots of the mean squared error's (clipped at 0)."""
+    n = int(sums["n"])
+    if n == 0:
+        return {"labels": 0, "metrics": {}}
+    mse, mae = sums["squared"] / n, sums["absolute"] / n
+    half = Z95 / math.sqrt(n)
+    spread_sq = math.sqrt(max(sums["fourth"] / n - mse * mse, 0.0) * n / max(n - 1, 1))
+    spread_abs = math.sqrt(max(mse - mae * mae, 0.0) * n / max(n - 1, 1))
+    low_mse, high_mse = max(mse - half * spread_sq, 0.0), mse + half * spread_sq
+    return {
+        "labels": n,
+        "metrics": {
+            "rmse": {"value": math.sqrt(mse), "low": math.sqrt(low_mse), "high": math.sqrt(high_mse)},
+            "mae": {"value": mae, "low": max(mae - half * spread_abs, 0.0), "high": mae + half * spread_abs},
+        },
+    }

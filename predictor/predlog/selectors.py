@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count
+from django.db.models import Count, F, FloatField, Sum
+from django.db.models.functions import Abs, Cast
 from django.utils import timezone
 
 from ml.positive import served_positive
+from ml.task import CLASSIFICATION, REGRESSION, Task
 from predictor.models import Deployment, LoggedVersion, Prediction
 from predictor.predlog import quality
 
@@ -82,10 +84,41 @@ def positive_class(version: str, data_version: dict | None = None) -> str | None
     )
 
 
+def version_task(version: str, data_version: dict | None = None) -> Task:
+    """The task a served version was trained for, as its deployment recorded it (the pipeline's
+    record, or the `data.task` tag of a version promoted by hand); classification when unrecorded,
+    as every version was before regression existed."""
+    if data_version is None:
+        found = Deployment.objects.filter(version=version).order_by("-id").values_list("data_version", flat=True)
+        data_version = found.first() or {}
+    return REGRESSION if data_version.get("task") == REGRESSION.name else CLASSIFICATION
+
+
+def regression_sums(version: str, since: datetime) -> dict[str, float]:
+    """{"n", "squared", "absolute", "fourth"}: the count of a version's labelled predictions since a
+    time and the sums of their errors' squares, absolute values and fourth powers, in one
+    aggregate query, whatever the number of rows (the labels and predictions are numbers as text)."""
+    error = Cast("label", FloatField()) - Cast("prediction", FloatField())
+    sums = (
+        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
+        .annotate(error=error)
+        .aggregate(
+            n=Count("id"),
+            squared=Sum(F("error") * F("error")),
+            absolute=Sum(Abs(F("error"))),
+            fourth=Sum(F("error") * F("error") * F("error") * F("error")),
+        )
+    )
+    return {name: float(value or 0) for name, value in sums.items()}
+
+
 def live_metric(version: str, since: datetime, metric: str) -> dict:
     """One metric of `live_metrics`, as cheaply as it can be had: {"labels": n, "metric":
     {"value", "low", "high"} or None}. Accuracy, precision, recall and F1 come from the confusion
     counts (one GROUP BY, the same figures); ROC AUC needs every labelled row's probabilities."""
+    if version_task(version) is REGRESSION:
+        scored = live_metrics(version, since)
+        return {"labels": scored["labels"], "metric": scored["metrics"].get(metric)}
     if metric in quality.CONFUSION_METRICS:
         cells = labelled_counts(version, since)
         positive = positive_class(version) if metric != "accuracy" else None
@@ -99,8 +132,12 @@ def live_metrics(version: str, since: datetime) -> dict:
 
     {"version", "since", "labels": n, "metrics": {name: {"value", "low", "high"}}}, the metric
     names of the task (ml/task.py), each with a 95% interval (Wilson for accuracy, bootstrap
-    for the others). With no labels, `labels` is 0 and `metrics` empty.
+    for the others; for a regression, RMSE and MAE with normal intervals from sums of errors,
+    `quality.score_sums`). With no labels, `labels` is 0 and `metrics` empty.
     """
+    if version_task(version) is REGRESSION:
+        sums = regression_sums(version, since)
+        return {"version": version, "since": since.isoformat(), **quality.score_sums(sums)}
     labelled = list(
         Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False).values_list(
             "label", "prediction", "probabilities"

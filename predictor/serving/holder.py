@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.utils import timezone
+from sklearn.base import is_regressor
 
 from ml.contract import known_categories
 from predictor.api.inputs import Column, schema_of
@@ -51,6 +52,8 @@ class ServedModel:
     categories: dict[str, list[str]] = field(default_factory=dict)
     category_sets: dict[str, set[str]] = field(default_factory=dict)
     classes: np.ndarray | None = None
+    # "regression" for a regressor (numbers answered, no classes), else "classification".
+    task: str = "classification"
     # The model's arithmetic without scikit-learn's per-call overhead (predictor/serving/inference.py);
     # None when the model is served through its own predict_proba, for the reason in `inference`.
     compiled: inference.Compiled | None = None
@@ -85,6 +88,7 @@ def served_model(deployment: dict[str, Any], loaded: registry.LoadedVersion) -> 
         classes=np.asarray(classes) if classes is not None and hasattr(loaded.model, "predict_proba") else None,
         compiled=compiled,
         inference=how,
+        task="regression" if is_regressor(loaded.model) else "classification",
         ignored=frozenset(loaded.ignored),
         dates=dict(loaded.dates),
     )
@@ -94,21 +98,22 @@ def compile_checked(
     model: Any, example: Any, categories: dict[str, list[str]]
 ) -> tuple[inference.Compiled | None, str]:
     """(compiled model, how it is served): compiled only if it gives exactly the model's own
-    probabilities on the input example and on probe rows."""
+    probabilities (a regressor's own predictions) on the input example and on probe rows."""
+    method = "predict_proba" if hasattr(model, "predict_proba") else "predict"
     if not settings.COMPILED_INFERENCE:
-        return None, "the model's own predict_proba (COMPILED_INFERENCE is off)"
-    if not hasattr(model, "predict_proba") or not hasattr(example, "columns"):
+        return None, f"the model's own {method} (COMPILED_INFERENCE is off)"
+    if not hasattr(example, "columns") or not (method == "predict_proba" or is_regressor(model)):
         return None, "the model's own predict (no predict_proba or no input example to check against)"
     try:
         compiled = inference.compile_model(model)
         inference.verify(compiled, model, inference.probe_rows(example, categories))
     except inference.NotCompiled as exc:
-        logger.info("serving: using the model's own predict_proba: %s", exc)
-        return None, f"the model's own predict_proba: {exc}"
+        logger.info("serving: using the model's own %s: %s", method, exc)
+        return None, f"the model's own {method}: {exc}"
     except Exception as exc:
-        logger.warning("serving: could not compile the model, using its own predict_proba: %r", exc)
-        return None, f"the model's own predict_proba: compiling failed ({type(exc).__name__}: {exc})"
-    return compiled, "compiled: the pipeline's arithmetic from its arrays, checked equal to its own predict_proba"
+        logger.warning("serving: could not compile the model, using its own %s: %r", method, exc)
+        return None, f"the model's own {method}: compiling failed ({type(exc).__name__}: {exc})"
+    return compiled, f"compiled: the pipeline's arithmetic from its arrays, checked equal to its own {method}"
 
 
 class ModelHolder:

@@ -12,6 +12,8 @@ check already built. What it does not recognise is not guessed at: the model is 
 through its own `predict_proba`, and the reason is logged and shown in /api/v1/model. What it
 compiles is checked at load against the model's own `predict_proba` on the input example and on
 probe rows (missing values, unknown categories); any difference and the model's own path is used.
+A regressor (a forest, a tree, gradient boosting, a linear model) is compiled the same way, its
+`predict` in place of `predict_proba`: the numbers it answers, checked equal the same way.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_regressor
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, ExtraTreeClassifier, ExtraTreeRegressor
 
 from ml.contract import is_numeric
 from predictor.api.inputs import frame_of
@@ -60,6 +63,10 @@ class Compiled:
         return np.column_stack(parts).astype(np.float64, copy=False)
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
+        return self.estimator(self.transform(columns))
+
+    def predict(self, columns: Columns) -> np.ndarray:
+        """A regressor's numbers (for a classifier, `predict_proba`'s probabilities)."""
         return self.estimator(self.transform(columns))
 
 
@@ -208,6 +215,8 @@ def _is_nan(value: Any) -> bool:
 def _estimator(classifier: Any) -> Callable[[np.ndarray], np.ndarray]:
     if getattr(classifier, "n_outputs_", 1) != 1:
         raise NotCompiled("the classifier has several outputs")
+    if is_regressor(classifier):
+        return _regressor(classifier)
     if isinstance(classifier, RandomForestClassifier | ExtraTreesClassifier):
         return _trees(list(classifier.estimators_))
     if isinstance(classifier, DecisionTreeClassifier | ExtraTreeClassifier):
@@ -237,6 +246,32 @@ def _trees(trees: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
     return predict_proba
 
 
+def _regressor(regressor: Any) -> Callable[[np.ndarray], np.ndarray]:
+    if isinstance(regressor, RandomForestRegressor | ExtraTreesRegressor):
+        return _tree_means(list(regressor.estimators_))
+    if isinstance(regressor, DecisionTreeRegressor | ExtraTreeRegressor):
+        return _tree_means([regressor])
+    # Given the ColumnTransformer's matrix, the estimator's own predict is exactly the pipeline's
+    # (gradient boosting, a linear model): only the preprocessing overhead is saved.
+    return regressor.predict
+
+
+def _tree_means(trees: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """The trees' leaf values summed in the order a forest sums them (one job), then averaged,
+    on the float32 copy of the input the trees compare against."""
+    arrays = [tree.tree_ for tree in trees]
+
+    def predict(matrix: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(matrix, dtype=np.float32)
+        total = np.zeros(x.shape[0], dtype=np.float64)
+        for tree in arrays:
+            total += tree.predict(x)[:, 0]
+        total /= len(arrays)
+        return total
+
+    return predict
+
+
 # Checked at load -----------------------------------------------------------------------------
 
 
@@ -257,10 +292,12 @@ def probe_rows(example: pd.DataFrame, categories: dict[str, list[str]]) -> pd.Da
 
 
 def verify(compiled: Compiled, model: Any, rows: pd.DataFrame) -> None:
-    """NotCompiled unless the compiled path gives exactly the model's own probabilities."""
+    """NotCompiled unless the compiled path gives exactly the model's own probabilities (a
+    regressor's own predictions)."""
     columns = columns_of(rows)
-    expected = np.asarray(model.predict_proba(frame_of(columns)))
+    method = "predict_proba" if hasattr(model, "predict_proba") else "predict"
+    expected = np.asarray(getattr(model, method)(frame_of(columns)))
     got = compiled.predict_proba(columns)
     if got.shape != expected.shape or not np.array_equal(got, expected):
         worst = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("nan")
-        raise NotCompiled(f"differs from the model's own predict_proba (largest difference {worst:.3g})")
+        raise NotCompiled(f"differs from the model's own {method} (largest difference {worst:.3g})")

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ml.drift import drift
+from ml.task import REGRESSION
 from predictor import predlog
 from predictor.drift_check import DriftCheckError, check_log
 from predictor.models import Deployment, DriftCheck
@@ -127,6 +128,9 @@ def watch(now: datetime | None = None) -> Watch:
 def judge_quality(version: str, triggers: TriggerSettings, now: datetime) -> Quality:
     metric = store.current_policy().primary_metric
     deployed = Deployment.objects.filter(version=version).order_by("-id").first()
+    task = predlog.version_task(version, deployed.data_version if deployed is not None else None)
+    if metric not in task.metrics:
+        metric = task.primary  # a regression under a policy written for classification: RMSE
     since = quality_since(deployed, now)
     holdout = (deployed.metrics or {}).get(metric) if deployed is not None else None
     # The one metric judged, from the confusion counts where it can be: one GROUP BY every interval.
@@ -145,15 +149,18 @@ def judge_quality(version: str, triggers: TriggerSettings, now: datetime) -> Qua
         low=scored["low"],
         high=scored["high"],
         margin=triggers.degradation_margin,
-        fell=fell(scored, holdout, triggers.degradation_margin),
+        fell=fell(scored, holdout, triggers.degradation_margin, task.higher_is_better(metric)),
     )
 
 
-def fell(scored: dict[str, float], holdout: float, margin: float) -> bool:
+def fell(scored: dict[str, float], holdout: float, margin: float, higher_is_better: bool = True) -> bool:
     """Whether a live metric ({"value", "low", "high"}, 95% interval) is significantly more than
     `margin` below the holdout score: one-sided at 2.5%. The holdout score is an estimate too; a
     margin of a few points covers its noise (at 0, a holdout that came out high by chance would
-    raise false alarms a little above 2.5%)."""
+    raise false alarms a little above 2.5%). An error (RMSE, MAE) worsens upwards, and has no fixed
+    scale: it has fallen when it is significantly more than `margin` (relative) above the holdout's."""
+    if not higher_is_better:
+        return scored["low"] > holdout * (1 + margin)
     return scored["high"] < holdout - margin
 
 
@@ -187,7 +194,8 @@ def _short(kind: str, evidence: dict[str, Any]) -> str:
         if names and drift.PREDICTIONS in evidence["drifted"]:
             what += ", and so did the prediction mix"
         return what
-    return f"live {evidence['metric']} fell to {evidence['live']:.3f} (holdout {evidence['holdout']:.3f})"
+    moved = "rose" if evidence["metric"] in REGRESSION.lower_is_better else "fell"
+    return f"live {evidence['metric']} {moved} to {evidence['live']:.3f} (holdout {evidence['holdout']:.3f})"
 
 
 def _and(names: list[str]) -> str:

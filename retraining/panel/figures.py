@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ml.drift import drift
-from ml.task import CLASSIFICATION
+from ml.task import ALL_METRICS
 from predictor import predlog
 from predictor.api import report as api
 from predictor.models import Deployment, DriftCheck
@@ -114,16 +114,16 @@ def page(deployment: Deployment | None, now: datetime | None = None) -> dict[str
         "volume": [{"version": v, **{window: volume[window].get(v, 0) for window in volume}} for v in versions],
         "hourly": selectors.hourly_volume(now),
         "log_sample": settings.PREDICTION_LOG_SAMPLE,
-        "mix": _mix(deployment, now) if deployment is not None else None,
+        # A class mix for a classifier; a regression's predictions are numbers, watched as a
+        # distribution by the drift check ("predictions" in the drift chart).
+        "mix": _mix(deployment, now) if deployment is not None and not _regression(deployment) else None,
     }
 
 
 def _quality_rows(entry: dict[str, Any]) -> dict[str, Any]:
     """One version's table: each metric's holdout score beside its live figure per window."""
     live = entry["live"]
-    names = [
-        n for n in CLASSIFICATION.metrics if n in entry["holdout"] or any(n in w["metrics"] for w in live.values())
-    ]
+    names = [n for n in ALL_METRICS if n in entry["holdout"] or any(n in w["metrics"] for w in live.values())]
     return {
         "version": entry["version"],
         "serving": entry["serving"],
@@ -137,6 +137,10 @@ def _quality_rows(entry: dict[str, Any]) -> dict[str, Any]:
             for name in names
         ],
     }
+
+
+def _regression(deployment: Deployment) -> bool:
+    return predlog.version_task(deployment.version, deployment.data_version).name == "regression"
 
 
 def _mix(deployment: Deployment, now: datetime) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince
 
 from ml.drift import drift
-from ml.task import CLASSIFICATION
+from ml.task import ALL_METRICS
 from predictor.models import Deployment, DriftCheck
 from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
 from retraining.panel import figures, selectors
@@ -175,9 +175,7 @@ def served_state(served: selectors.Served) -> dict[str, Any]:
         since_full=_date(d.created_at, "M j, Y H:i"),
         since_ago=timesince(d.created_at),
         # Only the model's holdout scores: rows recorded before they were filtered may carry more.
-        metrics={
-            name: d.metrics[name] for name in CLASSIFICATION.metrics if isinstance(d.metrics.get(name), int | float)
-        },
+        metrics={name: d.metrics[name] for name in ALL_METRICS if isinstance(d.metrics.get(name), int | float)},
         data={
             "path": data.get("path", ""),
             "rev": str(data.get("rev", ""))[:10],

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ml.gate.policy import GUARD_METRICS
+from ml.task import REGRESSION
 from predictor import services
 from predictor.models import Deployment, DriftCheck, Prediction, ServingProcess
 from predictor.serving import registry
@@ -154,11 +155,16 @@ def chart_series(limit: int = 500) -> dict[str, Any]:
         }
         for r in RetrainingRun.objects.exclude(challenger_metrics={}).order_by("-id")[:limit]
     ]
-    names = list(GUARD_METRICS)
+    recorded: list[str] = []
     for point in [*deployments, *challengers]:
-        names += [n for n in point["metrics"] if n not in names and isinstance(point["metrics"][n], int | float)]
+        recorded += [n for n in point["metrics"] if n not in recorded and isinstance(point["metrics"][n], int | float)]
+    # A regression's history shows its own metrics first; otherwise the classification's, as ever.
+    first = REGRESSION.metrics if recorded and not set(recorded) & set(GUARD_METRICS) else GUARD_METRICS
+    names = [*first, *(n for n in recorded if n not in first)]
     return {
         "metrics": names,
+        # Drawn with "lower is better" on the axis.
+        "lower_is_better": sorted(REGRESSION.lower_is_better),
         "deployments": deployments[::-1],
         "challengers": challengers[::-1],
     }

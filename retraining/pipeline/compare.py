@@ -21,7 +21,7 @@ from ml.keys import SplitKey
 from ml.lineage import Unseen
 from ml.positive import classes, label_changes
 from ml.split import Exclusion
-from ml.task import CLASSIFICATION
+from ml.task import CLASSIFICATION, Task
 from retraining.pipeline.published import Published, too_few_unseen
 from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import Champion, RunState, Verdict
@@ -34,8 +34,9 @@ def compare(state: RunState, resources: Resources) -> RunState:
     """The policy's verdict on holdout rows no compared model trained on; when the challenger is
     kept, whether the champion itself regressed below the one it replaced."""
     champion = state.champion
+    task = _task(state)
     if champion is None:
-        comparison = judge(state.policy, state.setup.target, state.holdout, state.challenger.score, None)
+        comparison = judge(state.policy, state.setup.target, state.holdout, state.challenger.score, None, task)
         return _compared(state, comparison)
     published = Published(state, resources)
     compared = {
@@ -49,13 +50,15 @@ def compare(state: RunState, resources: Resources) -> RunState:
     if too_few is not None:
         decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])
         return _compared(state, Verdict(decision, exclusion=record))
-    holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean)
+    holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean, task)
     challenger = replace(state.challenger, score=restrict(state.challenger.score, truth, exclusion.clean))
-    champion_score = _score(resources, champion.version, holdout, state.setup.target, state.challenger.score.positive)
-    comparison = replace(
-        judge(state.policy, state.setup.target, holdout, challenger.score, champion_score), exclusion=record
+    champion_score = _score(
+        resources, champion.version, holdout, state.setup.target, state.challenger.score.positive, task
     )
-    labels = _labels(state, champion_score)
+    comparison = replace(
+        judge(state.policy, state.setup.target, holdout, challenger.score, champion_score, task), exclusion=record
+    )
+    labels = _labels(state, champion_score) if task is CLASSIFICATION else {}
     comparison.decision.reasons.extend([*exclusion.reasons, *_label_reasons(labels, champion.version)])
     state = replace(state, challenger=challenger, labels=labels)
     previous = resources.deployments.previous(champion) if not comparison.decision.deploy else None
@@ -100,22 +103,29 @@ def _regression(
     if too_few is not None:
         comparison.decision.reasons.append(f"no rollback check: {too_few}")
         return replace(comparison, exclusion=record)
-    holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean)
+    task = _task(state)
+    holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean, task)
     # The champion was scored on the rows `scored` marks; these are a subset of them.
     champion_score = restrict(comparison.champion_score, truth, exclusion.clean[scored])
-    previous_score = _score(resources, previous.version, holdout, state.setup.target, champion_score.positive)
+    previous_score = _score(resources, previous.version, holdout, state.setup.target, champion_score.positive, task)
     returning = previous.version in resources.deployments.recently_replaced(RETURN_WINDOW)
     back = paired_comparison(state.policy, truth, champion_score, previous_score, returning=returning)
-    verdict = regressed(state.policy, champion_score.metrics, previous_score.metrics, back, returning=returning)
+    verdict = regressed(
+        state.policy, champion_score.metrics, previous_score.metrics, back, returning=returning, task=task
+    )
     rollback = verdict if verdict.deploy else None
     return replace(comparison, previous=previous, previous_score=previous_score, rollback=rollback, exclusion=record)
 
 
-def _clean_rows(holdout: pd.DataFrame, target: str, keep: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """The holdout rows `keep` marks and their labels; the holdout itself, not a copy, when it is
-    every row (the usual case, spared a copy and the challenger's rescoring)."""
+def _clean_rows(holdout: pd.DataFrame, target: str, keep: np.ndarray, task: Task) -> tuple[pd.DataFrame, np.ndarray]:
+    """The holdout rows `keep` marks and their labels as the task reads them; the holdout itself,
+    not a copy, when it is every row (the usual case, spared a copy and the challenger's rescoring)."""
     rows = holdout if keep.all() else holdout[keep].reset_index(drop=True)
-    return rows, CLASSIFICATION.labels(rows[target])
+    return rows, task.labels(rows[target])
+
+
+def _task(state: RunState) -> Task:
+    return state.task.task if state.task is not None else CLASSIFICATION
 
 
 def _holdout_keys(state: RunState) -> dict[SplitKey, np.ndarray]:
@@ -132,21 +142,29 @@ def _compared(state: RunState, comparison: Verdict) -> RunState:
 
 
 def judge(
-    policy: dict[str, Any], target: str, holdout: pd.DataFrame, challenger: Score, champion: Score | None
+    policy: dict[str, Any],
+    target: str,
+    holdout: pd.DataFrame,
+    challenger: Score,
+    champion: Score | None,
+    task: Task = CLASSIFICATION,
 ) -> Verdict:
     """Challenger against champion (if there is one) on the same holdout rows, under the policy."""
     if champion is None:
-        return Verdict(decide(policy, challenger.metrics, None))
-    truth = CLASSIFICATION.labels(holdout[target])
+        return Verdict(decide(policy, challenger.metrics, None, task=task))
+    truth = task.labels(holdout[target])
     paired = paired_comparison(policy, truth, champion, challenger)
-    decision = decide(policy, challenger.metrics, champion.metrics, paired)
+    decision = decide(policy, challenger.metrics, champion.metrics, paired, task=task)
     return Verdict(decision=decision, champion_score=champion, paired=paired)
 
 
-def _score(resources: Resources, version: str, holdout: pd.DataFrame, target: str, positive: str | None) -> Score:
+def _score(
+    resources: Resources, version: str, holdout: pd.DataFrame, target: str, positive: str | None, task: Task
+) -> Score:
     """A served version (champion or the one before it), loaded to be scored on this holdout, on the
-    same positive class as the challenger and with its answers as canonical classes."""
-    return evaluate(resources.models.load(version), holdout, target, positive)
+    same positive class as the challenger and with its answers as canonical classes (numbers for a
+    regression)."""
+    return evaluate(resources.models.load(version), holdout, target, positive, task)
 
 
 def _labels(state: RunState, champion: Score) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from ml.keys import SplitKey
 from ml.kinds import Kinds, apply
 from ml.plugin import build, columns_by_kind
 from ml.split import canonical_split
+from ml.task import CLASSIFICATION, named
 from retraining import plugin
 from retraining.data import DatasetVersion
 from retraining.pipeline.resources import Models, Source
@@ -76,8 +77,12 @@ def reproduce(version: str, models: Models, source: Source) -> Reproduction:
     parts = canonical_split(frame, made["holdout_fraction"], key)
     del frame
     training, holdout = parts.training, parts.holdout
+    # The task the model was recorded with (a model recorded before tasks existed is a classifier).
+    task = named((made.get("task") or {}).get("name") or CLASSIFICATION.name)
     team, name = _team_pipeline(made, training, target, excluded)
-    model = train(training, target, made["estimator"], made["params"], made["seed"], excluded, pipeline=team, name=name)
+    model = train(
+        training, target, made["estimator"], made["params"], made["seed"], excluded, pipeline=team, name=name, task=task
+    )
     rows = pd.concat([training, holdout], ignore_index=True)
     features = prepare_features(rows, target, excluded)
     registered = models.load(version)

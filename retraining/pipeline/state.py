@@ -19,14 +19,16 @@ from ml.keys import SplitKey
 from ml.kinds import Kinds
 from ml.positive import Positive
 from ml.split import TrainingRows
+from ml.task import Inferred
 from ml.validate import Validation
 from retraining.data import DatasetVersion
 from retraining.runs.setup import TrainingSetup
 
 # What a run that scored a model with more than two classes records instead of a positive class.
 MACRO = "more than two classes: no positive class, precision, recall and F1 are macro averages over the classes"
-# How a step says it ended the run early: no new data, or data unfit to train on.
-ENDED_EARLY = frozenset({"skipped", "rejected"})
+# How a step says it ended the run early: no new data, data unfit to train on, or data the
+# champion's task cannot judge (a step that fails the run says why, and the champion stays).
+ENDED_EARLY = frozenset({"skipped", "rejected", "failed"})
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class RunState:
     reading: dict[str, Any] = field(default_factory=dict)
     # The split training uses, inherited from the champion; found before validation checks it.
     split_key: SplitKey | None = None
+    # What the model learns (classification, regression): declared or inferred, and why (ml/task.py).
+    task: Inferred | None = None
     validation: Validation | None = None
     training: pd.DataFrame | None = None
     trained_on: TrainingRows | None = None

@@ -24,6 +24,7 @@ from ml.plugin import build, columns_by_kind
 from ml.positive import PositiveClassError
 from ml.positive import resolve as resolve_positive
 from ml.split import canonical_split, non_features, split_key
+from ml.task import CLASSIFICATION, Inferred, TaskError, infer
 from ml.validate import validate
 from predictor.models import Deployment
 from retraining import plugin
@@ -159,6 +160,9 @@ def _read_kinds(state: RunState, frame: pd.DataFrame) -> RunState:
 
 
 def validate_data(state: RunState, resources: Resources) -> RunState:
+    state = _task(state)
+    if state.ended_early:
+        return state
     # The champion's schema, not the champion: validating never loads a model.
     schema = resources.models.schema(state.champion.version) if state.champion else None
     reference = resources.models.profile(state.champion.version) if state.champion else None
@@ -182,6 +186,7 @@ def validate_data(state: RunState, resources: Resources) -> RunState:
         key=key,
         keys=keys,
         ignored=[*state.left_out, *([setup.id_column] if setup.id_column else [])],
+        task=state.task.task,
     )
     checked.warnings[:0] = _reading_warnings(state)
     state = replace(state, split_key=key, validation=checked)
@@ -190,11 +195,51 @@ def validate_data(state: RunState, resources: Resources) -> RunState:
     if key is not None:
         release_free_memory()  # what reading and checking the data left behind, before the split's copy
         state = _split(state, key, keys)
-    return replace(state, note="; ".join(checked.warnings) or "valid")
+    task = f"{state.task.task.name} ({state.task.reason})"
+    return replace(state, note="; ".join([*checked.warnings, task]) if checked.warnings else f"valid; {task}")
+
+
+def _task(state: RunState) -> RunState:
+    """What the model learns, declared (TASK) or inferred from the target, and why; a run whose data
+    is another task than its champion's fails: the champion's holdout figures and live quality
+    could not be compared with the challenger's."""
+    setup = state.setup
+    if setup.target not in state.frame.columns:
+        inferred = Inferred(CLASSIFICATION, "the target column is missing")  # validation names it
+    else:
+        try:
+            inferred = infer(state.frame[setup.target], setup.max_classes, setup.task)
+        except TaskError as exc:
+            return replace(state, status=Status.REJECTED, reasons=[str(exc)])
+    state = replace(state, task=inferred, reading={**state.reading, "task": _task_record(inferred)})
+    champion = state.champion
+    if champion is None:
+        return state
+    served = champion.data_version.get("task") or CLASSIFICATION.name
+    if served != inferred.task.name:
+        reason = (
+            f"the data's task is {inferred.task.name} ({inferred.reason}), but champion v{champion.version} is a "
+            f"{served} model: a {inferred.task.name} challenger cannot be judged against it. The champion stays; "
+            f"set TASK={served} to keep learning a {served}, or deploy a {inferred.task.name} model by hand"
+        )
+        return replace(
+            state, status=Status.FAILED, reasons=[reason], note=f"task changed: {served} -> {inferred.task.name}"
+        )
+    return state
+
+
+def _task_record(inferred: Inferred) -> dict[str, str]:
+    return {
+        "name": inferred.task.name,
+        "reason": inferred.reason,
+        **({"warning": inferred.warning} if inferred.warning else {}),
+    }
 
 
 def _reading_warnings(state: RunState) -> list[str]:
     warnings = list(state.kinds.warnings) if state.kinds is not None else []
+    if state.task is not None and state.task.warning:
+        warnings.append(state.task.warning)
     left_out = state.reading.get("unlabelled_left_out")
     if left_out:
         warnings.append(f"{left_out} rows without a label in {state.setup.target!r} left out (DROP_UNLABELLED_ROWS)")
@@ -241,18 +286,30 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     if len(holdout) == 0 or training[target].nunique() < 2:
         reason = f"the split left too few rows to train and score a model ({rows})"
         return replace(state, status=Status.REJECTED, reasons=[reason])
-    try:
-        positive = resolve_positive(training[target], declared_positive(state))
-    except PositiveClassError as exc:
-        return replace(state, status=Status.REJECTED, reasons=[str(exc)])
+    task = state.task.task if state.task is not None else CLASSIFICATION
+    positive = None
+    if task is CLASSIFICATION:
+        try:
+            positive = resolve_positive(training[target], declared_positive(state))
+        except PositiveClassError as exc:
+            return replace(state, status=Status.REJECTED, reasons=[str(exc)])
     state = replace(state, positive=positive)
     # Prepared once: the model, its signature, input example and profile all read these.
     features = prepare_features(training, target, excluded)
     team, made_by = team_estimator(setup, state.params, features, state.kinds, state.policy)
     model = train(
-        training, target, state.estimator, state.params, setup.seed, excluded, features, pipeline=team, name=made_by
+        training,
+        target,
+        state.estimator,
+        state.params,
+        setup.seed,
+        excluded,
+        features,
+        pipeline=team,
+        name=made_by,
+        task=task,
     )
-    score = evaluate(model, holdout, target, positive.label if positive else None)
+    score = evaluate(model, holdout, target, positive.label if positive else None, task)
     record = lineage.record(
         target=target,
         features=list(map(str, features.columns)),
@@ -302,6 +359,8 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             # With the data it was found in: a deployment made by moving the alias by hand records
             # it too, so live quality scores served answers on the same class (predictor/predlog/).
             "data.positive_class": positive.label if positive else "",
+            # Likewise the task: a run checks its data's task against the champion's.
+            "data.task": task.name,
         },
         signature_input=features,
         input_example=features.head(5),
@@ -353,6 +412,7 @@ def deploy(state: RunState, resources: Resources) -> RunState:
             "setup_fingerprint": state.setup.fingerprint,
             # Live quality scores the served answers on the class the holdout metrics are for.
             "positive_class": state.positive.label if state.positive else "",
+            "task": state.task.task.name if state.task is not None else CLASSIFICATION.name,
         },
     )
     return replace(

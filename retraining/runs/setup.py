@@ -64,6 +64,9 @@ class TrainingSetup:
     # declares kinds in the data's schema file (retraining/data/schema.py), read at the data's own
     # commit; a change to that file alone is not new data, so a run on it is forced.
     kinds: dict[str, str] = field(default_factory=dict)
+    # "classification" or "regression" as declared by TASK; "" infers it from the target at each
+    # run (ml/task.py). Fingerprinted when set: a declared task makes another model.
+    task: str = ""
     # Leave rows without a label out (counted on the run) instead of refusing the version.
     drop_unlabelled: bool = False
     policy: dict[str, Any] = field(default_factory=dict)
@@ -86,6 +89,7 @@ class TrainingSetup:
             exclude=tuple(settings.EXCLUDE_COLUMNS),
             estimator=settings.TRAINING_ESTIMATOR,
             pipeline=settings.TRAINING_PIPELINE,
+            task=settings.TASK,
             params=dict(settings.TRAINING_PARAMS),
             seed=settings.TRAINING_SEED,
             holdout_fraction=settings.HOLDOUT_FRACTION,
@@ -114,16 +118,25 @@ class TrainingSetup:
     @property
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON of the fields that make the model (see the module's docstring)."""
-        made_of = {name: value for name, value in self.serialise().items() if name not in NOT_FINGERPRINTED}
-        if not self.pipeline:
-            del made_of["pipeline"]
+        made_of = _made_of(self.serialise())
         canonical = json.dumps(made_of, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def differences(self, other: "TrainingSetup") -> list[str]:
         """The fingerprinted fields in which `other` differs from this one, by name."""
-        mine, theirs = self.serialise(), other.serialise()
-        return [name for name in mine if name not in NOT_FINGERPRINTED and mine[name] != theirs.get(name)]
+        mine, theirs = _made_of(self.serialise()), _made_of(other.serialise())
+        return [name for name in {**mine, **theirs} if mine.get(name) != theirs.get(name)]
+
+
+def _made_of(serialised: dict[str, Any]) -> dict[str, Any]:
+    """The fingerprinted fields. An inferred task ("") and the built-in estimator's empty pipeline
+    are left out, so every setup made before either could be set keeps its fingerprint, and its
+    champion is not retrained for it."""
+    made_of = {name: value for name, value in serialised.items() if name not in NOT_FINGERPRINTED}
+    for optional in ("task", "pipeline"):
+        if not made_of.get(optional):
+            made_of.pop(optional, None)
+    return made_of
 
 
 def _build(kind: type, data: Any, where: str) -> Any:

@@ -97,8 +97,13 @@
     }
     var span = timeSpan(points.map(function (p) { return Date.parse(p.t); }), Date.now());
     var values = points.map(function (p) { return p.metrics[metric]; });
-    var frame = timeFrame(holder, span[0], span[1], values, { label: metric + " over time" });
+    var lower = (data.lower_is_better || []).indexOf(metric) >= 0;
+    var frame = timeFrame(holder, span[0], span[1], values, { label: metric + " over time" + (lower ? ", lower is better" : "") });
     var root = frame.root, x = frame.x, y = frame.y;
+    if (lower) {
+      // An error: the better model sits lower on the axis, the reverse of accuracy's chart.
+      svg("text", { x: frame.right - 4, y: 14, "text-anchor": "end", "class": "tick axis-direction" }, root).textContent = "lower is better";
+    }
 
     challengers.forEach(function (c) {
       var kind = c.status === "deployed" ? "deployed" : c.status === "kept" ? "kept" : "other";

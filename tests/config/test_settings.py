@@ -124,8 +124,9 @@ def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
         ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean"),
         ("TRAINING_PARAMS", "{n_estimators: 3}", "TRAINING_PARAMS is not valid JSON"),
         ("PREDICT_MAX_ROWS", "0", "PREDICT_MAX_ROWS='0' must be at least 1"),
-        ("DEMO_DATASET", "iris", "DEMO_DATASET='iris' is not a demo dataset: choose churn or penguins"),
+        ("DEMO_DATASET", "iris", "DEMO_DATASET='iris' is not a demo dataset: choose churn, houses or penguins"),
         ("EXCLUDE_COLUMNS", "ts, churned", "EXCLUDE_COLUMNS lists the target column 'churned'"),
+        ("TASK", "ranking", "TASK='ranking' must be classification or regression"),
         ("MODEL_TRUSTED_TYPES", "mypkg, my-pkg.Clip", "MODEL_TRUSTED_TYPES: 'my-pkg.Clip' is not a dotted Python name"),
     ],
 )

@@ -19,8 +19,28 @@ def test_churn_batches_grow_and_each_holds_the_one_before() -> None:
     assert batches[2].notna().all().all()
 
 
+def test_houses_are_a_fixed_regression_where_more_rows_lower_the_error() -> None:
+    from ml.estimators import train
+    from ml.evaluate import evaluate
+    from ml.task import REGRESSION, infer
+
+    batches = [datasets.batch("houses", number) for number in (1, 2, 3)]
+    assert [len(batch) for batch in batches] == [200, 2000, 2400]
+    pd.testing.assert_frame_equal(batches[1].head(200), batches[0])
+    pd.testing.assert_frame_equal(datasets.batch("houses", 3), batches[2])
+    assert infer(batches[2]["price"], max_classes=50).task is REGRESSION
+    unseen = datasets.houses(2000, seed=99)
+    errors = [
+        evaluate(train(b, "price", "random_forest", {"n_estimators": 50}, 42, task=REGRESSION), unseen, "price",
+                 task=REGRESSION).metrics["rmse"]
+        for b in batches[:2]
+    ]  # fmt: skip
+    assert errors[1] < 0.8 * errors[0]
+    assert errors[1] > datasets.HOUSE_NOISE  # the noise is a floor no model goes under
+
+
 def test_it_names_the_demo_datasets_when_given_another() -> None:
-    with pytest.raises(ValueError, match="unknown demo dataset 'iris': choose churn or penguins"):
+    with pytest.raises(ValueError, match="unknown demo dataset 'iris': choose churn, houses or penguins"):
         datasets.batch("iris", 1)
 
 

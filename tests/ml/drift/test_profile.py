@@ -115,3 +115,23 @@ def test_without_holdout_predictions_there_is_no_prediction_distribution():
 def test_an_empty_frame_is_refused_with_a_clear_error():
     with pytest.raises(ProfileError, match="no rows"):
         build_profile(pd.DataFrame({"x": []}), None)
+
+
+def test_a_regressions_predictions_are_profiled_and_judged_as_a_distribution():
+    import numpy as np
+    import pandas as pd
+
+    from ml.drift import drift
+    from ml.drift.profile import build_profile
+
+    rng = np.random.default_rng(3)
+    features = pd.DataFrame({"x": rng.normal(size=2000)})
+    profile = build_profile(features, rng.normal(200, 40, 2000))
+
+    assert profile["predictions"]["kind"] == "numeric"
+    assert set(profile["predictions"]["quantiles"]) >= {"0.05", "0.5", "0.95"}
+    like = drift.measure(features.head(800), profile, predictions=[str(float(v)) for v in rng.normal(200, 40, 800)])
+    assert not like.predictions.drifted
+    shifted = drift.measure(features.head(800), profile, predictions=rng.normal(260, 40, 800))
+    assert shifted.predictions.drifted
+    assert drift.PREDICTIONS in shifted.drifted

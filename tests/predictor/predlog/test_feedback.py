@@ -25,7 +25,9 @@ def logged(count: int = 1, version: str = "1", classes=CLASSES) -> list[str]:
     LoggedVersion.objects.update_or_create(version=version, defaults={"model_name": "m", "classes": classes})
     ids = new_ids(count)
     Prediction.objects.bulk_create(
-        Prediction(id=i, created_at=timezone.now(), model_version=version, inputs={}, prediction=classes[0])
+        Prediction(
+            id=i, created_at=timezone.now(), model_version=version, inputs={}, prediction=(classes or ["1.5"])[0]
+        )
         for i in ids
     )
     return ids
@@ -229,3 +231,23 @@ def test_a_label_is_taken_as_its_canonical_class(db):
         record_labels([{"prediction_id": str(ids[0]), "label": 1.0}, {"prediction_id": str(ids[1]), "label": "1"}]) == 2
     )
     assert set(Prediction.objects.values_list("label", flat=True)) == {"1"}
+
+
+def test_a_regression_takes_finite_numbers_only_naming_each_bad_item(client, db, settings):
+    from predictor.models import Deployment
+
+    settings.MODEL_NAME = "houses"
+    Deployment.objects.create(model_name="houses", version="7", source="pipeline", data_version={"task": "regression"})
+    ids = logged(4, version="7", classes=None)
+
+    refused = send(
+        client, {"feedback": [{"prediction_id": ids[0], "label": "cheap"}, {"prediction_id": ids[1], "label": "inf"}]}
+    )
+
+    assert refused.status_code == 400
+    assert [(e["item"], e["field"]) for e in refused.json()["errors"]] == [(0, "label"), (1, "label")]
+    assert "'cheap' is not a finite number: model version 7 is a regression" in refused.json()["errors"][0]["message"]
+    assert label_of(ids[0]) is None
+    items = [{"prediction_id": pid, "label": value} for pid, value in zip(ids, [231.5, 200, "199.25", -3], strict=True)]
+    assert send(client, {"feedback": items}).json() == {"recorded": 4}
+    assert [label_of(pid) for pid in ids] == ["231.5", "200", "199.25", "-3"]

@@ -10,8 +10,9 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
 from demo.batches import demo_frame
 from ml.contract import known_categories
-from ml.estimators import ESTIMATORS, train
+from ml.estimators import ESTIMATORS, REGRESSORS, train
 from ml.features import prepare_features
+from ml.task import REGRESSION
 from predictor.serving import inference
 from predictor.serving.holder import compile_checked
 
@@ -177,3 +178,35 @@ def test_bounded_categories_and_booleans_are_compiled_exactly(data, estimator):
     assert len(categories["tag"]) < 50
     assert categories["ringed"] == ["False", "True"]
     inference.verify(compiled, model, inference.probe_rows(rows.head(5), categories))
+
+
+@pytest.fixture(scope="module")
+def houses() -> pd.DataFrame:
+    return demo_frame(1, "houses")
+
+
+def awkward_houses(data: pd.DataFrame, n: int = 300) -> pd.DataFrame:
+    rows = prepare_features(data, "price").sample(n, replace=True, random_state=3).reset_index(drop=True)
+    rng = np.random.default_rng(7)
+    for name in rows.columns:
+        gaps = rng.random(n) < 0.1
+        rows.loc[gaps, name] = np.nan if pd.api.types.is_numeric_dtype(rows[name]) else None
+    rows.loc[rng.random(n) < 0.1, "district"] = "Atlantis"
+    return rows
+
+
+@pytest.mark.parametrize("estimator", sorted(REGRESSORS))
+def test_every_trained_regressor_compiles_to_exactly_its_own_predictions(houses, estimator):
+    model = train(houses, "price", estimator, {}, 42, task=REGRESSION)
+    compiled = inference.compile_model(model)
+    rows = awkward_houses(houses)
+    columns = inference.columns_of(rows)
+
+    expected = model.predict(prepare_features(rows))
+    got = compiled.predict(columns)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, expected)  # difference 0
+    inference.verify(compiled, model, inference.probe_rows(rows.head(5), known_categories(model)))
+    served, how = compile_checked(model, rows.head(5), known_categories(model))
+    assert served is not None
+    assert how == "compiled: the pipeline's arithmetic from its arrays, checked equal to its own predict"

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from demo.batches import demo_frame
-from ml.estimators import ESTIMATORS, train
+from ml.estimators import ESTIMATORS, REGRESSORS, train
 from ml.features import prepare_features
 from predictor.serving import packaging, registry
 from predictor.serving.trust import untrusted_types
@@ -38,6 +38,19 @@ def penguins():
 def test_the_types_listed_from_the_model_are_the_ones_skops_lists_from_its_dump(penguins, estimator, columns):
     frame = penguins if columns is None else penguins[columns]
     model = train(frame, "species", estimator, {}, 42)
+
+    listed = untrusted_types(model)
+
+    assert listed is not None
+    assert listed == _from_a_dump(model)
+
+
+@pytest.mark.parametrize("estimator", REGRESSORS)
+def test_the_regressors_types_are_listed_from_the_model_as_skops_lists_them(estimator):
+    from demo.datasets import houses
+    from ml.task import REGRESSION
+
+    model = train(houses(200, 1), "price", estimator, {}, 42, task=REGRESSION)
 
     listed = untrusted_types(model)
 

@@ -70,3 +70,16 @@ def test_a_reproduction_says_when_the_teams_code_changed_since(settings):
     assert changed.describe().endswith(
         "outputs differ on 2 of 10 rows (team code team-models 1.0 then, team-models 1.1 now)"
     )
+
+
+def test_a_regressor_is_retrained_from_its_record_as_a_regressor(settings):
+    from demo.datasets import houses
+
+    settings.TARGET_COLUMN, settings.DATA_ID_COLUMN, settings.TASK = "price", "", ""
+    resources = memory_resources(houses(400, 8))
+    state = run_in_memory(resources, GOOD_PARAMS)
+    assert state.task.task.name == "regression"
+
+    result = reproduce(state.challenger.version, resources.models, resources.source)
+
+    assert result.identical, result.describe()

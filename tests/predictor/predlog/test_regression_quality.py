@@ -1,0 +1,81 @@
+"""Live quality of a regression: RMSE and MAE with intervals from sums, and a trigger that knows
+an error worsens upwards."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from predictor import predlog
+from predictor.models import Deployment, LoggedVersion, Prediction
+from predictor.predlog.ids import new_ids
+from predictor.predlog.quality import score_sums
+from retraining.models import TriggerSettings
+from retraining.monitoring import triggers
+
+
+def log_regression(truth: np.ndarray, predicted: np.ndarray, version: str = "3") -> None:
+    Deployment.objects.create(
+        model_name="houses", version=version, source="pipeline", metrics={"rmse": 10.0, "mae": 8.0},
+        data_version={"task": "regression"},
+    )  # fmt: skip
+    LoggedVersion.objects.create(version=version, model_name="houses", classes=None)
+    Prediction.objects.bulk_create(
+        Prediction(
+            id=i,
+            created_at=timezone.now(),
+            model_version=version,
+            inputs={},
+            prediction=repr(float(p)),
+            label=repr(float(t)),
+            labelled_at=timezone.now(),
+        )
+        for i, t, p in zip(new_ids(len(truth)), truth, predicted, strict=True)
+    )
+
+
+def test_live_rmse_and_mae_are_the_holdouts_figures_with_intervals(db):
+    rng = np.random.default_rng(4)
+    truth = rng.normal(200, 50, 400)
+    predicted = truth + rng.normal(0, 12, 400)
+    log_regression(truth, predicted)
+
+    live = predlog.live_metrics("3", timezone.now() - timedelta(days=1))
+
+    errors = predicted - truth
+    assert live["labels"] == 400
+    assert set(live["metrics"]) == {"rmse", "mae"}
+    rmse, mae = live["metrics"]["rmse"], live["metrics"]["mae"]
+    assert rmse["value"] == pytest.approx(np.sqrt(np.mean(errors**2)))
+    assert mae["value"] == pytest.approx(np.mean(np.abs(errors)))
+    assert rmse["low"] < rmse["value"] < rmse["high"]
+    assert mae["low"] < mae["value"] < mae["high"]
+    one = predlog.live_metric("3", timezone.now() - timedelta(days=1), "rmse")
+    assert one == {"labels": 400, "metric": rmse}
+
+
+def test_the_rmse_interval_covers_the_true_error_about_95_percent_of_the_time():
+    rng = np.random.default_rng(5)
+    covered = 0
+    for _ in range(400):
+        errors = rng.normal(0, 10, 300)
+        sums = {"n": 300, "squared": np.sum(errors**2), "absolute": np.sum(np.abs(errors)), "fourth": np.sum(errors**4)}
+        rmse = score_sums(sums)["metrics"]["rmse"]
+        covered += rmse["low"] <= 10 <= rmse["high"]
+    assert 0.92 <= covered / 400 <= 0.98
+
+
+def test_a_regression_degrades_when_its_live_error_rises_significantly(db):
+    rng = np.random.default_rng(6)
+    truth = rng.normal(200, 50, 300)
+    log_regression(truth, truth + rng.normal(0, 20, 300))  # twice the holdout's RMSE of 10
+    settings = TriggerSettings.current()
+
+    quality = triggers.judge_quality("3", settings, timezone.now())
+
+    assert quality.metric == "rmse"
+    assert quality.fell
+    assert triggers._short("degradation", quality.as_dict()).startswith("live rmse rose to")
+    assert not triggers.fell({"value": 10.1, "low": 9.5, "high": 10.7}, 10.0, 0.02, higher_is_better=False)
+    assert triggers.fell({"value": 12.0, "low": 11.0, "high": 13.0}, 10.0, 0.02, higher_is_better=False)
