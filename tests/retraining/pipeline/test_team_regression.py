@@ -17,11 +17,9 @@ from sklearn.preprocessing import OrdinalEncoder
 
 
 def make_pipeline(params, columns):
+    codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
     preprocess = ColumnTransformer(
-        [
-            ("numbers", "passthrough", columns["numeric"]),
-            ("categories", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), columns["categorical"]),
-        ]
+        [("numbers", "passthrough", columns["numeric"]), ("categories", codes, columns["categorical"])]
     )
     return Pipeline([("preprocess", preprocess), ("model", HistGradientBoostingRegressor(**params))])
 """
