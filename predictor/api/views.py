@@ -177,30 +177,25 @@ def feedback(request: HttpRequest) -> HttpResponse:
     return _json({"recorded": recorded}, 200, served)
 
 
+def _through(served: ServedModel, checked: inputs.Checked, method: str) -> Any:
+    """`method` of the compiled model when the version was checked exact at load, else the model's own."""
+    if served.compiled is not None:
+        try:
+            return getattr(served.compiled, method)(checked.columns)
+        except Exception:
+            # Never the model's failure: answer through the model itself, which decides.
+            logger.exception("serving: compiled inference of version %s failed; using the model", served.version)
+    return getattr(served.model, method)(checked.frame)
+
+
 def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
     """One pass over the model: the labels are the most probable classes, as the classifiers'
     own predict() computes them, so predict_proba is not run twice."""
     if served.classes is None:
-        # A regressor's numbers (or a model without probabilities): compiled when it was checked exact.
-        predictions = None
-        if served.compiled is not None:
-            try:
-                predictions = served.compiled.predict(checked.columns)
-            except Exception:
-                logger.exception("serving: compiled inference of version %s failed; using the model", served.version)
-        if predictions is None:
-            predictions = served.model.predict(checked.frame)
-        return {"predictions": np.asarray(predictions).tolist()}
-    probabilities = None
-    if served.compiled is not None:
-        try:
-            probabilities = served.compiled.predict_proba(checked.columns)
-        except Exception:
-            # Never the model's failure: answer through the model itself, which decides.
-            logger.exception("serving: compiled inference of version %s failed; using the model", served.version)
-    if probabilities is None:
-        # C order: the JSON encoder and the prediction log refuse another (HistGradientBoosting gives F).
-        probabilities = np.ascontiguousarray(served.model.predict_proba(checked.frame), dtype=np.float64)
+        # A regressor's numbers (or a model without probabilities).
+        return {"predictions": np.asarray(_through(served, checked, "predict")).tolist()}
+    # C order: the JSON encoder and the prediction log refuse another (HistGradientBoosting gives F).
+    probabilities = np.ascontiguousarray(_through(served, checked, "predict_proba"), dtype=np.float64)
     return {
         "predictions": served.classes[probabilities.argmax(axis=1)].tolist(),
         "classes": served.classes.tolist(),
