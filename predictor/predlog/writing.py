@@ -259,11 +259,14 @@ class Writer:
             values = zip(*(np.concatenate([entry[3][name] for entry in group]).tolist() for name in names), strict=True)
             # orjson writes NaN (a missing number after the input check) as null.
             inputs = [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in values]
-            predictions = [str(p) for entry in group for p in entry[4]]
+            answered = [p for entry in group for p in entry[4]]
+            predictions = [str(p) for p in answered]
+            # A regressor's answers are numbers; a classifier's are classes, never read as numbers.
+            values = [float(p) for p in answered] if served.task == "regression" else [None] * len(ids)
             probabilities = _probabilities(group, len(ids))
             if not native_uuid:
                 ids = [pid.replace("-", "") for pid in ids]
-            columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities)
+            columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities, values)
             if kept is not None:
                 columns = tuple([column[i] for i in kept] for column in columns)
             rows.extend(zip(*columns, strict=True))
@@ -305,8 +308,8 @@ def _created(stamps: list[float], native_datetime: bool) -> list[datetime] | lis
     return [(text[:19] if text.endswith(".000000") else text).replace("T", " ") for text in texts]
 
 
-COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities")
-# Rows per INSERT statement: 3,000 parameters, under every backend's limit.
+COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities", "prediction_value")
+# Rows per INSERT statement: 3,500 parameters, under every backend's limit.
 INSERT_ROWS = 500
 
 
