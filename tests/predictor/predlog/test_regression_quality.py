@@ -104,6 +104,23 @@ def test_a_classification_logs_no_numbers_even_for_numeric_classes(db, settings)
     ]
 
 
+def test_one_batch_of_a_classification_and_a_regression_writes_each_row_as_served(db, settings):
+    settings.PREDICTION_LOG_SAMPLE = 1.0
+    classifier = SimpleNamespace(version="2", name="m", classes=np.array(["0", "1"]), task="classification")
+    regressor = SimpleNamespace(version="3", name="houses", classes=None, task="regression")
+    requests = [(classifier, ["1", "0"]), (regressor, [12.5]), (classifier, ["0"])]
+    entries = [
+        (new_ids(len(answered)), time.time(), served, {"area": np.zeros(len(answered))}, answered, None)
+        for served, answered in requests
+    ]
+
+    rows, _ = writing.Writer()._rows(entries)
+    writing.insert(rows)
+
+    logged = Prediction.objects.order_by("id").values_list("model_version", "prediction", "prediction_value")
+    assert sorted(logged) == [("2", "0", None), ("2", "0", None), ("2", "1", None), ("3", "12.5", 12.5)]
+
+
 def test_the_rmse_interval_covers_the_true_error_about_95_percent_of_the_time():
     rng = np.random.default_rng(5)
     covered = 0
