@@ -58,7 +58,7 @@ def main() -> None:
     before = _size(connection)
     features = prepare_features(demo_frame(1), "species")
     classes = np.array(["Adelie", "Chinstrap", "Gentoo"])
-    served = SimpleNamespace(version="12", classes=classes, name="penguins-classifier")
+    served = SimpleNamespace(version="12", classes=classes, name="penguins-classifier", task="classification")
     writer, rng = Writer(), np.random.default_rng(0)
     started = time.perf_counter()
     for start in range(0, args.rows, 1000):

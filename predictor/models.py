@@ -129,6 +129,11 @@ class Prediction(models.Model):
     # Null, not "": "no ground truth yet" is what the partial index below leaves out.
     label = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     labelled_at = models.DateTimeField(null=True, blank=True)
+    # A regression's predicted value and true value as numbers, beside their text: live RMSE and
+    # MAE sum errors over them in SQL without parsing text. Null for a classification, whose
+    # classes stay classes even when they look like numbers.
+    prediction_value = models.FloatField(null=True, blank=True)
+    label_value = models.FloatField(null=True, blank=True)
 
     class Meta:
         indexes = [

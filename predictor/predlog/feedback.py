@@ -81,7 +81,8 @@ def record_labels(items: list[Any]) -> int:
             LoggedVersion.objects.filter(version__in=set(versions.values())).values_list("version", "classes")
         )
         regressions = _regressions(set(versions.values()))
-        by_label: dict[str, list[uuid.UUID]] = defaultdict(list)
+        # (label as text, the number a regression's label also is, else None): the ids taking it.
+        by_label: dict[tuple[str, float | None], list[uuid.UUID]] = defaultdict(list)
         for pid, (index, label) in wanted.items():
             if pid not in versions:
                 errors.append(_error(index, "prediction_id", _unknown(pid, now)))
@@ -92,7 +93,7 @@ def record_labels(items: list[Any]) -> int:
                     message = f"{label!r} is not a finite number: model version {versions[pid]} is a regression"
                     errors.append(_error(index, "label", message))
                     continue
-                by_label[canonical(value)].append(pid)
+                by_label[(canonical(value), value)].append(pid)
                 continue
             known = classes.get(versions[pid])
             # 1, 1.0, "1" and true are one class (ml.positive): stored in its canonical form.
@@ -102,13 +103,13 @@ def record_labels(items: list[Any]) -> int:
                 message = f"{label!r} is not a class of model version {versions[pid]} (its classes: {shown})"
                 errors.append(_error(index, "label", message))
                 continue
-            by_label[label].append(pid)
+            by_label[(label, None)].append(pid)
         if errors:
             errors.sort(key=lambda e: e["item"])
             noun = "item is" if len(errors) == 1 else "items are"
             raise InvalidFeedback(f"{len(errors)} feedback {noun} not valid: nothing was recorded", errors)
-        for label, ids in by_label.items():
-            Prediction.objects.filter(id__in=ids).update(label=label, labelled_at=now)
+        for (label, value), ids in by_label.items():
+            Prediction.objects.filter(id__in=ids).update(label=label, label_value=value, labelled_at=now)
     return len(wanted)
 
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, FloatField, Sum
-from django.db.models.functions import Abs, Cast
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from ml.positive import served_positive
@@ -97,10 +97,11 @@ def version_task(version: str, data_version: dict | None = None) -> Task:
 def regression_sums(version: str, since: datetime) -> dict[str, float]:
     """{"n", "squared", "absolute", "fourth"}: the count of a version's labelled predictions since a
     time and the sums of their errors' squares, absolute values and fourth powers, in one
-    aggregate query, whatever the number of rows (the labels and predictions are numbers as text)."""
-    error = Cast("label", FloatField()) - Cast("prediction", FloatField())
+    aggregate query over the numeric columns, whatever the number of rows."""
+    error = F("label_value") - F("prediction_value")
     sums = (
         Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
+        .filter(label_value__isnull=False, prediction_value__isnull=False)
         .annotate(error=error)
         .aggregate(
             n=Count("id"),

@@ -259,11 +259,16 @@ class Writer:
             values = zip(*(np.concatenate([entry[3][name] for entry in group]).tolist() for name in names), strict=True)
             # orjson writes NaN (a missing number after the input check) as null.
             inputs = [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in values]
-            predictions = [str(p) for entry in group for p in entry[4]]
+            answered = [p for entry in group for p in entry[4]]
+            predictions = [str(p) for p in answered]
             probabilities = _probabilities(group, len(ids))
             if not native_uuid:
                 ids = [pid.replace("-", "") for pid in ids]
             columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities)
+            if served.task == "regression":
+                # A regressor's answers are numbers, stored as such too (`prediction_value`); a
+                # classifier's rows leave that column out (null), as cheap to build and write as before.
+                columns = (*columns, [float(p) for p in answered])
             if kept is not None:
                 columns = tuple([column[i] for i in kept] for column in columns)
             rows.extend(zip(*columns, strict=True))
@@ -305,8 +310,9 @@ def _created(stamps: list[float], native_datetime: bool) -> list[datetime] | lis
     return [(text[:19] if text.endswith(".000000") else text).replace("T", " ") for text in texts]
 
 
-COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities")
-# Rows per INSERT statement: 3,000 parameters, under every backend's limit.
+# A classification's rows hold the first six, a regression's all seven.
+COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities", "prediction_value")
+# Rows per INSERT statement: at most 3,500 parameters, under every backend's limit.
 INSERT_ROWS = 500
 
 
@@ -317,13 +323,16 @@ def insert(rows: list[tuple]) -> None:
     beside the requests of the same process, row by row; prepared tuples cost a fraction of it.
     """
     table = connection.ops.quote_name(Prediction._meta.db_table)
-    names = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
-    one = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
     with transaction.atomic(), connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_ROWS):
-            chunk = rows[start : start + INSERT_ROWS]
-            sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"
-            cursor.execute(sql, [value for row in chunk for value in row])
+        # Rows of one served model are built together, so runs of one width are long.
+        for width, run in groupby(rows, key=len):
+            same = list(run)
+            names = ", ".join(connection.ops.quote_name(c) for c in COLUMNS[:width])
+            one = "(" + ", ".join(["%s"] * width) + ")"
+            for start in range(0, len(same), INSERT_ROWS):
+                chunk = same[start : start + INSERT_ROWS]
+                sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"
+                cursor.execute(sql, [value for row in chunk for value in row])
 
 
 _writer = Writer()

@@ -3,9 +3,12 @@
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from predictor.predlog.ids import new_ids
 from predictor.predlog.retention import PRUNE_TASK_NAME
 from retraining.workers import schedule
 
@@ -16,6 +19,7 @@ def test_each_app_has_one_initial_migration_that_matches_the_models(db):
 
     assert ours == [
         ("predictor", "0001_initial"),
+        ("predictor", "0002_numeric_regression_values"),
         ("retraining", "0001_initial"),
         ("retraining", "0002_run_lifecycle"),
         ("retraining", "0003_positive_class"),
@@ -42,3 +46,32 @@ def test_migrating_a_fresh_database_creates_the_tables_and_the_schedule(unmigrat
     assert {"predictor_deployment", "retraining_retrainingrun"} <= set(connection.introspection.table_names())
     names = set(PeriodicTask.objects.values_list("name", flat=True))
     assert {schedule.RETRAIN_TASK_NAME, schedule.SWEEP_TASK_NAME, schedule.WATCH_TASK_NAME, PRUNE_TASK_NAME} <= names
+
+
+def test_the_logged_rows_of_a_regression_get_their_numbers_when_the_numeric_columns_arrive(transactional_db):
+    """Rows logged before the prediction log stored numbers: a regression's (as its deployment
+    records) are converted, a classification's numeric classes are left as classes."""
+    before, after = [("predictor", "0001_initial")], [("predictor", "0002_numeric_regression_values")]
+    MigrationExecutor(connection).migrate(before)
+    try:
+        old = MigrationExecutor(connection).loader.project_state(before).apps
+        deployment, prediction = old.get_model("predictor", "Deployment"), old.get_model("predictor", "Prediction")
+        regression = {"task": "regression"}
+        deployment.objects.create(model_name="houses", version="3", source="pipeline", data_version=regression)
+        deployment.objects.create(model_name="houses", version="2", source="bootstrap", data_version={})
+        rows = [("3", "231.5", "200"), ("3", "1e-05", None), ("3", "-7.25", "-3"), ("2", "1", "0")]
+        ids = new_ids(len(rows))
+        for pid, (version, predicted, label) in zip(ids, rows, strict=True):
+            prediction.objects.create(
+                id=pid, created_at=timezone.now(), model_version=version, inputs={}, prediction=predicted, label=label
+            )
+
+        MigrationExecutor(connection).migrate(after)
+
+        new = MigrationExecutor(connection).loader.project_state(after).apps.get_model("predictor", "Prediction")
+        numbers = {str(p.id): (p.prediction_value, p.label_value) for p in new.objects.all()}
+        assert [numbers[pid] for pid in ids] == [(231.5, 200.0), (1e-05, None), (-7.25, -3.0), (None, None)]
+        MigrationExecutor(connection).migrate(before)  # and back: the columns go, the text stays
+        assert prediction.objects.count() == 4
+    finally:
+        call_command("migrate", verbosity=0)
