@@ -8,7 +8,6 @@ and gunicorn serves the champion to clients that send the whole record (its id c
 Runs on whichever column the suite runs on: every process shares the test database.
 """
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +21,7 @@ from django.core.management import call_command
 from demo.batches import demo_frame
 from retraining.data import init_registry
 from retraining.models import RetrainingRun
-from tests.support.browser import start, stop
-from tests.support.processes import free_port, subprocess_env, wait_healthy
+from tests.support.processes import gunicorn, manage, serves, subprocess_env, wait_for
 from tests.support.registries import build_folder_registry
 
 pytestmark = pytest.mark.slow
@@ -54,14 +52,6 @@ def point_at(settings, repo: Path, path: str, tmp_path: Path) -> None:
     settings.TARGET_COLUMN = "species"
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
-    return done.stdout
-
-
 @pytest.fixture
 def env(team) -> dict[str, str]:
     return subprocess_env(DATA_IS_DEMO="false", DATA_ID_COLUMN="band", TRAINING_PARAMS='{"n_estimators": 30}')
@@ -70,35 +60,12 @@ def env(team) -> dict[str, str]:
 @pytest.fixture
 def web(env, tmp_path: Path) -> Iterator[str]:
     call_command("collectstatic", "--noinput", verbosity=0)
-    port = free_port()
-    process = start(
-        [str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"],
-        tmp_path / "web.log",
-        {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "MODEL_POLL_INTERVAL": "0.5"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process, tmp_path / "web.log", 120)
+    with gunicorn(env, tmp_path / "web.log") as base:
         yield base
-    finally:
-        stop(process)
-        print(f"--- web\n{(tmp_path / 'web.log').read_text()[-2500:]}")
-
-
-def served_version(base: str, wanted: str) -> bool:
-    answer = requests.get(f"{base}/api/v1/model", timeout=10)
-    return answer.status_code == 200 and answer.json()["version"] == wanted
 
 
 def wait_served(base: str, version: str) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if served_version(base, version):
-            return
-        time.sleep(0.5)
-    pytest.fail(f"v{version} was not served within 60 s")
+    wait_for(lambda: serves(base, version), 60, f"v{version} served", interval=0.5)
 
 
 def test_a_folder_growing_a_daily_file_is_retrained_on_each_day_and_reproduced(team, env, web, tmp_path) -> None:

@@ -11,9 +11,7 @@ filesystem broker, or PostgreSQL and Redis): every process shares the test datab
 import json
 import math
 import re
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from predictor.models import Prediction
 from retraining import data
 from retraining.models import RetrainingRun
 from tests.support.browser import start, stop
-from tests.support.processes import free_port, subprocess_env, wait_healthy
+from tests.support.processes import free_port, manage, serves, subprocess_env, wait_for, wait_healthy
 from tests.support.workers import PoolWorker
 
 pytestmark = pytest.mark.slow
@@ -61,14 +59,6 @@ def env(transactional_db, model_name, served_model, settings, tmp_path: Path) ->
     )
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
-    return done.stdout
-
-
 @pytest.fixture
 def stack(env, tmp_path: Path) -> Iterator[tuple[str, PoolWorker]]:
     """gunicorn and a Celery worker on the test database, started side by side; the web's URL."""
@@ -93,20 +83,6 @@ def stack(env, tmp_path: Path) -> Iterator[tuple[str, PoolWorker]]:
             print(f"--- worker\n{worker.log.read_text()[-2500:]}")
         stop(process)
         print(f"--- web\n{log.read_text()[-2500:]}")
-
-
-def wait_for(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
-
-
-def served(base: str, version: str) -> bool:
-    answer = requests.get(f"{base}/api/v1/model", timeout=10)
-    return answer.status_code == 200 and answer.json()["version"] == version
 
 
 def houses_to_price(base: str, version: str) -> tuple[list[str], list[float], list[float]]:
@@ -160,7 +136,7 @@ def test_a_regression_bootstraps_retrains_serves_numbers_takes_feedback_and_show
     first = RetrainingRun.objects.get()
     assert first.status == "deployed", (first.error, first.reasons)
     assert first.deployment.data_version["task"] == "regression"
-    wait_for(lambda: served(web, first.model_version), 60, f"v{first.model_version} served")
+    wait_for(lambda: serves(web, first.model_version), 60, f"v{first.model_version} served")
     houses_to_price(web, first.model_version)
 
     run = retrain_over_api(web, tmp_path)
@@ -170,7 +146,7 @@ def test_a_regression_bootstraps_retrains_serves_numbers_takes_feedback_and_show
     second = RetrainingRun.objects.get(pk=run["id"])
     assert second.challenger_metrics["rmse"] < first.challenger_metrics["rmse"]
     version = second.model_version
-    wait_for(lambda: served(web, version), 60, f"v{version} served by the running web process")
+    wait_for(lambda: serves(web, version), 60, f"v{version} served by the running web process")
 
     ids, prices, truth = houses_to_price(web, version)
     wait_for(lambda: Prediction.objects.filter(id__in=ids).count() == len(ids), 30, "the web logged every prediction")

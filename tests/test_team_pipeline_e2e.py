@@ -9,7 +9,6 @@ shares the test database.
 import hashlib
 import shutil
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,7 @@ from django.core.management import call_command
 from config.celery import app
 from demo.batches import demo_frame
 from retraining.models import RetrainingRun
-from tests.support.browser import start, stop
-from tests.support.processes import free_port, subprocess_env, wait_healthy
+from tests.support.processes import gunicorn, manage, serves, subprocess_env, wait_for
 from tests.support.workers import PoolWorker
 
 pytestmark = pytest.mark.slow
@@ -55,47 +53,11 @@ def env(transactional_db, demo_registry, model_name, served_model, team_code) ->
     )
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    import subprocess
-
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
-    return done.stdout
-
-
 @pytest.fixture
 def web(env, tmp_path: Path) -> Iterator[str]:
     call_command("collectstatic", "--noinput", verbosity=0)
-    port = free_port()
-    log = tmp_path / "web.log"
-    process = start(
-        [str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"],
-        log,
-        {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "MODEL_POLL_INTERVAL": "0.5"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process, log, 120)
+    with gunicorn(env, tmp_path / "web.log") as base:
         yield base
-    finally:
-        stop(process)
-        print(f"--- web\n{log.read_text()[-2500:]}")
-
-
-def wait_for(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
-
-
-def served(base: str, version: str) -> bool:
-    answer = requests.get(f"{base}/api/v1/model", timeout=10)
-    return answer.status_code == 200 and answer.json()["version"] == version
 
 
 def run_over_api(base: str, run_id: int) -> dict:
@@ -127,7 +89,7 @@ def test_a_teams_pipeline_bootstraps_retrains_serves_and_reproduces(env, team_co
 
 def retrain_and_serve(base: str, env: dict[str, str], tmp_path: Path, first: str) -> dict:
     """Batch 2 published, a run started over the API and run by the worker, the champion served."""
-    wait_for(lambda: served(base, first), 60, f"v{first} served")
+    wait_for(lambda: serves(base, first), 60, f"v{first} served")
     batch = tmp_path / "batch2.csv"
     demo_frame(2, "penguins").to_csv(batch, index=False)
     manage(env, "publish_data", str(batch), "-m", "Batch 2")
@@ -138,7 +100,7 @@ def retrain_and_serve(base: str, env: dict[str, str], tmp_path: Path, first: str
     body = wait_for(lambda: (r := run_over_api(base, run_id))["finished_at"] and r, 600, f"run #{run_id} to finish")
     assert body["status"] in ("deployed", "kept"), (body["status"], body["error"], body["reasons"])
     champion = body["model_version"] if body["status"] == "deployed" else first
-    wait_for(lambda: served(base, champion), 60, f"v{champion} served")
+    wait_for(lambda: serves(base, champion), 60, f"v{champion} served")
 
     rows = demo_frame(2, "penguins").drop(columns=["species"]).head(3)
     instances = [{k: (None if v != v else v) for k, v in row.items()} for row in rows.to_dict("records")]

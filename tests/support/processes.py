@@ -3,8 +3,12 @@
 import os
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -73,3 +77,54 @@ def wait_healthy(base: str, process: subprocess.Popen, log: Path, seconds: float
             pass
         time.sleep(interval)
     pytest.fail(f"{base} never answered /healthz within {seconds:.0f}s: {log.read_text()[-3000:]}")
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """`manage.py *args` as its own process with `env`; its output, or a failure showing its end."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"manage.py {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def wait_for(check: Callable[[], Any], seconds: float, what: str, interval: float = 0.25) -> Any:
+    """The first truthy answer of `check`, asked every `interval` seconds; a failure naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def serves(base: str, version: str) -> bool:
+    """Whether the web at `base` serves model `version` now."""
+    answer = requests.get(f"{base}/api/v1/model", timeout=10)
+    return answer.status_code == 200 and answer.json()["version"] == version
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], log: Path) -> Iterator[str]:
+    """One gunicorn worker of the app on a free port, polling for a new champion twice a second;
+    its URL once it answers, and the end of its log printed when it stops."""
+    from tests.support.browser import start, stop
+
+    port = free_port()
+    process = start(
+        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"],
+        log,
+        {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "MODEL_POLL_INTERVAL": "0.5"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, process, log, 120)
+        yield base
+    finally:
+        stop(process)
+        print(f"--- web\n{log.read_text()[-2500:]}")
