@@ -16,7 +16,7 @@ from django.core.management import call_command
 from predictor.models import ServingProcess
 from tests.support.browser import ARTIFACTS, start, stop
 from tests.support.pipeline import WEAK_PARAMS, run_pipeline
-from tests.support.processes import free_port, subprocess_env, wait_healthy
+from tests.support.processes import gunicorn, subprocess_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 BIN = Path(sys.executable).parent
@@ -38,18 +38,11 @@ def web(transactional_db, tmp_path) -> Iterator[str]:
     call_command("collectstatic", "--noinput", verbosity=0)
     celery_app.control.purge()  # messages an earlier test left for runs that no longer exist
     ServingProcess.objects.all().delete()  # this test process served too; only gunicorn counts now
-    port = free_port()
     # A run queued with no worker says why it waits after 2 s rather than the default 2 minutes.
-    env = subprocess_env(PORT=str(port), WEB_CONCURRENCY="1", MODEL_POLL_INTERVAL="0.5", RUN_STALL_ALERT_AFTER="2")
+    env = subprocess_env(RUN_STALL_ALERT_AFTER="2")
     env.pop("TRAINING_PARAMS", None)
-    log = tmp_path / "web.log"
-    process = start([str(BIN / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.py"], log, env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process, log, 120)
+    with gunicorn(env, tmp_path / "web.log") as base:
         yield base
-    finally:
-        stop(process)
 
 
 @pytest.fixture
