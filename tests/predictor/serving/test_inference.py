@@ -22,16 +22,21 @@ def data() -> pd.DataFrame:
     return demo_frame(2, "penguins")
 
 
-def awkward_rows(data: pd.DataFrame, n: int = 300) -> pd.DataFrame:
-    """Sampled rows with gaps punched in every column and categories the model never saw."""
-    rows = prepare_features(data, "species").sample(n, replace=True, random_state=3).reset_index(drop=True)
+def awkward(data: pd.DataFrame, target: str, unseen: dict[str, str], n: int = 300) -> pd.DataFrame:
+    """Sampled rows with gaps punched in every column and, in a tenth of the rows each, the
+    `unseen` categories the model never saw."""
+    rows = prepare_features(data, target).sample(n, replace=True, random_state=3).reset_index(drop=True)
     rng = np.random.default_rng(7)
     for name in rows.columns:
         gaps = rng.random(n) < 0.1
         rows.loc[gaps, name] = np.nan if pd.api.types.is_numeric_dtype(rows[name]) else None
-    rows.loc[rng.random(n) < 0.1, "island"] = "Atlantis"
-    rows.loc[rng.random(n) < 0.1, "sex"] = "unknown"
+    for name, value in unseen.items():
+        rows.loc[rng.random(n) < 0.1, name] = value
     return rows
+
+
+def awkward_rows(data: pd.DataFrame, n: int = 300) -> pd.DataFrame:
+    return awkward(data, "species", {"island": "Atlantis", "sex": "unknown"}, n)
 
 
 @pytest.mark.parametrize("estimator", sorted(ESTIMATORS))
@@ -186,13 +191,7 @@ def houses() -> pd.DataFrame:
 
 
 def awkward_houses(data: pd.DataFrame, n: int = 300) -> pd.DataFrame:
-    rows = prepare_features(data, "price").sample(n, replace=True, random_state=3).reset_index(drop=True)
-    rng = np.random.default_rng(7)
-    for name in rows.columns:
-        gaps = rng.random(n) < 0.1
-        rows.loc[gaps, name] = np.nan if pd.api.types.is_numeric_dtype(rows[name]) else None
-    rows.loc[rng.random(n) < 0.1, "district"] = "Atlantis"
-    return rows
+    return awkward(data, "price", {"district": "Atlantis"}, n)
 
 
 @pytest.mark.parametrize("estimator", sorted(REGRESSORS))
