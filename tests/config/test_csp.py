@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from predictor.models import Deployment
-from retraining.models import RetrainingRun
+from tests.support import evidence
 
 STATIC_BACKEND = "django.contrib.staticfiles.storage.StaticFilesStorage"
 # Sources a directive may list: keywords, this origin, data: images, and the response's nonce.
@@ -42,15 +42,7 @@ def plain_static_files(settings) -> None:
 
 @pytest.fixture
 def records(db) -> dict[str, int]:
-    run = RetrainingRun.objects.create(
-        trigger="schedule",
-        status="kept",
-        active=None,
-        steps=[{"name": "check", "status": "done", "duration": 0.1}],
-        challenger_metrics={"accuracy": 0.88},
-        champion_metrics={"accuracy": 0.9},
-        reasons=["accuracy: challenger 0.8800 vs champion 0.9000 (-0.0200), strictly better: failed"],
-    )
+    run = evidence.kept_run()
     older = Deployment.objects.create(model_name="m", version="1", source="bootstrap", metrics={"accuracy": 0.8})
     Deployment.objects.create(model_name="m", version="2", source="pipeline", metrics={"accuracy": 0.9})
     return {"run": run.pk, "older": older.pk}
