@@ -1,5 +1,6 @@
-"""Every page of the panel, the admin and the API docs in Chromium under the Content-Security-Policy:
-nothing refused, nothing in the console, and the live dashboard, its charts and the forms still work."""
+"""Every page of the panel, the admin, the API docs and the browsable runs API in Chromium under the
+Content-Security-Policy: nothing refused, nothing in the console, and the live dashboard, its charts
+and the forms still work."""
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -58,6 +59,8 @@ def test_every_page_runs_under_the_policy_with_nothing_refused(
         ("/admin/retraining/retrainingrun/", "#result_list"),
         (f"/admin/retraining/retrainingrun/{run.pk}/change/", "#content-main"),
         ("/admin/predictor/deployment/", "#result_list"),
+        ("/api/v1/runs", ".response-info"),
+        (f"/api/v1/runs/{run.pk}", ".response-info"),
     ]:
         visit(page, f"{base}{path}", ready)
 

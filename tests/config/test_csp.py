@@ -32,6 +32,8 @@ ADMIN_PAGES = [
     "/admin/retraining/retrainingrun/{run}/change/",
     "/admin/predictor/deployment/",
 ]
+# The runs API as a browser asks for it: Django REST framework's browsable page.
+API_PAGES = ["/api/v1/runs", "/api/v1/runs/{run}"]
 
 
 @pytest.fixture(autouse=True)
@@ -122,9 +124,9 @@ def test_pages_anyone_can_open_are_sent_a_strict_policy(client, db, path):
     assert_strict(client.get(path))
 
 
-@pytest.mark.parametrize("path", PANEL_PAGES + ADMIN_PAGES)
-def test_every_panel_and_admin_page_is_sent_a_strict_policy(superuser_client, records, path):
-    assert_strict(superuser_client.get(path.format(**records)))
+@pytest.mark.parametrize("path", PANEL_PAGES + ADMIN_PAGES + API_PAGES)
+def test_every_panel_admin_and_api_page_is_sent_a_strict_policy(superuser_client, records, path):
+    assert_strict(superuser_client.get(path.format(**records), HTTP_ACCEPT="text/html"))
 
 
 def test_each_response_has_a_nonce_of_its_own(client, db):
