@@ -14,7 +14,8 @@ import pytest
 from django.core.management import call_command
 
 from predictor.models import ServingProcess
-from tests.support.browser import ARTIFACTS, start, stop
+from tests.support.browser import ARTIFACTS, PageProblems, start, stop
+from tests.support.monitoring import drifting_traffic
 from tests.support.pipeline import WEAK_PARAMS, run_pipeline
 from tests.support.processes import gunicorn, subprocess_env
 
@@ -68,7 +69,14 @@ def start_worker(tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:
 
 
 @pytest.fixture
-def browser_page(monkeypatch) -> Iterator:
+def page_problems() -> PageProblems:
+    """What the browser refused or reported while the test's page was open."""
+    return PageProblems()
+
+
+@pytest.fixture
+def browser_page(monkeypatch, page_problems) -> Iterator:
+    """A Chromium page; every test that uses it also fails on a Content-Security-Policy violation."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop in this thread; the test's own ORM reads are still sync.
@@ -79,10 +87,12 @@ def browser_page(monkeypatch) -> Iterator:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1360, "height": 900})
         page.set_default_timeout(30_000)
+        page_problems.watch(page)
         try:
             yield page
         finally:
             browser.close()
+    assert not page_problems.violations, page_problems.violations
 
 
 @pytest.fixture
@@ -96,6 +106,12 @@ def weak_champion(transactional_db, demo_registry, model_name, served_model, set
     assert run.status == RetrainingRun.Status.DEPLOYED, (run.error, run.reasons)
     holder().sync()
     return run.deployment
+
+
+@pytest.fixture
+def drifting_champion(model_name) -> str:
+    """A served penguin champion with a day of logged traffic whose body mass drifts away."""
+    return drifting_traffic()
 
 
 @pytest.fixture

@@ -98,9 +98,9 @@ def test_a_run_that_trains_and_deploys_shows_its_outcome_everywhere_without_a_re
     # The served model and the chart follow on the same poll.
     assert page.text_content("[data-part=served] [data-served-version]") == f"v{run.model_version}"
     assert f"v{run.model_version}" in page.text_content("[data-served-card]")
-    page.wait_for_function("document.querySelectorAll('.champion-point').length === 2", timeout=5_000)
+    page.wait_for_function("() => document.querySelectorAll('.champion-point').length === 2", timeout=5_000)
     page.wait_for_function(
-        "document.querySelector('[data-served-processes]').textContent.startsWith('1 of 1')", timeout=30_000
+        "() => document.querySelector('[data-served-processes]').textContent.startsWith('1 of 1')", timeout=30_000
     )
     assert_nothing_says_unfinished(page)
     shot(page, "dashboard-deploy-finished")

@@ -2,36 +2,18 @@
 day of logged traffic whose body mass drifts away from the training data."""
 
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
-from predictor.drift_check import check_log
-from predictor.models import Deployment
 from tests.support.browser import shot, sign_in
-from tests.support.monitoring import PENGUIN_FEATURES, log_profiled_penguins, log_traffic, serve
+from tests.support.monitoring import DRIFT_HOURS as HOURS
+from tests.support.monitoring import PENGUIN_FEATURES
 
 pytestmark = pytest.mark.slow
 
 # Kept for the change's closing note.
 NOTES_COPY = Path("/work/wt/notes/monitoring-page.png")
-# (hours ago, body mass shift in sd) of each hour's traffic, each followed by a drift check.
-HOURS = [(7, 0.0), (6, 0.0), (5, 0.3), (4, 0.6), (3, 1.0), (2, 1.5), (1, 2.0), (0, 2.5)]
-
-
-@pytest.fixture
-def drifting_champion(model_name) -> str:
-    version = log_profiled_penguins()
-    serve(version, {"accuracy": 0.95, "f1": 0.95})
-    now = timezone.now()
-    Deployment.objects.filter(version=version).update(created_at=now - timedelta(days=1))
-    for seed, (ago, shift) in enumerate(HOURS):
-        at = now - timedelta(hours=ago, minutes=1)
-        log_traffic(version, 150, shift=shift, seed=seed, correct=0.7, at=at)
-        check_log(at + timedelta(seconds=30))
-    return version
 
 
 def test_the_monitoring_page_draws_drift_over_time_and_both_badges(

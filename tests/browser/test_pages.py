@@ -63,7 +63,7 @@ def test_staff_roll_back_and_every_serving_process_follows(two_deployments, staf
         time.sleep(0.5)
     page.goto(f"{web}/panel/")
     page.wait_for_function(
-        "document.querySelector('[data-served-processes]').textContent.startsWith('1 of 1')", timeout=30_000
+        "() => document.querySelector('[data-served-processes]').textContent.startsWith('1 of 1')", timeout=30_000
     )
     shot(page, "dashboard-after-rollback")
 

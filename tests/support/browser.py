@@ -1,8 +1,10 @@
 """Driving the panel in headless Chromium: signing in, reading the page, waiting on a run."""
 
+import json
 import signal
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,44 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 # Words that say a run has not ended yet, in any part of the page.
 UNFINISHED_WORDS = ("queued", "running", "in progress")
+# Every page reports what its Content-Security-Policy refused as a console line the test reads back.
+VIOLATION = "csp-violation "
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(MARK + JSON.stringify({
+    page: document.location.pathname,
+    directive: event.effectiveDirective,
+    blocked: event.blockedURI,
+    source: event.sourceFile + ":" + event.lineNumber,
+    sample: event.sample,
+  }));
+});
+""".replace("MARK", repr(VIOLATION))
+
+
+@dataclass
+class PageProblems:
+    """What the browser refused or complained of on a page, and pages sent without a policy."""
+
+    violations: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    unprotected: list[str] = field(default_factory=list)
+
+    def watch(self, page) -> None:
+        page.add_init_script(REPORT_VIOLATIONS)
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        page.on("response", self._response)
+
+    def _console(self, message) -> None:
+        if message.text.startswith(VIOLATION):
+            self.violations.append(json.loads(message.text.removeprefix(VIOLATION)))
+        elif message.type in ("error", "warning"):
+            self.errors.append(f"{message.type}: {message.text} ({message.location.get('url')})")
+
+    def _response(self, response) -> None:
+        if response.request.resource_type == "document" and "content-security-policy" not in response.headers:
+            self.unprotected.append(response.url)
 
 
 def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:

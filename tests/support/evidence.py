@@ -1,6 +1,8 @@
 """A kept run's holdout as the compare step records it: 108 clean rows of 120, the champion had
 trained on 12, and a gain below 4 points could not be detected."""
 
+from retraining.models import RetrainingRun
+
 COMPARISON = {
     "test": "bootstrap",
     "metric": "accuracy",
@@ -27,3 +29,18 @@ SAID = (
     "champion v2: 12",
     "interval [-0.9, +4.6], p-value 0.3750",
 )
+
+
+def kept_run() -> RetrainingRun:
+    """A finished scheduled run that kept the champion, with this holdout on its record."""
+    return RetrainingRun.objects.create(
+        trigger="schedule",
+        status="kept",
+        active=None,
+        steps=[{"name": "check", "status": "done", "duration": 0.1}],
+        challenger_metrics={"accuracy": 0.88},
+        champion_metrics={"accuracy": 0.9},
+        reasons=["accuracy: challenger 0.8800 vs champion 0.9000 (-0.0200), strictly better: failed"],
+        comparison=COMPARISON,
+        holdout_exclusion=EXCLUSION,
+    )

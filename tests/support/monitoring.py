@@ -1,6 +1,6 @@
 """A champion with a training profile, and a prediction log written as the serving writer writes it."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -11,10 +11,13 @@ from ml.drift.profile import build_profile
 from ml.estimators import train
 from ml.features import prepare_features
 from predictor import services
+from predictor.drift_check import check_log
 from predictor.models import Deployment, LoggedVersion, Prediction
 from predictor.predlog import new_ids
 from tests.support.models import log_plain
 
+# (hours ago, body mass shift in sd) of each hour's traffic, each followed by a drift check.
+DRIFT_HOURS = [(7, 0.0), (6, 0.0), (5, 0.3), (4, 0.6), (3, 1.0), (2, 1.5), (1, 2.0), (0, 2.5)]
 PENGUIN_FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]
 
 
@@ -84,3 +87,17 @@ def log_traffic(
         wrong = {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"}
         labels = [t if i < correct * rows else wrong[t] for i, t in enumerate(truth)]
     log_predictions(version, frame, truth, labels, at=at)
+
+
+def drifting_traffic() -> str:
+    """A profiled penguin champion, deployed a day ago, with each hour of DRIFT_HOURS logged (150
+    predictions, 70% of them right) and checked for drift; its version."""
+    version = log_profiled_penguins()
+    serve(version, {"accuracy": 0.95, "f1": 0.95})
+    now = timezone.now()
+    Deployment.objects.filter(version=version).update(created_at=now - timedelta(days=1))
+    for seed, (ago, shift) in enumerate(DRIFT_HOURS):
+        at = now - timedelta(hours=ago, minutes=1)
+        log_traffic(version, 150, shift=shift, seed=seed, correct=0.7, at=at)
+        check_log(at + timedelta(seconds=30))
+    return version
