@@ -132,7 +132,13 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"ssl_cert_reqs": None} if REDIS_TLS else {},
+            # The cache counts rate limits on the request path: a Redis that does not answer must
+            # fail the count within a second (then counted in the process), not hold the request.
+            "OPTIONS": {
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                **({"ssl_cert_reqs": None} if REDIS_TLS else {}),
+            },
         }
     }
 else:
