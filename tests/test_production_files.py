@@ -254,7 +254,8 @@ def test_compose_says_its_app_containers_share_var_dir_and_check_deploy_finds_no
         assert f"appdata:{var_dir}" in compose()["services"][name]["volumes"], f"{name} does not share VAR_DIR"
 
     def check(env: dict[str, str]) -> subprocess.CompletedProcess:
-        clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DATA_REGISTRY"}}
+        # Only what compose sets: none of this machine's (or the test run's) settings.
+        clean = {k: v for k, v in os.environ.items() if k not in variables_the_app_reads()}
         command = [sys.executable, "manage.py", "check", "--deploy", "--tag", "hosts", "--fail-level", "WARNING"]
         return subprocess.run(command, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120)
 
