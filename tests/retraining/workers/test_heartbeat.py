@@ -143,12 +143,26 @@ def test_a_live_worker_cut_off_from_its_broker_is_alive_but_not_consuming(client
     assert "1 live worker cannot reach its broker" in heartbeat.stalled_reason(run, state)
 
 
+@pytest.fixture
+def own_redis(tmp_path):
+    """Starts a redis-server of the test's own on a port (again after `stop_redis`); every one is gone after."""
+    started = []
+
+    def start(port: int):
+        started.append(start_redis(tmp_path, "--port", str(port)))
+        return started[-1]
+
+    yield start
+    for server in started:
+        stop_redis(server)
+
+
 @pytest.mark.slow
 def test_a_worker_whose_broker_goes_away_is_listed_as_not_consuming_until_it_is_back(
-    transactional_db, client, tmp_path, start_pool_worker
+    transactional_db, client, own_redis, start_pool_worker
 ):
     port = free_port()
-    redis = start_redis(tmp_path, "--port", str(port))
+    redis = own_redis(port)
     worker = start_pool_worker({}, REDIS_URL=f"redis://127.0.0.1:{port}/0")
     hostname = worker.name.replace("%h", socket.gethostname())
 
@@ -162,12 +176,8 @@ def test_a_worker_whose_broker_goes_away_is_listed_as_not_consuming_until_it_is_
     assert listed()["alive"] is True
     assert not heartbeat.liveness().retrain_queue_served
 
-    redis = start_redis(tmp_path, "--port", str(port))
-    try:
-        wait_until(lambda: listed().get("consuming") is True, 60, f"the worker to consume again ({worker.log})")
-    finally:
-        worker.stop()
-        stop_redis(redis)
+    own_redis(port)
+    wait_until(lambda: listed().get("consuming") is True, 60, f"the worker to consume again ({worker.log})")
 
 
 @pytest.mark.slow
