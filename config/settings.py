@@ -29,6 +29,10 @@ from config.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Every process of this deployment mounts the same VAR_DIR (one machine, or one shared volume, as
+# docker-compose.yml does): what lives under it is then the same for all of them. Unset, processes
+# sharing a database server are taken to be on hosts of their own (predictor/checks.py warns).
+VAR_DIR_SHARED = env_bool("VAR_DIR_SHARED", False)
 
 
 def _embedded_secret_key() -> str:
@@ -43,6 +47,8 @@ def _embedded_secret_key() -> str:
 # A Heroku dyno has DYNO set: there a missing key is a mistake, never something to generate.
 ON_HEROKU = bool(env_str("DYNO"))
 SECRET_KEY = env_str("SECRET_KEY")
+# Generated into VAR_DIR: a host of its own would generate a key of its own (predictor.W001).
+SECRET_KEY_GENERATED = not SECRET_KEY
 if not SECRET_KEY:
     if ON_HEROKU:
         raise ImproperlyConfigured("SECRET_KEY is not set: production needs a long random secret key")
@@ -135,7 +141,13 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"ssl_cert_reqs": None} if REDIS_TLS else {},
+            # The cache counts rate limits on the request path: a Redis that does not answer must
+            # fail the count within a second (then counted in the process), not hold the request.
+            "OPTIONS": {
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                **({"ssl_cert_reqs": None} if REDIS_TLS else {}),
+            },
         }
     }
 else:

@@ -290,13 +290,19 @@ class WorkerSerializer(serializers.Serializer):
     setup_fingerprint = serializers.CharField(
         help_text="fingerprint of the training setup its own settings describe; empty if it did not report one"
     )
+    consuming = serializers.BooleanField(
+        help_text="alive and connected to its broker at its last heartbeat: false while it cannot reach the broker"
+    )
 
 
 class WorkersSerializer(serializers.Serializer):
     workers = WorkerSerializer(many=True, help_text="every worker heard of in the last day, newest first")
     alive = serializers.IntegerField()
+    consuming = serializers.IntegerField(help_text="live workers connected to their broker")
     retrain_queue = serializers.CharField()
-    retrain_queue_served = serializers.BooleanField(help_text="whether a live worker consumes the retrain queue")
+    retrain_queue_served = serializers.BooleanField(
+        help_text="whether a live worker connected to its broker consumes the retrain queue"
+    )
     setup_disagreement = serializers.CharField(
         help_text="which live workers on one queue describe different training setups; empty when they agree"
     )

@@ -26,6 +26,9 @@ class RetrainingConfig(AppConfig):
         # and once the worker consumes nothing more, the runs it stopped are queued again.
         signals.worker_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks")
         signals.beat_init.connect(checks.refuse_to_start_with_errors, weak=False, dispatch_uid="production-checks-beat")
+        # What `check --deploy` warns of for several hosts is logged as a worker starts (beat's
+        # scheduler says it too, retraining/workers/scheduler.py).
+        signals.worker_init.connect(checks.warn_of_what_other_hosts_would_not_share, weak=False, dispatch_uid="hosts")
         shutdown.connect()
         signals.worker_shutdown.connect(tasks.requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
         from predictor.signals import deployment_rolled_back

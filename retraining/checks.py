@@ -1,4 +1,5 @@
-"""Refuse a local data registry or DVC remote on a Heroku dyno, and a database made by an older schema.
+"""Refuse a local data registry or DVC remote on a Heroku dyno, and a database made by an older schema;
+warn of a data registry other hosts would not see.
 
 The demo registry (git + DVC under var/) and its local-directory remote would vanish with the
 dyno's filesystem at the next restart, and with them the record of which data trained which
@@ -10,6 +11,7 @@ migration describes. Every process refuses it (migrate runs database checks; the
 the web process call `refuse_to_start_with_errors`).
 """
 
+import logging
 import pkgutil
 from collections.abc import Iterable, Sequence
 from importlib import import_module
@@ -23,8 +25,10 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
 from ml.estimators import TrainingError, resolve_estimator
-from predictor.checks import is_local
+from predictor.checks import database_is_a_server, in_shared_var_dir, is_local, under_var_dir
 from retraining import plugin
+
+logger = logging.getLogger(__name__)
 
 _HINT = (
     "Set DATA_REGISTRY to the git URL of your data registry (https://github.com/ORG/REPO.git) whose DVC remote "
@@ -56,6 +60,25 @@ def check_data_registry_survives_restarts(app_configs: Any = None, **kwargs: Any
             )
         ]
     return []
+
+
+@checks.register("hosts", deploy=True)
+def check_other_hosts_see_the_data_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The demo registry is created under the VAR_DIR of the host that bootstraps: a worker on
+    another host sharing the database finds no registry there."""
+    registry = str(settings.DATA_REGISTRY)
+    if not database_is_a_server() or not under_var_dir(registry) or in_shared_var_dir(registry):
+        return []
+    unset = "DATA_REGISTRY is not set, so the demo data registry" if settings.DATA_IS_DEMO else "DATA_REGISTRY"
+    return [
+        checks.Warning(
+            f"{unset} is {registry!r}, under this host's VAR_DIR, while DATABASE_URL is a database server: a "
+            "process on another host sharing it would find no data registry there.",
+            hint="Set DATA_REGISTRY to a git URL every host reaches, or set VAR_DIR_SHARED=true if every process "
+            "mounts this same VAR_DIR (one machine, or one shared volume).",
+            id="retraining.W001",
+        )
+    ]
 
 
 @checks.register()
@@ -143,7 +166,20 @@ def refuse_to_start_with_errors(tags: Sequence[str] = ("production", "database")
     found = checks.run_checks(tags=list(tags), databases=list(settings.DATABASES))
     errors = [message for message in found if message.is_serious()]
     if errors:
-        lines = [f"{error.id}: {error.msg}" + (f"\n    HINT: {error.hint}" if error.hint else "") for error in errors]
+        lines = [_described(error) for error in errors]
         # One error without a hint (an older database) stays on one line.
         separator = " " if len(lines) == 1 and "\n" not in lines[0] else "\n"
         raise SystemExit("refusing to start:" + separator + "\n".join(lines))
+
+
+def warn_of_what_other_hosts_would_not_share(**kwargs: Any) -> None:
+    """Connected to `worker_init`, called by beat's scheduler: `check --deploy`'s warnings for several hosts, logged.
+
+    Warnings, not a refusal: one machine with a database server is a sound deployment too.
+    """
+    for warning in checks.run_checks(tags=["hosts"], include_deployment_checks=True):
+        logger.warning("%s", _described(warning))
+
+
+def _described(message: checks.CheckMessage) -> str:
+    return f"{message.id}: {message.msg}" + (f"\n    HINT: {message.hint}" if message.hint else "")

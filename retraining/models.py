@@ -284,6 +284,9 @@ class WorkerHeartbeat(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     # The fingerprint of the training setup this worker's own settings describe (runs it starts use it).
     setup_fingerprint = models.CharField(max_length=64, blank=True)
+    # Whether its consumer was connected to the broker at that heartbeat: the row is written to the
+    # database, so a worker cut off from its broker still beats. True for a worker from before.
+    consuming = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["hostname"]

@@ -2,12 +2,15 @@
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.core import checks
+
+from tests.support.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 REMOTE = {
@@ -143,3 +146,117 @@ def test_a_worker_on_a_dyno_refuses_to_start_with_local_stores(tmp_path: Path) -
     assert "predictor.E001: MLFLOW_TRACKING_URI=" in result.stderr
     assert "HINT: Set MLFLOW_TRACKING_URI to an MLflow tracking server" in result.stderr
     assert "retraining.E001: DATA_REGISTRY is not set" in result.stderr
+
+
+# Several hosts: processes that share a database server may run on other machines, where a path
+# under this one's VAR_DIR (or a key generated into it) is not the same thing.
+SERVER_DATABASE = "postgres://app@db.example:5432/app"
+
+
+def host_warnings() -> list[checks.CheckMessage]:
+    return checks.run_checks(tags=["hosts"], include_deployment_checks=True)
+
+
+@pytest.fixture
+def on_a_database_server(settings):
+    settings.DATABASE_URL = SERVER_DATABASE
+    settings.SECRET_KEY_GENERATED = False
+    settings.VAR_DIR_SHARED = False
+    for name, value in REMOTE.items():
+        setattr(settings, name, value)
+    settings.DATA_IS_DEMO = False
+    return settings
+
+
+def test_remote_stores_and_a_set_key_pass_on_a_database_server(on_a_database_server) -> None:
+    assert host_warnings() == []
+
+
+def test_a_generated_key_is_a_warning_on_a_database_server(on_a_database_server) -> None:
+    on_a_database_server.SECRET_KEY_GENERATED = True
+    (warning,) = host_warnings()
+    assert warning.id == "predictor.W001"
+    assert "SECRET_KEY is not set" in warning.msg
+    assert "sessions" in warning.msg
+
+
+def test_the_demo_registry_under_var_dir_is_a_warning_on_a_database_server(on_a_database_server) -> None:
+    on_a_database_server.DATA_IS_DEMO = True
+    on_a_database_server.DATA_REGISTRY = str(on_a_database_server.VAR_DIR / "data-registry")
+    (warning,) = host_warnings()
+    assert warning.id == "retraining.W001"
+    assert "DATA_REGISTRY" in warning.msg
+    assert str(on_a_database_server.VAR_DIR) in warning.msg
+    assert "VAR_DIR_SHARED" in warning.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MLFLOW_TRACKING_URI", "sqlite:////srv/app/var/mlflow.db"),
+        ("MLFLOW_REGISTRY_URI", "/srv/mlruns"),
+        ("MLFLOW_ARTIFACT_ROOT", "/srv/app/var/mlartifacts"),
+    ],
+)
+def test_a_local_mlflow_store_is_a_warning_on_a_database_server(on_a_database_server, name, value) -> None:
+    setattr(on_a_database_server, name, value)
+    (warning,) = host_warnings()
+    assert warning.id == "predictor.W002"
+    assert f"{name}={value!r}" in warning.msg
+
+
+def test_a_var_dir_every_process_shares_silences_what_lives_under_it(on_a_database_server) -> None:
+    var = on_a_database_server.VAR_DIR
+    on_a_database_server.VAR_DIR_SHARED = True
+    on_a_database_server.SECRET_KEY_GENERATED = True
+    on_a_database_server.DATA_REGISTRY = str(var / "data-registry")
+    on_a_database_server.MLFLOW_TRACKING_URI = f"sqlite:///{var / 'mlflow.db'}"
+    on_a_database_server.MLFLOW_ARTIFACT_ROOT = "/srv/elsewhere/mlartifacts"
+    assert [w.id for w in host_warnings()] == ["predictor.W002"]
+
+
+def test_one_host_on_sqlite_is_not_warned(settings) -> None:
+    settings.DATABASE_URL = "sqlite:///var/db.sqlite3"
+    settings.SECRET_KEY_GENERATED = True
+    settings.DATA_IS_DEMO = True
+    assert host_warnings() == []
+
+
+def test_check_deploy_warns_of_what_other_hosts_would_not_share(tmp_path: Path) -> None:
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", DATABASE_URL=SERVER_DATABASE)
+    assert result.returncode != 0
+    for needle in (
+        "(predictor.W001) SECRET_KEY is not set",
+        "(retraining.W001) DATA_REGISTRY is not set",
+        "(predictor.W002) MLFLOW_TRACKING_URI=",
+        "(predictor.W002) MLFLOW_ARTIFACT_ROOT=",
+    ):
+        assert needle in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("process", ["worker", "beat"])
+def test_the_worker_and_beat_warn_at_start_of_what_other_hosts_would_not_share(tmp_path: Path, process: str) -> None:
+    command = next(
+        line.partition(":")[2].split()
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.startswith(f"{process}:")
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "MLFLOW_TRACKING_URI", "SECRET_KEY", "DYNO"}}
+    # A database server nothing answers at: the warnings come before the first query.
+    env.update(VAR_DIR=str(tmp_path / "var"), DATABASE_URL=f"postgres://app@127.0.0.1:{free_port()}/app")
+    env["DATA_REGISTRY"] = ""
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    log = tmp_path / f"{process}.log"
+    started = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        wait_for(lambda: "retraining.W001" in log.read_text() or started.poll() is not None, 60, f"{process} ({log})")
+    finally:
+        if started.poll() is None:
+            os.killpg(started.pid, signal.SIGKILL)
+        started.wait()
+    output = log.read_text()
+    for needle in ("predictor.W001: SECRET_KEY is not set", "retraining.W001: DATA_REGISTRY", "predictor.W002"):
+        assert needle in output, output

@@ -5,8 +5,11 @@ every command exists, every variable passed is one the settings read, nothing ne
 """
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +233,34 @@ def test_the_deploy_guides_name_every_variable_the_deployment_files_set(path: st
     names = set(app_json()["env"]) if "heroku" in path else set(compose()["services"]["web"]["environment"])
     missing = sorted(name for name in names if name not in guide)
     assert not missing, f"{path} does not mention {missing}"
+
+
+def compose_app_environment(var_dir: Path) -> dict[str, str]:
+    """The app containers' environment as compose gives it with an empty `.env` (and the one
+    variable compose requires), VAR_DIR standing for the image's /app/var."""
+    env = {}
+    for name, value in compose()["services"]["web"]["environment"].items():
+        value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
+        env[name] = re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "k" * 50, value)
+    return {**env, "VAR_DIR": str(var_dir)}
+
+
+def test_compose_says_its_app_containers_share_var_dir_and_check_deploy_finds_nothing_for_several_hosts(
+    tmp_path: Path,
+) -> None:
+    image = (ROOT / "Dockerfile").read_text()
+    var_dir = re.search(r"VAR_DIR=(\S+)", image).group(1)
+    for name in ("web", "worker", "beat", "release"):
+        assert f"appdata:{var_dir}" in compose()["services"][name]["volumes"], f"{name} does not share VAR_DIR"
+
+    def check(env: dict[str, str]) -> subprocess.CompletedProcess:
+        # Only what compose sets: none of this machine's (or the test run's) settings.
+        clean = {k: v for k, v in os.environ.items() if k not in variables_the_app_reads()}
+        command = [sys.executable, "manage.py", "check", "--deploy", "--tag", "hosts", "--fail-level", "WARNING"]
+        return subprocess.run(command, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120)
+
+    env = compose_app_environment(tmp_path / "var")
+    shared = check(env)
+    assert shared.returncode == 0, shared.stderr
+    env.pop("VAR_DIR_SHARED")
+    assert "retraining.W001" in check(env).stderr

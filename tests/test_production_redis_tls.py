@@ -6,16 +6,15 @@ A real `redis-server` with a TLS port and a certificate made by openssl stands i
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.processes import free_port
+from tests.support.redis import start_redis, stop_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
@@ -49,27 +48,16 @@ def tls_redis(tmp_path: Path) -> Iterator[int]:
         capture_output=True,
     )
     port = free_port()
-    server = subprocess.Popen(
-        [
-            *("redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
-            *("--tls-cert-file", str(tmp_path / "cert.pem"), "--tls-key-file", str(tmp_path / "key.pem")),
-            *("--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
-        ],
-        stdout=(tmp_path / "redis.log").open("w"),
-        stderr=subprocess.STDOUT,
+    server = start_redis(
+        tmp_path,
+        *("--port", "0", "--tls-port", str(port)),
+        *("--tls-cert-file", str(tmp_path / "cert.pem"), "--tls-key-file", str(tmp_path / "key.pem")),
+        *("--tls-auth-clients", "no"),
     )
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert server.poll() is None, (tmp_path / "redis.log").read_text()
-            time.sleep(0.2)
         yield port
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_redis(server)
 
 
 def probe(tmp_path: Path, redis_url: str) -> subprocess.CompletedProcess:

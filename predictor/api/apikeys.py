@@ -5,27 +5,41 @@ the whole key. Lookups are remembered in the process for a few seconds, so a req
 database query; counting for the rate limit goes to the shared cache (Redis in production), a
 fixed one-minute window per key, counted atomically: an INCR on Redis, a conditional UPDATE in
 the database otherwise (the embedded file cache's read-then-write lets concurrent requests through).
+
+Redis down does not take the prediction API with it: counting falls back to this process, with
+one logged warning, rather than answering 503. The model still answers, and a 503 would refuse
+every keyed client for a fault in what only counts them; per process, a key gets its limit in
+each process until Redis answers again (tried again every `_RETRY_REDIS_AFTER` seconds).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from redis.exceptions import RedisError
 
 from predictor.models import ApiKey, RateWindow
+
+logger = logging.getLogger(__name__)
 
 # How long a process trusts what it read about a key: a deactivated key stops working within it.
 _REMEMBER_SECONDS = 10.0
 _known: dict[str, tuple[float, KeyInfo | None]] = {}
+# Once Redis failed, this process counts for itself this long before it asks Redis again, so a
+# down Redis costs one failed connection per interval, not one per request.
+_RETRY_REDIS_AFTER = 5.0
 
 
 @dataclass(frozen=True)
@@ -71,11 +85,85 @@ def authenticate(key: str) -> KeyInfo | None:
     return info
 
 
+class _RedisOutage:
+    """Whether this process counts for itself because Redis failed, since when and why."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.retry_at = 0.0
+        self.since: datetime | None = None
+        self.error = ""
+        self.counts: dict[tuple[int, int], int] = {}
+
+    def down(self) -> bool:
+        return time.monotonic() < self.retry_at
+
+    def failed(self, exc: Exception) -> None:
+        with self.lock:
+            self.retry_at = time.monotonic() + _RETRY_REDIS_AFTER
+            if self.since is None:
+                self.since = datetime.now(UTC)
+                self.error = f"Redis unreachable since {self.since:%Y-%m-%d %H:%M:%S} UTC ({exc})"
+                logger.warning(
+                    "%s: rate limits are counted in this process until it answers again, so a key gets "
+                    "its limit in each process",
+                    self.error,
+                )
+
+    def answered(self) -> None:
+        if self.since is None:
+            return
+        with self.lock:
+            if self.since is not None:
+                logger.warning("Redis answers again: rate limits are shared again (%s)", self.error)
+                self.since, self.error, self.retry_at = None, "", 0.0
+                self.counts.clear()
+
+    def count(self, key_id: int, window: int) -> int:
+        with self.lock:
+            if len(self.counts) > 10_000:
+                self.counts = {k: v for k, v in self.counts.items() if k[1] >= window}
+            self.counts[key_id, window] = self.counts.get((key_id, window), 0) + 1
+            return self.counts[key_id, window]
+
+
+_outage = _RedisOutage()
+
+
 def over_limit(info: KeyInfo) -> bool:
     """Count this request in the key's current minute; True once the limit is passed."""
     window = int(time.time() // 60)
-    count = _count_in_redis if isinstance(caches["default"], RedisCache) else _count_in_database
+    count = _count_shared if isinstance(caches["default"], RedisCache) else _count_in_database
     return count(info.pk, window) > info.rate_limit
+
+
+def counting() -> tuple[str, str]:
+    """Where rate limits are counted now ("off", "database", "redis" or "per-process"), and why
+    not in Redis when it failed: asks Redis (once per retry interval at most when it is down)."""
+    if not settings.API_KEYS_REQUIRED:
+        return "off", ""
+    if not isinstance(caches["default"], RedisCache):
+        return "database", ""
+    if not _outage.down():
+        try:
+            cache.get("apikey:ready")
+        except (RedisError, OSError) as exc:
+            _outage.failed(exc)
+        else:
+            _outage.answered()
+    return ("per-process", _outage.error) if _outage.down() else ("redis", "")
+
+
+def _count_shared(key_id: int, window: int) -> int:
+    if not _outage.down():
+        try:
+            count = _count_in_redis(key_id, window)
+        except (RedisError, OSError) as exc:
+            _outage.failed(exc)
+        else:
+            _outage.answered()
+            return count
+    return _outage.count(key_id, window)
 
 
 def _count_in_redis(key_id: int, window: int) -> int:
@@ -104,5 +192,7 @@ def _count_in_database(key_id: int, window: int) -> int:
 
 
 def forget() -> None:
-    """Drop what this process remembers about keys (staff just changed one here)."""
+    """Drop what this process remembers about keys (staff just changed one here) and about Redis."""
+    global _outage
     _known.clear()
+    _outage = _RedisOutage()

@@ -339,7 +339,11 @@ PATHS: dict[str, Any] = {
             "tags": ["health"],
             "summary": "Readiness: a model is loaded, and the active version did not fail to load",
             "responses": {
-                "200": _answer("Ready, with the served version.", {"type": "object", "additionalProperties": True}),
+                "200": _answer(
+                    "Ready, with the served version, and where API-key rate limits are counted (rate_limits: off, "
+                    "database, redis, or per-process while Redis is unreachable, with rate_limits_error saying why).",
+                    {"type": "object", "additionalProperties": True},
+                ),
                 "503": _answer("No model loaded yet, or the active version failed to load (the error says why)."),
             },
         }

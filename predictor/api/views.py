@@ -265,4 +265,9 @@ def readyz(request: HttpRequest) -> HttpResponse:
         return _json(body, 503, None)
     if models.error:
         return _json({"status": "failing", "version": served.version, "error": models.error}, 503, served)
-    return _json({"status": "ready", "version": served.version, "model": served.name}, 200, served)
+    body = {"status": "ready", "version": served.version, "model": served.name}
+    # Still ready with Redis down: the model answers, and rate limits are counted per process.
+    body["rate_limits"], error = apikeys.counting()
+    if error:
+        body["rate_limits_error"] = error
+    return _json(body, 200, served)

@@ -199,19 +199,23 @@ def workers_state(workers: worker_store.WorkerLiveness, active: RetrainingRun | 
     a few seconds after it ended, and the header must not call a finished run running.
     """
     title = "; ".join(
-        f"{w.hostname}: {'alive' if w.alive else 'stopped' if w.stopped_at else 'silent'}, "
-        f"last heartbeat {_date(w.last_heartbeat, 'M j, H:i:s')}"
+        f"{w.hostname}: {_worker_state(w)}, last heartbeat {_date(w.last_heartbeat, 'M j, H:i:s')}"
         for w in workers.workers
     )
+    cut_off = workers.alive - workers.consuming
     if workers.retrain_queue_served:
         text = f"{workers.alive} worker{'' if workers.alive == 1 else 's'} alive"
+        if cut_off:
+            text += f", {cut_off} {_NOT_CONSUMING}"
         running = {item.get("run_id") for w in workers.workers for item in w.running}
         told = [{"text": f"; {workers.setup_disagreement}"}] if workers.setup_disagreement else []
         if active is not None and active.pk in running:
             link = {"text": f"run #{active.pk}", "url": reverse("panel-run", args=[active.pk])}
             return {"state": "alive", "parts": [{"text": f"{text}, running "}, link, *told], "title": title}
         return {"state": "alive", "parts": [{"text": text}, *told], "title": title}
-    if workers.alive:
+    if workers.alive and not workers.consuming:
+        text = f"{workers.alive} worker{'' if workers.alive == 1 else 's'} alive, {_NOT_CONSUMING}"
+    elif workers.alive:
         text = (
             f"{workers.alive} worker{'' if workers.alive == 1 else 's'} alive, none on queue {workers.retrain_queue!r}"
         )
@@ -222,6 +226,15 @@ def workers_state(workers: worker_store.WorkerLiveness, active: RetrainingRun | 
             return {"state": "never", "parts": [{"text": never}], "title": "start one: celery -A config worker"}
         text = f"no worker alive since {_moment(last, workers.checked_at)}"
     return {"state": "down", "parts": [{"text": f"{text}: queued runs will wait"}], "title": title}
+
+
+_NOT_CONSUMING = "not consuming (cannot reach its broker)"
+
+
+def _worker_state(worker: worker_store.WorkerStatus) -> str:
+    if worker.alive:
+        return "alive" if worker.consuming else f"alive, {_NOT_CONSUMING}"
+    return "stopped" if worker.stopped_at else "silent"
 
 
 def _last_heartbeat(workers: worker_store.WorkerLiveness) -> datetime | None:

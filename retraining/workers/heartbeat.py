@@ -5,6 +5,10 @@ of its main process, started by a worker bootstep. A table rather than Celery's 
 control (`inspect`) or heartbeat events: those broadcast and wait for replies (a second or more
 per call, and events need gossip, which the Procfile turns off), while the panel and the API read
 this table on every poll in one query, the same on the filesystem broker and on Redis.
+
+The row goes to the database, not through the broker: a worker that lost its broker still beats.
+So each heartbeat also says whether the worker's consumer is connected (`consuming`), and only a
+live worker that consumes serves a queue.
 """
 
 import logging
@@ -14,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celery import bootsteps
+from celery import bootsteps, signals
+from celery.bootsteps import RUN
 from celery.worker import state
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -43,6 +48,8 @@ class WorkerStatus:
     running: list[dict[str, Any]]
     # The fingerprint of the training setup its own settings describe ("" for a worker from before).
     setup_fingerprint: str = ""
+    # Alive and connected to the broker at its last heartbeat: it takes tasks from its queues.
+    consuming: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,11 +63,14 @@ class WorkerLiveness:
     retrain_queue_served: bool
     checked_at: datetime
     alive: int = field(init=False)
+    # Live workers connected to their broker.
+    consuming: int = field(init=False)
     # Live workers on one queue whose settings describe different training setups; "" when they agree.
     setup_disagreement: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "alive", sum(worker.alive for worker in self.workers))
+        object.__setattr__(self, "consuming", sum(worker.consuming for worker in self.workers))
         object.__setattr__(self, "setup_disagreement", disagreement(self.workers))
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,9 +95,10 @@ def liveness(now: datetime | None = None) -> WorkerLiveness:
                 alive=alive,
                 running=list(row.running) if alive else [],
                 setup_fingerprint=row.setup_fingerprint,
+                consuming=alive and row.consuming,
             )
         )
-    served = any(worker.alive and settings.RETRAIN_QUEUE in worker.queues for worker in workers)
+    served = any(worker.consuming and settings.RETRAIN_QUEUE in worker.queues for worker in workers)
     return WorkerLiveness(workers, settings.RETRAIN_QUEUE, served, now)
 
 
@@ -121,6 +132,8 @@ def stalled_reason(run: RetrainingRun, workers: WorkerLiveness) -> str:
         return ""
     last = max((w.last_heartbeat for w in workers.workers if workers.retrain_queue in w.queues), default=None)
     heard = f"last heartbeat {last:%Y-%m-%d %H:%M:%S %Z}" if last else "no worker has ever reported"
+    if cut_off := workers.alive - workers.consuming:
+        heard += f"; {cut_off} live worker{'' if cut_off == 1 else 's'} cannot reach its broker"
     return (
         f"queued for {waiting:.0f} s and no live worker consumes queue {workers.retrain_queue!r} ({heard}): "
         "start one (`celery -A config worker`); the run goes on when it is back"
@@ -163,17 +176,26 @@ class Heartbeat(bootsteps.StartStopStep):
         self.queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        self.consumer: Any = None
         # Settings do not change while a worker runs: the setup they describe is fingerprinted once.
         self.setup_fingerprint = TrainingSetup.from_settings().fingerprint
 
     def start(self, worker: Any) -> None:
         self.started_at = timezone.now()
+        self.consumer = getattr(worker, "consumer", None)
         WorkerHeartbeat.objects.filter(seen_at__lt=self.started_at - FORGET_AFTER).delete()
         self.beat()
+        # The first heartbeat comes before the consumer connects: a worker that says it is ready has
+        # already written that it consumes.
+        signals.worker_ready.connect(self.on_ready, weak=False, dispatch_uid="worker-heartbeat-ready")
         self.thread = threading.Thread(target=self.loop, name="worker-heartbeat", daemon=True)
         self.thread.start()
 
+    def on_ready(self, **kwargs: Any) -> None:
+        self.beat()
+
     def stop(self, worker: Any) -> None:
+        signals.worker_ready.disconnect(dispatch_uid="worker-heartbeat-ready")
         self.stopping.set()
         if self.thread is not None:
             self.thread.join(timeout=5)
@@ -202,5 +224,15 @@ class Heartbeat(bootsteps.StartStopStep):
                 "seen_at": timezone.now(),
                 "stopped_at": None,
                 "setup_fingerprint": self.setup_fingerprint,
+                "consuming": self.consuming(),
             },
         )
+
+    def consuming(self) -> bool:
+        """Whether the consumer is connected to the broker now.
+
+        Celery drops the consumer's connection (sets it to None) as soon as it sees it fail, and sets
+        it again only once it reconnected; read from this thread, a reference is read whole.
+        """
+        consumer = self.consumer
+        return consumer is not None and consumer.connection is not None and consumer.blueprint.state == RUN

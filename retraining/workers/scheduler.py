@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from retraining import checks
 from retraining.workers import heartbeat
 
 logger = logging.getLogger(__name__)
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 class Scheduler(DatabaseScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before the schedule is read from the database (`beat_init` comes after): a beat that
+        # cannot reach its database still says what other hosts would not share.
+        checks.warn_of_what_other_hosts_would_not_share()
         super().__init__(*args, **kwargs)
         self.next_stall_check = 0.0
 

@@ -1,10 +1,12 @@
 import hashlib
+import logging
 
 import pytest
 
 from predictor.api import apikeys
 from predictor.models import ApiKey
 from tests.support.keys import create_key
+from tests.support.processes import free_port
 
 PREDICT = "/api/v1/predict"
 
@@ -85,3 +87,50 @@ def test_staff_create_a_key_in_the_admin_and_see_it_once(client, served, staff_u
     client.logout()
     assert ApiKey.objects.get(name="partner").hashed_key == hashlib.sha256(key.encode()).hexdigest()
     assert predict(client, rows, Authorization=f"Bearer {key}").status_code == 200
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The cache on Redis, at a port nothing listens on: Redis down, as the web process sees it."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    apikeys.forget()
+    yield
+    apikeys.forget()
+
+
+def test_with_redis_down_a_key_is_still_served_and_limited_in_this_process(
+    client, served, rows, keys_required, redis_down, caplog
+):
+    _, key = create_key("batch job", rate_limit=3)
+
+    with caplog.at_level(logging.WARNING, logger="predictor.api.apikeys"):
+        statuses = [predict(client, rows, Authorization=f"Bearer {key}").status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "predictor.api.apikeys"]
+    assert len(warnings) == 1, warnings
+    assert "rate limits are counted in this process" in warnings[0]
+    assert "Redis" in warnings[0]
+
+
+def test_readyz_says_when_rate_limits_are_counted_per_process(client, served, keys_required, redis_down):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["rate_limits"] == "per-process"
+    assert "Redis" in body["rate_limits_error"]
+
+
+def test_readyz_says_where_rate_limits_are_counted(client, served, settings):
+    assert client.get("/readyz").json()["rate_limits"] == "off"
+    settings.API_KEYS_REQUIRED = True
+    expected = "redis" if "RedisCache" in settings.CACHES["default"]["BACKEND"] else "database"
+    assert client.get("/readyz").json()["rate_limits"] == expected

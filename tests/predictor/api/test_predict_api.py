@@ -325,7 +325,7 @@ def test_readyz_is_503_until_a_model_is_loaded(client, db, follower_off):
 def test_readyz_names_the_served_version(client, served):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "version": "1", "model": served.model_name}
+    assert response.json() == {"status": "ready", "version": "1", "model": served.model_name, "rate_limits": "off"}
 
 
 def test_the_openapi_schema_describes_the_serving_endpoints(client, served):

@@ -213,6 +213,14 @@ def test_the_header_says_queued_runs_wait_when_live_workers_skip_the_retrain_que
     assert header() == "1 worker alive, none on queue 'celery': queued runs will wait"
 
 
+def test_the_header_says_a_live_worker_cut_off_from_its_broker_is_not_consuming():
+    heartbeat_row("cut-off@host", timezone.now(), consuming=False)
+    assert header() == "1 worker alive, not consuming (cannot reach its broker): queued runs will wait"
+    assert live.workers_state(heartbeat.liveness(), None)["state"] == "down"
+    heartbeat_row("w2@host", timezone.now())
+    assert header() == "2 workers alive, 1 not consuming (cannot reach its broker)"
+
+
 def test_a_run_queued_too_long_without_a_worker_says_why_in_its_card_and_its_row(settings):
     settings.RUN_STALL_ALERT_AFTER = 120
     heartbeat_row("w1@host", timezone.now() - timedelta(minutes=10), stopped_at=timezone.now() - timedelta(minutes=10))

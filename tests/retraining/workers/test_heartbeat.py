@@ -1,5 +1,6 @@
 """Worker liveness: who is alive, when last heard of, what it runs; runs stalled without a worker."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,8 @@ from retraining.models import RetrainingRun, WorkerHeartbeat
 from retraining.workers import heartbeat
 from retraining.workers.scheduler import Scheduler
 from tests.support.pipeline import publish_batch
+from tests.support.processes import free_port
+from tests.support.redis import start_redis, stop_redis
 from tests.support.workers import wait_until
 
 TOKEN = "ci-secret-token-123"
@@ -124,6 +127,57 @@ def test_the_workers_api_lists_workers_for_staff_and_token_holders_only(client, 
     assert body["retrain_queue_served"] is True
     assert body["workers"][0]["hostname"] == "busy@a"
     assert body["workers"][0]["running"][0]["run_id"] == 3
+
+
+def test_a_live_worker_cut_off_from_its_broker_is_alive_but_not_consuming(client, db):
+    heartbeat_row("cut-off@a", 1, consuming=False)
+
+    state = heartbeat.liveness()
+    body = client.get("/api/v1/workers", **bearer()).json()
+
+    assert (state.workers[0].alive, state.workers[0].consuming) == (True, False)
+    assert not state.retrain_queue_served
+    assert (body["alive"], body["consuming"], body["retrain_queue_served"]) == (1, 0, False)
+    assert body["workers"][0]["consuming"] is False
+    run = queued_run(300)
+    assert "1 live worker cannot reach its broker" in heartbeat.stalled_reason(run, state)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """Starts a redis-server of the test's own on a port (again after `stop_redis`); every one is gone after."""
+    started = []
+
+    def start(port: int):
+        started.append(start_redis(tmp_path, "--port", str(port)))
+        return started[-1]
+
+    yield start
+    for server in started:
+        stop_redis(server)
+
+
+@pytest.mark.slow
+def test_a_worker_whose_broker_goes_away_is_listed_as_not_consuming_until_it_is_back(
+    transactional_db, client, own_redis, start_pool_worker
+):
+    port = free_port()
+    redis = own_redis(port)
+    worker = start_pool_worker({}, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    hostname = worker.name.replace("%h", socket.gethostname())
+
+    def listed() -> dict:
+        body = client.get("/api/v1/workers", **bearer()).json()
+        return next((w for w in body["workers"] if w["hostname"] == hostname), {})
+
+    assert wait_until(lambda: listed().get("consuming") is True, 30, f"the worker to consume ({worker.log})")
+    stop_redis(redis)
+    wait_until(lambda: listed().get("consuming") is False, 30, f"the worker to notice ({worker.log})")
+    assert listed()["alive"] is True
+    assert not heartbeat.liveness().retrain_queue_served
+
+    own_redis(port)
+    wait_until(lambda: listed().get("consuming") is True, 60, f"the worker to consume again ({worker.log})")
 
 
 @pytest.mark.slow
