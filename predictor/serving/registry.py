@@ -1,4 +1,5 @@
-"""The gateway to MLflow: the only module that talks to the tracking store and model registry.
+"""The gateway to MLflow: what the app asks of the tracking store and model registry (with
+mlflow_store.py, which connects to them, the only code that talks to MLflow).
 
 Everything else deals in plain values (version numbers, run ids, dicts of metrics), so the
 serving path and the pipeline never depend on MLflow's object model.
@@ -9,8 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-import os
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,22 +19,13 @@ from typing import Any
 from django.conf import settings
 
 from ml.contract import known_categories
-from predictor.serving import allowlist
+from predictor.serving import allowlist, mlflow_store
 from predictor.serving.packaging import pip_requirements, signature_rows, skops_trusted_types
 
 logger = logging.getLogger(__name__)
 
-# MLflow reads these at import; they keep it quiet and offline.
-os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-
 # The training-data profile (ml/drift/profile.py), an artifact of the model's training run.
 PROFILE_ARTIFACT = "drift/profile.json"
-
-_configured_for: tuple[str, str] | None = None
-_configure_lock = threading.Lock()
 
 
 class RegistryError(Exception):
@@ -50,40 +40,6 @@ class ModelVersionInfo:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
-
-
-def _mlflow() -> Any:
-    """Import MLflow lazily and point it at the configured stores once per process."""
-    global _configured_for
-    import mlflow
-
-    wanted = (settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
-    if _configured_for != wanted:
-        with _configure_lock:
-            mlflow.set_tracking_uri(wanted[0])
-            mlflow.set_registry_uri(wanted[1])
-            _configured_for = wanted
-    return mlflow
-
-
-def _client() -> Any:
-    from mlflow import MlflowClient
-
-    _mlflow()
-    return MlflowClient(settings.MLFLOW_TRACKING_URI, settings.MLFLOW_REGISTRY_URI)
-
-
-def experiment_id() -> str:
-    """The experiment every training run is logged to, created on first use."""
-    client = _client()
-    experiment = client.get_experiment_by_name(settings.MLFLOW_EXPERIMENT_NAME)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = settings.MLFLOW_ARTIFACT_ROOT
-    if "://" not in location:
-        Path(location).mkdir(parents=True, exist_ok=True)
-        location = Path(location).resolve().as_uri()
-    return client.create_experiment(settings.MLFLOW_EXPERIMENT_NAME, artifact_location=location)
 
 
 def log_model(
@@ -114,11 +70,11 @@ def log_model(
     for name in artifacts or {}:
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise RegistryError(f"an artifact name must be a plain file name, got {name!r}")
-    mlflow = _mlflow()
+    mlflow = mlflow_store.connected()
     signature = infer_signature(signature_rows(signature_input), model.predict(input_example))
     trusted = skops_trusted_types(model)
     try:
-        with mlflow.start_run(experiment_id=experiment_id(), run_name=run_name) as run:
+        with mlflow.start_run(experiment_id=mlflow_store.experiment_id(), run_name=run_name) as run:
             mlflow.log_params({k: _param_value(v) for k, v in params.items()})
             mlflow.log_metrics(metrics)
             mlflow.set_tags(tags)
@@ -173,9 +129,9 @@ def read_artifact(version: str, name: str) -> bytes | None:
     info = model_version(version)
     if not info.run_id:
         return None
-    mlflow = _mlflow()
+    mlflow = mlflow_store.connected()
     try:
-        listed = {Path(f.path).name for f in _client().list_artifacts(info.run_id, _EXTRA)}
+        listed = {Path(f.path).name for f in mlflow_store.client().list_artifacts(info.run_id, _EXTRA)}
         if name not in listed:
             return None
         path = mlflow.artifacts.download_artifacts(run_id=info.run_id, artifact_path=f"{_EXTRA}/{name}")
@@ -208,7 +164,7 @@ def import_loaders() -> None:
     import skops.io  # noqa: F401
     from mlflow.models import Model  # noqa: F401
 
-    _mlflow()
+    mlflow_store.connected()
 
 
 def load_version(version: str) -> LoadedVersion:
@@ -220,7 +176,7 @@ def load_version(version: str) -> LoadedVersion:
     """
     from mlflow.models import Model
 
-    mlflow = _mlflow()
+    mlflow = mlflow_store.connected()
     uri = f"models:/{settings.MODEL_NAME}/{version}"
     try:
         path = mlflow.artifacts.download_artifacts(artifact_uri=uri)
@@ -251,7 +207,7 @@ def input_schema(version: str) -> tuple[list[dict[str, Any]], dict[str, list[str
     """
     from mlflow.models import Model
 
-    mlflow = _mlflow()
+    mlflow = mlflow_store.connected()
     try:
         path = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{settings.MODEL_NAME}/{version}/MLmodel")
         meta = Model.load(path)
@@ -280,7 +236,7 @@ def profile(version: str) -> dict[str, Any] | None:
 
 @functools.lru_cache(maxsize=64)
 def _profile(tracking_uri: str, name: str, version: str) -> dict[str, Any] | None:
-    mlflow, client = _mlflow(), _client()
+    mlflow, client = mlflow_store.connected(), mlflow_store.client()
     try:
         run_id = client.get_model_version(name, version).run_id
         folder = PROFILE_ARTIFACT.rsplit("/", 1)[0]
@@ -292,7 +248,7 @@ def _profile(tracking_uri: str, name: str, version: str) -> dict[str, Any] | Non
 
 
 def model_version(version: str) -> ModelVersionInfo:
-    client = _client()
+    client = mlflow_store.client()
     try:
         mv = client.get_model_version(settings.MODEL_NAME, str(version))
         run = client.get_run(mv.run_id) if mv.run_id else None
@@ -310,7 +266,7 @@ def model_version(version: str) -> ModelVersionInfo:
 
 def registered_at(version: str) -> datetime:
     """When a version was registered, as the model registry recorded it (whoever registered it)."""
-    client = _client()
+    client = mlflow_store.client()
     try:
         mv = client.get_model_version(settings.MODEL_NAME, str(version))
     except Exception as exc:
@@ -320,7 +276,7 @@ def registered_at(version: str) -> datetime:
 
 def champion_version() -> str | None:
     """The version the `champion` alias points at, or None when there is none yet."""
-    client = _client()
+    client = mlflow_store.client()
     try:
         mv = client.get_model_version_by_alias(settings.MODEL_NAME, settings.CHAMPION_ALIAS)
     except Exception as exc:
@@ -331,7 +287,7 @@ def champion_version() -> str | None:
 
 
 def set_champion(version: str) -> None:
-    client = _client()
+    client = mlflow_store.client()
     try:
         client.set_registered_model_alias(settings.MODEL_NAME, settings.CHAMPION_ALIAS, str(version))
     except Exception as exc:
@@ -339,7 +295,7 @@ def set_champion(version: str) -> None:
 
 
 def tag_version(version: str, key: str, value: str) -> None:
-    client = _client()
+    client = mlflow_store.client()
     try:
         client.set_model_version_tag(settings.MODEL_NAME, str(version), key, value[:5000])
     except Exception as exc:
@@ -348,7 +304,7 @@ def tag_version(version: str, key: str, value: str) -> None:
 
 def run_url(run_id: str) -> str:
     base = settings.MLFLOW_UI_URL.rstrip("/")
-    return f"{base}/#/experiments/{experiment_id()}/runs/{run_id}" if base and run_id else ""
+    return f"{base}/#/experiments/{mlflow_store.experiment_id()}/runs/{run_id}" if base and run_id else ""
 
 
 def version_url(version: str) -> str:
@@ -360,7 +316,7 @@ def annotate_run(run_id: str, *, tags: dict[str, str], metrics: dict[str, float]
     """Add what was learnt after logging (the comparison, the decision, timings) to a training run."""
     from mlflow.entities import Metric, RunTag
 
-    client = _client()
+    client = mlflow_store.client()
     now = int(time.time() * 1000)
     try:
         client.log_batch(

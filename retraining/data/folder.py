@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from retraining.data.base import BadData, DataError, DatasetVersion, NotTracked, one_line
-from retraining.data.schema import DeclaredSchema
-from retraining.data.source import _FULL_SHA, DvcRegistrySource, with_declared
+from retraining.data.schema import DeclaredSchema, with_declared
+from retraining.data.source import _FULL_SHA, DvcRegistrySource
 from retraining.data.vcs import tracked_out
 
 _GLOB = re.compile(r"[*?\[]")

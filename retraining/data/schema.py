@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+import pandas as pd
+
 from ml.kinds import KindError, check_declared
 from retraining.data.base import BadData, one_line
 from retraining.data.formats import DataFormat, format_for
@@ -101,6 +103,13 @@ def parse(text: str, label: str) -> DeclaredSchema:
         columns=kinds,
         label=label,
     )
+
+
+def with_declared(frame: pd.DataFrame, declared: DeclaredSchema) -> pd.DataFrame:
+    """The frame, carrying what its schema file declared (`attrs["declared"]`) beside how it was
+    read (`attrs["read_as"]`), for the pipeline to resolve the columns' kinds and record them."""
+    frame.attrs["declared"] = declared.as_dict() if declared.label else {}
+    return frame
 
 
 def _text(value: Any) -> str | None:

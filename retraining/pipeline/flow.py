@@ -6,7 +6,8 @@ the same holdout -> deploy, or keep (and roll back a regressed champion) -> noti
 `STEPS` is the whole pipeline: the panel shows it, a stopping worker reads which steps it may
 interrupt, and `execute` runs it. A step is a function of the run's state and the resources that
 returns the new state (retraining/pipeline/state.py). Adding a step is one function in
-retraining/pipeline/steps.py and one entry in `STEPS`.
+retraining/pipeline/steps.py (or a module of its own, as validation.py, training.py and compare.py) and one
+entry in `STEPS`.
 """
 
 import logging
@@ -23,6 +24,8 @@ from retraining.pipeline import steps
 from retraining.pipeline.compare import compare
 from retraining.pipeline.resources import Resources, real_resources, trace_in_mlflow, transient, unreachable
 from retraining.pipeline.state import RunState
+from retraining.pipeline.training import train_challenger
+from retraining.pipeline.validation import validate_data
 from retraining.runs.recorder import Progress, Recorder, RunCancelled
 from retraining.runs.retries import Attempt
 from retraining.runs.shutdown import WorkerStopped
@@ -50,8 +53,8 @@ class Step:
 STEPS = (
     Step("check", steps.check, interruptible=True),
     Step("pull", steps.pull, interruptible=True),
-    Step("validate", steps.validate_data, interruptible=True),
-    Step("train", steps.train_challenger, interruptible=True),
+    Step("validate", validate_data, interruptible=True),
+    Step("train", train_challenger, interruptible=True),
     Step("compare", compare, interruptible=True),
     Step("deploy", steps.deploy, when=lambda state: state.verdict.decision.deploy),
     Step("keep", steps.keep, when=lambda state: not state.verdict.decision.deploy),

@@ -1,48 +1,27 @@
-"""The pipeline's steps, in the order the flow runs them (retraining/pipeline/flow.py).
+"""The pipeline's steps, in the order the flow runs them (retraining/pipeline/flow.py); the validate,
+train and compare steps have modules of their own (validation.py, training.py, compare.py).
 
 A step is a function of the run's state and the resources that returns the new state
 (retraining/pipeline/state.py); it never touches the database itself, and what it needs to know
 of the configuration comes with the state (`state.setup`), not from settings.
 """
 
-import json
 import logging
 from dataclasses import replace
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ml import lineage
-from ml.drift.profile import build_profile
-from ml.estimators import train
-from ml.evaluate import evaluate
-from ml.features import prepare_features
-from ml.keys import SplitError, SplitKey, row_keys
-from ml.kinds import Kinds, apply, resolve
-from ml.plugin import build, columns_by_kind
-from ml.positive import PositiveClassError
-from ml.positive import resolve as resolve_positive
-from ml.split import canonical_split, non_features, split_key
-from ml.task import CLASSIFICATION, Inferred, TaskError, infer
-from ml.validate import validate
+from ml.kinds import apply, resolve
+from ml.task import CLASSIFICATION
 from predictor.models import Deployment
-from retraining import plugin
 from retraining.data import BadData
 from retraining.models import RetrainingRun
-from retraining.pipeline.memory import release_free_memory
 from retraining.pipeline.resources import Resources
-from retraining.pipeline.state import Challenger, Champion, RunState
-from retraining.runs.setup import TrainingSetup
+from retraining.pipeline.state import Champion, RunState
 
 logger = logging.getLogger(__name__)
 Status = RetrainingRun.Status
-# The whole training setup, logged beside each model (retraining/runs/setup.py; it holds no secret).
-SETUP_ARTIFACT = "training_setup.json"
-
-
-def setup_artifact(setup: TrainingSetup) -> bytes:
-    return json.dumps({"fingerprint": setup.fingerprint, "setup": setup.serialise()}, sort_keys=True).encode()
 
 
 def check(state: RunState, resources: Resources) -> RunState:
@@ -159,241 +138,6 @@ def _read_kinds(state: RunState, frame: pd.DataFrame) -> RunState:
     return replace(state, frame=frame, kinds=kinds, reading=reading, note=note)
 
 
-def validate_data(state: RunState, resources: Resources) -> RunState:
-    state = _task(state)
-    if state.ended_early:
-        return state
-    # The champion's schema, not the champion: validating never loads a model.
-    schema = resources.models.schema(state.champion.version) if state.champion else None
-    reference = resources.models.profile(state.champion.version) if state.champion else None
-    key = _split_key(state, resources)
-    # Each row's key is computed once: the one-sided class check and the split both read them.
-    keys = row_keys(state.frame, key) if key is not None else None
-    setup = state.setup
-    checked = validate(
-        state.frame,
-        setup.target,
-        min_rows=setup.min_rows,
-        max_missing_share=setup.max_missing_share,
-        max_classes=setup.max_classes,
-        holdout_fraction=setup.holdout_fraction,
-        id_column=setup.id_column,
-        expected_columns=schema.columns if schema else None,
-        known_categories=schema.categories if schema else None,
-        reference=reference,
-        drift_thresholds=setup.drift,
-        reject_on_drift=bool(state.policy.get("reject_on_drift", False)),
-        key=key,
-        keys=keys,
-        ignored=[*state.left_out, *([setup.id_column] if setup.id_column else [])],
-        task=state.task.task,
-    )
-    checked.warnings[:0] = _reading_warnings(state)
-    state = replace(state, split_key=key, validation=checked)
-    if not checked.ok:
-        return replace(state, status=Status.REJECTED, reasons=checked.problems)
-    if key is not None:
-        release_free_memory()  # what reading and checking the data left behind, before the split's copy
-        state = _split(state, key, keys)
-    task = f"{state.task.task.name} ({state.task.reason})"
-    return replace(state, note="; ".join([*checked.warnings, task]) if checked.warnings else f"valid; {task}")
-
-
-def _task(state: RunState) -> RunState:
-    """What the model learns, declared (TASK) or inferred from the target, and why; a run whose data
-    is another task than its champion's fails: the champion's holdout figures and live quality
-    could not be compared with the challenger's."""
-    setup = state.setup
-    if setup.target not in state.frame.columns:
-        inferred = Inferred(CLASSIFICATION, "the target column is missing")  # validation names it
-    else:
-        try:
-            inferred = infer(state.frame[setup.target], setup.max_classes, setup.task)
-        except TaskError as exc:
-            return replace(state, status=Status.REJECTED, reasons=[str(exc)])
-    state = replace(state, task=inferred, reading={**state.reading, "task": _task_record(inferred)})
-    champion = state.champion
-    if champion is None:
-        return state
-    served = champion.data_version.get("task") or CLASSIFICATION.name
-    if served != inferred.task.name:
-        reason = (
-            f"the data's task is {inferred.task.name} ({inferred.reason}), but champion v{champion.version} is a "
-            f"{served} model: a {inferred.task.name} challenger cannot be judged against it. The champion stays; "
-            f"set TASK={served} to keep learning a {served}, or deploy a {inferred.task.name} model by hand"
-        )
-        return replace(
-            state, status=Status.FAILED, reasons=[reason], note=f"task changed: {served} -> {inferred.task.name}"
-        )
-    return state
-
-
-def _task_record(inferred: Inferred) -> dict[str, str]:
-    return {
-        "name": inferred.task.name,
-        "reason": inferred.reason,
-        **({"warning": inferred.warning} if inferred.warning else {}),
-    }
-
-
-def _reading_warnings(state: RunState) -> list[str]:
-    warnings = list(state.kinds.warnings) if state.kinds is not None else []
-    if state.task is not None and state.task.warning:
-        warnings.append(state.task.warning)
-    left_out = state.reading.get("unlabelled_left_out")
-    if left_out:
-        warnings.append(f"{left_out} rows without a label in {state.setup.target!r} left out (DROP_UNLABELLED_ROWS)")
-    return warnings
-
-
-def _split(state: RunState, key: SplitKey, keys: np.ndarray | None = None) -> RunState:
-    """The training and holdout rows in canonical order (the same rows in any order train the same
-    model), in place of the frame: from here on the run holds each row once."""
-    parts = canonical_split(state.frame, state.setup.holdout_fraction, key, keys)
-    return replace(
-        state,
-        frame=None,
-        split_key=key,
-        training=parts.training,
-        holdout=parts.holdout,
-        holdout_keys=parts.holdout_keys,
-        trained_on=parts.trained_on,
-    )
-
-
-def _split_key(state: RunState, resources: Resources) -> SplitKey | None:
-    """The champion's split key carried over to this data (steps/split.py), or None when this data
-    cannot be keyed (a missing id column): validation and training then say what is wrong."""
-    inherited = lineage.recorded_key(resources.models, state.champion.version) if state.champion else None
-    try:
-        setup = state.setup
-        return split_key(state.frame, setup.target, setup.id_column, state.left_out, inherited, salt=setup.salt)
-    except SplitError:
-        return None
-
-
-def train_challenger(state: RunState, resources: Resources) -> RunState:
-    setup = state.setup
-    target, id_column = setup.target, setup.id_column
-    excluded = non_features(target, id_column, state.left_out)
-    release_free_memory()  # the frame, let go once split, before fitting
-    if state.training is None:
-        # Validation could not key this data (no id column, no feature): this names why.
-        key = state.split_key or split_key(state.frame, target, id_column, state.left_out, salt=setup.salt)
-        state = _split(state, key)
-    key, training, holdout = state.split_key, state.training, state.holdout
-    rows = state.rows
-    if len(holdout) == 0 or training[target].nunique() < 2:
-        reason = f"the split left too few rows to train and score a model ({rows})"
-        return replace(state, status=Status.REJECTED, reasons=[reason])
-    task = state.task.task if state.task is not None else CLASSIFICATION
-    positive = None
-    if task is CLASSIFICATION:
-        try:
-            positive = resolve_positive(training[target], declared_positive(state))
-        except PositiveClassError as exc:
-            return replace(state, status=Status.REJECTED, reasons=[str(exc)])
-    state = replace(state, positive=positive)
-    # Prepared once: the model, its signature, input example and profile all read these.
-    features = prepare_features(training, target, excluded)
-    team, made_by = team_estimator(setup, state.params, features, state.kinds, state.policy)
-    model = train(
-        training,
-        target,
-        state.estimator,
-        state.params,
-        setup.seed,
-        excluded,
-        features,
-        pipeline=team,
-        name=made_by,
-        task=task,
-    )
-    score = evaluate(model, holdout, target, positive.label if positive else None, task)
-    record = lineage.record(
-        target=target,
-        features=list(map(str, features.columns)),
-        excluded=excluded,
-        key=key,
-        holdout_fraction=setup.holdout_fraction,
-        app_version=setup.app_version,
-        estimator=state.estimator,
-        params=state.params,
-        seed=setup.seed,
-        data={**state.dataset.as_dict(), "fingerprint": state.fingerprint},
-    )
-    pipeline = {"path": setup.pipeline, "version": plugin.version(setup.pipeline)} if setup.pipeline else {}
-    if pipeline:
-        # The team's code as well as ours: reproduce imports the same path, the version says whether it changed.
-        record["pipeline"] = pipeline
-    if state.kinds is not None:
-        # How the data was read and what each column was taken for: reproduce reads the columns back.
-        record |= {
-            **state.reading,
-            "columns": state.kinds.as_dict(),
-            "ignored": state.kinds.ignored,
-            "dates": state.kinds.dates,
-        }
-    logged = resources.models.log_model(
-        model,
-        params={
-            **({"pipeline": setup.pipeline} if setup.pipeline else {"estimator": state.estimator}),
-            **state.params,
-            "seed": setup.seed,
-        },
-        metrics={**score.metrics, "rows_train": rows["train"], "rows_holdout": rows["holdout"]},
-        tags={
-            **{f"data.{k}": str(v) for k, v in state.dataset.as_dict().items()},
-            **{f"data.rows_{k}": str(v) for k, v in rows.items()},
-            **lineage.tags(record),
-            "data.holdout_fraction": str(setup.holdout_fraction),
-            "data.id_column": id_column or "(row hash)",
-            "retraining.run": str(state.run_id),
-            "retraining.trigger": state.trigger,
-            "retraining.setup_fingerprint": setup.fingerprint,
-            **(
-                {"retraining.pipeline": pipeline["path"], "retraining.pipeline_version": pipeline["version"]}
-                if pipeline
-                else {}
-            ),
-            # With the data it was found in: a deployment made by moving the alias by hand records
-            # it too, so live quality scores served answers on the same class (predictor/predlog/).
-            "data.positive_class": positive.label if positive else "",
-            # Likewise the task: a run checks its data's task against the champion's.
-            "data.task": task.name,
-        },
-        signature_input=features,
-        input_example=features.head(5),
-        run_name=f"run-{state.run_id}",
-        # What new data and live inputs are compared with; an id column is never a drift signal.
-        profile=build_profile(features.drop(columns=[id_column or ""], errors="ignore"), score.predictions),
-        artifacts={**lineage.artifacts(state.trained_on, record), SETUP_ARTIFACT: setup_artifact(setup)},
-        ignored=state.kinds.ignored if state.kinds is not None else [*state.left_out, *filter(None, [id_column])],
-        dates=state.kinds.dates if state.kinds is not None else {},
-    )
-    challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
-    note = f"challenger v{logged.version}: " + _fmt(score.metrics)
-    return replace(state, challenger=challenger, lineage=record, note=note)
-
-
-def team_estimator(
-    setup: TrainingSetup, params: dict[str, Any], features: pd.DataFrame, kinds: Kinds | None, policy: dict[str, Any]
-) -> tuple[Any, str]:
-    """The unfitted estimator of the team's pipeline (TRAINING_PIPELINE) and what errors call it, or
-    (None, "") for the built-in one. Imported and checked before anything is fitted (ml/plugin.py)."""
-    if not setup.pipeline:
-        return None, ""
-    factory = plugin.load(setup.pipeline)
-    metric = str(policy.get("primary_metric") or "accuracy")
-    estimator = build(factory, setup.pipeline, params, columns_by_kind(features, kinds), setup.seed, metric)
-    return estimator, f"TRAINING_PIPELINE {setup.pipeline}"
-
-
-def declared_positive(state: RunState) -> str:
-    """The positive class declared in the run's policy (the panel), else by POSITIVE_CLASS, else ""."""
-    return str(state.policy.get("positive_class") or state.setup.positive_class or "")
-
-
 def deploy(state: RunState, resources: Resources) -> RunState:
     challenger, decision = state.challenger, state.verdict.decision
     resources.models.check_serves(challenger.version)
@@ -457,7 +201,3 @@ def notify(state: RunState, resources: Resources) -> RunState:
     outcome = resources.notifier.notify(state.run_id)
     note = ", ".join(f"{channel} {result}" for channel, result in outcome.items()) or "no channel configured"
     return replace(state, notifications=outcome, note=note)
-
-
-def _fmt(metrics: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())

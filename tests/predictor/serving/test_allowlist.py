@@ -15,7 +15,7 @@ from demo.batches import demo_frame
 from ml.estimators import ESTIMATORS, train
 from ml.features import prepare_features
 from predictor.models import Deployment
-from predictor.serving import allowlist, registry
+from predictor.serving import allowlist, mlflow_store, registry
 from predictor.serving.follower import follower
 from predictor.serving.holder import holder
 from tests.support.models import log_plain
@@ -32,8 +32,8 @@ def register_by_hand(model, features, **options) -> str:
     listed as trusted in its file, registered under the app's model name."""
     import mlflow
 
-    registry._mlflow()
-    with mlflow.start_run(experiment_id=registry.experiment_id(), run_name="by hand"):
+    mlflow_store.connected()
+    with mlflow.start_run(experiment_id=mlflow_store.experiment_id(), run_name="by hand"):
         trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
         info = mlflow.sklearn.log_model(
             model,

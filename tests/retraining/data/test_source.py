@@ -106,7 +106,7 @@ def test_a_file_source_is_versioned_by_content_and_notices_a_change(
     assert first.md5 == hashlib.md5(csv_file.read_bytes()).hexdigest()
     assert (first.path, first.rev, first.size) == ("", "", csv_file.stat().st_size)
     with monkeypatch.context() as patched:
-        patched.setattr(data.source, "file_md5", lambda path: pytest.fail("hashed an unchanged file again"))
+        patched.setattr(data.file, "file_md5", lambda path: pytest.fail("hashed an unchanged file again"))
         assert FileSource(csv_file, cache_dir=tmp_path / "cache").version() == first
     assert len(source.pull(first)) == 4
 

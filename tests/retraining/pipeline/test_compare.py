@@ -12,7 +12,7 @@ from demo.batches import demo_frame
 from ml import lineage
 from ml.features import prepare_features
 from ml.keys import row_keys
-from retraining.pipeline import steps
+from retraining.pipeline import validation
 from retraining.pipeline.state import RunState
 from tests.support.in_memory import memory_resources, run_in_memory
 from tests.support.pipeline import GOOD_PARAMS, WEAK_PARAMS
@@ -105,8 +105,8 @@ def test_with_no_row_to_drop_the_challengers_score_stands_and_is_not_computed_ag
 def test_a_version_that_adds_a_column_keeps_the_champions_split_key(resources, monkeypatch):
     run(resources, GOOD_PARAMS)
     keys = []
-    validate = steps.validate
-    monkeypatch.setattr(steps, "validate", lambda *a, **k: keys.append(k["key"]) or validate(*a, **k))
+    validate = validation.validate
+    monkeypatch.setattr(validation, "validate", lambda *a, **k: keys.append(k["key"]) or validate(*a, **k))
     grown = demo_frame(2).assign(ring=lambda f: np.arange(len(f)) % 7)
     resources.source.frame = grown
     seen = spy_on_loads(resources, monkeypatch)

@@ -11,7 +11,7 @@ from predictor.models import Deployment
 from predictor.serving import registry
 from retraining.models import RetrainingRun
 from retraining.pipeline import flow
-from retraining.pipeline.steps import SETUP_ARTIFACT
+from retraining.pipeline.training import SETUP_ARTIFACT
 from retraining.runs import store
 from retraining.runs.setup import TrainingSetup
 from tests.support.pipeline import publish_batch, run_pipeline
