@@ -179,7 +179,7 @@ def _one_sided_classes(
 ) -> list[str]:
     """Classes the split leaves all in training or all in the holdout.
 
-    The split is decided by each row's values (steps/split.py), so this is exactly the split
+    The split is decided by each row's values (ml/split.py), so this is exactly the split
     training will use: a class on one side only is never learnt, or never scored.
     """
     if id_column and id_column not in frame.columns:

@@ -111,7 +111,7 @@ class RunState:
     # What the challenger was made from, enough to make it again (`manage.py reproduce`).
     lineage: dict[str, Any] = field(default_factory=dict)
     holdout: pd.DataFrame | None = None
-    # The holdout rows' keys under `split_key`, row for row (steps/split.py): computed once, by the split.
+    # The holdout rows' keys under `split_key`, row for row (ml/split.py): computed once, by the split.
     holdout_keys: np.ndarray | None = None
     # The class precision, recall, F1 and ROC AUC are computed for, and why; None beyond two classes.
     positive: Positive | None = None

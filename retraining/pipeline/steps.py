@@ -6,7 +6,6 @@ A step is a function of the run's state and the resources that returns the new s
 of the configuration comes with the state (`state.setup`), not from settings.
 """
 
-import logging
 from dataclasses import replace
 
 import pandas as pd
@@ -20,7 +19,6 @@ from retraining.models import RetrainingRun
 from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import Champion, RunState
 
-logger = logging.getLogger(__name__)
 Status = RetrainingRun.Status
 
 

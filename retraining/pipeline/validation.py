@@ -125,7 +125,7 @@ def split_rows(state: RunState, key: SplitKey, keys: np.ndarray | None = None) -
 
 
 def _split_key(state: RunState, resources: Resources) -> SplitKey | None:
-    """The champion's split key carried over to this data (steps/split.py), or None when this data
+    """The champion's split key carried over to this data (ml/split.py), or None when this data
     cannot be keyed (a missing id column): validation and training then say what is wrong."""
     inherited = lineage.recorded_key(resources.models, state.champion.version) if state.champion else None
     try:
