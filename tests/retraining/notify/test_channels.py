@@ -65,6 +65,20 @@ def test_it_posts_the_decision_and_both_models_metrics_to_slack(decided_run, sla
     assert f"/panel/runs/{decided_run.pk}/" in text
 
 
+def test_a_message_quoting_a_url_reaches_no_channel_with_its_credentials(slack_ok, email_to_team, settings):
+    settings.SLACK_WEBHOOK_URL, received = slack_ok
+
+    channels.send(
+        "[retraining] https://u:tok3n@git.example", "fatal: could not read from https://u:tok3n@git.example/r.git"
+    )
+
+    assert received[0]["text"] == "fatal: could not read from https://***@git.example/r.git"
+    assert (mail.outbox[0].subject, mail.outbox[0].body) == (
+        "[retraining] https://***@git.example",
+        "fatal: could not read from https://***@git.example/r.git",
+    )
+
+
 def test_it_says_what_the_holdout_could_tell(decided_run, slack_ok, settings):
     settings.SLACK_WEBHOOK_URL, received = slack_ok
     decided_run.comparison, decided_run.holdout_exclusion = evidence.COMPARISON, evidence.EXCLUSION
