@@ -127,7 +127,8 @@ class DvcRegistrySource:
         return proc.stdout.strip() or None
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
-        if (version.source, version.path) != (self.source, self.path):
+        # A version recorded before sources were redacted names the registry with its credentials.
+        if (redact(version.source), version.path) != (self.source, self.path):
             raise DataError(f"version of {version.source}:{version.path} given to the source {self.source}:{self.path}")
         if not _FULL_SHA.fullmatch(version.rev):
             raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")

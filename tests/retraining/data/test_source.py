@@ -95,6 +95,18 @@ def test_a_registry_url_with_credentials_is_recorded_and_named_without_them(regi
     assert "s3cr3t" not in str(unreachable.value)
 
 
+def test_a_version_recorded_with_its_registrys_credentials_is_still_pulled(registry: Registry, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    expected = DvcRegistrySource(registry.repo, PATH, cache_dir=cache).pull(registry.second)
+    url = f"file://user:s3cr3t-pw@localhost{registry.repo}"
+    # As a model logged before sources were redacted recorded it; the data is in the cache.
+    recorded = dataclasses.replace(registry.second, source=url)
+    source = DvcRegistrySource(url, PATH, cache_dir=cache)
+    source.version()  # the check before the pull: it mirrors the registry
+
+    assert source.pull(recorded).equals(expected)
+
+
 def test_a_missing_registry_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DataError, match=r"data registry \S*nowhere does not exist"):
         DvcRegistrySource(tmp_path / "nowhere", PATH).version()
