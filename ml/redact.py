@@ -42,16 +42,17 @@ _SLACK_HOOK = re.compile(
 )
 
 _lock = threading.Lock()
-_known: dict[str, str] = {}
+# The configured secrets in each of their forms, longest first: one that contains another is masked whole.
+_known: tuple[str, ...] = ()
 
 
 def redact(text: str) -> str:
     """`text` with every credential it holds replaced by `***`."""
     if not text:
         return text
-    for secret, mask in _known.items():
+    for secret in _known:
         if secret in text:
-            text = text.replace(secret, mask)
+            text = text.replace(secret, MASK)
     for pattern in _USERINFO:
         text = pattern.sub(rf"\1{MASK}\3", text)
     text = _USERINFO_ENCODED.sub(rf"\1{MASK}\3", text)
@@ -87,17 +88,13 @@ def protect_url(url: str, *, path_is_secret: bool = False) -> None:
 
 
 def _remember(secret: str) -> None:
+    global _known
     if len(secret) < _MIN_SECRET:
         return
     forms = {secret, quote(secret, safe=""), quote(secret), json.dumps(secret)[1:-1]}
     forms |= {quote(form, safe="") for form in list(forms)}
     with _lock:
-        for form in forms:
-            _known[form] = MASK
-        # Longest first: a secret that contains another is masked whole.
-        ordered = sorted(_known.items(), key=lambda item: -len(item[0]))
-        _known.clear()
-        _known.update(ordered)
+        _known = tuple(sorted(set(_known) | forms, key=len, reverse=True))
 
 
 class RedactingFilter(logging.Filter):

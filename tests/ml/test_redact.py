@@ -12,7 +12,7 @@ from ml.redact import RedactingFilter, protect_url, redact, redact_all
 
 @pytest.fixture(autouse=True)
 def no_known_secrets(monkeypatch):
-    monkeypatch.setattr(redact_module, "_known", {})
+    monkeypatch.setattr(redact_module, "_known", ())
 
 
 @pytest.mark.parametrize(
