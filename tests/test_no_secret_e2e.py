@@ -35,7 +35,7 @@ from django.db import connection
 from config.celery import app
 from retraining.data.source import DvcRegistrySource
 from tests.support.pipeline import GOOD_PARAMS
-from tests.support.processes import free_port, gunicorn, post_run_elsewhere, subprocess_env, wait_for
+from tests.support.processes import free_port, gunicorn, post_run_elsewhere, signed_in, subprocess_env, wait_for
 from tests.support.standins import serve_slack, smtp
 from tests.support.workers import PoolWorker
 
@@ -120,7 +120,7 @@ def test_no_credential_is_in_any_output(env, demo_registry, slack, mail, closed_
     app.control.purge()
     with gunicorn({**env, "DATA_REGISTRY": unreachable}, tmp_path / "web.log") as base:
         logs.append(tmp_path / "web.log")
-        web = signed_in(base)
+        web = signed_in(base, "root", PASSWORD)
 
         deployed = run_in_worker(web, base, tmp_path, logs, env, DATA_REGISTRY=registry_url(demo_registry))
         assert deployed["status"] == "deployed", deployed
@@ -158,19 +158,6 @@ def test_no_credential_is_in_any_output(env, demo_registry, slack, mail, closed_
     print("searched for", FORMS, "in", len(found), "outputs:", *OUTPUTS, *sorted(found), sep="\n  ")
     leaks = {name: [form for form in FORMS if form in text] for name, text in found.items()}
     assert not {name: forms for name, forms in leaks.items() if forms}
-
-
-def signed_in(base: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{base}/admin/login/", timeout=10)
-    done = session.post(
-        f"{base}/admin/login/",
-        data={"username": "root", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        headers={"Referer": f"{base}/admin/login/"},
-        timeout=10,
-    )
-    assert "sessionid" in session.cookies, done.text[-2000:]
-    return session
 
 
 def run_in_worker(web: requests.Session, base: str, tmp_path: Path, logs: list[Path], env, seen_waiting=None, **own):

@@ -136,6 +136,20 @@ def serves(base: str, version: str) -> bool:
     return answer.status_code == 200 and answer.json()["version"] == version
 
 
+def signed_in(base: str, username: str, password: str) -> requests.Session:
+    """A session of `username` signed in through the panel's login page of the web at `base`."""
+    session = requests.Session()
+    session.get(f"{base}/panel/login/", timeout=10)
+    answer = session.post(
+        f"{base}/panel/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text[-1000:]
+    assert "sessionid" in session.cookies, answer.text[-1000:]
+    return session
+
+
 @contextmanager
 def gunicorn(env: dict[str, str], log: Path) -> Iterator[str]:
     """One gunicorn worker of the app on a free port, polling for a new champion twice a second;
