@@ -54,7 +54,7 @@ OUTPUTS = (
     "the MLflow store: every row of every table of its SQLite database",
     "MLflow artifacts: every file written under MLFLOW_ARTIFACT_ROOT during the test",
     "the app's database: every row of every table",
-    "process logs: each Celery worker's, gunicorn's, and the refusing web process's output",
+    "process logs: each Celery worker's, gunicorn's (its access log too), and the refusing web process's output",
 )
 
 
@@ -118,9 +118,11 @@ def test_no_credential_is_in_any_output(env, demo_registry, slack, mail, closed_
     found: dict[str, str] = {}
     logs: list[Path] = []
     app.control.purge()
-    with gunicorn({**env, "DATA_REGISTRY": unreachable}, tmp_path / "web.log") as base:
+    with gunicorn({**env, "DATA_REGISTRY": unreachable, "WEB_ACCESS_LOG": "true"}, tmp_path / "web.log") as base:
         logs.append(tmp_path / "web.log")
         web = signed_in(base, "root", PASSWORD)
+        # A client's credential in a query string, for the access log.
+        assert requests.get(f"{base}/healthz?token={quote(MARKER, safe='')}", timeout=10).ok
 
         deployed = run_in_worker(web, base, tmp_path, logs, env, DATA_REGISTRY=registry_url(demo_registry))
         assert deployed["status"] == "deployed", deployed
