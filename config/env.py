@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ml.redact import redact
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -100,9 +102,9 @@ def env_url(name: str, default: str, schemes: set[str]) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in schemes:
         allowed = ", ".join(sorted(f"{s}://" for s in schemes))
-        raise ImproperlyConfigured(f"{name}={value!r} must be a URL starting with one of: {allowed}")
+        raise ImproperlyConfigured(f"{name}={redact(value)!r} must be a URL starting with one of: {allowed}")
     if parsed.scheme not in {"sqlite", "file", "filesystem"} and not parsed.hostname:
-        raise ImproperlyConfigured(f"{name}={value!r} has no host name")
+        raise ImproperlyConfigured(f"{name}={redact(value)!r} has no host name")
     return value
 
 

@@ -42,10 +42,26 @@ def _limit_malloc_arenas() -> None:
         ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, MALLOC_ARENA_MAX)
 
 
+def _redact_gunicorn_logs() -> None:
+    """gunicorn writes through handlers of its own: its lines (a request's URL with `token=`, a
+    worker's traceback) are redacted as the app's are."""
+    import logging
+
+    from ml.redact import redact_handlers
+
+    for name in ("gunicorn.error", "gunicorn.access"):
+        redact_handlers(logging.getLogger(name))
+
+
+def on_starting(server):
+    _redact_gunicorn_logs()
+
+
 def post_fork(server, worker):
     from django.db import connections
 
     _limit_malloc_arenas()
+    _redact_gunicorn_logs()
 
     from predictor.serving.follower import follower
 

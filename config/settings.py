@@ -25,6 +25,7 @@ from config.env import (
     env_str,
     env_url,
 )
+from ml.redact import protect_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -346,6 +347,21 @@ QUALITY_WINDOW_DAYS = env_float("QUALITY_WINDOW_DAYS", 7.0, minimum=0.01)
 SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
 if SLACK_WEBHOOK_URL:
     env_url("SLACK_WEBHOOK_URL", SLACK_WEBHOOK_URL, {"http", "https"})
+# The settings keep the real URLs; what is derived from them (runs, tags, answers, messages,
+# logs) shows their secret parts masked, even where a tool echoes them away from the URL.
+for _url in (
+    DATABASE_URL,
+    REDIS_URL,
+    MLFLOW_TRACKING_URI,
+    MLFLOW_REGISTRY_URI,
+    MLFLOW_S3_ENDPOINT_URL,
+    DATA_REGISTRY,
+    DATA_REMOTE,
+    DATA_REMOTE_ENDPOINT_URL,
+):
+    protect_url(_url)
+# A Slack webhook has no password: its path is the secret.
+protect_url(SLACK_WEBHOOK_URL, path_is_secret=True)
 NOTIFY_EMAILS = env_list("NOTIFY_EMAILS", [])
 PUBLIC_URL = env_str("PUBLIC_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 EMAIL_HOST = env_str("EMAIL_HOST")
@@ -438,7 +454,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line is redacted: tracebacks of git, DVC or a driver may quote a URL with its credentials.
+    "filters": {"redact": {"()": "ml.redact.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "alembic": {"level": "WARNING"},

@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core import checks
 
+from ml.redact import redact
+
 _LOCAL_SCHEMES = {"", "file", "sqlite"}
 _HINT = (
     "Set MLFLOW_TRACKING_URI to an MLflow tracking server (https://mlflow.example.com) and MLFLOW_ARTIFACT_ROOT "
@@ -59,7 +61,7 @@ def check_mlflow_store_survives_restarts(app_configs: Any = None, **kwargs: Any)
         if is_local(value):
             errors.append(
                 checks.Error(
-                    f"{name}={value!r} is on this dyno's disk, which Heroku wipes at every restart: "
+                    f"{name}={redact(value)!r} is on this dyno's disk, which Heroku wipes at every restart: "
                     "every model and run logged there would be lost.",
                     hint=_HINT,
                     id=f"predictor.E00{number}",

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from ml.redact import redact, redact_all
 from ml.task import ALL_METRICS
 from predictor.models import Deployment
 from predictor.serving import registry
@@ -73,10 +74,12 @@ def _create(
         version=str(version),
         run_id=run_id,
         source=source,
-        reason=reason,
+        # Shown by the anonymous model endpoint: whatever it quotes (a data source, a serving
+        # error) has its credentials masked.
+        reason=redact(reason),
         created_by=user if user is not None and user.is_authenticated else None,
         metrics=metrics or {},
-        data_version=data_version or {},
+        data_version=redact_all(data_version or {}),
         previous=previous,
     )
 

@@ -25,6 +25,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
 from ml.estimators import TrainingError, resolve_estimator
+from ml.redact import redact
 from predictor.checks import database_is_a_server, in_shared_var_dir, is_local, under_var_dir
 from retraining import plugin
 
@@ -45,7 +46,8 @@ def check_data_registry_survives_restarts(app_configs: Any = None, **kwargs: Any
         return [
             checks.Error(
                 "DATA_REGISTRY is not set: the demo data registry and its DVC remote "
-                f"({settings.DATA_REMOTE}) would live on this dyno's disk, which Heroku wipes at every restart.",
+                f"({redact(settings.DATA_REMOTE)}) would live on this dyno's disk, "
+                "which Heroku wipes at every restart.",
                 hint=_HINT,
                 id="retraining.E001",
             )
@@ -54,7 +56,8 @@ def check_data_registry_survives_restarts(app_configs: Any = None, **kwargs: Any
     if is_local(registry):
         return [
             checks.Error(
-                f"DATA_REGISTRY={registry!r} is a path on this dyno's disk, which Heroku wipes at every restart.",
+                f"DATA_REGISTRY={redact(registry)!r} is a path on this dyno's disk, "
+                "which Heroku wipes at every restart.",
                 hint=_HINT,
                 id="retraining.E002",
             )

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ml.redact import redact_all
+
 
 class PromotionPolicy(models.Model):
     """The rules a challenger must pass to replace the champion.
@@ -85,6 +87,25 @@ class PromotionPolicy(models.Model):
             "reject_on_drift": self.reject_on_drift,
             "positive_class": self.positive_class,
         }
+
+
+class RunQuerySet(models.QuerySet):
+    """Every write of a run's fields is redacted here, whoever writes: a run shows its errors,
+    what it waits for and what its data came from in the panel, the admin, the API and
+    notifications, and git, DVC or MLflow errors quote URLs with their credentials."""
+
+    def update(self, **fields: object) -> int:
+        return super().update(**{name: redact_all(value) for name, value in fields.items()})
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        for obj in objs:
+            obj.redact()
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    def bulk_create(self, objs, *args, **kwargs):
+        for obj in objs:
+            obj.redact()
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class RetrainingRun(models.Model):
@@ -185,6 +206,8 @@ class RetrainingRun(models.Model):
     # Set once the team was told this run waits for a worker that is not there: told only once.
     stall_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    objects = RunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-id"]
         constraints = [
@@ -198,6 +221,16 @@ class RetrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"run #{self.pk} ({self.status})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.redact()
+        super().save(*args, **kwargs)
+
+    def redact(self) -> None:
+        """Mask credentials in every text and JSON field before the row is written (ml/redact.py)."""
+        for field in self._meta.concrete_fields:
+            if isinstance(field, models.CharField | models.TextField | models.JSONField):
+                setattr(self, field.attname, redact_all(getattr(self, field.attname)))
 
     @property
     def finished(self) -> bool:

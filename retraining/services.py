@@ -7,15 +7,14 @@ the other way round.
 """
 
 import logging
-import re
 from typing import Any
 
 from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from kombu.utils.url import maybe_sanitize_url
 
+from ml.redact import redact
 from retraining.models import RetrainingRun
 from retraining.notify import channels
 from retraining.runs import ownership, store
@@ -51,7 +50,7 @@ def enqueue(run_id: int) -> bool:
     try:
         current_app.tasks[RETRAIN_TASK].delay(run_id)
     except Exception as exc:
-        reason = f"the broker {broker_name()} refused the run: {type(exc).__name__}: {_redacted(str(exc))}"
+        reason = f"the broker {broker_name()} refused the run: {type(exc).__name__}: {redact(str(exc))}"
         logger.error("run #%s: %s", run_id, reason)
         if store.close_unsent(run_id, f"{reason}; nothing was run"):
             # Told at once: every trigger meets the same broker until someone fixes it.
@@ -69,14 +68,7 @@ def unsent(run: RetrainingRun) -> bool:
 
 def broker_name() -> str:
     """Where runs are sent, with no password in it."""
-    return maybe_sanitize_url(current_app.conf.broker_url or "") or "(unknown)"
-
-
-def _redacted(text: str) -> str:
-    return _PASSWORD_IN_URL.sub(r"\1***@", text)
-
-
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
+    return redact(current_app.conf.broker_url or "") or "(unknown)"
 
 
 def forced_by(who: str, why: str) -> dict[str, Any]:

@@ -85,6 +85,18 @@ def test_a_dyno_refuses_a_store_on_its_own_disk_and_says_what_to_set(on_a_dyno, 
     assert "docs/deploy-heroku.md" in errors[0].hint
 
 
+def test_a_refused_store_is_named_without_its_credentials(on_a_dyno) -> None:
+    on_a_dyno.MLFLOW_TRACKING_URI = "sqlite:////app/var/mlflow.db?token=s3cr3t-token"
+    on_a_dyno.DATA_IS_DEMO = True
+    on_a_dyno.DATA_REMOTE = "/app/var/remote?X-Amz-Signature=s3cr3t-signature"
+
+    messages = " ".join(error.msg for error in production_errors())
+
+    assert "MLFLOW_TRACKING_URI='sqlite:////app/var/mlflow.db?token=***'" in messages
+    assert "X-Amz-Signature=***" in messages
+    assert "s3cr3t" not in messages
+
+
 def test_a_dyno_refuses_the_demo_registry(on_a_dyno) -> None:
     on_a_dyno.DATA_IS_DEMO = True
     errors = production_errors()

@@ -25,7 +25,7 @@ from predictor.models import Prediction
 from retraining import data
 from retraining.models import RetrainingRun
 from tests.support.browser import start, stop
-from tests.support.processes import free_port, manage, serves, subprocess_env, wait_for, wait_healthy
+from tests.support.processes import free_port, manage, serves, signed_in, subprocess_env, wait_for, wait_healthy
 from tests.support.workers import PoolWorker
 
 pytestmark = pytest.mark.slow
@@ -117,19 +117,6 @@ def retrain_over_api(base: str, tmp_path: Path) -> dict:
     return wait_for(lambda: (r := run_over_api(base, run_id))["finished_at"] and r, 300, f"run #{run_id}")
 
 
-def staff_session(base: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{base}/panel/login/", timeout=10)
-    answer = session.post(
-        f"{base}/panel/login/",
-        data={"username": "staff", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        timeout=10,
-    )
-    assert answer.status_code == 200, answer.text[-1000:]
-    assert "sessionid" in session.cookies, answer.text[-1000:]
-    return session
-
-
 def test_a_regression_bootstraps_retrains_serves_numbers_takes_feedback_and_shows_live_rmse(env, stack, tmp_path):
     web, worker = stack
     manage(env, "bootstrap")
@@ -160,7 +147,7 @@ def test_a_regression_bootstraps_retrains_serves_numbers_takes_feedback_and_show
     assert answer.json() == {"recorded": len(ids)}
 
     rmse = math.sqrt(sum((p - t) ** 2 for p, t in zip(prices, truth, strict=True)) / len(ids))
-    page = staff_session(web).get(f"{web}/panel/monitoring/", timeout=30)
+    page = signed_in(web, "staff", PASSWORD).get(f"{web}/panel/monitoring/", timeout=30)
     assert page.status_code == 200
     table = re.search(rf'data-quality-version="{version}">(.*?)</table>', page.text, re.S)
     assert table, page.text[-3000:]

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from ml.contract import known_categories
+from ml.redact import redact, redact_all
 from predictor.serving import allowlist, mlflow_store
 from predictor.serving.packaging import pip_requirements, signature_rows, skops_trusted_types
 
@@ -30,6 +31,10 @@ PROFILE_ARTIFACT = "drift/profile.json"
 
 class RegistryError(Exception):
     """MLflow could not be reached or does not hold what was asked for."""
+
+    def __init__(self, message: str) -> None:
+        # MLflow's errors quote the tracking URI, token and all.
+        super().__init__(redact(message))
 
 
 @dataclass(frozen=True)
@@ -75,9 +80,9 @@ def log_model(
     trusted = skops_trusted_types(model)
     try:
         with mlflow.start_run(experiment_id=mlflow_store.experiment_id(), run_name=run_name) as run:
-            mlflow.log_params({k: _param_value(v) for k, v in params.items()})
+            mlflow.log_params({k: redact(_param_value(v)) for k, v in params.items()})
             mlflow.log_metrics(metrics)
-            mlflow.set_tags(tags)
+            mlflow.set_tags(redact_all(tags))
             if profile is not None:
                 mlflow.log_dict(profile, PROFILE_ARTIFACT)
             for name, content in (artifacts or {}).items():
@@ -104,9 +109,9 @@ def log_model(
         name=settings.MODEL_NAME,
         version=version,
         run_id=run.info.run_id,
-        tags=dict(tags),
+        tags=redact_all(dict(tags)),
         metrics=dict(metrics),
-        params={k: _param_value(v) for k, v in params.items()},
+        params={k: redact(_param_value(v)) for k, v in params.items()},
     )
 
 
@@ -119,8 +124,17 @@ def _log_bytes(mlflow: Any, name: str, content: bytes) -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
-        path.write_bytes(content)
+        path.write_bytes(_redacted_bytes(content))
         mlflow.log_artifact(str(path), artifact_path=_EXTRA)
+
+
+def _redacted_bytes(content: bytes) -> bytes:
+    """A text artifact (lineage, reports) redacted like every other output; binary left as it is."""
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        return content
+    return redact(text).encode()
 
 
 def read_artifact(version: str, name: str) -> bytes | None:
@@ -297,7 +311,7 @@ def set_champion(version: str) -> None:
 def tag_version(version: str, key: str, value: str) -> None:
     client = mlflow_store.client()
     try:
-        client.set_model_version_tag(settings.MODEL_NAME, str(version), key, value[:5000])
+        client.set_model_version_tag(settings.MODEL_NAME, str(version), key, redact(value)[:5000])
     except Exception as exc:
         raise RegistryError(f"could not tag version {version}: {exc}") from exc
 
@@ -322,7 +336,7 @@ def annotate_run(run_id: str, *, tags: dict[str, str], metrics: dict[str, float]
         client.log_batch(
             run_id,
             metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-            tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()],
+            tags=[RunTag(k, redact(str(v))[:5000]) for k, v in tags.items()],
         )
     except Exception as exc:
         raise RegistryError(f"could not annotate MLflow run {run_id}: {exc}") from exc

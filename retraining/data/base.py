@@ -11,11 +11,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ml.redact import redact
+
 CHUNK = 1 << 20
 
 
 class DataError(Exception):
     """A dataset could not be checked, fetched, read or published; the message names why."""
+
+    def __init__(self, message: str) -> None:
+        # Messages quote the registry, the remote and what git or DVC said: credentials masked.
+        super().__init__(redact(message))
 
 
 class BadData(DataError):
@@ -88,4 +94,5 @@ def one_line(text: str) -> str:
     if not lines:
         return "no details given"
     flagged = [line for line in lines if re.match(r"(ERROR|error|fatal):", line)]
-    return re.sub(r"^(ERROR|error|fatal):\s*", "", flagged[0] if flagged else lines[0])
+    # Tools quote the URL they failed on, credentials included.
+    return redact(re.sub(r"^(ERROR|error|fatal):\s*", "", flagged[0] if flagged else lines[0]))

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ml.redact import redact
 from retraining.data.base import BadData, DataError, DatasetVersion, NotTracked, one_line
 from retraining.data.schema import DeclaredSchema, with_declared
 from retraining.data.source import _FULL_SHA, DvcRegistrySource
@@ -65,7 +66,8 @@ class FolderSource(DvcRegistrySource):
         return [*(f"{holder}.dvc" for holder in [folder, *list(folder.parents)[:-1]]), ":(glob)**/dvc.lock"]
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
-        if (version.source, version.path) != (self.source, self.path):
+        # A version recorded before sources were redacted names the registry with its credentials.
+        if (redact(version.source), version.path) != (self.source, self.path):
             raise DataError(f"version of {version.source}:{version.path} given to the source {self.source}:{self.path}")
         if not _FULL_SHA.fullmatch(version.rev):
             raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 
+from ml.redact import redact
 from retraining.data.base import DataError, DatasetVersion, check_tracked_path, file_md5
 from retraining.data.formats import format_for
 from retraining.data.vcs import dvc, git, identity_args, is_git_url, tracked_out
@@ -122,7 +123,7 @@ def _publish_local(repo: Path, path: str, csv_file: Path, message: str) -> Datas
     recorded = tracked_out(repo, sha, path)
     if recorded is None:
         raise DataError(f"commit {sha[:12]} in {repo} does not track {path}")
-    return DatasetVersion(source=str(repo), path=path, rev=sha, md5=recorded[0], size=recorded[1])
+    return DatasetVersion(source=redact(str(repo)), path=path, rev=sha, md5=recorded[0], size=recorded[1])
 
 
 def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) -> DatasetVersion:
@@ -153,7 +154,7 @@ def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) 
     recorded = tracked_out(repo, sha, folder, directory=True)
     if recorded is None:
         raise DataError(f"commit {sha[:12]} in {repo} does not track {folder}")
-    return DatasetVersion(source=str(repo), path=folder, rev=sha, md5=recorded[0], size=recorded[1])
+    return DatasetVersion(source=redact(str(repo)), path=folder, rev=sha, md5=recorded[0], size=recorded[1])
 
 
 def _add_push_commit(repo: Path, path: str, message: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ml.redact import redact
 from retraining.data.base import (
     CHUNK,
     DataError,
@@ -44,9 +45,11 @@ class DvcRegistrySource:
     """
 
     def __init__(self, repo: str | Path, path: str, rev: str = "main", cache_dir: Path | str | None = None) -> None:
+        # `repo` is what git and DVC are given; `source` is what the product records and shows:
+        # a URL's credentials masked (ml/redact.py).
         self.repo = str(repo)
         self.is_url = is_git_url(self.repo)
-        self.source = self.repo if self.is_url else str(Path(self.repo).expanduser().resolve())
+        self.source = redact(self.repo) if self.is_url else str(Path(self.repo).expanduser().resolve())
         self.path = check_tracked_path(path)
         self._locate()
         if not rev or rev.startswith("-"):
@@ -108,7 +111,7 @@ class DvcRegistrySource:
         if git(["rev-parse", "--is-shallow-repository"], mirror).stdout.strip() == "true":
             fetch = ["fetch", "--quiet", "--unshallow", "--no-tags", "--no-write-fetch-head", self.repo, sha]
             try:
-                git(fetch, mirror, error=f"could not fetch the history of data registry {self.repo}", timeout=300)
+                git(fetch, mirror, error=f"could not fetch the history of data registry {self.source}", timeout=300)
             except DataError as exc:
                 raise DataUnavailable(str(exc)) from None
         return mirror
@@ -121,7 +124,8 @@ class DvcRegistrySource:
         return proc.stdout.strip() or None
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
-        if (version.source, version.path) != (self.source, self.path):
+        # A version recorded before sources were redacted names the registry with its credentials.
+        if (redact(version.source), version.path) != (self.source, self.path):
             raise DataError(f"version of {version.source}:{version.path} given to the source {self.source}:{self.path}")
         if not _FULL_SHA.fullmatch(version.rev):
             raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")
@@ -169,14 +173,14 @@ class DvcRegistrySource:
         if git(["cat-file", "-e", target], mirror).returncode != 0:
             fetch = ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-write-fetch-head", self.repo, target]
             try:
-                git(fetch, mirror, error=f"could not fetch {self.rev} from data registry {self.repo}", timeout=300)
+                git(fetch, mirror, error=f"could not fetch {self.rev} from data registry {self.source}", timeout=300)
             except DataError as exc:
                 raise DataUnavailable(str(exc)) from None
         sha = git(["rev-parse", "--verify", f"{target}^{{commit}}"], mirror, error=f"{self.rev} is not a commit")
         return mirror, sha.stdout.strip()
 
     def _ls_remote(self, mirror: Path) -> str:
-        error = f"data registry {self.repo} is unreachable"
+        error = f"data registry {self.source} is unreachable"
         try:
             out = git(["ls-remote", self.repo, self.rev], mirror, error=error, timeout=120).stdout
         except DataError as exc:
@@ -188,7 +192,7 @@ class DvcRegistrySource:
         for name in (self.rev, f"refs/heads/{self.rev}", f"refs/tags/{self.rev}"):
             if name in refs:
                 return refs[name]
-        raise DataError(f"revision {self.rev!r} not found in data registry {self.repo}")
+        raise DataError(f"revision {self.rev!r} not found in data registry {self.source}")
 
     def _tracked_out_via_dvc(self, sha: str) -> tuple[str, int | None]:
         """Covers what a `.dvc` file next to the data does not: pipeline outputs in `dvc.lock`

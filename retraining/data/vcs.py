@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
+from ml.redact import redact
 from retraining.data.base import DataError, one_line
 
 _SCP_LIKE_URL = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -64,7 +65,8 @@ def _run(cmd: list[str], cwd: Path, *, error: str | None, timeout: float | None)
     except subprocess.TimeoutExpired:
         raise DataError(f"{error or cmd[0]}: no answer after {timeout:.0f} s") from None
     if error is not None and proc.returncode != 0:
-        raise DataError(f"{error}: {one_line(proc.stderr or proc.stdout)}")
+        # git and DVC quote the remote they failed to reach, credentials included.
+        raise DataError(redact(f"{error}: {one_line(proc.stderr or proc.stdout)}"))
     return proc
 
 

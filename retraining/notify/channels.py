@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from ml.redact import redact
 from retraining.models import RetrainingRun
 from retraining.runs import wording
 
@@ -70,6 +71,8 @@ def notify(run: RetrainingRun) -> dict[str, Any]:
 
 def send(subject: str, body: str) -> dict[str, Any]:
     """Send one message to every configured channel; a failure is reported, never raised."""
+    # Messages quote errors of git, DVC and MLflow, which quote URLs with their credentials.
+    subject, body = redact(subject), redact(body)
     outcome: dict[str, Any] = {}
     if settings.SLACK_WEBHOOK_URL:
         outcome["slack"] = _attempt(lambda: _post_slack(body))
@@ -85,7 +88,7 @@ def _attempt(send: Any) -> str:
         send()
     except Exception as exc:
         logger.warning("notification failed: %s", exc)
-        return f"failed: {exc}"
+        return redact(f"failed: {exc}")
     return "sent"
 
 

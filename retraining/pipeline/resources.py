@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ml.contract import known_categories
+from ml.redact import redact
 from predictor import services
 from predictor.models import Deployment
 from predictor.serving import registry
@@ -217,7 +218,7 @@ def unreachable(exc: BaseException) -> str:
         if isinstance(seen, data.DataUnavailable):
             return f"the data registry or its DVC remote unreachable ({seen})"
         if isinstance(seen, registry.RegistryError) or type(seen).__module__.startswith("mlflow"):
-            return f"MLflow unreachable at {settings.MLFLOW_TRACKING_URI}"
+            return f"MLflow unreachable at {redact(settings.MLFLOW_TRACKING_URI)}"
         seen = seen.__cause__ or seen.__context__
     return f"a service unreachable ({type(exc).__name__})"
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from ml.redact import redact
 from retraining.models import RetrainingRun
 from retraining.runs import ownership, store
 
@@ -66,7 +67,8 @@ State = TypeVar("State", bound=Recorded)
 class Recorder:
     def __init__(self, run: Any, say: Progress, interruptible: Collection[str] = ()) -> None:
         self.run = run
-        self.say = say
+        # Progress lines quote step details and errors, as the row does: redacted the same way.
+        self.say: Progress = lambda line: say(redact(line))
         # The steps a stopping worker may abandon: the pipeline names them (retraining/runs/shutdown.py).
         self.interruptible = frozenset(interruptible)
         # A retried run keeps the steps of its earlier attempts.

@@ -140,6 +140,13 @@ def test_a_bad_value_stops_start_up_naming_the_variable(
     assert message in last
 
 
+def test_a_bad_url_is_named_without_its_password(tmp_path: Path) -> None:
+    result = probe(tmp_path, DATABASE_URL="mysql://app:s3cr3t-pw@db.example/app")
+    assert result.returncode != 0
+    assert "DATABASE_URL='mysql://***@db.example/app' must be a URL starting with one of" in result.stderr
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+
+
 def test_a_dyno_without_a_secret_key_refuses_to_start(tmp_path: Path) -> None:
     result = probe(tmp_path, DYNO="web.1")
     assert result.returncode != 0

@@ -66,3 +66,19 @@ def test_an_alias_moved_by_hand_records_only_the_models_own_metrics(db, model_na
     assert recorded is not None
     assert recorded.source == Deployment.Source.REGISTRY
     assert recorded.metrics == MODEL_SCORES
+
+
+def test_a_deployment_records_its_data_source_and_reason_without_credentials(db, model_name):
+    deployment = services.deploy(
+        "1",
+        source=Deployment.Source.PIPELINE,
+        reason="trained on https://user:tok3n-secret@git.example/r.git",
+        data_version={"source": "https://user:tok3n-secret@git.example/r.git", "md5": "0123abcd"},
+        move_alias=False,
+    )
+
+    stored = Deployment.objects.values_list("reason", "data_version").get(pk=deployment.pk)
+    assert stored == (
+        "trained on https://***@git.example/r.git",
+        {"source": "https://***@git.example/r.git", "md5": "0123abcd"},
+    )

@@ -1,5 +1,6 @@
 """Processes a test starts: a free port, their environment, and waiting for a web process."""
 
+import json
 import os
 import socket
 import subprocess
@@ -93,6 +94,32 @@ def manage(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+# POST /api/v1/runs through Django's test client, in a process of its own.
+_POST_RUN = """
+import json, os, django
+django.setup()
+from django.test import Client
+token = os.environ["RETRAIN_API_TOKEN"]
+response = Client().post("/api/v1/runs", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="localhost")
+print(json.dumps({"status": response.status_code, "type": response["Content-Type"], "body": response.json()}))
+"""
+
+
+def post_run_elsewhere(env: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """POST /api/v1/runs by the app in a process of its own with `env` (a broker of its own, say),
+    with RETRAIN_API_TOKEN as the bearer token: the answer, and everything the process printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _POST_RUN],
+        cwd=settings.BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stdout + done.stderr
+
+
 def wait_for(check: Callable[[], Any], seconds: float, what: str, interval: float = 0.25) -> Any:
     """The first truthy answer of `check`, asked every `interval` seconds; a failure naming `what` after `seconds`."""
     deadline = time.monotonic() + seconds
@@ -107,6 +134,20 @@ def serves(base: str, version: str) -> bool:
     """Whether the web at `base` serves model `version` now."""
     answer = requests.get(f"{base}/api/v1/model", timeout=10)
     return answer.status_code == 200 and answer.json()["version"] == version
+
+
+def signed_in(base: str, username: str, password: str) -> requests.Session:
+    """A session of `username` signed in through the panel's login page of the web at `base`."""
+    session = requests.Session()
+    session.get(f"{base}/panel/login/", timeout=10)
+    answer = session.post(
+        f"{base}/panel/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text[-1000:]
+    assert "sessionid" in session.cookies, answer.text[-1000:]
+    return session
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ml.redact import redact
 from predictor import mlflow_ui
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
             "http",
             "https",
         }:
-            raise CommandError(f"MLflow is a remote server ({settings.MLFLOW_TRACKING_URI}): open its own UI")
+            raise CommandError(f"MLflow is a remote server ({redact(settings.MLFLOW_TRACKING_URI)}): open its own UI")
         sys.exit(mlflow_ui.run(host, port, self.say))
 
     def say(self, message: str) -> None:

@@ -75,6 +75,38 @@ def test_a_registry_given_by_git_url_is_checked_pulled_and_published(registry: R
     assert len(source.pull(third)) == 7
 
 
+def test_a_registry_url_with_credentials_is_recorded_and_named_without_them(registry: Registry, tmp_path: Path) -> None:
+    # git accepts a user and password in a file URL; DVC's own git does not, as a remote that
+    # refuses them would not: the URL both succeeds and fails as a real one does.
+    url = f"file://user:s3cr3t-pw@localhost{registry.repo}"
+    source = DvcRegistrySource(url, PATH, cache_dir=tmp_path / "cache")
+
+    version = source.version()
+    assert version.source == f"file://***@localhost{registry.repo}"
+    assert version.md5 == registry.second.md5
+    with pytest.raises(DataError) as fetching:
+        source.pull(version)
+    assert "file://***@localhost" in str(fetching.value)
+    assert "s3cr3t" not in str(fetching.value) + repr(source)
+    closed = DvcRegistrySource("https://user:s3cr3t-pw@127.0.0.1:9/registry.git", PATH, cache_dir=tmp_path / "c2")
+    with pytest.raises(data.DataUnavailable) as unreachable:
+        closed.version()
+    assert "data registry https://***@127.0.0.1:9/registry.git is unreachable" in str(unreachable.value)
+    assert "s3cr3t" not in str(unreachable.value)
+
+
+def test_a_version_recorded_with_its_registrys_credentials_is_still_pulled(registry: Registry, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    expected = DvcRegistrySource(registry.repo, PATH, cache_dir=cache).pull(registry.second)
+    url = f"file://user:s3cr3t-pw@localhost{registry.repo}"
+    # As a model logged before sources were redacted recorded it; the data is in the cache.
+    recorded = dataclasses.replace(registry.second, source=url)
+    source = DvcRegistrySource(url, PATH, cache_dir=cache)
+    source.version()  # the check before the pull: it mirrors the registry
+
+    assert source.pull(recorded).equals(expected)
+
+
 def test_a_missing_registry_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DataError, match=r"data registry \S*nowhere does not exist"):
         DvcRegistrySource(tmp_path / "nowhere", PATH).version()

@@ -1,10 +1,7 @@
 """Notifications: Slack against local HTTP servers, email through Django's outbox; failures never fail a run."""
 
-import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
@@ -13,41 +10,17 @@ from retraining.models import RetrainingRun
 from retraining.notify import channels
 from tests.support import evidence
 from tests.support.pipeline import publish_batch, run_pipeline
-
-
-class Slack(BaseHTTPRequestHandler):
-    status = 200
-    received: list[dict] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(json.loads(self.rfile.read(length)))
-        self.send_response(self.status)
-        self.end_headers()
-        self.wfile.write(b"ok" if self.status == 200 else b"server error")
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def serve(status: int) -> Iterator[tuple[str, list[dict]]]:
-    handler = type("Handler", (Slack,), {"status": status, "received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/T000", handler.received
-    server.shutdown()
-    server.server_close()
+from tests.support.standins import serve_slack
 
 
 @pytest.fixture
 def slack_ok() -> Iterator[tuple[str, list[dict]]]:
-    yield from serve(200)
+    yield from serve_slack(200)
 
 
 @pytest.fixture
 def slack_500() -> Iterator[tuple[str, list[dict]]]:
-    yield from serve(500)
+    yield from serve_slack(500)
 
 
 @pytest.fixture
@@ -90,6 +63,20 @@ def test_it_posts_the_decision_and_both_models_metrics_to_slack(decided_run, sla
     assert "strictly better: passed" in text
     assert "accuracy          0.9800      0.9500" in text
     assert f"/panel/runs/{decided_run.pk}/" in text
+
+
+def test_a_message_quoting_a_url_reaches_no_channel_with_its_credentials(slack_ok, email_to_team, settings):
+    settings.SLACK_WEBHOOK_URL, received = slack_ok
+
+    channels.send(
+        "[retraining] https://u:tok3n@git.example", "fatal: could not read from https://u:tok3n@git.example/r.git"
+    )
+
+    assert received[0]["text"] == "fatal: could not read from https://***@git.example/r.git"
+    assert (mail.outbox[0].subject, mail.outbox[0].body) == (
+        "[retraining] https://***@git.example",
+        "fatal: could not read from https://***@git.example/r.git",
+    )
 
 
 def test_it_says_what_the_holdout_could_tell(decided_run, slack_ok, settings):

@@ -154,3 +154,19 @@ def test_retries_back_off_doubling_while_the_waits_fit_in_the_bound(settings):
     assert retries.attempt(5) == retries.Attempt(number=5, total=5, delay=None)
     settings.RUN_RETRY_MAX_WAIT = 0
     assert retries.attempt(1) == retries.Attempt(number=1, total=1, delay=None)
+
+
+def test_no_write_of_a_run_stores_a_credential(db):
+    run, _ = store.start_run(RetrainingRun.Trigger.API)
+    leaked = "fatal: unable to access 'https://user:tok3n-secret@git.example/r.git/'"
+
+    RetrainingRun.objects.filter(pk=run.pk).update(waiting=leaked, attempts=[{"attempt": 1, "error": leaked}])
+    run.refresh_from_db()
+    run.error = leaked
+    run.dataset = {"source": "https://tok3n-secret@git.example/r.git"}
+    run.save()
+
+    stored = RetrainingRun.objects.values_list("waiting", "attempts", "error", "dataset").get(pk=run.pk)
+    assert "tok3n" not in repr(stored)
+    assert stored[0] == "fatal: unable to access 'https://***@git.example/r.git/'"
+    assert stored[3] == {"source": "https://***@git.example/r.git"}
