@@ -24,18 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.column import (
-    DATA_PATH,
-    ROOT,
-    S3_KEYS,
-    Column,
-    Stores,
-    backing_services,
-    column_env,
-    procfile,
-    trigger_retrain,
-    wait_for,
-)
+from tests.support.column import DATA_PATH, ROOT, Column, Stores, procfile, running_column, trigger_retrain, wait_for
 from tests.support.processes import PENGUIN
 
 STORES = Stores("wt_production", "wt_production_mlflow", "redis://127.0.0.1:6379/4")
@@ -63,26 +52,14 @@ def run_row(run_id: int) -> dict:
 
 
 @pytest.fixture
-def column(tmp_path: Path, monkeypatch) -> Iterator[Column]:
-    from demo import batches
-
-    for name, value in S3_KEYS.items():
-        monkeypatch.setenv(name, value)
-    with backing_services(tmp_path, STORES) as services:
-        registry = tmp_path / "registry"
-        batches.ensure_demo_registry(registry, "s3://dvc/registry", DATA_PATH, services["s3"], "penguins")
-        env = {
-            **column_env(tmp_path, STORES, services, registry),
-            "RETRAIN_API_TOKEN": uuid.uuid4().hex,
-            "WEB_CONCURRENCY": "2",
-            "DJANGO_SUPERUSER_PASSWORD": "pw-admin-column",
-        }
-        deployment = Column(tmp_path, env)
-        deployment.registry = registry  # type: ignore[attr-defined]
-        try:
-            yield deployment
-        finally:
-            deployment.stop_all()
+def column(tmp_path: Path) -> Iterator[Column]:
+    extra = {
+        "RETRAIN_API_TOKEN": uuid.uuid4().hex,
+        "WEB_CONCURRENCY": "2",
+        "DJANGO_SUPERUSER_PASSWORD": "pw-admin-column",
+    }
+    with running_column(tmp_path, STORES, **extra) as deployment:
+        yield deployment
 
 
 def predict(base: str) -> requests.Response:

@@ -18,17 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.support.column import (
-    DATA_PATH,
-    S3_KEYS,
-    Column,
-    Stores,
-    backing_services,
-    column_env,
-    procfile,
-    trigger_retrain,
-    wait_for,
-)
+from tests.support.column import DATA_PATH, Column, Stores, procfile, running_column, trigger_retrain, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -50,8 +40,8 @@ def stores() -> Stores:
 
 
 class Machines:
-    def __init__(self, column: Column, stores: Stores, registry: Path) -> None:
-        self.column, self.stores, self.registry = column, stores, registry
+    def __init__(self, column: Column, stores: Stores) -> None:
+        self.column, self.stores = column, stores
         self.workers: dict[str, subprocess.Popen] = {}
 
     def start(self, host: str) -> None:
@@ -100,34 +90,19 @@ class Machines:
 
 
 @pytest.fixture
-def machines(tmp_path: Path, monkeypatch) -> Iterator[Machines]:
-    from demo import batches
-
+def machines(tmp_path: Path) -> Iterator[Machines]:
     if subprocess.run(["unshare", "-u", "true"], capture_output=True).returncode != 0:
         pytest.skip("a hostname per worker needs `unshare -u` (root)")
-    for name, value in S3_KEYS.items():
-        monkeypatch.setenv(name, value)
     column_stores = stores()
-    with backing_services(tmp_path, column_stores) as services:
-        registry = tmp_path / "registry"
-        batches.ensure_demo_registry(registry, "s3://dvc/registry", DATA_PATH, services["s3"], "penguins")
-        env = {
-            **column_env(tmp_path, column_stores, services, registry),
-            "RUN_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
-            "WORKER_HEARTBEAT_INTERVAL": "1",
-            "NOTIFY_EMAILS": "team@example.com",
-        }
-        column = Column(tmp_path, env)
-        try:
-            column.run("release", procfile()["release"])
-            both = Machines(column, column_stores, registry)
-            for host in HOSTS:
-                both.start(host)
-            for host in HOSTS:
-                wait_for(lambda h=host: " ready." in (column.logs / f"{h}.log").read_text(), 60, f"{host}", column.logs)
-            yield both
-        finally:
-            column.stop_all()
+    extra = {"RUN_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT), "WORKER_HEARTBEAT_INTERVAL": "1"}
+    with running_column(tmp_path, column_stores, NOTIFY_EMAILS="team@example.com", **extra) as column:
+        column.run("release", procfile()["release"])
+        both = Machines(column, column_stores)
+        for host in HOSTS:
+            both.start(host)
+        for host in HOSTS:
+            wait_for(lambda h=host: " ready." in (column.logs / f"{h}.log").read_text(), 60, host, column.logs)
+        yield both
 
 
 def test_a_run_whose_process_dies_on_one_machine_is_requeued_and_finishes_on_the_other(machines: Machines) -> None:
@@ -158,7 +133,7 @@ def test_a_run_whose_process_dies_on_one_machine_is_requeued_and_finishes_on_the
     assert machines.notified(doomed) == 1
 
     # Now the whole worker of the machine that trains is killed: nothing on it can tell.
-    batches.publish_next_demo_batch(machines.registry, DATA_PATH, "penguins")
+    batches.publish_next_demo_batch(machines.column.registry, DATA_PATH, "penguins")
     doomed = trigger_retrain(machines.column, **SLOW)
     owner_host = wait_for(lambda: machines.training(doomed), 300, "no worker started training", logs)
     other = next(host for host in HOSTS if host != owner_host)

@@ -76,6 +76,7 @@ class Column:
         self.logs.mkdir()
         self.env = env
         self.processes: list[subprocess.Popen] = []
+        self.registry: Path | None = None
 
     def start(self, name: str, command: str) -> subprocess.Popen:
         process = subprocess.Popen(
@@ -118,7 +119,7 @@ class Column:
 def backing_services(tmp_path: Path, stores: Stores) -> Iterator[dict[str, str]]:
     """Fresh databases and Redis DB, an S3 server with two buckets and an MLflow tracking server.
 
-    S3_KEYS must be in this process's environment (the caller sets them)."""
+    S3_KEYS must be in this process's environment (`running_column` sets them)."""
     import boto3
     import psycopg
     import redis
@@ -195,6 +196,26 @@ def column_env(tmp_path: Path, stores: Stores, services: dict[str, str], registr
         "MODEL_POLL_INTERVAL": "1",
         "RUN_HEARTBEAT_INTERVAL": "1",
     }
+
+
+@contextmanager
+def running_column(tmp_path: Path, stores: Stores, **env: str) -> Iterator[Column]:
+    """A column on `stores`: its backing services, the penguins demo registry, and the environment
+    every process shares with `env` on top; each process started on it is stopped after."""
+    from demo import batches
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in S3_KEYS.items():
+            patch.setenv(name, value)
+        with backing_services(tmp_path, stores) as services:
+            registry = tmp_path / "registry"
+            batches.ensure_demo_registry(registry, "s3://dvc/registry", DATA_PATH, services["s3"], "penguins")
+            column = Column(tmp_path, {**column_env(tmp_path, stores, services, registry), **env})
+            column.registry = registry
+            try:
+                yield column
+            finally:
+                column.stop_all()
 
 
 def trigger_retrain(column: Column, **extra: str) -> int:
