@@ -6,12 +6,14 @@ message is not lost.
 """
 
 import logging
+import threading
 from typing import Any
 
 from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task
 from celery.worker.request import Request
+from django import db
 
 from retraining import services
 from retraining.models import RetrainingRun
@@ -21,6 +23,8 @@ from retraining.runs import retries, store
 from retraining.workers import schedule
 
 logger = logging.getLogger(__name__)
+# How long the worker's main process waits for a run whose pool process died to be closed.
+RECOVER_WAIT = 5.0
 
 
 class RunRequest(Request):
@@ -33,10 +37,11 @@ class RunRequest(Request):
 
     def on_failure(self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False) -> None:
         if self._process_lost(exc_info) and self.args:
-            try:
-                services.recover(self.args[0])
-            except Exception:
-                logger.exception("run #%s: its pool process died and the run could not be closed", self.args[0])
+            # In a thread of its own, so its database connection is closed after it and a slow mail
+            # server holds the worker's event loop for RECOVER_WAIT at most; closing takes far less.
+            recovery = threading.Thread(target=_recover, args=(self.args[0],), name="recover-run", daemon=True)
+            recovery.start()
+            recovery.join(RECOVER_WAIT)
         super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 
     def _process_lost(self, exc_info: ExceptionInfo) -> bool:
@@ -89,6 +94,15 @@ def sweep_stale_runs() -> list[int]:
     closed = store.close_stale_runs()
     services.requeue_swept_runs()
     return closed
+
+
+def _recover(run_id: int) -> None:
+    try:
+        services.recover(run_id)
+    except Exception:
+        logger.exception("run #%s: its pool process died and the run could not be closed", run_id)
+    finally:
+        db.connections.close_all()
 
 
 def _execute(task: Task, run_id: int) -> str:
