@@ -84,9 +84,8 @@ def stored_setup(run: RetrainingRun) -> TrainingSetup | None:
 def recover(run_id: int) -> RetrainingRun | None:
     """Close a run whose owner died, and queue it again once; the new run, if one was queued.
 
-    Closing is a conditional update, so of two redeliveries only one closes and requeues. A run
-    that was itself queued again after losing its owner is not queued a third time: a dataset
-    that kills its pool process (out of memory) every time fails twice, not forever.
+    Closing is a conditional update, so of two redeliveries (or a redelivery and the worker that
+    saw its pool process die) only one closes and requeues.
     """
     run = RetrainingRun.objects.filter(pk=run_id).first()
     reason = ownership.lost(run) if run is not None else ""
@@ -95,16 +94,39 @@ def recover(run_id: int) -> RetrainingRun | None:
     owner = {**run.owner, "lost_at": timezone.now().isoformat()}
     if not store.close_lost(run, f"{reason}; nothing was deployed", owner):
         return None
+    return _replace_lost(run, reason)
+
+
+def requeue_swept_runs() -> list[int]:
+    """Queue again, once, each run the stale-heartbeat sweep closed; returns the new runs' ids."""
+    queued = []
+    for run in store.take_swept():
+        again = _replace_lost(run, run.error)
+        if again is not None:
+            queued.append(again.pk)
+    return queued
+
+
+def _replace_lost(run: RetrainingRun, reason: str) -> RetrainingRun | None:
+    """Queue a new run in place of a closed run whose process was lost, and tell the team once.
+
+    A run that was itself queued again after losing its process is not queued a third time: a
+    dataset that kills its pool process (out of memory) every time fails twice, not forever.
+    """
+    run.refresh_from_db()
     if run.cancel_requested_at is not None:
         logger.warning("run #%s: %s; it was cancelled, so it is not queued again", run.pk, reason)
         return None
+    again, created = None, False
     if RetrainingRun.objects.filter(requeued_as=run, owner__has_key="lost_at").exists():
         logger.error("run #%s lost its process again: not queued a third time", run.pk)
-        return None
-    again, created = trigger_run(run.trigger, run.triggered_by, setup=stored_setup(run), forced=run.forced)
-    note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
-    store.mark_requeued(run, again, note)
-    logger.warning("run #%s: %s; %s", run.pk, reason, note)
+    else:
+        again, created = trigger_run(run.trigger, run.triggered_by, setup=stored_setup(run), forced=run.forced)
+        note = f"queued again as run #{again.pk}" if created else f"run #{again.pk} was already in progress"
+        store.mark_requeued(run, again, note)
+        logger.warning("run #%s: %s; %s", run.pk, reason, note)
+    run.refresh_from_db()
+    RetrainingRun.objects.filter(pk=run.pk).update(notifications=channels.notify(run))
     return again if created else None
 
 

@@ -6,9 +6,14 @@ message is not lost.
 """
 
 import logging
+import threading
 from typing import Any
 
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
+from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task
+from celery.worker.request import Request
+from django import db
 
 from retraining import services
 from retraining.models import RetrainingRun
@@ -18,6 +23,34 @@ from retraining.runs import retries, store
 from retraining.workers import schedule
 
 logger = logging.getLogger(__name__)
+# How long the worker's main process waits for a run whose pool process died to be closed.
+RECOVER_WAIT = 5.0
+
+
+class RunRequest(Request):
+    """A retrain message as the worker's main process holds it.
+
+    When the pool process running it dies (the OOM killer, an operator), the main process closes
+    the run and queues it again at once, before it gives the message back to the broker: wherever
+    that message lands, on this machine or another, it then finds the run closed and does nothing.
+    """
+
+    def on_failure(self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False) -> None:
+        if self._process_lost(exc_info) and self.args:
+            # In a thread of its own, so its database connection is closed after it and a slow mail
+            # server holds the worker's event loop for RECOVER_WAIT at most; closing takes far less.
+            recovery = threading.Thread(target=_recover, args=(self.args[0],), name="recover-run", daemon=True)
+            recovery.start()
+            recovery.join(RECOVER_WAIT)
+        super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+    def _process_lost(self, exc_info: ExceptionInfo) -> bool:
+        exc = exc_info.exception
+        exc = exc.exc if isinstance(exc, ExceptionWithTraceback) else exc
+        # Billiard reports some deaths as the child's exit (SystemExit), as Celery's own handler reads them.
+        stopped_by_us = self._already_cancelled or self._already_revoked
+        exited = isinstance(exc, SystemExit | KeyboardInterrupt) and not stopped_by_us
+        return isinstance(exc, WorkerLostError) or exited
 
 
 @shared_task(
@@ -27,6 +60,7 @@ logger = logging.getLogger(__name__)
     reject_on_worker_lost=True,
     ignore_result=True,
     max_retries=None,
+    Request="retraining.tasks:RunRequest",
 )
 def retrain(self: Task, run_id: int) -> str:
     """Run a queued run.
@@ -56,7 +90,19 @@ def scheduled_retrain(tick: str | None = None) -> str:
 
 @shared_task(name="retraining.tasks.sweep_stale_runs", ignore_result=True)
 def sweep_stale_runs() -> list[int]:
-    return store.close_stale_runs()
+    """Close the runs whose worker stopped beating, and queue each again once; the closed runs' ids."""
+    closed = store.close_stale_runs()
+    services.requeue_swept_runs()
+    return closed
+
+
+def _recover(run_id: int) -> None:
+    try:
+        services.recover(run_id)
+    except Exception:
+        logger.exception("run #%s: its pool process died and the run could not be closed", run_id)
+    finally:
+        db.connections.close_all()
 
 
 def _execute(task: Task, run_id: int) -> str:

@@ -15,30 +15,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.processes import PENGUIN, free_port
+from tests.support.column import DATA_PATH, ROOT, Column, Stores, procfile, running_column, trigger_retrain, wait_for
+from tests.support.processes import PENGUIN
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-MLFLOW_SERVER = ROOT / ".venv-mlflow-ui" / "bin" / "mlflow"
-POSTGRES = "postgres://postgres@127.0.0.1:5432"
-APP_DB, MLFLOW_DB = "wt_production", "wt_production_mlflow"
-REDIS_URL = "redis://127.0.0.1:6379/4"
-S3_KEYS = {
-    "AWS_ACCESS_KEY_ID": "column-key",
-    "AWS_SECRET_ACCESS_KEY": "column-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-DATA_PATH = "data/penguins.csv"
+STORES = Stores("wt_production", "wt_production_mlflow", "redis://127.0.0.1:6379/4")
 
 # It brings its own databases, so it proves nothing more in the suite's SQLite column: it runs once,
 # where the suite itself runs on PostgreSQL and Redis.
@@ -51,76 +40,8 @@ pytestmark = [
 ]
 
 
-def procfile() -> dict[str, str]:
-    lines = (ROOT / "Procfile").read_text().splitlines()
-    return {name.strip(): command.strip() for name, _, command in (line.partition(":") for line in lines if line)}
-
-
-def wait_for(condition: Callable[[], object], seconds: float, what: str, logs: Path) -> object:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except (requests.ConnectionError, requests.Timeout):
-            value = None
-        if value:
-            return value
-        time.sleep(0.5)
-    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-2500:]}" for log in sorted(logs.glob("*.log")))
-    pytest.fail(f"{what} within {seconds}s\n{tails}")
-
-
-class Column:
-    """The processes of the deployment, each started like a dyno: `bash -c` in a process group."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.logs = tmp_path / "logs"
-        self.logs.mkdir()
-        self.env = env
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, name: str, command: str) -> subprocess.Popen:
-        process = subprocess.Popen(
-            ["bash", "-c", command],
-            cwd=ROOT,
-            env=self.env,
-            stdout=(self.logs / f"{name}.log").open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.processes.append(process)
-        return process
-
-    def run(self, name: str, command: str, timeout: float = 300, **extra: str) -> str:
-        result = subprocess.run(
-            ["bash", "-c", command],
-            cwd=ROOT,
-            env={**self.env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        (self.logs / f"{name}.log").write_text(result.stdout + result.stderr)
-        assert result.returncode == 0, f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-        return result.stdout
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
 def sql(query: str, *params: object) -> list[tuple]:
-    import psycopg
-
-    with psycopg.connect(f"{POSTGRES}/{APP_DB}", autocommit=True) as connection:
-        return connection.execute(query, params).fetchall()
+    return STORES.sql(query, *params)
 
 
 def run_row(run_id: int) -> dict:
@@ -131,99 +52,14 @@ def run_row(run_id: int) -> dict:
 
 
 @pytest.fixture
-def backing_services(tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
-    """Fresh databases and Redis DB, an S3 server with two buckets and an MLflow tracking server."""
-    import boto3
-    import psycopg
-    import redis
-
-    try:
-        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True, connect_timeout=5) as connection:
-            for name in (APP_DB, MLFLOW_DB):
-                connection.execute(f"drop database if exists {name} with (force)")
-                connection.execute(f"create database {name}")
-        redis.Redis.from_url(REDIS_URL, socket_timeout=5).flushdb()
-    except (psycopg.OperationalError, redis.ConnectionError) as exc:
-        pytest.skip(f"PostgreSQL and Redis must run on 127.0.0.1: {exc}")
-    for name, value in S3_KEYS.items():
-        monkeypatch.setenv(name, value)
-    started: list[subprocess.Popen] = []
-    s3_port, mlflow_port = free_port(), free_port()
-    s3 = f"http://127.0.0.1:{s3_port}"
-    try:
-        started.append(
-            subprocess.Popen(
-                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
-                stdout=(tmp_path / "moto.log").open("w"),
-                stderr=subprocess.STDOUT,
-            )
-        )
-        wait_for(lambda: requests.get(s3, timeout=2).ok, 60, "the S3 server never answered", tmp_path)
-        client = boto3.client("s3", endpoint_url=s3)
-        for bucket in ("mlflow", "dvc"):
-            client.create_bucket(Bucket=bucket)
-        # The MLflow server runs from the full mlflow package, as compose/mlflow.Dockerfile installs it:
-        # the app's environment has the client only.
-        subprocess.run([sys.executable, ROOT / "manage.py", "mlflow_ui", "--install-only"], check=True)
-        started.append(
-            subprocess.Popen(
-                [
-                    *(str(MLFLOW_SERVER), "server", "--host", "127.0.0.1", "--port", str(mlflow_port)),
-                    *("--workers", "1", "--no-serve-artifacts", "--default-artifact-root", "s3://mlflow/artifacts"),
-                    *("--backend-store-uri", f"postgresql+psycopg://postgres@127.0.0.1:5432/{MLFLOW_DB}"),
-                ],
-                env={**os.environ, "MLFLOW_S3_ENDPOINT_URL": s3},
-                stdout=(tmp_path / "mlflow.log").open("w"),
-                stderr=subprocess.STDOUT,
-            )
-        )
-        mlflow = f"http://127.0.0.1:{mlflow_port}"
-        wait_for(lambda: requests.get(f"{mlflow}/health", timeout=2).ok, 180, "MLflow never answered", tmp_path)
-        yield {"s3": s3, "mlflow": mlflow}
-    finally:
-        for process in started:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-@pytest.fixture
-def column(tmp_path: Path, backing_services: dict[str, str]) -> Iterator[Column]:
-    from demo import batches
-
-    registry = tmp_path / "registry"
-    batches.ensure_demo_registry(registry, "s3://dvc/registry", DATA_PATH, backing_services["s3"], "penguins")
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "MLFLOW_", "DATA_"))}
-    env = {
-        **kept,
-        **S3_KEYS,
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-        "VAR_DIR": str(tmp_path / "var"),
-        "SECRET_KEY": uuid.uuid4().hex * 2,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "PORT": str(free_port()),
-        "DATABASE_URL": f"{POSTGRES}/{APP_DB}",
-        "REDIS_URL": REDIS_URL,
-        "MLFLOW_TRACKING_URI": backing_services["mlflow"],
-        "MLFLOW_ARTIFACT_ROOT": "s3://mlflow/artifacts",
-        "MLFLOW_S3_ENDPOINT_URL": backing_services["s3"],
-        "MODEL_NAME": f"column-{uuid.uuid4().hex[:8]}",
-        "DATA_REGISTRY": str(registry),
-        "DATA_PATH": DATA_PATH,
-        "TARGET_COLUMN": "species",
-        "DATA_CACHE_DIR": str(tmp_path / "data-cache"),
-        "MODEL_POLL_INTERVAL": "1",
-        "RUN_HEARTBEAT_INTERVAL": "1",
+def column(tmp_path: Path) -> Iterator[Column]:
+    extra = {
         "RETRAIN_API_TOKEN": uuid.uuid4().hex,
         "WEB_CONCURRENCY": "2",
         "DJANGO_SUPERUSER_PASSWORD": "pw-admin-column",
     }
-    deployment = Column(tmp_path, env)
-    deployment.registry = registry  # type: ignore[attr-defined]
-    try:
+    with running_column(tmp_path, STORES, **extra) as deployment:
         yield deployment
-    finally:
-        deployment.stop_all()
 
 
 def predict(base: str) -> requests.Response:
@@ -241,19 +77,6 @@ def trigger_retrain_over_rest(column: Column) -> int:
     )
     assert answer.status_code == 201, answer.text
     return int(answer.json()["id"])
-
-
-def trigger_retrain(column: Column, **extra: str) -> int:
-    """A run whose settings differ from the web's (a slow training): started from a one-off process."""
-    out = column.run(
-        "trigger",
-        'python manage.py shell -c "from retraining.services import trigger_run; '
-        "run, created = trigger_run('api'); print('RUN', run.pk, created)\"",
-        **extra,
-    )
-    _, run_id, created = out.strip().splitlines()[-1].split()
-    assert created == "True"
-    return int(run_id)
 
 
 def stop_like_heroku(dyno: subprocess.Popen, logs: Path) -> None:

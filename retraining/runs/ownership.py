@@ -11,7 +11,9 @@ The claim records the owner: the Celery worker's name, the machine, the process 
 process's start time (a pid can be reused, its start time cannot). "Dead" is decided exactly,
 never guessed from silence alone: on the same machine, no process with that pid and start time;
 or the owner's worker (its heartbeat row, retraining/workers/heartbeat.py) stopped, went silent,
-or was started again since the claim. An owner on another machine whose worker still reports is alive.
+or was started again since the claim; or that worker still reports, but no live process of it holds
+the run (its heartbeat lists the runs its live pool processes hold). So whichever worker the
+redelivered message lands on, on any machine, sees the same thing.
 """
 
 import logging
@@ -28,6 +30,10 @@ from retraining.models import RetrainingRun, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 Status = RetrainingRun.Status
+
+# A worker records a task as its own a moment after its pool process starts it (and claims the run):
+# only a heartbeat written this long after the claim can prove the run is not held.
+LISTED_AFTER = timedelta(seconds=2)
 
 
 def here(worker: str = "") -> dict[str, Any]:
@@ -79,6 +85,7 @@ def lost(run: RetrainingRun, now: datetime | None = None) -> str:
     claimed_at = datetime.fromisoformat(owner["claimed_at"])
     who = f"pid {owner['pid']} on {owner['host']}" + (f", worker {owner['worker']}" if owner["worker"] else "")
     during = f"during step {run.step or '?'!r}"
+    row = None
     if owner["worker"]:
         row = WorkerHeartbeat.objects.filter(hostname=owner["worker"]).first()
         silent = now - timedelta(seconds=settings.WORKER_HEARTBEAT_TIMEOUT)
@@ -91,9 +98,21 @@ def lost(run: RetrainingRun, now: datetime | None = None) -> str:
             )
         if row is not None and row.started_at > claimed_at:
             return f"the process that ran it ({who}) is gone {during}: its worker was started again since"
-    if owner["host"] == socket.gethostname() and not _running(owner["pid"], owner["process_started"]):
-        return f"the process that ran it ({who}) died {during}"
+    if owner["host"] == socket.gethostname():
+        if not _running(owner["pid"], owner["process_started"]):
+            return f"the process that ran it ({who}) died {during}"
+    elif row is not None and row.seen_at >= claimed_at + LISTED_AFTER and not _holds(row, run.pk, owner["pid"]):
+        return (
+            f"the process that ran it ({who}) is gone {during}: its worker reported at "
+            f"{row.seen_at:%H:%M:%S} that no live process of it holds the run"
+        )
     return ""
+
+
+def _holds(row: WorkerHeartbeat, run_id: int, pid: int) -> bool:
+    """Whether the worker's last heartbeat lists the run in a live pool process, this pid or one not
+    yet known (a worker from before lists no pids and so always holds what it lists)."""
+    return any(task.get("run_id") == run_id and task.get("pid") in (pid, None) for task in row.running or [])
 
 
 def _running(pid: int, started: float) -> bool:

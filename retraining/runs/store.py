@@ -196,11 +196,14 @@ def close_stale_runs() -> list[int]:
     stale_queue = now - timedelta(seconds=settings.RUN_QUEUE_TIMEOUT)
     closed = []
     for run in RetrainingRun.objects.filter(active=True):
+        owner = run.owner
         if run.status == Status.RUNNING and (run.heartbeat_at or run.created_at) < stale_beat:
             reason = (
                 f"the worker stopped reporting during step {run.step or '?'!r} "
                 f"(no heartbeat for {settings.RUN_HEARTBEAT_TIMEOUT}s): it was killed or lost"
             )
+            # Lost like a run whose process died: queued again once (`take_swept`), and never a third time.
+            owner = {**owner, "lost_at": now.isoformat(), "requeue": None if run.cancel_requested_at else "pending"}
         elif run.status == Status.QUEUED and (dead := ownership.starter_gone(run, now)):
             reason = f"{dead}; nothing was run"
         elif run.status == Status.QUEUED and (run.heartbeat_at or run.created_at) < stale_queue:
@@ -209,10 +212,25 @@ def close_stale_runs() -> list[int]:
             continue
         status = Status.CANCELLED if run.cancel_requested_at else Status.FAILED
         if RetrainingRun.objects.filter(pk=run.pk, active=True, heartbeat_at=run.heartbeat_at).update(
-            status=status, active=None, finished_at=now, error=reason, start_lease_until=None
+            status=status, active=None, finished_at=now, error=reason, start_lease_until=None, owner=owner
         ):
             closed.append(run.pk)
     return closed
+
+
+def take_swept(within: timedelta = timedelta(hours=1)) -> list[RetrainingRun]:
+    """Runs the sweep closed (within `within`) that nobody has queued again yet, each handed to one
+    caller only: the sweep task, a trigger and another worker may all sweep at the same moment."""
+    taken = []
+    pending = RetrainingRun.objects.filter(
+        status=Status.FAILED, requeued_as=None, owner__requeue="pending", finished_at__gte=timezone.now() - within
+    )
+    for run in pending.order_by("id"):
+        owner = {**run.owner, "requeue": "taken"}
+        if RetrainingRun.objects.filter(pk=run.pk, owner__requeue="pending").update(owner=owner):
+            run.owner = owner
+            taken.append(run)
+    return taken
 
 
 def already_decided(

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psutil
 from celery import bootsteps, signals
 from celery.bootsteps import RUN
 from celery.worker import state
@@ -44,7 +45,8 @@ class WorkerStatus:
     # Set when it stopped cleanly (warm shutdown); a killed worker just goes silent.
     stopped_at: datetime | None
     alive: bool
-    # The tasks it ran at its last heartbeat: {"task", "id", "run_id" (or None), "started_at"}.
+    # The tasks it ran at its last heartbeat: {"task", "id", "run_id" (or None), "started_at", "pid"},
+    # only those whose pool process was alive (pid None: not yet started in one).
     running: list[dict[str, Any]]
     # The fingerprint of the training setup its own settings describe ("" for a worker from before).
     setup_fingerprint: str = ""
@@ -160,12 +162,25 @@ def notify_stalled_runs() -> list[int]:
 
 
 def _running() -> list[dict[str, Any]]:
+    """The tasks this worker's live pool processes hold: what lets a worker on another machine prove a
+    run's process is gone (retraining/runs/ownership.py). A task whose process died stays among the
+    active requests until the worker gives its message back; it is left out at once."""
     running = []
     for request in list(state.active_requests):
+        pid = request.worker_pid
+        if pid is not None and not _alive(pid):
+            continue
         run_id = request.args[0] if request.name == "retraining.tasks.retrain" and request.args else None
         started = datetime.fromtimestamp(request.time_start, tz=UTC).isoformat() if request.time_start else None
-        running.append({"task": request.name, "id": request.id, "run_id": run_id, "started_at": started})
+        running.append({"task": request.name, "id": request.id, "run_id": run_id, "started_at": started, "pid": pid})
     return running
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 class Heartbeat(bootsteps.StartStopStep):

@@ -4,6 +4,7 @@ import threading
 from datetime import timedelta
 from unittest import mock
 
+from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
@@ -109,6 +110,58 @@ def test_the_sweep_leaves_a_run_that_is_still_beating(db, settings):
 
     assert tasks.sweep_stale_runs.apply().get() == []
     assert RetrainingRun.objects.get(pk=run.pk).status == Status.RUNNING
+
+
+def test_the_sweep_queues_a_run_whose_worker_went_silent_again_once_and_tells_the_team_once(db, settings):
+    settings.NOTIFY_EMAILS = ["team@example.com"]
+    run, _ = store.start_run("api")
+    store.claim(run.pk, {"worker": "w@gone", "host": "gone", "pid": 4242})
+    long_ago = timezone.now() - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT + 5)
+    RetrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago, step="train")
+
+    assert tasks.sweep_stale_runs.apply().get() == [run.pk]
+
+    run.refresh_from_db()
+    again = run.requeued_as
+    assert run.status == Status.FAILED
+    assert "killed or lost" in run.error
+    assert run.reasons == [f"queued again as run #{again.pk}"]
+    assert (again.status, again.trigger, again.setup) == (Status.QUEUED, run.trigger, run.setup)
+    assert [message.subject for message in mail.outbox] == [f"[retraining] run #{run.pk}: Failed"]
+    # Another sweep (beat's next, a trigger's, another worker's) finds nothing more to do.
+    assert tasks.sweep_stale_runs.apply().get() == []
+    assert store.take_swept() == []
+    assert RetrainingRun.objects.count() == 2
+    assert len(mail.outbox) == 1
+
+
+def test_a_swept_run_that_was_itself_queued_again_after_a_sweep_is_not_queued_a_third_time(db, settings):
+    long_ago = timezone.now() - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT + 5)
+    run, _ = store.start_run("api")
+    store.claim(run.pk)
+    RetrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
+    tasks.sweep_stale_runs.apply().get()
+    second = RetrainingRun.objects.get(pk=run.pk).requeued_as
+    store.claim(second.pk)
+    RetrainingRun.objects.filter(pk=second.pk).update(heartbeat_at=long_ago)
+
+    assert tasks.sweep_stale_runs.apply().get() == [second.pk]
+
+    assert RetrainingRun.objects.get(pk=second.pk).requeued_as is None
+    assert store.active_run() is None
+
+
+def test_a_swept_cancelled_run_is_not_queued_again(db, settings):
+    long_ago = timezone.now() - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT + 5)
+    run, _ = store.start_run("api")
+    store.claim(run.pk)
+    store.cancel(run.pk, "alice")
+    RetrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=long_ago)
+
+    assert tasks.sweep_stale_runs.apply().get() == [run.pk]
+
+    assert RetrainingRun.objects.get(pk=run.pk).status == Status.CANCELLED
+    assert RetrainingRun.objects.count() == 1
 
 
 def test_the_sweep_closes_a_run_no_worker_picked_up(db, settings):

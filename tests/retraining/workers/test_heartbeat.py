@@ -198,6 +198,8 @@ def test_a_worker_reports_its_run_and_a_stalled_run_goes_on_when_a_worker_is_bac
 
     assert running[0]["run_id"] == run.pk
     assert running[0]["task"] == "retraining.tasks.retrain"
+    # The pool process holding it: what lets a worker on another machine tell it from a dead one.
+    assert running[0]["pid"] == worker.pool_process().pid
     wait_until(lambda: RetrainingRun.objects.get(pk=run.pk).finished, 180, f"run #{run.pk} to finish ({worker.log})")
     assert RetrainingRun.objects.get(pk=run.pk).status == RetrainingRun.Status.DEPLOYED
     worker.stop()

@@ -2,8 +2,9 @@
 
 Runs on the suite's broker: the filesystem transport on the embedded defaults, Redis when
 REDIS_URL is set (CI runs the suite both ways). On both, the worker's main process sees the
-pool process die and gives an unacknowledged message back to the broker at once (acks late,
-reject on worker lost): Redis's visibility timeout only matters when the main process dies too.
+pool process die, closes and requeues its run, and gives the unacknowledged message back to the
+broker at once (acks late, reject on worker lost): Redis's visibility timeout only matters when
+the main process dies too.
 """
 
 import time
@@ -55,10 +56,10 @@ def test_it_goes_on_consuming_after_its_idle_pool_process_is_killed(
 def test_a_run_whose_pool_process_is_killed_is_closed_and_queued_again_at_once(
     weak_champion, start_pool_worker, settings, django_capture_on_commit_callbacks
 ):
-    """The worker gives the message back once it sees the process gone (WORKER_LOST_WAIT, 2 s; on
-    Redis the asynchronous pool sees it within a second); the redelivery finds the run's process
-    dead, closes the run and queues it again. The stale-heartbeat sweep (120 s here, and it only
-    runs when beat or a trigger calls it) plays no part."""
+    """The worker's main process sees the process gone (WORKER_LOST_WAIT, 2 s; on Redis the
+    asynchronous pool sees it within a second), closes the run and queues it again, then gives the
+    message back. The stale-heartbeat sweep (120 s here, and it only runs when beat or a trigger
+    calls it) plays no part."""
     publish_batch(2)
     worker = start_pool_worker(SLOW_PARAMS, RUN_HEARTBEAT_TIMEOUT=str(settings.RUN_HEARTBEAT_TIMEOUT))
     doomed = trigger(django_capture_on_commit_callbacks)
@@ -80,6 +81,9 @@ def test_a_run_whose_pool_process_is_killed_is_closed_and_queued_again_at_once(
     assert f"the process that ran it (pid {owner['pid']} on " in doomed.error
     assert "died during step 'train'" in doomed.error
     assert requeued_after < 15, requeued_after
+    # By the worker that lost the process, before it gave the message back: wherever the broker
+    # delivers that message next, perhaps to a worker on another machine, it finds the run closed.
+    assert f"/MainProcess] run #{doomed.pk}: the process that ran it" in worker.log.read_text()
     print(f"pool process killed -> run #{doomed.pk} closed and requeued in {requeued_after:.1f} s")
     again = finished(doomed.requeued_as, worker)
     assert again.status == Status.DEPLOYED, (again.error, again.reasons)
