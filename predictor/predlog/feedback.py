@@ -20,10 +20,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from predictor.models import Prediction
 from predictor.predlog import held
 from predictor.predlog.ids import in_sample, issued_at
-from predictor.predlog.labels import Change, Labeller, Versions, owner_refusal, store
+from predictor.predlog.labels import Change, Labeller, Versions, locked, owner_refusal, store
 
 MAX_ITEMS = 10_000
 # Who labels when the caller does not say (code calling record_labels directly).
@@ -78,12 +77,7 @@ def record_labels(items: list[Any], by: Labeller = ANYONE) -> tuple[int, int]:
     early: dict[uuid.UUID, str] = {}
     forbidden = 0
     with transaction.atomic():
-        rows = {
-            pid: (version, label, owner)
-            for pid, version, label, owner in Prediction.objects.select_for_update()
-            .filter(id__in=list(wanted))
-            .values_list("id", "model_version", "label", "api_key_id")
-        }
+        rows = locked(list(wanted))
         versions = Versions({version for version, _, _ in rows.values()})
         changes: list[Change] = []
         for pid, (index, label) in wanted.items():

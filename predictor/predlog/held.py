@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from predictor.models import HeldLabel, Prediction
-from predictor.predlog.labels import Change, Labeller, Versions, owner_refusal, store
+from predictor.models import HeldLabel
+from predictor.predlog.labels import Change, Labeller, Versions, locked, owner_refusal, store
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +61,7 @@ def apply(ids: list[uuid.UUID] | None = None) -> int:
     if not waiting:
         return 0
     with transaction.atomic():
-        rows = {
-            pid: (version, label, owner)
-            for pid, version, label, owner in Prediction.objects.select_for_update()
-            .filter(id__in=list(waiting))
-            .values_list("id", "model_version", "label", "api_key_id")
-        }
+        rows = locked(list(waiting))
         if not rows:
             return 0
         # Read again under the rows' locks: another process may have applied them meanwhile.

@@ -67,6 +67,16 @@ class Versions:
         return label, None
 
 
+def locked(ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str | None, int | None]]:
+    """The version, the current label and the key of these logged predictions, locked until the
+    caller's transaction ends (two labellers of one prediction take turns)."""
+    rows = Prediction.objects.select_for_update().filter(id__in=ids)
+    return {pid: (version, label, key) for pid, version, label, key in rows.values_list(*_LOCKED)}
+
+
+_LOCKED = ("id", "model_version", "label", "api_key_id")
+
+
 def store(changes: list[Change]) -> None:
     """Write the newest label of each prediction and one LabelChange row per label given.
 

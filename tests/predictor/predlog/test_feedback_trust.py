@@ -4,7 +4,6 @@ with who gave it, and a label sent before its prediction is written is held, the
 import json
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from predictor import models, predlog
@@ -35,15 +34,7 @@ def logged(key_id: int | None = None, version: str = "1") -> str:
     return pid
 
 
-@pytest.fixture
-def keys_on(settings):
-    settings.API_KEYS_REQUIRED = True
-    apikeys.forget()
-    yield
-    apikeys.forget()
-
-
-def test_a_key_cannot_label_another_keys_prediction(client, db, keys_on):
+def test_a_key_cannot_label_another_keys_prediction(client, db, keys_required):
     owner, owner_key = create_key("owner")
     _, other_key = create_key("other")
     pid = logged(owner.pk)
@@ -63,7 +54,7 @@ def test_a_key_cannot_label_another_keys_prediction(client, db, keys_on):
     assert Prediction.objects.get(id=pid).label == "Gentoo"
 
 
-def test_a_prediction_records_the_key_that_made_it(client, served, rows, prediction_log, keys_on):
+def test_a_prediction_records_the_key_that_made_it(client, served, rows, prediction_log, keys_required):
     key, secret = create_key("client")
     response = client.post(
         "/api/v1/predict",
@@ -88,7 +79,7 @@ def test_feedback_requires_a_key_when_told_even_with_predictions_open(client, db
     apikeys.forget()
 
 
-def test_a_replaced_label_is_kept_with_who_gave_each_and_when(client, db, keys_on):
+def test_a_replaced_label_is_kept_with_who_gave_each_and_when(client, db, keys_required):
     owner, key = create_key("owner")
     pid = logged(owner.pk)
     send(client, {"prediction_id": pid, "label": "Gentoo"}, key)
@@ -152,3 +143,42 @@ def test_the_openapi_schema_says_early_feedback_is_accepted():
     assert "202" in responses
     assert "held" in responses["202"]["content"]["application/json"]["schema"]["properties"]
     assert "403" in responses
+
+
+def test_a_held_label_for_another_keys_prediction_is_dropped_with_the_reason(client, db, keys_required, settings):
+    from predictor.predlog import held
+
+    settings.PREDICTION_LOG_SAMPLE = 1.0
+    owner, owner_key = create_key("owner")
+    _, other_key = create_key("other")
+    theirs, mine = new_ids(2)
+    assert send(client, {"prediction_id": theirs, "label": "Gentoo"}, other_key).status_code == 202
+    assert send(client, {"prediction_id": mine, "label": "Gentoo"}, owner_key).status_code == 202
+    LoggedVersion.objects.update_or_create(version="1", defaults={"model_name": "m", "classes": CLASSES})
+    for pid in (theirs, mine):
+        Prediction.objects.create(
+            id=pid, created_at=timezone.now(), model_version="1", inputs={}, prediction="Adelie", api_key_id=owner.pk
+        )
+
+    assert held.apply() == 1
+
+    dropped = models.HeldLabel.objects.get()
+    assert (str(dropped.prediction_id), dropped.source) == (theirs, f"key:{dropped.api_key_id}")
+    assert "was made with another API key" in dropped.dropped
+    assert held.counts() == {"held": 0, "dropped": 1}
+    assert Prediction.objects.get(id=theirs).label is None
+    assert Prediction.objects.get(id=mine).label == "Gentoo"
+
+
+def test_a_held_label_of_a_class_the_version_does_not_know_is_dropped(client, db, settings):
+    from predictor.predlog import held
+
+    settings.PREDICTION_LOG_SAMPLE = 1.0
+    (pid,) = new_ids(1)
+    assert send(client, {"prediction_id": pid, "label": "Zebra"}).status_code == 202
+    LoggedVersion.objects.update_or_create(version="1", defaults={"model_name": "m", "classes": CLASSES})
+    Prediction.objects.create(id=pid, created_at=timezone.now(), model_version="1", inputs={}, prediction="Adelie")
+
+    assert held.apply() == 0
+    assert models.HeldLabel.objects.get().dropped.startswith("'Zebra' is not a class of model version 1")
+    assert Prediction.objects.get(id=pid).label is None
