@@ -65,7 +65,7 @@ def main() -> None:
         rows = features.sample(1000, replace=True, random_state=start).reset_index(drop=True)
         columns = {name: rows[name].to_numpy(dtype=float if rows[name].dtype.kind in "fi" else object) for name in rows}
         proba = rng.dirichlet([1, 1, 1], 1000)
-        entry = (new_ids(1000), time.time(), served, columns, classes[proba.argmax(axis=1)].tolist(), proba)
+        entry = (new_ids(1000), time.time(), served, columns, classes[proba.argmax(axis=1)].tolist(), proba, None)
         built, _ = writer._rows([entry])
         insert(built)
         labelled = [row[0] for row in built[::10]]

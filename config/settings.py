@@ -325,6 +325,10 @@ PREDICTION_LOG_SAMPLE = env_float("PREDICTION_LOG_SAMPLE", 1.0, minimum=0.0)
 if PREDICTION_LOG_SAMPLE > 1:
     raise ImproperlyConfigured(f"PREDICTION_LOG_SAMPLE={PREDICTION_LOG_SAMPLE} must be between 0 and 1")
 PREDICTION_LOG_DAYS = env_int("PREDICTION_LOG_DAYS", 30, minimum=1)
+# Feedback needs an API key even while predictions are open (keys on: a key labels only its own).
+FEEDBACK_REQUIRES_KEY = env_bool("FEEDBACK_REQUIRES_KEY", False)
+# A label for a prediction not written yet is held this long for its row, then dropped and counted.
+FEEDBACK_HOLD_SECONDS = env_int("FEEDBACK_HOLD_SECONDS", 300, minimum=1)
 
 # Drift (ml/drift/drift.py) ---------------------------------------------------------------
 # A feature drifted when its PSI reaches DRIFT_PSI_THRESHOLD and its chi-square p-value is below

@@ -1,4 +1,4 @@
-"""What was served and what each serving process holds (read-only records), and the API keys."""
+"""What was served, what each serving process holds and the labels given (read-only records), and the API keys."""
 
 from typing import Any
 
@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from predictor.api import apikeys
-from predictor.models import ApiKey, Deployment, ServingProcess
+from predictor.models import ApiKey, Deployment, HeldLabel, LabelChange, ServingProcess
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,6 +32,23 @@ class DeploymentAdmin(ReadOnlyAdmin):
 @admin.register(ServingProcess)
 class ServingProcessAdmin(ReadOnlyAdmin):
     list_display = ["name", "version", "error", "predictions", "failures", "seen_at"]
+
+
+@admin.register(LabelChange)
+class LabelChangeAdmin(ReadOnlyAdmin):
+    """Every label given to a logged prediction: who, when, and the label it replaced."""
+
+    list_display = ["prediction_id", "old_label", "label", "source", "given_at"]
+    list_filter = ["source"]
+    search_fields = ["=prediction_id", "source"]
+
+
+@admin.register(HeldLabel)
+class HeldLabelAdmin(ReadOnlyAdmin):
+    """Labels sent before their prediction was written: waiting, or dropped (and why)."""
+
+    list_display = ["prediction_id", "label", "source", "received_at", "expires_at", "dropped"]
+    search_fields = ["=prediction_id"]
 
 
 @admin.register(ApiKey)

@@ -134,6 +134,18 @@ class Prediction(models.Model):
     # classes stay classes even when they look like numbers.
     prediction_value = models.FloatField(null=True, blank=True)
     label_value = models.FloatField(null=True, blank=True)
+    # The API key that made the prediction (null when keys were off): a key labels only its own.
+    # No index and no constraint: the log is written in bulk off the request path, and a
+    # deleted key's id is never given again.
+    api_key = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
 
     class Meta:
         indexes = [
@@ -151,6 +163,48 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id}: v{self.model_version} -> {self.prediction}"
+
+
+class LabelChange(models.Model):
+    """One label given to a logged prediction: who gave it, when, and the label it replaced.
+
+    The prediction row holds the newest label (what live quality reads); these rows keep every
+    one before it. `source` is who labelled, as one plain value: "key:<id>", "user:<username>"
+    (a signed-in session) or "address:<client address>" when no key is used.
+    """
+
+    prediction_id = models.UUIDField(db_index=True)
+    old_label = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    label = models.CharField(max_length=200)
+    source = models.CharField(max_length=200)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    given_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-given_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prediction_id}: {self.old_label} -> {self.label} by {self.source}"
+
+
+class HeldLabel(models.Model):
+    """A label sent before its prediction reached the log, held until the row is written.
+
+    In the database, because the row may be written by another process than the one that took
+    the feedback. Applied (and deleted) when the row comes; past `expires_at`, or refused when
+    its row came (`dropped` says why), it is dropped unapplied and counted.
+    """
+
+    prediction_id = models.UUIDField(db_index=True)
+    label = models.CharField(max_length=200)
+    source = models.CharField(max_length=200)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    dropped = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prediction_id}: {self.label} (held until {self.expires_at:%H:%M:%S})"
 
 
 class LoggedVersion(models.Model):

@@ -75,8 +75,10 @@ class Feedback:
                 )
                 self.requeue(items)
                 return
-            if response.status_code == 200:
-                self.report.labelled += int(response.json().get("recorded", len(items)))
+            if response.status_code in (200, 202):
+                # 202: some labels are held until their predictions are written, and applied then.
+                answer = response.json()
+                self.report.labelled += int(answer.get("recorded", len(items))) + int(answer.get("held", 0))
                 return
             errors = self.item_errors(response)
             if errors is None:

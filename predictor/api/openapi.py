@@ -217,9 +217,15 @@ PATHS: dict[str, Any] = {
             "description": (
                 'One `{prediction_id, label}` or `{"feedback": [...]}` with up to 10,000 items. All or nothing: '
                 "one bad item rejects the request, every bad item is named (its position, field and why) and "
-                "nothing is recorded. Sending a label again for the same prediction replaces it. The label must "
-                "be a class of the model version that made the prediction. A prediction left out of the log by "
-                "PREDICTION_LOG_SAMPLE or pruned after PREDICTION_LOG_DAYS cannot take feedback (the error says so)."
+                "nothing is recorded. Sending a label again for the same prediction replaces it; every label given "
+                "is kept with who gave it. The label must be a class of the model version that made the prediction. "
+                "With API keys, a key labels only the predictions it made (403 otherwise); FEEDBACK_REQUIRES_KEY "
+                "asks for a key even when predictions need none. A label for a prediction not written to the log "
+                "yet (a recent id) is accepted with 202 and held: it is checked and applied when the row is written, "
+                "and dropped (counted in GET /api/v1/monitoring) if the row has not come within "
+                "FEEDBACK_HOLD_SECONDS or the label does not fit the prediction then. A prediction left out of the "
+                "log by PREDICTION_LOG_SAMPLE or pruned after PREDICTION_LOG_DAYS cannot take feedback (the error "
+                "says so)."
             ),
             "requestBody": {"required": True, "content": {"application/json": {"schema": _FEEDBACK_BODY}}},
             "responses": {
@@ -227,7 +233,20 @@ PATHS: dict[str, Any] = {
                     "Recorded: how many predictions got their label.",
                     {"type": "object", "properties": {"recorded": {"type": "integer"}}},
                 ),
+                "202": _answer(
+                    "Accepted: `recorded` labels stored, and `held` labels waiting for their predictions to be "
+                    "written to the log (applied when they are, within FEEDBACK_HOLD_SECONDS).",
+                    {
+                        "type": "object",
+                        "required": ["recorded", "held"],
+                        "properties": {"recorded": {"type": "integer"}, "held": {"type": "integer"}},
+                    },
+                ),
                 "400": _answer("Malformed JSON, or items that are not valid (each one named).", _FEEDBACK_ERROR),
+                "403": _answer(
+                    "Every refused item names a prediction made with another API key: a key labels only its own.",
+                    _FEEDBACK_ERROR,
+                ),
                 "413": _answer("More than 10,000 items."),
                 "415": _answer("The body is not JSON."),
                 **_KEYED,

@@ -35,6 +35,8 @@ def log_section(now: datetime) -> dict[str, Any]:
         "sample": settings.PREDICTION_LOG_SAMPLE,
         "retention_days": settings.PREDICTION_LOG_DAYS,
         "this_process": {name: getattr(stats, name) for name in stats.__dataclass_fields__},
+        # Labels sent before their prediction was written: waiting for it, and dropped unapplied.
+        "feedback": predlog.held_counts(now),
     }
 
 

@@ -56,47 +56,50 @@ def _not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
     return _json({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
 
 
-def _key_refusal(request: HttpRequest, served: ServedModel | None) -> HttpResponse | None:
-    if not settings.API_KEYS_REQUIRED:
-        return None
+def _key(
+    request: HttpRequest, served: ServedModel | None, required: bool
+) -> tuple[apikeys.KeyInfo | None, HttpResponse | None]:
+    """The request's API key when keys are `required`, or the refusal (401, 429)."""
+    if not required:
+        return None, None
     given = request.headers.get("X-API-Key") or ""
     auth = request.headers.get("Authorization") or ""
     if not given and auth[:7].lower() == "bearer ":
         given = auth[7:].strip()
     if not given:
-        return _json({"error": "an API key is required: send it as 'Authorization: Bearer <key>'"}, 401, served)
+        return None, _json({"error": "an API key is required: send it as 'Authorization: Bearer <key>'"}, 401, served)
     key = apikeys.authenticate(given)
     if key is None:
-        return _json({"error": "the API key is not valid"}, 401, served)
+        return None, _json({"error": "the API key is not valid"}, 401, served)
     if apikeys.over_limit(key):
-        return _json(
+        return key, _json(
             {"error": f"rate limit of {key.rate_limit} requests per minute passed for this key"},
             429,
             served,
             **{"Retry-After": "60"},
         )
-    return None
+    return key, None
 
 
 def _admit(
     request: HttpRequest, models: Any, method: str, no_model: str
-) -> tuple[ServedModel, None] | tuple[ServedModel | None, HttpResponse]:
+) -> tuple[ServedModel, apikeys.KeyInfo | None, None] | tuple[ServedModel | None, None, HttpResponse]:
     """What every model endpoint checks first, in order: method, API key, a model to answer with."""
     served = models.current
     if request.method != method:
-        return served, _not_allowed(served, method)
-    refusal = _key_refusal(request, served)
+        return served, None, _not_allowed(served, method)
+    key, refusal = _key(request, served, settings.API_KEYS_REQUIRED)
     if refusal is not None:
-        return served, refusal
+        return served, None, refusal
     if served is None:
-        return None, _json({"error": no_model}, 503, None)
-    return served, None
+        return None, None, _json({"error": no_model}, 503, None)
+    return served, key, None
 
 
 @csrf_exempt
 def predict(request: HttpRequest) -> HttpResponse:
     models = holder()
-    served, refusal = _admit(
+    served, key, refusal = _admit(
         request, models, "POST", "no model is deployed yet: deploy one (the pipeline's first run does)"
     )
     if refusal is not None:
@@ -109,10 +112,10 @@ def predict(request: HttpRequest) -> HttpResponse:
     except ValueError:
         large = True
     with _large_bodies if large else contextlib.nullcontext():
-        return _answer(request, models, served)
+        return _answer(request, models, served, key.pk if key else None)
 
 
-def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpResponse:
+def _answer(request: HttpRequest, models: Any, served: ServedModel, key_id: int | None) -> HttpResponse:
     try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError as exc:
@@ -143,7 +146,7 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
     models.count(served, failed=False)
     ids = predlog.new_ids(len(answer["predictions"]))
     if settings.PREDICTION_LOG_SAMPLE > 0:
-        predlog.record(ids, served, checked.columns, answer["predictions"], answer.get("probabilities"))
+        predlog.record(ids, served, checked.columns, answer["predictions"], answer.get("probabilities"), key_id)
     answer["prediction_ids"] = ids
     answer["model"] = {"name": served.name, "version": served.version, "run_id": served.run_id}
     if checked.warnings:
@@ -155,11 +158,13 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
 
 @csrf_exempt
 def feedback(request: HttpRequest) -> HttpResponse:
-    """Ground truth for logged predictions: one item or {"feedback": [...]}, all or nothing."""
+    """Ground truth for logged predictions: one item or {"feedback": [...]}, all or nothing.
+
+    200 when every label was recorded; 202 when some wait for their prediction to be logged."""
     served = holder().current
     if request.method != "POST":
         return _not_allowed(served, "POST")
-    refusal = _key_refusal(request, served)
+    key, refusal = _key(request, served, settings.API_KEYS_REQUIRED or settings.FEEDBACK_REQUIRES_KEY)
     if refusal is not None:
         return refusal
     if request.content_type != "application/json":
@@ -167,14 +172,26 @@ def feedback(request: HttpRequest) -> HttpResponse:
         return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
     try:
         items = predlog.items_of(orjson.loads(request.body))
-        recorded = predlog.record_labels(items)
+        recorded, held = predlog.record_labels(items, _labeller(request, key))
     except orjson.JSONDecodeError as exc:
         return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
     except RequestDataTooBig:
         return _json({"error": "the body is too large: send fewer items per request"}, 413, served)
     except predlog.InvalidFeedback as exc:
         return _json(exc.as_dict(), exc.status, served)
+    if held:
+        return _json({"recorded": recorded, "held": held}, 202, served)
     return _json({"recorded": recorded}, 200, served)
+
+
+def _labeller(request: HttpRequest, key: apikeys.KeyInfo | None) -> predlog.Labeller:
+    """Who sends labels: the API key, else a signed-in user, else the client's address."""
+    if key is not None:
+        return predlog.Labeller(f"key:{key.pk}", key.pk)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return predlog.Labeller(f"user:{user.get_username()}")
+    return predlog.Labeller(f"address:{request.META.get('REMOTE_ADDR') or 'unknown'}")
 
 
 def _through(served: ServedModel, checked: inputs.Checked, method: str) -> Any:
@@ -207,7 +224,7 @@ def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
 # view: CSRF would refuse an unknown method (QUERY, ...) first, with an HTML 403 page.
 @csrf_exempt
 def model(request: HttpRequest) -> HttpResponse:
-    served, refusal = _admit(request, holder(), "GET", "no model is deployed yet")
+    served, _, refusal = _admit(request, holder(), "GET", "no model is deployed yet")
     if refusal is not None:
         return refusal
     deployment = Deployment.objects.filter(pk=served.deployment_id).first()

@@ -3,7 +3,8 @@ selectors that monitoring, drift and the retraining triggers read it through.
 
 - writing.py: `record` (the request path's one call) and the background writer;
 - ids.py: prediction ids (time-ordered UUIDs) and the sampling decided by each id;
-- feedback.py: labels sent by clients, all or nothing;
+- feedback.py: labels sent by clients, all or nothing; labels.py: checking a label and storing it
+  with who gave it (LabelChange); held.py: labels sent before their prediction was written;
 - selectors.py: `logged_inputs`, `prediction_volume`, `live_metrics`, `live_metric` (one metric,
   from the confusion counts where it can), `labelled_counts`, `positive_class` (what live
   precision, recall, F1 and ROC AUC are about);
@@ -11,7 +12,9 @@ selectors that monitoring, drift and the retraining triggers read it through.
 """
 
 from predictor.predlog.feedback import InvalidFeedback, items_of, record_labels
+from predictor.predlog.held import counts as held_counts
 from predictor.predlog.ids import new_ids
+from predictor.predlog.labels import Labeller
 from predictor.predlog.retention import ensure_prune_task, prune
 from predictor.predlog.selectors import (
     labelled_counts,
@@ -26,7 +29,9 @@ from predictor.predlog.writing import record, writer
 
 __all__ = [
     "InvalidFeedback",
+    "Labeller",
     "ensure_prune_task",
+    "held_counts",
     "items_of",
     "labelled_counts",
     "live_metric",

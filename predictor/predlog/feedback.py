@@ -2,7 +2,9 @@
 
 All or nothing per request: every item is checked first, and one bad item rejects the whole
 request with each bad item named, so a client fixes its batch and sends it again without
-wondering which half went in. Sending a label again for the same prediction replaces it.
+wondering which half went in. Sending a label again for the same prediction replaces it; every
+label given is kept with who gave it (labels.py). With keys, a key labels only its own predictions.
+A label for a prediction not written yet (a recent id of ours, in the sample) is held (held.py).
 
 A regression model's predictions take a finite number as their true value (a class name, NaN or
 infinity is refused, naming the item); which versions are regressions their deployments record.
@@ -10,9 +12,7 @@ infinity is refused, naming the item); which versions are regressions their depl
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -20,13 +20,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from ml.positive import canonical, normalise
-from predictor.models import Deployment, LoggedVersion, Prediction
+from predictor.predlog import held
 from predictor.predlog.ids import in_sample, issued_at
+from predictor.predlog.labels import Change, Labeller, Versions, locked, owner_refusal, store
 
 MAX_ITEMS = 10_000
-# Rows reach the log within about a second; feedback faster than this is told to retry.
-WRITE_DELAY = timedelta(seconds=30)
+# Who labels when the caller does not say (code calling record_labels directly).
+ANYONE = Labeller("code")
 
 
 class InvalidFeedback(Exception):
@@ -62,8 +62,9 @@ def items_of(body: Any) -> list[Any]:
     raise InvalidFeedback('the body must be {"prediction_id": ..., "label": ...} or {"feedback": [...]}')
 
 
-def record_labels(items: list[Any]) -> int:
-    """Store the labels of every item, or none; returns how many predictions were labelled."""
+def record_labels(items: list[Any], by: Labeller = ANYONE) -> tuple[int, int]:
+    """Store the labels of every item, or none: (how many predictions were labelled, how many
+    labels were held for predictions not written yet)."""
     errors: list[dict[str, Any]] = []
     wanted: dict[uuid.UUID, tuple[int, str]] = {}
     for index, item in enumerate(items):
@@ -73,62 +74,42 @@ def record_labels(items: list[Any]) -> int:
         else:
             wanted[checked[0]] = (index, checked[1])
     now = timezone.now()
+    early: dict[uuid.UUID, str] = {}
+    forbidden = 0
     with transaction.atomic():
-        versions = dict(
-            Prediction.objects.select_for_update().filter(id__in=list(wanted)).values_list("id", "model_version")
-        )
-        classes = dict(
-            LoggedVersion.objects.filter(version__in=set(versions.values())).values_list("version", "classes")
-        )
-        regressions = _regressions(set(versions.values()))
-        # (label as text, the number a regression's label also is, else None): the ids taking it.
-        by_label: dict[tuple[str, float | None], list[uuid.UUID]] = defaultdict(list)
+        rows = locked(list(wanted))
+        versions = Versions({version for version, _, _ in rows.values()})
+        changes: list[Change] = []
         for pid, (index, label) in wanted.items():
-            if pid not in versions:
-                errors.append(_error(index, "prediction_id", _unknown(pid, now)))
+            if pid not in rows:
+                if _not_written_yet(pid, now):
+                    early[pid] = label
+                else:
+                    errors.append(_error(index, "prediction_id", _unknown(pid, now)))
                 continue
-            if versions[pid] in regressions:
-                value = _number(label)
-                if value is None:
-                    message = f"{label!r} is not a finite number: model version {versions[pid]} is a regression"
-                    errors.append(_error(index, "label", message))
-                    continue
-                by_label[(canonical(value), value)].append(pid)
+            version, old, owner = rows[pid]
+            refusal = owner_refusal(pid, owner, by)
+            if refusal is not None:
+                forbidden += 1
+                errors.append(_error(index, "prediction_id", refusal))
                 continue
-            known = classes.get(versions[pid])
-            # 1, 1.0, "1" and true are one class (ml.positive): stored in its canonical form.
-            label = canonical(label)
-            if known is not None and label not in set(normalise(known)):
-                shown = ", ".join(str(c) for c in known)
-                message = f"{label!r} is not a class of model version {versions[pid]} (its classes: {shown})"
-                errors.append(_error(index, "label", message))
+            verdict = versions.judge(version, label)
+            if isinstance(verdict, str):
+                errors.append(_error(index, "label", verdict))
                 continue
-            by_label[(label, None)].append(pid)
+            changes.append(Change(pid, old, verdict[0], verdict[1], by, now))
         if errors:
             errors.sort(key=lambda e: e["item"])
             noun = "item is" if len(errors) == 1 else "items are"
-            raise InvalidFeedback(f"{len(errors)} feedback {noun} not valid: nothing was recorded", errors)
-        for (label, value), ids in by_label.items():
-            Prediction.objects.filter(id__in=ids).update(label=label, label_value=value, labelled_at=now)
-    return len(wanted)
-
-
-def _regressions(versions: set[str]) -> set[str]:
-    """The versions among these whose deployment records a regression (the pipeline's, or a tag)."""
-    if not versions:
-        return set()
-    deployed = Deployment.objects.filter(model_name=settings.MODEL_NAME, version__in=versions)
-    return {
-        version for version, data in deployed.values_list("version", "data_version") if data.get("task") == "regression"
-    }
-
-
-def _number(label: str) -> float | None:
-    try:
-        value = float(label)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+            # Only other keys' predictions: a matter of permission, not of a malformed request.
+            status = 403 if forbidden == len(errors) else 400
+            raise InvalidFeedback(f"{len(errors)} feedback {noun} not valid: nothing was recorded", errors, status)
+        store(changes)
+        held.hold(early, by, now)
+    if early:
+        # The row may have been written between the look above and the hold: apply it now.
+        held.apply(list(early))
+    return len(changes), len(early)
 
 
 def _error(index: int, field: str | None, message: str) -> dict[str, Any]:
@@ -167,6 +148,12 @@ def _unknown(pid: uuid.UUID, now: Any) -> str:
             f"prediction {pid} was made {made:%Y-%m-%d} and has been pruned "
             f"(the log keeps {settings.PREDICTION_LOG_DAYS} days: PREDICTION_LOG_DAYS)"
         )
-    if made is not None and made > now - WRITE_DELAY:
-        return f"prediction {pid} is not in the log yet (it is written within seconds): send the feedback again shortly"
     return f"no logged prediction has the id {pid}"
+
+
+def _not_written_yet(pid: uuid.UUID, now: Any) -> bool:
+    """Whether the id is one of ours, in the logged sample and recent enough for its row to come."""
+    made = issued_at(pid)
+    hold = timedelta(seconds=settings.FEEDBACK_HOLD_SECONDS)
+    share = settings.PREDICTION_LOG_SAMPLE
+    return made is not None and share > 0 and in_sample(pid, share) and now - hold < made < now + hold

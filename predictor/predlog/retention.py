@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from predictor.models import DriftCheck, Prediction
+from predictor.models import DriftCheck, HeldLabel, LabelChange, Prediction
 
 PRUNE_TASK_NAME = "serving: prune the prediction log"
 # Small deletes: each is a short transaction, so serving processes writing the log never wait long.
@@ -19,10 +19,14 @@ PRUNE_BATCH = 5_000
 def prune(now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
     """Delete predictions older than the retention, a batch at a time; returns how many.
 
-    Drift checks of that age go too: they describe windows of the log that no longer exist.
+    Drift checks of that age go too: they describe windows of the log that no longer exist; so do
+    the labels' history and dropped held labels.
     """
     cutoff = (now or timezone.now()) - timedelta(days=settings.PREDICTION_LOG_DAYS)
     DriftCheck.objects.filter(checked_at__lt=cutoff).delete()
+    # Labels given (and held labels dropped) that long ago are about predictions pruned here.
+    LabelChange.objects.filter(given_at__lt=cutoff).delete()
+    HeldLabel.objects.filter(expires_at__lt=cutoff).delete()
     deleted = 0
     while True:
         ids = list(Prediction.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch])

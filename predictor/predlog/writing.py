@@ -11,8 +11,8 @@ Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database 
 and the queue is full, new rows are dropped and counted, with at most one log line a minute;
 the request never waits and never fails because of the log. A batch whose write fails is tried
 once more on a fresh connection (a killed or failed-over connection), then dropped and counted.
-A writer thread that dies (a bug, not a database fault) starts its successor as it goes.
-gunicorn flushes the queue when a worker exits (config/gunicorn.py).
+A writer thread that dies (a bug) starts its successor. gunicorn flushes it as a worker exits.
+After each batch, labels held for the rows written are applied (held.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from predictor.models import LoggedVersion, Prediction
+from predictor.predlog import held
 from predictor.predlog.ids import in_sample
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ MAX_PENDING_ROWS = 100_000
 BATCH_ROWS = 2_000
 # The writer wakes this often and writes what is queued in one batch. Rarely: a write has a
 # fixed cost (a transaction, the statement) that a large batch shares out, and rows are built a
-# column at a time over the batch. Feedback is told to retry a prediction not logged yet.
+# column at a time over the batch. Feedback for a prediction not logged yet is held (held.py).
 LINGER = 0.5
 # The writer keeps its connection between writes (a new SQLite connection sets up the pragmas,
 # Django's functions and the schema every time) and lets Django close an old or broken one this
@@ -90,7 +91,7 @@ class Writer:
         self._connection_checked = -math.inf
 
     def record(
-        self, ids: list[str], served: Any, columns: dict[str, np.ndarray], predictions: list, proba: Any
+        self, ids: list[str], served: Any, columns: dict[str, np.ndarray], predictions: list, proba: Any, key: Any
     ) -> None:
         """Queue one answered request for the log; never blocks, never raises on a full queue."""
         count = len(ids)
@@ -103,7 +104,7 @@ class Writer:
             self.stats.pending += count
             if not self._running:
                 self._start()
-        self._queue.put((ids, time.time(), served, columns, predictions, proba))
+        self._queue.put((ids, time.time(), served, columns, predictions, proba, key))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued before this call is written (or dropped); False on timeout."""
@@ -219,6 +220,7 @@ class Writer:
                     insert(rows)
                     self.stats.written += len(rows)
                     self.stats.writes += 1
+                    held.apply_after_write()
                     return
                 except DatabaseError as exc:
                     self.stats.write_errors += 1
@@ -264,7 +266,8 @@ class Writer:
             probabilities = _probabilities(group, len(ids))
             if not native_uuid:
                 ids = [pid.replace("-", "") for pid in ids]
-            columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities)
+            keys = [entry[6] for entry in group for _ in entry[0]]
+            columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities, keys)
             if served.task == "regression":
                 # A regressor's answers are numbers, stored as such too (`prediction_value`); a
                 # classifier's rows leave that column out (null), as cheap to build and write as before.
@@ -300,9 +303,8 @@ def _created(stamps: list[float], native_datetime: bool) -> list[datetime] | lis
     """The request times as the database takes them, for a whole batch."""
     if native_datetime:
         return [datetime.fromtimestamp(stamp, tz=UTC) for stamp in stamps]
-    # What Django's SQLite backend stores for an aware time (USE_TZ): str() of the naive UTC
-    # time. Formatted by numpy for the batch rather than a datetime a row, rounded as
-    # datetime.fromtimestamp rounds: the fraction of the second, half to even.
+    # What Django's SQLite backend stores for an aware time (USE_TZ): str() of the naive UTC time,
+    # formatted by numpy for the batch, rounded as datetime.fromtimestamp rounds (half to even).
     at = np.array(stamps)
     seconds = np.floor(at)
     micros = np.round((at - seconds) * 1e6).astype(np.int64) + seconds.astype(np.int64) * 1_000_000
@@ -310,9 +312,10 @@ def _created(stamps: list[float], native_datetime: bool) -> list[datetime] | lis
     return [(text[:19] if text.endswith(".000000") else text).replace("T", " ") for text in texts]
 
 
-# A classification's rows hold the first six, a regression's all seven.
-COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities", "prediction_value")
-# Rows per INSERT statement: at most 3,500 parameters, under every backend's limit.
+# A classification's rows hold the first seven (api_key_id: the key that made it), a regression's all eight.
+COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities", "api_key_id")
+COLUMNS += ("prediction_value",)
+# Rows per INSERT statement: at most 4,000 parameters, under every backend's limit.
 INSERT_ROWS = 500
 
 
@@ -343,5 +346,5 @@ def writer() -> Writer:
     return _writer
 
 
-def record(ids: list[str], served: Any, columns: dict[str, np.ndarray], predictions: list, proba: Any) -> None:
-    _writer.record(ids, served, columns, predictions, proba)
+def record(ids: list[str], served: Any, columns: dict, predictions: list, proba: Any, key: int | None) -> None:
+    _writer.record(ids, served, columns, predictions, proba, key)

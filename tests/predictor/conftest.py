@@ -15,6 +15,7 @@ from django.test import override_settings
 from demo.batches import demo_frame
 from ml.features import prepare_features
 from predictor import services
+from predictor.api import apikeys
 from predictor.models import Deployment
 from predictor.serving import registry
 from predictor.serving.holder import holder, served_model
@@ -66,3 +67,12 @@ def plain_static(settings) -> None:
     """Production serves collected, hashed static files; pages rendered in tests read them from the apps."""
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
+
+
+@pytest.fixture
+def keys_required(settings):
+    """API keys required on the prediction API, with nothing this process remembers of keys."""
+    settings.API_KEYS_REQUIRED = True
+    apikeys.forget()
+    yield
+    apikeys.forget()

@@ -11,14 +11,6 @@ from tests.support.processes import free_port
 PREDICT = "/api/v1/predict"
 
 
-@pytest.fixture
-def keys_required(settings):
-    settings.API_KEYS_REQUIRED = True
-    apikeys.forget()
-    yield
-    apikeys.forget()
-
-
 def predict(client, rows, **headers):
     return client.post(PREDICT, {"instances": rows}, content_type="application/json", headers=headers)
 

@@ -227,9 +227,8 @@ def test_a_label_is_taken_as_its_canonical_class(db):
     for pid in ids:
         Prediction.objects.create(id=pid, created_at=timezone.now(), model_version="7", inputs={}, prediction="1")
 
-    assert (
-        record_labels([{"prediction_id": str(ids[0]), "label": 1.0}, {"prediction_id": str(ids[1]), "label": "1"}]) == 2
-    )
+    items = [{"prediction_id": str(ids[0]), "label": 1.0}, {"prediction_id": str(ids[1]), "label": "1"}]
+    assert record_labels(items) == (2, 0)
     assert set(Prediction.objects.values_list("label", flat=True)) == {"1"}
 
 

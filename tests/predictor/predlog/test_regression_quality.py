@@ -64,7 +64,7 @@ def write_through_the_log(served: SimpleNamespace, predictions: list) -> list[st
     """Rows as the prediction-log writer builds and inserts them for one answered request."""
     ids = new_ids(len(predictions))
     columns = {"area": np.arange(len(predictions), dtype=float)}
-    rows, _ = writing.Writer()._rows([(ids, time.time(), served, columns, predictions, None)])
+    rows, _ = writing.Writer()._rows([(ids, time.time(), served, columns, predictions, None, None)])
     writing.insert(rows)
     return ids
 
@@ -110,7 +110,7 @@ def test_one_batch_of_a_classification_and_a_regression_writes_each_row_as_serve
     regressor = SimpleNamespace(version="3", name="houses", classes=None, task="regression")
     requests = [(classifier, ["1", "0"]), (regressor, [12.5]), (classifier, ["0"])]
     entries = [
-        (new_ids(len(answered)), time.time(), served, {"area": np.zeros(len(answered))}, answered, None)
+        (new_ids(len(answered)), time.time(), served, {"area": np.zeros(len(answered))}, answered, None, None)
         for served, answered in requests
     ]
 

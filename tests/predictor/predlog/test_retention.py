@@ -42,3 +42,19 @@ def test_the_beat_task_prunes(db, settings):
     log(0)
     assert prune_prediction_log.apply().get() == 1
     assert Prediction.objects.count() == 1
+
+
+def test_the_labels_history_and_dropped_held_labels_go_with_the_log(db, settings):
+    from predictor.models import HeldLabel, LabelChange
+
+    settings.PREDICTION_LOG_DAYS = 7
+    old, new = timezone.now() - timedelta(days=8), timezone.now()
+    for at in (old, new):
+        (pid,) = new_ids(1)
+        LabelChange.objects.create(prediction_id=pid, label="Adelie", source="address:1.2.3.4", given_at=at)
+        HeldLabel.objects.create(
+            prediction_id=pid, label="Adelie", source="address:1.2.3.4", received_at=at, expires_at=at
+        )
+    prune()
+    assert list(LabelChange.objects.values_list("given_at", flat=True)) == [new]
+    assert list(HeldLabel.objects.values_list("received_at", flat=True)) == [new]
