@@ -325,6 +325,10 @@ PREDICTION_LOG_SAMPLE = env_float("PREDICTION_LOG_SAMPLE", 1.0, minimum=0.0)
 if PREDICTION_LOG_SAMPLE > 1:
     raise ImproperlyConfigured(f"PREDICTION_LOG_SAMPLE={PREDICTION_LOG_SAMPLE} must be between 0 and 1")
 PREDICTION_LOG_DAYS = env_int("PREDICTION_LOG_DAYS", 30, minimum=1)
+# Rows the log may hold. The default fits app.json's smallest database, heroku-postgresql:essential-0
+# (1 GB): a logged row takes about 424 bytes with its indexes (bench/prediction_log_size.py), so
+# 1.5 million rows take some 640 MB and leave a third of the plan to everything else.
+PREDICTION_LOG_MAX_ROWS = env_int("PREDICTION_LOG_MAX_ROWS", 1_500_000, minimum=1000)
 
 # Drift (ml/drift/drift.py) ---------------------------------------------------------------
 # A feature drifted when its PSI reaches DRIFT_PSI_THRESHOLD and its chi-square p-value is below

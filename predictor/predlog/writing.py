@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from predictor.models import LoggedVersion, Prediction
+from predictor.predlog.budget import Budget
 from predictor.predlog.ids import in_sample
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Writer:
         self._last_drop_log = -math.inf
         self._dropped_since_log = 0
         self._connection_checked = -math.inf
+        self.budget = Budget()
 
     def record(
         self, ids: list[str], served: Any, columns: dict[str, np.ndarray], predictions: list, proba: Any
@@ -136,6 +138,7 @@ class Writer:
         self._wake = threading.Event()
         self._running = False
         self.stats = Stats()
+        self.budget = Budget()
 
     def _log_drops(self) -> None:
         now = time.monotonic()
@@ -219,6 +222,7 @@ class Writer:
                     insert(rows)
                     self.stats.written += len(rows)
                     self.stats.writes += 1
+                    self.budget.after_write()
                     return
                 except DatabaseError as exc:
                     self.stats.write_errors += 1
@@ -238,7 +242,8 @@ class Writer:
         same dtypes): one concatenate and one tolist per column for the whole batch instead of
         one per request, then one small dict and one orjson call per row.
         """
-        share = settings.PREDICTION_LOG_SAMPLE
+        # The budget's share on top of the configured one (predictor/predlog/budget.py).
+        share = settings.PREDICTION_LOG_SAMPLE * self.budget.share
         native_uuid = connection.features.has_native_uuid_field
         native_datetime = connection.features.supports_timezones
         rows: list[tuple] = []
