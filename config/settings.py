@@ -320,6 +320,8 @@ ROLLBACK_FAILURE_SHARE = env_float("ROLLBACK_FAILURE_SHARE", 0.5, minimum=0.0)
 ROLLBACK_MIN_REQUESTS = env_int("ROLLBACK_MIN_REQUESTS", 20, minimum=1)
 API_KEYS_REQUIRED = env_bool("API_KEYS_REQUIRED", False)
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 6000, minimum=1)
+# Rows predicted per minute per API key, unless the key sets its own; 0: rows are not limited.
+API_ROW_RATE_LIMIT = env_int("API_ROW_RATE_LIMIT", 0, minimum=0)
 # Share of predictions kept in the prediction log (ground truth and drift read it), and for how long.
 PREDICTION_LOG_SAMPLE = env_float("PREDICTION_LOG_SAMPLE", 1.0, minimum=0.0)
 if PREDICTION_LOG_SAMPLE > 1:

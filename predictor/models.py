@@ -78,6 +78,12 @@ class ApiKey(models.Model):
         blank=True,
         help_text="Requests per minute; empty means the API_RATE_LIMIT setting.",
     )
+    # One request may carry thousands of rows: what the model and the prediction log work on.
+    row_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rows predicted per minute; empty means the API_ROW_RATE_LIMIT setting (0: no row limit).",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -100,6 +106,7 @@ class RateWindow(models.Model):
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     window = models.BigIntegerField(help_text="Minutes since the epoch.")
     count = models.PositiveIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0, help_text="Rows predicted in the minute.")
 
     class Meta:
         constraints = [

@@ -75,6 +75,8 @@ def _key_refusal(request: HttpRequest, served: ServedModel | None) -> HttpRespon
             served,
             **{"Retry-After": "60"},
         )
+    # Its rows are counted once they are known (`_answer`).
+    request.api_key = key  # type: ignore[attr-defined]
     return None
 
 
@@ -130,6 +132,14 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
         )
     except inputs.InvalidInput as exc:
         return _json(exc.as_dict(), exc.status, served)
+    key = getattr(request, "api_key", None)
+    if key is not None and apikeys.over_row_limit(key, len(next(iter(checked.columns.values()), ()))):
+        return _json(
+            {"error": f"row limit of {key.row_limit} rows per minute passed for this key: send fewer rows"},
+            429,
+            served,
+            **{"Retry-After": "60"},
+        )
     try:
         with _model_lock:
             answer = _predict(served, checked)
