@@ -2,13 +2,13 @@
 
 A rate limit counts requests, and one request may carry thousands of rows, so the log is bounded
 by its own size. Each serving process's writer thread (never a request) calls `Budget.after_write`;
-every CHECK_INTERVAL seconds one process, the one that moves LogBudget.checked_at first, counts
-the log and:
+every CHECK_INTERVAL seconds, or at once when what the process wrote since could have reached
+the mark, one process, the one that moves LogBudget.checked_at first, counts the log and:
 
 - prunes the oldest rows (by created_at, indexed) down to PRUNE_TO of the budget when it is over;
 - once the log holds SAMPLE_FROM of the budget, samples new predictions down to the share that
-  lets the budget hold PREDICTION_LOG_DAYS at the rate predictions arrive now (measured from what
-  was logged since the last check, divided by the share then in force), never below MIN_SHARE;
+  lets the budget hold PREDICTION_LOG_DAYS at the rate predictions arrive now (measured from how
+  much the log grew since the last check, divided by the share then in force), never below MIN_SHARE;
   below SAMPLE_FROM everything is logged again.
 
 A change of share is recorded (LogSampling): a count of predictions logged while a share s was
@@ -40,6 +40,7 @@ SAMPLE_FROM = 0.8
 PRUNE_TO = 0.95
 MIN_SHARE = 0.001
 PRUNE_BATCH = 5_000
+HEADROOM_SHARES = 8
 
 
 class Budget:
@@ -48,14 +49,26 @@ class Budget:
     def __init__(self) -> None:
         self.share = 1.0
         self._next_check = 0.0
+        # Rows in the log at the last check, and what this process wrote since.
+        self._rows = 0
+        self._written = 0
 
-    def after_write(self) -> None:
+    def after_write(self, written: int) -> None:
+        """After this process wrote `written` rows: check every CHECK_INTERVAL, and at once when
+        its own writes since the last check could have reached the sampling mark (or the budget,
+        once sampling), so a flood does not outrun the interval."""
+        self._written += written
         now = time.monotonic()
-        if now < self._next_check:
+        limit = settings.PREDICTION_LOG_MAX_ROWS
+        mark = limit * SAMPLE_FROM if self.share >= 1 else limit
+        # Other processes write too: checked when this one alone filled a share of the headroom.
+        urgent = self._written * HEADROOM_SHARES >= mark - self._rows
+        if now < self._next_check and not urgent:
             return
         self._next_check = now + CHECK_INTERVAL
         try:
-            self.share = check()
+            self.share, self._rows = _check(interval=0 if urgent else None)
+            self._written = 0
         except DatabaseError as exc:
             logger.warning("prediction log: the budget check failed, trying again in %s s: %s", CHECK_INTERVAL, exc)
 
@@ -71,6 +84,11 @@ def state() -> LogBudget:
 
 def check(now: datetime | None = None, interval: float | None = None) -> float:
     """Enforce the budget if no other process did in the last `interval` seconds; the share in force."""
+    return _check(now, interval)[0]
+
+
+def _check(now: datetime | None = None, interval: float | None = None) -> tuple[float, int]:
+    """(the share in force, rows in the log at the last check)."""
     now = now or timezone.now()
     interval = CHECK_INTERVAL if interval is None else interval
     previous = state()
@@ -78,10 +96,12 @@ def check(now: datetime | None = None, interval: float | None = None) -> float:
         checked_at__lte=now - timedelta(seconds=interval)
     )
     if not claimed.update(checked_at=now):
-        return previous.share
+        return previous.share, previous.rows
     limit = settings.PREDICTION_LOG_MAX_ROWS
     rows = Prediction.objects.count()
-    arrived = Prediction.objects.filter(created_at__gt=previous.checked_at).count()
+    # Rows written since the last check (which left `previous.rows`): not by created_at, the
+    # request's time, which lags behind when the writers have a backlog.
+    arrived = max(0, rows - previous.rows)
     if rows > limit:
         rows -= prune_oldest(rows - int(limit * PRUNE_TO))
     share = _share(rows, limit, arrived, (now - previous.checked_at).total_seconds(), previous.share)
@@ -95,7 +115,7 @@ def check(now: datetime | None = None, interval: float | None = None) -> float:
     if starts:
         logger.warning("prediction log: %s rows of a budget of %s: keeping %.4g of new predictions", rows, limit, share)
         prediction_log_sampling.send(sender=LogBudget, share=share, rows=rows, budget=limit)
-    return share
+    return share, rows
 
 
 def _share(rows: int, limit: int, arrived: int, seconds: float, share: float) -> float:

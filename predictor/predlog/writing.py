@@ -222,7 +222,7 @@ class Writer:
                     insert(rows)
                     self.stats.written += len(rows)
                     self.stats.writes += 1
-                    self.budget.after_write()
+                    self.budget.after_write(len(rows))
                     return
                 except DatabaseError as exc:
                     self.stats.write_errors += 1

@@ -126,3 +126,17 @@ def test_the_default_budget_fits_the_database_app_json_provisions(settings):
     assert {"plan": "heroku-postgresql:essential-0", "as": "DATABASE"} in app["addons"]
     # 1 GB, at about 424 bytes a logged row with its indexes, with room left for the rest.
     assert settings.PREDICTION_LOG_MAX_ROWS * 424 < 0.7 * 1024**3
+
+
+def test_a_writer_checks_at_once_when_its_own_writes_near_the_mark(db, settings, monkeypatch):
+    settings.PREDICTION_LOG_MAX_ROWS = 1000
+    monkeypatch.setattr(budget, "CHECK_INTERVAL", 3600.0)
+    process = budget.Budget()
+    process.after_write(0)
+    # A backlog: rows written now for requests answered a while ago.
+    fill(850, ago=timedelta(minutes=5))
+    process.after_write(50)
+    assert process.share == 1.0
+    process.after_write(100)
+    assert process.share < 1
+    assert LogBudget.objects.get().rows == 850
