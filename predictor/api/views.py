@@ -121,6 +121,14 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
         return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
     except RequestDataTooBig:
         return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
+    key = getattr(request, "api_key", None)
+    if key is not None and apikeys.over_row_limit(key, inputs.sent_rows(body)):
+        return _json(
+            {"error": f"row limit of {key.row_limit} rows per minute passed for this key: send fewer rows"},
+            429,
+            served,
+            **{"Retry-After": "60"},
+        )
     try:
         checked = inputs.check(
             body,
@@ -132,14 +140,6 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel) -> HttpRespo
         )
     except inputs.InvalidInput as exc:
         return _json(exc.as_dict(), exc.status, served)
-    key = getattr(request, "api_key", None)
-    if key is not None and apikeys.over_row_limit(key, len(next(iter(checked.columns.values()), ()))):
-        return _json(
-            {"error": f"row limit of {key.row_limit} rows per minute passed for this key: send fewer rows"},
-            429,
-            served,
-            **{"Retry-After": "60"},
-        )
     try:
         with _model_lock:
             answer = _predict(served, checked)

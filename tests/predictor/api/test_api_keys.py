@@ -90,6 +90,17 @@ def test_a_key_over_its_row_limit_is_429_however_few_requests_it_sends(client, s
     assert predict(client, rows * 4, Authorization=f"Bearer {large}").status_code == 429
 
 
+def test_rows_are_counted_before_they_are_checked(client, served, rows, keys_required):
+    from django.core.cache import cache
+
+    cache.clear()
+    _, key = create_key("large batches", row_limit=10)
+    # The rows carry a column the model does not know: checking them would say 400.
+    wrong = [{**row, "unknown": 1} for row in rows * 4]
+    assert predict(client, wrong, Authorization=f"Bearer {key}").status_code == 429
+    assert predict(client, wrong[:3], Authorization=f"Bearer {key}").status_code == 429
+
+
 def test_the_row_limit_setting_applies_to_keys_without_their_own(client, served, rows, keys_required, settings):
     from django.core.cache import cache
 
