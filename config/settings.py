@@ -320,6 +320,8 @@ ROLLBACK_FAILURE_SHARE = env_float("ROLLBACK_FAILURE_SHARE", 0.5, minimum=0.0)
 ROLLBACK_MIN_REQUESTS = env_int("ROLLBACK_MIN_REQUESTS", 20, minimum=1)
 API_KEYS_REQUIRED = env_bool("API_KEYS_REQUIRED", False)
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 6000, minimum=1)
+# Rows predicted per minute per API key, unless the key sets its own; 0: rows are not limited.
+API_ROW_RATE_LIMIT = env_int("API_ROW_RATE_LIMIT", 0, minimum=0)
 # Share of predictions kept in the prediction log (ground truth and drift read it), and for how long.
 PREDICTION_LOG_SAMPLE = env_float("PREDICTION_LOG_SAMPLE", 1.0, minimum=0.0)
 if PREDICTION_LOG_SAMPLE > 1:
@@ -329,6 +331,10 @@ PREDICTION_LOG_DAYS = env_int("PREDICTION_LOG_DAYS", 30, minimum=1)
 FEEDBACK_REQUIRES_KEY = env_bool("FEEDBACK_REQUIRES_KEY", False)
 # A label for a prediction not written yet is held this long for its row, then dropped and counted.
 FEEDBACK_HOLD_SECONDS = env_int("FEEDBACK_HOLD_SECONDS", 300, minimum=1)
+# Rows the log may hold. The default fits app.json's smallest database, heroku-postgresql:essential-0
+# (1 GB): a logged row takes about 424 bytes with its indexes (bench/prediction_log_size.py), so
+# 1.5 million rows take some 640 MB and leave a third of the plan to everything else.
+PREDICTION_LOG_MAX_ROWS = env_int("PREDICTION_LOG_MAX_ROWS", 1_500_000, minimum=1000)
 
 # Drift (ml/drift/drift.py) ---------------------------------------------------------------
 # A feature drifted when its PSI reaches DRIFT_PSI_THRESHOLD and its chi-square p-value is below

@@ -53,7 +53,7 @@ class HeldLabelAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "rate_limit", "active", "created_at"]
+    list_display = ["name", "prefix", "rate_limit", "row_limit", "active", "created_at"]
     list_filter = ["active"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "created_at"]

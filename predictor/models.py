@@ -78,6 +78,12 @@ class ApiKey(models.Model):
         blank=True,
         help_text="Requests per minute; empty means the API_RATE_LIMIT setting.",
     )
+    # One request may carry thousands of rows: what the model and the prediction log work on.
+    row_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Rows predicted per minute; empty means the API_ROW_RATE_LIMIT setting (0: no row limit).",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -100,6 +106,7 @@ class RateWindow(models.Model):
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     window = models.BigIntegerField(help_text="Minutes since the epoch.")
     count = models.PositiveIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0, help_text="Rows predicted in the minute.")
 
     class Meta:
         constraints = [
@@ -258,3 +265,34 @@ class DriftCheck(models.Model):
 
         scores = {**self.report.get("features", {}), "predictions": self.report.get("predictions") or {}}
         return describe(self.verdict, self.rows, {name: scores.get(name, {}).get("psi") for name in self.drifted})
+
+
+class LogBudget(models.Model):
+    """The prediction log's budget as last enforced (one row): the share of new predictions kept
+    and when a serving process last counted the log (the check is claimed by moving `checked_at`,
+    so one process at a time counts and prunes)."""
+
+    checked_at = models.DateTimeField()
+    rows = models.BigIntegerField(default=0, help_text="Rows in the log at the last check.")
+    share = models.FloatField(default=1.0, help_text="Share of new predictions the budget keeps (1: all).")
+    notified = models.BooleanField(default=False, help_text="The team was told that sampling started.")
+
+    def __str__(self) -> str:
+        return f"{self.rows} rows, keeping {self.share:.4g} of new predictions"
+
+
+class LogSampling(models.Model):
+    """A change of the budget's share: predictions logged from `since` until the next change were
+    kept at `share` (times PREDICTION_LOG_SAMPLE), so a count over that time divided by it
+    estimates what was served."""
+
+    since = models.DateTimeField(db_index=True)
+    share = models.FloatField()
+    rows = models.BigIntegerField(help_text="Rows in the log when the share changed.")
+    budget = models.BigIntegerField(help_text="PREDICTION_LOG_MAX_ROWS then.")
+
+    class Meta:
+        ordering = ["-since", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.share:.4g} from {self.since:%Y-%m-%d %H:%M:%S}"

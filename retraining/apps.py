@@ -31,8 +31,10 @@ class RetrainingConfig(AppConfig):
         signals.worker_init.connect(checks.warn_of_what_other_hosts_would_not_share, weak=False, dispatch_uid="hosts")
         shutdown.connect()
         signals.worker_shutdown.connect(tasks.requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
-        from predictor.signals import deployment_rolled_back
-        from retraining.notify.receivers import announce_rollback
+        from predictor.signals import deployment_rolled_back, prediction_log_sampling
+        from retraining.notify.receivers import announce_log_sampling, announce_rollback
 
         # Staff hear of an automatic rollback in serving through the pipeline's channels.
         deployment_rolled_back.connect(announce_rollback, dispatch_uid="retraining-announce-rollback")
+        # ... and once when the prediction log's budget starts sampling predictions down.
+        prediction_log_sampling.connect(announce_log_sampling, dispatch_uid="retraining-announce-log-sampling")

@@ -48,6 +48,8 @@ class KeyInfo:
     prefix: str
     hashed_key: str
     rate_limit: int
+    # Rows predicted per minute; 0: rows are not limited.
+    row_limit: int = 0
 
 
 def generate() -> tuple[str, str, str]:
@@ -66,8 +68,13 @@ def _lookup(prefix: str) -> KeyInfo | None:
     now = time.monotonic()
     if remembered is not None and remembered[0] > now:
         return remembered[1]
-    row = ApiKey.objects.filter(prefix=prefix, active=True).values("pk", "hashed_key", "rate_limit").first()
-    info = KeyInfo(row["pk"], prefix, row["hashed_key"], row["rate_limit"] or settings.API_RATE_LIMIT) if row else None
+    row = (
+        ApiKey.objects.filter(prefix=prefix, active=True).values("pk", "hashed_key", "rate_limit", "row_limit").first()
+    )
+    info = None
+    if row:
+        rows = settings.API_ROW_RATE_LIMIT if row["row_limit"] is None else row["row_limit"]
+        info = KeyInfo(row["pk"], prefix, row["hashed_key"], row["rate_limit"] or settings.API_RATE_LIMIT, rows)
     if len(_known) > 10_000:
         _known.clear()
     _known[prefix] = (now + _REMEMBER_SECONDS, info)
@@ -119,12 +126,13 @@ class _RedisOutage:
                 self.since, self.error, self.retry_at = None, "", 0.0
                 self.counts.clear()
 
-    def count(self, key_id: int, window: int) -> int:
+    def count(self, key_id: int, window: int, amount: int = 1, what: str = "count") -> int:
         with self.lock:
             if len(self.counts) > 10_000:
                 self.counts = {k: v for k, v in self.counts.items() if k[1] >= window}
-            self.counts[key_id, window] = self.counts.get((key_id, window), 0) + 1
-            return self.counts[key_id, window]
+            counter = (key_id, window, what)
+            self.counts[counter] = self.counts.get(counter, 0) + amount
+            return self.counts[counter]
 
 
 _outage = _RedisOutage()
@@ -135,6 +143,17 @@ def over_limit(info: KeyInfo) -> bool:
     window = int(time.time() // 60)
     count = _count_shared if isinstance(caches["default"], RedisCache) else _count_in_database
     return count(info.pk, window) > info.rate_limit
+
+
+def over_row_limit(info: KeyInfo, rows: int) -> bool:
+    """Count this request's rows in the key's current minute; True once its row limit is passed.
+
+    Counted where requests are (Redis, the database, or this process while Redis is down)."""
+    if not info.row_limit:
+        return False
+    window = int(time.time() // 60)
+    count = _count_shared if isinstance(caches["default"], RedisCache) else _count_in_database
+    return count(info.pk, window, rows, "rows") > info.row_limit
 
 
 def counting() -> tuple[str, str]:
@@ -154,41 +173,42 @@ def counting() -> tuple[str, str]:
     return ("per-process", _outage.error) if _outage.down() else ("redis", "")
 
 
-def _count_shared(key_id: int, window: int) -> int:
+def _count_shared(key_id: int, window: int, amount: int = 1, what: str = "count") -> int:
     if not _outage.down():
         try:
-            count = _count_in_redis(key_id, window)
+            count = _count_in_redis(key_id, window, amount, what)
         except (RedisError, OSError) as exc:
             _outage.failed(exc)
         else:
             _outage.answered()
             return count
-    return _outage.count(key_id, window)
+    return _outage.count(key_id, window, amount, what)
 
 
-def _count_in_redis(key_id: int, window: int) -> int:
-    counter = f"apikey:{key_id}:{window}"
+def _count_in_redis(key_id: int, window: int, amount: int = 1, what: str = "count") -> int:
+    counter = f"apikey:{key_id}:{window}" + ("" if what == "count" else f":{what}")
     cache.add(counter, 0, timeout=120)
     try:
-        return cache.incr(counter)
+        return cache.incr(counter, amount)
     except ValueError:  # expired between the two calls: this request starts the count again
         cache.add(counter, 0, timeout=120)
-        return cache.incr(counter)
+        return cache.incr(counter, amount)
 
 
-def _count_in_database(key_id: int, window: int) -> int:
+def _count_in_database(key_id: int, window: int, amount: int = 1, what: str = "count") -> int:
+    """Add `amount` to the key's minute: requests ("count") or rows ("rows")."""
     with transaction.atomic():
         rows = RateWindow.objects.filter(api_key_id=key_id, window=window)
-        if not rows.update(count=F("count") + 1):
+        if not rows.update(**{what: F(what) + amount}):
             try:
                 with transaction.atomic():
-                    RateWindow.objects.create(api_key_id=key_id, window=window, count=1)
+                    RateWindow.objects.create(api_key_id=key_id, window=window, **{what: amount})
             except IntegrityError:  # another request created it first
-                rows.update(count=F("count") + 1)
+                rows.update(**{what: F(what) + amount})
             else:
                 RateWindow.objects.filter(api_key_id=key_id, window__lt=window - 1).delete()
-                return 1
-        return rows.values_list("count", flat=True).get()
+                return amount
+        return rows.values_list(what, flat=True).get()
 
 
 def forget() -> None:

@@ -106,6 +106,17 @@ def rows_of(
     return _records(shape, payload, columns, max_rows, ignored)
 
 
+def sent_rows(body: Any) -> int:
+    """How many rows a body says it carries, before anything is checked (0 for a shape `check`
+    refuses): a key's row limit refuses a large request without the cost of checking it."""
+    if not isinstance(body, dict):
+        return 0
+    payload = next((body[key] for key in FORMATS if key in body), None)
+    if isinstance(payload, dict):
+        payload = payload.get("data")
+    return len(payload) if isinstance(payload, list) else 0
+
+
 def _check_count(count: int, max_rows: int) -> None:
     if count == 0:
         raise InvalidInput("the batch is empty: send at least one row")

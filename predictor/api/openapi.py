@@ -176,7 +176,7 @@ _FEEDBACK_ERROR = {
 
 _KEYED = {
     "401": _answer("API keys are required and the key is missing or wrong."),
-    "429": _answer("Rate limit passed."),
+    "429": _answer("Rate limit passed: the key's requests or rows per minute."),
 }
 
 PATHS: dict[str, Any] = {

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from predictor import predlog
 from predictor.api.access import RetrainTokenAuthentication, StaffOrToken
 from predictor.models import Deployment, DriftCheck
+from predictor.predlog import budget
 
 QUALITY_WINDOWS = {"last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
 # Checks listed in the drift history (newest first): a day of checks at the default interval is 1,440.
@@ -34,6 +35,10 @@ def log_section(now: datetime) -> dict[str, Any]:
     return {
         "sample": settings.PREDICTION_LOG_SAMPLE,
         "retention_days": settings.PREDICTION_LOG_DAYS,
+        # Rows allowed, rows at the last check, the share of new predictions kept and its changes:
+        # a count of predictions logged under a share s, divided by s times `sample`, estimates
+        # what was served.
+        "budget": budget.report(),
         "this_process": {name: getattr(stats, name) for name in stats.__dataclass_fields__},
         # Labels sent before their prediction was written: waiting for it, and dropped unapplied.
         "feedback": predlog.held_counts(now),

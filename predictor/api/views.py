@@ -78,6 +78,7 @@ def _key(
             served,
             **{"Retry-After": "60"},
         )
+    # Its rows are counted once they are known (`_answer`).
     return key, None
 
 
@@ -112,16 +113,23 @@ def predict(request: HttpRequest) -> HttpResponse:
     except ValueError:
         large = True
     with _large_bodies if large else contextlib.nullcontext():
-        return _answer(request, models, served, key.pk if key else None)
+        return _answer(request, models, served, key)
 
 
-def _answer(request: HttpRequest, models: Any, served: ServedModel, key_id: int | None) -> HttpResponse:
+def _answer(request: HttpRequest, models: Any, served: ServedModel, key: apikeys.KeyInfo | None) -> HttpResponse:
     try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError as exc:
         return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
     except RequestDataTooBig:
         return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
+    if key is not None and apikeys.over_row_limit(key, inputs.sent_rows(body)):
+        return _json(
+            {"error": f"row limit of {key.row_limit} rows per minute passed for this key: send fewer rows"},
+            429,
+            served,
+            **{"Retry-After": "60"},
+        )
     try:
         checked = inputs.check(
             body,
@@ -146,6 +154,7 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel, key_id: int 
     models.count(served, failed=False)
     ids = predlog.new_ids(len(answer["predictions"]))
     if settings.PREDICTION_LOG_SAMPLE > 0:
+        key_id = key.pk if key else None
         predlog.record(ids, served, checked.columns, answer["predictions"], answer.get("probabilities"), key_id)
     answer["prediction_ids"] = ids
     answer["model"] = {"name": served.name, "version": served.version, "run_id": served.run_id}

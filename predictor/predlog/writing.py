@@ -1,18 +1,17 @@
 """Writing the prediction log off the request path.
 
-A request hands the writer one small tuple of what it already has (`record`): a lock-guarded
-counter and a queue put, about a microsecond; nothing is encoded on the request path. One
-background thread per serving process wakes every LINGER seconds, turns what is queued (up to
-BATCH_ROWS rows) into rows a column at a time (`_rows`) and writes them with multi-row INSERTs
-(`insert`) on a connection it keeps. Its CPU is what logging costs a saturated worker (the
-writer holds the GIL while it builds rows), a small share of a one-row request's (docs/benchmarks.md).
+A request hands the writer one small tuple of what it already has (`record`): a lock-guarded counter and a queue
+put, about a microsecond; nothing is encoded on the request path. One background thread per serving process wakes
+every LINGER seconds, turns what is queued (up to BATCH_ROWS rows) into rows a column at a time (`_rows`) and writes
+them with multi-row INSERTs (`insert`) on a connection it keeps. Its CPU is what logging costs a saturated worker
+(the writer holds the GIL while it builds rows), a small share of a one-row request's (docs/benchmarks.md).
 
-Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database is slow or down
-and the queue is full, new rows are dropped and counted, with at most one log line a minute;
-the request never waits and never fails because of the log. A batch whose write fails is tried
-once more on a fresh connection (a killed or failed-over connection), then dropped and counted.
-A writer thread that dies (a bug) starts its successor. gunicorn flushes it as a worker exits.
-After each batch, labels held for the rows written are applied (held.py).
+Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database is slow or down and the queue is
+full, new rows are dropped and counted, with at most one log line a minute; the request never waits and never fails
+because of the log. A batch whose write fails is tried once more on a fresh connection (a killed or failed-over
+connection), then dropped and counted. A writer thread that dies (a bug) starts its successor. gunicorn flushes it
+as a worker exits. After each batch, labels held for the rows written are applied (held.py) and the log's budget is
+checked (budget.py).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
 
@@ -34,7 +32,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from predictor.models import LoggedVersion, Prediction
-from predictor.predlog import held
+from predictor.predlog import encoding, held
+from predictor.predlog.budget import Budget
 from predictor.predlog.ids import in_sample
 
 logger = logging.getLogger(__name__)
@@ -42,13 +41,13 @@ logger = logging.getLogger(__name__)
 # Memory bound of what waits to be written: about 2 KB a row at worst, so some 200 MB.
 MAX_PENDING_ROWS = 100_000
 BATCH_ROWS = 2_000
-# The writer wakes this often and writes what is queued in one batch. Rarely: a write has a
-# fixed cost (a transaction, the statement) that a large batch shares out, and rows are built a
-# column at a time over the batch. Feedback for a prediction not logged yet is held (held.py).
+# The writer wakes this often and writes what is queued in one batch. Rarely: a write has a fixed cost (a
+# transaction, the statement) that a large batch shares out, and rows are built a column at a time over the
+# batch. Feedback for a prediction not logged yet is held (held.py).
 LINGER = 0.5
-# The writer keeps its connection between writes (a new SQLite connection sets up the pragmas,
-# Django's functions and the schema every time) and lets Django close an old or broken one this
-# often (CONN_MAX_AGE, health checks); a failed write reconnects at once.
+# The writer keeps its connection between writes (a new SQLite connection sets up the pragmas, Django's functions
+# and the schema every time) and lets Django close an old or broken one this often (CONN_MAX_AGE, health checks);
+# a failed write reconnects at once.
 CONNECTION_CHECK_INTERVAL = 60.0
 # After a write failed twice, the writer waits this long before the next one.
 BACKOFF = 1.0
@@ -89,6 +88,7 @@ class Writer:
         self._last_drop_log = -math.inf
         self._dropped_since_log = 0
         self._connection_checked = -math.inf
+        self.budget = Budget()
 
     def record(
         self, ids: list[str], served: Any, columns: dict[str, np.ndarray], predictions: list, proba: Any, key: Any
@@ -137,6 +137,7 @@ class Writer:
         self._wake = threading.Event()
         self._running = False
         self.stats = Stats()
+        self.budget = Budget()
 
     def _log_drops(self) -> None:
         now = time.monotonic()
@@ -169,9 +170,8 @@ class Writer:
         full = False
         while True:
             if not full:
-                # Woken by the clock (or a flush), never by a request: a put that woke this
-                # thread would hand the GIL over, and on a busy machine this thread could be
-                # descheduled holding it while the request waits.
+                # Woken by the clock (or a flush), never by a request: a put that woke this thread would hand the
+                # GIL over, and on a busy machine this thread could be descheduled holding it while the request waits.
                 self._wake.wait(LINGER)
                 self._wake.clear()
             started = time.thread_time()
@@ -221,6 +221,7 @@ class Writer:
                     self.stats.written += len(rows)
                     self.stats.writes += 1
                     held.apply_after_write()
+                    self.budget.after_write(len(rows))
                     return
                 except DatabaseError as exc:
                     self.stats.write_errors += 1
@@ -236,11 +237,12 @@ class Writer:
     def _rows(self, entries: list[tuple]) -> tuple[list[tuple], dict[str, Any]]:
         """Rows as the database takes them, in the order of COLUMNS.
 
-        Built a column at a time over every request of one served model (one schema, so the
-        same dtypes): one concatenate and one tolist per column for the whole batch instead of
-        one per request, then one small dict and one orjson call per row.
+        Built a column at a time over every request of one served model (one schema, so the same dtypes): one
+        concatenate and one tolist per column for the whole batch instead of one per request, then one small dict
+        and one orjson call per row.
         """
-        share = settings.PREDICTION_LOG_SAMPLE
+        # The budget's share on top of the configured one (predictor/predlog/budget.py).
+        share = settings.PREDICTION_LOG_SAMPLE * self.budget.share
         native_uuid = connection.features.has_native_uuid_field
         native_datetime = connection.features.supports_timezones
         rows: list[tuple] = []
@@ -255,7 +257,7 @@ class Writer:
                 if not kept:
                     continue
             versions[served.version] = served
-            times = _created([entry[1] for entry in group], native_datetime)
+            times = encoding.created([entry[1] for entry in group], native_datetime)
             created = [at for entry, at in zip(group, times, strict=True) for _ in entry[0]]
             names = list(group[0][3])
             values = zip(*(np.concatenate([entry[3][name] for entry in group]).tolist() for name in names), strict=True)
@@ -263,14 +265,14 @@ class Writer:
             inputs = [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in values]
             answered = [p for entry in group for p in entry[4]]
             predictions = [str(p) for p in answered]
-            probabilities = _probabilities(group, len(ids))
+            probabilities = encoding.probabilities(group, len(ids))
             if not native_uuid:
                 ids = [pid.replace("-", "") for pid in ids]
             keys = [entry[6] for entry in group for _ in entry[0]]
             columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities, keys)
             if served.task == "regression":
-                # A regressor's answers are numbers, stored as such too (`prediction_value`); a
-                # classifier's rows leave that column out (null), as cheap to build and write as before.
+                # A regressor's answers are numbers, stored as such too (`prediction_value`); a classifier's rows
+                # leave that column out (null), as cheap to build and write as before.
                 columns = (*columns, [float(p) for p in answered])
             if kept is not None:
                 columns = tuple([column[i] for i in kept] for column in columns)
@@ -287,29 +289,6 @@ class Writer:
                 version=version, defaults={"model_name": served.name, "classes": classes}
             )
             self._known_versions.add(version)
-
-
-def _probabilities(group: list[tuple], count: int) -> list[str | None]:
-    """Each row's probabilities as JSON, in the version's class order: the batch's matrix is
-    encoded once, as the model gave it (numpy's own types), and cut between rows (numbers hold
-    no bracket)."""
-    if group[0][5] is None or count == 0:
-        return [None] * count
-    text = orjson.dumps(np.concatenate([entry[5] for entry in group]), option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    return ["[" + row + "]" for row in text[2:-2].split("],[")]
-
-
-def _created(stamps: list[float], native_datetime: bool) -> list[datetime] | list[str]:
-    """The request times as the database takes them, for a whole batch."""
-    if native_datetime:
-        return [datetime.fromtimestamp(stamp, tz=UTC) for stamp in stamps]
-    # What Django's SQLite backend stores for an aware time (USE_TZ): str() of the naive UTC time,
-    # formatted by numpy for the batch, rounded as datetime.fromtimestamp rounds (half to even).
-    at = np.array(stamps)
-    seconds = np.floor(at)
-    micros = np.round((at - seconds) * 1e6).astype(np.int64) + seconds.astype(np.int64) * 1_000_000
-    texts = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us").tolist()
-    return [(text[:19] if text.endswith(".000000") else text).replace("T", " ") for text in texts]
 
 
 # A classification's rows hold the first seven (api_key_id: the key that made it), a regression's all eight.

@@ -26,3 +26,20 @@ def announce_rollback(sender: Any, deployment: Deployment, failed: Deployment, r
         ]
     )
     return send(subject, body)
+
+
+def announce_log_sampling(sender: Any, share: float, rows: int, budget: int, **kwargs: Any) -> dict:
+    from retraining.notify.channels import send
+
+    subject = f"[serving] the prediction log is full: keeping {share:.2%} of new predictions"
+    body = "\n".join(
+        [
+            subject,
+            "",
+            f"The log holds {rows:,} rows of its budget of {budget:,} (PREDICTION_LOG_MAX_ROWS): the oldest are",
+            "deleted and new predictions are sampled down, so live metrics and drift see fewer of them.",
+            "Counts on the Monitoring page are of logged predictions; divide by the share in force to",
+            "estimate what was served. Raise PREDICTION_LOG_MAX_ROWS (and the database plan) to keep more.",
+        ]
+    )
+    return send(subject, body)

@@ -22,6 +22,7 @@ from ml.task import ALL_METRICS
 from predictor import predlog
 from predictor.api import report as api
 from predictor.models import Deployment, DriftCheck
+from predictor.predlog import budget as log_budget
 from predictor.predlog import quality
 from retraining.models import TriggerSettings
 from retraining.monitoring import triggers
@@ -114,6 +115,7 @@ def page(deployment: Deployment | None, now: datetime | None = None) -> dict[str
         "volume": [{"version": v, **{window: volume[window].get(v, 0) for window in volume}} for v in versions],
         "hourly": selectors.hourly_volume(now),
         "log_sample": settings.PREDICTION_LOG_SAMPLE,
+        "log_budget": log_budget.report(),
         # A class mix for a classifier; a regression's predictions are numbers, watched as a
         # distribution by the drift check ("predictions" in the drift chart).
         "mix": _mix(deployment, now) if deployment is not None and not _regression(deployment) else None,

@@ -4,7 +4,8 @@ from predictor.api import apikeys
 from predictor.models import ApiKey
 
 
-def create_key(name: str, rate_limit: int | None = None) -> tuple[ApiKey, str]:
+def create_key(name: str, rate_limit: int | None = None, row_limit: int | None = None) -> tuple[ApiKey, str]:
     """(the stored row, the key handed out once)."""
     key, prefix, hashed = apikeys.generate()
-    return ApiKey.objects.create(name=name, prefix=prefix, hashed_key=hashed, rate_limit=rate_limit), key
+    row = ApiKey.objects.create(name=name, prefix=prefix, hashed_key=hashed, rate_limit=rate_limit, row_limit=row_limit)
+    return row, key

@@ -68,6 +68,42 @@ def test_a_key_over_its_rate_limit_is_429(client, served, rows, keys_required):
     assert response["Retry-After"] == "60"
 
 
+def test_a_key_over_its_row_limit_is_429_however_few_requests_it_sends(client, served, rows, keys_required):
+    from django.core.cache import cache
+
+    cache.clear()
+    _, key = create_key("batch job", row_limit=10)
+    statuses = [predict(client, rows, Authorization=f"Bearer {key}").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = predict(client, rows, Authorization=f"Bearer {key}")
+    assert response.json() == {"error": "row limit of 10 rows per minute passed for this key: send fewer rows"}
+    assert response["Retry-After"] == "60"
+    _, large = create_key("one large request", row_limit=10)
+    assert predict(client, rows * 4, Authorization=f"Bearer {large}").status_code == 429
+
+
+def test_rows_are_counted_before_they_are_checked(client, served, rows, keys_required):
+    from django.core.cache import cache
+
+    cache.clear()
+    _, key = create_key("large batches", row_limit=10)
+    # The rows carry a column the model does not know: checking them would say 400.
+    wrong = [{**row, "unknown": 1} for row in rows * 4]
+    assert predict(client, wrong, Authorization=f"Bearer {key}").status_code == 429
+    assert predict(client, wrong[:3], Authorization=f"Bearer {key}").status_code == 429
+
+
+def test_the_row_limit_setting_applies_to_keys_without_their_own(client, served, rows, keys_required, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.API_ROW_RATE_LIMIT = 5
+    _, key = create_key("default")
+    _, own = create_key("its own", row_limit=0)
+    assert [predict(client, rows, Authorization=f"Bearer {key}").status_code for _ in range(2)] == [200, 429]
+    assert [predict(client, rows, Authorization=f"Bearer {own}").status_code for _ in range(3)] == [200] * 3
+
+
 def test_staff_create_a_key_in_the_admin_and_see_it_once(client, served, staff_user, keys_required, rows, plain_static):
     staff_user.is_superuser = True
     staff_user.save()
@@ -109,6 +145,12 @@ def test_with_redis_down_a_key_is_still_served_and_limited_in_this_process(
     assert len(warnings) == 1, warnings
     assert "rate limits are counted in this process" in warnings[0]
     assert "Redis" in warnings[0]
+
+
+def test_with_redis_down_rows_are_limited_in_this_process(client, served, rows, keys_required, redis_down):
+    _, key = create_key("batch job", row_limit=7)
+    statuses = [predict(client, rows, Authorization=f"Bearer {key}").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
 
 
 def test_readyz_says_when_rate_limits_are_counted_per_process(client, served, keys_required, redis_down):

@@ -10,7 +10,7 @@ import pytest
 from django.db.backends.signals import connection_created
 
 from predictor.models import LoggedVersion, Prediction
-from predictor.predlog import writing
+from predictor.predlog import encoding, writing
 from predictor.predlog.ids import in_sample
 from predictor.serving.holder import holder, served_model
 from tests.support.predlog import database_locked, predict
@@ -179,9 +179,9 @@ def test_the_writer_keeps_its_connection_from_one_write_to_the_next(client, serv
 )
 def test_created_times_are_what_django_stores_for_the_same_instant(stamp):
     at = datetime.fromtimestamp(stamp, tz=UTC)
-    assert writing._created([stamp], native_datetime=True) == [at]
+    assert encoding.created([stamp], native_datetime=True) == [at]
     # Django's SQLite backend: str() of the naive UTC time (no fraction on a whole second).
-    assert writing._created([stamp], native_datetime=False) == [str(at.replace(tzinfo=None))]
+    assert encoding.created([stamp], native_datetime=False) == [str(at.replace(tzinfo=None))]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
