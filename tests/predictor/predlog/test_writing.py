@@ -190,5 +190,5 @@ def test_probabilities_are_each_rows_own_json_whatever_the_requests_sizes(dtype)
     second = np.array([[1 / 3, 1 / 3, 1 / 3]], dtype=dtype)
     group = [(None,) * 5 + (first,), (None,) * 5 + (second,)]
     expected = [orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY).decode() for row in [*first, *second]]
-    assert writing._probabilities(group, 3) == expected
-    assert writing._probabilities([(None,) * 6], 2) == [None, None]
+    assert encoding.probabilities(group, 3) == expected
+    assert encoding.probabilities([(None,) * 6], 2) == [None, None]
