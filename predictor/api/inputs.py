@@ -1,19 +1,19 @@
 """Turning a request body into the rows the served model expects, or saying exactly what is wrong.
 
-Three body shapes are accepted, so MLflow clients work unchanged: `instances` (a list of
-objects), MLflow's `dataframe_split` (columns + data, optional index) and `dataframe_records`.
-All three go through the same checks against the model's input schema (its MLflow signature):
+Three body shapes are accepted, so MLflow clients work unchanged: `instances` (a list of objects), MLflow's
+`dataframe_split` (columns + data, optional index) and `dataframe_records`. All three go through the same checks
+against the model's input schema (its MLflow signature):
 
-- every column of the schema must be sent (a typo would otherwise be served as a missing value);
-  `null` is accepted only in the columns the signature marks optional;
-- a field the schema does not know is rejected, in all three shapes alike: a misspelt column
-  name is caught instead of being silently dropped;
+- every column of the schema must be sent (a typo would otherwise be served as a missing value); `null` is accepted
+  only in the columns the signature marks optional;
+- a field the schema does not know is rejected, in all three shapes alike: a misspelt column name is caught instead
+  of being silently dropped;
 - numbers must be finite JSON numbers (integral for integer columns), strings JSON strings;
-- a category the model never saw is accepted and handled as the model handles it (the
-  pipeline's encoder ignores it); the response lists it under `warnings`.
+- a category the model never saw is accepted and handled as the model handles it (the pipeline's encoder ignores
+  it); the response lists it under `warnings`.
 
-Checks run per column on whole arrays, so a 1,000-row batch costs about as much as one row;
-the per-row walk that names each bad row only runs once a column is known to be bad.
+Checks run per column on whole arrays, so a 1,000-row batch costs about as much as one row; the per-row walk that
+names each bad row only runs once a column is known to be bad.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from ml.contract import INTEGER_TYPES, NUMERIC_TYPES
 from ml.kinds import date_parts, part_names
 
 FORMATS = ("instances", "dataframe_split", "dataframe_records")
-# How many bad rows are named before the list is cut short: enough to fix a request, small
-# enough that a 10,000-row mistake does not produce a megabyte of errors.
+# How many bad rows are named before the list is cut short: enough to fix a request, small enough that a
+# 10,000-row mistake does not produce a megabyte of errors.
 MAX_ERRORS = 50
 
 
@@ -59,8 +59,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Checked:
-    """The rows as one array per column, in the schema's order: float64 for numbers, objects
-    (str, bool or None) otherwise. The DataFrame is only built for a model served as it is."""
+    """The rows as one array per column, in the schema's order: float64 for numbers, objects (str, bool or None)
+    otherwise. The DataFrame is only built for a model served as it is."""
 
     columns: dict[str, np.ndarray]
     warnings: list[str]
@@ -71,9 +71,9 @@ class Checked:
 
 
 def frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Columns as a DataFrame the way training prepared them: text columns stay object arrays
-    with None for a missing value (pandas would otherwise turn them into its string dtype, with
-    NaN, which the pipeline's imputer treats differently from the None it was trained on)."""
+    """Columns as a DataFrame the way training prepared them: text columns stay object arrays with None for a
+    missing value (pandas would otherwise turn them into its string dtype, with NaN, which the pipeline's imputer
+    treats differently from the None it was trained on)."""
     return pd.DataFrame(
         {name: pd.Series(data, dtype=object) if data.dtype == object else data for name, data in columns.items()}
     )
@@ -86,8 +86,8 @@ def _error(row: int | None, field: str | None, message: str) -> dict[str, Any]:
 def rows_of(
     body: Any, columns: list[Column], max_rows: int, ignored: frozenset[str] = frozenset()
 ) -> tuple[list[str], list[list[Any]]]:
-    """(column names as sent, rows as lists in that order) from any of the three shapes; the
-    `ignored` columns (not model inputs, sent with a whole record) are left out."""
+    """(column names as sent, rows as lists in that order) from any of the three shapes; the `ignored` columns
+    (not model inputs, sent with a whole record) are left out."""
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object with one of the keys {', '.join(FORMATS)}")
     given = [key for key in FORMATS if key in body]
@@ -107,11 +107,9 @@ def rows_of(
 
 
 def sent_rows(body: Any) -> int:
-    """How many rows a body says it carries, before anything is checked (0 for a shape `check`
-    refuses): a key's row limit refuses a large request without the cost of checking it."""
-    if not isinstance(body, dict):
-        return 0
-    payload = next((body[key] for key in FORMATS if key in body), None)
+    """How many rows a body says it carries, before anything is checked (0 for a shape `check` refuses): a key's
+    row limit refuses a large request without the cost of checking it."""
+    payload = next((body[key] for key in FORMATS if key in body), None) if isinstance(body, dict) else None
     if isinstance(payload, dict):
         payload = payload.get("data")
     return len(payload) if isinstance(payload, list) else 0
@@ -181,9 +179,9 @@ def check(
     ignored: frozenset[str] = frozenset(),
     dates: dict[str, bool] | None = None,
 ) -> Checked:
-    """The rows as arrays in the schema's column order and types, or InvalidInput. Columns in
-    `ignored` (ids, exclusions: not model inputs) may be sent with a whole record; they are dropped.
-    Each column of `dates` is sent as a date (ISO 8601) and read as the parts the model has."""
+    """The rows as arrays in the schema's column order and types, or InvalidInput. Columns in `ignored` (ids,
+    exclusions: not model inputs) may be sent with a whole record; they are dropped. Each column of `dates` is sent
+    as a date (ISO 8601) and read as the parts the model has."""
     model_columns = [c.name for c in columns]
     dates = dates or {}
     columns = _as_sent(columns, dates)
@@ -252,10 +250,9 @@ def _date_parts(name: str, timed: bool, values: np.ndarray) -> dict[str, np.ndar
 
 
 def _complete(column: Column, raw: tuple[Any, ...]) -> np.ndarray | None:
-    """The column converted, when it has no gap and nothing to object to (the usual request);
-    None sends it through the full check, which names every bad row. The usual request thus
-    costs one set of types and one conversion per column, not the dozen array passes that
-    naming bad rows needs (docs/benchmarks.md has the figures)."""
+    """The column converted, when it has no gap and nothing to object to (the usual request); None sends it
+    through the full check, which names every bad row. The usual request thus costs one set of types and one
+    conversion per column, not the dozen array passes that naming bad rows needs (docs/benchmarks.md)."""
     kinds = set(map(type, raw))
     if column.type in NUMERIC_TYPES and kinds <= {int, float}:
         try:
@@ -308,9 +305,9 @@ def _numbers(column: Column, values: np.ndarray, missing: np.ndarray) -> tuple[n
 
 
 def _of_types(values: np.ndarray, allowed: tuple[type, ...]) -> np.ndarray:
-    """Which values are exactly of the allowed JSON types (so True is not a number); None is
-    judged by the caller. The set of the column's types is one pass in C; the per-value walk in
-    Python, which dominates a large batch, runs only for a column that holds a stray type."""
+    """Which values are exactly of the allowed JSON types (so True is not a number); None is judged by the
+    caller. The set of the column's types is one pass in C; the per-value walk in Python, which dominates a large
+    batch, runs only for a column that holds a stray type."""
     if set(map(type, values)) <= {*allowed, type(None)}:
         return np.ones(len(values), bool)
     return np.fromiter((type(v) in allowed for v in values), bool, len(values))
