@@ -288,6 +288,8 @@ RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)
 RUN_HEARTBEAT_INTERVAL = env_float("RUN_HEARTBEAT_INTERVAL", 10.0, minimum=0.5)
 RUN_QUEUE_TIMEOUT = env_int("RUN_QUEUE_TIMEOUT", 3600, minimum=10)
+# A run keeps the worker's log lines for it, the tail within this many bytes (retraining/runs/runlog.py).
+RUN_LOG_MAX_BYTES = env_int("RUN_LOG_MAX_BYTES", 256 * 1024, minimum=1024)
 # The process that queues a run (a command, a request) answers for it this long at most, until
 # a worker claims it or the broker holds its message; a run it left behind is closed after that,
 # at once when it died on this machine (retraining/runs/ownership.py).

@@ -5,7 +5,8 @@ No credentials (or a wrong token) is 401; a signed-in user who is not staff is 4
 run while one is in progress is 409 Conflict, with the run in progress in the body: the caller
 learns which run to follow instead of believing its own trigger was queued. A broker that refuses
 the run's message is 503, with the run (closed as failed, naming the broker) in the body.
-`{"force": true}` runs even on data already judged, audited on the run; POST .../cancel cancels.
+`{"force": true}` runs even on data already judged, audited on the run; POST .../cancel cancels;
+GET .../log reads what the run's worker logged for it.
 """
 
 from django.db.models import QuerySet
@@ -24,7 +25,7 @@ from predictor.api.access import RetrainTokenAuthentication, StaffOrToken
 from retraining import services
 from retraining.models import RetrainingRun
 from retraining.notify import channels
-from retraining.runs import store, wording
+from retraining.runs import runlog, store, wording
 from retraining.workers import heartbeat
 
 
@@ -234,6 +235,32 @@ class RunDetail(_RunsView):
     def get(self, request: Request, pk: int) -> Response:
         """One run with everything it recorded: data version, steps, metrics, decision, notifications."""
         return Response(RunSerializer(get_object_or_404(RetrainingRun, pk=pk)).data)
+
+
+class RunLogSerializer(serializers.Serializer):
+    run = serializers.IntegerField()
+    status = serializers.CharField()
+    text = serializers.CharField(help_text="the worker's log lines for this run, redacted; the tail when cut")
+    dropped_bytes = serializers.IntegerField(help_text="bytes cut from the head to keep the tail under the cap")
+    updated_at = serializers.DateTimeField(allow_null=True, help_text="when the worker last saved it")
+
+
+class RunLogView(_RunsView):
+    @extend_schema(responses={200: RunLogSerializer, 404: DetailSerializer, **_REFUSED}, operation_id="v1_runs_log")
+    def get(self, request: Request, pk: int) -> Response:
+        """A run's log: what its worker logged while working on it, saved on each heartbeat and at the
+        end, so it is readable while the run works and after it failed. Empty until a worker claims it."""
+        run = get_object_or_404(RetrainingRun.objects.only("id", "status"), pk=pk)
+        log = runlog.run_log(run)
+        return Response(
+            {
+                "run": run.pk,
+                "status": run.status,
+                "text": log.text,
+                "dropped_bytes": log.dropped_bytes,
+                "updated_at": log.updated_at,
+            }
+        )
 
 
 class RunCancel(_RunsView):

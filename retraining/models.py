@@ -297,6 +297,23 @@ class TriggerSettings(models.Model):
         return row
 
 
+class RunLog(models.Model):
+    """The worker's log lines for one run, its tail kept under RUN_LOG_MAX_BYTES.
+
+    A table of its own, not a column of the run: lists of runs never read the text, and the worker
+    rewrites it on every heartbeat without touching the row the panel polls.
+    """
+
+    run = models.OneToOneField(RetrainingRun, on_delete=models.CASCADE, related_name="log", primary_key=True)
+    text = models.TextField(blank=True)
+    # Bytes dropped from the head to keep the tail under the cap: the page says the log was cut.
+    dropped_bytes = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"log of run #{self.run_id}"
+
+
 # The triggers of runs started by watching live serving (retraining/monitoring/triggers.py).
 MONITORING_TRIGGERS = (RetrainingRun.Trigger.DRIFT, RetrainingRun.Trigger.DEGRADATION)
 

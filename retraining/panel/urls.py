@@ -12,6 +12,7 @@ urlpatterns = [
     path("retrain/", views.retrain_now, name="panel-retrain"),
     path("runs/", views.run_list, name="panel-runs"),
     path("runs/<int:pk>/", views.run_detail, name="panel-run"),
+    path("runs/<int:pk>/log/", views.run_log, name="panel-run-log"),
     path("runs/<int:pk>/cancel/", views.cancel_run, name="panel-run-cancel"),
     path("runs/<int:pk>/progress.json", views.run_progress, name="panel-run-progress"),
     path("deployments/", views.deployment_list, name="panel-deployments"),

@@ -24,8 +24,8 @@ from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
 from retraining.panel import figures, selectors
 from retraining.panel import live as live_state
 from retraining.panel.forms import PolicyForm, ScheduleForm, TriggerSettingsForm
+from retraining.runs import runlog, wording
 from retraining.runs import store as run_store
-from retraining.runs import wording
 from retraining.workers import heartbeat, schedule
 
 View = Callable[..., HttpResponse]
@@ -153,6 +153,14 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         validation_drift=figures.drift_rows(run.validation.get("drift") or {}),
         reading=figures.data_reading(run),
     )
+
+
+@staff_only
+@require_GET
+def run_log(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole kept log of one run: what its worker logged for it, redacted, the tail when cut."""
+    run = get_object_or_404(RetrainingRun.objects.only("id", "status", "trigger", "created_at"), pk=pk)
+    return _page(request, "run_log.html", "runs", run=run, log=runlog.run_log(run))
 
 
 @staff_only

@@ -86,36 +86,37 @@ def execute(
     recorder = Recorder.claim(run_id, progress, worker, interruptible=interruptible())
     if recorder is None:
         return RetrainingRun.objects.get(pk=run_id)
-    resources = resources or real_resources()
-    state = RunState.of(recorder.run)
-    with recorder.working():
-        try:
-            state = run(state, resources, recorder, after_close=False)
-            recorder.finish(state)
-        except RunCancelled:
-            state = _cancel(state, recorder)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            if recorder.cancel_requested():  # whatever else stopped it, nobody wants it any more
-                logger.warning("run #%s was cancelled and then ended by %s", run_id, error)
+    with recorder.keeping_log():
+        resources = resources or real_resources()
+        state = RunState.of(recorder.run)
+        with recorder.working():
+            try:
+                state = run(state, resources, recorder, after_close=False)
+                recorder.finish(state)
+            except RunCancelled:
                 state = _cancel(state, recorder)
-            elif attempt is not None and transient(exc) and attempt.delay is not None:
-                at = timezone.localtime() + timedelta(seconds=attempt.delay)
-                waiting = (
-                    f"{unreachable(exc)}, attempt {attempt.number + 1} of {attempt.total}, "
-                    f"next in {attempt.delay} s (at {at:%H:%M:%S %Z})"
-                )
-                logger.warning("run #%s: %s (%s)", run_id, waiting, error)
-                if recorder.requeue(waiting, error):
-                    return recorder.row()
-                state = _cancel(state, recorder)  # cancelled meanwhile: never queued again
-            else:
-                _fail(state, recorder, exc, error, attempt)
-                state = replace(state, status=Status.FAILED)
-    trace_in_mlflow(recorder.row(), resources.models)
-    run(state, resources, recorder, after_close=True)
-    recorder.say(f"run #{run_id} finished: {state.status}")
-    return recorder.row()
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if recorder.cancel_requested():  # whatever else stopped it, nobody wants it any more
+                    logger.warning("run #%s was cancelled and then ended by %s", run_id, error)
+                    state = _cancel(state, recorder)
+                elif attempt is not None and transient(exc) and attempt.delay is not None:
+                    at = timezone.localtime() + timedelta(seconds=attempt.delay)
+                    waiting = (
+                        f"{unreachable(exc)}, attempt {attempt.number + 1} of {attempt.total}, "
+                        f"next in {attempt.delay} s (at {at:%H:%M:%S %Z})"
+                    )
+                    logger.warning("run #%s: %s (%s)", run_id, waiting, error)
+                    if recorder.requeue(waiting, error):
+                        return recorder.row()
+                    state = _cancel(state, recorder)  # cancelled meanwhile: never queued again
+                else:
+                    _fail(state, recorder, exc, error, attempt)
+                    state = replace(state, status=Status.FAILED)
+        trace_in_mlflow(recorder.row(), resources.models)
+        run(state, resources, recorder, after_close=True)
+        recorder.say(f"run #{run_id} finished: {state.status}")
+        return recorder.row()
 
 
 def _cancel(state: RunState, recorder: Recorder) -> RunState:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from ml.redact import redact
 from retraining.models import RetrainingRun
 from retraining.runs import ownership, store
+from retraining.runs.runlog import RunLogHandler
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -68,7 +69,9 @@ class Recorder:
     def __init__(self, run: Any, say: Progress, interruptible: Collection[str] = ()) -> None:
         self.run = run
         # Progress lines quote step details and errors, as the row does: redacted the same way.
-        self.say: Progress = lambda line: say(redact(line))
+        self._progress = say
+        # The run's own log while `keeping_log` is on (retraining/runs/runlog.py).
+        self.log: RunLogHandler | None = None
         # The steps a stopping worker may abandon: the pipeline names them (retraining/runs/shutdown.py).
         self.interruptible = frozenset(interruptible)
         # A retried run keeps the steps of its earlier attempts.
@@ -83,6 +86,32 @@ class Recorder:
         self.interrupted = False
         # Where a cancel stopped the run ("before step 'pull'", "during step 'train'").
         self.stopped_where = ""
+
+    def say(self, line: str) -> None:
+        """A progress line: to the caller (a command prints it) and into the run's own log."""
+        line = redact(line)
+        self._progress(line)
+        if self.log is not None:
+            self.log.handle(
+                logging.makeLogRecord(
+                    {"name": "retraining.run", "levelno": logging.INFO, "levelname": "INFO", "msg": line}
+                )
+            )
+
+    @contextmanager
+    def keeping_log(self) -> Iterator[None]:
+        """Keep what this process logs meanwhile as the run's log, saved on each beat and at the end."""
+        self.log = RunLogHandler.for_run(self.run.pk)
+        root = logging.getLogger()
+        root.addHandler(self.log)
+        try:
+            yield
+        finally:
+            root.removeHandler(self.log)
+            try:
+                self.log.save()
+            except Exception:
+                logger.warning("could not save the log of run #%s", self.run.pk, exc_info=True)
 
     @classmethod
     def claim(
@@ -226,6 +255,8 @@ class Recorder:
             try:
                 if store.heartbeat(self.run.pk):
                     self._interrupt()
+                if self.log is not None:
+                    self.log.save()
             except Exception:
                 logger.warning("heartbeat for run #%s failed", self.run.pk, exc_info=True)
             finally:
