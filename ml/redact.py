@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 MASK = "***"
 # Shorter values are too likely to be ordinary words or digits to be masked wherever they appear.
 _MIN_SECRET = 4
+# A user name alone in a URL is taken for an access token (masked everywhere) from this length.
+_MIN_TOKEN = 16
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*"
 # `://` as written, JSON-escaped (`:\/\/`) or percent-encoded (`%3A%2F%2F`).
 _SEPARATORS = (r"://", r":\\/\\/", r"%3[Aa]%2[Ff]%2[Ff]")
@@ -50,14 +52,17 @@ def redact(text: str) -> str:
     """`text` with every credential it holds replaced by `***`."""
     if not text:
         return text
-    for secret in _known:
-        if secret in text:
-            text = text.replace(secret, MASK)
+    # Shapes first: masking a known value first could break a URL's shape (a user name that is
+    # also its scheme) and leave the password after it unmatched.
     for pattern in _USERINFO:
         text = pattern.sub(rf"\1{MASK}\3", text)
     text = _USERINFO_ENCODED.sub(rf"\1{MASK}\3", text)
     text = _QUERY_SECRET.sub(rf"\1{MASK}", text)
-    return _SLACK_HOOK.sub(rf"\1/{MASK}", text)
+    text = _SLACK_HOOK.sub(rf"\1/{MASK}", text)
+    for secret in _known:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def redact_all(value: Any) -> Any:
@@ -78,7 +83,11 @@ def protect_url(url: str, *, path_is_secret: bool = False) -> None:
     if not url or "://" not in url:
         return
     parts = urlsplit(url)
-    found = [parts.username, parts.password]
+    # A user name is masked in its URL by shape; elsewhere only when it is the credential itself
+    # (https://<token>@host): alone, and as long as access tokens are. A name ("postgres", "app")
+    # masked in every text would hide the words around it, schemes included.
+    lone_token = parts.username if not parts.password and len(parts.username or "") >= _MIN_TOKEN else None
+    found = [parts.password, lone_token]
     found += [value for name, value in parse_qsl(parts.query) if re.fullmatch(_SECRET_PARAM_NAME, name, re.I)]
     if path_is_secret and parts.path.strip("/"):
         found.append(parts.path.strip("/"))

@@ -12,6 +12,7 @@ GET .../log reads what the run's worker logged for it.
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -26,6 +27,7 @@ from retraining import services
 from retraining.models import RetrainingRun
 from retraining.notify import channels
 from retraining.runs import runlog, store, wording
+from retraining.runs.listing import FilterError, RunFilter
 from retraining.workers import heartbeat
 
 
@@ -189,12 +191,15 @@ class RunList(_RunsView):
         parameters=[
             OpenApiParameter("status", str, enum=RetrainingRun.Status.values),
             OpenApiParameter("trigger", str, enum=RetrainingRun.Trigger.values),
+            OpenApiParameter("since", OpenApiTypes.DATE, description="created on or after this day (app time zone)"),
+            OpenApiParameter("until", OpenApiTypes.DATE, description="created on or before this day (app time zone)"),
+            OpenApiParameter("q", str, description="text in the reasons, error, model or data version, or #id"),
         ],
         responses={200: RunPageSerializer, 400: FilterErrorSerializer, **_REFUSED},
         operation_id="v1_runs_list",
     )
     def get(self, request: Request) -> Response:
-        """Runs, newest first, optionally only those with a status and/or a trigger."""
+        """Runs, newest first, optionally only those with a status, a trigger, in a date range, or with a text."""
         paginator = RunPagination()
         page = paginator.paginate_queryset(_filtered(request), request, view=self)
         return paginator.get_paginated_response(RunSummarySerializer(page, many=True).data)
@@ -287,15 +292,10 @@ class RunCancel(_RunsView):
 
 def _filtered(request: Request) -> QuerySet[RetrainingRun]:
     runs = RetrainingRun.objects.select_related("triggered_by", "deployment").order_by("-id")
-    filters = {}
-    for name, choices in (("status", RetrainingRun.Status.values), ("trigger", RetrainingRun.Trigger.values)):
-        value = request.query_params.get(name)
-        if value is None:
-            continue
-        if value not in choices:
-            raise ValidationError({name: f"unknown {name} {value!r}: choose one of {', '.join(choices)}"})
-        filters[name] = value
-    return runs.filter(**filters)
+    try:
+        return RunFilter.parse(request.query_params).runs(runs)
+    except FilterError as exc:
+        raise ValidationError(exc.errors) from exc
 
 
 class RunningTaskSerializer(serializers.Serializer):

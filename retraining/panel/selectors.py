@@ -18,6 +18,7 @@ from predictor.models import Deployment, DriftCheck, Prediction, ServingProcess
 from predictor.serving import registry
 from retraining.models import MONITORING_TRIGGERS, RetrainingRun, TriggerSettings
 from retraining.pipeline.flow import STEP_NAMES
+from retraining.runs.listing import RunFilter
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +62,9 @@ def served() -> Served:
     return Served(services.active_deployment(), list(ServingProcess.objects.filter(seen_at__gte=recent)))
 
 
-def runs(status: str = "", trigger: str = "") -> QuerySet[RetrainingRun]:
+def runs(wanted: RunFilter | None = None) -> QuerySet[RetrainingRun]:
     found = RetrainingRun.objects.select_related("triggered_by").order_by("-id")
-    if status:
-        found = found.filter(status=status)
-    if trigger:
-        found = found.filter(trigger=trigger)
-    return found
+    return (wanted or RunFilter()).runs(found)
 
 
 def progress(run: RetrainingRun) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from retraining.panel import live as live_state
 from retraining.panel.forms import PolicyForm, ScheduleForm, TriggerSettingsForm
 from retraining.runs import runlog, wording
 from retraining.runs import store as run_store
+from retraining.runs.listing import FilterError, RunFilter
 from retraining.workers import heartbeat, schedule
 
 View = Callable[..., HttpResponse]
@@ -115,8 +116,13 @@ def chart(request: HttpRequest) -> JsonResponse:
 @staff_only
 @require_GET
 def run_list(request: HttpRequest) -> HttpResponse:
-    status, trigger = request.GET.get("status", ""), request.GET.get("trigger", "")
-    page = Paginator(selectors.runs(status, trigger), 20).get_page(request.GET.get("page"))
+    """Runs, newest first: by outcome, trigger, a date range (days in the app's time zone) and text."""
+    errors: dict[str, str] = {}
+    try:
+        wanted = RunFilter.parse(request.GET)
+    except FilterError as exc:
+        errors, wanted = exc.errors, RunFilter()
+    page = Paginator(selectors.runs(wanted), 20).get_page(request.GET.get("page"))
     health = heartbeat.liveness()
     return _page(
         request,
@@ -125,8 +131,10 @@ def run_list(request: HttpRequest) -> HttpResponse:
         health=health,
         page=page,
         rows=[live_state.run_row(run, health) for run in page],
-        status=status,
-        trigger=trigger,
+        wanted=wanted,
+        asked=request.GET,
+        errors=errors,
+        query=wanted.query_string(),
         statuses=RetrainingRun.Status.choices,
         triggers=RetrainingRun.Trigger.choices,
     )

@@ -82,3 +82,28 @@ def test_the_log_filter_redacts_the_message_and_the_traceback(caplog):
     assert "tok3n" not in text
     assert "fetch of https://***@host/repo.git failed" in text
     assert "OSError: could not reach https://***@host/repo.git" in text
+
+
+def test_a_configured_user_name_that_is_also_the_scheme_leaves_other_urls_masked():
+    """A database URL `postgres://postgres@host` is configured; a text quoting another URL with a
+    password must still lose that password."""
+    protect_url("postgres://postgres@127.0.0.1:5432/test")
+
+    text = redact("could not read postgres://team:hunter2-secret@db.example.com/warehouse")
+
+    assert "hunter2-secret" not in text
+    assert "db.example.com/warehouse" in text
+
+
+def test_a_user_name_beside_a_password_is_not_masked_everywhere():
+    protect_url("postgres://analyst:long-password-1@db:5432/app")
+
+    assert redact("table owned by analyst") == "table owned by analyst"
+    assert redact("auth failed: long-password-1") == "auth failed: ***"
+
+
+def test_a_token_given_as_the_user_name_is_masked_wherever_it_appears():
+    protect_url("https://ghp_0123456789abcdefghij@github.com/org/data.git")
+
+    assert redact("remote said: bad credentials ghp_0123456789abcdefghij") == "remote said: bad credentials ***"
+    assert redact("connecting to postgres as postgres") == "connecting to postgres as postgres"

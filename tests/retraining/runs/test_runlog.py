@@ -66,7 +66,7 @@ def test_a_failed_run_keeps_its_error_and_masks_credentials(db, penguins):
 
     assert run.status == "failed"
     text = RunLog.objects.get(run=run).text
-    assert "pulling from postgres://" in text
+    assert "pulling from postgres://" in text, text
     assert f"run #{run.pk} failed" in text
     assert "RuntimeError: could not read" in text
     assert "hunter2-secret" not in text

@@ -1,0 +1,102 @@
+"""Which runs a list shows: outcome, trigger, a date range and text, read the same way by the
+panel's runs page and GET /api/v1/runs."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from retraining.models import RetrainingRun
+
+# What a text search reads: the reasons and error a person remembers, the model version, the data
+# version, who started the run. JSON fields are searched as their text.
+_TEXT_FIELDS = ("error", "model_version", "decision_rule", "waiting", "triggered_by__username")
+_JSON_FIELDS = ("reasons", "dataset", "evidence", "forced")
+
+
+class FilterError(ValueError):
+    """Filter values that cannot be read: {field: what is wrong}."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    status: str = ""
+    trigger: str = ""
+    since: date | None = None
+    until: date | None = None
+    q: str = ""
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> "RunFilter":
+        """The filter a query string asks for; every value that cannot be read is named at once."""
+        errors: dict[str, str] = {}
+        values: dict[str, object] = {}
+        for name, choices in (("status", RetrainingRun.Status.values), ("trigger", RetrainingRun.Trigger.values)):
+            value = (query.get(name) or "").strip()
+            if value and value not in choices:
+                errors[name] = f"unknown {name} {value!r}: choose one of {', '.join(choices)}"
+            values[name] = value
+        for name in ("since", "until"):
+            value = (query.get(name) or "").strip()
+            try:
+                values[name] = date.fromisoformat(value) if value else None
+            except ValueError:
+                errors[name] = f"{value!r} is not a date: give it as YYYY-MM-DD"
+        if not errors and values["since"] and values["until"] and values["since"] > values["until"]:
+            errors["until"] = f"{values['until']} is before since {values['since']}"
+        values["q"] = (query.get("q") or "").strip()[:200]
+        if errors:
+            raise FilterError(errors)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, each.name) for each in fields(self))
+
+    def apply(self, runs: QuerySet[RetrainingRun]) -> QuerySet[RetrainingRun]:
+        if self.status:
+            runs = runs.filter(status=self.status)
+        if self.trigger:
+            runs = runs.filter(trigger=self.trigger)
+        # Whole days in the app's time zone, both ends included, as a person reads a date.
+        if self.since:
+            runs = runs.filter(created_at__gte=_start_of(self.since))
+        if self.until:
+            runs = runs.filter(created_at__lt=_start_of(self.until + timedelta(days=1)))
+        if self.q:
+            runs = runs.filter(self._text())
+        return runs
+
+    def _text(self) -> Q:
+        number = self.q.removeprefix("#")
+        match = Q(pk=int(number)) if number.isdigit() else Q()
+        for name in _TEXT_FIELDS:
+            match |= Q(**{f"{name}__icontains": self.q})
+        for name in _JSON_FIELDS:
+            match |= Q(**{f"{name}_text__icontains": self.q})
+        return match
+
+    def annotate(self, runs: QuerySet[RetrainingRun]) -> QuerySet[RetrainingRun]:
+        """`runs` with the JSON fields as text, which a text search needs."""
+        if not self.q:
+            return runs
+        return runs.annotate(**{f"{name}_text": Cast(name, TextField()) for name in _JSON_FIELDS})
+
+    def runs(self, runs: QuerySet[RetrainingRun]) -> QuerySet[RetrainingRun]:
+        return self.apply(self.annotate(runs))
+
+    def query_string(self) -> str:
+        """The filter as a query string, for the links of the next pages."""
+        return urlencode({each.name: getattr(self, each.name) for each in fields(self) if getattr(self, each.name)})
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
