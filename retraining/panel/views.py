@@ -87,7 +87,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def retrain_now(request: HttpRequest) -> HttpResponse:
     """Start a run; "force" runs it even on data already judged, with the reason given."""
     force, reason = request.POST.get("force") == "on", request.POST.get("reason", "").strip()[:500]
-    forced = services.forced_by(request.user.get_username(), reason) if force else None
+    again = request.POST.get("again", "")
+    if force and again.isdigit():  # from a run's page: the audit says which run it follows
+        reason = f"again after run #{again}" + (f": {reason}" if reason else "")
+    forced = services.forced_by(request.user.get_username(), reason[:500]) if force else None
     run, created = services.trigger_run(RetrainingRun.Trigger.MANUAL, request.user, forced=forced)
     link = format_html('<a href="{}">run #{}</a>', reverse("panel-run", args=[run.pk]), run.pk)
     if created and services.unsent(run):

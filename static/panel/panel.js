@@ -56,6 +56,20 @@
 
   document.querySelectorAll("[data-progress]").forEach(followRun);
 
+  /* Cancelling or forcing a run asks first: the panel allows no inline script, so forms say what to
+     ask in data-confirm ("data-confirm-if" names a checkbox that must be ticked for it to ask). This
+     listener comes before data-once's, so a refused confirmation leaves the buttons enabled. */
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var only = form.dataset.confirmIf && form.querySelector("[name=" + form.dataset.confirmIf + "]");
+      if (only && !only.checked) return;
+      if (!window.confirm(form.dataset.confirm)) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+    });
+  });
+
   /* A second click while the first POST is on its way would only be told a run is in progress. */
   document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.addEventListener("submit", function () {
