@@ -14,6 +14,10 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
+admin.site.site_header = "Model retraining administration"
+admin.site.site_title = "Model retraining"
+admin.site.index_title = "Records and settings"
+
 urlpatterns = [
     # The root is where a newcomer and the admin's "View site" land: the control panel.
     path("", RedirectView.as_view(pattern_name="panel-dashboard"), name="root"),

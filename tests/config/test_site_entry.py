@@ -7,13 +7,7 @@ from django.contrib.staticfiles import finders
 from django.templatetags.static import static
 from django.urls import reverse
 
-STATIC_BACKEND = "django.contrib.staticfiles.storage.StaticFilesStorage"
-
-
-@pytest.fixture(autouse=True)
-def plain_static_files(settings) -> None:
-    """Pages link their files through the manifest storage, which only `collectstatic` fills."""
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": STATIC_BACKEND}}
+pytestmark = pytest.mark.usefixtures("plain_static_files")
 
 
 @pytest.fixture
