@@ -69,7 +69,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return show
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f"{name}_readable" if name in self.json_fields else name for name in super().get_fields(request, obj)]
+        # Django lists the form's fields, then the read-only ones: a JSON field would come twice.
+        fields = (f"{name}_readable" if name in self.json_fields else name for name in super().get_fields(request, obj))
+        return list(dict.fromkeys(fields))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*super().get_readonly_fields(request, obj), *(f"{name}_readable" for name in self.json_fields)]

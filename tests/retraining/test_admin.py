@@ -68,6 +68,7 @@ def test_a_run_record_reads_as_tables_and_lists_not_raw_json(staff):
     assert f"<li>{run.reasons[0]}</li>" in page
     assert "<th>p_value</th><td>0.21</td>" in page
     assert "<th>interval</th><td>-0.02, 0.004</td>" in page
+    assert page.count('class="form-row field-steps_readable"') == 1, "the steps are shown twice"
 
 
 def test_a_record_shows_markup_in_its_values_as_text(staff):
