@@ -58,6 +58,7 @@ class ServingProcess(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name_plural = "serving processes"
 
     def __str__(self) -> str:
         return f"{self.name}: v{self.version or '-'}"

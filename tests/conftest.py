@@ -58,6 +58,13 @@ def staff_user(db):
 
 
 @pytest.fixture
+def plain_static_files(settings) -> None:
+    """Pages link their files through the manifest storage, which only `collectstatic` fills."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
+
+
+@pytest.fixture
 def regular_user(db):
     return get_user_model().objects.create_user("bob", "bob@example.com", "pw-bob-123")
 

@@ -96,7 +96,9 @@ def retrain_now(request: HttpRequest) -> HttpResponse:
     if created and services.unsent(run):
         messages.error(request, format_html("Could not start {}: {}", link, run.error))
     elif created:
-        messages.success(request, format_html("Started {}: its steps appear below as they finish.", link))
+        # Tagged so the dashboard's poll can take it away once that run has ended.
+        started = format_html("Started {}: its steps appear below as they finish.", link)
+        messages.success(request, started, extra_tags="run-started")
     else:
         messages.warning(request, format_html("A run is already in progress: {} ({}).", link, run.status))
     return redirect("panel-dashboard")

@@ -29,6 +29,17 @@
     show(card.querySelector("[data-run-outcome]"), run.outcome);
   }
 
+  /* "Started run #N" is news only while run N goes on: gone once it ended or another run is shown. */
+  function dropStartedMessage(run) {
+    document.querySelectorAll(".messages .run-started").forEach(function (item) {
+      var link = item.querySelector("a");
+      if (run && !run.finished && link && link.getAttribute("href") === run.url) return;
+      var list = item.parentNode;
+      item.remove();
+      if (!list.children.length) list.remove();
+    });
+  }
+
   function runRow(row) {
     var tr = el("tr");
     tr.dataset.runRow = row.id;
@@ -197,7 +208,10 @@
   /* Every part of the state, by its key: a part added to the state gets its renderer here. */
   function renderers(card, chart) {
     return {
-      run: function (run) { drawRun(card, run); },
+      run: function (run) {
+        drawRun(card, run);
+        dropStartedMessage(run);
+      },
       recent: function (rows) { drawRecent(document.querySelector("[data-runs]"), rows); },
       served: function (served) {
         drawServedBar(document.querySelector("[data-part=served]"), served);

@@ -70,6 +70,16 @@
     });
   });
 
+  /* On a narrow screen the navigation folds behind one button (panel.css's narrow layout). */
+  var toggle = document.querySelector("[data-nav-toggle]");
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.closest(".topbar").classList.toggle("nav-open", open);
+    });
+  }
+
   /* A second click while the first POST is on its way would only be told a run is in progress. */
   document.querySelectorAll("form[data-once]").forEach(function (form) {
     form.addEventListener("submit", function () {
