@@ -17,6 +17,7 @@ urlpatterns = [
     path("runs/<int:pk>/progress.json", views.run_progress, name="panel-run-progress"),
     path("deployments/", views.deployment_list, name="panel-deployments"),
     path("deployments/<int:pk>/rollback/", views.rollback, name="panel-rollback"),
+    path("data/", views.data_version_list, name="panel-data"),
     path("policy/", views.policy, name="panel-policy"),
     path("monitoring/", views.monitoring_page, name="panel-monitoring"),
     path("schedule/", views.schedule_edit, name="panel-schedule"),

@@ -21,7 +21,7 @@ from predictor.models import Deployment
 from predictor.serving.registry import RegistryError
 from retraining import services
 from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
-from retraining.panel import figures, selectors
+from retraining.panel import figures, selectors, versions
 from retraining.panel import live as live_state
 from retraining.panel.forms import PolicyForm, ScheduleForm, TriggerSettingsForm
 from retraining.runs import runlog, wording
@@ -206,6 +206,13 @@ def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
 def deployment_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(Deployment.objects.select_related("created_by", "previous"), 25).get_page(request.GET.get("page"))
     return _page(request, "deployments.html", "deployments", page=page)
+
+
+@staff_only
+@require_GET
+def data_version_list(request: HttpRequest) -> HttpResponse:
+    """Every dataset version the pipeline saw, the runs that read it and the models made from it."""
+    return _page(request, "data_versions.html", "data", versions=versions.data_versions())
 
 
 @staff_only

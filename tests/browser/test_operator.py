@@ -1,5 +1,6 @@
 """The panel as an operator's tool, in Chromium under the Content-Security-Policy: cancel and force a
-run from its page (each asks first, and is audited on the run), read its log, filter the runs."""
+run from its page (each asks first, and is audited on the run), read its log, filter the runs, see
+every data version."""
 
 import pytest
 
@@ -82,3 +83,10 @@ def test_the_log_and_the_filters_are_read_in_the_browser(panel_server, browser_p
     links = page.locator("table a[href^='/panel/runs/']")
     assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [f"/panel/runs/{run.pk}/"]
     shot(page, "operator-filtered")
+
+    run.dataset = {"md5": "f00dfeed", "rev": "abc", "path": "data/churn.csv", "size": 10}
+    run.save(update_fields=["dataset"])
+    page.click("nav a:has-text('Data')")
+    page.wait_for_selector("[data-version=f00dfeed]")
+    assert f"#{run.pk}" in page.inner_text("[data-version=f00dfeed]")
+    shot(page, "operator-data-versions")

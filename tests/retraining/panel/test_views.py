@@ -19,6 +19,7 @@ PAGES = [
     "panel-runs",
     "panel-deployments",
     "panel-monitoring",
+    "panel-data",
     "panel-policy",
     "panel-schedule",
     "panel-live",

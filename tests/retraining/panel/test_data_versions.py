@@ -1,0 +1,84 @@
+"""The Data versions page: every version the pipeline saw, from the runs that recorded it."""
+
+import pytest
+
+from predictor.models import Deployment
+from retraining.models import RetrainingRun
+from retraining.panel.versions import data_versions
+
+V1 = {"source": "git", "path": "data/churn.csv", "rev": "aaa111", "md5": "md5-one", "size": 2048, "schema": None}
+V2 = {"source": "git", "path": "data/batches", "rev": "bbb222", "md5": "md5-two", "size": None, "schema": None}
+READ_ONE = {
+    "read_as": {"format": "CSV"},
+    "columns": {"columns": {"a": {"kind": "numeric"}, "b": {"kind": "categorical"}}},
+}
+READ_MANY = {"read_as": {"format": "Parquet", "files": 3}, "columns": {"columns": {"a": {"kind": "numeric"}}}}
+
+
+def run(dataset: dict, status: str = "deployed", **fields) -> RetrainingRun:
+    return RetrainingRun.objects.create(trigger="schedule", status=status, active=None, dataset=dataset, **fields)
+
+
+@pytest.fixture
+def history(db):
+    first = run(V1, rows={"total": 506}, lineage=READ_ONE, model_version="1")
+    skipped = run(V1, status="skipped")
+    second = run(V2, status="kept", rows={"total": 1100}, lineage=READ_MANY, model_version="2")
+    only_seen = run({**V2, "md5": "md5-three", "rev": "ccc333"}, status="skipped")
+    run({}, status="failed")  # failed before it found a version: not a version
+    Deployment.objects.create(model_name="m", version="1", source="pipeline", data_version=V1)
+    return first, skipped, second, only_seen
+
+
+def test_each_version_once_newest_first_with_the_runs_that_read_it(history):
+    first, skipped, _second, _only_seen = history
+
+    found = data_versions()
+
+    assert [version.md5 for version in found] == ["md5-three", "md5-two", "md5-one"]
+    one = found[-1]
+    assert [each["id"] for each in one.runs] == [first.pk, skipped.pk]
+    assert (one.rows, one.columns, one.kind, one.read_as) == (506, 2, "file", "CSV")
+    assert (one.models, one.served) == (["1"], ["1"])
+    two = found[1]
+    assert (two.rows, two.kind, two.read_as, two.models, two.served) == (
+        1100,
+        "folder of files",
+        "Parquet, 3 files",
+        ["2"],
+        [],
+    )
+
+
+def test_a_version_no_run_read_says_unknown_rather_than_guessing(history, client, staff_user, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    unread = data_versions()[0]
+    assert (unread.rows, unread.columns, unread.kind) == (None, None, "")
+
+    client.force_login(staff_user)
+    page = client.get("/panel/data/").content.decode()
+    row = page[page.index('data-version="md5-three"') :].split("</tr>")[0]
+    assert row.count("unknown") == 3
+    assert f'href="/panel/runs/{history[3].pk}/"' in row
+
+
+def test_a_source_that_names_its_kind_and_provenance_is_shown_so(db):
+    run({**V1, "md5": "md5-sql", "kind": "feedback", "provenance": "412 labelled predictions, 2 sources"})
+
+    (version,) = data_versions()
+
+    assert (version.kind, version.provenance) == ("feedback partition", "412 labelled predictions, 2 sources")
+
+
+def test_the_page_reads_the_runs_in_a_fixed_number_of_queries(
+    history, client, staff_user, django_assert_max_num_queries
+):
+    for _ in range(30):
+        run(V1, status="skipped")
+    client.force_login(staff_user)
+
+    with django_assert_max_num_queries(12):
+        assert client.get("/panel/data/").status_code == 200
