@@ -77,10 +77,11 @@ class FeatureDrift:
 def describe(verdict: str, rows: int, drifted: dict[str, float | None]) -> str:
     """ "drift on tenure (PSI 0.41), contract (PSI 0.25) (1200 rows)", or "no drift (1200 rows)";
     `drifted` maps each drifted feature to its PSI, largest first."""
+    counted = f"{rows} row{'' if rows == 1 else 's'}"
     if not drifted:
-        return f"{verdict} ({rows} rows)"
+        return f"{verdict} ({counted})"
     named = ", ".join(f"{name} (PSI {psi or 0:.2f})" for name, psi in drifted.items())
-    return f"drift on {named} ({rows} rows)"
+    return f"drift on {named} ({counted})"
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def drift_badge(check: DriftCheck | None, deployment: Deployment | None, now: da
     if check is None:
         how = f"beat checks every {settings.MONITOR_INTERVAL} s, or run manage.py check_drift"
         return _badge("none", "Drift: no check yet", how)
-    when = f"{_moment(check.checked_at, now)}, {check.rows:,} rows"
+    when = f"{_moment(check.checked_at, now)}, {figures.rows(check.rows)}"
     if deployment is not None and deployment.version != check.version:
         when = f"v{check.version}, {when}"
     title = f"v{check.version}, inputs logged since {_date(check.since, 'M j, H:i')}: {check.summary}"

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
+from ml.gate import words
 from ml.gate.policy import GUARD_METRICS
 from ml.task import REGRESSION
 from predictor import services
@@ -134,26 +135,35 @@ def mlflow_links(run: RetrainingRun) -> dict[str, str]:
 
 
 def chart_series(limit: int = 500) -> dict[str, Any]:
-    """Every metric over time: the champion's at each deployment and each challenger's."""
+    """Every metric over time, as the decisions saw it.
+
+    `champion` is the line: a version's score on its own holdout when it was deployed, then its
+    score on each later run's holdout, the figure that run's decision compared the challenger
+    with. `challengers` are the runs' challengers, with the decision's own figures for the
+    tooltip; a challenger has no outcome (`pending`) until its run has finished.
+    """
     deployments = [
         {
             "t": d.created_at.isoformat(),
             "version": d.version,
             "source": d.get_source_display(),
             "metrics": d.metrics,
+            "run": None,
         }
         for d in Deployment.objects.order_by("-id")[:limit]
     ]
-    challengers = [
+    runs = list(RetrainingRun.objects.exclude(challenger_metrics={}).order_by("-id")[:limit])
+    challengers = [_challenger_point(r) for r in runs]
+    judged = [
         {
             "t": (r.finished_at or r.created_at).isoformat(),
-            "version": r.model_version,
+            "version": r.champion_version,
+            "source": f"scored on run #{r.pk}'s holdout",
+            "metrics": r.champion_metrics,
             "run": r.pk,
-            "url": reverse("panel-run", args=[r.pk]),
-            "status": r.status,
-            "metrics": r.challenger_metrics,
         }
-        for r in RetrainingRun.objects.exclude(challenger_metrics={}).order_by("-id")[:limit]
+        for r in runs
+        if r.champion_version and r.champion_metrics
     ]
     recorded: list[str] = []
     for point in [*deployments, *challengers]:
@@ -166,7 +176,27 @@ def chart_series(limit: int = 500) -> dict[str, Any]:
         # Drawn with "lower is better" on the axis.
         "lower_is_better": sorted(REGRESSION.lower_is_better),
         "deployments": deployments[::-1],
+        "champion": sorted([*deployments, *judged], key=lambda point: point["t"]),
         "challengers": challengers[::-1],
+    }
+
+
+def _challenger_point(run: RetrainingRun) -> dict[str, Any]:
+    """A run's challenger: its outcome once the run has finished, and the decision's own figures
+    (both models on the same holdout rows, the sentence of the rule that decided)."""
+    compared = (run.comparison or {}).get("rows") or (run.holdout_exclusion or {}).get("clean")
+    return {
+        "t": (run.finished_at or run.created_at).isoformat(),
+        "version": run.model_version,
+        "run": run.pk,
+        "url": reverse("panel-run", args=[run.pk]),
+        "status": run.status,
+        "outcome": run.status if run.finished else "pending",
+        "metrics": run.challenger_metrics,
+        "champion_version": run.champion_version,
+        "champion_metrics": run.champion_metrics,
+        "rows": compared,
+        "decision": words.decision(run.decision_rule, run.status, run.comparison) if run.finished else "",
     }
 
 
