@@ -27,16 +27,16 @@ GATE_CHOICES = {
 # The policy's fields as the run page and the policy card label them.
 POLICY_FIELDS = {
     "primary_metric": "Primary metric",
-    "min_improvement": "Least gain needed",
-    "max_guard_drop": "Most another metric may drop",
+    "min_improvement": "Minimum improvement",
+    "max_guard_drop": "Largest drop allowed on other metrics",
     "test": "Significance gate",
     "significance": "Significance level",
-    "return_significance": "Level to bring back a replaced model",
-    "min_first_score": "First model's least score",
-    "max_first_error": "First model's largest error",
-    "reject_on_drift": "Refuse drifted data",
+    "return_significance": "Significance level to bring back a replaced model",
+    "min_first_score": "Minimum score for the first model",
+    "max_first_error": "Largest error for the first model",
+    "reject_on_drift": "Reject new data that drifted",
     "positive_class": "Positive class",
-    "note": "Note",
+    "note": "Why this change",
 }
 
 

@@ -28,7 +28,7 @@ from retraining.models import TriggerSettings
 from retraining.monitoring import triggers
 from retraining.panel import selectors
 
-PREDICTIONS_LABEL = "predicted class mix"
+PREDICTIONS_LABEL = drift.PREDICTIONS_LABEL
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince
 
 from ml.drift import drift
+from ml.gate import words
 from ml.task import ALL_METRICS
 from predictor.models import Deployment, DriftCheck
 from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
@@ -139,7 +140,7 @@ def run_row(run: RetrainingRun, workers: worker_store.WorkerLiveness) -> dict[st
     if stalled:
         decision = {"kind": "stalled", "text": stalled}
     elif run.decision_rule:
-        decision = {"kind": "rule", "text": run.decision_rule}
+        decision = {"kind": "rule", "text": words.decision(run.decision_rule, run.status, run.comparison)}
     elif run.error or run.reasons:
         decision = {"kind": "note", "text": _shorten(run.error or run.reasons[0], 60)}
     else:

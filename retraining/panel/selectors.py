@@ -87,6 +87,8 @@ def progress(run: RetrainingRun) -> dict[str, Any]:
         if run.finished and step["status"] == "pending":
             step["status"] = "skipped"
         step["time_label"] = _step_time(step)
+        # A step that found nothing to do ended the run as it should: neither an error nor a warning.
+        step["tone"] = "neutral" if step["status"] == "stopped" and run.status == RetrainingRun.Status.SKIPPED else ""
     return {
         "id": run.pk,
         "url": reverse("panel-run", args=[run.pk]),
@@ -260,3 +262,47 @@ def trigger_state(triggers: TriggerSettings, now: datetime) -> dict[str, Any]:
     started = [entry["run"].created_at for entry in last if entry["run"] is not None]
     until = max(started) + timedelta(hours=triggers.cooldown_hours) if started else None
     return {"settings": triggers, "last": last, "cooling_until": until if until and until > now else None}
+
+
+def deployment_rows(deployments: list[Deployment]) -> list[dict[str, Any]]:
+    """The Deployments page's rows: who made each change (the pipeline, a person, serving itself or
+    the registry), why in one line, and links to its run and to its MLflow model version. The runs
+    are read in one query for the whole page."""
+    made_by = {
+        run.deployment_id: run
+        for run in RetrainingRun.objects.filter(deployment__in=deployments).select_related("triggered_by")
+    }
+    return [_deployment_row(d, made_by.get(d.pk)) for d in deployments]
+
+
+def _deployment_row(deployment: Deployment, run: RetrainingRun | None) -> dict[str, Any]:
+    source = Deployment.Source
+    person = deployment.created_by.get_username() if deployment.created_by else ""
+    if deployment.source in (source.PIPELINE, source.BOOTSTRAP):
+        actor = "the pipeline"
+    elif deployment.source == source.AUTO_ROLLBACK:
+        actor = "serving (automatic rollback)"
+    elif deployment.source == source.REGISTRY:
+        actor = "the registry (alias moved in MLflow)"
+    else:
+        actor = person or "a person"
+    if run is not None and run.decision_rule:
+        line = words.decision(run.decision_rule, RetrainingRun.Status.DEPLOYED, run.comparison)
+    else:
+        line = deployment.reason.split("; ")[0].strip()
+    started = run.triggered_by.get_username() if run is not None and run.triggered_by else ""
+    return {
+        "deployment": deployment,
+        "actor": actor,
+        # For a pipeline deployment the person only started the run; the pipeline decided.
+        "started_by": started if run is not None else "",
+        "reason": _one_line(line),
+        "reason_full": deployment.reason,
+        "run": {"id": run.pk, "url": reverse("panel-run", args=[run.pk])} if run is not None else None,
+        "mlflow_url": registry.version_url(deployment.version),
+    }
+
+
+def _one_line(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
