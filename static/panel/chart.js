@@ -99,7 +99,8 @@
       if (c.rows) said += " on the same " + c.rows.toLocaleString() + " holdout rows";
     }
     if (c.outcome === "pending") return said + " (the run has not decided yet)";
-    return said + " (" + c.status + (c.decision ? ": " + c.decision : "") + ")";
+    var decision = c.decision ? ": " + c.decision.charAt(0).toLowerCase() + c.decision.slice(1) : "";
+    return said + " (" + c.status + decision + ")";
   }
 
   function drawChart(holder, data, metric, tip) {
