@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ml.gate import words
 from predictor.api.access import RetrainTokenAuthentication, StaffOrToken
 from retraining import services
 from retraining.models import RetrainingRun
@@ -54,6 +55,9 @@ class RunSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="the team's pipeline it trains with (TRAINING_PIPELINE); null for the built-in estimator",
     )
+    decision = serializers.SerializerMethodField(
+        help_text="the rule that decided (decision_rule), in plain words; empty for a run no rule decided"
+    )
     holdout = serializers.SerializerMethodField(
         help_text="in plain words: rows excluded because a compared model trained on them, the interval next to "
         "the p-value, and the smallest gain this holdout could detect"
@@ -65,6 +69,9 @@ class RunSerializer(serializers.ModelSerializer):
 
     def get_url(self, run: RetrainingRun) -> str:
         return channels.run_link(run)
+
+    def get_decision(self, run: RetrainingRun) -> str:
+        return words.decision(run.decision_rule, run.status, run.comparison)
 
     def get_holdout(self, run: RetrainingRun) -> list[str]:
         return wording.holdout_sentences(run)
@@ -94,6 +101,7 @@ class RunSummarySerializer(RunSerializer):
             "champion_version",
             "deployed_version",
             "decision_rule",
+            "decision",
             "error",
             "waiting",
             "created_at",

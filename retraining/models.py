@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ml.gate import words
 from ml.redact import redact_all
 
 
@@ -73,6 +74,11 @@ class PromotionPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"policy #{self.pk}: {self.primary_metric} +{self.min_improvement}, gate {self.test}"
+
+    @property
+    def gate_label(self) -> str:
+        """The gate as people read it (ml/gate/words.py), whatever the stored choice's label says."""
+        return words.GATE_CHOICES.get(self.test, self.test)
 
     def as_dict(self) -> dict:
         return {

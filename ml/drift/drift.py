@@ -34,6 +34,8 @@ DRIFT = "drift"
 NO_DRIFT = "no drift"
 NOT_ENOUGH_DATA = "not enough data"
 PREDICTIONS = "predictions"
+# What people read for PREDICTIONS: the panel, the CLI and the notifications say the same.
+PREDICTIONS_LABEL = "predicted class mix"
 # Cochran's rule: the chi-square approximation needs an expected count of about 5 in every cell.
 _MIN_EXPECTED = 5.0
 # Simulated p-values: 200 tables show p to about two decimals; where the verdict depends on it,
@@ -77,10 +79,13 @@ class FeatureDrift:
 def describe(verdict: str, rows: int, drifted: dict[str, float | None]) -> str:
     """ "drift on tenure (PSI 0.41), contract (PSI 0.25) (1200 rows)", or "no drift (1200 rows)";
     `drifted` maps each drifted feature to its PSI, largest first."""
+    counted = f"{rows} row{'' if rows == 1 else 's'}"
     if not drifted:
-        return f"{verdict} ({rows} rows)"
-    named = ", ".join(f"{name} (PSI {psi or 0:.2f})" for name, psi in drifted.items())
-    return f"drift on {named} ({rows} rows)"
+        return f"{verdict} ({counted})"
+    named = ", ".join(
+        f"{PREDICTIONS_LABEL if name == PREDICTIONS else name} (PSI {psi or 0:.2f})" for name, psi in drifted.items()
+    )
+    return f"drift on {named} ({counted})"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from ml.gate import words
 from ml.redact import redact
 from retraining.models import RetrainingRun
 from retraining.runs import wording
@@ -35,7 +36,8 @@ def summary(run: RetrainingRun) -> tuple[str, str]:
             lines.append(f"  - {quality['summary']}")
         lines.append("")
     if run.reasons:
-        lines += [f"Decision ({run.decision_rule or 'n/a'}):", *[f"  - {r}" for r in run.reasons], ""]
+        said = words.decision(run.decision_rule, run.status, run.comparison)
+        lines += [f"Decision: {said}" if said else "Decision:", *[f"  - {r}" for r in run.reasons], ""]
     if run.error:
         lines += [f"Error: {run.error}", ""]
     holdout = wording.holdout_sentences(run)

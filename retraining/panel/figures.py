@@ -28,7 +28,7 @@ from retraining.models import TriggerSettings
 from retraining.monitoring import triggers
 from retraining.panel import selectors
 
-PREDICTIONS_LABEL = "predicted class mix"
+PREDICTIONS_LABEL = drift.PREDICTIONS_LABEL
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ def page(deployment: Deployment | None, now: datetime | None = None) -> dict[str
         "drift_chart": {
             "threshold": ((latest or {}).get("thresholds") or {}).get("psi", settings.DRIFT_PSI_THRESHOLD),
             "series": [{"key": name, "label": _label(name)} for name in features],
-            "checks": checks["history"][::-1],
+            "min_rows": settings.DRIFT_MIN_ROWS,
+            "checks": _drift_points(checks["history"][::-1]),
         },
         "monitor_interval": settings.MONITOR_INTERVAL,
         "quality": [_quality_rows(entry) for entry in api.quality_section(now)],
@@ -120,6 +121,24 @@ def page(deployment: Deployment | None, now: datetime | None = None) -> dict[str
         # distribution by the drift check ("predictions" in the drift chart).
         "mix": _mix(deployment, now) if deployment is not None and not _regression(deployment) else None,
     }
+
+
+def _drift_points(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checks as the drift chart draws them (oldest first): a check with too few rows for a
+    verdict is not counted as a PSI, and the first check of a version starts a new segment."""
+    points, before = [], None
+    for check in history:
+        counted = check["verdict"] != drift.NOT_ENOUGH_DATA
+        points.append(
+            {**check, "counted": counted, "rows_label": rows(check["rows"]), "new_version": check["version"] != before}
+        )
+        before = check["version"]
+    return points
+
+
+def rows(count: int) -> str:
+    """1 row, 1,200 rows."""
+    return f"{count:,} row{'' if count == 1 else 's'}"
 
 
 def _quality_rows(entry: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 
+from ml.gate import words
 from ml.positive import canonical, classes
 from predictor.models import Deployment, LoggedVersion
 from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
@@ -29,15 +30,9 @@ class PolicyForm(forms.ModelForm):
             "note",
         ]
         labels = {
-            "min_improvement": "Minimum improvement",
-            "max_guard_drop": "Largest drop allowed on other metrics",
-            "test": "Significance gate",
-            "significance": "Significance level",
-            "return_significance": "Significance level to bring back a replaced model",
-            "min_first_score": "Minimum score for the first model",
-            "reject_on_drift": "Reject new data that drifted (instead of a warning on the run)",
-            "positive_class": "Positive class (POSITIVE_CLASS)",
-            "note": "Why this change",
+            **words.POLICY_FIELDS,
+            "reject_on_drift": f"{words.POLICY_FIELDS['reject_on_drift']} (instead of a warning on the run)",
+            "positive_class": f"{words.POLICY_FIELDS['positive_class']} (POSITIVE_CLASS)",
         }
         help_texts = {
             "max_guard_drop": "The most any other metric may drop against the champion. With F1 as the primary "
@@ -46,6 +41,8 @@ class PolicyForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, label_suffix="", **kwargs)
+        # The gate's names from the one vocabulary (the stored choice labels are older words).
+        self.fields["test"].choices = list(words.GATE_CHOICES.items())
         self.initial["note"] = ""  # a note explains one change: the next one starts blank
 
     def clean_min_improvement(self) -> float:
@@ -86,7 +83,9 @@ class PolicyForm(forms.ModelForm):
         cleaned = super().clean()
         metric = cleaned.get("primary_metric")
         if cleaned.get("test") == PromotionPolicy.Test.MCNEMAR and metric and metric != PromotionPolicy.Metric.ACCURACY:
-            self.add_error("test", f"McNemar's test compares accuracy only: use the paired bootstrap for {metric}")
+            self.add_error(
+                "test", f"McNemar's test compares accuracy only: use the {words.GATES['bootstrap']} for {metric}"
+            )
         return cleaned
 
     def save_as_new(self, user: AbstractBaseUser) -> PromotionPolicy:

@@ -17,6 +17,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.timesince import timesince
 
 from ml.drift import drift
+from ml.gate import words
 from ml.task import ALL_METRICS
 from predictor.models import Deployment, DriftCheck
 from retraining.models import RetrainingRun, TriggerSettings, WorkerHeartbeat
@@ -65,7 +66,7 @@ def drift_badge(check: DriftCheck | None, deployment: Deployment | None, now: da
     if check is None:
         how = f"beat checks every {settings.MONITOR_INTERVAL} s, or run manage.py check_drift"
         return _badge("none", "Drift: no check yet", how)
-    when = f"{_moment(check.checked_at, now)}, {check.rows:,} rows"
+    when = f"{_moment(check.checked_at, now)}, {figures.rows(check.rows)}"
     if deployment is not None and deployment.version != check.version:
         when = f"v{check.version}, {when}"
     title = f"v{check.version}, inputs logged since {_date(check.since, 'M j, H:i')}: {check.summary}"
@@ -139,7 +140,7 @@ def run_row(run: RetrainingRun, workers: worker_store.WorkerLiveness) -> dict[st
     if stalled:
         decision = {"kind": "stalled", "text": stalled}
     elif run.decision_rule:
-        decision = {"kind": "rule", "text": run.decision_rule}
+        decision = {"kind": "rule", "text": words.decision(run.decision_rule, run.status, run.comparison)}
     elif run.error or run.reasons:
         decision = {"kind": "note", "text": _shorten(run.error or run.reasons[0], 60)}
     else:

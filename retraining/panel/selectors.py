@@ -11,6 +11,7 @@ from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
+from ml.gate import words
 from ml.gate.policy import GUARD_METRICS
 from ml.task import REGRESSION
 from predictor import services
@@ -83,6 +84,8 @@ def progress(run: RetrainingRun) -> dict[str, Any]:
         if run.finished and step["status"] == "pending":
             step["status"] = "skipped"
         step["time_label"] = _step_time(step)
+        # A step that found nothing to do ended the run as it should: neither an error nor a warning.
+        step["tone"] = "neutral" if step["status"] == "stopped" and run.status == RetrainingRun.Status.SKIPPED else ""
     return {
         "id": run.pk,
         "url": reverse("panel-run", args=[run.pk]),
@@ -131,26 +134,35 @@ def mlflow_links(run: RetrainingRun) -> dict[str, str]:
 
 
 def chart_series(limit: int = 500) -> dict[str, Any]:
-    """Every metric over time: the champion's at each deployment and each challenger's."""
+    """Every metric over time, as the decisions saw it.
+
+    `champion` is the line: a version's score on its own holdout when it was deployed, then its
+    score on each later run's holdout, the figure that run's decision compared the challenger
+    with. `challengers` are the runs' challengers, with the decision's own figures for the
+    tooltip; a challenger has no outcome (`pending`) until its run has finished.
+    """
     deployments = [
         {
             "t": d.created_at.isoformat(),
             "version": d.version,
             "source": d.get_source_display(),
             "metrics": d.metrics,
+            "run": None,
         }
         for d in Deployment.objects.order_by("-id")[:limit]
     ]
-    challengers = [
+    runs = list(RetrainingRun.objects.exclude(challenger_metrics={}).order_by("-id")[:limit])
+    challengers = [_challenger_point(r) for r in runs]
+    judged = [
         {
             "t": (r.finished_at or r.created_at).isoformat(),
-            "version": r.model_version,
+            "version": r.champion_version,
+            "source": f"scored on run #{r.pk}'s holdout",
+            "metrics": r.champion_metrics,
             "run": r.pk,
-            "url": reverse("panel-run", args=[r.pk]),
-            "status": r.status,
-            "metrics": r.challenger_metrics,
         }
-        for r in RetrainingRun.objects.exclude(challenger_metrics={}).order_by("-id")[:limit]
+        for r in runs
+        if r.champion_version and r.champion_metrics
     ]
     recorded: list[str] = []
     for point in [*deployments, *challengers]:
@@ -163,7 +175,27 @@ def chart_series(limit: int = 500) -> dict[str, Any]:
         # Drawn with "lower is better" on the axis.
         "lower_is_better": sorted(REGRESSION.lower_is_better),
         "deployments": deployments[::-1],
+        "champion": sorted([*deployments, *judged], key=lambda point: point["t"]),
         "challengers": challengers[::-1],
+    }
+
+
+def _challenger_point(run: RetrainingRun) -> dict[str, Any]:
+    """A run's challenger: its outcome once the run has finished, and the decision's own figures
+    (both models on the same holdout rows, the sentence of the rule that decided)."""
+    compared = (run.comparison or {}).get("rows") or (run.holdout_exclusion or {}).get("clean")
+    return {
+        "t": (run.finished_at or run.created_at).isoformat(),
+        "version": run.model_version,
+        "run": run.pk,
+        "url": reverse("panel-run", args=[run.pk]),
+        "status": run.status,
+        "outcome": run.status if run.finished else "pending",
+        "metrics": run.challenger_metrics,
+        "champion_version": run.champion_version,
+        "champion_metrics": run.champion_metrics,
+        "rows": compared,
+        "decision": words.decision(run.decision_rule, run.status, run.comparison) if run.finished else "",
     }
 
 
@@ -227,3 +259,47 @@ def trigger_state(triggers: TriggerSettings, now: datetime) -> dict[str, Any]:
     started = [entry["run"].created_at for entry in last if entry["run"] is not None]
     until = max(started) + timedelta(hours=triggers.cooldown_hours) if started else None
     return {"settings": triggers, "last": last, "cooling_until": until if until and until > now else None}
+
+
+def deployment_rows(deployments: list[Deployment]) -> list[dict[str, Any]]:
+    """The Deployments page's rows: who made each change (the pipeline, a person, serving itself or
+    the registry), why in one line, and links to its run and to its MLflow model version. The runs
+    are read in one query for the whole page."""
+    made_by = {
+        run.deployment_id: run
+        for run in RetrainingRun.objects.filter(deployment__in=deployments).select_related("triggered_by")
+    }
+    return [_deployment_row(d, made_by.get(d.pk)) for d in deployments]
+
+
+def _deployment_row(deployment: Deployment, run: RetrainingRun | None) -> dict[str, Any]:
+    source = Deployment.Source
+    person = deployment.created_by.get_username() if deployment.created_by else ""
+    if deployment.source in (source.PIPELINE, source.BOOTSTRAP):
+        actor = "the pipeline"
+    elif deployment.source == source.AUTO_ROLLBACK:
+        actor = "serving (automatic rollback)"
+    elif deployment.source == source.REGISTRY:
+        actor = "the registry (alias moved in MLflow)"
+    else:
+        actor = person or "a person"
+    if run is not None and run.decision_rule:
+        line = words.decision(run.decision_rule, RetrainingRun.Status.DEPLOYED, run.comparison)
+    else:
+        line = deployment.reason.split("; ")[0].strip()
+    started = run.triggered_by.get_username() if run is not None and run.triggered_by else ""
+    return {
+        "deployment": deployment,
+        "actor": actor,
+        # For a pipeline deployment the person only started the run; the pipeline decided.
+        "started_by": started if run is not None else "",
+        "reason": _one_line(line),
+        "reason_full": deployment.reason,
+        "run": {"id": run.pk, "url": reverse("panel-run", args=[run.pk])} if run is not None else None,
+        "mlflow_url": registry.version_url(deployment.version),
+    }
+
+
+def _one_line(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ml.gate import words
 from predictor import services as predictor_services
 from predictor.models import Deployment
 from predictor.serving.registry import RegistryError
@@ -165,6 +166,9 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         started_by=figures.run_evidence(run),
         validation_drift=figures.drift_rows(run.validation.get("drift") or {}),
         reading=figures.data_reading(run),
+        decision=words.decision(run.decision_rule, run.status, run.comparison),
+        policy_facts=words.policy_facts(run.policy),
+        took=live_state.seconds(run.duration) if run.duration is not None else "",
     )
 
 
@@ -205,7 +209,8 @@ def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
 @require_GET
 def deployment_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(Deployment.objects.select_related("created_by", "previous"), 25).get_page(request.GET.get("page"))
-    return _page(request, "deployments.html", "deployments", page=page)
+    rows = selectors.deployment_rows(list(page.object_list))
+    return _page(request, "deployments.html", "deployments", page=page, rows=rows)
 
 
 @staff_only

@@ -86,9 +86,26 @@
     return [t1 - t0 < 60000 ? t1 - 60000 : t0, t1];
   }
 
+  function figure(metrics, metric) {
+    return typeof metrics[metric] === "number" ? metrics[metric].toFixed(4) : "–";
+  }
+
+  /* A challenger's tooltip gives its run's decision in the decision's own figures: both models on
+     the same holdout rows, and the rule that decided. */
+  function decisionTip(c, metric) {
+    var said = "run #" + c.run + ": challenger v" + c.version + " " + metric + " " + figure(c.metrics, metric);
+    if (c.champion_version) {
+      said += " vs champion v" + c.champion_version + " " + figure(c.champion_metrics, metric);
+      if (c.rows) said += " on the same " + c.rows.toLocaleString() + " holdout rows";
+    }
+    if (c.outcome === "pending") return said + " (the run has not decided yet)";
+    var decision = c.decision ? ": " + c.decision.charAt(0).toLowerCase() + c.decision.slice(1) : "";
+    return said + " (" + c.status + decision + ")";
+  }
+
   function drawChart(holder, data, metric, tip) {
     holder.replaceChildren();
-    var champions = data.deployments.filter(function (d) { return typeof d.metrics[metric] === "number"; });
+    var champions = (data.champion || data.deployments).filter(function (d) { return typeof d.metrics[metric] === "number"; });
     var challengers = data.challengers.filter(function (c) { return typeof c.metrics[metric] === "number"; });
     var points = champions.concat(challengers);
     if (!points.length) {
@@ -106,10 +123,11 @@
     }
 
     challengers.forEach(function (c) {
-      var kind = c.status === "deployed" ? "deployed" : c.status === "kept" ? "kept" : "other";
+      // No outcome colour until the run has decided: a run still comparing is neither kept nor deployed.
+      var kind = c.outcome === "pending" ? "pending" : c.status === "deployed" ? "deployed" : c.status === "kept" ? "kept" : "other";
       var link = svg("a", { href: c.url }, root);
-      var dot = svg("circle", { cx: x(Date.parse(c.t)), cy: y(c.metrics[metric]), r: 6, "class": "challenger-point " + kind }, link);
-      hover(tip, dot, "run #" + c.run + " challenger v" + c.version + " (" + c.status + "): " + metric + " " + c.metrics[metric].toFixed(4));
+      var dot = svg("circle", { cx: x(Date.parse(c.t)), cy: y(c.metrics[metric]), r: 6, "class": "challenger-point " + kind, "data-run": c.run }, link);
+      hover(tip, dot, decisionTip(c, metric));
     });
     if (champions.length) {
       var path = "";
@@ -120,8 +138,9 @@
       path += "H" + x(span[1]);
       svg("path", { d: path, "class": "champion-line" }, root);
       champions.forEach(function (d) {
-        var dot = svg("circle", { cx: x(Date.parse(d.t)), cy: y(d.metrics[metric]), r: 3.5, "class": "champion-point" }, root);
-        hover(tip, dot, "champion v" + d.version + " (" + d.source + "): " + metric + " " + d.metrics[metric].toFixed(4));
+        var judged = d.run !== null && d.run !== undefined;
+        var dot = svg("circle", { cx: x(Date.parse(d.t)), cy: y(d.metrics[metric]), r: 3.5, "class": "champion-point" + (judged ? " judged" : "") }, root);
+        hover(tip, dot, "champion v" + d.version + " (" + (judged ? d.source : d.source + ", on its own holdout") + "): " + metric + " " + d.metrics[metric].toFixed(4));
       });
     }
   }
@@ -133,13 +152,16 @@
   }
 
   /* Per-feature PSI of every drift check (oldest first), the threshold as a dashed line; a point
-     where the feature was called drifted is drawn larger. */
+     where the feature was called drifted is drawn larger. A check over fewer rows than the
+     minimum has no verdict: it is a hollow marker on the axis, not a PSI. Each served version's
+     checks are a segment of their own, a new version marked where it starts. */
   function drawDrift(holder, legend, data, tip) {
     holder.replaceChildren();
     var checks = data.checks, times = checks.map(function (c) { return Date.parse(c.checked_at); });
     var span = timeSpan(times);
     var values = [data.threshold];
     checks.forEach(function (c) {
+      if (!c.counted) return;
       Object.keys(c.psi).forEach(function (name) { if (typeof c.psi[name] === "number") values.push(c.psi[name]); });
     });
     var frame = timeFrame(holder, span[0], span[1], values, { fromZero: true, label: "PSI per feature over time" });
@@ -147,19 +169,35 @@
     svg("line", { x1: x(span[0]), x2: frame.right, y1: y(data.threshold), y2: y(data.threshold), "class": "threshold-line" }, root);
     svg("text", { x: frame.right - 4, y: y(data.threshold) - 5, "text-anchor": "end", "class": "tick threshold-label" }, root)
       .textContent = "threshold " + data.threshold;
+    checks.forEach(function (c, i) {
+      if (!c.new_version || i === 0) return;
+      svg("line", { x1: x(times[i]), x2: x(times[i]), y1: y(0), y2: 12, "class": "version-mark", "data-version": c.version }, root);
+      svg("text", { x: x(times[i]) + 4, y: 22, "class": "tick version-label" }, root).textContent = "v" + c.version;
+    });
     data.series.forEach(function (series, k) {
       var colour = "series-" + (k % SERIES_COLOURS);
       var points = checks.map(function (c, i) { return { c: c, t: times[i], v: c.psi[series.key] }; })
-        .filter(function (p) { return typeof p.v === "number"; });
-      if (points.length > 1) {
-        var path = points.map(function (p, i) { return (i ? "L" : "M") + x(p.t) + " " + y(p.v); }).join("");
-        svg("path", { d: path, "class": "series-line " + colour, "data-series": series.key }, root);
-      }
+        .filter(function (p) { return p.c.counted && typeof p.v === "number"; });
+      var segments = [];
+      points.forEach(function (p) {
+        var last = segments[segments.length - 1];
+        if (last && last[0].c.version === p.c.version) last.push(p); else segments.push([p]);
+      });
+      segments.forEach(function (segment) {
+        if (segment.length < 2) return;
+        var path = segment.map(function (p, i) { return (i ? "L" : "M") + x(p.t) + " " + y(p.v); }).join("");
+        svg("path", { d: path, "class": "series-line " + colour, "data-series": series.key, "data-version": segment[0].c.version }, root);
+      });
       points.forEach(function (p) {
         var drifted = p.c.drifted.indexOf(series.key) >= 0;
         var dot = svg("circle", { cx: x(p.t), cy: y(p.v), r: drifted ? 4.5 : 2.5, "class": "series-point " + colour + (drifted ? " drifted" : "") }, root);
-        hover(tip, dot, series.label + ": PSI " + p.v.toFixed(3) + (drifted ? ", drifted" : "") + " (v" + p.c.version + ", " + p.c.rows + " rows, " + new Date(p.t).toLocaleString() + ")");
+        hover(tip, dot, series.label + ": PSI " + p.v.toFixed(3) + (drifted ? ", drifted" : "") + " (v" + p.c.version + ", " + p.c.rows_label + ", " + new Date(p.t).toLocaleString() + ")");
       });
+    });
+    checks.forEach(function (c, i) {
+      if (c.counted) return;
+      var dot = svg("circle", { cx: x(times[i]), cy: y(0), r: 4, "class": "too-few-point" }, root);
+      hover(tip, dot, "v" + c.version + ", " + c.rows_label + ": " + c.verdict + " (fewer than " + data.min_rows + " rows), no PSI drawn (" + new Date(times[i]).toLocaleString() + ")");
     });
     legend.replaceChildren.apply(legend, data.series.map(function (series, k) { return legendItem(series.label, k); }));
   }

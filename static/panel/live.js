@@ -62,7 +62,7 @@
     var challenger = row.challenger ? el("td", null, row.challenger) : el("td");
     if (!row.challenger) challenger.appendChild(el("span", "muted", "–"));
     var decision = el("td", "small");
-    if (row.decision.kind === "rule") decision.appendChild(el("code", null, row.decision.text));
+    if (row.decision.kind === "rule") decision.appendChild(el("span", null, row.decision.text)).dataset.decision = "";
     else if (row.decision.kind === "stalled") decision.appendChild(el("span", "stalled", row.decision.text));
     else if (row.decision.text) decision.appendChild(el("span", "muted", row.decision.text));
     [id, outcome, trigger, started, duration, challenger, decision].forEach(function (td) { tr.appendChild(td); });

@@ -11,7 +11,7 @@
   }
 
   function stepItem(step) {
-    var item = el("li", step.status);
+    var item = el("li", step.status + (step.tone ? " " + step.tone : ""));
     item.dataset.step = step.name;
     item.dataset.status = step.status;
     item.appendChild(el("span", "marker"));

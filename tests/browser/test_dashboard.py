@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 
 from demo import batches
+from ml.gate import words
 from retraining.models import RetrainingRun
 from retraining.panel import live
 from tests.support.browser import (
@@ -67,6 +68,7 @@ def test_a_skipped_run_shows_its_outcome_everywhere_without_a_reload(
     assert shown["outcome"] == f"Skipped (no new data): {run.reasons[0]}"
     assert shown["duration"] == live.seconds(run.duration)
     assert page.get_attribute("[data-step=check]", "data-status") == "stopped"
+    assert page.get_attribute("[data-step=check]", "class") == "stopped neutral"  # not a warning's colour
     assert_nothing_says_unfinished(page)
     shot(page, "dashboard-skip-finished")
 
@@ -94,11 +96,15 @@ def test_a_run_that_trains_and_deploys_shows_its_outcome_everywhere_without_a_re
     assert shown["outcome"].startswith(f"Deployed v{run.model_version}: {run.reasons[0]}")
     assert shown["outcome"].endswith("precision, recall and F1 are macro averages over the classes.")
     assert shown["duration"] == live.seconds(run.duration)
-    assert page.text_content(f"[data-run-row='{run.pk}'] code") == run.decision_rule
+    said = words.decision(run.decision_rule, run.status, run.comparison)
+    assert page.text_content(f"[data-run-row='{run.pk}'] [data-decision]") == said
     # The served model and the chart follow on the same poll.
     assert page.text_content("[data-part=served] [data-served-version]") == f"v{run.model_version}"
     assert f"v{run.model_version}" in page.text_content("[data-served-card]")
-    page.wait_for_function("() => document.querySelectorAll('.champion-point').length === 2", timeout=5_000)
+    # Both deployments, and the old champion's score on this run's holdout (the figure the decision compared).
+    deployed = "document.querySelectorAll('.champion-point:not(.judged)').length === 2"
+    judged = "document.querySelectorAll('.champion-point.judged').length === 1"
+    page.wait_for_function(f"() => {deployed} && {judged}", timeout=5_000)
     page.wait_for_function(
         "() => document.querySelector('[data-served-processes]').textContent.startsWith('1 of 1')", timeout=30_000
     )

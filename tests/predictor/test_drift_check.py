@@ -133,3 +133,13 @@ def test_a_parquet_file_of_inputs_is_read_as_parquet(champion_with_profile, tmp_
 
     assert lines[0].startswith(f"{len(demo_frame(2, 'penguins'))} rows of {path}")
     assert lines[-1].startswith("verdict:")
+
+
+def test_the_command_calls_the_predictions_what_the_panel_does(champion_with_profile, tmp_path):
+    frame = demo_frame(2, "penguins").assign(prediction="Chinstrap")
+
+    lines = check_drift("--csv", str(csv_file(tmp_path, frame)))
+
+    assert any(line.startswith("predicted class mix ") for line in lines)
+    assert "predicted class mix (PSI " in lines[-1]
+    assert not any(line.split()[0] == "predictions" for line in lines)

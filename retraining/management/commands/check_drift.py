@@ -4,7 +4,7 @@ from typing import Any
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ml.drift.drift import FeatureDrift
+from ml.drift.drift import PREDICTIONS_LABEL, FeatureDrift
 from predictor.drift_check import DriftCheckError, check, check_log
 from predictor.serving.registry import RegistryError
 from retraining.data import DataError
@@ -74,7 +74,7 @@ class Command(BaseCommand):
         for name, score in features.items():
             self.stdout.write(_line(name, score))
         if predictions is not None:
-            self.stdout.write(_line("predictions", predictions))
+            self.stdout.write(_line(PREDICTIONS_LABEL, predictions))
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ml.gate import words
 from retraining import services
 from retraining.models import RetrainingRun
 from retraining.pipeline import flow
@@ -43,6 +44,9 @@ class Command(BaseCommand):
             step = RetrainingRun.objects.get(pk=run.pk).step or "?"
             store.finish(run, Status.FAILED, error=f"interrupted from the keyboard during step {step!r}")
             raise CommandError(f"run #{run.pk} interrupted during step {step!r}") from None
+        decided = words.decision(run.decision_rule, run.status, run.comparison)
+        if decided:
+            self.stdout.write(f"decision: {decided}")
         for reason in run.reasons:
             self.stdout.write(f"  {reason}")
         if run.status in (Status.REJECTED, Status.FAILED, Status.CANCELLED):

@@ -88,7 +88,7 @@ def test_a_queued_run_is_the_card_and_its_row_says_it_waits():
     assert (state["run"]["id"], state["run"]["title"], state["run"]["outcome"]) == (queued.pk, "Run in progress", "")
     rows = [(r["id"], r["duration_label"]) for r in state["recent"]]
     assert rows == [(queued.pk, "queued…"), (queued.pk - 1, "0.30 s")]
-    assert state["recent"][1]["decision"] == {"kind": "rule", "text": "first_model"}
+    assert state["recent"][1]["decision"] == {"kind": "rule", "text": "First model: its score met the policy's minimum"}
 
 
 def test_a_deployed_run_names_the_version_it_deployed():

@@ -166,7 +166,7 @@ def test_a_finished_runs_page_explains_the_decision(staff):
     page = staff.get(reverse("panel-run", args=[run.pk])).content.decode()
     for shown in (
         "Kept champion",
-        "min_improvement",
+        "Not better than the champion by the gain the policy asks",
         "needs strictly better",
         "0.3125",
         "-0.0200",
@@ -242,7 +242,7 @@ def test_a_policy_edit_is_recorded_as_a_new_row_and_applies_to_the_next_run(staf
         ("significance", "1.5", "the significance level must be strictly between 0 and 1"),
         ("significance", "0", "the significance level must be strictly between 0 and 1"),
         ("return_significance", "1", "the level to bring back a replaced model must be strictly between 0 and 1"),
-        ("test", "mcnemar", "McNemar's test compares accuracy only: use the paired bootstrap for f1"),
+        ("test", "mcnemar", "McNemar's test compares accuracy only: use the paired randomization test for f1"),
         ("test", "t-test", "Select a valid choice."),
         ("min_improvement", "-0.1", "the minimum improvement must be between 0 and 1"),
         ("max_guard_drop", "2", "the largest drop must be between 0 and 1"),
