@@ -50,10 +50,23 @@ def fill_history() -> None:
 
     metrics = {"accuracy": 0.95, "precision": 0.94, "recall": 0.93, "f1": 0.935}
     step = {"name": "check", "status": "done", "duration": 0.1, "detail": "new data"}
+    columns = {"columns": {f"c{n}": {"kind": "numeric", "origin": "inferred"} for n in range(20)}}
     RetrainingRun.objects.bulk_create(
         RetrainingRun(trigger="schedule", status="kept", active=None, steps=[step] * 7, challenger_metrics=metrics,
-                      champion_metrics=metrics, model_version=str(i)) for i in range(RUNS)
+                      champion_metrics=metrics, model_version=str(i), champion_version=str(i - 1),
+                      dataset={"md5": f"md5-{i // 10}", "rev": f"rev-{i}", "path": "data/churn.csv", "size": 10**6},
+                      rows={"total": 10_000, "train": 8_000, "holdout": 2_000},
+                      lineage={"columns": columns, "read_as": {"format": "CSV"}},
+                      reasons=[f"kept: accuracy gain below 0.01 (run {i})"]) for i in range(RUNS)
     )  # fmt: skip
+    from retraining.models import RunLog
+
+    # The longest log a run keeps: RUN_LOG_MAX_BYTES of lines.
+    line = "2026-12-07 10:00:00,000 INFO retraining.pipeline.training: fitted fold with 8000 rows in 0.42 s\n"
+    logged = RetrainingRun.objects.create(trigger="schedule", status="deployed", active=None, champion_version="4999",
+                                          model_version="5000", champion_metrics=metrics, challenger_metrics=metrics,
+                                          dataset={"md5": "md5-new"}, lineage={"columns": columns})  # fmt: skip
+    RunLog.objects.create(run_id=logged.pk, text=line * (256 * 1024 // len(line)))
     Deployment.objects.bulk_create(
         Deployment(model_name="bench", version=str(i), source="pipeline", metrics=metrics) for i in range(DEPLOYMENTS)
     )
@@ -87,7 +100,16 @@ def bench_requests() -> None:
         ("poll /panel/live.json", "/panel/live.json"),
         ("chart /panel/chart.json", "/panel/chart.json"),
         ("reload /panel/", "/panel/"),
+        ("compare two runs", "/panel/runs/compare/?a={newest}&b={older}"),
+        ("a run's log (256 KiB)", "/panel/runs/{newest}/log/"),
+        ("API run log", "/api/v1/runs/{newest}/log"),
+        ("runs filtered by text+date", "/panel/runs/?q=run+4321&since=2026-01-01"),
+        ("data versions page", "/panel/data/"),
     )
+    from retraining.models import RetrainingRun
+
+    newest = RetrainingRun.objects.exclude(status="running").order_by("-pk").values_list("pk", flat=True).first()
+    pages = tuple((label, url.format(newest=newest, older=newest - 1)) for label, url in pages)
     for label, url in pages:
         response = client.get(url)
         assert response.status_code == 200, response.status_code

@@ -11,6 +11,7 @@ urlpatterns = [
     path("chart.json", views.chart, name="panel-chart"),
     path("retrain/", views.retrain_now, name="panel-retrain"),
     path("runs/", views.run_list, name="panel-runs"),
+    path("runs/compare/", views.compare_runs, name="panel-compare"),
     path("runs/<int:pk>/", views.run_detail, name="panel-run"),
     path("runs/<int:pk>/log/", views.run_log, name="panel-run-log"),
     path("runs/<int:pk>/cancel/", views.cancel_run, name="panel-run-cancel"),

@@ -22,7 +22,7 @@ from predictor.models import Deployment
 from predictor.serving.registry import RegistryError
 from retraining import services
 from retraining.models import PromotionPolicy, RetrainingRun, TriggerSettings
-from retraining.panel import figures, selectors, versions
+from retraining.panel import compare, figures, selectors, versions
 from retraining.panel import live as live_state
 from retraining.panel.forms import PolicyForm, ScheduleForm, TriggerSettingsForm
 from retraining.runs import runlog, wording
@@ -211,6 +211,29 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(Deployment.objects.select_related("created_by", "previous"), 25).get_page(request.GET.get("page"))
     rows = selectors.deployment_rows(list(page.object_list))
     return _page(request, "deployments.html", "deployments", page=page, rows=rows)
+
+
+@staff_only
+@require_GET
+def compare_runs(request: HttpRequest) -> HttpResponse:
+    """Two runs side by side (?a=&b=); given one, the run whose model it was judged against, else the
+    run before it that made a model."""
+    asked = {name: request.GET.get(name, "").strip().lstrip("#") for name in ("a", "b")}
+    if asked["a"].isdigit() and not asked["b"]:
+        asked["b"] = str(compare.counterpart(int(asked["a"])) or "")
+    problems = [
+        f"{name}={value!r} is not a run number" for name, value in asked.items() if value and not value.isdigit()
+    ]
+    found = {
+        run.pk: run for run in RetrainingRun.objects.filter(pk__in=[int(v) for v in asked.values() if v.isdigit()])
+    }
+    problems += [f"there is no run #{value}" for value in asked.values() if value.isdigit() and int(value) not in found]
+    context: dict[str, Any] = {"asked": asked, "problems": problems}
+    if not problems and len(found) == 2:
+        context.update(compare.compare(*found.values()))
+    elif not problems and asked["a"] and asked["b"]:
+        context["problems"] = ["a run compared with itself shows nothing new: choose two runs"]
+    return _page(request, "compare.html", "runs", **context)
 
 
 @staff_only

@@ -1,6 +1,6 @@
 """The panel as an operator's tool, in Chromium under the Content-Security-Policy: cancel and force a
 run from its page (each asks first, and is audited on the run), read its log, filter the runs, see
-every data version."""
+every data version, compare two runs."""
 
 import pytest
 
@@ -90,3 +90,9 @@ def test_the_log_and_the_filters_are_read_in_the_browser(panel_server, browser_p
     page.wait_for_selector("[data-version=f00dfeed]")
     assert f"#{run.pk}" in page.inner_text("[data-version=f00dfeed]")
     shot(page, "operator-data-versions")
+
+    page.goto(f"{base}/panel/runs/{run.pk}/")
+    page.click("[data-compare-link]")
+    page.wait_for_selector("[data-compare-side]")
+    assert page.locator("[data-compare-side]").count() == 2
+    shot(page, "operator-compare")

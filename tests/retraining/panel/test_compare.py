@@ -1,0 +1,119 @@
+"""Comparing two runs: the paired test only where both models were scored on the same rows, the
+data versions, the setups and the drift each run recorded."""
+
+import pytest
+
+from retraining.models import RetrainingRun
+from retraining.panel.compare import compare, counterpart
+
+PAIRED = {
+    "test": "bootstrap", "metric": "accuracy", "rows": 506, "disagreements": 31, "identical": False,
+    "difference": 0.083, "low": 0.051, "high": 0.115, "level": 0.05, "p_value": 0.0002,
+    "p_method": "paired randomization test", "detectable": 0.03,
+}  # fmt: skip
+COLUMNS = {"columns": {"tenure": {"kind": "numeric"}, "plan": {"kind": "categorical"}}}
+
+
+@pytest.fixture(autouse=True)
+def plain_static(settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def run(**fields) -> RetrainingRun:
+    return RetrainingRun.objects.create(trigger="schedule", active=None, **{"status": "deployed", **fields})
+
+
+@pytest.fixture
+def history(db):
+    first = run(
+        model_version="1",
+        challenger_metrics={"accuracy": 0.7636},
+        dataset={"md5": "m1", "rev": "r1", "path": "data/churn.csv"},
+        rows={"total": 275, "train": 220, "holdout": 55},
+        lineage={"columns": COLUMNS, "app_version": "abc123"},
+        setup={"estimator": "random_forest", "params": {"n_estimators": 50}},
+    )
+    skipped = run(status="skipped", dataset={"md5": "m1"})
+    second = run(
+        model_version="2",
+        champion_version="1",
+        champion_metrics={"accuracy": 0.8123},
+        challenger_metrics={"accuracy": 0.8953},
+        comparison=PAIRED,
+        dataset={"md5": "m2", "rev": "r2", "path": "data/churn.csv"},
+        rows={"total": 2530, "train": 2024, "holdout": 506},
+        validation={"drift": {"verdict": "drift", "features": {"tenure": {"psi": 0.31}, "plan": {"psi": 0.02}}}},
+    )
+    return first, skipped, second
+
+
+def test_a_run_judged_against_an_earlier_model_shows_the_paired_test_on_its_rows(history):
+    first, _, second = history
+
+    seen = compare(second, first)  # either order: the older run is on the left
+
+    assert (seen["older"].run, seen["newer"].run) == (first, second)
+    paired = seen["paired"]
+    assert (paired.older_model, paired.newer_model, paired.rows, paired.by_run) == ("1", "2", 506, second.pk)
+    assert paired.metrics == [("accuracy", 0.8123, 0.8953)]
+    assert paired.comparison.p_value == 0.0002
+    assert seen["own_metrics"] == [("accuracy", 0.7636, 0.8953)]
+    assert seen["older"].kinds == [("categorical", ["plan"]), ("numeric", ["tenure"])]
+    assert ("code version", "abc123") in seen["older"].setup
+    assert seen["newer"].drift[0] == ("tenure", 0.31)
+
+
+def test_models_never_scored_on_the_same_rows_get_no_paired_figures(db):
+    left = run(model_version="3", challenger_metrics={"accuracy": 0.7})
+    right = run(model_version="4", champion_version="2", challenger_metrics={"accuracy": 0.8})
+
+    assert compare(left, right)["paired"] is None
+
+
+def test_one_run_is_compared_with_the_run_that_made_its_champion(history):
+    first, skipped, second = history
+
+    assert counterpart(second.pk) == first.pk
+    assert counterpart(skipped.pk) == first.pk  # no champion recorded: the latest earlier model
+    assert counterpart(first.pk) is None
+
+
+def test_the_page_shows_both_runs_and_says_what_is_not_paired(history, client, staff_user):
+    first, skipped, second = history
+    client.force_login(staff_user)
+
+    page = client.get(f"/panel/runs/compare/?a={second.pk}").content.decode()
+    unpaired = client.get(f"/panel/runs/compare/?a={skipped.pk}&b={second.pk}").content.decode()
+
+    assert f'data-compare-side="{first.pk}"' in page
+    assert f'data-compare-side="{second.pk}"' in page
+    assert "p-value 0.0002" in page
+    assert "data-not-paired" in unpaired
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [("a=abc&b=1", "a=&#x27;abc&#x27; is not a run number"), ("a=1&b=99999", "there is no run #99999")],
+)
+def test_a_wrong_run_is_named(history, client, staff_user, query, problem):
+    client.force_login(staff_user)
+
+    page = client.get(f"/panel/runs/compare/?{query}").content.decode()
+
+    assert problem in page
+    assert "data-compare-metrics" not in page
+
+
+def test_runs_and_deployments_link_to_the_comparison(history, client, staff_user):
+    from predictor.models import Deployment
+
+    _first, _, second = history
+    second.deployment = Deployment.objects.create(model_name="m", version="2", source="pipeline")
+    second.save(update_fields=["deployment"])
+    client.force_login(staff_user)
+
+    assert f"/panel/runs/compare/?a={second.pk}" in client.get(f"/panel/runs/{second.pk}/").content.decode()
+    assert f"/panel/runs/compare/?a={second.pk}" in client.get("/panel/deployments/").content.decode()
