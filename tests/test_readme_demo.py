@@ -30,7 +30,7 @@ README = ROOT / "README.md"
 # A figure as the README writes it: a version (v2), a signed difference, a count with thousands separators.
 NUMBER = re.compile(r"(?<![\w.+-])(?:v|[-+])?\d+(?:,\d{3})*(?:\.\d+)?")
 # Numbers that name a thing rather than quote a result: the steps' own numbers and the batches'.
-NAMES = re.compile(r"^\d\. |\bbatch \d\b|\bstep \d\b|\bsteps \d to \d\b", re.MULTILINE)
+NAMES = re.compile(r"(?<![\w.,])\d\. \*\*|\bbatch \d\b|\bstep \d\b|\bsteps \d to \d\b")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ FIGURES = [
     Figure(r"rows, (\d+)% more\)", lambda runs: round(100 * (runs[3]["rows"]["total"] / runs[2]["rows"]["total"] - 1))),
     Figure(r"challenger trains on ([\d,]+) rows and", lambda runs: runs[3]["rows"]["train"]),
     Figure(r"on ([\d,]+) holdout rows, scores", lambda runs: runs[3]["rows"]["holdout"]),
-    Figure(r"scores\s+([\d.]+) against", score(3, "challenger"), 0.00005),
+    Figure(r"scores ([\d.]+) against", score(3, "challenger"), 0.00005),
     Figure(r"against the champion's ([\d.]+) \(-", score(3, "champion"), 0.00005),
     Figure(r"\((-[\d.]+)\)", lambda runs: score(3, "challenger")(runs) - score(3, "champion")(runs), 0.00005),
     Figure(r"\*\*Kept champion (v\d+)\*\*", lambda runs: int(runs[3]["champion_version"])),
@@ -74,7 +74,8 @@ FIGURES = [
 
 def demo_steps() -> str:
     text = README.read_text()
-    return text[text.index("1. **First champion.**") : text.index("5. **Drift.**")]
+    # One line: a sentence the README wraps differently still reads the same.
+    return " ".join(text[text.index("1. **First champion.**") : text.index("5. **Drift.**")].split())
 
 
 def value(quoted: str) -> float:
