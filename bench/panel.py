@@ -128,7 +128,7 @@ def bench_requests() -> None:
 
     from retraining.panel import live
     from retraining.runs import store
-    from retraining.workers.heartbeat import heartbeat
+    from retraining.workers import heartbeat
 
     active = store.active_run()
     health = median_ms(lambda: live.workers_state(heartbeat.liveness(), active), REQUESTS)

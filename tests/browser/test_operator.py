@@ -65,8 +65,10 @@ def test_a_finished_run_is_run_again_forced_from_its_page_with_the_reason_audite
 
 def test_the_log_and_the_filters_are_read_in_the_browser(panel_server, browser_page):
     base, page = panel_server, browser_page
-    run = RetrainingRun.objects.create(trigger="api", status="failed", active=None, error="DVC remote unreachable")
-    RetrainingRun.objects.create(trigger="schedule", status="skipped", active=None, reasons=["no new data"])
+    run = RetrainingRun.objects.create(
+        trigger="api", status="failed", active=None, error="DVC remote unreachable", model_version="1"
+    )
+    skipped = RetrainingRun.objects.create(trigger="schedule", status="skipped", active=None, reasons=["no new data"])
     RunLog.objects.create(run=run, text="12:00:00 ERROR retraining.pipeline.flow: run failed\nTraceback ...\n")
     sign_in(page, base)
 
@@ -91,7 +93,7 @@ def test_the_log_and_the_filters_are_read_in_the_browser(panel_server, browser_p
     assert f"#{run.pk}" in page.inner_text("[data-version=f00dfeed]")
     shot(page, "operator-data-versions")
 
-    page.goto(f"{base}/panel/runs/{run.pk}/")
+    page.goto(f"{base}/panel/runs/{skipped.pk}/")
     page.click("[data-compare-link]")
     page.wait_for_selector("[data-compare-side]")
     assert page.locator("[data-compare-side]").count() == 2
