@@ -19,6 +19,9 @@ from predictor.predlog.feedback import record_labels
 from predictor.predlog.ids import new_ids
 from predictor.predlog.labels import Labeller
 from retraining.data.folder import FolderSource
+from retraining.models import TriggerSettings
+from retraining.panel.forms import TriggerSettingsForm
+from retraining.pipeline.resources import PublishedFeedback
 from tests.support.keys import create_key
 from tests.support.registries import build_folder_registry, commits, git
 
@@ -135,3 +138,31 @@ def test_a_single_data_file_is_refused_naming_data_path(db, settings) -> None:
 
     with pytest.raises(CommandError, match=r"DATA_PATH=data/penguins\.csv names one file"):
         call_command("publish_feedback")
+
+
+def test_runs_publish_nothing_until_the_switch_is_on_and_enough_labels_are_new(db, registry: Path) -> None:
+    ids, shop = logged([{"bill_length_mm": 50.0, "island": "Dream"}, {"bill_length_mm": 51.0, "island": "Biscoe"}])
+    record_labels([{"prediction_id": pid, "label": "Gentoo"} for pid in ids], shop)
+    before = commits(registry)
+
+    assert PublishedFeedback().publish() is None  # off by default
+    TriggerSettings.objects.update_or_create(pk=1, defaults={"publish_feedback": True, "feedback_min_labels": 3})
+    assert PublishedFeedback().publish() is None  # 2 new labels, 3 needed
+    assert commits(registry) == before
+
+    TriggerSettings.objects.filter(pk=1).update(feedback_min_labels=2)
+    published = PublishedFeedback().publish()
+
+    assert (published["rows"], published["sources"]) == (2, {"key:shop": 2})
+    assert len(commits(registry)) == len(before) + 1
+
+
+def test_the_switch_is_refused_in_the_panel_form_when_feedback_does_not_require_keys(db, settings) -> None:
+    settings.FEEDBACK_REQUIRES_KEY = False
+    fields = {"degradation_margin": 0.05, "min_labels": 200, "cooldown_hours": 24, "feedback_min_labels": 500}
+
+    form = TriggerSettingsForm(data={**fields, "publish_feedback": "on"}, instance=TriggerSettings.current())
+
+    assert not form.is_valid()
+    assert "FEEDBACK_REQUIRES_KEY=true" in form.errors["publish_feedback"][0]
+    assert TriggerSettingsForm(data=fields, instance=TriggerSettings.current()).is_valid()
