@@ -281,6 +281,10 @@ class TriggerSettings(models.Model):
     cooldown_hours = models.FloatField(
         default=24.0, help_text="At most one drift or degradation run in this many hours."
     )
+    publish_feedback = models.BooleanField(
+        default=False, help_text="A drift or degradation run with no new data publishes keyed feedback as data."
+    )
+    feedback_min_labels = models.PositiveIntegerField(default=500, help_text="New labels needed to publish them.")
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -290,11 +294,8 @@ class TriggerSettings(models.Model):
         verbose_name_plural = "trigger settings"
 
     def __str__(self) -> str:
-        on = [
-            name
-            for name, enabled in (("drift", self.drift_enabled), ("degradation", self.degradation_enabled))
-            if enabled
-        ]
+        triggers = (("drift", self.drift_enabled), ("degradation", self.degradation_enabled))
+        on = [name for name, enabled in triggers if enabled]
         return f"triggers: {', '.join(on) or 'off'}, cool-down {self.cooldown_hours:g} h"
 
     @classmethod

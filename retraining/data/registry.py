@@ -6,6 +6,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from ml.redact import redact
@@ -56,10 +57,18 @@ def init_registry(repo_dir: Path, remote: str, endpoint_url: str = "") -> None:
     git(commit, repo, error=f"git commit in {repo} failed")
 
 
-def publish(repo_dir: Path | str, path: str, csv_file: Path, message: str) -> DatasetVersion:
+def publish(
+    repo_dir: Path | str, path: str, csv_file: Path, message: str, sidecars: Mapping[str, str] | None = None
+) -> DatasetVersion:
     """Publishes a file as the next version of `path`, checked first in the format of `path`'s suffix.
     The data is pushed to the DVC remote before the commit is made, so no commit ever names data
-    the remote lacks; on any failure nothing is committed and the workspace is put back."""
+    the remote lacks; on any failure nothing is committed and the workspace is put back.
+
+    `sidecars` (path in the registry: text) are small files kept in git itself, committed with the
+    data so that what is said of a version (its provenance) cannot be separated from it."""
+    sidecars = dict(sidecars or {})
+    for name in sidecars:
+        check_tracked_path(name)
     path = check_tracked_path(path)
     if any(c in path for c in "*?["):
         folder = path.split("/")[0]
@@ -73,17 +82,17 @@ def publish(repo_dir: Path | str, path: str, csv_file: Path, message: str) -> Da
         format_for(path).validate(csv_file)
     publish_local = _publish_into_folder if into_folder else _publish_local
     if not is_git_url(str(repo_dir)):
-        return publish_local(Path(repo_dir).expanduser().resolve(), path, csv_file, message)
+        return publish_local(Path(repo_dir).expanduser().resolve(), path, csv_file, message, sidecars)
     url = str(repo_dir)
     with tempfile.TemporaryDirectory(prefix="registry-") as tmp:
         clone = Path(tmp) / "registry"
         git(["clone", "--quiet", url, str(clone)], Path(tmp), error=f"could not clone {url}", timeout=300)
-        version = publish_local(clone, path, csv_file, message)
+        version = publish_local(clone, path, csv_file, message, sidecars)
         git(["push", "--quiet", "origin", "HEAD"], clone, error=f"git push to {url} failed", timeout=300)
     return dataclasses.replace(version, source=url)
 
 
-def _publish_local(repo: Path, path: str, csv_file: Path, message: str) -> DatasetVersion:
+def _publish_local(repo: Path, path: str, csv_file: Path, message: str, sidecars: dict[str, str]) -> DatasetVersion:
     if not repo.is_dir():
         raise DataError(f"data registry {repo} does not exist")
     if not (repo / ".dvc").is_dir():
@@ -107,9 +116,9 @@ def _publish_local(repo: Path, path: str, csv_file: Path, message: str) -> Datas
         if had_previous:
             os.replace(target, backup)
         os.replace(staged, target)
-        _add_push_commit(repo, path, message)
+        _add_push_commit(repo, path, message, sidecars)
     except (DataError, OSError) as exc:
-        _undo_publish(repo, [dvc_file, gitignore])
+        _undo_publish(repo, [dvc_file, gitignore, *sidecars])
         staged.unlink(missing_ok=True)
         if backup.exists():
             os.replace(backup, target)
@@ -126,7 +135,9 @@ def _publish_local(repo: Path, path: str, csv_file: Path, message: str) -> Datas
     return DatasetVersion(source=redact(str(repo)), path=path, rev=sha, md5=recorded[0], size=recorded[1])
 
 
-def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) -> DatasetVersion:
+def _publish_into_folder(
+    repo: Path, folder: str, new_file: Path, message: str, sidecars: dict[str, str]
+) -> DatasetVersion:
     """Adds a file to a DVC-tracked folder: the folder is checked out whole first (else `dvc add`
     would record it without the files the workspace lacks), then added, pushed and committed."""
     if not repo.is_dir():
@@ -143,9 +154,9 @@ def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) 
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         shutil.copyfile(new_file, target)
-        _add_push_commit(repo, folder, message)
+        _add_push_commit(repo, folder, message, sidecars)
     except (DataError, OSError) as exc:
-        _undo_publish(repo, [dvc_file, gitignore])
+        _undo_publish(repo, [dvc_file, gitignore, *sidecars])
         target.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise DataError(f"could not write {target}: {exc.strerror}") from None
@@ -157,15 +168,48 @@ def _publish_into_folder(repo: Path, folder: str, new_file: Path, message: str) 
     return DatasetVersion(source=redact(str(repo)), path=folder, rev=sha, md5=recorded[0], size=recorded[1])
 
 
-def _add_push_commit(repo: Path, path: str, message: str) -> None:
-    """`dvc add` a file or folder, push its data to the remote, commit its .dvc file and .gitignore."""
+def _add_push_commit(repo: Path, path: str, message: str, sidecars: dict[str, str]) -> None:
+    """`dvc add` a file or folder, push its data to the remote, commit its .dvc file and .gitignore
+    (and the sidecars, written now)."""
     dvc_file = f"{path}.dvc"
     gitignore = str(PurePosixPath(path).parent / ".gitignore")
     dvc(["add", "--quiet", path], repo, error=f"dvc add {path} failed")
     dvc(["push", "--quiet", dvc_file], repo, error=f"dvc push of {path} to the registry's remote failed")
-    git(["add", "--", dvc_file, gitignore], repo, error="git add failed")
-    commit = [*identity_args(repo), "commit", "--quiet", "-m", message, "--", dvc_file, gitignore]
+    for name, text in sidecars.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    files = [dvc_file, gitignore, *sidecars]
+    git(["add", "--", *files], repo, error="git add failed")
+    commit = [*identity_args(repo), "commit", "--quiet", "-m", message, "--", *files]
     git(commit, repo, error=f"git commit in {repo} failed")
+
+
+def read_sidecars(repo_dir: Path | str, folder: str) -> dict[str, str]:
+    """The text of each file in `folder` of the registry's newest commit ({} when there is none):
+    what earlier publications committed beside their data."""
+    folder = check_tracked_path(folder)
+    if not is_git_url(str(repo_dir)):
+        return _sidecars_at_head(Path(repo_dir).expanduser().resolve(), folder)
+    url = str(repo_dir)
+    with tempfile.TemporaryDirectory(prefix="registry-") as tmp:
+        clone = Path(tmp) / "registry"
+        git(
+            ["clone", "--quiet", "--depth", "1", url, str(clone)],
+            Path(tmp),
+            error=f"could not clone {url}",
+            timeout=300,
+        )
+        return _sidecars_at_head(clone, folder)
+
+
+def _sidecars_at_head(repo: Path, folder: str) -> dict[str, str]:
+    if not repo.is_dir():
+        raise DataError(f"data registry {repo} does not exist")
+    listed = git(["ls-tree", "--name-only", "HEAD", f"{folder}/"], repo)
+    texts = {}
+    for name in listed.stdout.splitlines() if listed.returncode == 0 else []:
+        texts[name] = git(["show", f"HEAD:{name}"], repo, error=f"could not read {name} in {repo}").stdout
+    return texts
 
 
 def _undo_publish(repo: Path, files: list[str]) -> None:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from ml.gate import words
@@ -120,14 +121,32 @@ class TriggerSettingsForm(forms.ModelForm):
         error_messages={"min_value": "at least %(limit_value)s label is needed to judge live quality"},
     )
 
+    # Not required: a form posted without it (an older page) keeps the current value.
+    feedback_min_labels = forms.IntegerField(
+        min_value=1,
+        required=False,
+        label="New labels needed to publish them",
+        help_text=TriggerSettings._meta.get_field("feedback_min_labels").help_text,
+        error_messages={"min_value": "at least %(limit_value)s new label is needed to publish feedback"},
+    )
+
     class Meta:
         model = TriggerSettings
-        fields = ["drift_enabled", "degradation_enabled", "degradation_margin", "min_labels", "cooldown_hours"]
+        fields = [
+            "drift_enabled",
+            "degradation_enabled",
+            "degradation_margin",
+            "min_labels",
+            "cooldown_hours",
+            "publish_feedback",
+            "feedback_min_labels",
+        ]
         labels = {
             "drift_enabled": "Start a run when live inputs drift",
             "degradation_enabled": "Start a run when live quality falls",
             "degradation_margin": "Margin below the holdout score",
             "cooldown_hours": "Cool-down (hours)",
+            "publish_feedback": "Publish labelled predictions as data when a run finds none new",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -135,6 +154,19 @@ class TriggerSettingsForm(forms.ModelForm):
 
     def clean_degradation_margin(self) -> float:
         return _between(self.cleaned_data["degradation_margin"], 0.0, 1.0, "the margin")
+
+    def clean_publish_feedback(self) -> bool:
+        value = self.cleaned_data["publish_feedback"]
+        if value and not settings.FEEDBACK_REQUIRES_KEY:
+            raise forms.ValidationError(
+                "labelled predictions are published only when feedback requires API keys "
+                "(FEEDBACK_REQUIRES_KEY=true): without keys anyone could label any prediction"
+            )
+        return value
+
+    def clean_feedback_min_labels(self) -> int:
+        value = self.cleaned_data["feedback_min_labels"]
+        return self.instance.feedback_min_labels if value is None else value
 
     def clean_cooldown_hours(self) -> float:
         value = self.cleaned_data["cooldown_hours"]

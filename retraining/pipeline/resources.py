@@ -24,8 +24,9 @@ from predictor.serving import registry
 from predictor.serving.holder import warm_up
 from retraining import data
 from retraining.data import DatasetVersion
-from retraining.models import RetrainingRun
+from retraining.models import RetrainingRun, TriggerSettings
 from retraining.notify import channels
+from retraining.pipeline.feedback import publish_feedback
 from retraining.pipeline.state import Champion, Schema
 from retraining.runs import store
 
@@ -90,6 +91,13 @@ class Notifier(Protocol):
     def notify(self, run_id: int) -> dict[str, Any]: ...
 
 
+class Feedback(Protocol):
+    def publish(self) -> dict[str, Any] | None:
+        """Publishes labelled predictions as the next data version when the settings allow it and
+        enough are new: what was published (rows, sources, period); else None."""
+        ...
+
+
 @dataclass(frozen=True)
 class Resources:
     source: Source
@@ -97,6 +105,8 @@ class Resources:
     deployments: Deployments
     history: History
     notifier: Notifier
+    # None: runs never publish feedback (a registry of someone else's, tests of other steps).
+    feedback: Feedback | None = None
 
 
 class MlflowModels:
@@ -179,6 +189,20 @@ class RunNotifier:
         return channels.notify(RetrainingRun.objects.get(pk=run_id))
 
 
+class PublishedFeedback:
+    """Keyed feedback published by a run, when the trigger settings switched it on."""
+
+    def publish(self) -> dict[str, Any] | None:
+        triggers = TriggerSettings.current()
+        # Checked here as well as in the form: the setting may outlive a change of FEEDBACK_REQUIRES_KEY.
+        if not triggers.publish_feedback or not settings.FEEDBACK_REQUIRES_KEY:
+            return None
+        publication = publish_feedback(minimum=triggers.feedback_min_labels)
+        if publication is None:
+            return None
+        return {"file": publication.file, **publication.provenance.summary()}
+
+
 def real_resources(source: Source | None = None) -> Resources:
     return Resources(
         source=source or data.source_from_settings(),
@@ -186,6 +210,7 @@ def real_resources(source: Source | None = None) -> Resources:
         deployments=DatabaseDeployments(),
         history=DatabaseHistory(),
         notifier=RunNotifier(),
+        feedback=PublishedFeedback(),
     )
 
 

@@ -94,6 +94,9 @@ class RunState:
     # What the steps found, in the order they find it.
     champion: Champion | None = None
     dataset: DatasetVersion | None = None
+    # Labelled predictions the run published as that data ({} when it published none): rows,
+    # sources, period (retraining/pipeline/feedback.py), said on the run because they are not a random sample.
+    feedback: dict[str, Any] = field(default_factory=dict)
     frame: pd.DataFrame | None = None
     # The data's content whatever its row order (lineage.fingerprint).
     fingerprint: str = ""
@@ -191,7 +194,7 @@ def row_fields(state: RunState) -> dict[str, Any]:
         "notifications": state.notifications,
     }
     if state.dataset is not None:
-        fields["dataset"] = state.dataset.as_dict()
+        fields["dataset"] = state.dataset.as_dict() | ({"feedback": state.feedback} if state.feedback else {})
     if state.validation is not None:
         fields["validation"] = state.validation.as_dict()
     # Before a model records how its data was read, the run shows it from the pull on.

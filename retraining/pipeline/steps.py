@@ -31,7 +31,7 @@ def check(state: RunState, resources: Resources) -> RunState:
         return replace(state, note=new_data)
     if version.same_data(champion.data_version):
         if state.evidence:
-            return nothing_to_learn_from(state, champion.version)
+            return from_feedback(state, resources) or nothing_to_learn_from(state, champion.version)
         already = f"no new data since version {champion.version} ({version.md5})"
         return _judge_again(state, champion) or replace(
             state,
@@ -43,7 +43,7 @@ def check(state: RunState, resources: Resources) -> RunState:
     decided = resources.history.already_decided(state.run_id, setup, version, champion)
     if decided is not None:
         if state.evidence:
-            return nothing_to_learn_from(state, champion.version)
+            return from_feedback(state, resources) or nothing_to_learn_from(state, champion.version)
         run_id, status = decided
         if state.forced:
             return replace(state, note=f"{version.md5} was judged by run #{run_id} ({status}); {_forced(state)}")
@@ -83,6 +83,24 @@ def _unknown_setup(champion: Champion) -> str:
 def _forced(state: RunState) -> str:
     by, at, why = (state.forced.get(name) for name in ("by", "at", "why"))
     return f"forced by {by or 'unknown'} at {at or 'unknown'}: {why or 'no reason given'}"
+
+
+def from_feedback(state: RunState, resources: Resources) -> RunState | None:
+    """A monitoring run with no new data, when automatic publishing is on and enough labels are new:
+    they are published as the next data version and the run goes on with it; else None."""
+    if resources.feedback is None:
+        return None
+    published = resources.feedback.publish()
+    if published is None:
+        return None
+    version = resources.source.version()
+    sources = ", ".join(f"{name} ({rows})" for name, rows in published["sources"].items())
+    period = f"{published['predicted_from'][:16]} .. {published['predicted_to'][:16]}"
+    note = (
+        f"published {published['rows']} labelled predictions as {published['file']} (labels from {sources}, "
+        f"predictions of {period}): new data {version.md5}"
+    )
+    return replace(state, dataset=version, feedback=published, note=note)
 
 
 def nothing_to_learn_from(state: RunState, champion_version: str) -> RunState:

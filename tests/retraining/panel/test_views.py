@@ -440,3 +440,24 @@ def test_a_runs_page_names_the_teams_pipeline_and_its_code_version(staff):
     page = staff.get(reverse("panel-run", args=[failed.pk])).content.decode()
     assert "team.gone:make_pipeline" in page
     assert "code version unknown" in page
+
+
+def test_the_run_page_says_how_many_rows_came_from_feedback_from_whom_and_when(staff):
+    feedback = {
+        "file": "data/feedback-20261207T100000.csv",
+        "rows": 40,
+        "sources": {"key:shop": 30, "key:app": 10},
+        "predicted_from": "2026-12-06T08:00:00+00:00",
+        "predicted_to": "2026-12-07T09:00:00+00:00",
+    }
+    dataset = {"source": "r", "path": "data", "rev": "a" * 40, "md5": "d.dir", "size": None, "feedback": feedback}
+    run = RetrainingRun.objects.create(trigger="drift", status="deployed", active=None, dataset=dataset)
+
+    page = html.unescape(staff.get(reverse("panel-run", args=[run.pk])).content.decode())
+
+    said = re.sub(r"<[^>]+>", "", page.split("data-run-feedback>")[1].split("</dd>")[0])
+    assert "40 labelled predictions in data/feedback-20261207T100000.csv" in said
+    assert "made 2026-12-06T08:00 .. 2026-12-07T09:00" in said
+    assert "key:shop (30)" in said
+    assert "key:app (10)" in said
+    assert "not a random sample" in said

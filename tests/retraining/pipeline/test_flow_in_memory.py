@@ -218,3 +218,47 @@ def test_only_the_steps_before_anything_is_deployed_may_be_interrupted():
         "train",
         "compare",
     ]
+
+
+class Labelled:
+    """Automatic publishing as the pipeline sees it: labelled rows become the source's next data."""
+
+    def __init__(self, source, frame: pd.DataFrame | None) -> None:
+        self.source, self.frame = source, frame
+
+    def publish(self) -> dict | None:
+        if self.frame is None:
+            return None
+        self.source.frame = self.frame
+        return {
+            "file": "data/feedback-20261207T100000.csv",
+            "rows": 40,
+            "sources": {"key:shop": 30, "key:app": 10},
+            "predicted_from": "2026-12-06T08:00:00+00:00",
+            "predicted_to": "2026-12-07T09:00:00+00:00",
+        }
+
+
+def test_a_drift_run_publishes_enough_new_labels_and_retrains_in_the_same_run(resources):
+    run(resources, GOOD_PARAMS)
+    resources = replace(resources, feedback=Labelled(resources.source, demo_frame(2)))
+
+    log = StepLog()
+    state = run_in_memory(resources, GOOD_PARAMS, log=log, trigger="drift", evidence=DRIFTED)
+
+    assert names(log.steps)[:5] == ["check", "pull", "validate", "train", "compare"]
+    assert state.challenger is not None
+    recorded = state.row_fields()["dataset"]["feedback"]
+    assert (recorded["rows"], recorded["sources"]) == (40, {"key:shop": 30, "key:app": 10})
+    assert recorded["predicted_from"].startswith("2026-12-06")
+
+
+def test_a_drift_run_with_too_few_new_labels_still_says_to_publish_data(resources):
+    run(resources, GOOD_PARAMS)
+    resources = replace(resources, feedback=Labelled(resources.source, None))
+
+    state = run_in_memory(resources, GOOD_PARAMS, trigger="drift", evidence=DRIFTED)
+
+    assert state.status == "skipped"
+    assert state.reasons[0].endswith("publish data")
+    assert "feedback" not in state.row_fields()["dataset"]
