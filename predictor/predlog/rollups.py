@@ -224,6 +224,15 @@ def prune(now: datetime | None = None) -> int:
     return deleted + HourLabels.objects.filter(hour__lt=cutoff).delete()[0]
 
 
+def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """The whole hours of [since, now): from the first hour boundary at or after `since` to the
+    hour `now` is in (start >= end: no whole hour)."""
+    start = hour_of(since)
+    if start < since:
+        start += timedelta(hours=1)
+    return start, hour_of(now)
+
+
 def labels_between(version: str, start: datetime, end: datetime, columns: int) -> tuple[dict, dict[str, np.ndarray]]:
     """The labelled cells of whole hours in [start, end): ({(truth, predicted): count}, {truth: (columns,
     BINS) histogram of its rows' probabilities})."""

@@ -2,6 +2,7 @@
 figures, kept when the rows are pruned, and rebuilt from the rows by a command."""
 
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ from ml.metrics import roc_auc
 from predictor.models import Deployment, HourLabels, HourVolume, LoggedVersion, Prediction
 from predictor.predlog import labelled_counts, prune, record_labels, rollups, writing
 from predictor.predlog.ids import new_ids
+from predictor.predlog.quality import score_counts
 
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
 PENGUINS = SimpleNamespace(version="4", name="penguins", classes=np.array(CLASSES), task="classification")
@@ -138,3 +140,35 @@ def snapshot() -> tuple[set, set]:
     volumes = set(HourVolume.objects.values_list("version", "hour", "logged", "served"))
     cells = {(c.version, c.hour, c.truth, c.predicted, c.count, bytes(c.scores)) for c in HourLabels.objects.all()}
     return volumes, cells
+
+
+def counted_rows(since: datetime) -> Counter:
+    rows = Prediction.objects.filter(model_version="4", created_at__gte=since, label__isnull=False)
+    return Counter(rows.values_list("label", "prediction"))
+
+
+def test_a_window_starting_mid_hour_counts_whole_hours_from_rollups_and_its_edges_from_rows(penguins):
+    now = time.time()
+    ids = [pid for hours in (5.6, 4.2, 3.0, 1.5, 0.0) for pid in write(40, now - hours * 3600)]
+    record_labels([{"prediction_id": pid, "label": CLASSES[i % 3]} for i, pid in enumerate(ids) if i % 4])
+    since = timezone.now() - timedelta(hours=4.5)
+
+    cells = labelled_counts("4", since)
+
+    assert cells == counted_rows(since)
+    for metric in ("accuracy", "f1"):
+        assert score_counts(cells, metric) == score_counts(counted_rows(since), metric)
+
+
+def test_quality_history_outlives_the_rows(penguins, settings):
+    settings.PREDICTION_LOG_DAYS = 30
+    ids = write(30, time.time() - 40 * 86400)
+    record_labels([{"prediction_id": pid, "label": CLASSES[i % 3]} for i, pid in enumerate(ids)])
+    since = timezone.now() - timedelta(days=41)
+    before = labelled_counts("4", since)
+
+    prune()
+
+    assert Prediction.objects.count() == 0
+    assert labelled_counts("4", since) == before
+    assert sum(before.values()) == 30
