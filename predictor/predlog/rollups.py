@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -231,6 +231,12 @@ def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
     if start < since:
         start += timedelta(hours=1)
     return start, hour_of(now)
+
+
+def logged_between(start: datetime, end: datetime) -> dict[str, int]:
+    """{version: rows logged} in the whole hours of [start, end)."""
+    found = HourVolume.objects.filter(hour__gte=start, hour__lt=end).values_list("version").annotate(n=Sum("logged"))
+    return dict(found.order_by())
 
 
 def labels_between(version: str, start: datetime, end: datetime, columns: int) -> tuple[dict, dict[str, np.ndarray]]:

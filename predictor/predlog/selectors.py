@@ -42,18 +42,22 @@ def logged_inputs(since: datetime, version: str | None = None, limit: int | None
 def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
     """{window: {version: predictions logged}} for the last hour, day and 7 days.
 
-    Counts what the log holds: with PREDICTION_LOG_SAMPLE below 1, the sampled share.
+    Counts what the log holds: with PREDICTION_LOG_SAMPLE below 1, the sampled share. Whole hours
+    from the rollups, the partial hours at either end from the rows (as `labelled_counts`).
     """
     now = now or timezone.now()
     volume = {}
     for name, span in VOLUME_WINDOWS.items():
-        counted = (
-            Prediction.objects.filter(created_at__gte=now - span)
-            .values("model_version")
-            .annotate(n=Count("id"))
-            .order_by("model_version")
-        )
-        volume[name] = {row["model_version"]: row["n"] for row in counted}
+        since = now - span
+        start, end = rollups.whole_hours(since, now)
+        rows = Prediction.objects.filter(created_at__gte=since)
+        counts: dict[str, int] = {}
+        if start < end:
+            rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
+            counts = rollups.logged_between(start, end)
+        for version, n in rows.values_list("model_version").annotate(n=Count("id")).order_by():
+            counts[version] = counts.get(version, 0) + n
+        volume[name] = dict(sorted(counts.items()))
     return volume
 
 

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from ml.metrics import roc_auc
 from predictor.models import Deployment, HourLabels, HourVolume, LoggedVersion, Prediction
-from predictor.predlog import labelled_counts, prune, record_labels, rollups, writing
+from predictor.predlog import labelled_counts, prediction_volume, prune, record_labels, rollups, writing
 from predictor.predlog.ids import new_ids
 from predictor.predlog.quality import score_counts
+from predictor.predlog.selectors import VOLUME_WINDOWS
 
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
 PENGUINS = SimpleNamespace(version="4", name="penguins", classes=np.array(CLASSES), task="classification")
@@ -172,3 +173,15 @@ def test_quality_history_outlives_the_rows(penguins, settings):
     assert Prediction.objects.count() == 0
     assert labelled_counts("4", since) == before
     assert sum(before.values()) == 30
+
+
+def test_volumes_from_rollups_and_edge_rows_equal_a_count_of_the_rows(penguins):
+    now = time.time()
+    for n, hours in ((3, 0.2), (5, 0.9), (7, 5.0), (11, 23.5), (13, 30.0), (17, 100.0), (19, 200.0)):
+        write(n, now - hours * 3600)
+    at = timezone.now()
+
+    volume = prediction_volume(at)
+
+    for name, span in VOLUME_WINDOWS.items():
+        assert volume[name] == {"4": Prediction.objects.filter(created_at__gte=at - span).count()}
