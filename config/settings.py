@@ -329,6 +329,8 @@ PREDICTION_LOG_SAMPLE = env_float("PREDICTION_LOG_SAMPLE", 1.0, minimum=0.0)
 if PREDICTION_LOG_SAMPLE > 1:
     raise ImproperlyConfigured(f"PREDICTION_LOG_SAMPLE={PREDICTION_LOG_SAMPLE} must be between 0 and 1")
 PREDICTION_LOG_DAYS = env_int("PREDICTION_LOG_DAYS", 30, minimum=1)
+# Hourly rollups of the log (counts, confusion cells, score histograms) outlive its rows: quality history.
+MONITORING_ROLLUP_DAYS = env_int("MONITORING_ROLLUP_DAYS", 400, minimum=1)
 # Feedback needs an API key even while predictions are open (keys on: a key labels only its own).
 FEEDBACK_REQUIRES_KEY = env_bool("FEEDBACK_REQUIRES_KEY", False)
 # A label for a prediction not written yet is held this long for its row, then dropped and counted.

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from ml.positive import canonical, normalise
 from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
+from predictor.predlog import rollups
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,9 @@ def store(changes: list[Change]) -> None:
     by_label: dict[tuple[str, float | None, datetime], list[uuid.UUID]] = defaultdict(list)
     for pid, change in newest.items():
         by_label[(change.label, change.value, change.at)].append(pid)
+    # The rows as they are, so their hours' rollups move from the old label's cell to the new one.
+    before = Prediction.objects.filter(id__in=list(newest)).values_list(*rollups.ROW)
+    rollups.relabel(list(before), {pid: (c.label, c.value) for pid, c in newest.items()})
     for (label, value, at), ids in by_label.items():
         Prediction.objects.filter(id__in=ids).update(label=label, label_value=value, labelled_at=at)
     LabelChange.objects.bulk_create(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from predictor.models import DriftCheck, HeldLabel, LabelChange, Prediction
+from predictor.predlog import rollups
 
 PRUNE_TASK_NAME = "serving: prune the prediction log"
 # Small deletes: each is a short transaction, so serving processes writing the log never wait long.
@@ -20,8 +21,10 @@ def prune(now: datetime | None = None, batch: int = PRUNE_BATCH) -> int:
     """Delete predictions older than the retention, a batch at a time; returns how many.
 
     Drift checks of that age go too: they describe windows of the log that no longer exist; so do
-    the labels' history and dropped held labels.
+    the labels' history and dropped held labels. The hourly rollups stay (their own retention,
+    MONITORING_ROLLUP_DAYS): quality history outlives the rows.
     """
+    rollups.prune(now)
     cutoff = (now or timezone.now()) - timedelta(days=settings.PREDICTION_LOG_DAYS)
     DriftCheck.objects.filter(checked_at__lt=cutoff).delete()
     # Labels given (and held labels dropped) that long ago are about predictions pruned here.

@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from ml.positive import served_positive
+from ml.positive import canonical, served_positive
 from ml.task import CLASSIFICATION, REGRESSION, Task
 from predictor.models import Deployment, LoggedVersion, Prediction
-from predictor.predlog import quality
+from predictor.predlog import quality, rollups
 
 VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
 
@@ -42,31 +42,43 @@ def logged_inputs(since: datetime, version: str | None = None, limit: int | None
 def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
     """{window: {version: predictions logged}} for the last hour, day and 7 days.
 
-    Counts what the log holds: with PREDICTION_LOG_SAMPLE below 1, the sampled share.
+    Counts what the log holds: with PREDICTION_LOG_SAMPLE below 1, the sampled share. Whole hours
+    from the rollups, the partial hours at either end from the rows (as `labelled_counts`).
     """
     now = now or timezone.now()
     volume = {}
     for name, span in VOLUME_WINDOWS.items():
-        counted = (
-            Prediction.objects.filter(created_at__gte=now - span)
-            .values("model_version")
-            .annotate(n=Count("id"))
-            .order_by("model_version")
-        )
-        volume[name] = {row["model_version"]: row["n"] for row in counted}
+        since = now - span
+        start, end = rollups.whole_hours(since, now)
+        rows = Prediction.objects.filter(created_at__gte=since)
+        counts: dict[str, int] = {}
+        if start < end:
+            rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
+            counts = rollups.logged_between(start, end)
+        for version, n in rows.values_list("model_version").annotate(n=Count("id")).order_by():
+            counts[version] = counts.get(version, 0) + n
+        volume[name] = dict(sorted(counts.items()))
     return volume
 
 
-def labelled_counts(version: str, since: datetime) -> dict[tuple[str, str], int]:
-    """{(true label, predicted class): count} of a version's labelled predictions since a time:
-    one GROUP BY over the labelled rows (the partial index), whatever their number."""
-    counted = (
-        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
-        .values_list("label", "prediction")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {(str(label), str(predicted)): n for label, predicted, n in counted}
+def labelled_counts(version: str, since: datetime, now: datetime | None = None) -> dict[tuple[str, str], int]:
+    """{(true label, predicted class): count} of a version's labelled predictions since a time.
+
+    Whole hours come from the rollups (rollups.py: a few rows an hour, whatever the traffic), the
+    partial hours at either end (a window starts at a deployment's time) from the rows through the
+    partial index, so the counts equal a count of the rows (cells as canonical classes).
+    """
+    start, end = rollups.whole_hours(since, now or timezone.now())
+    rows = Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
+    cells: dict[tuple[str, str], int] = {}
+    if start < end:
+        rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
+        cells, _ = rollups.labels_between(version, start, end, 0)
+    counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
+    for label, predicted, n in counted:
+        key = (canonical(label), canonical(predicted))
+        cells[key] = cells.get(key, 0) + n
+    return cells
 
 
 def positive_class(version: str, data_version: dict | None = None) -> str | None:

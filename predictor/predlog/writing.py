@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from predictor.models import LoggedVersion, Prediction
-from predictor.predlog import encoding, held
+from predictor.predlog import encoding, held, rollups
 from predictor.predlog.budget import Budget
 from predictor.predlog.ids import in_sample
 
@@ -217,7 +217,7 @@ class Writer:
                         close_old_connections()
                         self._connection_checked = now
                     self._remember_versions(versions)
-                    insert(rows)
+                    insert(rows, self.share())
                     self.stats.written += len(rows)
                     self.stats.writes += 1
                     held.apply_after_write()
@@ -234,6 +234,10 @@ class Writer:
             with self._lock:
                 self.stats.pending -= count
 
+    def share(self) -> float:
+        """The share of predictions logged now: the budget's (predlog/budget.py) on top of the configured one."""
+        return settings.PREDICTION_LOG_SAMPLE * self.budget.share
+
     def _rows(self, entries: list[tuple]) -> tuple[list[tuple], dict[str, Any]]:
         """Rows as the database takes them, in the order of COLUMNS.
 
@@ -241,8 +245,7 @@ class Writer:
         concatenate and one tolist per column for the whole batch instead of one per request, then one small dict
         and one orjson call per row.
         """
-        # The budget's share on top of the configured one (predictor/predlog/budget.py).
-        share = settings.PREDICTION_LOG_SAMPLE * self.budget.share
+        share = self.share()
         native_uuid = connection.features.has_native_uuid_field
         native_datetime = connection.features.supports_timezones
         rows: list[tuple] = []
@@ -298,8 +301,8 @@ COLUMNS += ("prediction_value",)
 INSERT_ROWS = 500
 
 
-def insert(rows: list[tuple]) -> None:
-    """Multi-row INSERTs of prepared rows, in one transaction.
+def insert(rows: list[tuple], share: float = 1.0) -> None:
+    """Multi-row INSERTs of prepared rows, in one transaction, and their hours' counts (kept at `share`).
 
     Not bulk_create: its per-object work (model instances, per-field preparation) holds the GIL
     beside the requests of the same process, row by row; prepared tuples cost a fraction of it.
@@ -315,6 +318,8 @@ def insert(rows: list[tuple]) -> None:
                 chunk = same[start : start + INSERT_ROWS]
                 sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"
                 cursor.execute(sql, [value for row in chunk for value in row])
+        # In the rows' transaction: the hourly counts are exact at every moment, never behind the log.
+        rollups.count_written(rows, share)
 
 
 _writer = Writer()
