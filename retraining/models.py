@@ -305,11 +305,8 @@ class TriggerSettings(models.Model):
 
 
 class RunLog(models.Model):
-    """The worker's log lines for one run, its tail kept under RUN_LOG_MAX_BYTES.
-
-    A table of its own, not a column of the run: lists of runs never read the text, and the worker
-    rewrites it on every heartbeat without touching the row the panel polls.
-    """
+    """The worker's log lines for one run, the tail within RUN_LOG_MAX_BYTES (retraining/runs/runlog.py).
+    A table of its own: lists of runs never read it, and each heartbeat rewrites it, not the run's row."""
 
     run = models.OneToOneField(RetrainingRun, on_delete=models.CASCADE, related_name="log", primary_key=True)
     text = models.TextField(blank=True)

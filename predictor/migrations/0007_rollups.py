@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("predictor", "0004_log_budget"),
+        ("predictor", "0006_verbose_names"),
     ]
 
     operations = [
