@@ -275,6 +275,18 @@ class TriggerSettings(models.Model):
     cooldown_hours = models.FloatField(
         default=24.0, help_text="At most one drift or degradation run in this many hours."
     )
+    # One client could label its own predictions wrongly and fire the trigger: the labels must come
+    # from several givers, and cover a real part of the traffic rather than one client's slice of it.
+    min_label_sources = models.PositiveIntegerField(
+        default=2,
+        help_text="Sources the labels must come from for the degradation trigger to fire "
+        "(API keys, or client addresses when keys are off).",
+    )
+    min_label_share = models.FloatField(
+        default=0.01,
+        help_text="Share of the window's logged predictions that must be labelled, more than this, "
+        "for the degradation trigger to fire (0.01 = 1%).",
+    )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
