@@ -9,6 +9,8 @@ required; the one-row client's key has no row limit). Prints the one-row p50 of 
 ratio to the baseline, the most rows the log held (counted every second) against
 the budget, the share the budget kept, and how many times the team was notified (the email
 subject in the server's output: with NOTIFY_EMAILS set and no EMAIL_HOST, mail is printed).
+Then each target (peak within the budget, p50 within 10% of no flood, one notification) met or
+missed; the exit status is 1 when one is missed.
 
 Usage: .venv/bin/python bench/predlog_budget.py [--seconds 60] [--budget 50000] [--baseline 20]
            [--row-limit 100000]
@@ -127,6 +129,15 @@ def main() -> None:
         "share changes (seconds after the first, share, rows then): "
         + ", ".join(f"{(since - start).total_seconds():.1f}s {share:g} {rows}" for since, share, rows in changes)
     )
+    targets = [
+        ("the log within its budget while flooded", peak[0] <= args.budget, f"peak {peak[0] / args.budget:.2f}x"),
+        ("one-row p50 within 10% of no flood", p50_busy <= 1.1 * p50_quiet, f"{p50_busy / p50_quiet:.2f}x"),
+        ("the team notified once", mails == 1, f"{mails} sent"),
+    ]
+    for name, met, figure in targets:
+        print(f"target: {name}: {figure}, {'met' if met else 'MISSED'}")
+    if not all(met for _, met, _ in targets):
+        sys.exit(1)
 
 
 def _post(url: str, body: bytes, key: str) -> int:

@@ -22,6 +22,7 @@ from config.env import (
     env_int,
     env_json_object,
     env_list,
+    env_networks,
     env_str,
     env_url,
 )
@@ -335,6 +336,13 @@ MONITORING_ROLLUP_DAYS = env_int("MONITORING_ROLLUP_DAYS", 400, minimum=1)
 FEEDBACK_REQUIRES_KEY = env_bool("FEEDBACK_REQUIRES_KEY", False)
 # A label for a prediction not written yet is held this long for its row, then dropped and counted.
 FEEDBACK_HOLD_SECONDS = env_int("FEEDBACK_HOLD_SECONDS", 300, minimum=1)
+# The peers whose X-Forwarded-For is believed when telling clients apart (who labelled, with keys
+# off). Any other peer could write what it likes there, so its own address is the client's. A dyno
+# is reached only through Heroku's router, which connects from the private network and appends the
+# address it saw, so on Heroku the private ranges are the default.
+TRUSTED_PROXIES = env_networks(
+    "TRUSTED_PROXIES", ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"] if ON_HEROKU else []
+)
 # Rows the log may hold. The default fits app.json's smallest database, heroku-postgresql:essential-0
 # (1 GB): a logged row takes about 424 bytes with its indexes (bench/prediction_log_size.py), so
 # 1.5 million rows take some 640 MB and leave a third of the plan to everything else.

@@ -5,6 +5,9 @@ from django.db.models import Q
 from ml.gate import words
 from ml.redact import redact_all
 
+# In a module of its own for size; every reader imports it from here, as Django finds it.
+from retraining.worker_models import WorkerHeartbeat  # noqa: F401
+
 
 class PromotionPolicy(models.Model):
     """The rules a challenger must pass to replace the champion.
@@ -281,6 +284,18 @@ class TriggerSettings(models.Model):
     cooldown_hours = models.FloatField(
         default=24.0, help_text="At most one drift or degradation run in this many hours."
     )
+    # One client could label its own predictions wrongly and fire the trigger: the labels must come
+    # from several givers, and cover a real part of the traffic rather than one client's slice of it.
+    min_label_sources = models.PositiveIntegerField(
+        default=2,
+        help_text="Sources the labels must come from for the degradation trigger to fire "
+        "(API keys, or client addresses when keys are off).",
+    )
+    min_label_share = models.FloatField(
+        default=0.01,
+        help_text="Share of the window's logged predictions that must be labelled, more than this, "
+        "for the degradation trigger to fire (0.01 = 1%).",
+    )
     publish_feedback = models.BooleanField(
         default=False, help_text="A drift or degradation run with no new data publishes keyed feedback as data."
     )
@@ -320,30 +335,3 @@ class RunLog(models.Model):
 
 # The triggers of runs started by watching live serving (retraining/monitoring/triggers.py).
 MONITORING_TRIGGERS = (RetrainingRun.Trigger.DRIFT, RetrainingRun.Trigger.DEGRADATION)
-
-
-class WorkerHeartbeat(models.Model):
-    """A Celery worker's last sign of life and what it was running then, one row per worker.
-
-    Written every few seconds by the worker itself (retraining/workers/heartbeat.py), read by the panel and
-    GET /api/v1/workers on every poll: the whole table is a handful of rows, read in one query.
-    """
-
-    hostname = models.CharField(max_length=255, unique=True)
-    pid = models.PositiveIntegerField()
-    queues = models.JSONField(default=list)
-    running = models.JSONField(default=list)
-    started_at = models.DateTimeField()
-    seen_at = models.DateTimeField()
-    stopped_at = models.DateTimeField(null=True, blank=True)
-    # The fingerprint of the training setup this worker's own settings describe (runs it starts use it).
-    setup_fingerprint = models.CharField(max_length=64, blank=True)
-    # Whether its consumer was connected to the broker at that heartbeat: the row is written to the
-    # database, so a worker cut off from its broker still beats. True for a worker from before.
-    consuming = models.BooleanField(default=True)
-
-    class Meta:
-        ordering = ["hostname"]
-
-    def __str__(self) -> str:
-        return f"worker {self.hostname} (seen {self.seen_at:%Y-%m-%d %H:%M:%S})"

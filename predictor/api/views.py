@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ml.kinds import part_names
 from predictor import predlog
 from predictor.api import apikeys, inputs
+from predictor.api.address import client_address
 from predictor.models import Deployment
 from predictor.serving.holder import ServedModel, holder
 
@@ -200,7 +201,7 @@ def _labeller(request: HttpRequest, key: apikeys.KeyInfo | None) -> predlog.Labe
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return predlog.Labeller(f"user:{user.get_username()}")
-    return predlog.Labeller(f"address:{request.META.get('REMOTE_ADDR') or 'unknown'}")
+    return predlog.Labeller(f"address:{client_address(request.META)}")
 
 
 def _through(served: ServedModel, checked: inputs.Checked, method: str) -> Any:

@@ -6,7 +6,8 @@ selectors that monitoring, drift and the retraining triggers read it through.
 - feedback.py: labels sent by clients, all or nothing; labels.py: checking a label and storing it
   with who gave it (LabelChange); held.py: labels sent before their prediction was written;
 - selectors.py: `logged_inputs`, `prediction_volume`, `live_metrics`, `live_metric` (one metric,
-  from the confusion counts where it can), `labelled_counts`, `positive_class` (what live
+  from the confusion counts where it can), `labelled_counts`, `label_sources` (who gave the
+  labels), `logged_count`, `positive_class` (what live
   precision, recall, F1 and ROC AUC are about);
 - quality.py: the metrics and their intervals; retention.py: pruning by beat.
 """
@@ -17,9 +18,11 @@ from predictor.predlog.ids import new_ids
 from predictor.predlog.labels import Labeller
 from predictor.predlog.retention import ensure_prune_task, prune
 from predictor.predlog.selectors import (
+    label_sources,
     labelled_counts,
     live_metric,
     live_metrics,
+    logged_count,
     logged_inputs,
     positive_class,
     prediction_volume,
@@ -33,9 +36,11 @@ __all__ = [
     "ensure_prune_task",
     "held_counts",
     "items_of",
+    "label_sources",
     "labelled_counts",
     "live_metric",
     "live_metrics",
+    "logged_count",
     "logged_inputs",
     "new_ids",
     "positive_class",

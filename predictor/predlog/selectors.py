@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
 from ml.positive import canonical, served_positive
 from ml.task import CLASSIFICATION, REGRESSION, Task
-from predictor.models import Deployment, LoggedVersion, Prediction
+from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
 from predictor.predlog import quality, rollups
 
 VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
@@ -79,6 +79,28 @@ def labelled_counts(version: str, since: datetime, now: datetime | None = None) 
         key = (canonical(label), canonical(predicted))
         cells[key] = cells.get(key, 0) + n
     return cells
+
+
+def label_sources(version: str, since: datetime) -> dict[str, int]:
+    """{source: labelled predictions} of a version since a time, by who gave each prediction's
+    newest label (LabelChange.source: "key:<id>", "user:<name>", "address:<ip>"). A label with no
+    recorded giver (written before labels were audited, or straight into the table) counts under
+    no source."""
+    newest = LabelChange.objects.filter(prediction_id=OuterRef("id")).order_by("-given_at", "-id").values("source")[:1]
+    counted = (
+        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
+        .annotate(source=Subquery(newest))
+        .filter(source__isnull=False)
+        .values_list("source")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(counted)
+
+
+def logged_count(version: str, since: datetime) -> int:
+    """How many predictions of a version the log holds since a time (the version-time index alone)."""
+    return Prediction.objects.filter(model_version=version, created_at__gte=since).count()
 
 
 def positive_class(version: str, data_version: dict | None = None) -> str | None:

@@ -9,6 +9,10 @@ Every MONITOR_INTERVAL seconds beat runs `watch` (and `manage.py check_drift` ru
   with at least `min_labels` labels and when the upper end of the live metric's 95% interval is
   below the holdout score minus the margin: a one-sided test at 2.5%, so a champion serving as
   well as its holdout said starts no run by chance more than that, however often it is checked.
+  A fall starts a run only when its labels are ones a single client could not have given alone:
+  from at least `min_label_sources` sources (who gave each prediction's newest label: an API key,
+  or a client address when keys are off) and on more than `min_label_share` of the window's logged
+  predictions. Otherwise the figure is still reported, with why the trigger held back.
 
 Either, when its trigger is on (TriggerSettings, edited in the panel), starts a run with trigger
 `drift` or `degradation` and the evidence recorded on it, at most one such run per cool-down.
@@ -58,13 +62,19 @@ class Quality:
     fell: bool = False
     # Why it is not judged, when it is not ("12 labels of the 200 needed").
     not_judged: str = ""
+    # Who gave the labels, and the share of the window's logged predictions they cover (read only
+    # when quality fell), and why a fall starts no run ("labels from 1 source; at least 2 needed").
+    sources: int | None = None
+    share: float | None = None
+    held_back: str = ""
 
     def summary(self) -> str:
         if self.not_judged:
             return f"live quality of v{self.version} not judged: {self.not_judged}"
         shown = f"live {self.metric} {self.live:.3f} (95% {self.low:.3f}-{self.high:.3f}, {self.labels} labels)"
         if self.fell:
-            return f"{shown} fell below v{self.version}'s holdout {self.holdout:.3f} by more than {self.margin:g}"
+            fallen = f"{shown} fell below v{self.version}'s holdout {self.holdout:.3f} by more than {self.margin:g}"
+            return f"{fallen}; the degradation trigger holds back: {self.held_back}" if self.held_back else fallen
         return f"{shown} against v{self.version}'s holdout {self.holdout:.3f}: within the margin {self.margin:g}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -80,6 +90,9 @@ class Quality:
             "margin": self.margin,
             "fell": self.fell,
             "not_judged": self.not_judged,
+            "sources": self.sources,
+            "share": self.share,
+            "held_back": self.held_back,
             "summary": self.summary(),
         }
 
@@ -109,10 +122,13 @@ def watch(now: datetime | None = None) -> Watch:
     evidence: dict[str, Any] = {}
     if checked.verdict == drift.DRIFT and triggers.drift_enabled:
         evidence["drift"] = drift_evidence(checked)
-    if quality.fell and triggers.degradation_enabled:
+    if quality.fell and not quality.held_back and triggers.degradation_enabled:
         evidence["degradation"] = quality.as_dict()
     notes = [f"drift: {checked.summary}", quality.summary()]
     if not evidence:
+        if quality.held_back:
+            # Someone may be feeding wrong labels: worth a line in the log, though no run starts.
+            logger.warning("watch: %s", quality.summary())
         return Watch(checked_at=now, drift=checked, quality=quality, notes=notes)
     trigger = Trigger.DRIFT if "drift" in evidence else Trigger.DEGRADATION
     evidence["summary"] = "; ".join(
@@ -143,14 +159,35 @@ def judge_quality(version: str, triggers: TriggerSettings, now: datetime) -> Qua
     scored = live["metric"]
     if scored is None:
         return Quality(**base, not_judged=f"{metric} cannot be computed on the labelled predictions")
+    fallen = fell(scored, holdout, triggers.degradation_margin, task.higher_is_better(metric))
     return Quality(
         **base,
         live=scored["value"],
         low=scored["low"],
         high=scored["high"],
         margin=triggers.degradation_margin,
-        fell=fell(scored, holdout, triggers.degradation_margin, task.higher_is_better(metric)),
+        fell=fallen,
+        **(label_trust(version, since, live["labels"], triggers) if fallen else {}),
     )
+
+
+def label_trust(version: str, since: datetime, labels: int, triggers: TriggerSettings) -> dict[str, Any]:
+    """{"sources", "share", "held_back"}: how many sources gave the window's labels, the share of
+    its logged predictions they cover, and why they are not enough to start a run ("" when they
+    are). Both counts are of logged rows, so a sampled log changes neither the share nor the rule."""
+    sources = len(predlog.label_sources(version, since))
+    logged = predlog.logged_count(version, since)
+    share = labels / logged if logged else 0.0
+    held_back = ""
+    if sources < triggers.min_label_sources:
+        noun = "source" if sources == 1 else "sources"
+        held_back = f"labels from {sources} {noun}; at least {triggers.min_label_sources} needed"
+    elif not share > triggers.min_label_share:
+        held_back = (
+            f"labels on {share:.1%} of the window's {logged:,} predictions; "
+            f"more than {triggers.min_label_share:.1%} needed"
+        )
+    return {"sources": sources, "share": share, "held_back": held_back}
 
 
 def fell(scored: dict[str, float], holdout: float, margin: float, higher_is_better: bool = True) -> bool:

@@ -120,6 +120,12 @@ class TriggerSettingsForm(forms.ModelForm):
         help_text=TriggerSettings._meta.get_field("min_labels").help_text,
         error_messages={"min_value": "at least %(limit_value)s label is needed to judge live quality"},
     )
+    min_label_sources = forms.IntegerField(
+        min_value=1,
+        label="Label sources needed to start a degradation run",
+        help_text=TriggerSettings._meta.get_field("min_label_sources").help_text,
+        error_messages={"min_value": "at least %(limit_value)s source is needed"},
+    )
 
     # Not required: a form posted without it (an older page) keeps the current value.
     feedback_min_labels = forms.IntegerField(
@@ -137,11 +143,14 @@ class TriggerSettingsForm(forms.ModelForm):
             "degradation_enabled",
             "degradation_margin",
             "min_labels",
+            "min_label_sources",
+            "min_label_share",
             "cooldown_hours",
             "publish_feedback",
             "feedback_min_labels",
         ]
         labels = {
+            "min_label_share": "Share of predictions labelled, more than",
             "drift_enabled": "Start a run when live inputs drift",
             "degradation_enabled": "Start a run when live quality falls",
             "degradation_margin": "Margin below the holdout score",
@@ -167,6 +176,14 @@ class TriggerSettingsForm(forms.ModelForm):
     def clean_feedback_min_labels(self) -> int:
         value = self.cleaned_data["feedback_min_labels"]
         return self.instance.feedback_min_labels if value is None else value
+
+    def clean_min_label_share(self) -> float:
+        value = self.cleaned_data["min_label_share"]
+        if not 0 <= value < 1:
+            raise forms.ValidationError(
+                f"the share must be at least 0 and below 1 (got {value:g}): labels cover at most every prediction"
+            )
+        return value
 
     def clean_cooldown_hours(self) -> float:
         value = self.cleaned_data["cooldown_hours"]

@@ -258,7 +258,22 @@ def trigger_state(triggers: TriggerSettings, now: datetime) -> dict[str, Any]:
     ]
     started = [entry["run"].created_at for entry in last if entry["run"] is not None]
     until = max(started) + timedelta(hours=triggers.cooldown_hours) if started else None
-    return {"settings": triggers, "last": last, "cooling_until": until if until and until > now else None}
+    return {
+        "settings": triggers,
+        "last": last,
+        "cooling_until": until if until and until > now else None,
+        "degradation_rule": degradation_rule(triggers),
+    }
+
+
+def degradation_rule(triggers: TriggerSettings) -> str:
+    """When the degradation trigger fires, in one sentence (retraining/monitoring/triggers.py)."""
+    return (
+        f"live quality more than {triggers.degradation_margin:g} below the holdout score (upper 95% bound), "
+        f"judged on at least {triggers.min_labels:,} labels; the labels given by at least "
+        f"{triggers.min_label_sources} sources (API keys, or client addresses when keys are off) and on more "
+        f"than {triggers.min_label_share * 100:g}% of the window's logged predictions"
+    )
 
 
 def deployment_rows(deployments: list[Deployment]) -> list[dict[str, Any]]:

@@ -128,6 +128,7 @@ def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
         ("EXCLUDE_COLUMNS", "ts, churned", "EXCLUDE_COLUMNS lists the target column 'churned'"),
         ("TASK", "ranking", "TASK='ranking' must be classification or regression"),
         ("MODEL_TRUSTED_TYPES", "mypkg, my-pkg.Clip", "MODEL_TRUSTED_TYPES: 'my-pkg.Clip' is not a dotted Python name"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, heroku", "TRUSTED_PROXIES: 'heroku' is not an IP address or network"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(
@@ -157,7 +158,9 @@ def test_every_variable_is_documented_in_env_example_and_readme() -> None:
     source = (ROOT / "config" / "settings.py").read_text()
     import re
 
-    names = set(re.findall(r'env_(?:str|bool|int|float|list|dotted_list|json_object|url)\(\s*"([A-Z0-9_]+)"', source))
+    names = set(
+        re.findall(r'env_(?:str|bool|int|float|list|dotted_list|json_object|url|networks)\(\s*"([A-Z0-9_]+)"', source)
+    )
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "DATA_REGISTRY"} <= names
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()

@@ -12,12 +12,14 @@ from ml.estimators import train
 from ml.features import prepare_features
 from predictor import services
 from predictor.drift_check import check_log
-from predictor.models import Deployment, LoggedVersion, Prediction
+from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
 from predictor.predlog import new_ids, rollups
 from tests.support.models import log_plain
 
 # (hours ago, body mass shift in sd) of each hour's traffic, each followed by a drift check.
 DRIFT_HOURS = [(7, 0.0), (6, 0.0), (5, 0.3), (4, 0.6), (3, 1.0), (2, 1.5), (1, 2.0), (0, 2.5)]
+# Who labels logged traffic unless a test says otherwise: two clients, as the degradation trigger needs.
+LABELLERS = ("address:192.0.2.1", "address:192.0.2.2")
 PENGUIN_FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex", "year"]
 
 
@@ -48,13 +50,16 @@ def log_predictions(
     predictions: list[str],
     labels: list[str] | None = None,
     at: datetime | None = None,
+    sources: tuple[str, ...] = LABELLERS,
 ) -> None:
-    """Rows in the prediction log as the writer stores them (inputs as sent, missing as null)."""
+    """Rows in the prediction log as the writer stores them (inputs as sent, missing as null);
+    each label recorded as given by `sources` in turn (none: labels with no recorded giver)."""
     at = at or timezone.now()
     inputs = frame[PENGUIN_FEATURES].astype(object).where(frame[PENGUIN_FEATURES].notna(), None)
     LoggedVersion.objects.get_or_create(
         version=version, defaults={"model_name": "penguins", "classes": ["Adelie", "Chinstrap", "Gentoo"]}
     )
+    ids = new_ids(len(frame))
     Prediction.objects.bulk_create(
         Prediction(
             id=prediction_id,
@@ -66,9 +71,14 @@ def log_predictions(
             labelled_at=None if labels is None else at,
         )
         for i, (prediction_id, row, predicted) in enumerate(
-            zip(new_ids(len(frame)), inputs.to_dict("records"), predictions, strict=True)
+            zip(ids, inputs.to_dict("records"), predictions, strict=True)
         )
     )
+    if labels is not None and sources:
+        LabelChange.objects.bulk_create(
+            LabelChange(prediction_id=pid, label=label, source=sources[i % len(sources)], given_at=at)
+            for i, (pid, label) in enumerate(zip(ids, labels, strict=True))
+        )
     # Written past the log writer: the rollups as the writer and feedback would have kept them.
     rollups.rebuild()
 
@@ -80,6 +90,7 @@ def log_traffic(
     seed: int = 0,
     correct: float | None = None,
     at: datetime | None = None,
+    sources: tuple[str, ...] = LABELLERS,
 ) -> None:
     """`rows` logged predictions; with `correct`, every one labelled and that share of them right."""
     frame = penguin_inputs(rows, seed=seed, shift=shift)
@@ -88,7 +99,7 @@ def log_traffic(
     if correct is not None:
         wrong = {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"}
         labels = [t if i < correct * rows else wrong[t] for i, t in enumerate(truth)]
-    log_predictions(version, frame, truth, labels, at=at)
+    log_predictions(version, frame, truth, labels, at=at, sources=sources)
 
 
 def drifting_traffic() -> str:

@@ -24,6 +24,15 @@ from tests.support.monitoring import PENGUIN_FEATURES, log_profiled_penguins, lo
 pytestmark = pytest.mark.django_db
 MONITORING = reverse("panel-monitoring")
 TRIGGERS = reverse("panel-triggers")
+# The trigger form as the panel posts it, with its defaults.
+TRIGGER_FORM = {
+    "drift_enabled": "on",
+    "degradation_margin": "0.05",
+    "min_labels": "200",
+    "min_label_sources": "2",
+    "min_label_share": "0.01",
+    "cooldown_hours": "24",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -360,17 +369,24 @@ def test_a_version_without_a_holdout_profile_shows_its_mix_alone(staff, champion
 def test_trigger_settings_are_saved_with_who_changed_them(staff, staff_user):
     response = staff.post(
         TRIGGERS,
-        {"drift_enabled": "on", "degradation_margin": "0.1", "min_labels": "50", "cooldown_hours": "6"},
+        {**TRIGGER_FORM, "degradation_margin": "0.1", "min_labels": "50", "cooldown_hours": "6"}
+        | {"min_label_sources": "3", "min_label_share": "0.05"},
     )
 
     assert response["Location"] == reverse("panel-schedule")
     saved = TriggerSettings.current()
     assert (saved.drift_enabled, saved.degradation_enabled) == (True, False)
     assert (saved.degradation_margin, saved.min_labels, saved.cooldown_hours) == (0.1, 50, 6.0)
+    assert (saved.min_label_sources, saved.min_label_share) == (3, 0.05)
     assert saved.updated_by == staff_user
     shown = text(page(staff, reverse("panel-schedule")))
     assert "Changed by alice" in shown
     assert "Start a run when live inputs drift" in shown
+    assert (
+        "Degradation needs live quality more than 0.1 below the holdout score (upper 95% bound), judged on at "
+        "least 50 labels; the labels given by at least 3 sources (API keys, or client addresses when keys are "
+        "off) and on more than 5% of the window"
+    ) in shown
 
 
 @pytest.mark.parametrize(
@@ -379,13 +395,24 @@ def test_trigger_settings_are_saved_with_who_changed_them(staff, staff_user):
         ("degradation_margin", "1.5", "the margin must be between 0 and 1 (got 1.5)"),
         ("degradation_margin", "-0.1", "the margin must be between 0 and 1 (got -0.1)"),
         ("min_labels", "0", "at least 1 label is needed to judge live quality"),
+        ("min_label_sources", "0", "at least 1 source is needed"),
+        (
+            "min_label_share",
+            "1",
+            "the share must be at least 0 and below 1 (got 1): labels cover at most every prediction",
+        ),
+        (
+            "min_label_share",
+            "-0.1",
+            "the share must be at least 0 and below 1 (got -0.1): labels cover at most every prediction",
+        ),
         ("cooldown_hours", "0", "the cool-down must be more than 0 hours (got 0)"),
         ("cooldown_hours", "-2", "the cool-down must be more than 0 hours (got -2)"),
         ("cooldown_hours", "soon", "Enter a number."),
     ],
 )
 def test_invalid_trigger_settings_are_refused_with_the_error_next_to_the_field(staff, field, value, error):
-    data = {"drift_enabled": "on", "degradation_margin": "0.05", "min_labels": "200", "cooldown_hours": "24"}
+    data = TRIGGER_FORM
 
     response = staff.post(TRIGGERS, {**data, field: value})
 

@@ -94,7 +94,8 @@ def test_the_login_page_signs_staff_in_and_sends_them_to_the_panel(client, staff
                           "test": "bootstrap", "significance": "0.05", "return_significance": "0.01",
                           "min_first_score": "0.5"}),
         ("panel-schedule", {"enabled": "on", "preset": "hourly"}),
-        ("panel-triggers", {"degradation_margin": "0.1", "min_labels": "10", "cooldown_hours": "2"}),
+        ("panel-triggers", {"degradation_margin": "0.1", "min_labels": "10", "cooldown_hours": "2",
+                            "min_label_sources": "2", "min_label_share": "0.01"}),
     ],
 )  # fmt: skip
 def test_every_post_needs_the_csrf_token(csrf_staff, name, data):
