@@ -160,6 +160,7 @@ def test_runs_publish_nothing_until_the_switch_is_on_and_enough_labels_are_new(d
 def test_the_switch_is_refused_in_the_panel_form_when_feedback_does_not_require_keys(db, settings) -> None:
     settings.FEEDBACK_REQUIRES_KEY = False
     fields = {"degradation_margin": 0.05, "min_labels": 200, "cooldown_hours": 24, "feedback_min_labels": 500}
+    fields.update(min_label_sources=2, min_label_share=0.01)
 
     form = TriggerSettingsForm(data={**fields, "publish_feedback": "on"}, instance=TriggerSettings.current())
 
