@@ -33,7 +33,7 @@ from retraining.data.base import (
 from retraining.data.file import FileSource
 from retraining.data.formats import find_format, format_for
 from retraining.data.schema import DeclaredSchema, parse, schema_path, with_declared
-from retraining.data.vcs import git, is_git_url, tracked_out
+from retraining.data.vcs import DATABASE_URL_IN_REGISTRY, git, is_database_url, is_git_url, tracked_out
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -165,6 +165,9 @@ class DvcRegistrySource:
     def _resolve_url_rev(self) -> tuple[Path, str]:
         """Resolves with one `ls-remote` and keeps a shallow mirror of the commits it needs,
         so a check that finds no new data costs one round trip."""
+        if is_database_url(self.repo):
+            # A setting to change, not a registry that will come back: never DataUnavailable.
+            raise DataError(DATABASE_URL_IN_REGISTRY.format(url=self.source))
         mirror = self._mirror()
         if not (mirror / "HEAD").is_file():
             mirror.mkdir(parents=True, exist_ok=True)
