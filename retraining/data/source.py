@@ -272,7 +272,7 @@ def source_from_settings() -> DvcRegistrySource | FileSource | SqlSource:
 
     registry = str(settings.DATA_REGISTRY)
     cache_dir = getattr(settings, "DATA_CACHE_DIR", None)
-    if settings.DATA_SOURCE_URL:
+    if getattr(settings, "DATA_SOURCE_URL", ""):
         return SqlSource(
             settings.DATA_SOURCE_URL,
             DvcRegistrySource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir),
