@@ -56,7 +56,8 @@ class SqlSource:
         """The registry's version when the database holds what it last snapshotted; else a new
         snapshot, published, and its version."""
         seen = self.probe()
-        if not self.registry.is_url:
+        if not self.registry.is_url and self.remote:
+            # A local registry (the embedded column) is made on first use, as the demo's is.
             init_registry(Path(self.registry.source), self.remote)
         try:
             current: DatasetVersion | None = self.registry.version()
