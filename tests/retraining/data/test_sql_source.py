@@ -3,6 +3,8 @@ git + DVC registry its snapshots go into)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -182,3 +184,34 @@ def test_a_complete_source_is_no_error(settings) -> None:
     settings.DATA_PATH = "data/sales.parquet"
 
     assert configured.check_sql_source_settings() == []
+
+
+@pytest.fixture
+def postgres_table() -> Iterator[str]:
+    """A table in a database of its own on the machine's PostgreSQL (trust auth: any password is
+    accepted, so the URL can carry one to prove it never shows)."""
+    import psycopg
+
+    name = f"sales_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql://postgres:s3cr3t-pw-29@127.0.0.1:5432/{name}"
+    sales(30).to_sql("sales", sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://")), index=False)
+    yield url
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_snapshot_from_postgresql_never_records_the_databases_password(
+    postgres_table: str, into: DvcRegistrySource
+) -> None:
+    protect_url(postgres_table)
+    source = SqlSource(postgres_table, into, table="sales", watermark="id")
+
+    version = source.version()
+
+    assert len(source.pull(version)) == 30
+    history = git(into.repo, "log", "--format=%B")
+    assert "Source-Rows: 30" in history
+    assert "postgresql://***@127.0.0.1:5432/" in history
+    assert "s3cr3t" not in history + repr(source) + str(version)
