@@ -238,10 +238,20 @@ for _name, _default in (("MAX_RETRIES", 1), ("BACKOFF_FACTOR", 1), ("TIMEOUT", 1
 # Data registry ----------------------------------------------------------------------------
 # Unset: a demo registry (git + DVC, local-directory remote) is created under var/ on first run.
 DATA_REGISTRY = env_str("DATA_REGISTRY")
-DATA_IS_DEMO = not DATA_REGISTRY
-if DATA_IS_DEMO:
+# A database as the source (SQLAlchemy URL; postgres:// is read with psycopg): DATA_TABLE or
+# DATA_QUERY is snapshotted as Parquet into the registry at DATA_PATH whenever the row count or the
+# maximum of DATA_WATERMARK_COLUMN changed (retraining/data/sql.py). Checked by retraining.E007.
+DATA_SOURCE_URL = env_str("DATA_SOURCE_URL")
+DATA_TABLE = env_str("DATA_TABLE")
+DATA_QUERY = env_str("DATA_QUERY")
+DATA_WATERMARK_COLUMN = env_str("DATA_WATERMARK_COLUMN")
+DATA_SNAPSHOT_CHUNK_ROWS = env_int("DATA_SNAPSHOT_CHUNK_ROWS", 50_000, minimum=1)
+# Without a registry of its own, a database is snapshotted into a local one under var/, not the demo's.
+DATA_IS_DEMO = not DATA_REGISTRY and not DATA_SOURCE_URL
+if not DATA_REGISTRY:
     DATA_REGISTRY = str(VAR_DIR / "data-registry")
-DATA_PATH = env_str("DATA_PATH", f"data/{DEMO_DATASET}.csv")
+_SNAPSHOT_NAME = (DATA_TABLE.split(".")[-1] or "query") if DATA_SOURCE_URL else ""
+DATA_PATH = env_str("DATA_PATH", f"data/{_SNAPSHOT_NAME}.parquet" if DATA_SOURCE_URL else f"data/{DEMO_DATASET}.csv")
 DATA_REV = env_str("DATA_REV", "main")
 DATA_REMOTE = env_str("DATA_REMOTE", str(VAR_DIR / "dvc-remote"))
 # Endpoint of an S3-compatible DVC remote (MinIO, ...), written into the registry the app creates.
@@ -380,6 +390,7 @@ for _url in (
     DATA_REGISTRY,
     DATA_REMOTE,
     DATA_REMOTE_ENDPOINT_URL,
+    DATA_SOURCE_URL,
 ):
     protect_url(_url)
 # A Slack webhook has no password: its path is the secret.

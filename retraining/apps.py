@@ -20,6 +20,7 @@ class RetrainingConfig(AppConfig):
         from celery import signals
 
         from retraining import checks, tasks
+        from retraining.data import configured  # noqa: F401  (registers the data settings' checks)
         from retraining.runs import shutdown
 
         # A worker on a dyno with a store it would lose does not start; SIGTERM closes a run cleanly,

@@ -15,7 +15,7 @@ import re
 import tempfile
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -33,7 +33,10 @@ from retraining.data.base import (
 from retraining.data.file import FileSource
 from retraining.data.formats import find_format, format_for
 from retraining.data.schema import DeclaredSchema, parse, schema_path, with_declared
-from retraining.data.vcs import git, is_git_url, tracked_out
+from retraining.data.vcs import DATABASE_URL_IN_REGISTRY, git, is_database_url, is_git_url, tracked_out
+
+if TYPE_CHECKING:
+    from retraining.data.sql import SqlSource
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -116,6 +119,11 @@ class DvcRegistrySource:
                 raise DataUnavailable(str(exc)) from None
         return mirror
 
+    def last_message(self, sha: str) -> str:
+        """The message of the commit that last changed the data's `.dvc` file in `sha`'s history."""
+        git_dir = self._mirror() if self.is_url else Path(self.source)
+        return git(["log", "-1", "--format=%B", sha, "--", f"{self.path}.dvc"], git_dir).stdout
+
     def schema_id(self, git_dir: Path, sha: str) -> str | None:
         """The git object id of the data's schema file at the commit, or None: one git call."""
         proc = git(["rev-parse", "--verify", "--quiet", f"{sha}:{schema_path(self.path)}"], git_dir)
@@ -165,6 +173,9 @@ class DvcRegistrySource:
     def _resolve_url_rev(self) -> tuple[Path, str]:
         """Resolves with one `ls-remote` and keeps a shallow mirror of the commits it needs,
         so a check that finds no new data costs one round trip."""
+        if is_database_url(self.repo):
+            # A setting to change, not a registry that will come back: never DataUnavailable.
+            raise DataError(DATABASE_URL_IN_REGISTRY.format(url=self.source))
         mirror = self._mirror()
         if not (mirror / "HEAD").is_file():
             mirror.mkdir(parents=True, exist_ok=True)
@@ -253,13 +264,24 @@ class DvcRegistrySource:
                 os.unlink(part)
 
 
-def source_from_settings() -> DvcRegistrySource | FileSource:
+def source_from_settings() -> DvcRegistrySource | FileSource | SqlSource:
     from django.conf import settings
 
     from retraining.data.folder import FolderSource, names_a_folder
+    from retraining.data.sql import SqlSource
 
     registry = str(settings.DATA_REGISTRY)
     cache_dir = getattr(settings, "DATA_CACHE_DIR", None)
+    if getattr(settings, "DATA_SOURCE_URL", ""):
+        return SqlSource(
+            settings.DATA_SOURCE_URL,
+            DvcRegistrySource(registry, settings.DATA_PATH, settings.DATA_REV, cache_dir),
+            watermark=settings.DATA_WATERMARK_COLUMN,
+            table=settings.DATA_TABLE,
+            query=settings.DATA_QUERY,
+            chunk_rows=settings.DATA_SNAPSHOT_CHUNK_ROWS,
+            remote=settings.DATA_REMOTE,
+        )
     # A local path with the suffix of a data format is a file; anything else is a registry.
     if not is_git_url(registry) and find_format(registry) is not None:
         return FileSource(registry, cache_dir=cache_dir)

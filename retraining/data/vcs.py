@@ -13,6 +13,10 @@ from ml.redact import redact
 from retraining.data.base import DataError, one_line
 
 _SCP_LIKE_URL = re.compile(r"^[\w.-]+@[\w.-]+:")
+# SQLAlchemy's dialect names (and the `postgres` Heroku writes): never a git transport.
+_DATABASE_SCHEMES = frozenset(
+    {"postgres", "postgresql", "mysql", "mariadb", "sqlite", "mssql", "oracle", "cockroachdb", "redshift", "duckdb"}
+)
 _FALLBACK_IDENTITY = {"user.name": "retraining", "user.email": "retraining@localhost"}
 # What `git rev-parse --local-env-vars` lists: set by a parent git (a hook, a submodule
 # command), they would point our git and dvc at the wrong repository.
@@ -87,6 +91,20 @@ def identity_args(repo: Path) -> list[str]:
 
 def is_git_url(value: str) -> bool:
     return "://" in value or bool(_SCP_LIKE_URL.match(value))
+
+
+def is_database_url(value: str) -> bool:
+    """A SQLAlchemy database URL (`postgres://`, `postgresql+psycopg://`, `sqlite:///`): git would
+    take it for a remote helper it lacks and fail as if the registry were down."""
+    scheme, separator, _ = value.partition("://")
+    return bool(separator) and scheme.split("+")[0].lower() in _DATABASE_SCHEMES
+
+
+DATABASE_URL_IN_REGISTRY = (
+    "DATA_REGISTRY={url} is a database URL, not a git + DVC data registry: set DATA_SOURCE_URL to the "
+    "database (with DATA_TABLE or DATA_QUERY), and leave DATA_REGISTRY unset or a git URL; "
+    "the database is snapshotted into the registry"
+)
 
 
 def tracked_out(git_dir: Path, sha: str, path: str, *, directory: bool = False) -> tuple[str, int] | None:

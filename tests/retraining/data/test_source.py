@@ -13,6 +13,7 @@ import pytest
 
 from retraining import data
 from retraining.data import DataError, DvcRegistrySource, FileSource, publish
+from retraining.data.sql import SqlSource
 from tests.support.registries import PATH, Registry, git, remote_object, write_csv
 
 
@@ -168,6 +169,10 @@ def test_settings_choose_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     settings.DATA_REGISTRY = str(tmp_path / "penguins.csv")
     assert isinstance(data.source_from_settings(), FileSource)
+    settings.DATA_REGISTRY, settings.DATA_PATH, settings.DATA_REMOTE = str(tmp_path / "registry"), "data/s.parquet", ""
+    settings.DATA_SOURCE_URL, settings.DATA_TABLE, settings.DATA_QUERY = "sqlite:///sales.db", "sales", ""
+    settings.DATA_WATERMARK_COLUMN, settings.DATA_SNAPSHOT_CHUNK_ROWS = "id", 100
+    assert isinstance(data.source_from_settings(), SqlSource)
 
 
 def test_a_file_source_reads_the_file_once_as_it_parses_it_never_whole_in_memory(tmp_path: Path) -> None:
