@@ -48,6 +48,7 @@ def main() -> None:
     import orjson
     import predict as app_bench
     from django.conf import settings
+    from django.core.cache import cache
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import RequestFactory
 
@@ -78,6 +79,9 @@ def main() -> None:
     figures = {
         "whole request, all middleware": request_time(full),
         "whole request, no middleware": request_time([]),
+        "whole request, django-csp's own middleware": request_time(
+            [m.replace("config.csp_policy.", "csp.middleware.") for m in full]
+        ),
     }
     settings.MIDDLEWARE = full
     decoded = orjson.loads(body)
@@ -114,6 +118,9 @@ def main() -> None:
         info = apikeys.authenticate(key)
         figures["API key (apikeys.authenticate, remembered)"] = _median(lambda: apikeys.authenticate(key), repeat)
         figures["rate limit (apikeys.over_limit, Redis)"] = _median(lambda: apikeys.over_limit(info), repeat)
+        figures["the same count through Django's cache API (add, incr)"] = _median(
+            lambda: (cache.add("bench:count", 0, timeout=120), cache.incr("bench:count")), repeat
+        )
         settings.API_KEYS_REQUIRED = True
         figures["whole request with a key, all middleware"] = request_time(full, {"Authorization": f"Bearer {key}"})
         settings.API_KEYS_REQUIRED = False
