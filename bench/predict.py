@@ -23,6 +23,8 @@ protocol, the same rows) and BentoML on the same model file (the same body).
 Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8] [--data breast-cancer]
        [--workers 1,2] [--servers app,app-own,mlflow,mlserver,bentoml]
        .venv/bin/python bench/predict.py --logging [--rounds 6] [--seconds 5] [--control]
+       .venv/bin/python bench/predict.py --floor [--quick] [--rounds 2] [--seconds 2] [--redis-url URL]
+With --floor: the app against the floor of its own stack (bench/floor_bench.py).
 Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
 """
 
@@ -61,7 +63,12 @@ def main() -> None:
         "--data", choices=("penguins", "breast-cancer", "houses"), default="penguins", help="training data"
     )
     parser.add_argument("--logging", action="store_true", help="only the prediction log's cost: on against off")
-    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of the --logging comparison")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="alternating rounds of --logging (default 6) or --floor (default 2)"
+    )
+    parser.add_argument("--floor", action="store_true", help="only the app against the floor of its own stack")
+    parser.add_argument("--quick", action="store_true", help="with --floor: 1-second runs, one round")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="with --floor: the key counter")
     parser.add_argument("--control", action="store_true", help="with --logging: both servers log off (A/A)")
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--servers", default=",".join(SERVERS), help="servers to measure, comma-separated")
@@ -88,6 +95,13 @@ def main() -> None:
     v2_bodies = {n: _write_v2_body(workdir, frame, n) for n in SIZES}
     print(f"model {env['MODEL_NAME']} v{version}: RandomForest(100 trees), {args.data} data, {frame.shape[1]} columns")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
+    if args.floor:
+        import floor_bench
+
+        floor_bench.run(args, env, version, workdir, bodies, model)
+        return
+    if args.rounds is None:
+        args.rounds = 6
     if args.logging:
         _logging_in_process(frame)
         _logging_cost(env, version, workdir, bodies[1], args)
@@ -512,6 +526,7 @@ LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 {close}
+{headers}
 local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -522,10 +537,15 @@ end
 """
 
 
-def _wrk(url: str, body: Path, connections: int, seconds: int, close: bool = False) -> dict[str, float]:
-    script = body.with_suffix(f".{connections}{'.close' if close else ''}.lua")
+def _wrk(
+    url: str, body: Path, connections: int, seconds: int, close: bool = False, headers: dict[str, str] | None = None
+) -> dict[str, float]:
+    script = body.with_suffix(f".{connections}{'.close' if close else ''}{'.headers' if headers else ''}.lua")
+    extra = "\n".join(f'wrk.headers["{name}"] = "{value}"' for name, value in (headers or {}).items())
     script.write_text(
-        LUA.replace("{body}", str(body)).replace("{close}", 'wrk.headers["Connection"] = "close"' if close else "")
+        LUA.replace("{body}", str(body))
+        .replace("{close}", 'wrk.headers["Connection"] = "close"' if close else "")
+        .replace("{headers}", extra)
     )
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout

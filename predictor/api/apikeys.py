@@ -186,13 +186,14 @@ def _count_shared(key_id: int, window: int, amount: int = 1, what: str = "count"
 
 
 def _count_in_redis(key_id: int, window: int, amount: int = 1, what: str = "count") -> int:
-    counter = f"apikey:{key_id}:{window}" + ("" if what == "count" else f":{what}")
-    cache.add(counter, 0, timeout=120)
-    try:
-        return cache.incr(counter, amount)
-    except ValueError:  # expired between the two calls: this request starts the count again
-        cache.add(counter, 0, timeout=120)
-        return cache.incr(counter, amount)
+    """One round trip: the window's counter is created with its expiry and counted in one MULTI.
+    A request on the keyed path waits for this; an add, an exists and an incr (Django's cache API)
+    were three round trips (docs/benchmarks.md)."""
+    counter = cache.make_and_validate_key(f"apikey:{key_id}:{window}" + ("" if what == "count" else f":{what}"))
+    pipe = cache._cache.get_client(counter, write=True).pipeline(transaction=True)
+    pipe.set(counter, 0, ex=120, nx=True)
+    pipe.incrby(counter, amount)
+    return int(pipe.execute()[1])
 
 
 def _count_in_database(key_id: int, window: int, amount: int = 1, what: str = "count") -> int:

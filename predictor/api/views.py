@@ -1,4 +1,5 @@
 """The prediction API: plain Django views, because this is the path every client request takes.
+`predict` is the JSON adapter over the one predict function (predictor/api/predict.py).
 
 DRF's request/response machinery (content negotiation, parsers, renderers, throttles) costs more
 than the whole of the input check here; the OpenAPI description is written by hand instead
@@ -9,11 +10,9 @@ X-Model-Version, errors included, so a client can always tell which model answer
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from typing import Any
 
-import numpy as np
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -23,21 +22,16 @@ from django.views.decorators.csrf import csrf_exempt
 from ml.kinds import part_names
 from predictor import predlog
 from predictor.api import apikeys, inputs
+from predictor.api import predict as predict_function
 from predictor.api.address import client_address
 from predictor.models import Deployment
 from predictor.serving.holder import ServedModel, holder
 
-# One prediction at a time per process. The work is CPU-bound under the GIL, so threads cannot
-# run two at once anyway; without the lock they hand the GIL back and forth at every tree
-# (scikit-learn's tree walk releases it): measured with 4 threads and 8 connections, 286
-# requests/s against 515 with the lock. Threads still read, parse and answer concurrently.
-_model_lock = threading.Lock()
 # One large body at a time per process: parsing, checking and answering a 10,000-row batch takes
 # tens of MiB, and the worker's threads doing it at once raised its RSS by their sum, which the
 # allocator then kept (bench/web_memory.py). Small requests never wait for it.
 LARGE_BODY = 256 * 1024
 _large_bodies = threading.Lock()
-logger = logging.getLogger(__name__)
 # Up to this many rows, X-Prediction-Id lists every id (comma-separated, in row order); past it
 # the header is left out (proxies refuse headers of more than a few KB) and only the body has them.
 HEADER_IDS = 100
@@ -118,52 +112,18 @@ def predict(request: HttpRequest) -> HttpResponse:
 
 
 def _answer(request: HttpRequest, models: Any, served: ServedModel, key: apikeys.KeyInfo | None) -> HttpResponse:
+    """The JSON adapter over `predict.predict`: decode the body, encode the outcome."""
     try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError as exc:
         return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
     except RequestDataTooBig:
         return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
-    if key is not None and apikeys.over_row_limit(key, inputs.sent_rows(body)):
-        return _json(
-            {"error": f"row limit of {key.row_limit} rows per minute passed for this key: send fewer rows"},
-            429,
-            served,
-            **{"Retry-After": "60"},
-        )
-    try:
-        checked = inputs.check(
-            body,
-            served.schema,
-            served.category_sets,
-            settings.PREDICT_MAX_ROWS,
-            ignored=served.ignored,
-            dates=served.dates,
-        )
-    except inputs.InvalidInput as exc:
-        return _json(exc.as_dict(), exc.status, served)
-    try:
-        with _model_lock:
-            answer = _predict(served, checked)
-    except Exception as exc:
-        models.count(served, failed=True)
-        return _json(
-            {"error": f"model version {served.version} failed on this input: {type(exc).__name__}: {exc}"},
-            503,
-            served,
-        )
-    models.count(served, failed=False)
-    ids = predlog.new_ids(len(answer["predictions"]))
-    if settings.PREDICTION_LOG_SAMPLE > 0:
-        key_id = key.pk if key else None
-        predlog.record(ids, served, checked.columns, answer["predictions"], answer.get("probabilities"), key_id)
-    answer["prediction_ids"] = ids
-    answer["model"] = {"name": served.name, "version": served.version, "run_id": served.run_id}
-    if checked.warnings:
-        answer["warnings"] = checked.warnings
-    if len(ids) <= HEADER_IDS:
-        return _json(answer, 200, served, **{"X-Prediction-Id": ",".join(ids)})
-    return _json(answer, 200, served)
+    outcome = predict_function.predict(body, served, models, key)
+    headers = {"Retry-After": "60"} if outcome.retry_later else {}
+    if outcome.ids and len(outcome.ids) <= HEADER_IDS:
+        headers["X-Prediction-Id"] = ",".join(outcome.ids)
+    return _json(outcome.body, outcome.status, served, **headers)
 
 
 @csrf_exempt
@@ -202,32 +162,6 @@ def _labeller(request: HttpRequest, key: apikeys.KeyInfo | None) -> predlog.Labe
     if user is not None and user.is_authenticated:
         return predlog.Labeller(f"user:{user.get_username()}")
     return predlog.Labeller(f"address:{client_address(request.META)}")
-
-
-def _through(served: ServedModel, checked: inputs.Checked, method: str) -> Any:
-    """`method` of the compiled model when the version was checked exact at load, else the model's own."""
-    if served.compiled is not None:
-        try:
-            return getattr(served.compiled, method)(checked.columns)
-        except Exception:
-            # Never the model's failure: answer through the model itself, which decides.
-            logger.exception("serving: compiled inference of version %s failed; using the model", served.version)
-    return getattr(served.model, method)(checked.frame)
-
-
-def _predict(served: ServedModel, checked: inputs.Checked) -> dict[str, Any]:
-    """One pass over the model: the labels are the most probable classes, as the classifiers'
-    own predict() computes them, so predict_proba is not run twice."""
-    if served.classes is None:
-        # A regressor's numbers (or a model without probabilities).
-        return {"predictions": np.asarray(_through(served, checked, "predict")).tolist()}
-    # C order: the JSON encoder and the prediction log refuse another (HistGradientBoosting gives F).
-    probabilities = np.ascontiguousarray(_through(served, checked, "predict_proba"), dtype=np.float64)
-    return {
-        "predictions": served.classes[probabilities.argmax(axis=1)].tolist(),
-        "classes": served.classes.tolist(),
-        "probabilities": probabilities,
-    }
 
 
 # Read-only endpoints are exempt from CSRF so that any other method gets its JSON 405 from the
