@@ -150,6 +150,18 @@ def exclusion_record(result: Exclusion) -> dict[str, Any]:
     }
 
 
+def rows_changed(new: TrainingRows | None, old: TrainingRows | None) -> dict[str, Any] | None:
+    """Training rows added and removed from `old`'s to `new`'s, by row key; None when either is
+    unknown or the two were split under different keys (their keys are not the same rows')."""
+    if new is None or old is None or new.key != old.key:
+        return None
+    return {
+        "added": int(np.setdiff1d(new.keys, old.keys, assume_unique=True).size),
+        "removed": int(np.setdiff1d(old.keys, new.keys, assume_unique=True).size),
+        "kept": int(np.intersect1d(new.keys, old.keys, assume_unique=True).size),
+    }
+
+
 def fingerprint(frame: pd.DataFrame) -> str:
     """The data's content whatever its row order: a digest of the sorted hashes of whole rows
     (label included) under sorted column names. The same rows reordered give the same digest."""

@@ -21,6 +21,9 @@ class Paired:
     metrics: list[tuple[str, float | None, float | None]]
     comparison: Comparison | None
     by_run: int
+    # Training rows added, removed and kept from the older model's to the newer's, by row key,
+    # as the newer run computed them; None when it could not (unknown rows, another split key).
+    rows_changed: dict[str, Any] | None = None
 
 
 @dataclass
@@ -73,6 +76,7 @@ def _paired(older: RetrainingRun, newer: RetrainingRun) -> Paired | None:
         metrics=[(name, newer.champion_metrics.get(name), newer.challenger_metrics.get(name)) for name in names],
         comparison=Comparison(**newer.comparison) if newer.comparison else None,
         by_run=newer.pk,
+        rows_changed=(newer.holdout_exclusion or {}).get("training_rows_vs_champion"),
     )
 
 

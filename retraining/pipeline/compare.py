@@ -46,6 +46,10 @@ def compare(state: RunState, resources: Resources) -> RunState:
     unseen = _unseen(published, compared, {f"champion v{champion.version}": champion.version})
     exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state), unseen)
     record = lineage.exclusion_record(exclusion)
+    # Computed here, where both key sets are loaded, and kept with the run: comparing two runs later
+    # reads it rather than fetching two models' artifacts on page load.
+    changed = lineage.rows_changed(state.trained_on, compared[f"champion v{champion.version}"])
+    record["training_rows_vs_champion"] = {"champion": champion.version, **changed} if changed else None
     too_few = _too_few(exclusion, unseen, state.setup.min_clean_holdout_rows)
     if too_few is not None:
         decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])

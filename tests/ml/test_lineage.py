@@ -4,7 +4,7 @@ import pandas as pd
 from ml import keys as keys_module
 from ml import lineage
 from ml.keys import SplitKey
-from ml.split import training_rows
+from ml.split import TrainingRows, training_rows
 
 FRAME = pd.DataFrame({"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"], "label": ["a", "b", "a"]})
 
@@ -59,3 +59,13 @@ def test_a_models_training_rows_read_back_as_they_were_logged():
 def test_a_model_logged_before_rows_were_kept_has_unknown_rows():
     assert lineage.trained_on(Stored(), "1") is None
     assert lineage.recorded_key(Stored(), "1") is None
+
+
+def test_rows_changed_counts_training_rows_added_removed_and_kept_by_key():
+    key = SplitKey(("id",), "salt")
+    old = TrainingRows(key, np.array([1, 2, 3, 4], dtype=np.uint64))
+    new = TrainingRows(key, np.array([3, 4, 5, 6, 7], dtype=np.uint64))
+
+    assert lineage.rows_changed(new, old) == {"added": 3, "removed": 2, "kept": 2}
+    assert lineage.rows_changed(new, None) is None
+    assert lineage.rows_changed(TrainingRows(SplitKey(("id",), "other"), new.keys), old) is None

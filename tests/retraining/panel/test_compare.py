@@ -43,6 +43,10 @@ def history(db):
         champion_metrics={"accuracy": 0.8123},
         challenger_metrics={"accuracy": 0.8953},
         comparison=PAIRED,
+        holdout_exclusion={
+            "clean": 506,
+            "training_rows_vs_champion": {"champion": "1", "added": 1804, "removed": 0, "kept": 220},
+        },
         dataset={"md5": "m2", "rev": "r2", "path": "data/churn.csv"},
         rows={"total": 2530, "train": 2024, "holdout": 506},
         validation={"drift": {"verdict": "drift", "features": {"tenure": {"psi": 0.31}, "plan": {"psi": 0.02}}}},
@@ -92,6 +96,8 @@ def test_the_page_shows_both_runs_and_says_what_is_not_paired(history, client, s
     assert f'data-compare-side="{second.pk}"' in page
     assert "p-value 0.0002" in page
     assert "data-not-paired" in unpaired
+    assert "1804 added, 0 removed, 220 kept" in page
+    assert "rows added and removed between them are unknown" in unpaired
 
 
 @pytest.mark.parametrize(

@@ -262,3 +262,16 @@ def test_a_drift_run_with_too_few_new_labels_still_says_to_publish_data(resource
     assert state.status == "skipped"
     assert state.reasons[0].endswith("publish data")
     assert "feedback" not in state.row_fields()["dataset"]
+
+
+def test_the_run_records_training_rows_added_and_removed_against_the_champion(resources):
+    run(resources, GOOD_PARAMS)
+    resources.source.frame = pd.concat([demo_frame(1), demo_frame(2)], ignore_index=True)
+
+    state, _ = run(resources, GOOD_PARAMS)
+
+    changed = state.verdict.exclusion["training_rows_vs_champion"]
+    assert changed["champion"] == "1"
+    assert changed["added"] > 0
+    assert changed["removed"] == 0
+    assert changed["kept"] + changed["added"] == len(state.trained_on.keys)
