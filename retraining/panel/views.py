@@ -125,7 +125,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     """Runs, newest first: by outcome, trigger, a date range (days in the app's time zone) and text."""
     errors: dict[str, str] = {}
     try:
-        wanted = RunFilter.parse(request.GET)
+        wanted = RunFilter.parse(request.GET, blank_is_unset=True)
     except FilterError as exc:
         errors, wanted = exc.errors, RunFilter()
     page = Paginator(selectors.runs(wanted), 20).get_page(request.GET.get("page"))

@@ -1,6 +1,7 @@
 """Which runs a list shows: outcome, trigger, a date range and text, read the same way by the
 panel's runs page and GET /api/v1/runs."""
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
@@ -16,6 +17,7 @@ from retraining.models import RetrainingRun
 # version, who started the run. JSON fields are searched as their text.
 _TEXT_FIELDS = ("error", "model_version", "decision_rule", "waiting", "triggered_by__username")
 _JSON_FIELDS = ("reasons", "dataset", "evidence", "forced")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class FilterError(ValueError):
@@ -35,19 +37,27 @@ class RunFilter:
     q: str = ""
 
     @classmethod
-    def parse(cls, query: Mapping[str, str]) -> "RunFilter":
-        """The filter a query string asks for; every value that cannot be read is named at once."""
+    def parse(cls, query: Mapping[str, str], *, blank_is_unset: bool = False) -> "RunFilter":
+        """The filter a query string asks for; every value that cannot be read is named at once.
+
+        An empty value is an error (the API: `until=` is not a date), unless `blank_is_unset` (a
+        form sends its empty fields)."""
+        if blank_is_unset:
+            query = {name: value for name, value in query.items() if value != ""}
         errors: dict[str, str] = {}
         values: dict[str, object] = {}
         for name, choices in (("status", RetrainingRun.Status.values), ("trigger", RetrainingRun.Trigger.values)):
-            value = (query.get(name) or "").strip()
-            if value and value not in choices:
+            value = query.get(name)
+            if value is not None and value not in choices:
                 errors[name] = f"unknown {name} {value!r}: choose one of {', '.join(choices)}"
-            values[name] = value
+            values[name] = value or ""
         for name in ("since", "until"):
-            value = (query.get(name) or "").strip()
+            value = query.get(name)
+            # Only the calendar date the OpenAPI schema promises (date.fromisoformat also takes 20261207).
             try:
-                values[name] = date.fromisoformat(value) if value else None
+                if value is not None and not _DATE.fullmatch(value):
+                    raise ValueError(value)
+                values[name] = date.fromisoformat(value) if value is not None else None
             except ValueError:
                 errors[name] = f"{value!r} is not a date: give it as YYYY-MM-DD"
         if not errors and values["since"] and values["until"] and values["since"] > values["until"]:

@@ -69,6 +69,19 @@ def test_every_unreadable_value_is_named_at_once(db):
     assert "YYYY-MM-DD" in raised.value.errors["since"]
 
 
+@pytest.mark.parametrize("value", ["", "20261207", " 2026-12-07", "2026-12-07T00:00", "2026-W49-1"])
+def test_only_a_calendar_date_as_the_schema_says_is_a_date(db, value):
+    with pytest.raises(FilterError, match="YYYY-MM-DD"):
+        RunFilter.parse({"until": value})
+
+
+def test_a_form_s_empty_fields_are_no_filter_but_an_empty_api_value_is_an_error(db):
+    assert RunFilter.parse({"status": "", "since": "", "q": ""}, blank_is_unset=True) == RunFilter()
+    with pytest.raises(FilterError) as raised:
+        RunFilter.parse({"status": "", "since": ""})
+    assert set(raised.value.errors) == {"status", "since"}
+
+
 def test_a_range_that_ends_before_it_starts_is_refused(db):
     with pytest.raises(FilterError, match="2026-11-01 is before since 2026-11-05"):
         RunFilter.parse({"since": "2026-11-05", "until": "2026-11-01"})
