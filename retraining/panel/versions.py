@@ -49,7 +49,9 @@ def data_versions() -> list[DataVersion]:
         if not dataset.get("md5"):
             continue
         key = (dataset["md5"], str(dataset.get("schema") or ""))
-        version = found.get(key) or found.setdefault(key, _version(dataset, created_at))
+        if key not in found:  # runs come oldest first: the first to record a version saw it first
+            found[key] = _version(dataset, created_at)
+        version = found[key]
         _learn(version, rows or {}, lineage or {})
         version.runs.append({"id": pk, "status": status, "trigger": trigger, "at": created_at})
         if model_version and model_version not in version.models:

@@ -71,7 +71,8 @@ class RunFilter:
     def active(self) -> bool:
         return any(getattr(self, each.name) for each in fields(self))
 
-    def apply(self, runs: QuerySet[RetrainingRun]) -> QuerySet[RetrainingRun]:
+    def runs(self, runs: QuerySet[RetrainingRun]) -> QuerySet[RetrainingRun]:
+        """`runs` kept by this filter."""
         if self.status:
             runs = runs.filter(status=self.status)
         if self.trigger:
@@ -82,6 +83,8 @@ class RunFilter:
         if self.until:
             runs = runs.filter(created_at__lt=_start_of(self.until + timedelta(days=1)))
         if self.q:
+            # The JSON fields are searched as their text.
+            runs = runs.annotate(**{f"{name}_text": Cast(name, TextField()) for name in _JSON_FIELDS})
             runs = runs.filter(self._text())
         return runs
 
@@ -93,15 +96,6 @@ class RunFilter:
         for name in _JSON_FIELDS:
             match |= Q(**{f"{name}_text__icontains": self.q})
         return match
-
-    def annotate(self, runs: QuerySet[RetrainingRun]) -> QuerySet[RetrainingRun]:
-        """`runs` with the JSON fields as text, which a text search needs."""
-        if not self.q:
-            return runs
-        return runs.annotate(**{f"{name}_text": Cast(name, TextField()) for name in _JSON_FIELDS})
-
-    def runs(self, runs: QuerySet[RetrainingRun]) -> QuerySet[RetrainingRun]:
-        return self.apply(self.annotate(runs))
 
     def query_string(self) -> str:
         """The filter as a query string, for the links of the next pages."""
