@@ -17,6 +17,7 @@ from retraining.models import RetrainingRun
 # version, who started the run. JSON fields are searched as their text.
 _TEXT_FIELDS = ("error", "model_version", "decision_rule", "waiting", "triggered_by__username")
 _JSON_FIELDS = ("reasons", "dataset", "evidence", "forced")
+_LARGEST_ID = 2**63 - 1
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -63,6 +64,9 @@ class RunFilter:
         if not errors and values["since"] and values["until"] and values["since"] > values["until"]:
             errors["until"] = f"{values['until']} is before since {values['since']}"
         values["q"] = (query.get("q") or "").strip()[:200]
+        if "\x00" in values["q"]:
+            # No stored text holds one, and PostgreSQL refuses it in a query.
+            errors["q"] = "the text holds a NUL character (\\x00): remove it"
         if errors:
             raise FilterError(errors)
         return cls(**values)  # type: ignore[arg-type]
@@ -78,9 +82,11 @@ class RunFilter:
         if self.trigger:
             runs = runs.filter(trigger=self.trigger)
         # Whole days in the app's time zone, both ends included, as a person reads a date.
-        if self.since:
+        # The calendar's first and last days are open ends: their bounds are outside what a
+        # datetime can hold once moved to UTC.
+        if self.since and self.since > date.min:
             runs = runs.filter(created_at__gte=_start_of(self.since))
-        if self.until:
+        if self.until and self.until < date.max:
             runs = runs.filter(created_at__lt=_start_of(self.until + timedelta(days=1)))
         if self.q:
             # The JSON fields are searched as their text.
@@ -90,7 +96,9 @@ class RunFilter:
 
     def _text(self) -> Q:
         number = self.q.removeprefix("#")
-        match = Q(pk=int(number)) if number.isdigit() else Q()
+        # Only ASCII digits within a primary key's range are an id ("²" is a digit to isdigit).
+        is_id = number.isascii() and number.isdigit() and int(number) <= _LARGEST_ID
+        match = Q(pk=int(number)) if is_id else Q()
         for name in _TEXT_FIELDS:
             match |= Q(**{f"{name}__icontains": self.q})
         for name in _JSON_FIELDS:

@@ -87,6 +87,22 @@ def test_a_range_that_ends_before_it_starts_is_refused(db):
         RunFilter.parse({"since": "2026-11-05", "until": "2026-11-01"})
 
 
+def test_a_nul_character_in_the_text_is_refused_by_name(db):
+    # PostgreSQL cannot hold a NUL in a text value: the search would fail as a server error.
+    with pytest.raises(FilterError, match="NUL") as raised:
+        RunFilter.parse({"q": "churn\x00"})
+    assert set(raised.value.errors) == {"q"}
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999999", "#99999999999999999999", "\u00b2", "\u0663"])
+def test_a_number_no_run_id_can_be_is_searched_as_text(history, text):
+    assert listed(q=text) == []
+
+
+def test_the_first_and_last_calendar_days_are_open_ends(history):
+    assert len(listed(since="0001-01-01", until="9999-12-31")) == len(history)
+
+
 def test_the_api_filters_by_date_and_text_and_names_a_bad_date(client, history, settings):
     settings.RETRAIN_API_TOKEN = TOKEN
     auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
