@@ -60,9 +60,11 @@ def invocations_body(columns: list[Any] | None) -> dict[str, Any]:
 
 
 def paths(columns: list[Any] | None) -> dict[str, Any]:
+    # No `content`: MLflow's server sends these bodies as application/json though they are not JSON
+    # (a newline, a bare version), and its clients read them as text; described, not typed.
     health = {
-        "200": _answer("A model is loaded: a newline, as MLflow's server answers.", {"type": "string"}),
-        "404": _answer("No model is loaded yet (as MLflow's server answers).", {"type": "string"}),
+        "200": {"description": "A model is loaded: the body is a newline, as MLflow's.", "headers": VERSION_HEADER},
+        "404": {"description": "No model is loaded yet: the body is a newline.", "headers": VERSION_HEADER},
     }
     return {
         "/invocations": {
@@ -127,7 +129,7 @@ def paths(columns: list[Any] | None) -> dict[str, Any]:
                 "operationId": "mlflow_version",
                 "tags": ["mlflow"],
                 "summary": "The MLflow version whose protocol is served, as bare text",
-                "responses": {"200": _answer("The version, e.g. 3.17.2.", {"type": "string"})},
+                "responses": {"200": {"description": "The bare version text, e.g. 3.17.2.", "headers": VERSION_HEADER}},
             }
         },
     }
