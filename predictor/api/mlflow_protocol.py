@@ -181,13 +181,10 @@ def _text(cell: str) -> str | None:
     return cell if cell != "" else None
 
 
-def _number(cell: str) -> float | int | str | None:
+def _number(cell: str) -> float | str | None:
+    # float() reads integers too, and the check accepts 3.0 in an integer column.
     if cell == "":
         return None
-    try:
-        return int(cell)
-    except ValueError:
-        pass
     try:
         return float(cell)
     except ValueError:
