@@ -29,7 +29,7 @@ def test_schemathesis_finds_no_failure_with_every_check(live, tmp_path):
 
 
 REFUSED = [("PUT", "/api/v1/predict"), ("OPTIONS", "/api/v1/predict"), ("DELETE", "/api/v1/runs/1")]
-REFUSED += [("POST", "/api/v1/runs"), ("DELETE", "/healthz")]
+REFUSED += [("POST", "/api/v1/runs"), ("DELETE", "/healthz"), ("PUT", "/invocations")]
 
 
 def exchange(sock: socket.socket, request: bytes) -> bytes:

@@ -4,6 +4,7 @@ what /api/v1/predict answers on the same rows."""
 
 import io
 import json
+import time
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -14,6 +15,20 @@ from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 from mlflow.version import VERSION
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ready(live):
+    """`live` once both workers serve the model: `live` waits for one worker's /readyz, and a worker
+    without the model answers /ping 404, so twenty 200s in a row (new connections, spread over the
+    workers) say both have it."""
+    deadline = time.monotonic() + 60
+    streak = 0
+    while streak < 20:
+        assert time.monotonic() < deadline, live.log.read_text()[-3000:]
+        streak = streak + 1 if requests.get(f"{live.url}/ping", timeout=10).status_code == 200 else 0
+        time.sleep(0.05)
+    return live
 
 
 def client_of(live) -> ScoringServerClient:
@@ -27,7 +42,8 @@ def predicted(live, rows) -> list:
     return response.json()["predictions"]
 
 
-def test_mlflows_scoring_client_works_unchanged(live, rows):
+def test_mlflows_scoring_client_works_unchanged(ready, rows):
+    live = ready
     client = client_of(live)
     # A gap as a DataFrame holds it: the client writes NaN.
     frame = pd.DataFrame(rows)
@@ -43,7 +59,8 @@ def test_mlflows_scoring_client_works_unchanged(live, rows):
     assert from_records == predicted(live, rows)
 
 
-def test_every_body_form_on_a_live_server_answers_as_the_predict_api(live, rows):
+def test_every_body_form_on_a_live_server_answers_as_the_predict_api(ready, rows):
+    live = ready
     columns = list(rows[0])
     expected = predicted(live, rows)
     forms = [
