@@ -226,3 +226,21 @@ def test_nan_as_mlflows_clients_write_a_gap_is_read_as_null(client, served, rows
     assert "NaN" in text
     assert response.status_code == 200, response.content
     assert response.json() == {"predictions": predicted(client, gapped)}
+
+
+def test_a_keys_rows_are_counted_across_both_protocols(client, served, rows, keys_required):
+    from django.core.cache import cache
+
+    cache.clear()
+    _, key = create_key("batch job", row_limit=6)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    first = client.post(PREDICT, json.dumps({"instances": rows}), content_type="application/json", **auth)
+    second = invoke(client, {"inputs": rows}, **auth)
+    third = invoke(client, csv_of(rows), "text/csv", **auth)
+
+    assert [first.status_code, second.status_code, third.status_code] == [200, 200, 429]
+    assert third.json() == {
+        "error_code": "REQUEST_LIMIT_EXCEEDED",
+        "message": "row limit of 6 rows per minute passed for this key: send fewer rows",
+    }
+    assert third["Retry-After"] == "60"
