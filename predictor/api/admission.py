@@ -26,6 +26,8 @@ _large_bodies = threading.Lock()
 # Up to this many rows, X-Prediction-Id lists every id (comma-separated, in row order); past it
 # the header is left out (proxies refuse headers of more than a few KB).
 HEADER_IDS = 100
+# What a prediction endpoint answers (503) before the first deployment.
+NO_MODEL = "no model is deployed yet: deploy one (the pipeline's first run does)"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _error(status: int, body: dict[str, Any], served: ServedModel | None, **head
 @csrf_exempt
 def invocations(request: HttpRequest) -> HttpResponse:
     models = holder()
-    served, key, refusal = admission.admit(request, models, "POST", "no model is deployed yet")
+    served, key, refusal = admission.admit(request, models, "POST", admission.NO_MODEL)
     if refusal is not None:
         return _error(refusal.status, {"error": refusal.message}, served, **refusal.headers)
     with admission.one_at_a_time_if_large(request):

@@ -36,9 +36,6 @@ def _json(body: dict[str, Any], status: int, served: ServedModel | None, **heade
     return response
 
 
-NO_MODEL = "no model is deployed yet: deploy one (the pipeline's first run does)"
-
-
 def _not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
     return _json({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
 
@@ -50,7 +47,7 @@ def _refused(refusal: admission.Refusal, served: ServedModel | None) -> HttpResp
 @csrf_exempt
 def predict(request: HttpRequest) -> HttpResponse:
     models = holder()
-    served, key, refusal = admission.admit(request, models, "POST", NO_MODEL)
+    served, key, refusal = admission.admit(request, models, "POST", admission.NO_MODEL)
     if refusal is not None:
         return _refused(refusal, served)
     if request.content_type != "application/json":
