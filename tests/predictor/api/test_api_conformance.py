@@ -23,8 +23,9 @@ def test_schemathesis_finds_no_failure_with_every_check(live, tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
 
     assert result.returncode == 0, result.stdout[-6000:]
-    # Every generated case passed. Feedback's "mostly rejected" warning is expected and stays shown:
-    # generated prediction ids name no logged prediction.
+    # Every generated case passed. Two "mostly rejected" warnings are expected and stay shown:
+    # feedback's generated prediction ids name no logged prediction, and /invocations' generated
+    # CSV is free text and its `inputs` columns differ in length (a schema can tie neither to rows).
     assert re.search(r"(\d+) generated, \1 passed", result.stdout), result.stdout[-3000:]
 
 
