@@ -24,7 +24,9 @@ Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8] [--data
        [--workers 1,2] [--servers app,app-own,mlflow,mlserver,bentoml]
        .venv/bin/python bench/predict.py --logging [--rounds 6] [--seconds 5] [--control]
        .venv/bin/python bench/predict.py --floor [--quick] [--rounds 2] [--seconds 2] [--redis-url URL]
-With --floor: the app against the floor of its own stack (bench/floor_bench.py).
+       .venv/bin/python bench/predict.py --protocols [--rounds 3] [--seconds 5]
+With --floor: the app against the floor of its own stack (bench/floor_bench.py). With --protocols:
+/api/v1/predict against MLflow's /invocations (JSON and CSV) on one server (bench/predict_protocols.py).
 Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
 """
 
@@ -67,6 +69,7 @@ def main() -> None:
         "--rounds", type=int, default=None, help="alternating rounds of --logging (default 6) or --floor (default 2)"
     )
     parser.add_argument("--floor", action="store_true", help="only the app against the floor of its own stack")
+    parser.add_argument("--protocols", action="store_true", help="only /api/v1/predict against /invocations")
     parser.add_argument("--quick", action="store_true", help="with --floor: 1-second runs, one round")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="with --floor: the key counter")
     parser.add_argument("--control", action="store_true", help="with --logging: both servers log off (A/A)")
@@ -99,6 +102,11 @@ def main() -> None:
         import floor_bench
 
         floor_bench.run(args, env, version, workdir, bodies, model)
+        return
+    if args.protocols:
+        import predict_protocols
+
+        predict_protocols.run(args, env, version, workdir, bodies, frame)
         return
     if args.rounds is None:
         args.rounds = 6

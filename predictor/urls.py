@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from predictor.api import report, views
+from predictor.api import mlflow_protocol, report, views
 
 urlpatterns = [
     path("api/v1/predict", views.predict, name="predict"),
@@ -10,6 +10,11 @@ urlpatterns = [
     path("api/v1/monitoring", report.MonitoringView.as_view(), name="monitoring"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    # MLflow's scoring protocol, at the paths `mlflow models serve` uses.
+    path("invocations", mlflow_protocol.invocations, name="mlflow-invocations"),
+    path("ping", mlflow_protocol.ping, name="mlflow-ping"),
+    path("health", mlflow_protocol.ping, name="mlflow-health"),
+    path("version", mlflow_protocol.version, name="mlflow-version"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -10,30 +10,25 @@ from typing import Any
 
 from predictor.api.request_schema import predict_body
 
-_VERSION_HEADER = {
+VERSION_HEADER = {
     "X-Model-Version": {
         "description": "The model version this process serves (empty when none).",
         "schema": {"type": "string"},
     }
 }
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "row": {"type": ["integer", "null"]},
-                    "field": {"type": ["string", "null"]},
-                    "message": {"type": "string"},
-                },
-            },
+# Each bad row and field of a refused prediction request.
+ROW_ERRORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "row": {"type": ["integer", "null"]},
+            "field": {"type": ["string", "null"]},
+            "message": {"type": "string"},
         },
     },
 }
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "errors": ROW_ERRORS}}
 
 
 _SERVED_MODEL = {
@@ -120,7 +115,7 @@ _PREDICTION = {
 def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "description": description,
-        "headers": _VERSION_HEADER,
+        "headers": VERSION_HEADER,
         "content": {"application/json": {"schema": schema or _ERROR}},
     }
 
@@ -199,7 +194,7 @@ PATHS: dict[str, Any] = {
                         "the model that made them.",
                         _PREDICTION,
                     ),
-                    "headers": {**_VERSION_HEADER, **_PREDICTION_ID_HEADER},
+                    "headers": {**VERSION_HEADER, **_PREDICTION_ID_HEADER},
                 },
                 "400": _answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),
                 "413": _answer("More rows than PREDICT_MAX_ROWS, or a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
@@ -293,6 +288,7 @@ PATHS: dict[str, Any] = {
 
 def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """Adds the serving paths, with the rows of the model this process serves now."""
+    from predictor.api import mlflow_openapi
     from predictor.serving.holder import holder
 
     served = holder().current
@@ -300,4 +296,5 @@ def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, publ
     body = paths["/api/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
     body["schema"] = predict_body(served.schema if served else None)
     result.setdefault("paths", {}).update(paths)
+    result["paths"].update(mlflow_openapi.paths(served.schema if served else None))
     return result

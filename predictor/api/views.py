@@ -9,8 +9,6 @@ X-Model-Version, errors included, so a client can always tell which model answer
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from typing import Any
 
 import orjson
@@ -21,20 +19,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ml.kinds import part_names
 from predictor import predlog
-from predictor.api import apikeys, inputs
+from predictor.api import admission, apikeys, inputs
 from predictor.api import predict as predict_function
 from predictor.api.address import client_address
 from predictor.models import Deployment
 from predictor.serving.holder import ServedModel, holder
-
-# One large body at a time per process: parsing, checking and answering a 10,000-row batch takes
-# tens of MiB, and the worker's threads doing it at once raised its RSS by their sum, which the
-# allocator then kept (bench/web_memory.py). Small requests never wait for it.
-LARGE_BODY = 256 * 1024
-_large_bodies = threading.Lock()
-# Up to this many rows, X-Prediction-Id lists every id (comma-separated, in row order); past it
-# the header is left out (proxies refuse headers of more than a few KB) and only the body has them.
-HEADER_IDS = 100
 
 
 def _json(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
@@ -51,63 +40,20 @@ def _not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
     return _json({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
 
 
-def _key(
-    request: HttpRequest, served: ServedModel | None, required: bool
-) -> tuple[apikeys.KeyInfo | None, HttpResponse | None]:
-    """The request's API key when keys are `required`, or the refusal (401, 429)."""
-    if not required:
-        return None, None
-    given = request.headers.get("X-API-Key") or ""
-    auth = request.headers.get("Authorization") or ""
-    if not given and auth[:7].lower() == "bearer ":
-        given = auth[7:].strip()
-    if not given:
-        return None, _json({"error": "an API key is required: send it as 'Authorization: Bearer <key>'"}, 401, served)
-    key = apikeys.authenticate(given)
-    if key is None:
-        return None, _json({"error": "the API key is not valid"}, 401, served)
-    if apikeys.over_limit(key):
-        return key, _json(
-            {"error": f"rate limit of {key.rate_limit} requests per minute passed for this key"},
-            429,
-            served,
-            **{"Retry-After": "60"},
-        )
-    # Its rows are counted once they are known (`_answer`).
-    return key, None
-
-
-def _admit(
-    request: HttpRequest, models: Any, method: str, no_model: str
-) -> tuple[ServedModel, apikeys.KeyInfo | None, None] | tuple[ServedModel | None, None, HttpResponse]:
-    """What every model endpoint checks first, in order: method, API key, a model to answer with."""
-    served = models.current
-    if request.method != method:
-        return served, None, _not_allowed(served, method)
-    key, refusal = _key(request, served, settings.API_KEYS_REQUIRED)
-    if refusal is not None:
-        return served, None, refusal
-    if served is None:
-        return None, None, _json({"error": no_model}, 503, None)
-    return served, key, None
+def _refused(refusal: admission.Refusal, served: ServedModel | None) -> HttpResponse:
+    return _json({"error": refusal.message}, refusal.status, served, **refusal.headers)
 
 
 @csrf_exempt
 def predict(request: HttpRequest) -> HttpResponse:
     models = holder()
-    served, key, refusal = _admit(
-        request, models, "POST", "no model is deployed yet: deploy one (the pipeline's first run does)"
-    )
+    served, key, refusal = admission.admit(request, models, "POST", admission.NO_MODEL)
     if refusal is not None:
-        return refusal
+        return _refused(refusal, served)
     if request.content_type != "application/json":
         shown = request.content_type or "none"
         return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
-    try:
-        large = int(request.META.get("CONTENT_LENGTH") or 0) > LARGE_BODY
-    except ValueError:
-        large = True
-    with _large_bodies if large else contextlib.nullcontext():
+    with admission.one_at_a_time_if_large(request):
         return _answer(request, models, served, key)
 
 
@@ -120,10 +66,7 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel, key: apikeys
     except RequestDataTooBig:
         return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
     outcome = predict_function.predict(body, served, models, key)
-    headers = {"Retry-After": "60"} if outcome.retry_later else {}
-    if outcome.ids and len(outcome.ids) <= HEADER_IDS:
-        headers["X-Prediction-Id"] = ",".join(outcome.ids)
-    return _json(outcome.body, outcome.status, served, **headers)
+    return _json(outcome.body, outcome.status, served, **admission.answer_headers(outcome))
 
 
 @csrf_exempt
@@ -134,9 +77,9 @@ def feedback(request: HttpRequest) -> HttpResponse:
     served = holder().current
     if request.method != "POST":
         return _not_allowed(served, "POST")
-    key, refusal = _key(request, served, settings.API_KEYS_REQUIRED or settings.FEEDBACK_REQUIRES_KEY)
+    key, refusal = admission.key_of(request, settings.API_KEYS_REQUIRED or settings.FEEDBACK_REQUIRES_KEY)
     if refusal is not None:
-        return refusal
+        return _refused(refusal, served)
     if request.content_type != "application/json":
         shown = request.content_type or "none"
         return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
@@ -168,9 +111,9 @@ def _labeller(request: HttpRequest, key: apikeys.KeyInfo | None) -> predlog.Labe
 # view: CSRF would refuse an unknown method (QUERY, ...) first, with an HTML 403 page.
 @csrf_exempt
 def model(request: HttpRequest) -> HttpResponse:
-    served, _, refusal = _admit(request, holder(), "GET", "no model is deployed yet")
+    served, _, refusal = admission.admit(request, holder(), "GET", "no model is deployed yet")
     if refusal is not None:
-        return refusal
+        return _refused(refusal, served)
     deployment = Deployment.objects.filter(pk=served.deployment_id).first()
     return _json(
         {
