@@ -27,12 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 VENVS = ROOT / "var" / "bench-venv"
 
 
-def venv_python(name: str) -> Path:
-    """The peer's virtualenv, created from bench/requirements-<name>.txt if it is not there yet."""
-    venv = VENVS / name
+def venv_python(name: str, requirements: Path | None = None, home: Path = VENVS) -> Path:
+    """The virtualenv `home`/`name`, created from `requirements` (bench/requirements-<name>.txt by
+    default) if it is not there yet or the requirements changed since. Tests use it for clients
+    that must not enter the product's requirements."""
+    venv = home / name
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
-    requirements = ROOT / "bench" / f"requirements-{name}.txt"
+    requirements = requirements or ROOT / "bench" / f"requirements-{name}.txt"
     if not stamp.is_file() or stamp.stat().st_mtime < requirements.stat().st_mtime:
         print(f"installing {requirements.name} into {venv} (once; minutes)", flush=True)
         subprocess.run(["python3", "-m", "venv", str(venv)], check=True)

@@ -107,7 +107,7 @@ def main() -> None:
     )
     outcome = predict_function.predict(decoded, served, models, None)
     figures["encoding (orjson.dumps + HttpResponse)"] = _median(
-        lambda: views._json(outcome.body, 200, served, **{"X-Prediction-Id": ",".join(outcome.ids)}), repeat
+        lambda: views.json_response(outcome.body, 200, served, **{"X-Prediction-Id": ",".join(outcome.ids)}), repeat
     )
     figures["settings lookups (3 on the path)"] = _median(
         lambda: (settings.API_KEYS_REQUIRED, settings.PREDICT_MAX_ROWS, settings.PREDICTION_LOG_SAMPLE), repeat

@@ -184,7 +184,7 @@ def check(
     as a date (ISO 8601) and read as the parts the model has."""
     model_columns = [c.name for c in columns]
     dates = dates or {}
-    columns = _as_sent(columns, dates)
+    columns = as_sent(columns, dates)
     names, data = rows_of(body, columns, max_rows, ignored)
     expected = [c.name for c in columns]
     if set(names) != set(expected):
@@ -220,7 +220,7 @@ def check(
     return Checked({name: out[name] for name in model_columns}, warnings)
 
 
-def _as_sent(columns: list[Column], dates: dict[str, bool]) -> list[Column]:
+def as_sent(columns: list[Column], dates: dict[str, bool]) -> list[Column]:
     """The columns as a client sends them: each datetime column once, as text, in place of its parts."""
     parts = {part: name for name, timed in dates.items() for part in part_names(name, timed)}
     sent: list[Column] = []

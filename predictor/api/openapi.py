@@ -112,7 +112,8 @@ _PREDICTION = {
 }
 
 
-def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A documented response: JSON (an error unless `schema` says otherwise), with X-Model-Version."""
     return {
         "description": description,
         "headers": VERSION_HEADER,
@@ -170,8 +171,8 @@ _FEEDBACK_ERROR = {
 }
 
 _KEYED = {
-    "401": _answer("API keys are required and the key is missing or wrong."),
-    "429": _answer("Rate limit passed: the key's requests or rows per minute."),
+    "401": answer("API keys are required and the key is missing or wrong."),
+    "429": answer("Rate limit passed: the key's requests or rows per minute."),
 }
 
 PATHS: dict[str, Any] = {
@@ -189,17 +190,17 @@ PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": predict_body(None)}}},
             "responses": {
                 "200": {
-                    **_answer(
+                    **answer(
                         "Predictions (classes with their probabilities, or a regression's numbers), their ids and "
                         "the model that made them.",
                         _PREDICTION,
                     ),
                     "headers": {**VERSION_HEADER, **_PREDICTION_ID_HEADER},
                 },
-                "400": _answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),
-                "413": _answer("More rows than PREDICT_MAX_ROWS, or a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
-                "415": _answer("The body is not JSON."),
-                "503": _answer("No model deployed yet, or the model failed on this input."),
+                "400": answer("Malformed JSON or rows that do not match the input schema (each bad row and field)."),
+                "413": answer("More rows than PREDICT_MAX_ROWS, or a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE."),
+                "415": answer("The body is not JSON."),
+                "503": answer("No model deployed yet, or the model failed on this input."),
                 **_KEYED,
             },
         }
@@ -224,11 +225,11 @@ PATHS: dict[str, Any] = {
             ),
             "requestBody": {"required": True, "content": {"application/json": {"schema": _FEEDBACK_BODY}}},
             "responses": {
-                "200": _answer(
+                "200": answer(
                     "Recorded: how many predictions got their label.",
                     {"type": "object", "properties": {"recorded": {"type": "integer"}}},
                 ),
-                "202": _answer(
+                "202": answer(
                     "Accepted: `recorded` labels stored, and `held` labels waiting for their predictions to be "
                     "written to the log (applied when they are, within FEEDBACK_HOLD_SECONDS).",
                     {
@@ -237,13 +238,13 @@ PATHS: dict[str, Any] = {
                         "properties": {"recorded": {"type": "integer"}, "held": {"type": "integer"}},
                     },
                 ),
-                "400": _answer("Malformed JSON, or items that are not valid (each one named).", _FEEDBACK_ERROR),
-                "403": _answer(
+                "400": answer("Malformed JSON, or items that are not valid (each one named).", _FEEDBACK_ERROR),
+                "403": answer(
                     "Every refused item names a prediction made with another API key: a key labels only its own.",
                     _FEEDBACK_ERROR,
                 ),
-                "413": _answer("More than 10,000 items."),
-                "415": _answer("The body is not JSON."),
+                "413": answer("More than 10,000 items."),
+                "415": answer("The body is not JSON."),
                 **_KEYED,
             },
         }
@@ -254,8 +255,8 @@ PATHS: dict[str, Any] = {
             "tags": ["serving"],
             "summary": "The served model: version, metrics, data version and input schema",
             "responses": {
-                "200": _answer("The served model.", _SERVED_MODEL),
-                "503": _answer("No model deployed yet."),
+                "200": answer("The served model.", _SERVED_MODEL),
+                "503": answer("No model deployed yet."),
                 **_KEYED,
             },
         }
@@ -265,7 +266,7 @@ PATHS: dict[str, Any] = {
             "operationId": "healthz",
             "tags": ["health"],
             "summary": "Liveness: the process is up",
-            "responses": {"200": _answer("Up.", {"type": "object", "properties": {"status": {"type": "string"}}})},
+            "responses": {"200": answer("Up.", {"type": "object", "properties": {"status": {"type": "string"}}})},
         }
     },
     "/readyz": {
@@ -274,12 +275,12 @@ PATHS: dict[str, Any] = {
             "tags": ["health"],
             "summary": "Readiness: a model is loaded, and the active version did not fail to load",
             "responses": {
-                "200": _answer(
+                "200": answer(
                     "Ready, with the served version, and where API-key rate limits are counted (rate_limits: off, "
                     "database, redis, or per-process while Redis is unreachable, with rate_limits_error saying why).",
                     {"type": "object", "additionalProperties": True},
                 ),
-                "503": _answer("No model loaded yet, or the active version failed to load (the error says why)."),
+                "503": answer("No model loaded yet, or the active version failed to load (the error says why)."),
             },
         }
     },
@@ -288,7 +289,8 @@ PATHS: dict[str, Any] = {
 
 def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """Adds the serving paths, with the rows of the model this process serves now."""
-    from predictor.api import mlflow_openapi
+    # Here, not at the top: the protocols' modules build their answers with this module's.
+    from predictor.api import mlflow_openapi, openapi_v2
     from predictor.serving.holder import holder
 
     served = holder().current
@@ -297,4 +299,5 @@ def add_serving_paths(result: dict[str, Any], generator: Any, request: Any, publ
     body["schema"] = predict_body(served.schema if served else None)
     result.setdefault("paths", {}).update(paths)
     result["paths"].update(mlflow_openapi.paths(served.schema if served else None))
+    result["paths"].update(openapi_v2.paths(served))
     return result

@@ -26,7 +26,7 @@ from predictor.models import Deployment
 from predictor.serving.holder import ServedModel, holder
 
 
-def _json(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
+def json_response(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
     response = HttpResponse(
         orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, content_type="application/json"
     )
@@ -37,11 +37,12 @@ def _json(body: dict[str, Any], status: int, served: ServedModel | None, **heade
 
 
 def _not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
-    return _json({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
+    return json_response({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
 
 
-def _refused(refusal: admission.Refusal, served: ServedModel | None) -> HttpResponse:
-    return _json({"error": refusal.message}, refusal.status, served, **refusal.headers)
+def refused(refusal: admission.Refusal, served: ServedModel | None) -> HttpResponse:
+    """An admission refusal as the JSON error every protocol but MLflow's sends (V2's too)."""
+    return json_response({"error": refusal.message}, refusal.status, served, **refusal.headers)
 
 
 @csrf_exempt
@@ -49,10 +50,12 @@ def predict(request: HttpRequest) -> HttpResponse:
     models = holder()
     served, key, refusal = admission.admit(request, models, "POST", admission.NO_MODEL)
     if refusal is not None:
-        return _refused(refusal, served)
+        return refused(refusal, served)
     if request.content_type != "application/json":
         shown = request.content_type or "none"
-        return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
+        return json_response(
+            {"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served
+        )
     with admission.one_at_a_time_if_large(request):
         return _answer(request, models, served, key)
 
@@ -62,11 +65,11 @@ def _answer(request: HttpRequest, models: Any, served: ServedModel, key: apikeys
     try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError as exc:
-        return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
+        return json_response({"error": f"the body is not valid JSON: {exc}"}, 400, served)
     except RequestDataTooBig:
-        return _json({"error": "the body is too large: send fewer rows per request"}, 413, served)
+        return json_response({"error": "the body is too large: send fewer rows per request"}, 413, served)
     outcome = predict_function.predict(body, served, models, key)
-    return _json(outcome.body, outcome.status, served, **admission.answer_headers(outcome))
+    return json_response(outcome.body, outcome.status, served, **admission.answer_headers(outcome))
 
 
 @csrf_exempt
@@ -79,22 +82,24 @@ def feedback(request: HttpRequest) -> HttpResponse:
         return _not_allowed(served, "POST")
     key, refusal = admission.key_of(request, settings.API_KEYS_REQUIRED or settings.FEEDBACK_REQUIRES_KEY)
     if refusal is not None:
-        return _refused(refusal, served)
+        return refused(refusal, served)
     if request.content_type != "application/json":
         shown = request.content_type or "none"
-        return _json({"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served)
+        return json_response(
+            {"error": f"the body must be JSON (Content-Type: application/json), got {shown}"}, 415, served
+        )
     try:
         items = predlog.items_of(orjson.loads(request.body))
         recorded, held = predlog.record_labels(items, _labeller(request, key))
     except orjson.JSONDecodeError as exc:
-        return _json({"error": f"the body is not valid JSON: {exc}"}, 400, served)
+        return json_response({"error": f"the body is not valid JSON: {exc}"}, 400, served)
     except RequestDataTooBig:
-        return _json({"error": "the body is too large: send fewer items per request"}, 413, served)
+        return json_response({"error": "the body is too large: send fewer items per request"}, 413, served)
     except predlog.InvalidFeedback as exc:
-        return _json(exc.as_dict(), exc.status, served)
+        return json_response(exc.as_dict(), exc.status, served)
     if held:
-        return _json({"recorded": recorded, "held": held}, 202, served)
-    return _json({"recorded": recorded}, 200, served)
+        return json_response({"recorded": recorded, "held": held}, 202, served)
+    return json_response({"recorded": recorded}, 200, served)
 
 
 def _labeller(request: HttpRequest, key: apikeys.KeyInfo | None) -> predlog.Labeller:
@@ -113,9 +118,9 @@ def _labeller(request: HttpRequest, key: apikeys.KeyInfo | None) -> predlog.Labe
 def model(request: HttpRequest) -> HttpResponse:
     served, _, refusal = admission.admit(request, holder(), "GET", "no model is deployed yet")
     if refusal is not None:
-        return _refused(refusal, served)
+        return refused(refusal, served)
     deployment = Deployment.objects.filter(pk=served.deployment_id).first()
-    return _json(
+    return json_response(
         {
             "name": served.name,
             "version": served.version,
@@ -155,7 +160,7 @@ def model(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return _not_allowed(holder().current, "GET, HEAD")
-    return _json({"status": "ok"}, 200, holder().current)
+    return json_response({"status": "ok"}, 200, holder().current)
 
 
 @csrf_exempt
@@ -166,12 +171,12 @@ def readyz(request: HttpRequest) -> HttpResponse:
     served = models.current
     if served is None:
         body = {"status": "not ready", "error": models.error or "no model is loaded yet"}
-        return _json(body, 503, None)
+        return json_response(body, 503, None)
     if models.error:
-        return _json({"status": "failing", "version": served.version, "error": models.error}, 503, served)
+        return json_response({"status": "failing", "version": served.version, "error": models.error}, 503, served)
     body = {"status": "ready", "version": served.version, "model": served.name}
     # Still ready with Redis down: the model answers, and rate limits are counted per process.
     body["rate_limits"], error = apikeys.counting()
     if error:
         body["rate_limits_error"] = error
-    return _json(body, 200, served)
+    return json_response(body, 200, served)
