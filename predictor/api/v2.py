@@ -33,7 +33,7 @@ from predictor.api.v2_binary import (
     split,
     to_binary,
 )
-from predictor.api.views import NO_MODEL, json_response, refused
+from predictor.api.views import json_response, refused
 from predictor.serving.holder import ServedModel, holder
 
 # A column's type in the model's schema, as a V2 datatype (a date is sent as ISO 8601 text).
@@ -86,7 +86,7 @@ def ready(request: HttpRequest) -> HttpResponse:
 
 def _model_of(request: HttpRequest, name: str, version: str | None) -> tuple[ServedModel | None, HttpResponse | None]:
     """The served model when the path names it (and the key is good), else the refusal."""
-    served, _, refusal = admission.admit(request, holder(), "GET", NO_MODEL)
+    served, _, refusal = admission.admit(request, holder(), "GET", admission.NO_MODEL)
     if refusal is not None:
         return served, refused(refusal, served)
     try:
@@ -132,7 +132,7 @@ def _outputs_of(served: ServedModel) -> list[tuple[str, str]]:
 @csrf_exempt
 def infer(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
     models = holder()
-    served, key, refusal = admission.admit(request, models, "POST", NO_MODEL)
+    served, key, refusal = admission.admit(request, models, "POST", admission.NO_MODEL)
     if refusal is not None:
         return refused(refusal, served)
     with admission.one_at_a_time_if_large(request):

@@ -18,10 +18,15 @@ HERE = Path(__file__).parent
 DATATYPES = {"double": "FP64", "float": "FP64", "long": "INT64", "integer": "INT64", "boolean": "BOOL"}
 
 
+def install_clients() -> Path:
+    """The clients' virtualenv, var/clients-venv, created once (minutes) and kept between runs;
+    CI makes it before its two columns, which share it."""
+    return venv_python("clients-venv", HERE / "requirements-clients.txt", ROOT / "var")
+
+
 @pytest.fixture(scope="session")
 def clients_python() -> Path:
-    """The clients' virtualenv, var/clients-venv, created once (minutes) and kept between runs."""
-    return venv_python("clients-venv", HERE / "requirements-clients.txt", ROOT / "var")
+    return install_clients()
 
 
 def run_clients(python: Path, spec: dict) -> dict:
