@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from ml.positive import canonical
 from predictor.models import HourLabels, HourVolume, LogSampling, Prediction
+from predictor.predlog.quality import Z95
 
 BINS = 10_000
 
@@ -255,6 +256,17 @@ def labels_between(version: str, start: datetime, end: datetime, columns: int) -
 def histogram_auc(scores: dict[str, np.ndarray], classes: list[str], positive: str | None = None) -> float | None:
     """ROC AUC (ml.metrics.weighted_auc's choice of column and averaging) from per-truth histograms: rows in one
     bin count as tied. None where it does not apply (fewer than two classes labelled, an unknown one)."""
+    scored = histogram_auc_interval(scores, classes, positive)
+    return scored["value"] if scored is not None else None
+
+
+def histogram_auc_interval(
+    scores: dict[str, np.ndarray], classes: list[str], positive: str | None = None
+) -> dict[str, float] | None:
+    """{"value", "low", "high"}: `histogram_auc` with a 95% interval from DeLong's variance, which a
+    histogram gives exactly (every row of a bin has the same placement among the other class). Beyond
+    two classes the standard error is the mean of the columns' (the largest a mean of correlated
+    estimates can have: rows are not joined across columns in a histogram)."""
     if len(scores) < 2 or not set(scores) <= set(classes):
         return None
     if positive is not None:
@@ -263,12 +275,28 @@ def histogram_auc(scores: dict[str, np.ndarray], classes: list[str], positive: s
         pairs = [(1, classes[1])]
     else:
         pairs = list(enumerate(classes))
-    values = []
+    values, errors = [], []
     for column, positive_class in pairs:
         pos = sum((h[column] for t, h in scores.items() if t == positive_class), np.zeros(BINS))
         neg = sum((h[column] for t, h in scores.items() if t != positive_class), np.zeros(BINS))
         if not pos.sum() or not neg.sum():
             return None
-        below = np.cumsum(neg) - neg
-        values.append(float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum())))
-    return float(np.mean(values)) if values else None
+        value, variance = binned_auc(pos, neg)
+        values.append(value)
+        errors.append(math.sqrt(variance))
+    if not values:
+        return None
+    value, half = float(np.mean(values)), Z95 * float(np.mean(errors))
+    return {"value": value, "low": max(0.0, value - half), "high": min(1.0, value + half)}
+
+
+def binned_auc(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and DeLong's variance of it from the positives' and negatives' counts per score bin."""
+    n1, n0 = float(pos.sum()), float(neg.sum())
+    # Each positive's share of negatives scored below it, each negative's share of positives above it.
+    v10 = (np.cumsum(neg) - neg + 0.5 * neg) / n0
+    v01 = (n1 - np.cumsum(pos) + 0.5 * pos) / n1
+    value = float((pos * v10).sum() / n1)
+    s10 = float((pos * (v10 - value) ** 2).sum() / (n1 - 1)) if n1 > 1 else 0.0
+    s01 = float((neg * (v01 - value) ** 2).sum() / (n0 - 1)) if n0 > 1 else 0.0
+    return value, s10 / n1 + s01 / n0
