@@ -90,7 +90,7 @@ def labelled_cells(
     else:
         edges: dict[str, rollups.Delta] = {}
         counted = []
-        for label, predicted, proba in rows.values_list("label", "prediction", "probabilities"):
+        for label, predicted, proba in rows.values_list("label", "prediction", "probabilities").iterator():
             counted.append((label, predicted, 1))
             if proba is not None and len(proba) == columns:
                 edges.setdefault(canonical(label), rollups.Delta()).add(1, proba, None)

@@ -17,6 +17,7 @@ from predictor.predlog import labelled_counts, live_metrics, prediction_volume, 
 from predictor.predlog.ids import new_ids
 from predictor.predlog.quality import score, score_counts
 from predictor.predlog.selectors import VOLUME_WINDOWS, labelled_cells
+from retraining.panel.selectors import hourly_volume
 
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
 PENGUINS = SimpleNamespace(version="4", name="penguins", classes=np.array(CLASSES), task="classification")
@@ -228,3 +229,17 @@ def test_live_quality_from_rollups_matches_the_row_level_figures(penguins):
     row_auc = score([r[0] for r in rows], [r[1] for r in rows], proba, CLASSES, "Gentoo")["metrics"]["roc_auc"]
     assert auc["value"] == pytest.approx(row_auc["value"], abs=0.001)
     assert auc["high"] - auc["low"] == pytest.approx(row_auc["high"] - row_auc["low"], rel=0.15)
+
+
+def test_the_hourly_volume_chart_reads_the_rollups_and_the_current_hour_from_rows(penguins, settings):
+    now = time.time()
+    for n, hours in ((3, 0.0), (5, 1.0), (7, 5.0), (11, 23.0), (13, 30.0)):
+        write(n, now - hours * 3600)
+    at = timezone.now()
+    charted = hourly_volume(at)
+    assert sum(charted["versions"]["4"]) == Prediction.objects.filter(created_at__gte=charted["hours"][0]).count()
+    assert charted["versions"]["4"][-1] == 3
+
+    Prediction.objects.filter(created_at__lt=at - timedelta(minutes=30)).delete()  # the rows pruned
+
+    assert hourly_volume(at) == charted
