@@ -19,7 +19,7 @@ process, its wall time and peak RSS.
 Usage (the database must exist; its log is emptied first; the champion is trained there with
 `manage.py bootstrap` when none is deployed, in --var-dir):
     nice .venv/bin/python bench/monitoring_scale.py --database-url postgres://postgres@127.0.0.1:5432/NAME \
-        [--days 7] [--per-day 1000000] [--labels 0.3] [--repeat 5] [--var-dir var/bench] [--keep]
+        [--days 7] [--per-day 1000000] [--labels 0.3] [--repeat 5] [--var-dir var/bench] [--keep] [--fill-only]
 With --keep an existing log of the same size is timed again without refilling it.
 """
 
@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--repeat-without", type=int, default=1, help="without the rollups, a page takes minutes")
     parser.add_argument("--var-dir", default=str(ROOT / "var" / "bench"))
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--fill-only", action="store_true", help="fill the log and build the rollups, time nothing")
     args = parser.parse_args()
     total = args.days * args.per_day
     os.environ.update(
@@ -101,6 +102,8 @@ def main() -> None:
     if not (args.keep and logged() == total):
         fill(deployment.version, args.days, args.per_day, args.labels)
     show_size(deployment.version)
+    if args.fill_only:
+        return
     timings = {
         "with": measure(deployment.version, args.repeat, without=False),
         "without": measure(deployment.version, args.repeat_without, without=True),

@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ml.positive import canonical
-from predictor.models import HourLabels, HourVolume, LogSampling, Prediction
+from predictor.models import HourLabels, HourPredictions, HourVolume, LogSampling, Prediction
 from predictor.predlog.quality import Z95
 
 BINS = 10_000
@@ -43,33 +43,52 @@ def hour_of(created: datetime | str) -> datetime:
 
 
 def count_written(rows: list[tuple], share: float) -> None:
-    """Add written rows (the writer's tuples: id, created_at, model_version first) to their hours.
+    """Add written rows (the writer's tuples: id, created_at, model_version, inputs, prediction, ...,
+    prediction_value) to their hours, and a classifier's to its hour's class counts.
 
     Inside the writer's transaction, so a batch and its counts are written together or not at all.
     """
     counts: dict[tuple[str, datetime], int] = defaultdict(int)
+    classes: dict[tuple[str, datetime, str], int] = defaultdict(int)
     for row in rows:
         counts[(row[2], hour_of(row[1]))] += 1
+        if len(row) < 8 or row[7] is None:  # a regression's predictions are numbers, not classes
+            classes[(row[2], hour_of(row[1]), row[4])] += 1
     add_volume(counts, share)
+    add_classes(classes)
 
 
 def add_volume(counts: dict[tuple[str, datetime], int], share: float | dict) -> None:
     """Upsert logged counts: one statement, atomic on both backends (two writers add, never overwrite)."""
-    if not counts:
-        return
-    table = connection.ops.quote_name(HourVolume._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     params: list[Any] = []
     for (version, hour), n in counts.items():
         kept = share if isinstance(share, float | int) else share[hour]
-        params += [version, adapt(hour), n, n / kept if kept > 0 else float(n)]
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(counts))
+        params.append((version, adapt(hour), n, n / kept if kept > 0 else float(n)))
+    _add(HourVolume, ("version", "hour"), ("logged", "served"), params)
+
+
+def add_classes(counts: dict[tuple[str, datetime, str], int]) -> None:
+    """Upsert predicted-class counts, as `add_volume`."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [(version, adapt(hour), predicted, n) for (version, hour, predicted), n in counts.items()]
+    _add(HourPredictions, ("version", "hour", "predicted"), ("count",), params)
+
+
+def _add(model: Any, keys: tuple[str, ...], sums: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT rows of (keys..., sums...), adding the sums to a row already there for the keys."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = [connection.ops.quote_name(name) for name in keys + sums]
+    values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(rows))
+    added = ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in names[len(keys) :])
     sql = (
-        f"INSERT INTO {table} (version, hour, logged, served) VALUES {values} ON CONFLICT (version, hour) "
-        f"DO UPDATE SET logged = {table}.logged + excluded.logged, served = {table}.served + excluded.served"
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES {values} "
+        f"ON CONFLICT ({', '.join(names[: len(keys)])}) DO UPDATE SET {added}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [value for row in rows for value in row])
 
 
 @dataclass
@@ -192,9 +211,12 @@ def rebuild() -> tuple[int, int]:
         start = hour_of(oldest)
         HourVolume.objects.filter(hour__gte=start).delete()
         HourLabels.objects.filter(hour__gte=start).delete()
+        HourPredictions.objects.filter(hour__gte=start).delete()
         hourly = Prediction.objects.annotate(at=TruncHour("created_at", tzinfo=UTC)).values_list("model_version", "at")
         counts = {(v, hour_of(h)): n for v, h, n in hourly.annotate(n=Count("id")).order_by()}
         add_volume(counts, {hour: _share_at(hour) for _, hour in counts})
+        classes = hourly.filter(prediction_value__isnull=True).values_list("model_version", "at", "prediction")
+        add_classes({(v, hour_of(h), p): n for v, h, p, n in classes.annotate(n=Count("id")).order_by()})
         labelled = Prediction.objects.filter(label__isnull=False, created_at__gte=start).order_by()
         batch: list[tuple] = []
         rows = 0
@@ -221,8 +243,7 @@ def _share_at(hour: datetime) -> float:
 def prune(now: datetime | None = None) -> int:
     """Delete rollups older than MONITORING_ROLLUP_DAYS; returns how many rows."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.MONITORING_ROLLUP_DAYS)
-    deleted = HourVolume.objects.filter(hour__lt=cutoff).delete()[0]
-    return deleted + HourLabels.objects.filter(hour__lt=cutoff).delete()[0]
+    return sum(model.objects.filter(hour__lt=cutoff).delete()[0] for model in (HourVolume, HourLabels, HourPredictions))
 
 
 def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
@@ -234,10 +255,25 @@ def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
     return start, hour_of(now)
 
 
+def edges(rows: QuerySet, since: datetime, now: datetime) -> tuple[QuerySet, datetime, datetime]:
+    """A window [since, now) split: `rows` (of the window) narrowed to the partial hours at either end,
+    and the whole hours' [start, end) for the rollups (start >= end: no whole hour, every row read)."""
+    start, end = whole_hours(since, now)
+    if start < end:
+        rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
+    return rows, start, end
+
+
 def logged_between(start: datetime, end: datetime) -> dict[str, int]:
     """{version: rows logged} in the whole hours of [start, end)."""
     found = HourVolume.objects.filter(hour__gte=start, hour__lt=end).values_list("version").annotate(n=Sum("logged"))
     return dict(found.order_by())
+
+
+def classes_between(version: str, start: datetime, end: datetime) -> dict[str, int]:
+    """{predicted class: predictions} of a version in the whole hours of [start, end)."""
+    found = HourPredictions.objects.filter(version=version, hour__gte=start, hour__lt=end)
+    return dict(found.values_list("predicted").annotate(n=Sum("count")).order_by())
 
 
 def labels_between(version: str, start: datetime, end: datetime, columns: int) -> tuple[dict, dict[str, np.ndarray]]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -49,12 +49,8 @@ def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
     volume = {}
     for name, span in VOLUME_WINDOWS.items():
         since = now - span
-        start, end = rollups.whole_hours(since, now)
-        rows = Prediction.objects.filter(created_at__gte=since)
-        counts: dict[str, int] = {}
-        if start < end:
-            rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
-            counts = rollups.logged_between(start, end)
+        rows, start, end = rollups.edges(Prediction.objects.filter(created_at__gte=since), since, now)
+        counts = rollups.logged_between(start, end) if start < end else {}
         for version, n in rows.values_list("model_version").annotate(n=Count("id")).order_by():
             counts[version] = counts.get(version, 0) + n
         volume[name] = dict(sorted(counts.items()))
@@ -78,13 +74,9 @@ def labelled_cells(
     partial index, binned as the rollups bin them, so the counts equal a count of the rows (cells as
     canonical classes) and the histograms those the rows would make.
     """
-    start, end = rollups.whole_hours(since, now or timezone.now())
     rows = Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
-    cells: dict[tuple[str, str], int] = {}
-    scores: dict[str, np.ndarray] = {}
-    if start < end:
-        rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
-        cells, scores = rollups.labels_between(version, start, end, columns)
+    rows, start, end = rollups.edges(rows, since, now or timezone.now())
+    cells, scores = rollups.labels_between(version, start, end, columns) if start < end else ({}, {})
     if not columns:
         counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
     else:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django.utils import timezone
 
 from ml.metrics import roc_auc
@@ -17,7 +18,7 @@ from predictor.predlog import labelled_counts, live_metrics, prediction_volume, 
 from predictor.predlog.ids import new_ids
 from predictor.predlog.quality import score, score_counts
 from predictor.predlog.selectors import VOLUME_WINDOWS, labelled_cells
-from retraining.panel.selectors import hourly_volume
+from retraining.panel.selectors import class_mix, hourly_volume
 
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
 PENGUINS = SimpleNamespace(version="4", name="penguins", classes=np.array(CLASSES), task="classification")
@@ -243,3 +244,22 @@ def test_the_hourly_volume_chart_reads_the_rollups_and_the_current_hour_from_row
     Prediction.objects.filter(created_at__lt=at - timedelta(minutes=30)).delete()  # the rows pruned
 
     assert hourly_volume(at) == charted
+
+
+def test_the_class_mix_reads_the_rollups_and_keeps_its_hours_when_rows_are_pruned(penguins):
+    now = time.time()
+    for n, hours in ((30, 0.0), (50, 1.5), (70, 5.0), (90, 23.5), (60, 12.0), (40, 30.0)):
+        write(n, now - hours * 3600)
+    at = timezone.now()
+    since = at - timedelta(days=1)
+    rows = Prediction.objects.filter(created_at__gte=since).values_list("prediction")
+    counted = dict(rows.annotate(n=Count("id")).order_by())
+
+    mix = class_mix("4", since, at)
+
+    assert mix == counted
+    assert sum(mix.values()) == 300
+    assert list(mix.values()) == sorted(mix.values(), reverse=True)
+    # The rows of the whole hours pruned (the window's first, partial hour is read from its rows).
+    Prediction.objects.filter(created_at__lt=at - timedelta(hours=1), created_at__gt=at - timedelta(hours=13)).delete()
+    assert class_mix("4", since, at) == mix
