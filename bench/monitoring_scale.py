@@ -42,7 +42,7 @@ INSERT INTO {table} (id, created_at, model_version, inputs, prediction, probabil
 SELECT (lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') || substr(md5(g::text), 13, 20))::uuid,
        t, %(version)s, s.inputs, CASE WHEN p >= 0.5 THEN 'yes' ELSE 'no' END, jsonb_build_array(1 - p, p),
        CASE WHEN l THEN CASE WHEN random() < p THEN 'yes' ELSE 'no' END END, CASE WHEN l THEN t END
-FROM (SELECT g, %(end)s - (g - %(first)s + random()) * %(step)s * interval '1 microsecond' AS t,
+FROM (SELECT g, %(end)s - (g + random()) * %(step)s * interval '1 microsecond' AS t,
              random() AS p, random() < %(share)s AS l
       FROM generate_series(%(first)s, %(last)s) g) x
 JOIN bench_inputs s ON s.k = x.g %% %(templates)s

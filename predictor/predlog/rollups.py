@@ -256,12 +256,14 @@ def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
 
 
 def edges(rows: QuerySet, since: datetime, now: datetime) -> tuple[QuerySet, datetime, datetime]:
-    """A window [since, now) split: `rows` (of the window) narrowed to the partial hours at either end,
-    and the whole hours' [start, end) for the rollups (start >= end: no whole hour, every row read)."""
+    """A window [since, now) split: `rows` (not yet filtered by time) narrowed to the partial hours at
+    either end, and the whole hours' [start, end) for the rollups (start >= end: no whole hour, every
+    row of the window read). Each end is its own closed range, so PostgreSQL reads two short index
+    ranges, not the whole window's and a filter."""
     start, end = whole_hours(since, now)
-    if start < end:
-        rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
-    return rows, start, end
+    if start >= end:
+        return rows.filter(created_at__gte=since), start, end
+    return rows.filter(Q(created_at__gte=since, created_at__lt=start) | Q(created_at__gte=end)), start, end
 
 
 def logged_between(start: datetime, end: datetime) -> dict[str, int]:
@@ -282,9 +284,13 @@ def labels_between(version: str, start: datetime, end: datetime, columns: int) -
     cells: dict[tuple[str, str], int] = {}
     scores: dict[str, np.ndarray] = {}
     found = HourLabels.objects.filter(version=version, hour__gte=start, hour__lt=end)
+    if not columns:  # the histograms are most of a cell's bytes: not read when not wanted
+        for truth, predicted, n in found.values_list("truth", "predicted", "count").iterator():
+            cells[(truth, predicted)] = cells.get((truth, predicted), 0) + n
+        return cells, scores
     for truth, predicted, n, data in found.values_list("truth", "predicted", "count", "scores").iterator():
         cells[(truth, predicted)] = cells.get((truth, predicted), 0) + n
-        if columns and data:
+        if data:
             scores[truth] = scores.get(truth, 0) + histogram(data, columns)
     return cells, scores
 

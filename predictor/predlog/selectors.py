@@ -49,7 +49,7 @@ def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
     volume = {}
     for name, span in VOLUME_WINDOWS.items():
         since = now - span
-        rows, start, end = rollups.edges(Prediction.objects.filter(created_at__gte=since), since, now)
+        rows, start, end = rollups.edges(Prediction.objects.all(), since, now)
         counts = rollups.logged_between(start, end) if start < end else {}
         for version, n in rows.values_list("model_version").annotate(n=Count("id")).order_by():
             counts[version] = counts.get(version, 0) + n
@@ -74,7 +74,7 @@ def labelled_cells(
     partial index, binned as the rollups bin them, so the counts equal a count of the rows (cells as
     canonical classes) and the histograms those the rows would make.
     """
-    rows = Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
+    rows = Prediction.objects.filter(model_version=version, label__isnull=False)
     rows, start, end = rollups.edges(rows, since, now or timezone.now())
     cells, scores = rollups.labels_between(version, start, end, columns) if start < end else ({}, {})
     if not columns:

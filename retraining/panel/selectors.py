@@ -225,7 +225,7 @@ def hourly_volume(now: datetime, hours: int = 24) -> dict[str, Any]:
 def class_mix(version: str, since: datetime, now: datetime | None = None) -> dict[str, int]:
     """How many predictions of `version` since a time said each class, most frequent first: the whole
     hours from the rollups, the partial ones at either end from the rows."""
-    rows = Prediction.objects.filter(model_version=version, created_at__gte=since)
+    rows = Prediction.objects.filter(model_version=version)
     rows, start, end = rollups.edges(rows, since, now or timezone.now())
     counts = rollups.classes_between(version, start, end) if start < end else {}
     for predicted, n in rows.values_list("prediction").annotate(n=Count("id")).order_by():
