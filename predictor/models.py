@@ -299,42 +299,5 @@ class LogSampling(models.Model):
         return f"{self.share:.4g} from {self.since:%Y-%m-%d %H:%M:%S}"
 
 
-class HourVolume(models.Model):
-    """Predictions of one version logged in one hour (predictor/predlog/rollups.py): what monitoring counts
-    instead of the rows, and what stays when the rows are pruned."""
-
-    version = models.CharField(max_length=50)
-    hour = models.DateTimeField()
-    logged = models.BigIntegerField(default=0)
-    # Each logged row counted as 1 / the share of predictions kept when it was logged: what was served.
-    served = models.FloatField(default=0.0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["version", "hour"], name="one_volume_per_version_hour")]
-
-    def __str__(self) -> str:
-        return f"v{self.version} {self.hour:%Y-%m-%d %H}h: {self.logged} logged"
-
-
-class HourLabels(models.Model):
-    """Labelled predictions of one version made in one hour with one (true label, predicted class): the
-    confusion count, the histogram of their probabilities, and for a regression ("" for both) the error sums."""
-
-    version = models.CharField(max_length=50)
-    hour = models.DateTimeField(db_index=True)
-    truth = models.CharField(max_length=200)
-    predicted = models.CharField(max_length=200)
-    count = models.BigIntegerField(default=0)
-    # rollups.encode: (class column * BINS + bin, count) pairs of int64, nonzero bins only.
-    scores = models.BinaryField(default=b"")
-    absolute = models.FloatField(default=0.0)
-    squared = models.FloatField(default=0.0)
-    fourth = models.FloatField(default=0.0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["version", "hour", "truth", "predicted"], name="one_label_cell_per_hour")
-        ]
-
-    def __str__(self) -> str:
-        return f"v{self.version} {self.hour:%Y-%m-%d %H}h: {self.truth or '-'} as {self.predicted or '-'} x{self.count}"
+# The hourly rollups of the log, in their own module; imported here, where Django looks for models.
+from predictor.rollup_models import HourLabels, HourPredictions, HourVolume  # noqa: E402, F401

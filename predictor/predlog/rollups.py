@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ml.positive import canonical
-from predictor.models import HourLabels, HourVolume, LogSampling, Prediction
+from predictor.models import HourLabels, HourPredictions, HourVolume, LogSampling, Prediction
+from predictor.predlog.quality import Z95
 
 BINS = 10_000
 
@@ -42,33 +43,52 @@ def hour_of(created: datetime | str) -> datetime:
 
 
 def count_written(rows: list[tuple], share: float) -> None:
-    """Add written rows (the writer's tuples: id, created_at, model_version first) to their hours.
+    """Add written rows (the writer's tuples: id, created_at, model_version, inputs, prediction, ...,
+    prediction_value) to their hours, and a classifier's to its hour's class counts.
 
     Inside the writer's transaction, so a batch and its counts are written together or not at all.
     """
     counts: dict[tuple[str, datetime], int] = defaultdict(int)
+    classes: dict[tuple[str, datetime, str], int] = defaultdict(int)
     for row in rows:
         counts[(row[2], hour_of(row[1]))] += 1
+        if len(row) < 8 or row[7] is None:  # a regression's predictions are numbers, not classes
+            classes[(row[2], hour_of(row[1]), row[4])] += 1
     add_volume(counts, share)
+    add_classes(classes)
 
 
 def add_volume(counts: dict[tuple[str, datetime], int], share: float | dict) -> None:
     """Upsert logged counts: one statement, atomic on both backends (two writers add, never overwrite)."""
-    if not counts:
-        return
-    table = connection.ops.quote_name(HourVolume._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     params: list[Any] = []
     for (version, hour), n in counts.items():
         kept = share if isinstance(share, float | int) else share[hour]
-        params += [version, adapt(hour), n, n / kept if kept > 0 else float(n)]
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(counts))
+        params.append((version, adapt(hour), n, n / kept if kept > 0 else float(n)))
+    _add(HourVolume, ("version", "hour"), ("logged", "served"), params)
+
+
+def add_classes(counts: dict[tuple[str, datetime, str], int]) -> None:
+    """Upsert predicted-class counts, as `add_volume`."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [(version, adapt(hour), predicted, n) for (version, hour, predicted), n in counts.items()]
+    _add(HourPredictions, ("version", "hour", "predicted"), ("count",), params)
+
+
+def _add(model: Any, keys: tuple[str, ...], sums: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT rows of (keys..., sums...), adding the sums to a row already there for the keys."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = [connection.ops.quote_name(name) for name in keys + sums]
+    values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(rows))
+    added = ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in names[len(keys) :])
     sql = (
-        f"INSERT INTO {table} (version, hour, logged, served) VALUES {values} ON CONFLICT (version, hour) "
-        f"DO UPDATE SET logged = {table}.logged + excluded.logged, served = {table}.served + excluded.served"
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES {values} "
+        f"ON CONFLICT ({', '.join(names[: len(keys)])}) DO UPDATE SET {added}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [value for row in rows for value in row])
 
 
 @dataclass
@@ -191,9 +211,12 @@ def rebuild() -> tuple[int, int]:
         start = hour_of(oldest)
         HourVolume.objects.filter(hour__gte=start).delete()
         HourLabels.objects.filter(hour__gte=start).delete()
+        HourPredictions.objects.filter(hour__gte=start).delete()
         hourly = Prediction.objects.annotate(at=TruncHour("created_at", tzinfo=UTC)).values_list("model_version", "at")
         counts = {(v, hour_of(h)): n for v, h, n in hourly.annotate(n=Count("id")).order_by()}
         add_volume(counts, {hour: _share_at(hour) for _, hour in counts})
+        classes = hourly.filter(prediction_value__isnull=True).values_list("model_version", "at", "prediction")
+        add_classes({(v, hour_of(h), p): n for v, h, p, n in classes.annotate(n=Count("id")).order_by()})
         labelled = Prediction.objects.filter(label__isnull=False, created_at__gte=start).order_by()
         batch: list[tuple] = []
         rows = 0
@@ -220,8 +243,7 @@ def _share_at(hour: datetime) -> float:
 def prune(now: datetime | None = None) -> int:
     """Delete rollups older than MONITORING_ROLLUP_DAYS; returns how many rows."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.MONITORING_ROLLUP_DAYS)
-    deleted = HourVolume.objects.filter(hour__lt=cutoff).delete()[0]
-    return deleted + HourLabels.objects.filter(hour__lt=cutoff).delete()[0]
+    return sum(model.objects.filter(hour__lt=cutoff).delete()[0] for model in (HourVolume, HourLabels, HourPredictions))
 
 
 def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
@@ -233,10 +255,27 @@ def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
     return start, hour_of(now)
 
 
+def edges(rows: QuerySet, since: datetime, now: datetime) -> tuple[QuerySet, datetime, datetime]:
+    """A window [since, now) split: `rows` (not yet filtered by time) narrowed to the partial hours at
+    either end, and the whole hours' [start, end) for the rollups (start >= end: no whole hour, every
+    row of the window read). Each end is its own closed range, so PostgreSQL reads two short index
+    ranges, not the whole window's and a filter."""
+    start, end = whole_hours(since, now)
+    if start >= end:
+        return rows.filter(created_at__gte=since), start, end
+    return rows.filter(Q(created_at__gte=since, created_at__lt=start) | Q(created_at__gte=end)), start, end
+
+
 def logged_between(start: datetime, end: datetime) -> dict[str, int]:
     """{version: rows logged} in the whole hours of [start, end)."""
     found = HourVolume.objects.filter(hour__gte=start, hour__lt=end).values_list("version").annotate(n=Sum("logged"))
     return dict(found.order_by())
+
+
+def classes_between(version: str, start: datetime, end: datetime) -> dict[str, int]:
+    """{predicted class: predictions} of a version in the whole hours of [start, end)."""
+    found = HourPredictions.objects.filter(version=version, hour__gte=start, hour__lt=end)
+    return dict(found.values_list("predicted").annotate(n=Sum("count")).order_by())
 
 
 def labels_between(version: str, start: datetime, end: datetime, columns: int) -> tuple[dict, dict[str, np.ndarray]]:
@@ -245,9 +284,13 @@ def labels_between(version: str, start: datetime, end: datetime, columns: int) -
     cells: dict[tuple[str, str], int] = {}
     scores: dict[str, np.ndarray] = {}
     found = HourLabels.objects.filter(version=version, hour__gte=start, hour__lt=end)
+    if not columns:  # the histograms are most of a cell's bytes: not read when not wanted
+        for truth, predicted, n in found.values_list("truth", "predicted", "count").iterator():
+            cells[(truth, predicted)] = cells.get((truth, predicted), 0) + n
+        return cells, scores
     for truth, predicted, n, data in found.values_list("truth", "predicted", "count", "scores").iterator():
         cells[(truth, predicted)] = cells.get((truth, predicted), 0) + n
-        if columns and data:
+        if data:
             scores[truth] = scores.get(truth, 0) + histogram(data, columns)
     return cells, scores
 
@@ -255,6 +298,17 @@ def labels_between(version: str, start: datetime, end: datetime, columns: int) -
 def histogram_auc(scores: dict[str, np.ndarray], classes: list[str], positive: str | None = None) -> float | None:
     """ROC AUC (ml.metrics.weighted_auc's choice of column and averaging) from per-truth histograms: rows in one
     bin count as tied. None where it does not apply (fewer than two classes labelled, an unknown one)."""
+    scored = histogram_auc_interval(scores, classes, positive)
+    return scored["value"] if scored is not None else None
+
+
+def histogram_auc_interval(
+    scores: dict[str, np.ndarray], classes: list[str], positive: str | None = None
+) -> dict[str, float] | None:
+    """{"value", "low", "high"}: `histogram_auc` with a 95% interval from DeLong's variance, which a
+    histogram gives exactly (every row of a bin has the same placement among the other class). Beyond
+    two classes the standard error is the mean of the columns' (the largest a mean of correlated
+    estimates can have: rows are not joined across columns in a histogram)."""
     if len(scores) < 2 or not set(scores) <= set(classes):
         return None
     if positive is not None:
@@ -263,12 +317,28 @@ def histogram_auc(scores: dict[str, np.ndarray], classes: list[str], positive: s
         pairs = [(1, classes[1])]
     else:
         pairs = list(enumerate(classes))
-    values = []
+    values, errors = [], []
     for column, positive_class in pairs:
         pos = sum((h[column] for t, h in scores.items() if t == positive_class), np.zeros(BINS))
         neg = sum((h[column] for t, h in scores.items() if t != positive_class), np.zeros(BINS))
         if not pos.sum() or not neg.sum():
             return None
-        below = np.cumsum(neg) - neg
-        values.append(float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum())))
-    return float(np.mean(values)) if values else None
+        value, variance = binned_auc(pos, neg)
+        values.append(value)
+        errors.append(math.sqrt(variance))
+    if not values:
+        return None
+    value, half = float(np.mean(values)), Z95 * float(np.mean(errors))
+    return {"value": value, "low": max(0.0, value - half), "high": min(1.0, value + half)}
+
+
+def binned_auc(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and DeLong's variance of it from the positives' and negatives' counts per score bin."""
+    n1, n0 = float(pos.sum()), float(neg.sum())
+    # Each positive's share of negatives scored below it, each negative's share of positives above it.
+    v10 = (np.cumsum(neg) - neg + 0.5 * neg) / n0
+    v01 = (n1 - np.cumsum(pos) + 0.5 * pos) / n1
+    value = float((pos * v10).sum() / n1)
+    s10 = float((pos * (v10 - value) ** 2).sum() / (n1 - 1)) if n1 > 1 else 0.0
+    s01 = float((neg * (v01 - value) ** 2).sum() / (n0 - 1)) if n0 > 1 else 0.0
+    return value, s10 / n1 + s01 / n0

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
@@ -49,12 +49,8 @@ def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
     volume = {}
     for name, span in VOLUME_WINDOWS.items():
         since = now - span
-        start, end = rollups.whole_hours(since, now)
-        rows = Prediction.objects.filter(created_at__gte=since)
-        counts: dict[str, int] = {}
-        if start < end:
-            rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
-            counts = rollups.logged_between(start, end)
+        rows, start, end = rollups.edges(Prediction.objects.all(), since, now)
+        counts = rollups.logged_between(start, end) if start < end else {}
         for version, n in rows.values_list("model_version").annotate(n=Count("id")).order_by():
             counts[version] = counts.get(version, 0) + n
         volume[name] = dict(sorted(counts.items()))
@@ -62,23 +58,40 @@ def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
 
 
 def labelled_counts(version: str, since: datetime, now: datetime | None = None) -> dict[tuple[str, str], int]:
-    """{(true label, predicted class): count} of a version's labelled predictions since a time.
+    """{(true label, predicted class): count} of a version's labelled predictions since a time
+    (`labelled_cells` without the scores)."""
+    return labelled_cells(version, since, now)[0]
+
+
+def labelled_cells(
+    version: str, since: datetime, now: datetime | None = None, columns: int = 0
+) -> tuple[dict[tuple[str, str], int], dict[str, np.ndarray]]:
+    """A version's labelled predictions since a time: ({(true label, predicted class): count},
+    {true label: (columns, BINS) histogram of the probabilities}, no histograms when `columns` is 0).
 
     Whole hours come from the rollups (rollups.py: a few rows an hour, whatever the traffic), the
     partial hours at either end (a window starts at a deployment's time) from the rows through the
-    partial index, so the counts equal a count of the rows (cells as canonical classes).
+    partial index, binned as the rollups bin them, so the counts equal a count of the rows (cells as
+    canonical classes) and the histograms those the rows would make.
     """
-    start, end = rollups.whole_hours(since, now or timezone.now())
-    rows = Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
-    cells: dict[tuple[str, str], int] = {}
-    if start < end:
-        rows = rows.filter(Q(created_at__lt=start) | Q(created_at__gte=end))
-        cells, _ = rollups.labels_between(version, start, end, 0)
-    counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
+    rows = Prediction.objects.filter(model_version=version, label__isnull=False)
+    rows, start, end = rollups.edges(rows, since, now or timezone.now())
+    cells, scores = rollups.labels_between(version, start, end, columns) if start < end else ({}, {})
+    if not columns:
+        counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
+    else:
+        edges: dict[str, rollups.Delta] = {}
+        counted = []
+        for label, predicted, proba in rows.values_list("label", "prediction", "probabilities").iterator():
+            counted.append((label, predicted, 1))
+            if proba is not None and len(proba) == columns:
+                edges.setdefault(canonical(label), rollups.Delta()).add(1, proba, None)
+        for truth, delta in edges.items():
+            scores[truth] = scores.get(truth, 0) + rollups.histogram(rollups.encode(delta.bins), columns)
     for label, predicted, n in counted:
         key = (canonical(label), canonical(predicted))
         cells[key] = cells.get(key, 0) + n
-    return cells
+    return cells, scores
 
 
 def label_sources(version: str, since: datetime) -> dict[str, int]:
@@ -150,7 +163,7 @@ def regression_sums(version: str, since: datetime) -> dict[str, float]:
 def live_metric(version: str, since: datetime, metric: str) -> dict:
     """One metric of `live_metrics`, as cheaply as it can be had: {"labels": n, "metric":
     {"value", "low", "high"} or None}. Accuracy, precision, recall and F1 come from the confusion
-    counts (one GROUP BY, the same figures); ROC AUC needs every labelled row's probabilities."""
+    counts alone (the same figures); ROC AUC from the score histograms as well (`live_metrics`)."""
     if version_task(version) is REGRESSION:
         scored = live_metrics(version, since)
         return {"labels": scored["labels"], "metric": scored["metrics"].get(metric)}
@@ -162,27 +175,31 @@ def live_metric(version: str, since: datetime, metric: str) -> dict:
     return {"labels": scored["labels"], "metric": scored["metrics"].get(metric)}
 
 
-def live_metrics(version: str, since: datetime) -> dict:
+def live_metrics(version: str, since: datetime, now: datetime | None = None) -> dict:
     """Quality of one version on its labelled predictions since a time.
 
     {"version", "since", "labels": n, "metrics": {name: {"value", "low", "high"}}}, the metric
-    names of the task (ml/task.py), each with a 95% interval (Wilson for accuracy, bootstrap
-    for the others; for a regression, RMSE and MAE with normal intervals from sums of errors,
-    `quality.score_sums`). With no labels, `labels` is 0 and `metrics` empty.
+    names of the task (ml/task.py), each with a 95% interval (Wilson for accuracy, a bootstrap of
+    the confusion counts for precision, recall and F1, DeLong's for ROC AUC from the score
+    histograms; for a regression, RMSE and MAE with normal intervals from sums of errors,
+    `quality.score_sums`). A classifier's figures come from `labelled_cells`, so they cost the same
+    at a thousand labels or millions. With no labels, `labels` is 0 and `metrics` empty.
     """
     if version_task(version) is REGRESSION:
         sums = regression_sums(version, since)
         return {"version": version, "since": since.isoformat(), **quality.score_sums(sums)}
-    labelled = list(
-        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False).values_list(
-            "label", "prediction", "probabilities"
-        )
-    )
     classes = LoggedVersion.objects.filter(version=version).values_list("classes", flat=True).first()
-    names = [str(c) for c in classes] if classes else None
-    proba = None
-    if names and labelled and all(p is not None and len(p) == len(names) for _, _, p in labelled):
-        proba = np.array([p for _, _, p in labelled], dtype=float)
-    truth, predicted = [t for t, _, _ in labelled], [p for _, p, _ in labelled]
-    scored = quality.score(truth, predicted, proba, names, positive_class(version))
+    names = [canonical(str(c)) for c in classes] if classes else []
+    cells, scores = labelled_cells(version, since, now, len(names))
+    positive = positive_class(version)
+    count = sum(cells.values())
+    metrics = {name: quality.score_counts(cells, name, positive) for name in quality.CONFUSION_METRICS}
+    # ROC AUC only when every labelled row had its probabilities, as on the rows.
+    by_truth: dict[str, int] = {}
+    for (truth, _), n in cells.items():
+        by_truth[truth] = by_truth.get(truth, 0) + n
+    if names and count and all(truth in scores and scores[truth][0].sum() == n for truth, n in by_truth.items()):
+        metrics["roc_auc"] = rollups.histogram_auc_interval(scores, names, positive)
+    ordered = {name: metrics[name] for name in CLASSIFICATION.metrics if metrics.get(name) is not None}
+    scored = {"labels": count, "metrics": ordered if count else {}}
     return {"version": version, "since": since.isoformat(), **scored}

@@ -167,7 +167,7 @@ def _regression(deployment: Deployment) -> bool:
 def _mix(deployment: Deployment, now: datetime) -> dict[str, Any]:
     """Share of each predicted class for the served version over the last day, against the mix it
     predicted on its holdout."""
-    served = selectors.class_mix(deployment.version, now - timedelta(days=1))
+    served = selectors.class_mix(deployment.version, now - timedelta(days=1), now)
     holdout, why = selectors.holdout_mix(deployment.version)
     total, expected = sum(served.values()), sum((holdout or {}).values())
     classes = list(served) + [name for name in holdout or {} if name not in served]

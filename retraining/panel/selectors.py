@@ -7,7 +7,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, QuerySet
-from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +14,8 @@ from ml.gate import words
 from ml.gate.policy import GUARD_METRICS
 from ml.task import REGRESSION
 from predictor import services
-from predictor.models import Deployment, DriftCheck, Prediction, ServingProcess
+from predictor.models import Deployment, DriftCheck, HourVolume, Prediction, ServingProcess
+from predictor.predlog import rollups
 from predictor.serving import registry
 from retraining.models import MONITORING_TRIGGERS, RetrainingRun, TriggerSettings
 from retraining.pipeline.flow import STEP_NAMES
@@ -205,34 +205,32 @@ def newest_drift_check() -> DriftCheck | None:
 
 def hourly_volume(now: datetime, hours: int = 24) -> dict[str, Any]:
     """Predictions logged per hour and version over the last `hours` hours, every hour listed
-    (oldest first, empty hours as 0): one GROUP BY over the (version, time) index."""
-    first = timezone.localtime(now).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
-    counted = (
-        Prediction.objects.filter(created_at__gte=first, created_at__lte=now)
-        .annotate(hour=TruncHour("created_at"))
-        .values_list("hour", "model_version")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    slots = [first + timedelta(hours=k) for k in range(hours)]
+    (oldest first, empty hours as 0): the whole hours from the rollups (a few rows an hour, and kept
+    when the log's rows are pruned), the hour `now` is in from the rows."""
+    current = rollups.hour_of(now)
+    slots = [timezone.localtime(current - timedelta(hours=k)) for k in range(hours - 1, -1, -1)]
     counts: dict[str, dict[datetime, int]] = {}
-    for hour, version, n in counted:
+    whole = HourVolume.objects.filter(hour__gte=slots[0], hour__lt=current).values_list("hour", "version", "logged")
+    for hour, version, n in whole:
         counts.setdefault(version, {})[hour] = n
+    partial = Prediction.objects.filter(created_at__gte=current, created_at__lte=now).values_list("model_version")
+    for version, n in partial.annotate(n=Count("id")).order_by():
+        counts.setdefault(version, {})[current] = n
     return {
         "hours": [slot.isoformat() for slot in slots],
         "versions": {version: [by_hour.get(slot, 0) for slot in slots] for version, by_hour in counts.items()},
     }
 
 
-def class_mix(version: str, since: datetime) -> dict[str, int]:
-    """How many predictions of `version` since a time said each class, most frequent first."""
-    counted = (
-        Prediction.objects.filter(model_version=version, created_at__gte=since)
-        .values_list("prediction")
-        .annotate(n=Count("id"))
-        .order_by("-n", "prediction")
-    )
-    return dict(counted)
+def class_mix(version: str, since: datetime, now: datetime | None = None) -> dict[str, int]:
+    """How many predictions of `version` since a time said each class, most frequent first: the whole
+    hours from the rollups, the partial ones at either end from the rows."""
+    rows = Prediction.objects.filter(model_version=version)
+    rows, start, end = rollups.edges(rows, since, now or timezone.now())
+    counts = rollups.classes_between(version, start, end) if start < end else {}
+    for predicted, n in rows.values_list("prediction").annotate(n=Count("id")).order_by():
+        counts[predicted] = counts.get(predicted, 0) + n
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def holdout_mix(version: str) -> tuple[dict[str, int] | None, str]:

@@ -24,6 +24,7 @@ def test_each_app_has_one_initial_migration_that_matches_the_models(db):
         ("predictor", "0004_log_budget"),
         ("predictor", "0006_verbose_names"),
         ("predictor", "0007_rollups"),
+        ("predictor", "0008_hour_predictions"),
         ("retraining", "0001_initial"),
         ("retraining", "0002_run_lifecycle"),
         ("retraining", "0003_positive_class"),

@@ -9,14 +9,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.db.models import Count
 from django.utils import timezone
 
 from ml.metrics import roc_auc
 from predictor.models import Deployment, HourLabels, HourVolume, LoggedVersion, Prediction
-from predictor.predlog import labelled_counts, prediction_volume, prune, record_labels, rollups, writing
+from predictor.predlog import labelled_counts, live_metrics, prediction_volume, prune, record_labels, rollups, writing
 from predictor.predlog.ids import new_ids
-from predictor.predlog.quality import score_counts
-from predictor.predlog.selectors import VOLUME_WINDOWS
+from predictor.predlog.quality import score, score_counts
+from predictor.predlog.selectors import VOLUME_WINDOWS, labelled_cells
+from retraining.panel.selectors import class_mix, hourly_volume
 
 CLASSES = ["Adelie", "Chinstrap", "Gentoo"]
 PENGUINS = SimpleNamespace(version="4", name="penguins", classes=np.array(CLASSES), task="classification")
@@ -166,13 +168,16 @@ def test_quality_history_outlives_the_rows(penguins, settings):
     ids = write(30, time.time() - 40 * 86400)
     record_labels([{"prediction_id": pid, "label": CLASSES[i % 3]} for i, pid in enumerate(ids)])
     since = timezone.now() - timedelta(days=41)
-    before = labelled_counts("4", since)
+    before, scored = labelled_counts("4", since), live_metrics("4", since)
 
     prune()
 
     assert Prediction.objects.count() == 0
     assert labelled_counts("4", since) == before
     assert sum(before.values()) == 30
+    assert live_metrics("4", since) == scored
+    assert scored["labels"] == 30
+    assert set(scored["metrics"]) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
 
 
 def test_volumes_from_rollups_and_edge_rows_equal_a_count_of_the_rows(penguins):
@@ -185,3 +190,76 @@ def test_volumes_from_rollups_and_edge_rows_equal_a_count_of_the_rows(penguins):
 
     for name, span in VOLUME_WINDOWS.items():
         assert volume[name] == {"4": Prediction.objects.filter(created_at__gte=at - span).count()}
+
+
+def test_live_quality_from_rollups_matches_the_row_level_figures(penguins):
+    """A window starting mid-hour over several hours of labels: the counts' metrics are the rows'
+    exactly, ROC AUC within a thousandth and its interval about as wide as the rows' bootstrap."""
+    rng = np.random.default_rng(5)
+    now = time.time()
+    labelled = []
+    for hours in (6.7, 5.2, 3.9, 2.1, 0.0):
+        truth = rng.integers(0, 3, 400)
+        logits = rng.normal(0, 1, (400, 3)) + 1.0 * np.eye(3)[truth]
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        ids = write(400, now - hours * 3600, proba)
+        labelled += [{"prediction_id": pid, "label": CLASSES[t]} for pid, t in zip(ids, truth, strict=True)]
+    record_labels(labelled)
+    since = timezone.now() - timedelta(hours=5.5)
+    rows = list(
+        Prediction.objects.filter(model_version="4", created_at__gte=since, label__isnull=False).values_list(
+            "label", "prediction", "probabilities"
+        )
+    )
+    assert HourLabels.objects.filter(hour__gte=since).exists()  # whole hours in the window have rollups
+
+    live = live_metrics("4", since)
+    exact = score([r[0] for r in rows], [r[1] for r in rows], np.array([r[2] for r in rows]), CLASSES)
+
+    assert live["labels"] == exact["labels"] == len(rows)
+    for name in ("accuracy", "precision", "recall", "f1"):
+        assert live["metrics"][name] == exact["metrics"][name]
+    auc, row_auc = live["metrics"]["roc_auc"], exact["metrics"]["roc_auc"]
+    assert auc["value"] == pytest.approx(row_auc["value"], abs=0.001)
+    # Macro over three columns: the mean of the columns' errors bounds the spread from above.
+    assert 1.0 <= (auc["high"] - auc["low"]) / (row_auc["high"] - row_auc["low"]) < 1.6
+    # One positive class: DeLong's interval is the rows' bootstrap's.
+    _, scores = labelled_cells("4", since, columns=3)
+    auc = rollups.histogram_auc_interval(scores, CLASSES, "Gentoo")
+    proba = np.array([r[2] for r in rows])
+    row_auc = score([r[0] for r in rows], [r[1] for r in rows], proba, CLASSES, "Gentoo")["metrics"]["roc_auc"]
+    assert auc["value"] == pytest.approx(row_auc["value"], abs=0.001)
+    assert auc["high"] - auc["low"] == pytest.approx(row_auc["high"] - row_auc["low"], rel=0.15)
+
+
+def test_the_hourly_volume_chart_reads_the_rollups_and_the_current_hour_from_rows(penguins, settings):
+    now = time.time()
+    for n, hours in ((3, 0.0), (5, 1.0), (7, 5.0), (11, 23.0), (13, 30.0)):
+        write(n, now - hours * 3600)
+    at = timezone.now()
+    charted = hourly_volume(at)
+    assert sum(charted["versions"]["4"]) == Prediction.objects.filter(created_at__gte=charted["hours"][0]).count()
+    assert charted["versions"]["4"][-1] == 3
+
+    Prediction.objects.filter(created_at__lt=at - timedelta(minutes=30)).delete()  # the rows pruned
+
+    assert hourly_volume(at) == charted
+
+
+def test_the_class_mix_reads_the_rollups_and_keeps_its_hours_when_rows_are_pruned(penguins):
+    now = time.time()
+    for n, hours in ((30, 0.0), (50, 1.5), (70, 5.0), (90, 23.5), (60, 12.0), (40, 30.0)):
+        write(n, now - hours * 3600)
+    at = timezone.now()
+    since = at - timedelta(days=1)
+    rows = Prediction.objects.filter(created_at__gte=since).values_list("prediction")
+    counted = dict(rows.annotate(n=Count("id")).order_by())
+
+    mix = class_mix("4", since, at)
+
+    assert mix == counted
+    assert sum(mix.values()) == 300
+    assert list(mix.values()) == sorted(mix.values(), reverse=True)
+    # The rows of the whole hours pruned (the window's first, partial hour is read from its rows).
+    Prediction.objects.filter(created_at__lt=at - timedelta(hours=1), created_at__gt=at - timedelta(hours=13)).delete()
+    assert class_mix("4", since, at) == mix
