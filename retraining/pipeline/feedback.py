@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from predictor.models import LabelChange, Prediction
 from retraining import data
-from retraining.data.folder import names_a_folder, split_glob
+from retraining.data.folder import FolderSource, names_a_folder, split_glob
 from retraining.data.registry import read_sidecars
 
 # Where the sidecars live in the registry's git tree, beside (never inside) the data folder.
@@ -141,9 +141,15 @@ def publish_feedback(now: datetime | None = None, minimum: int = 1) -> Publicati
 
 
 def _current_columns() -> list[str]:
-    """The columns of the data published so far: a partition must hold the same ones."""
+    """The columns of the data published so far, read from one of its files: a partition must hold
+    the same ones."""
     source = data.source_from_settings()
-    return list(source.pull(source.version()).columns)
+    if not isinstance(source, FolderSource):
+        raise FeedbackRefused(
+            f"the data source is {source!r}: feedback is published into a DVC-tracked folder of a git "
+            "registry (DATA_REGISTRY, DATA_PATH)"
+        )
+    return source.columns(source.version())
 
 
 def _frame(rows: list[Prediction], columns: list[str]) -> pd.DataFrame:

@@ -88,6 +88,24 @@ def test_a_partition_with_its_provenance_is_committed(db, registry: Path, tmp_pa
     assert unlabelled[0] not in sidecar.read_text()
 
 
+def test_publishing_reads_one_file_of_the_data_not_the_whole_dataset(db, tmp_path: Path, settings) -> None:
+    days = {
+        f"2026-12-0{day}.csv": pd.DataFrame({"bill_length_mm": [40.0 + day], "island": ["Dream"], "species": "Adelie"})
+        for day in (1, 2, 3)
+    }
+    settings.DATA_REGISTRY = str(build_folder_registry(tmp_path, days))
+    settings.DATA_PATH, settings.DATA_REV, settings.DATA_CACHE_DIR = "data", "HEAD", tmp_path / "cache"
+    settings.TARGET_COLUMN, settings.DATA_ID_COLUMN, settings.FEEDBACK_REQUIRES_KEY = "species", "", True
+    ids, shop = logged([{"bill_length_mm": 50.0, "island": "Biscoe"}])
+    record_labels([{"prediction_id": ids[0], "label": "Gentoo"}], shop)
+
+    call_command("publish_feedback", stdout=io.StringIO())
+
+    # The files a source fetched land in its cache, one per file: only the first was needed.
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.is_file()]) == 1
+    assert pulled(Path(settings.DATA_REGISTRY), tmp_path)["island"].tolist() == ["Dream"] * 3 + ["Biscoe"]
+
+
 def test_rows_keep_their_keys_the_logged_id_or_the_prediction_id(db, registry: Path, tmp_path: Path, settings) -> None:
     settings.DATA_ID_COLUMN = "penguin"
     ids, shop = logged([{"penguin": "p9", "bill_length_mm": 50.0}, {"bill_length_mm": 51.0, "island": "Dream"}])
