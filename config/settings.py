@@ -251,7 +251,8 @@ DATA_IS_DEMO = not DATA_REGISTRY and not DATA_SOURCE_URL
 if not DATA_REGISTRY:
     DATA_REGISTRY = str(VAR_DIR / "data-registry")
 _SNAPSHOT_NAME = (DATA_TABLE.split(".")[-1] or "query") if DATA_SOURCE_URL else ""
-DATA_PATH = env_str("DATA_PATH", f"data/{_SNAPSHOT_NAME}.parquet" if DATA_SOURCE_URL else f"data/{DEMO_DATASET}.csv")
+# The demo's data is a folder of partition files, so labelled traffic can be published beside its batches.
+DATA_PATH = env_str("DATA_PATH", f"data/{_SNAPSHOT_NAME}.parquet" if DATA_SOURCE_URL else f"data/{DEMO_DATASET}")
 DATA_REV = env_str("DATA_REV", "main")
 DATA_REMOTE = env_str("DATA_REMOTE", str(VAR_DIR / "dvc-remote"))
 # Endpoint of an S3-compatible DVC remote (MinIO, ...), written into the registry the app creates.

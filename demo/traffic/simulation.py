@@ -196,16 +196,16 @@ def run(options: Options, write: Callable[[str], None] = print, stop: threading.
     api = Api(check_url(options.url), options.api_key)
     key_pk = None
     try:
+        if not options.api_key and settings.FEEDBACK_REQUIRES_KEY:
+            # Labels are taken with a key only (and only such labels can become data): one is needed
+            # even while predictions are answered without.
+            key_pk, api.key = _created_key(options, write, "the app's feedback requires an API key")
         try:
             model = served_model(api)
         except KeyRequired:
-            if options.api_key:
+            if options.api_key or key_pk is not None:
                 raise
-            key_pk, api.key = create_api_key(options.rate * 60 * (1 + 1 / FEEDBACK_EVERY))
-            write(
-                f"the app requires an API key: created one named {KEY_NAME!r} in this database "
-                "(deleted when the traffic stops)"
-            )
+            key_pk, api.key = _created_key(options, write, "the app requires an API key")
             model = _served_with_created_key(api)
         if not model.columns:
             raise TrafficError(f"the model served at {api.url} (v{model.version}) has no input schema to send rows for")
@@ -225,6 +225,12 @@ def run(options: Options, write: Callable[[str], None] = print, stop: threading.
         api.close()
         if key_pk is not None:
             delete_api_key(key_pk)
+
+
+def _created_key(options: Options, write: Callable[[str], None], why: str) -> tuple[int, str]:
+    created = create_api_key(options.rate * 60 * (1 + 1 / FEEDBACK_EVERY))
+    write(f"{why}: created one named {KEY_NAME!r} in this database (deleted when the traffic stops)")
+    return created
 
 
 def _served_with_created_key(api: Api) -> ServedModel:

@@ -66,11 +66,7 @@ class FolderSource(DvcRegistrySource):
         return [*(f"{holder}.dvc" for holder in [folder, *list(folder.parents)[:-1]]), ":(glob)**/dvc.lock"]
 
     def pull(self, version: DatasetVersion) -> pd.DataFrame:
-        # A version recorded before sources were redacted names the registry with its credentials.
-        if (redact(version.source), version.path) != (self.source, self.path):
-            raise DataError(f"version of {version.source}:{version.path} given to the source {self.source}:{self.path}")
-        if not _FULL_SHA.fullmatch(version.rev):
-            raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")
+        self._check_version(version)
         declared = self.declared(version.rev)
         fs = self._filesystem(version.rev)
         try:
@@ -93,6 +89,25 @@ class FolderSource(DvcRegistrySource):
         frames.clear()
         combined.attrs = {"read_as": {**read_as, "files": len(files)}}
         return with_declared(combined, declared)
+
+    def columns(self, version: DatasetVersion) -> list[str]:
+        """The columns of the version's first file alone, fetched if need be: every file of a dataset
+        holds the same ones, so what a new file must hold is known without pulling the others."""
+        self._check_version(version)
+        declared = self.declared(version.rev)
+        fs = self._filesystem(version.rev)
+        try:
+            name, md5 = self._files(fs, version)[0]
+            return list(self._read(fs, version, name, md5, f"{name}@{version.rev[:12]}", declared).columns)
+        finally:
+            fs.close()
+
+    def _check_version(self, version: DatasetVersion) -> None:
+        # A version recorded before sources were redacted names the registry with its credentials.
+        if (redact(version.source), version.path) != (self.source, self.path):
+            raise DataError(f"version of {version.source}:{version.path} given to the source {self.source}:{self.path}")
+        if not _FULL_SHA.fullmatch(version.rev):
+            raise DataError(f"version of {version.path} names no commit (rev {version.rev!r})")
 
     def _files(self, fs: Any, version: DatasetVersion) -> list[tuple[str, str]]:
         """(path, md5) of each file of the folder the pattern matches, in name order."""

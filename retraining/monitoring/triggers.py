@@ -40,6 +40,7 @@ from predictor.drift_check import DriftCheckError, check_log
 from predictor.models import Deployment, DriftCheck
 from retraining import data, services
 from retraining.models import MONITORING_TRIGGERS, RetrainingRun, TriggerSettings
+from retraining.pipeline import feedback
 from retraining.runs import store
 
 logger = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ def start(
             .order_by("-id")
             .first()
         )
-        fresh = new_data_since(recent) if recent is not None else ""
+        fresh = (new_data_since(recent) or labels_to_publish()) if recent is not None else ""
         if recent is not None and not fresh:
             until = recent.created_at + timedelta(hours=cooldown_hours)
             why = (
@@ -280,3 +281,19 @@ def new_data_since(run: RetrainingRun) -> str:
     if version.md5 == run.dataset["md5"]:
         return ""
     return f"data {version.md5} published since run #{run.pk} asked for it"
+
+
+def labels_to_publish() -> str:
+    """With automatic publishing on, enough labelled predictions not published yet: data a run can
+    publish and learn from, so the cool-down does not hold the loop back until tomorrow; else ""."""
+    triggers = TriggerSettings.current()
+    if not triggers.publish_feedback or not settings.FEEDBACK_REQUIRES_KEY:
+        return ""
+    try:
+        waiting = len(feedback.unpublished(feedback.published_ids()))
+    except data.DataError as exc:
+        logger.warning("watch: could not read what feedback is published: %s", exc)
+        return ""
+    if waiting < triggers.feedback_min_labels:
+        return ""
+    return f"{waiting} labelled predictions to publish (automatic publishing needs {triggers.feedback_min_labels})"

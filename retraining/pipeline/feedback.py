@@ -25,13 +25,16 @@ from typing import Any
 
 import pandas as pd
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from predictor.models import LabelChange, Prediction
 from retraining import data
-from retraining.data.folder import names_a_folder, split_glob
+from retraining.data.folder import FolderSource, names_a_folder, split_glob
 from retraining.data.registry import read_sidecars
 
+# How a label given with an API key names its source (predictor.api.views: the feedback's labeller).
+KEY_SOURCE = "key:"
 # Where the sidecars live in the registry's git tree, beside (never inside) the data folder.
 SIDECAR_FOLDER = "feedback"
 
@@ -110,8 +113,18 @@ def published_ids() -> set[str]:
 
 
 def unpublished(done: set[str]) -> list[Prediction]:
-    """Labelled predictions made with a key, not published yet, oldest first."""
-    rows = Prediction.objects.filter(label__isnull=False, api_key__isnull=False).order_by("created_at", "id")
+    """Labelled predictions whose label was given with a key, not published yet, oldest first.
+
+    The label's giver, not the prediction's caller: with FEEDBACK_REQUIRES_KEY alone predictions are
+    made without a key, and a label from before the setting was on may be anyone's. Told by the
+    newest label's recorded source, which outlives a deleted key."""
+    newest = LabelChange.objects.filter(prediction_id=OuterRef("pk")).order_by("-given_at", "-id")
+    rows = (
+        Prediction.objects.filter(label__isnull=False)
+        .annotate(given_by=Subquery(newest.values("source")[:1]))
+        .filter(given_by__startswith=KEY_SOURCE)
+        .order_by("created_at", "id")
+    )
     return [row for row in rows.iterator() if str(row.id) not in done]
 
 
@@ -141,9 +154,15 @@ def publish_feedback(now: datetime | None = None, minimum: int = 1) -> Publicati
 
 
 def _current_columns() -> list[str]:
-    """The columns of the data published so far: a partition must hold the same ones."""
+    """The columns of the data published so far, read from one of its files: a partition must hold
+    the same ones."""
     source = data.source_from_settings()
-    return list(source.pull(source.version()).columns)
+    if not isinstance(source, FolderSource):
+        raise FeedbackRefused(
+            f"the data source is {source!r}: feedback is published into a DVC-tracked folder of a git "
+            "registry (DATA_REGISTRY, DATA_PATH)"
+        )
+    return source.columns(source.version())
 
 
 def _frame(rows: list[Prediction], columns: list[str]) -> pd.DataFrame:

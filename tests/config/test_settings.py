@@ -69,7 +69,7 @@ def test_it_runs_embedded_when_nothing_is_set(tmp_path: Path) -> None:
     assert got["mlflow"] == f"sqlite:///{var / 'mlflow.db'}"
     assert got["registry"] == str(var / "data-registry")
     assert got["demo"] is True
-    assert (got["data_path"], got["data_rev"], got["target"]) == ("data/churn.csv", "main", "churned")
+    assert (got["data_path"], got["data_rev"], got["target"]) == ("data/churn", "main", "churned")
     assert got["model"] == "churn-classifier"
     assert got["port"] == 8000
     assert got["debug"] is False
@@ -112,7 +112,7 @@ def test_it_switches_to_the_production_column(tmp_path: Path) -> None:
 
 def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
     got = values(tmp_path, DEMO_DATASET="penguins")
-    assert (got["data_path"], got["target"], got["model"]) == ("data/penguins.csv", "species", "penguins-classifier")
+    assert (got["data_path"], got["target"], got["model"]) == ("data/penguins", "species", "penguins-classifier")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from demo import batches
-from retraining.data import DataError, DvcRegistrySource
+from retraining.data import DataError, DvcRegistrySource, publish
 from tests.support.registries import PATH, commits, git
 
 
@@ -58,3 +58,27 @@ def test_the_demo_registry_is_published_batch_by_batch_then_stops(
     assert commits(repo) == before
     assert set(git(repo, "log", "--format=%an <%ae>").splitlines()) == {"retraining <retraining@localhost>"}
     assert len(source.pull(created)) == 206
+
+
+def test_a_demo_folder_gets_one_partition_per_batch_read_as_the_whole_batch(tmp_path: Path) -> None:
+    from retraining.data.folder import FolderSource
+
+    repo, folder = tmp_path / "registry", "data/penguins"
+    created = batches.ensure_demo_registry(repo, str(tmp_path / "remote"), folder, dataset="penguins")
+    source = FolderSource(repo, folder, cache_dir=tmp_path / "cache")
+    assert source.version() == created
+    # A file of another name (labelled traffic) is one more partition, not a demo batch.
+    labelled = tmp_path / "feedback-20261207T100000.csv"
+    batches.demo_frame(1, "penguins").head(1).to_csv(labelled, index=False)
+    publish(repo, folder, labelled, "Labelled traffic")
+    published = [batches.publish_next_demo_batch(repo, folder, "penguins") for _ in range(2)]
+
+    assert sorted(p.name for p in (repo / folder).glob("batch-*.csv")) == ["batch-1.csv", "batch-2.csv", "batch-3.csv"]
+    assert len(pd.read_csv(repo / folder / "batch-2.csv")) == 275 - 206
+    whole = batches.demo_frame(3, "penguins")
+    pulled = source.pull(published[-1])
+    # The batches first in name order, then the labelled row.
+    assert len(pulled) == len(whole) + 1
+    pd.testing.assert_frame_equal(pulled.head(len(whole)), whole.reset_index(drop=True), check_dtype=False)
+    with pytest.raises(DataError, match=r"all 3 demo batches are already published \(batch-3.csv in data/penguins\)"):
+        batches.publish_next_demo_batch(repo, folder, "penguins")

@@ -51,7 +51,7 @@ def churn_registry(tmp_path, settings, transactional_db, model_name, served_mode
     settings.DATA_REMOTE = str(tmp_path / "remote")
     settings.DATA_CACHE_DIR = tmp_path / "cache"
     settings.DEMO_DATASET = "churn"
-    settings.DATA_PATH = "data/churn.csv"
+    settings.DATA_PATH = "data/churn"
     settings.TARGET_COLUMN = "churned"
     settings.TRAINING_PARAMS = {"n_estimators": 100}
     batches.ensure_demo_registry(settings.DATA_REGISTRY, settings.DATA_REMOTE, settings.DATA_PATH)

@@ -25,7 +25,7 @@ from ml.drift.profile import build_profile
 from ml.estimators import train
 from ml.features import prepare_features
 from predictor import services
-from predictor.models import ApiKey, Deployment, Prediction
+from predictor.models import ApiKey, Deployment, LabelChange, Prediction
 from tests.support import gunicorn_server
 from tests.support.keys import create_key
 from tests.support.processes import free_port, subprocess_env
@@ -332,6 +332,32 @@ def test_with_keys_required_a_key_is_made_for_the_traffic_and_deleted_after(keye
     assert logged >= 15
     assert 0.2 < Prediction.objects.filter(label__isnull=False).count() / logged < 0.8
     assert not ApiKey.objects.exists()
+
+
+@pytest.mark.slow
+def test_with_keys_required_on_feedback_only_the_labels_are_given_with_a_made_key(
+    tmp_path, django_db_setup, django_db_blocker, transactional_db, settings
+):
+    name, version = log_penguin_version()
+    server = gunicorn_server.start(tmp_path, workers=1, MODEL_NAME=name, FEEDBACK_REQUIRES_KEY="true")
+    try:
+        settings.FEEDBACK_REQUIRES_KEY = True
+        serve(server, settings, name, version)
+        lines: list[str] = []
+        options = traffic.Options(url=server.url, rate=10, duration=3, shift_after=None, label_share=0.5)
+
+        report = traffic.run(options, write=lines.append)
+
+        assert lines[0].startswith("the app's feedback requires an API key: created one named 'simulate_traffic'")
+        assert (report.errors, report.labels_refused) == (0, 0), lines
+        (source,) = set(LabelChange.objects.values_list("source", flat=True))
+        assert source.startswith("key:"), lines
+        assert report.labelled > 0
+        assert not ApiKey.objects.exists()
+    finally:
+        server.stop()
+        with django_db_blocker.unblock():
+            gunicorn_server.clean_database()
 
 
 @pytest.mark.slow

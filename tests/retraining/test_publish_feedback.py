@@ -19,9 +19,11 @@ from predictor.predlog.feedback import record_labels
 from predictor.predlog.ids import new_ids
 from predictor.predlog.labels import Labeller
 from retraining.data.folder import FolderSource
-from retraining.models import TriggerSettings
+from retraining.models import RetrainingRun, TriggerSettings
+from retraining.monitoring import triggers
 from retraining.panel.forms import TriggerSettingsForm
 from retraining.pipeline.resources import PublishedFeedback
+from retraining.runs import store
 from tests.support.keys import create_key
 from tests.support.registries import build_folder_registry, commits, git
 
@@ -88,6 +90,24 @@ def test_a_partition_with_its_provenance_is_committed(db, registry: Path, tmp_pa
     assert unlabelled[0] not in sidecar.read_text()
 
 
+def test_publishing_reads_one_file_of_the_data_not_the_whole_dataset(db, tmp_path: Path, settings) -> None:
+    days = {
+        f"2026-12-0{day}.csv": pd.DataFrame({"bill_length_mm": [40.0 + day], "island": ["Dream"], "species": "Adelie"})
+        for day in (1, 2, 3)
+    }
+    settings.DATA_REGISTRY = str(build_folder_registry(tmp_path, days))
+    settings.DATA_PATH, settings.DATA_REV, settings.DATA_CACHE_DIR = "data", "HEAD", tmp_path / "cache"
+    settings.TARGET_COLUMN, settings.DATA_ID_COLUMN, settings.FEEDBACK_REQUIRES_KEY = "species", "", True
+    ids, shop = logged([{"bill_length_mm": 50.0, "island": "Biscoe"}])
+    record_labels([{"prediction_id": ids[0], "label": "Gentoo"}], shop)
+
+    call_command("publish_feedback", stdout=io.StringIO())
+
+    # The files a source fetched land in its cache, one per file: only the first was needed.
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.is_file()]) == 1
+    assert pulled(Path(settings.DATA_REGISTRY), tmp_path)["island"].tolist() == ["Dream"] * 3 + ["Biscoe"]
+
+
 def test_rows_keep_their_keys_the_logged_id_or_the_prediction_id(db, registry: Path, tmp_path: Path, settings) -> None:
     settings.DATA_ID_COLUMN = "penguin"
     ids, shop = logged([{"penguin": "p9", "bill_length_mm": 50.0}, {"bill_length_mm": 51.0, "island": "Dream"}])
@@ -117,6 +137,18 @@ def test_a_replaced_label_publishes_the_newest_and_nothing_twice(db, registry: P
 
     assert "every one is published already" in out.getvalue()
     assert commits(registry) == before
+
+
+def test_labels_given_with_a_key_publish_predictions_made_without_one(db, registry: Path, tmp_path: Path) -> None:
+    """FEEDBACK_REQUIRES_KEY alone: predictions need no key, labels do; an anonymous label is not published."""
+    keyed, shop = logged([{"bill_length_mm": 50.0, "island": "Dream"}, {"bill_length_mm": 51.0, "island": "Biscoe"}])
+    Prediction.objects.filter(id__in=keyed).update(api_key=None)
+    record_labels([{"prediction_id": keyed[0], "label": "Gentoo"}], shop)
+    record_labels([{"prediction_id": keyed[1], "label": "Gentoo"}], Labeller("address:192.0.2.7"))
+
+    call_command("publish_feedback", stdout=io.StringIO())
+
+    assert pulled(registry, tmp_path)["bill_length_mm"].tolist() == [40.0, 41.0, 50.0]
 
 
 def test_nothing_is_published_when_feedback_does_not_require_keys(db, registry: Path, settings) -> None:
@@ -155,6 +187,25 @@ def test_runs_publish_nothing_until_the_switch_is_on_and_enough_labels_are_new(d
 
     assert (published["rows"], published["sources"]) == (2, {"key:shop": 2})
     assert len(commits(registry)) == len(before) + 1
+
+
+def test_enough_new_labels_start_the_next_monitoring_run_within_the_cool_down(db, registry: Path) -> None:
+    TriggerSettings.objects.update_or_create(pk=1, defaults={"publish_feedback": True, "feedback_min_labels": 2})
+    kept, _ = store.start_run(RetrainingRun.Trigger.DRIFT, evidence={"summary": "inputs drifted on island"})
+    RetrainingRun.objects.filter(pk=kept.pk).update(status=RetrainingRun.Status.KEPT, active=False)
+    evidence = {"summary": "inputs drifted on island", "drift": {}}
+    ids, shop = logged([{"bill_length_mm": 50.0, "island": "Dream"}, {"bill_length_mm": 51.0, "island": "Biscoe"}])
+    record_labels([{"prediction_id": ids[0], "label": "Gentoo"}], shop)
+
+    run, started, why = triggers.start(RetrainingRun.Trigger.DRIFT, evidence, 24, timezone.now())
+    assert (run.pk, started) == (kept.pk, False)
+    assert why.startswith("cool-down")
+
+    record_labels([{"prediction_id": ids[1], "label": "Gentoo"}], shop)
+    run, started, why = triggers.start(RetrainingRun.Trigger.DRIFT, evidence, 24, timezone.now())
+
+    assert started, why
+    assert run.evidence["new_data"] == "2 labelled predictions to publish (automatic publishing needs 2)"
 
 
 def test_the_switch_is_refused_in_the_panel_form_when_feedback_does_not_require_keys(db, settings) -> None:
