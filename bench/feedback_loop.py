@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from workspace import isolated_django
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 20  # rows of traffic a second, as simulate_traffic's default
@@ -57,12 +57,8 @@ def main() -> None:
         + (f" --max-guard-drop {args.max_guard_drop}" if args.max_guard_drop is not None else ""),
         flush=True,
     )
-    work = Path(tempfile.mkdtemp(prefix="bench-feedback-"))
-    os.environ.update(
-        VAR_DIR=str(work / "var"),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATA_REGISTRY=str(work / "registry"),
-        DATA_REMOTE=str(work / "remote"),
+    isolated_django(
+        "bench-feedback-",
         DATA_PATH="data/churn",
         DEMO_DATASET="churn",
         ALLOWED_HOSTS="testserver",
@@ -70,18 +66,10 @@ def main() -> None:
         CELERY_TASK_ALWAYS_EAGER="true",
         LOG_LEVEL="WARNING",
     )
-    for name in ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "SLACK_WEBHOOK_URL"):
-        os.environ.pop(name, None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
 
     from demo import batches
 
-    call_command("migrate", verbosity=0)
     batches.ensure_demo_registry(Path(settings.DATA_REGISTRY), settings.DATA_REMOTE, settings.DATA_PATH)
     from retraining.runs import store
 

@@ -23,7 +23,6 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from workspace import isolated_django
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_PATH = "data/synthetic.csv"
@@ -102,12 +102,8 @@ def main() -> None:
         flush=True,
     )
 
-    work = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    os.environ.update(
-        VAR_DIR=str(work / "var"),
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATA_REGISTRY=str(work / "registry"),
-        DATA_REMOTE=str(work / "remote"),
+    work = isolated_django(
+        "bench-pipeline-",
         DATA_PATH="data" if args.daily else DATA_PATH,
         TARGET_COLUMN="label",
         TRAINING_ESTIMATOR=args.estimator,
@@ -115,14 +111,7 @@ def main() -> None:
         MODEL_NAME="bench-synthetic",
         LOG_LEVEL="WARNING",
     )
-    for name in ("DATABASE_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "SLACK_WEBHOOK_URL"):
-        os.environ.pop(name, None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
     from django.conf import settings
-    from django.core.management import call_command
 
     from ml.estimators import train
     from ml.evaluate import evaluate
@@ -130,7 +119,6 @@ def main() -> None:
     from retraining import data
     from retraining.data.formats import format_for
 
-    call_command("migrate", verbosity=0)
     data.init_registry(Path(settings.DATA_REGISTRY), settings.DATA_REMOTE)
 
     def publish(frame: pd.DataFrame, label: str) -> None:
