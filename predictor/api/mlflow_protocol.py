@@ -160,12 +160,17 @@ def _sent_types(served: ServedModel) -> dict[str, str]:
 def from_csv(text: str, types: dict[str, str]) -> dict[str, Any]:
     """CSV with a header row as `dataframe_split`, each cell read as its column's type: an empty cell is
     a gap (as pandas reads it), a number that is not one is left as text so the check names it."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header:
-        raise _Unreadable(400, "the CSV body must start with a header row naming the columns")
-    readers = [_cell_reader(types.get(name)) for name in header]
-    data = [[read(cell) for read, cell in zip(readers, row, strict=False)] + row[len(readers) :] for row in reader]
+    # newline="": the csv module reads the line ends itself, so "\r\n", "\r" and a line break inside
+    # quotes are all read as CSV means them.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise _Unreadable(400, "the CSV body must start with a header row naming the columns")
+        readers = [_cell_reader(types.get(name)) for name in header]
+        data = [[read(cell) for read, cell in zip(readers, row, strict=False)] + row[len(readers) :] for row in reader]
+    except csv.Error as exc:
+        raise _Unreadable(400, f"the CSV body cannot be read: line {reader.line_num}: {exc}") from exc
     return {"dataframe_split": {"columns": header, "data": [row for row in data if row]}}
 
 

@@ -156,6 +156,30 @@ def test_csv_without_rows_is_a_400(client, served, rows):
     assert response.json()["message"].startswith("the batch is empty")
 
 
+def test_csv_with_windows_line_ends_answers_as_the_predict_api(client, served, rows):
+    response = invoke(client, csv_of(rows).replace("\n", "\r\n"), "text/csv")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"predictions": predicted(client, rows)}
+
+
+def test_csv_the_reader_cannot_parse_is_a_400_naming_the_problem(client, served, rows):
+    # A quote left open to the end of the body.
+    response = invoke(client, ",".join(rows[0]) + '\n"unclosed', "text/csv")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["message"].startswith("the CSV body cannot be read")
+
+
+def test_a_carriage_return_inside_a_line_is_a_line_end_not_a_server_error(client, served):
+    # What schemathesis sent: control characters and a lone carriage return.
+    body = "\u00cd\u00b8\u00923\x1e\U000fbba9\u00d5\r\u00c8GE\u00b3\u00d5"
+
+    response = invoke(client, body, "text/csv")
+
+    assert response.status_code == 400, response.content
+
+
 def test_another_content_type_is_a_415_naming_the_accepted_ones(client, served, rows):
     response = invoke(client, "x", "text/plain")
 
