@@ -26,7 +26,8 @@ Usage: .venv/bin/python bench/predict.py [--seconds 5] [--connections 8] [--data
        .venv/bin/python bench/predict.py --floor [--quick] [--rounds 2] [--seconds 2] [--redis-url URL]
        .venv/bin/python bench/predict.py --protocols [--rounds 3] [--seconds 5]
 With --floor: the app against the floor of its own stack (bench/floor_bench.py). With --protocols:
-/api/v1/predict against MLflow's /invocations (JSON and CSV) on one server (bench/predict_protocols.py).
+/api/v1/predict against MLflow's /invocations (JSON and CSV) and V2 (JSON and binary) on one server
+(bench/predict_protocols.py).
 Needs `wrk` (apt-get install wrk). Everything it creates lives in a temporary folder.
 """
 
@@ -69,7 +70,7 @@ def main() -> None:
         "--rounds", type=int, default=None, help="alternating rounds of --logging (default 6) or --floor (default 2)"
     )
     parser.add_argument("--floor", action="store_true", help="only the app against the floor of its own stack")
-    parser.add_argument("--protocols", action="store_true", help="only /api/v1/predict against /invocations")
+    parser.add_argument("--protocols", action="store_true", help="only /api/v1/predict against /invocations and V2")
     parser.add_argument("--quick", action="store_true", help="with --floor: 1-second runs, one round")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="with --floor: the key counter")
     parser.add_argument("--control", action="store_true", help="with --logging: both servers log off (A/A)")
