@@ -26,9 +26,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ml.contract import NUMERIC_TYPES
-from ml.kinds import part_names
-from predictor.api import admission
+from predictor.api import admission, inputs
 from predictor.api import predict as predict_function
+from predictor.api.views import respond
 from predictor.serving.holder import ServedModel, holder
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -49,20 +49,12 @@ class _Unreadable(Exception):
         self.message = message
 
 
-def _response(content: bytes, status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
-    response = HttpResponse(content, status=status, content_type="application/json")
-    response["X-Model-Version"] = served.version if served else ""
-    for name, value in headers.items():
-        response[name] = value
-    return response
-
-
 def _error(status: int, body: dict[str, Any], served: ServedModel | None, **headers: str) -> HttpResponse:
     """MLflow's error shape, with our message and the bad rows when there are any."""
     shaped: dict[str, Any] = {"error_code": _ERROR_CODES.get(status, "BAD_REQUEST"), "message": body["error"]}
     if body.get("errors"):
         shaped["errors"] = body["errors"]
-    return _response(orjson.dumps(shaped), status, served, **headers)
+    return respond(orjson.dumps(shaped), status, served, **headers)
 
 
 @csrf_exempt
@@ -83,7 +75,7 @@ def invocations(request: HttpRequest) -> HttpResponse:
     if outcome.status != 200:
         return _error(outcome.status, outcome.body, served, **headers)
     answer = orjson.dumps({"predictions": outcome.body["predictions"]}, option=orjson.OPT_SERIALIZE_NUMPY)
-    return _response(answer, 200, served, **headers)
+    return respond(answer, 200, served, **headers)
 
 
 def _body(request: HttpRequest, served: ServedModel) -> dict[str, Any]:
@@ -152,9 +144,7 @@ def from_json(body: Any) -> dict[str, Any]:
 
 def _sent_types(served: ServedModel) -> dict[str, str]:
     """The type of each column a client sends (a date column as text in place of its parts)."""
-    parts = {part for name, timed in served.dates.items() for part in part_names(name, timed)}
-    types = {c.name: c.type for c in served.schema if c.name not in parts}
-    return types | dict.fromkeys(served.dates, "string")
+    return {c.name: c.type for c in inputs.as_sent(served.schema, served.dates)}
 
 
 def from_csv(text: str, types: dict[str, str]) -> dict[str, Any]:
@@ -210,7 +200,7 @@ def ping(request: HttpRequest) -> HttpResponse:
     served = holder().current
     if request.method not in ("GET", "HEAD"):
         return _error(405, {"error": "method not allowed: use GET"}, served, Allow="GET, HEAD")
-    return _response(b"\n", 200 if served is not None else 404, served)
+    return respond(b"\n", 200 if served is not None else 404, served)
 
 
 @csrf_exempt
@@ -221,4 +211,4 @@ def version(request: HttpRequest) -> HttpResponse:
     served = holder().current
     if request.method not in ("GET", "HEAD"):
         return _error(405, {"error": "method not allowed: use GET"}, served, Allow="GET, HEAD")
-    return _response(VERSION.encode(), 200, served)
+    return respond(VERSION.encode(), 200, served)

@@ -33,7 +33,7 @@ from predictor.api.v2_binary import (
     split,
     to_binary,
 )
-from predictor.api.views import json_response, refused
+from predictor.api.views import json_response, not_allowed, refused, respond
 from predictor.serving.holder import ServedModel, holder
 
 # A column's type in the model's schema, as a V2 datatype (a date is sent as ISO 8601 text).
@@ -60,7 +60,7 @@ def _check_model(served: ServedModel, name: str, version: str | None) -> None:
 @csrf_exempt
 def server_metadata(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
-        return json_response({"error": "method not allowed: use GET"}, 405, holder().current, Allow="GET")
+        return not_allowed(holder().current, "GET")
     body = {"name": "retraining-model-service", "version": "1", "extensions": ["binary_tensor_data"]}
     return json_response(body, 200, holder().current)
 
@@ -68,7 +68,7 @@ def server_metadata(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def live(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
-        return json_response({"error": "method not allowed: use GET"}, 405, holder().current, Allow="GET")
+        return not_allowed(holder().current, "GET")
     return json_response({"live": True}, 200, holder().current)
 
 
@@ -78,7 +78,7 @@ def ready(request: HttpRequest) -> HttpResponse:
     models = holder()
     served = models.current
     if request.method != "GET":
-        return json_response({"error": "method not allowed: use GET"}, 405, served, Allow="GET")
+        return not_allowed(served, "GET")
     if served is None or models.error:
         return json_response({"ready": False, "error": models.error or "no model is loaded yet"}, 503, served)
     return json_response({"ready": True}, 200, served)
@@ -302,9 +302,5 @@ def _answer(
     if not chunks:
         return json_response(body, 200, served, **headers)
     header = orjson.dumps(body)
-    response = HttpResponse(header + b"".join(chunks), status=200, content_type="application/octet-stream")
-    response[HEADER_LENGTH] = str(len(header))
-    response["X-Model-Version"] = served.version
-    for name, value in headers.items():
-        response[name] = value
-    return response
+    headers = {HEADER_LENGTH: str(len(header)), **headers}
+    return respond(header + b"".join(chunks), 200, served, "application/octet-stream", **headers)

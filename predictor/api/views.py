@@ -26,17 +26,22 @@ from predictor.models import Deployment
 from predictor.serving.holder import ServedModel, holder
 
 
-def json_response(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
-    response = HttpResponse(
-        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, content_type="application/json"
-    )
+def respond(
+    content: bytes, status: int, served: ServedModel | None, content_type: str = "application/json", **headers: str
+) -> HttpResponse:
+    """An answer of any protocol: its body as encoded, the served version and the protocol's headers."""
+    response = HttpResponse(content, status=status, content_type=content_type)
     response["X-Model-Version"] = served.version if served else ""
     for name, value in headers.items():
         response[name] = value
     return response
 
 
-def _not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
+def json_response(body: dict[str, Any], status: int, served: ServedModel | None, **headers: str) -> HttpResponse:
+    return respond(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status, served, **headers)
+
+
+def not_allowed(served: ServedModel | None, allowed: str) -> HttpResponse:
     return json_response({"error": f"method not allowed: use {allowed}"}, 405, served, Allow=allowed)
 
 
@@ -79,7 +84,7 @@ def feedback(request: HttpRequest) -> HttpResponse:
     200 when every label was recorded; 202 when some wait for their prediction to be logged."""
     served = holder().current
     if request.method != "POST":
-        return _not_allowed(served, "POST")
+        return not_allowed(served, "POST")
     key, refusal = admission.key_of(request, settings.API_KEYS_REQUIRED or settings.FEEDBACK_REQUIRES_KEY)
     if refusal is not None:
         return refused(refusal, served)
@@ -105,7 +110,7 @@ def feedback(request: HttpRequest) -> HttpResponse:
 def _labeller(request: HttpRequest, key: apikeys.KeyInfo | None) -> predlog.Labeller:
     """Who sends labels: the API key, else a signed-in user, else the client's address."""
     if key is not None:
-        return predlog.Labeller(f"key:{key.pk}", key.pk)
+        return predlog.Labeller.of_key(key.pk)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return predlog.Labeller(f"user:{user.get_username()}")
@@ -159,14 +164,14 @@ def model(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def healthz(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
-        return _not_allowed(holder().current, "GET, HEAD")
+        return not_allowed(holder().current, "GET, HEAD")
     return json_response({"status": "ok"}, 200, holder().current)
 
 
 @csrf_exempt
 def readyz(request: HttpRequest) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
-        return _not_allowed(holder().current, "GET, HEAD")
+        return not_allowed(holder().current, "GET, HEAD")
     models = holder()
     served = models.current
     if served is None:

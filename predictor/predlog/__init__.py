@@ -15,7 +15,7 @@ selectors that monitoring, drift and the retraining triggers read it through.
 from predictor.predlog.feedback import InvalidFeedback, items_of, record_labels
 from predictor.predlog.held import counts as held_counts
 from predictor.predlog.ids import new_ids
-from predictor.predlog.labels import Labeller
+from predictor.predlog.labels import KEY_SOURCE, Labeller
 from predictor.predlog.retention import ensure_prune_task, prune
 from predictor.predlog.selectors import (
     label_sources,
@@ -31,6 +31,7 @@ from predictor.predlog.selectors import (
 from predictor.predlog.writing import record, writer
 
 __all__ = [
+    "KEY_SOURCE",
     "InvalidFeedback",
     "Labeller",
     "ensure_prune_task",

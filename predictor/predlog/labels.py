@@ -19,6 +19,9 @@ from ml.positive import canonical, normalise
 from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
 from predictor.predlog import rollups
 
+# How a label given with an API key names its source; publishing feedback picks labels by it.
+KEY_SOURCE = "key:"
+
 
 @dataclass(frozen=True)
 class Labeller:
@@ -26,6 +29,10 @@ class Labeller:
 
     source: str
     key_id: int | None = None
+
+    @classmethod
+    def of_key(cls, key_id: int) -> Labeller:
+        return cls(f"{KEY_SOURCE}{key_id}", key_id)
 
 
 @dataclass(frozen=True)

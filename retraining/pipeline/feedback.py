@@ -28,13 +28,12 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from predictor import predlog
 from predictor.models import LabelChange, Prediction
 from retraining import data
 from retraining.data.folder import FolderSource, names_a_folder, split_glob
 from retraining.data.registry import read_sidecars
 
-# How a label given with an API key names its source (predictor.api.views: the feedback's labeller).
-KEY_SOURCE = "key:"
 # Where the sidecars live in the registry's git tree, beside (never inside) the data folder.
 SIDECAR_FOLDER = "feedback"
 
@@ -122,7 +121,7 @@ def unpublished(done: set[str]) -> list[Prediction]:
     rows = (
         Prediction.objects.filter(label__isnull=False)
         .annotate(given_by=Subquery(newest.values("source")[:1]))
-        .filter(given_by__startswith=KEY_SOURCE)
+        .filter(given_by__startswith=predlog.KEY_SOURCE)
         .order_by("created_at", "id")
     )
     return [row for row in rows.iterator() if str(row.id) not in done]
