@@ -16,9 +16,11 @@ MONITORING_ROLLUP_DAYS (retention.py). `rebuild` builds them from the rows alrea
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -44,16 +46,20 @@ def hour_of(created: datetime | str) -> datetime:
 
 def count_written(rows: list[tuple], share: float) -> None:
     """Add written rows (the writer's tuples: id, created_at, model_version, inputs, prediction, ...,
-    prediction_value) to their hours, and a classifier's to its hour's class counts.
-
-    Inside the writer's transaction, so a batch and its counts are written together or not at all.
+    prediction_value) to their hours, and a classifier's to its hour's class counts. Inside the writer's
+    transaction, so a batch and its counts are written together or not at all.
     """
+    # Counted by (version, time, class) in C first: a request's rows share a time, so its hour is found once.
     counts: dict[tuple[str, datetime], int] = defaultdict(int)
     classes: dict[tuple[str, datetime, str], int] = defaultdict(int)
-    for row in rows:
-        counts[(row[2], hour_of(row[1]))] += 1
-        if len(row) < 8 or row[7] is None:  # a regression's predictions are numbers, not classes
-            classes[(row[2], hour_of(row[1]), row[4])] += 1
+    hours: dict[Any, datetime] = {}
+    for width, run in groupby(rows, key=len):
+        same = list(run)  # a regression's predictions (row[7]) are numbers, not classes
+        classified = same if width < 8 else [row for row in same if row[7] is None]
+        for (version, created), n in Counter(map(itemgetter(2, 1), same)).items():
+            counts[(version, hours.setdefault(created, hour_of(created)))] += n
+        for (version, created, predicted), n in Counter(map(itemgetter(2, 1, 4), classified)).items():
+            classes[(version, hours[created], predicted)] += n
     add_volume(counts, share)
     add_classes(classes)
 

@@ -3,8 +3,8 @@
 A request hands the writer one small tuple of what it already has (`record`): a lock-guarded counter and a queue
 put, about a microsecond; nothing is encoded on the request path. One background thread per serving process wakes
 every LINGER seconds, turns what is queued (up to BATCH_ROWS rows) into rows a column at a time (`_rows`) and writes
-them with multi-row INSERTs (`insert`) on a connection it keeps. Its CPU is what logging costs a saturated worker
-(the writer holds the GIL while it builds rows), a small share of a one-row request's (docs/benchmarks.md).
+them (`insert`: COPY on PostgreSQL, multi-row INSERTs on SQLite) on a connection it keeps. Its CPU is what logging
+costs a saturated worker (the writer holds the GIL while it builds rows), so no step of it runs Python per row.
 
 Serving comes first. The queue is bounded (MAX_PENDING_ROWS): when the database is slow or down and the queue is
 full, new rows are dropped and counted, with at most one log line a minute; the request never waits and never fails
@@ -23,11 +23,10 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import chain, groupby, repeat
 from typing import Any
 
 import numpy as np
-import orjson
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 
@@ -242,8 +241,8 @@ class Writer:
         """Rows as the database takes them, in the order of COLUMNS.
 
         Built a column at a time over every request of one served model (one schema, so the same dtypes): one
-        concatenate and one tolist per column for the whole batch instead of one per request, then one small dict
-        and one orjson call per row.
+        concatenate per column for the whole batch instead of one per request, each column encoded at once
+        (encoding.py), and no Python statement run per row: what a row needs is joined by C-level maps.
         """
         share = self.share()
         native_uuid = connection.features.has_native_uuid_field
@@ -253,7 +252,7 @@ class Writer:
         for _, run in groupby(entries, key=lambda entry: (id(entry[2]), entry[5] is None)):
             group = list(run)
             served = group[0][2]
-            ids = [pid for entry in group for pid in entry[0]]
+            ids = list(chain.from_iterable(entry[0] for entry in group))
             kept = None if share >= 1 else [i for i, pid in enumerate(ids) if in_sample(pid, share)]
             if kept is not None:
                 self.stats.sampled_out += len(ids) - len(kept)
@@ -261,22 +260,21 @@ class Writer:
                     continue
             versions[served.version] = served
             times = encoding.created([entry[1] for entry in group], native_datetime)
-            created = [at for entry, at in zip(group, times, strict=True) for _ in entry[0]]
+            sizes = [len(entry[0]) for entry in group]
+            created = list(chain.from_iterable(map(repeat, times, sizes)))
             names = list(group[0][3])
-            values = zip(*(np.concatenate([entry[3][name] for entry in group]).tolist() for name in names), strict=True)
-            # orjson writes NaN (a missing number after the input check) as null.
-            inputs = [orjson.dumps(dict(zip(names, row, strict=True))).decode() for row in values]
-            answered = [p for entry in group for p in entry[4]]
-            predictions = [str(p) for p in answered]
+            inputs = encoding.inputs({n: np.concatenate([entry[3][n] for entry in group]) for n in names}, len(ids))
+            answered = list(chain.from_iterable(entry[4] for entry in group))
+            predictions = list(map(str, answered))
             probabilities = encoding.probabilities(group, len(ids))
             if not native_uuid:
-                ids = [pid.replace("-", "") for pid in ids]
-            keys = [entry[6] for entry in group for _ in entry[0]]
+                ids = " ".join(ids).replace("-", "").split(" ")
+            keys = list(chain.from_iterable(map(repeat, [entry[6] for entry in group], sizes)))
             columns = (ids, created, [served.version] * len(ids), inputs, predictions, probabilities, keys)
             if served.task == "regression":
                 # A regressor's answers are numbers, stored as such too (`prediction_value`); a classifier's rows
                 # leave that column out (null), as cheap to build and write as before.
-                columns = (*columns, [float(p) for p in answered])
+                columns = (*columns, list(map(float, answered)))
             if kept is not None:
                 columns = tuple([column[i] for i in kept] for column in columns)
             rows.extend(zip(*columns, strict=True))
@@ -297,27 +295,38 @@ class Writer:
 # A classification's rows hold the first seven (api_key_id: the key that made it), a regression's all eight.
 COLUMNS = ("id", "created_at", "model_version", "inputs", "prediction", "probabilities", "api_key_id")
 COLUMNS += ("prediction_value",)
-# Rows per INSERT statement: at most 4,000 parameters, under every backend's limit.
+
+
+# Rows per SQLite INSERT statement: at most 4,000 parameters, under its limit.
 INSERT_ROWS = 500
 
 
 def insert(rows: list[tuple], share: float = 1.0) -> None:
-    """Multi-row INSERTs of prepared rows, in one transaction, and their hours' counts (kept at `share`).
+    """Write prepared rows in one transaction, with their hours' counts (kept at `share`).
 
-    Not bulk_create: its per-object work (model instances, per-field preparation) holds the GIL
-    beside the requests of the same process, row by row; prepared tuples cost a fraction of it.
+    PostgreSQL takes them by COPY, SQLite by executemany of one prepared INSERT: the driver binds each row in C.
+    Not bulk_create, nor one INSERT of many rows: per-object work, or a statement of thousands of placeholders
+    that the driver splits in Python, holds the GIL beside the requests of the same process, row by row.
     """
     table = connection.ops.quote_name(Prediction._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
         # Rows of one served model are built together, so runs of one width are long.
         for width, run in groupby(rows, key=len):
-            same = list(run)
             names = ", ".join(connection.ops.quote_name(c) for c in COLUMNS[:width])
-            one = "(" + ", ".join(["%s"] * width) + ")"
-            for start in range(0, len(same), INSERT_ROWS):
-                chunk = same[start : start + INSERT_ROWS]
-                sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"
-                cursor.execute(sql, [value for row in chunk for value in row])
+            if connection.vendor == "postgresql":
+                # Raw psycopg: its errors become Django's (DatabaseError) as through Django's cursor.
+                with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                    for row in run:
+                        copy.write_row(row)
+            else:
+                # SQLite's own placeholders on the driver's connection: Django would rewrite each statement's thousands.
+                same = list(run)
+                one = "(" + ", ".join(["?"] * width) + ")"
+                for start in range(0, len(same), INSERT_ROWS):
+                    chunk = same[start : start + INSERT_ROWS]
+                    sql = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"
+                    with connection.wrap_database_errors:
+                        connection.connection.execute(sql, list(chain.from_iterable(chunk)))
         # In the rows' transaction: the hourly counts are exact at every moment, never behind the log.
         rollups.count_written(rows, share)
 
