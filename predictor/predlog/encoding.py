@@ -11,11 +11,11 @@ import orjson
 
 def probabilities(group: list[tuple], count: int) -> list[str | None]:
     """Each row's probabilities as JSON, in the version's class order: the batch's matrix is encoded once, as the
-    model gave it (numpy's own types), and cut between rows (numbers hold no bracket)."""
+    model gave it (numpy's own types), and cut between rows (numbers hold no bracket, no line break)."""
     if group[0][5] is None or count == 0:
         return [None] * count
     text = orjson.dumps(np.concatenate([entry[5] for entry in group]), option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    return ["[" + row + "]" for row in text[2:-2].split("],[")]
+    return text[1:-1].replace("],[", "]\n[").split("\n")
 
 
 def created(stamps: list[float], native_datetime: bool) -> list[datetime] | list[str]:
