@@ -27,15 +27,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--database-url", default="")
-    args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-log-size-"))
+def migrated_django(database_url: str, prefix: str) -> None:
+    """Django set up on `database_url` (empty: a fresh SQLite file in a temporary folder), migrated."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["VAR_DIR"] = str(workdir / "var")
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
     else:
         os.environ.pop("DATABASE_URL", None)
     sys.path.insert(0, str(ROOT))
@@ -44,6 +41,16 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    migrated_django(args.database_url, "bench-log-size-")
     from django.db import connection
     from django.db.models import F
 
@@ -53,7 +60,6 @@ def main() -> None:
     from predictor.predlog import new_ids
     from predictor.predlog.writing import Writer, insert
 
-    call_command("migrate", verbosity=0)
     Prediction.objects.all().delete()
     before = _size(connection)
     features = prepare_features(demo_frame(1), "species")
