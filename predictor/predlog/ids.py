@@ -19,6 +19,11 @@ _SAMPLE_SPACE = 2**32
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
 # Where each of the 32 hex digits goes in "8-4-4-4-12 " (36 characters and a separator).
 _DIGIT_AT = np.array([i + (i >= 8) + (i >= 12) + (i >= 16) + (i >= 20) for i in range(32)])
+# Each ASCII byte's value as a hexadecimal digit.
+_DIGIT_VALUE = np.zeros(256, np.uint64)
+for _value, _digit in enumerate(b"0123456789abcdef"):
+    _DIGIT_VALUE[_digit] = _DIGIT_VALUE[ord(chr(_digit).upper())] = _value
+_TAIL_SHIFTS = np.arange(28, -1, -4, dtype=np.uint64)
 
 
 def new_ids(count: int) -> list[str]:
@@ -58,3 +63,13 @@ def in_sample(prediction_id: str | uuid.UUID, share: float) -> bool:
     """Whether the log keeps this prediction when it keeps `share` of them (0..1)."""
     tail = prediction_id.int & 0xFFFF_FFFF if isinstance(prediction_id, uuid.UUID) else int(prediction_id[-8:], 16)
     return tail < share * _SAMPLE_SPACE
+
+
+def sampled(ids: list[str], share: float) -> list[int]:
+    """The positions of the ids the log keeps at `share`, each decided as `in_sample` decides it, for a batch at
+    once (ours are 36 characters; others are read one at a time)."""
+    if set(map(len, ids)) != {36}:
+        return [i for i, pid in enumerate(ids) if in_sample(pid, share)]
+    digits = np.frombuffer("".join(ids).encode("ascii"), np.uint8).reshape(len(ids), 36)[:, 28:]
+    tails = (_DIGIT_VALUE[digits] << _TAIL_SHIFTS).sum(axis=1)
+    return np.flatnonzero(tails < share * _SAMPLE_SPACE).tolist()

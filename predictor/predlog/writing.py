@@ -33,7 +33,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from predictor.models import LoggedVersion, Prediction
 from predictor.predlog import encoding, held, rollups
 from predictor.predlog.budget import Budget
-from predictor.predlog.ids import in_sample
+from predictor.predlog.ids import sampled
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ class Writer:
             group = list(run)
             served = group[0][2]
             ids = list(chain.from_iterable(entry[0] for entry in group))
-            kept = None if share >= 1 else [i for i, pid in enumerate(ids) if in_sample(pid, share)]
+            kept = None if share >= 1 else sampled(ids, share)
             if kept is not None:
                 self.stats.sampled_out += len(ids) - len(kept)
                 if not kept:
@@ -276,7 +276,7 @@ class Writer:
                 # leave that column out (null), as cheap to build and write as before.
                 columns = (*columns, list(map(float, answered)))
             if kept is not None:
-                columns = tuple([column[i] for i in kept] for column in columns)
+                columns = tuple(list(map(column.__getitem__, kept)) for column in columns)
             rows.extend(zip(*columns, strict=True))
         return rows, versions
 

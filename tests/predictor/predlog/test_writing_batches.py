@@ -11,6 +11,7 @@ from django.db.models import Sum
 
 from predictor.models import HourPredictions, HourVolume, Prediction
 from predictor.predlog import encoding
+from predictor.predlog.ids import in_sample, new_ids, sampled
 from tests.support.predlog import PREDICT
 
 
@@ -74,3 +75,13 @@ def test_logged_ids_are_the_uuids_clients_received(client, served, rows, predict
     assert prediction_log.flush(timeout=30)
     ids = [uuid.UUID(i) for i in response.json()["prediction_ids"]]
     assert sorted(Prediction.objects.values_list("id", flat=True)) == sorted(ids)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.3, 0.999, 1.0])
+def test_a_batch_keeps_exactly_the_ids_each_id_would_keep_alone(share):
+    ids = new_ids(5000)
+    ids[7] = ids[7].upper()
+    assert sampled(ids, share) == [i for i, pid in enumerate(ids) if in_sample(pid, share)]
+    # Ids of another shape (a client's own UUID without dashes) are decided one at a time, as before.
+    odd = [uuid.uuid4().hex for _ in range(50)] + ids[:50]
+    assert sampled(odd, share) == [i for i, pid in enumerate(odd) if in_sample(pid, share)]
