@@ -304,9 +304,10 @@ INSERT_ROWS = 500
 def insert(rows: list[tuple], share: float = 1.0) -> None:
     """Write prepared rows in one transaction, with their hours' counts (kept at `share`).
 
-    PostgreSQL takes them by COPY, SQLite by executemany of one prepared INSERT: the driver binds each row in C.
-    Not bulk_create, nor one INSERT of many rows: per-object work, or a statement of thousands of placeholders
-    that the driver splits in Python, holds the GIL beside the requests of the same process, row by row.
+    PostgreSQL takes them by COPY (psycopg would split a statement of thousands of placeholders in Python), SQLite
+    by multi-row INSERTs in its own placeholders (Django would rewrite them with a regex, and executemany costs more
+    a row): the drivers bind the values in C. Not bulk_create: its per-object work holds the GIL beside the requests
+    of the same process, row by row.
     """
     table = connection.ops.quote_name(Prediction._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
