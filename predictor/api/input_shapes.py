@@ -1,17 +1,53 @@
-"""The shapes a prediction body comes in, read into the columns and rows as sent, before any value is checked.
+"""The shapes a prediction body comes in, read into the columns as sent, before any value is checked.
 
-Three shapes are accepted, so MLflow clients work unchanged: `instances` (a list of objects), MLflow's
+Three JSON shapes are accepted, so MLflow clients work unchanged: `instances` (a list of objects), MLflow's
 `dataframe_split` (columns + data, optional index) and `dataframe_records`. A field the schema does not know is
 rejected in all three alike: a misspelt column name is caught instead of being silently dropped.
+
+A protocol whose body is already in columns (V2's inputs, MLflow's `inputs` as columns) hands over `Columns`
+instead: read as the same rows in `dataframe_split` would be, with the same limits and words, but never turned
+into rows and back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from predictor.api.input_values import MAX_ERRORS, Column, InvalidInput, error
 
 FORMATS = ("instances", "dataframe_split", "dataframe_records")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A body in columns: each column's name and its values, one per row, in the order sent."""
+
+    values: dict[str, Sequence[Any]]
+
+
+def columns_of(
+    body: Any, columns: list[Column], max_rows: int, ignored: frozenset[str] = frozenset()
+) -> dict[str, Sequence[Any]]:
+    """Each column's values by its name as sent, in the order sent, from `Columns` or any of the three shapes;
+    the `ignored` columns (not model inputs, sent with a whole record) are left out."""
+    if isinstance(body, Columns):
+        return _columns(body.values, max_rows, ignored)
+    names, data = rows_of(body, columns, max_rows, ignored)
+    # Transposed in plain Python: no pandas frame per request unless the model needs one.
+    return dict(zip(names, zip(*data, strict=True), strict=True))
+
+
+def _columns(values: dict[str, Sequence[Any]], max_rows: int, ignored: frozenset[str]) -> dict[str, Sequence[Any]]:
+    lengths = {len(column) for column in values.values()}
+    if len(lengths) > 1:
+        shown = ", ".join(f"{name}: {len(column)}" for name, column in values.items())
+        raise InvalidInput(f"every column must have the same number of values, got {shown}")
+    _check_count(lengths.pop() if lengths else 0, max_rows)
+    if ignored & values.keys():
+        return {name: column for name, column in values.items() if name not in ignored}
+    return values
 
 
 def rows_of(
@@ -40,6 +76,8 @@ def rows_of(
 def sent_rows(body: Any) -> int:
     """How many rows a body says it carries, before anything is checked (0 for a shape `check` refuses): a key's
     row limit refuses a large request without the cost of checking it."""
+    if isinstance(body, Columns):
+        return len(next(iter(body.values.values()), ()))
     payload = next((body[key] for key in FORMATS if key in body), None) if isinstance(body, dict) else None
     if isinstance(payload, dict):
         payload = payload.get("data")

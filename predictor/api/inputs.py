@@ -1,7 +1,8 @@
 """Turning a request body into the rows the served model expects, or saying exactly what is wrong.
 
-The body comes in one of the shapes of predictor/api/input_shapes.py. All of them go through the same checks
-against the model's input schema (its MLflow signature):
+The body comes in one of the shapes of predictor/api/input_shapes.py: rows in one of three JSON shapes, or
+columns. All of them go through the same checks against the model's input schema (its MLflow signature), column
+by column, so a refusal names the same rows and fields whatever the shape:
 
 - every column of the schema must be sent (a typo would otherwise be served as a missing value); `null` is accepted
   only in the columns the signature marks optional;
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ml.kinds import date_parts, part_names
-from predictor.api.input_shapes import FORMATS, rows_of, sent_rows
+from predictor.api.input_shapes import FORMATS, Columns, columns_of, sent_rows
 from predictor.api.input_values import MAX_ERRORS, Column, InvalidInput, convert, error, shown
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_ERRORS",
     "Checked",
     "Column",
+    "Columns",
     "InvalidInput",
     "as_sent",
     "check",
@@ -70,20 +72,18 @@ def check(
     ignored: frozenset[str] = frozenset(),
     dates: dict[str, bool] | None = None,
 ) -> Checked:
-    """The rows as arrays in the schema's column order and types, or InvalidInput. Columns in `ignored` (ids,
-    exclusions: not model inputs) may be sent with a whole record; they are dropped. Each column of `dates` is sent
-    as a date (ISO 8601) and read as the parts the model has."""
+    """The rows (or `Columns`) as arrays in the schema's column order and types, or InvalidInput. Columns in
+    `ignored` (ids, exclusions: not model inputs) may be sent with a whole record; they are dropped. Each column of
+    `dates` is sent as a date (ISO 8601) and read as the parts the model has."""
     model_columns = [c.name for c in columns]
     dates = dates or {}
     columns = as_sent(columns, dates)
-    names, data = rows_of(body, columns, max_rows, ignored)
+    by_name = columns_of(body, columns, max_rows, ignored)
     expected = [c.name for c in columns]
-    if set(names) != set(expected):
-        errors = [error(None, n, "this column is missing") for n in expected if n not in names]
-        errors += [error(None, n, "unknown field") for n in names if n not in expected]
+    if by_name.keys() != set(expected):
+        errors = [error(None, n, "this column is missing") for n in expected if n not in by_name]
+        errors += [error(None, n, "unknown field") for n in by_name if n not in expected]
         raise InvalidInput("the columns do not match the model's input schema", errors)
-    # Transposed in plain Python: no pandas frame per request unless the model needs one.
-    by_name = dict(zip(names, zip(*data, strict=True), strict=True))
     errors = []
     out: dict[str, np.ndarray] = {}
     warnings: list[str] = []
