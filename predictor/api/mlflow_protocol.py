@@ -78,7 +78,7 @@ def invocations(request: HttpRequest) -> HttpResponse:
     return respond(answer, 200, served, **headers)
 
 
-def _body(request: HttpRequest, served: ServedModel) -> dict[str, Any]:
+def _body(request: HttpRequest, served: ServedModel) -> dict[str, Any] | inputs.Columns:
     """The request as one of predict's shapes, by its content type (with MLflow's charset rule)."""
     mime, *parameters = [part.strip() for part in (request.META.get("CONTENT_TYPE") or "").split(";")]
     options = {name.strip().lower(): value.strip() for name, _, value in (p.partition("=") for p in parameters)}
@@ -113,9 +113,10 @@ def _decoded(raw: bytes) -> Any:
             raise _Unreadable(400, f"the body is not valid JSON: {exc}") from exc
 
 
-def from_json(body: Any) -> dict[str, Any]:
+def from_json(body: Any) -> dict[str, Any] | inputs.Columns:
     """MLflow's JSON body as one of predict's shapes. `params` is accepted where MLflow accepts it and
-    ignored: the served models take none. `inputs` comes as rows or as columns, as MLflow reads it."""
+    ignored: the served models take none. `inputs` comes as rows or as columns, as MLflow reads it;
+    as columns it is handed over as they are, not turned into rows."""
     if not isinstance(body, dict):
         raise _Unreadable(400, f"the body must be a JSON object with one of the keys {', '.join(FORMATS)}")
     given = [key for key in FORMATS if key in body]
@@ -138,8 +139,7 @@ def from_json(body: Any) -> dict[str, Any]:
     lengths = {len(values) for values in payload.values()}
     if len(lengths) > 1:
         raise _Unreadable(400, "'inputs' as columns must give every column the same number of values")
-    names = list(payload)
-    return {"dataframe_split": {"columns": names, "data": [list(row) for row in zip(*payload.values(), strict=True)]}}
+    return inputs.Columns(payload)
 
 
 def _sent_types(served: ServedModel) -> dict[str, str]:

@@ -3,9 +3,13 @@
 Contract of `predict(body, served, models, key)`:
 
 - `body` is the request already decoded, protocol-neutral: a dict in one of `inputs.FORMATS`
-  (`instances`, `dataframe_split`, `dataframe_records`), holding plain JSON values. Reading the
-  transport (method, headers, content type, JSON or another encoding) is the adapter's job; an
-  adapter for another protocol turns its own body into one of these shapes first.
+  (`instances`, `dataframe_split`, `dataframe_records`), holding plain JSON values; or, for a
+  protocol whose body is already in columns (V2's inputs, MLflow's `inputs` as columns), an
+  `inputs.Columns` of one list of plain values per column, in the order sent. Both are checked
+  by the same rules, so a refusal names the same rows and fields whatever the shape, and columns
+  are never turned into rows. Reading the transport (method, headers, content type, JSON or
+  another encoding) is the adapter's job; an adapter for another protocol turns its own body
+  into one of these shapes first.
 - `served` is the model read once from `models` (the holder) for this request, so a swap during
   the request never mixes two versions; `key` is the client's API key once the adapter has
   authenticated it and counted the request (None when keys are off).

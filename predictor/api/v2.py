@@ -2,9 +2,10 @@
 over the one predict function (predictor/api/predict.py), so that tritonclient and the KServe SDK
 work unchanged against the served model.
 
-One input per column of the model's input schema (shape [n] or [n, 1]), turned into a
-`dataframe_split` body; the answer is the predictions and one output per class with its
-probability (`probability_<class>`), or a regressor's numbers. The prediction ids and the model
+One input per column of the model's input schema (shape [n] or [n, 1]), handed to the predict
+function as the columns they are (`inputs.Columns`, never turned into rows); the answer is the
+predictions and one output per class with its probability (`probability_<class>`, each a column
+of the probabilities' array), or a regressor's numbers. The prediction ids and the model
 version go in the response's `parameters` and in the headers /api/v1/predict sends. `{name}` is
 the served model's name; a version in the path must be the served one. Errors are V2's
 `{"error": "..."}`, the message naming the problem.
@@ -12,6 +13,7 @@ the served model's name; a version in the path must be the served one. Errors ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -148,21 +150,21 @@ def infer(request: HttpRequest, name: str, version: str | None = None) -> HttpRe
                 raise V2Error("the inference request must be a JSON object with 'inputs'")
             if not isinstance(body.get("id", ""), str):
                 raise V2Error("'id' must be a string")
-            split_body = _as_split(body, tensors, served)
+            columns = _as_columns(body, tensors, served)
             wanted = _wanted(body, served)
         except RequestDataTooBig:
             return _refuse(V2Error("the body is too large: send fewer rows per request", 413), served)
         except V2Error as exc:
             return _refuse(exc, served)
-        outcome = predict_function.predict(split_body, served, models, key)
+        outcome = predict_function.predict(columns, served, models, key)
     headers = admission.answer_headers(outcome)
     if outcome.status != 200:
         return json_response(_error_of(outcome.body), outcome.status, served, **headers)
     return _answer(body, outcome.body, served, wanted, headers)
 
 
-def _as_split(body: dict[str, Any], tensors: bytes, served: ServedModel) -> dict[str, Any]:
-    """The V2 inputs as the `dataframe_split` body the predict function takes: one column per input."""
+def _as_columns(body: dict[str, Any], tensors: bytes, served: ServedModel) -> inputs.Columns:
+    """The V2 inputs as the body in columns the predict function takes: one column per input, as sent."""
     given = body.get("inputs")
     if not isinstance(given, list) or not given:
         raise V2Error("the inference request must have 'inputs': a list of one input per column")
@@ -192,7 +194,7 @@ def _as_split(body: dict[str, Any], tensors: bytes, served: ServedModel) -> dict
         raise V2Error(f"every input must have the same number of rows, got {shown}")
     if len(set(names)) != len(names):
         raise V2Error("an input is named more than once: send one input per column")
-    return {"dataframe_split": {"columns": names, "data": [list(row) for row in zip(*columns, strict=True)]}}
+    return inputs.Columns(dict(zip(names, columns, strict=True)))
 
 
 def _rows_of(name: str, shape: Any) -> int:
@@ -277,10 +279,13 @@ def _answer(
     if served.classes is None and served.task != "regression":
         # A model without probabilities: its predictions say their own type.
         datatypes["predictions"] = datatype_of(np.asarray(answer["predictions"]))
-    values: dict[str, tuple[str, list[Any]]] = {"predictions": (datatypes["predictions"], answer["predictions"])}
+    values: dict[str, tuple[str, Sequence[Any] | np.ndarray]] = {
+        "predictions": (datatypes["predictions"], answer["predictions"])
+    }
     if answer.get("classes"):
-        # One list per class, in one pass over the array.
-        for label, column in zip(answer["classes"], answer["probabilities"].T.tolist(), strict=True):
+        # One array per class, each contiguous, so orjson and the binary extension write it as it is.
+        by_class = np.ascontiguousarray(answer["probabilities"].T)
+        for label, column in zip(answer["classes"], by_class, strict=True):
             values[f"probability_{label}"] = ("FP64", column)
     parameters: dict[str, Any] = {"model_version": served.version, "prediction_ids": ",".join(answer["prediction_ids"])}
     if answer.get("warnings"):

@@ -11,6 +11,7 @@ little-endian) followed by the element.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -105,7 +106,7 @@ def datatype_of(values: np.ndarray) -> str:
     return "BYTES"
 
 
-def to_binary(datatype: str, values: list[Any]) -> bytes:
+def to_binary(datatype: str, values: Sequence[Any] | np.ndarray) -> bytes:
     """An output's values as the binary extension sends them."""
     if datatype == "BYTES":
         encoded = [str(v).encode() for v in values]

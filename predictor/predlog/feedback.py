@@ -23,24 +23,15 @@ from django.utils import timezone
 from predictor.predlog import held
 from predictor.predlog.ids import in_sample, issued_at
 from predictor.predlog.labels import Change, Labeller, Versions, locked, owner_refusal, store
+from predictor.refusal import BadRequest
 
 MAX_ITEMS = 10_000
 # Who labels when the caller does not say (code calling record_labels directly).
 ANYONE = Labeller("code")
 
 
-class InvalidFeedback(Exception):
-    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or []
-        self.status = status
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": self.message}
-        if self.errors:
-            body["errors"] = self.errors
-        return body
+class InvalidFeedback(BadRequest):
+    """The feedback cannot be recorded; `errors` names each bad item."""
 
 
 def items_of(body: Any) -> list[Any]:
