@@ -189,6 +189,8 @@ class RetrainingRun(models.Model):
     holdout_exclusion = models.JSONField(default=dict, blank=True)
     # What the challenger was made from (target, features, split, code and data versions).
     lineage = models.JSONField(default=dict, blank=True)
+    # The challenger's drift profile in brief (ml/drift/profile.summarise), for comparing two runs.
+    profile = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)
     # Why a monitoring trigger started the run (retraining/monitoring/triggers.py): {"summary", "drift", "degradation"}.
     evidence = models.JSONField(default=dict, blank=True)
