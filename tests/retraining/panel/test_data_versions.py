@@ -82,3 +82,23 @@ def test_the_page_reads_the_runs_in_a_fixed_number_of_queries(
 
     with django_assert_max_num_queries(12):
         assert client.get("/panel/data/").status_code == 200
+
+
+def test_each_version_links_to_its_lineage_on_the_first_run_that_read_it(history, client, staff_user, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    first, _skipped, second, _only_seen = history
+    client.force_login(staff_user)
+
+    page = client.get("/panel/data/").content.decode()
+    run_page = client.get(f"/panel/runs/{first.pk}/").content.decode()
+
+    def row(md5: str) -> str:
+        return page[page.index(f'data-version="{md5}"') :].split("</tr>")[0]
+
+    assert f'href="/panel/runs/{first.pk}/#lineage"' in row("md5-one")
+    assert f'href="/panel/runs/{second.pk}/#lineage"' in row("md5-two")
+    assert "#lineage" not in row("md5-three")  # only seen, never read: no lineage recorded
+    assert 'id="lineage"' in run_page
