@@ -106,12 +106,15 @@ class RunQuerySet(models.QuerySet):
     def update(self, **fields: object) -> int:
         return super().update(**{name: redact_all(value) for name, value in fields.items()})
 
+    # The rows are listed first: given a generator, redacting would use it up and store nothing.
     def bulk_update(self, objs, fields, batch_size=None):
+        objs = list(objs)
         for obj in objs:
             obj.redact()
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
         for obj in objs:
             obj.redact()
         return super().bulk_create(objs, *args, **kwargs)
