@@ -65,7 +65,8 @@ def data_versions() -> list[DataVersion]:
         version = by_md5.get((data_version or {}).get("md5", ""))
         if version is not None and version_name not in version.served:
             version.served.append(version_name)
-    return sorted(found.values(), key=lambda version: version.first_seen, reverse=True)
+    # Runs queued in one instant (in bulk) still have an order: their ids.
+    return sorted(found.values(), key=lambda version: (version.first_seen, version.runs[0]["id"]), reverse=True)
 
 
 def _version(dataset: dict[str, Any], seen: datetime) -> DataVersion:

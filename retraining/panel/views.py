@@ -237,8 +237,10 @@ def compare_runs(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_GET
 def data_version_list(request: HttpRequest) -> HttpResponse:
-    """Every dataset version the pipeline saw, the runs that read it and the models made from it."""
-    return _page(request, "data_versions.html", "data", versions=versions.data_versions())
+    """Every dataset version the pipeline saw, the runs that read it and the models made from it,
+    newest first, a page at a time (a long history has hundreds of versions)."""
+    page = Paginator(versions.data_versions(), 25).get_page(request.GET.get("page"))
+    return _page(request, "data_versions.html", "data", versions=page.object_list, page=page)
 
 
 @staff_only

@@ -102,3 +102,24 @@ def test_each_version_links_to_its_lineage_on_the_first_run_that_read_it(history
     assert f'href="/panel/runs/{second.pk}/#lineage"' in row("md5-two")
     assert "#lineage" not in row("md5-three")  # only seen, never read: no lineage recorded
     assert 'id="lineage"' in run_page
+
+
+def test_the_page_shows_the_newest_versions_a_page_at_a_time(db, client, staff_user, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    RetrainingRun.objects.bulk_create(
+        RetrainingRun(trigger="schedule", status="skipped", active=None, dataset={**V1, "md5": f"md5-{n}"})
+        for n in range(30)
+    )
+    client.force_login(staff_user)
+
+    first = client.get("/panel/data/").content.decode()
+    second = client.get("/panel/data/?page=2").content.decode()
+
+    assert first.count("data-version=") == 25
+    assert 'data-version="md5-29"' in first  # newest first
+    assert "Page 1 of 2" in first
+    assert second.count("data-version=") == 5
+    assert 'data-version="md5-0"' in second
