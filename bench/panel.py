@@ -51,12 +51,21 @@ def fill_history() -> None:
     metrics = {"accuracy": 0.95, "precision": 0.94, "recall": 0.93, "f1": 0.935}
     step = {"name": "check", "status": "done", "duration": 0.1, "detail": "new data"}
     columns = {"columns": {f"c{n}": {"kind": "numeric", "origin": "inferred"} for n in range(20)}}
+    # Each model's drift profile in brief, as the train step keeps it on the run (the compare page shows two).
+    numeric = {"kind": "numeric", "rows": 8_000, "missing_share": 0.01, "mean": 4.2, "std": 1.3, "median": 4.0}
+    profile = {
+        "rows": 8_000,
+        "features": {f"c{n}": numeric for n in range(20)},
+        "predictions": {"kind": "categorical", "rows": 2_000, "shares": {"yes": 0.3, "no": 0.7}},
+    }
+    moved = {**numeric, "mean": 5.0}
+    changed = {"champion": "4999", "added": 1_000, "removed": 10, "kept": 7_000}
     RetrainingRun.objects.bulk_create(
         RetrainingRun(trigger="schedule", status="kept", active=None, steps=[step] * 7, challenger_metrics=metrics,
                       champion_metrics=metrics, model_version=str(i), champion_version=str(i - 1),
                       dataset={"md5": f"md5-{i // 10}", "rev": f"rev-{i}", "path": "data/churn.csv", "size": 10**6},
                       rows={"total": 10_000, "train": 8_000, "holdout": 2_000},
-                      lineage={"columns": columns, "read_as": {"format": "CSV"}},
+                      lineage={"columns": columns, "read_as": {"format": "CSV"}}, profile=profile,
                       reasons=[f"kept: accuracy gain below 0.01 (run {i})"]) for i in range(RUNS)
     )  # fmt: skip
     from retraining.models import RunLog
@@ -65,7 +74,10 @@ def fill_history() -> None:
     line = "2026-12-07 10:00:00,000 INFO retraining.pipeline.training: fitted fold with 8000 rows in 0.42 s\n"
     logged = RetrainingRun.objects.create(trigger="schedule", status="deployed", active=None, champion_version="4999",
                                           model_version="5000", champion_metrics=metrics, challenger_metrics=metrics,
-                                          dataset={"md5": "md5-new"}, lineage={"columns": columns})  # fmt: skip
+                                          dataset={"md5": "md5-new"}, lineage={"columns": columns},
+                                          profile={**profile, "features": {**profile["features"], "c0": moved}},
+                                          holdout_exclusion={"clean": 2_000, "training_rows_vs_champion": changed,
+                                                             "holdout_rows_vs_champion": changed})  # fmt: skip
     RunLog.objects.create(run_id=logged.pk, text=line * (256 * 1024 // len(line)))
     Deployment.objects.bulk_create(
         Deployment(model_name="bench", version=str(i), source="pipeline", metrics=metrics) for i in range(DEPLOYMENTS)

@@ -18,6 +18,8 @@ from ml.keys import SplitKey, row_hashes
 from ml.split import NONE_TRAINED_ON, Exclusion, TrainingRows, exclude_trained_on
 
 TRAINING_ROWS = "training_rows.bin"
+# The holdout's row keys likewise, so a later run can say which rows entered and left the holdout.
+HOLDOUT_ROWS = "holdout_rows.bin"
 SPLIT_KEY = "split_key.json"
 RECORD = "lineage.json"
 _ARTIFACT_ONLY = frozenset({"columns", "declared"})
@@ -67,12 +69,13 @@ def tags(made_from: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def artifacts(rows: TrainingRows, made_from: dict[str, Any]) -> dict[str, bytes]:
-    """The files logged beside a model so that later runs know what it trained on."""
+def artifacts(rows: TrainingRows, made_from: dict[str, Any], holdout: TrainingRows | None = None) -> dict[str, bytes]:
+    """The files logged beside a model so that later runs know what it trained on and was scored on."""
     return {
         TRAINING_ROWS: rows.to_bytes(),
         SPLIT_KEY: json.dumps(rows.key.as_dict()).encode(),
         RECORD: json.dumps(made_from, sort_keys=True).encode(),
+        **({HOLDOUT_ROWS: holdout.to_bytes()} if holdout is not None else {}),
     }
 
 
@@ -90,8 +93,17 @@ def recorded_key(models: Artifacts, version: str) -> SplitKey | None:
 
 def trained_on(models: Artifacts, version: str) -> TrainingRows | None:
     """A version's training rows, or None when they are unknown (logged before they were kept)."""
+    return _rows(models, version, TRAINING_ROWS)
+
+
+def held_out(models: Artifacts, version: str) -> TrainingRows | None:
+    """The holdout rows a version was scored on when it was made, or None when they are unknown."""
+    return _rows(models, version, HOLDOUT_ROWS)
+
+
+def _rows(models: Artifacts, version: str, name: str) -> TrainingRows | None:
     key = recorded_key(models, version)
-    data = models.artifact(version, TRAINING_ROWS) if key is not None else None
+    data = models.artifact(version, name) if key is not None else None
     return TrainingRows.from_bytes(key, data) if data is not None else None
 
 
@@ -151,8 +163,8 @@ def exclusion_record(result: Exclusion) -> dict[str, Any]:
 
 
 def rows_changed(new: TrainingRows | None, old: TrainingRows | None) -> dict[str, Any] | None:
-    """Training rows added and removed from `old`'s to `new`'s, by row key; None when either is
-    unknown or the two were split under different keys (their keys are not the same rows')."""
+    """Rows (training or holdout) added and removed from `old`'s to `new`'s, by row key; None when
+    either is unknown or the two were split under different keys (their keys are not the same rows')."""
     if new is None or old is None or new.key != old.key:
         return None
     return {

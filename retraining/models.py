@@ -106,12 +106,15 @@ class RunQuerySet(models.QuerySet):
     def update(self, **fields: object) -> int:
         return super().update(**{name: redact_all(value) for name, value in fields.items()})
 
+    # The rows are listed first: given a generator, redacting would use it up and store nothing.
     def bulk_update(self, objs, fields, batch_size=None):
+        objs = list(objs)
         for obj in objs:
             obj.redact()
         return super().bulk_update(objs, fields, batch_size=batch_size)
 
     def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
         for obj in objs:
             obj.redact()
         return super().bulk_create(objs, *args, **kwargs)
@@ -189,6 +192,8 @@ class RetrainingRun(models.Model):
     holdout_exclusion = models.JSONField(default=dict, blank=True)
     # What the challenger was made from (target, features, split, code and data versions).
     lineage = models.JSONField(default=dict, blank=True)
+    # The challenger's drift profile in brief (ml/drift/profile.summarise), for comparing two runs.
+    profile = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)
     # Why a monitoring trigger started the run (retraining/monitoring/triggers.py): {"summary", "drift", "degradation"}.
     evidence = models.JSONField(default=dict, blank=True)

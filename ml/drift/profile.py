@@ -100,3 +100,30 @@ def _predictions(predictions: Sequence[Any] | np.ndarray | None) -> dict[str, An
         return profile_column(pd.Series(np.asarray(predictions, dtype=np.float64)))
     counts = pd.Series(np.asarray(predictions)).astype(str).value_counts()
     return {"rows": int(counts.sum()), "counts": {str(k): int(v) for k, v in counts.items()}}
+
+
+def summarise(profile: dict[str, Any]) -> dict[str, Any]:
+    """A profile in brief, small enough to keep with every run: per column its kind, rows and
+    missing share and, for a number, its mean, spread and median; for a category, the share of all
+    rows each named category holds (the rarer ones as one `OTHER` share, as drift bins them). The
+    predictions likewise. Bin edges and counts stay in the model's own profile."""
+    predictions = profile.get("predictions")
+    if predictions is not None and "kind" not in predictions:  # a class mix: counts only
+        predictions = {"kind": "categorical", "rows": predictions["rows"], "counts": predictions["counts"]}
+    return {
+        "rows": profile["rows"],
+        "features": {name: _brief(column) for name, column in profile["features"].items()},
+        "predictions": _brief(predictions, missing=False) if predictions else None,
+    }
+
+
+def _brief(column: dict[str, Any], *, missing: bool = True) -> dict[str, Any]:
+    rows = column["rows"]
+    brief: dict[str, Any] = {"kind": column["kind"], "rows": rows}
+    if missing:
+        brief["missing_share"] = column["missing_share"]
+    if column["kind"] == "numeric":
+        median = (column.get("quantiles") or {}).get("0.5")
+        return {**brief, "mean": column.get("mean"), "std": column.get("std"), "median": median}
+    counts = {**column["counts"], **({OTHER: column["counts_other"]} if column.get("counts_other") else {})}
+    return {**brief, "shares": {name: count / rows if rows else 0.0 for name, count in counts.items()}}

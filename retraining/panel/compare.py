@@ -8,6 +8,7 @@ from typing import Any
 
 from ml.gate.significance import Comparison
 from retraining.models import RetrainingRun
+from retraining.panel.profiles import side_by_side
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Paired:
     # Training rows added, removed and kept from the older model's to the newer's, by row key,
     # as the newer run computed them; None when it could not (unknown rows, another split key).
     rows_changed: dict[str, Any] | None = None
+    # Holdout rows likewise, from the older model's holdout to the newer run's (None when unknown).
+    holdout_changed: dict[str, Any] | None = None
 
 
 @dataclass
@@ -47,8 +50,19 @@ def compare(first: RetrainingRun, second: RetrainingRun) -> dict[str, Any]:
             (name, older.challenger_metrics.get(name), newer.challenger_metrics.get(name)) for name in names
         ],
         "paired": _paired(older, newer),
+        "profiles": side_by_side(older, newer),
         "same_data": bool(older.dataset.get("md5")) and older.dataset.get("md5") == newer.dataset.get("md5"),
     }
+
+
+def run_number(asked: str) -> str:
+    """The run a form field names: a run number ("12", "#12"), or a model version ("v3") as the run
+    that made it; anything else as it was typed, for the page to say what is wrong with it."""
+    asked = asked.strip().lstrip("#")
+    if asked[:1] in ("v", "V") and asked[1:].isdigit():
+        made = RetrainingRun.objects.filter(model_version=asked[1:]).order_by("-pk").values_list("pk", flat=True)
+        return str(made.first() or asked)
+    return asked
 
 
 def counterpart(pk: int) -> int | None:
@@ -77,6 +91,7 @@ def _paired(older: RetrainingRun, newer: RetrainingRun) -> Paired | None:
         comparison=Comparison(**newer.comparison) if newer.comparison else None,
         by_run=newer.pk,
         rows_changed=(newer.holdout_exclusion or {}).get("training_rows_vs_champion"),
+        holdout_changed=(newer.holdout_exclusion or {}).get("holdout_rows_vs_champion"),
     )
 
 
@@ -108,3 +123,9 @@ def _side(run: RetrainingRun) -> Side:
         drift=sorted(((name, (spec or {}).get("psi")) for name, spec in features.items()), key=lambda f: -(f[1] or 0)),
         drift_verdict=str(drift.get("verdict") or ""),
     )
+
+
+def not_a_run(name: str, value: str) -> str:
+    if value[:1] in ("v", "V") and value[1:].isdigit():
+        return f"no run made model {value}"
+    return f"{name}={value!r} is not a run number or a model version (v3)"

@@ -33,6 +33,8 @@ class DataVersion:
     columns: int | None = None
     read_as: str = ""
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # The first run that read it and recorded how (its page's lineage: reading, columns, split).
+    lineage_run: int | None = None
     models: list[str] = field(default_factory=list)
     served: list[str] = field(default_factory=list)
 
@@ -53,6 +55,8 @@ def data_versions() -> list[DataVersion]:
             found[key] = _version(dataset, created_at)
         version = found[key]
         _learn(version, rows or {}, lineage or {})
+        if version.lineage_run is None and lineage:
+            version.lineage_run = pk
         version.runs.append({"id": pk, "status": status, "trigger": trigger, "at": created_at})
         if model_version and model_version not in version.models:
             version.models.append(model_version)
@@ -61,7 +65,8 @@ def data_versions() -> list[DataVersion]:
         version = by_md5.get((data_version or {}).get("md5", ""))
         if version is not None and version_name not in version.served:
             version.served.append(version_name)
-    return sorted(found.values(), key=lambda version: version.first_seen, reverse=True)
+    # Runs queued in one instant (in bulk) still have an order: their ids.
+    return sorted(found.values(), key=lambda version: (version.first_seen, version.runs[0]["id"]), reverse=True)
 
 
 def _version(dataset: dict[str, Any], seen: datetime) -> DataVersion:

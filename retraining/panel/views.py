@@ -216,14 +216,12 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_GET
 def compare_runs(request: HttpRequest) -> HttpResponse:
-    """Two runs side by side (?a=&b=); given one, the run whose model it was judged against, else the
-    run before it that made a model."""
-    asked = {name: request.GET.get(name, "").strip().lstrip("#") for name in ("a", "b")}
+    """Two runs side by side (?a=&b=, each a run number or a model version: v3); given one, the run
+    whose model it was judged against, else the run before it that made a model."""
+    asked = {name: compare.run_number(request.GET.get(name, "")) for name in ("a", "b")}
     if asked["a"].isdigit() and not asked["b"]:
         asked["b"] = str(compare.counterpart(int(asked["a"])) or "")
-    problems = [
-        f"{name}={value!r} is not a run number" for name, value in asked.items() if value and not value.isdigit()
-    ]
+    problems = [compare.not_a_run(name, value) for name, value in asked.items() if value and not value.isdigit()]
     found = {
         run.pk: run for run in RetrainingRun.objects.filter(pk__in=[int(v) for v in asked.values() if v.isdigit()])
     }
@@ -239,8 +237,10 @@ def compare_runs(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_GET
 def data_version_list(request: HttpRequest) -> HttpResponse:
-    """Every dataset version the pipeline saw, the runs that read it and the models made from it."""
-    return _page(request, "data_versions.html", "data", versions=versions.data_versions())
+    """Every dataset version the pipeline saw, the runs that read it and the models made from it,
+    newest first, a page at a time (a long history has hundreds of versions)."""
+    page = Paginator(versions.data_versions(), 25).get_page(request.GET.get("page"))
+    return _page(request, "data_versions.html", "data", versions=page.object_list, page=page)
 
 
 @staff_only

@@ -50,6 +50,8 @@ def compare(state: RunState, resources: Resources) -> RunState:
     # reads it rather than fetching two models' artifacts on page load.
     changed = lineage.rows_changed(state.trained_on, compared[f"champion v{champion.version}"])
     record["training_rows_vs_champion"] = {"champion": champion.version, **changed} if changed else None
+    held = lineage.rows_changed(state.held_out, lineage.held_out(resources.models, champion.version))
+    record["holdout_rows_vs_champion"] = {"champion": champion.version, **held} if held else None
     too_few = _too_few(exclusion, unseen, state.setup.min_clean_holdout_rows)
     if too_few is not None:
         decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])

@@ -113,6 +113,9 @@ class RunState:
     trained_on: TrainingRows | None = None
     # What the challenger was made from, enough to make it again (`manage.py reproduce`).
     lineage: dict[str, Any] = field(default_factory=dict)
+    # The challenger's drift profile in brief (ml/drift/profile.summarise), kept with the run so
+    # that two runs' profiles are compared without loading either model's.
+    profile: dict[str, Any] = field(default_factory=dict)
     holdout: pd.DataFrame | None = None
     # The holdout rows' keys under `split_key`, row for row (ml/split.py): computed once, by the split.
     holdout_keys: np.ndarray | None = None
@@ -170,6 +173,13 @@ class RunState:
         return tuple(c for c in dict.fromkeys([*setup.exclude, *kinds]) if c not in (setup.target, setup.id_column))
 
     @property
+    def held_out(self) -> TrainingRows | None:
+        """The holdout rows as a set of keys under the split key, as a model keeps them (ml/lineage.py)."""
+        if self.split_key is None or self.holdout_keys is None:
+            return None
+        return TrainingRows(self.split_key, np.unique(self.holdout_keys))
+
+    @property
     def ended_early(self) -> bool:
         return self.status in ENDED_EARLY
 
@@ -206,6 +216,7 @@ def row_fields(state: RunState) -> dict[str, Any]:
     elif state.challenger is not None:
         fields["positive_reason"] = MACRO
     fields["labels"] = state.labels
+    fields["profile"] = state.profile
     if state.challenger is not None:
         fields |= {
             "mlflow_run_id": state.challenger.run_id,

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ml import lineage
-from ml.drift.profile import build_profile
+from ml.drift.profile import build_profile, summarise
 from ml.estimators import train
 from ml.evaluate import evaluate
 from ml.features import prepare_features
@@ -99,6 +99,8 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             "ignored": state.kinds.ignored,
             "dates": state.kinds.dates,
         }
+    # What new data and live inputs are compared with; an id column is never a drift signal.
+    profile = build_profile(features.drop(columns=[id_column or ""], errors="ignore"), score.predictions)
     logged = resources.models.log_model(
         model,
         params={
@@ -130,15 +132,17 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         signature_input=features,
         input_example=features.head(5),
         run_name=f"run-{state.run_id}",
-        # What new data and live inputs are compared with; an id column is never a drift signal.
-        profile=build_profile(features.drop(columns=[id_column or ""], errors="ignore"), score.predictions),
-        artifacts={**lineage.artifacts(state.trained_on, record), SETUP_ARTIFACT: setup_artifact(setup)},
+        profile=profile,
+        artifacts={
+            **lineage.artifacts(state.trained_on, record, state.held_out),
+            SETUP_ARTIFACT: setup_artifact(setup),
+        },
         ignored=state.kinds.ignored if state.kinds is not None else [*state.left_out, *filter(None, [id_column])],
         dates=state.kinds.dates if state.kinds is not None else {},
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)
-    return replace(state, challenger=challenger, lineage=record, note=note)
+    return replace(state, challenger=challenger, lineage=record, profile=summarise(profile), note=note)
 
 
 def team_estimator(

@@ -1,6 +1,6 @@
 """The panel as an operator's tool, in Chromium under the Content-Security-Policy: cancel and force a
 run from its page (each asks first, and is audited on the run), read its log, filter the runs, see
-every data version, compare two runs."""
+every data version, compare two runs (their holdouts' rows added and removed, their drift profiles)."""
 
 import pytest
 
@@ -98,3 +98,54 @@ def test_the_log_and_the_filters_are_read_in_the_browser(panel_server, browser_p
     page.wait_for_selector("[data-compare-side]")
     assert page.locator("[data-compare-side]").count() == 2
     shot(page, "operator-compare")
+
+
+def brief(mean: float, basic: float) -> dict:
+    """A run's drift profile in brief, as the train step keeps it (ml/drift/profile.summarise)."""
+    return {
+        "rows": 200,
+        "features": {
+            "tenure": {"kind": "numeric", "rows": 200, "missing_share": 0.0, "mean": mean, "std": 5.0, "median": mean},
+            "plan": {"kind": "categorical", "rows": 200, "missing_share": 0.0,
+                     "shares": {"basic": basic, "pro": 1 - basic}},
+        },
+        "predictions": None,
+    }  # fmt: skip
+
+
+def test_two_models_are_compared_by_version_with_their_holdouts_and_drift_profiles(panel_server, browser_page):
+    base, page = panel_server, browser_page
+    made = {"trigger": "schedule", "status": "deployed", "active": None}
+    first = RetrainingRun.objects.create(**made, model_version="1", profile=brief(12.0, 0.75))
+    second = RetrainingRun.objects.create(
+        **made,
+        model_version="2",
+        champion_version="1",
+        champion_metrics={"accuracy": 0.8},
+        challenger_metrics={"accuracy": 0.9},
+        profile=brief(17.0, 0.5),
+        holdout_exclusion={
+            "clean": 500,
+            "training_rows_vs_champion": {"champion": "1", "added": 1800, "removed": 0, "kept": 150},
+            "holdout_rows_vs_champion": {"champion": "1", "added": 450, "removed": 0, "kept": 50},
+        },
+    )
+    sign_in(page, base)
+
+    page.goto(f"{base}/panel/runs/compare/")
+    page.fill("[data-compare-form] input[name=a]", "v2")
+    page.fill("[data-compare-form] input[name=b]", "v1")
+    page.click("[data-compare-form] button[type=submit]")
+    page.wait_for_selector("[data-drift-profiles] [data-profile-row]")
+
+    assert {page.locator("[data-compare-side]").nth(i).get_attribute("data-compare-side") for i in (0, 1)} == {
+        str(first.pk),
+        str(second.pk),
+    }
+    assert "450 added, 0 removed, 50 kept" in page.inner_text("[data-holdout-changed]")
+    tenure = page.inner_text("[data-profile-row=tenure]")
+    assert "mean 12" in tenure
+    assert "mean 17" in tenure
+    assert "mean +5 (+1.00 sd)" in tenure
+    assert "basic -25.0 pt" in page.inner_text("[data-profile-row=plan]")
+    shot(page, "operator-compare-profiles")

@@ -69,3 +69,16 @@ def test_rows_changed_counts_training_rows_added_removed_and_kept_by_key():
     assert lineage.rows_changed(new, old) == {"added": 3, "removed": 2, "kept": 2}
     assert lineage.rows_changed(new, None) is None
     assert lineage.rows_changed(TrainingRows(SplitKey(("id",), "other"), new.keys), old) is None
+
+
+def test_a_models_holdout_rows_read_back_beside_its_training_rows():
+    key = SplitKey(("size", "colour"))
+    trained, held = training_rows(FRAME.iloc[:2], key), training_rows(FRAME.iloc[2:], key)
+    stored = Stored({("4", name): data for name, data in lineage.artifacts(trained, {}, held).items()})
+    before = Stored({("4", name): data for name, data in lineage.artifacts(trained, {}).items()})
+
+    read = lineage.held_out(stored, "4")
+
+    assert read.key == key
+    assert list(read.keys) == list(held.keys)
+    assert lineage.held_out(before, "4") is None  # logged before holdout rows were kept

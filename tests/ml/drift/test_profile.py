@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.drift.profile import MAX_CATEGORIES, OTHER, PROFILE_VERSION, ProfileError, bin_counts, build_profile
+from ml.drift.profile import (
+    MAX_CATEGORIES,
+    OTHER,
+    PROFILE_VERSION,
+    ProfileError,
+    bin_counts,
+    build_profile,
+    summarise,
+)
 
 
 def training(rows: int = 1000) -> pd.DataFrame:
@@ -135,3 +143,29 @@ def test_a_regressions_predictions_are_profiled_and_judged_as_a_distribution():
     shifted = drift.measure(features.head(800), profile, predictions=rng.normal(260, 40, 800))
     assert shifted.predictions.drifted
     assert drift.PREDICTIONS in shifted.drifted
+
+
+def test_a_profiles_summary_keeps_each_columns_reference_figures_and_nothing_per_bin():
+    frame = pd.DataFrame({"n": [1.0, 2.0, 3.0, None], "c": ["a", "a", "b", None]})
+
+    summary = summarise(build_profile(frame, np.array(["x", "y"])))
+
+    assert summary["rows"] == 4
+    assert summary["features"]["n"] == {
+        "kind": "numeric", "rows": 4, "missing_share": 0.25, "mean": 2.0,
+        "std": pytest.approx(0.8165, abs=1e-4), "median": 2.0,
+    }  # fmt: skip
+    # Shares of all rows, as drift bins them: the missing ones are a bin of their own.
+    assert summary["features"]["c"] == {
+        "kind": "categorical", "rows": 4, "missing_share": 0.25, "shares": {"a": 0.5, "b": 0.25},
+    }  # fmt: skip
+    assert summary["predictions"] == {"kind": "categorical", "rows": 2, "shares": {"x": 0.5, "y": 0.5}}
+
+
+def test_a_summarys_rare_categories_are_one_share_as_drift_counts_them():
+    frame = pd.DataFrame({"c": [f"v{n}" for n in range(MAX_CATEGORIES)] + ["v0", "rare"]})
+
+    shares = summarise(build_profile(frame, None))["features"]["c"]["shares"]
+
+    assert shares[OTHER] == pytest.approx(1 / (MAX_CATEGORIES + 2))
+    assert len(shares) == MAX_CATEGORIES + 1

@@ -22,6 +22,19 @@ def plain_static(settings):
     }
 
 
+def profile(tenure_mean: float, missing: float, plans: dict[str, float]) -> dict:
+    """A run's drift profile in brief (ml/drift/profile.summarise)."""
+    return {
+        "rows": 220,
+        "features": {
+            "tenure": {"kind": "numeric", "rows": 220, "missing_share": missing, "mean": tenure_mean, "std": 4.0,
+                       "median": tenure_mean - 1},
+            "plan": {"kind": "categorical", "rows": 220, "missing_share": 0.0, "shares": plans},
+        },
+        "predictions": {"kind": "categorical", "rows": 55, "shares": {"yes": 0.2, "no": 0.8}},
+    }  # fmt: skip
+
+
 def run(**fields) -> RetrainingRun:
     return RetrainingRun.objects.create(trigger="schedule", active=None, **{"status": "deployed", **fields})
 
@@ -35,6 +48,7 @@ def history(db):
         rows={"total": 275, "train": 220, "holdout": 55},
         lineage={"columns": COLUMNS, "app_version": "abc123"},
         setup={"estimator": "random_forest", "params": {"n_estimators": 50}},
+        profile=profile(12.0, 0.0, {"basic": 0.75, "pro": 0.25}),
     )
     skipped = run(status="skipped", dataset={"md5": "m1"})
     second = run(
@@ -46,10 +60,12 @@ def history(db):
         holdout_exclusion={
             "clean": 506,
             "training_rows_vs_champion": {"champion": "1", "added": 1804, "removed": 0, "kept": 220},
+            "holdout_rows_vs_champion": {"champion": "1", "added": 451, "removed": 0, "kept": 55},
         },
         dataset={"md5": "m2", "rev": "r2", "path": "data/churn.csv"},
         rows={"total": 2530, "train": 2024, "holdout": 506},
         validation={"drift": {"verdict": "drift", "features": {"tenure": {"psi": 0.31}, "plan": {"psi": 0.02}}}},
+        profile=profile(15.5, 0.1, {"basic": 0.6, "pro": 0.3}),
     )
     return first, skipped, second
 
@@ -123,3 +139,56 @@ def test_runs_and_deployments_link_to_the_comparison(history, client, staff_user
 
     assert f"/panel/runs/compare/?a={second.pk}" in client.get(f"/panel/runs/{second.pk}/").content.decode()
     assert f"/panel/runs/compare/?a={second.pk}" in client.get("/panel/deployments/").content.decode()
+
+
+def test_the_drift_profiles_are_side_by_side_with_their_difference(history):
+    first, _, second = history
+
+    rows = {row.name: row for row in compare(first, second)["profiles"]}
+
+    tenure = rows["tenure"]
+    assert (tenure.older, tenure.newer) == (first.profile["features"]["tenure"], second.profile["features"]["tenure"])
+    assert tenure.change == ["mean +3.5 (+0.88 sd)", "missing +10.0 pt"]
+    assert rows["plan"].change == ["basic -15.0 pt", "pro +5.0 pt"]
+    assert rows["predictions"].change == []
+    assert next(iter(rows)) == "tenure"  # the largest change first
+
+
+def test_a_column_only_one_model_profiled_is_said_so(db):
+    left = run(profile={"rows": 9, "features": {"a": {"kind": "numeric", "rows": 9, "missing_share": 0.0}}})
+    right = run(profile={"rows": 9, "features": {}})
+
+    rows = compare(left, right)["profiles"]
+
+    assert [(row.name, row.change) for row in rows] == [("a", [f"not in run #{right.pk}'s profile"])]
+    assert compare(run(), run())["profiles"] == []
+
+
+def test_the_page_shows_the_holdouts_rows_added_and_removed_and_both_profiles(history, client, staff_user):
+    _first, skipped, second = history
+    client.force_login(staff_user)
+
+    page = client.get(f"/panel/runs/compare/?a={second.pk}").content.decode()
+    half = client.get(f"/panel/runs/compare/?a={skipped.pk}&b={second.pk}").content.decode()
+    unrecorded = client.get(f"/panel/runs/compare/?a={skipped.pk}&b={run().pk}").content.decode()
+
+    assert "Holdout rows from v1 to v2, by row key: 451 added, 0 removed, 55 kept" in page
+    assert "data-drift-profiles" in page
+    assert "mean +3.5 (+0.88 sd)" in page
+    assert "basic 75.0%" in page
+    assert "basic 60.0%" in page
+    assert "not profiled" in half
+    assert "data-holdout-changed" not in half
+    assert "data-no-profiles" in unrecorded
+
+
+def test_models_are_compared_by_version_too(history, client, staff_user):
+    first, _, second = history
+    client.force_login(staff_user)
+
+    page = client.get("/panel/runs/compare/?a=v2&b=v1").content.decode()
+    unknown = client.get("/panel/runs/compare/?a=v9&b=v1").content.decode()
+
+    assert f'data-compare-side="{first.pk}"' in page
+    assert f'data-compare-side="{second.pk}"' in page
+    assert "no run made model v9" in unknown

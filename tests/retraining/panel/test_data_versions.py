@@ -82,3 +82,44 @@ def test_the_page_reads_the_runs_in_a_fixed_number_of_queries(
 
     with django_assert_max_num_queries(12):
         assert client.get("/panel/data/").status_code == 200
+
+
+def test_each_version_links_to_its_lineage_on_the_first_run_that_read_it(history, client, staff_user, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    first, _skipped, second, _only_seen = history
+    client.force_login(staff_user)
+
+    page = client.get("/panel/data/").content.decode()
+    run_page = client.get(f"/panel/runs/{first.pk}/").content.decode()
+
+    def row(md5: str) -> str:
+        return page[page.index(f'data-version="{md5}"') :].split("</tr>")[0]
+
+    assert f'href="/panel/runs/{first.pk}/#lineage"' in row("md5-one")
+    assert f'href="/panel/runs/{second.pk}/#lineage"' in row("md5-two")
+    assert "#lineage" not in row("md5-three")  # only seen, never read: no lineage recorded
+    assert 'id="lineage"' in run_page
+
+
+def test_the_page_shows_the_newest_versions_a_page_at_a_time(db, client, staff_user, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    RetrainingRun.objects.bulk_create(
+        RetrainingRun(trigger="schedule", status="skipped", active=None, dataset={**V1, "md5": f"md5-{n}"})
+        for n in range(30)
+    )
+    client.force_login(staff_user)
+
+    first = client.get("/panel/data/").content.decode()
+    second = client.get("/panel/data/?page=2").content.decode()
+
+    assert first.count("data-version=") == 25
+    assert 'data-version="md5-29"' in first  # newest first
+    assert "Page 1 of 2" in first
+    assert second.count("data-version=") == 5
+    assert 'data-version="md5-0"' in second

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from demo.batches import demo_frame
+from ml.drift.profile import summarise
 from ml.keys import row_keys
 from ml.split import canonical, split, training_rows
 from retraining.pipeline import flow
@@ -275,3 +276,28 @@ def test_the_run_records_training_rows_added_and_removed_against_the_champion(re
     assert changed["added"] > 0
     assert changed["removed"] == 0
     assert changed["kept"] + changed["added"] == len(state.trained_on.keys)
+
+
+def test_the_run_records_holdout_rows_added_and_removed_against_the_champion(resources):
+    first, _ = run(resources, GOOD_PARAMS)
+    resources.source.frame = pd.concat([demo_frame(1), demo_frame(2)], ignore_index=True)
+
+    state, _ = run(resources, GOOD_PARAMS)
+
+    changed = state.verdict.exclusion["holdout_rows_vs_champion"]
+    assert changed["champion"] == "1"
+    # The split is by row key: the first holdout stays held out, the new rows add to it.
+    assert changed["kept"] == len(set(first.holdout_keys))
+    assert changed["removed"] == 0
+    assert changed["kept"] + changed["added"] == len(set(state.holdout_keys))
+
+
+def test_the_run_keeps_its_models_drift_profile_in_brief(resources):
+    state, _ = run(resources, GOOD_PARAMS)
+
+    profile = state.row_fields()["profile"]
+
+    assert profile["rows"] == state.rows["train"]
+    assert profile["features"]["body_mass_g"]["kind"] == "numeric"
+    assert profile["features"]["island"]["shares"]
+    assert profile == summarise(resources.models.profile(state.challenger.version))

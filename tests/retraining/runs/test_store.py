@@ -223,3 +223,14 @@ def test_no_write_of_a_run_stores_a_credential(db):
     assert "tok3n" not in repr(stored)
     assert stored[0] == "fatal: unable to access 'https://***@git.example/r.git/'"
     assert stored[3] == {"source": "https://***@git.example/r.git"}
+
+
+def test_runs_created_in_bulk_from_a_generator_are_all_stored_and_redacted(db):
+    leaked = "https://user:tok3n-secret@git.example/r.git"
+
+    RetrainingRun.objects.bulk_create(
+        RetrainingRun(trigger="api", status="failed", active=None, error=leaked) for _ in range(3)
+    )
+
+    errors = list(RetrainingRun.objects.values_list("error", flat=True))
+    assert errors == ["https://***@git.example/r.git"] * 3  # redacting must not use up the rows it is given
