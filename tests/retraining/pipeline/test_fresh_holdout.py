@@ -141,3 +141,19 @@ def test_rows_seen_again_are_new_beyond_the_copies_the_older_data_held():
 
     assert added(rows, older).tolist() == [False, True, False, True, False, True]
     assert added(rows, np.array([], dtype=np.uint64)).all()
+
+
+def test_the_run_says_which_rows_the_decision_rested_on(resources):
+    from types import SimpleNamespace
+
+    from retraining.runs.wording import holdout_sentences
+
+    run_in_memory(resources, GOOD_PARAMS)
+    resources.source.frame = pd.concat([demo_frame(2), customers(1500, 1, poached=True)], ignore_index=True)
+    state = run_in_memory(resources, GOOD_PARAMS, trigger="drift", evidence=DRIFTED)
+    fields = state.row_fields()
+
+    said = holdout_sentences(SimpleNamespace(holdout_exclusion=fields["holdout_exclusion"], comparison=None))
+
+    new = state.verdict.exclusion["judged_on"]["new"]
+    assert f"the decision rested on the {new} of them the data added since the champion's version" in said[1]
