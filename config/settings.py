@@ -295,6 +295,13 @@ MAX_CLASSES = env_int("MAX_CLASSES", 50, minimum=2)
 POSITIVE_CLASS = env_str("POSITIVE_CLASS")
 # Fewer holdout rows than this that no compared model trained on: the run keeps the champion undecided.
 MIN_CLEAN_HOLDOUT_ROWS = env_int("MIN_CLEAN_HOLDOUT_ROWS", 30, minimum=1)
+# Which holdout rows decide when the data moved under the champion: "shift" judges a drift or
+# degradation run, or one that published feedback, on the holdout rows of data newer than the
+# champion's (the whole holdout's figures beside); "always" every run with newer rows; "never" the
+# whole holdout (retraining/pipeline/fresh.py).
+JUDGE_ON_NEW_ROWS = env_str("JUDGE_ON_NEW_ROWS", "shift").lower()
+if JUDGE_ON_NEW_ROWS not in ("shift", "always", "never"):
+    raise ImproperlyConfigured(f"JUDGE_ON_NEW_ROWS={JUDGE_ON_NEW_ROWS!r} must be shift, always or never")
 APP_VERSION = app_version(BASE_DIR)
 RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)

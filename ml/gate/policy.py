@@ -45,6 +45,13 @@ PRIMARY_PARTS = {"f1": frozenset({"precision", "recall"})}
 # R² is one minus the mean squared error over the holdout's spread: on the same rows it moves with
 # RMSE exactly, so it is judged through it.
 PRIMARY_PARTS |= {"rmse": frozenset({"r2"}), "r2": frozenset({"rmse"})}
+# A guard's drop beyond max_guard_drop keeps the champion only when the rows can tell it from noise:
+# the paired interval of the difference (two-sided at this level, so 5% on the side of a drop) lies
+# beyond the allowed drop. On a few hundred rows precision or recall moves between two equally good
+# models by more than a point, and a guard on point figures refused real gains at random; a real
+# trade of the guarded metric for the primary is still refused. It only ever refuses, so the gate's
+# rate of deploys with no real change is untouched (`guards` in `decide`, from `guard_comparisons`).
+GUARD_LEVEL = 0.1
 # Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
 _TOLERANCE = 1e-9
 
@@ -105,6 +112,26 @@ def paired_comparison(
     return paired_test(primary_metric(merged, task), truth, champion, challenger, test=test, level=level)
 
 
+def guard_comparisons(
+    policy: dict[str, Any], truth: np.ndarray, champion: Score, challenger: Score
+) -> dict[str, Comparison]:
+    """Each guarded metric of a classification compared row by row, at GUARD_LEVEL: what tells a
+    guard's drop from noise in `decide`. A regression's guards stay on their figures."""
+    if task_of(challenger) is not CLASSIFICATION or task_of(champion) is not CLASSIFICATION:
+        return {}
+    primary = primary_metric(policy, CLASSIFICATION)
+    skipped = {primary, *PRIMARY_PARTS.get(primary, frozenset())}
+    found = {}
+    for metric in CLASSIFICATION.metrics:
+        if metric in skipped or metric not in challenger.metrics or metric not in champion.metrics:
+            continue
+        try:
+            found[metric] = paired_test(metric, truth, champion, challenger, level=GUARD_LEVEL)
+        except ValueError:
+            continue  # not comparable row by row (no probabilities): the guard reads the figures
+    return found
+
+
 def decide(
     policy: dict[str, Any],
     challenger: dict[str, float],
@@ -113,11 +140,13 @@ def decide(
     *,
     returning: bool = False,
     task: Task = CLASSIFICATION,
+    guards: dict[str, Comparison] | None = None,
 ) -> Decision:
     """Deploy the challenger or keep the champion. `comparison` is the paired comparison of the two
     on the same clean rows (`paired_comparison`); `returning` is true when the challenger is a model
     that was just replaced, which then needs the stricter return level. `task` says which way each
-    metric improves."""
+    metric improves; `guards`, each guard metric's paired comparison (`guard_comparisons`): with
+    one, a drop counts only when its interval lies beyond the allowed drop (GUARD_LEVEL)."""
     policy = policy_settings(policy)
     primary = primary_metric(policy, task)
     if primary not in challenger or (champion is not None and primary not in champion):
@@ -157,6 +186,14 @@ def decide(
         if relative:
             drop = drop / abs(champion[metric]) if champion[metric] else (drop if drop > 0 else 0.0)
         if drop > limit + _TOLERANCE:
+            tested = (guards or {}).get(metric)
+            if tested is not None and not relative and tested.high > -limit - _TOLERANCE:
+                reasons.append(
+                    f"{metric} dropped by {drop:.4f} ({champion[metric]:.4f} -> {challenger[metric]:.4f}), within "
+                    f"noise: its {1 - tested.level:.0%} interval [{tested.low:+.4f}, {tested.high:+.4f}] reaches "
+                    f"-{limit:.4f}"
+                )
+                continue
             worse = f"{drop:.2%} worse" if relative else f"dropped by {drop:.4f}"
             allowed = f"{limit:.2%}" if relative else f"{limit:.4f}"
             return keep(

@@ -290,7 +290,7 @@ def labels_to_publish() -> str:
     if not triggers.publish_feedback or not settings.FEEDBACK_REQUIRES_KEY:
         return ""
     try:
-        waiting = len(feedback.unpublished(feedback.published_ids()))
+        waiting = feedback.waiting(feedback.published_ids())
     except data.DataError as exc:
         logger.warning("watch: could not read what feedback is published: %s", exc)
         return ""

@@ -16,12 +16,13 @@ import pandas as pd
 
 from ml import lineage
 from ml.evaluate import Score, evaluate, restrict
-from ml.gate.policy import Decision, decide, paired_comparison, regressed
+from ml.gate.policy import Decision, decide, guard_comparisons, paired_comparison, regressed
 from ml.keys import SplitKey
 from ml.lineage import Unseen
 from ml.positive import classes, label_changes
 from ml.split import Exclusion
 from ml.task import CLASSIFICATION, Task
+from retraining.pipeline.fresh import judged_rows, whole_reason
 from retraining.pipeline.published import Published, too_few_unseen
 from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import Champion, RunState, Verdict
@@ -57,20 +58,38 @@ def compare(state: RunState, resources: Resources) -> RunState:
         decision = Decision(False, "too_few_clean_rows", [too_few, *exclusion.reasons])
         return _compared(state, Verdict(decision, exclusion=record))
     holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean, task)
-    challenger = replace(state.challenger, score=restrict(state.challenger.score, truth, exclusion.clean))
+    challenger_score = restrict(state.challenger.score, truth, exclusion.clean)
     champion_score = _score(
         resources, champion.version, holdout, state.setup.target, state.challenger.score.positive, task
     )
+    judged = judged_rows(state, published, exclusion.clean)
+    record["judged_on"] = judged.record
+    said = []
+    if judged.new:
+        # Both models on the same new rows; the whole clean holdout's figures said beside.
+        whole = {"challenger": challenger_score.metrics, f"champion v{champion.version}": champion_score.metrics}
+        record["judged_on"] = {**judged.record, "whole_holdout": whole}
+        said = [judged.record["why"], whole_reason(whole, state.policy.get("primary_metric", ""), len(holdout))]
+        holdout, truth, subset = _subset(holdout, truth, judged.rows[exclusion.clean])
+        challenger_score, champion_score = (
+            restrict(challenger_score, truth, subset),
+            restrict(champion_score, truth, subset),
+        )
+    challenger = replace(state.challenger, score=challenger_score)
     comparison = replace(
         judge(state.policy, state.setup.target, holdout, challenger.score, champion_score, task), exclusion=record
     )
     labels = _labels(state, champion_score) if task is CLASSIFICATION else {}
-    comparison.decision.reasons.extend([*exclusion.reasons, *_label_reasons(labels, champion.version)])
+    comparison.decision.reasons.extend([*said, *exclusion.reasons, *_label_reasons(labels, champion.version)])
     state = replace(state, challenger=challenger, labels=labels)
     previous = resources.deployments.previous(champion) if not comparison.decision.deploy else None
     if previous is not None:
-        comparison = _regression(state, resources, published, comparison, compared, unseen, previous, exclusion.clean)
+        comparison = _regression(state, resources, published, comparison, compared, unseen, previous, judged.rows)
     return _compared(state, comparison)
+
+
+def _subset(holdout: pd.DataFrame, truth: np.ndarray, keep: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    return holdout[keep].reset_index(drop=True), truth[keep], keep
 
 
 def _unseen(published: Published, compared: dict[str, Any], versions: dict[str, str]) -> dict[str, Unseen]:
@@ -106,13 +125,17 @@ def _regression(
     exclusion = lineage.exclusion(state.holdout, compared, _holdout_keys(state), unseen)
     record = {**comparison.exclusion, "rollback": lineage.exclusion_record(exclusion)}
     too_few = _too_few(exclusion, unseen, state.setup.min_clean_holdout_rows)
+    # The rows the challenger was judged on (the new ones, when it was): the rollback check's too.
+    keep = exclusion.clean & scored
+    if too_few is None and keep.sum() < state.setup.min_clean_holdout_rows:
+        too_few = f"{int(keep.sum())} of the judged rows left, fewer than MIN_CLEAN_HOLDOUT_ROWS"
     if too_few is not None:
         comparison.decision.reasons.append(f"no rollback check: {too_few}")
         return replace(comparison, exclusion=record)
     task = _task(state)
-    holdout, truth = _clean_rows(state.holdout, state.setup.target, exclusion.clean, task)
+    holdout, truth = _clean_rows(state.holdout, state.setup.target, keep, task)
     # The champion was scored on the rows `scored` marks; these are a subset of them.
-    champion_score = restrict(comparison.champion_score, truth, exclusion.clean[scored])
+    champion_score = restrict(comparison.champion_score, truth, keep[scored])
     previous_score = _score(resources, previous.version, holdout, state.setup.target, champion_score.positive, task)
     returning = previous.version in resources.deployments.recently_replaced(RETURN_WINDOW)
     back = paired_comparison(state.policy, truth, champion_score, previous_score, returning=returning)
@@ -160,7 +183,8 @@ def judge(
         return Verdict(decide(policy, challenger.metrics, None, task=task))
     truth = task.labels(holdout[target])
     paired = paired_comparison(policy, truth, champion, challenger)
-    decision = decide(policy, challenger.metrics, champion.metrics, paired, task=task)
+    guards = guard_comparisons(policy, truth, champion, challenger)
+    decision = decide(policy, challenger.metrics, champion.metrics, paired, task=task, guards=guards)
     return Verdict(decision=decision, champion_score=champion, paired=paired)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from predictor import predlog
@@ -36,6 +36,8 @@ from retraining.data.registry import read_sidecars
 
 # Where the sidecars live in the registry's git tree, beside (never inside) the data folder.
 SIDECAR_FOLDER = "feedback"
+# Published ids asked at once when counting: within every database's limit on a query's parameters.
+_CHUNK = 500
 
 
 class FeedbackRefused(data.DataError):
@@ -111,20 +113,33 @@ def published_ids() -> set[str]:
     return ids
 
 
-def unpublished(done: set[str]) -> list[Prediction]:
-    """Labelled predictions whose label was given with a key, not published yet, oldest first.
+def _keyed() -> QuerySet[Prediction]:
+    """Labelled predictions whose label was given with a key.
 
     The label's giver, not the prediction's caller: with FEEDBACK_REQUIRES_KEY alone predictions are
     made without a key, and a label from before the setting was on may be anyone's. Told by the
     newest label's recorded source, which outlives a deleted key."""
     newest = LabelChange.objects.filter(prediction_id=OuterRef("pk")).order_by("-given_at", "-id")
-    rows = (
+    return (
         Prediction.objects.filter(label__isnull=False)
         .annotate(given_by=Subquery(newest.values("source")[:1]))
         .filter(given_by__startswith=predlog.KEY_SOURCE)
-        .order_by("created_at", "id")
     )
+
+
+def unpublished(done: set[str]) -> list[Prediction]:
+    """Labelled predictions whose label was given with a key, not published yet, oldest first."""
+    rows = _keyed().order_by("created_at", "id")
     return [row for row in rows.iterator() if str(row.id) not in done]
+
+
+def waiting(done: set[str]) -> int:
+    """How many predictions `unpublished` would load, counted by the database: the keyed labelled
+    ones, less those among the published ids (asked in chunks a query's parameters can hold)."""
+    keyed = _keyed()
+    ids = sorted(done)
+    published = sum(keyed.filter(id__in=ids[at : at + _CHUNK]).count() for at in range(0, len(ids), _CHUNK))
+    return keyed.count() - published
 
 
 def publish_feedback(now: datetime | None = None, minimum: int = 1) -> Publication | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ml.keys import SplitError, row_keys
+from ml.keys import SplitError, row_hashes, row_keys
 from ml.kinds import KindError, apply
 from ml.lineage import Unseen
 from ml.split import among
@@ -59,6 +59,14 @@ class Published:
             return None
         keys = [self._version_keys(version) for version in versions]
         return np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.uint64)
+
+    def hashes_of(self, version: DatasetVersion, columns: list[str]) -> np.ndarray:
+        """The whole-row hashes (over those of `columns` it has) of every row of one version of the
+        data, read with this run's columns' kinds."""
+        frame = self.resources.source.pull(version)
+        if self.state.kinds is not None:
+            frame = apply(frame, self.state.kinds)
+        return row_hashes(frame, [c for c in columns if c in frame.columns])
 
     def _version_keys(self, version: DatasetVersion) -> np.ndarray:
         known = self._keys.get((version.md5, version.schema))

@@ -16,7 +16,7 @@ from ml.evaluate import evaluate
 from ml.features import prepare_features
 from ml.kinds import Kinds
 from ml.plugin import build, columns_by_kind
-from ml.positive import PositiveClassError
+from ml.positive import Positive, PositiveClassError, canonical, classes
 from ml.positive import resolve as resolve_positive
 from ml.split import non_features, split_key
 from ml.task import CLASSIFICATION
@@ -55,7 +55,7 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     positive = None
     if task is CLASSIFICATION:
         try:
-            positive = resolve_positive(training[target], declared_positive(state))
+            positive = _kept(resolve_positive(training[target], declared_positive(state)), state)
         except PositiveClassError as exc:
             return replace(state, status=Status.REJECTED, reasons=[str(exc)])
     state = replace(state, positive=positive)
@@ -161,6 +161,19 @@ def team_estimator(
 def declared_positive(state: RunState) -> str:
     """The positive class declared in the run's policy (the panel), else by POSITIVE_CLASS, else ""."""
     return str(state.policy.get("positive_class") or state.setup.positive_class or "")
+
+
+def _kept(positive: Positive | None, state: RunState) -> Positive | None:
+    """The champion's positive class when none is declared and the rarer class changed with the
+    data: the event the model exists to find stays the one both models are judged on, so a shift
+    that makes it the commoner class does not turn the guard onto the other class."""
+    recorded = state.champion.data_version.get("positive_class") if state.champion else ""
+    if positive is None or declared_positive(state) or not recorded or canonical(recorded) == positive.label:
+        return positive
+    if canonical(recorded) not in classes(state.training[state.setup.target]):
+        return positive
+    reason = f"champion v{state.champion.version}'s positive class, kept (the rarer class now: {positive.label})"
+    return Positive(canonical(recorded), reason)
 
 
 def _fmt(metrics: dict[str, float]) -> str:

@@ -35,6 +35,7 @@ NOT_FINGERPRINTED = frozenset(
         "max_missing_share",
         "max_classes",
         "min_clean_holdout_rows",
+        "judge_on_new_rows",
         "drift",
     }
 )
@@ -77,6 +78,9 @@ class TrainingSetup:
     max_missing_share: float = 0.5
     max_classes: int = 50
     min_clean_holdout_rows: int = 30
+    # Which holdout rows decide when the data moved under the champion (JUDGE_ON_NEW_ROWS): it
+    # judges a challenger differently, it does not train another one.
+    judge_on_new_rows: str = "shift"
     app_version: str = ""
     drift: Thresholds = field(default_factory=Thresholds)
 
@@ -100,6 +104,7 @@ class TrainingSetup:
             max_missing_share=settings.MAX_MISSING_SHARE,
             max_classes=settings.MAX_CLASSES,
             min_clean_holdout_rows=settings.MIN_CLEAN_HOLDOUT_ROWS,
+            judge_on_new_rows=settings.JUDGE_ON_NEW_ROWS,
             app_version=settings.APP_VERSION,
             drift=Thresholds(
                 psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS

@@ -43,6 +43,12 @@ def _exclusion(record: dict[str, Any]) -> list[str]:
         f"{rows - clean} of the {rows} holdout rows were excluded because {why}"
         f" ({per_model or 'none known'}); {clean} rows were compared"
     ]
+    judged = record.get("judged_on") or {}
+    if judged.get("rows") == "new":
+        sentences.append(
+            f"the decision rested on the {judged.get('new', 0)} of them the data added since the champion's"
+            " version (JUDGE_ON_NEW_ROWS); the figures on all of them are kept beside"
+        )
     rollback = record.get("rollback")
     if rollback:
         dropped = ", ".join(f"{name}: {count}" for name, count in (rollback.get("excluded") or {}).items())

@@ -218,3 +218,29 @@ def test_the_switch_is_refused_in_the_panel_form_when_feedback_does_not_require_
     assert not form.is_valid()
     assert "FEEDBACK_REQUIRES_KEY=true" in form.errors["publish_feedback"][0]
     assert TriggerSettingsForm(data=fields, instance=TriggerSettings.current()).is_valid()
+
+
+def test_the_labels_waiting_to_be_published_are_counted_by_the_database_as_before(db, registry: Path) -> None:
+    """The watch's count: what publishing would take, without loading a prediction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from retraining.pipeline import feedback
+
+    def loaded() -> int:  # what the count was: every row publishing would take, loaded
+        return len(feedback.unpublished(feedback.published_ids()))
+
+    ids, shop = logged([{"bill_length_mm": 50.0 + n, "island": "Dream"} for n in range(5)])
+    record_labels([{"prediction_id": pid, "label": "Gentoo"} for pid in ids[:3]], shop)
+    record_labels([{"prediction_id": ids[3], "label": "Gentoo"}], Labeller("address:192.0.2.7"))
+    assert feedback.waiting(feedback.published_ids()) == loaded() == 3
+
+    call_command("publish_feedback", stdout=io.StringIO())
+    record_labels([{"prediction_id": ids[0], "label": "Adelie"}, {"prediction_id": ids[4], "label": "Adelie"}], shop)
+    done = feedback.published_ids()
+    with CaptureQueriesContext(connection) as queries:
+        counted = feedback.waiting(done)
+
+    assert counted == loaded() == 1
+    assert queries.captured_queries
+    assert all("COUNT(" in q["sql"].upper() for q in queries.captured_queries)

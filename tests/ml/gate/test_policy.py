@@ -252,3 +252,42 @@ def test_a_replaced_model_needs_the_stricter_level_to_come_back():
     assert "bringing back a model that was just replaced needs p < 0.001" in comeback.reasons[-3]
     assert comeback.comparison.level == 0.001
     assert "99.9% interval" in comeback.reasons[-2]
+
+
+def rows_of(right: dict[str, int], totals: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Truth and one model's answers: of each class's rows, `right[c]` answered correctly."""
+    truth, answers = [], []
+    for label, other in (("yes", "no"), ("no", "yes")):
+        truth += [label] * totals[label]
+        answers += [label] * right[label] + [other] * (totals[label] - right[label])
+    return np.array(truth), np.array(answers)
+
+
+def guarded(champion_right: dict[str, int], challenger_right: dict[str, int]):
+    from ml.gate.policy import guard_comparisons
+    from ml.metrics import label_metrics
+
+    totals = {"yes": 300, "no": 100}
+    truth, ours = rows_of(champion_right, totals)
+    _, theirs = rows_of(challenger_right, totals)
+    champion = Score(label_metrics(truth, ours, "yes"), ours, positive="yes")
+    challenger = Score(label_metrics(truth, theirs, "yes"), theirs, positive="yes")
+    guards = guard_comparisons(NO_GATE, truth, champion, challenger)
+    return decide(NO_GATE, challenger.metrics, champion.metrics, guards=guards), guards
+
+
+def test_a_guard_drop_the_rows_cannot_tell_from_noise_does_not_keep_a_better_challenger():
+    decision, guards = guarded({"yes": 290, "no": 50}, {"yes": 286, "no": 95})
+
+    assert set(guards) == {"precision", "recall", "f1"}
+    assert decision.deploy, decision.reasons
+    assert any(
+        reason.startswith("recall dropped by 0.0133 (0.9667 -> 0.9533), within noise") for reason in decision.reasons
+    )
+
+
+def test_a_guard_drop_beyond_noise_still_keeps_the_champion():
+    decision, _ = guarded({"yes": 290, "no": 50}, {"yes": 250, "no": 100})
+
+    assert decision.rule == "guard_metric"
+    assert "recall dropped by 0.1333 (0.9667 -> 0.8333), more than the allowed 0.0100" in decision.reasons[-1]
