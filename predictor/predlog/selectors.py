@@ -14,6 +14,7 @@ from ml.positive import canonical, served_positive
 from ml.task import CLASSIFICATION, REGRESSION, Task
 from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
 from predictor.predlog import quality, rollups
+from predictor.predlog.histograms import binned_rows
 
 VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
 
@@ -71,23 +72,16 @@ def labelled_cells(
 
     Whole hours come from the rollups (rollups.py: a few rows an hour, whatever the traffic), the
     partial hours at either end (a window starts at a deployment's time) from the rows through the
-    partial index, binned as the rollups bin them, so the counts equal a count of the rows (cells as
-    canonical classes) and the histograms those the rows would make.
+    partial index, counted and binned by the database as the rollups bin them, so the counts equal a
+    count of the rows (cells as canonical classes) and the histograms those the rows would make.
     """
     rows = Prediction.objects.filter(model_version=version, label__isnull=False)
     rows, start, end = rollups.edges(rows, since, now or timezone.now())
     cells, scores = rollups.labels_between(version, start, end, columns) if start < end else ({}, {})
-    if not columns:
-        counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
-    else:
-        edges: dict[str, rollups.Delta] = {}
-        counted = []
-        for label, predicted, proba in rows.values_list("label", "prediction", "probabilities").iterator():
-            counted.append((label, predicted, 1))
-            if proba is not None and len(proba) == columns:
-                edges.setdefault(canonical(label), rollups.Delta()).add(1, proba, None)
-        for truth, delta in edges.items():
-            scores[truth] = scores.get(truth, 0) + rollups.histogram(rollups.encode(delta.bins), columns)
+    if columns:
+        for truth, dense in binned_rows(rows, columns).items():
+            scores[truth] = scores.get(truth, 0) + dense
+    counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
     for label, predicted, n in counted:
         key = (canonical(label), canonical(predicted))
         cells[key] = cells.get(key, 0) + n
