@@ -10,14 +10,6 @@ def _ensure_schedule(sender: AppConfig, **kwargs: Any) -> None:
     ensure_default_schedule()
 
 
-def _requeue_after_shutdown(**kwargs: Any) -> None:
-    # The tasks module (and the training stack it imports) is loaded by the worker that shuts down,
-    # not by every process that sets Django up: a one-off command stays light.
-    from retraining import tasks
-
-    tasks.requeue_after_shutdown(**kwargs)
-
-
 class RetrainingConfig(AppConfig):
     name = "retraining"
     verbose_name = "Retraining"
@@ -27,7 +19,7 @@ class RetrainingConfig(AppConfig):
         post_migrate.connect(_ensure_schedule, sender=self)
         from celery import signals
 
-        from retraining import checks
+        from retraining import checks, tasks
         from retraining.data import configured  # noqa: F401  (registers the data settings' checks)
         from retraining.runs import shutdown
 
@@ -39,7 +31,7 @@ class RetrainingConfig(AppConfig):
         # scheduler says it too, retraining/workers/scheduler.py).
         signals.worker_init.connect(checks.warn_of_what_other_hosts_would_not_share, weak=False, dispatch_uid="hosts")
         shutdown.connect()
-        signals.worker_shutdown.connect(_requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
+        signals.worker_shutdown.connect(tasks.requeue_after_shutdown, weak=False, dispatch_uid="shutdown-requeue")
         from predictor.signals import deployment_rolled_back, prediction_log_sampling
         from retraining.notify.receivers import announce_log_sampling, announce_rollback
 

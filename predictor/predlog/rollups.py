@@ -34,6 +34,7 @@ from predictor.predlog.histograms import (  # noqa: F401  (the readers' names fo
     BINS,
     decode,
     encode,
+    fetch_binary,
     histogram,
     histogram_auc,
     histogram_auc_interval,
@@ -320,15 +321,15 @@ def labels_between(version: str, start: datetime, end: datetime, columns: int) -
     """The labelled cells of whole hours in [start, end): ({(truth, predicted): count}, {truth: (columns,
     BINS) histogram of its rows' probabilities})."""
     cells: dict[tuple[str, str], int] = {}
-    scores: dict[str, np.ndarray] = {}
+    encoded: dict[str, list[bytes]] = {}
     # The histograms are most of a cell's bytes: not read when not wanted.
     fields = ("truth", "predicted", "count", "scores") if columns else ("truth", "predicted", "count")
     for found in cells_between(version, start, end):
-        for truth, predicted, n, *data in found.values_list(*fields).iterator():
+        for truth, predicted, n, *data in fetch_binary(found.values_list(*fields)):
             cells[(truth, predicted)] = cells.get((truth, predicted), 0) + n
             if data and data[0]:
-                scores[truth] = scores.get(truth, 0) + histogram(data[0], columns)
-    return cells, scores
+                encoded.setdefault(truth, []).append(bytes(data[0]))
+    return cells, {truth: histogram(b"".join(parts), columns) for truth, parts in encoded.items()}
 
 
 def cells_between(version: str, start: datetime, end: datetime) -> list[QuerySet]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ml.positive import canonical, served_positive
 from ml.task import CLASSIFICATION, REGRESSION, Task
-from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
+from predictor.models import Deployment, HourVolume, LabelChange, LoggedVersion, Prediction
 from predictor.predlog import quality, rollups
 from predictor.predlog.histograms import binned_rows
 
@@ -105,9 +105,13 @@ def label_sources(version: str, since: datetime) -> dict[str, int]:
     return dict(counted)
 
 
-def logged_count(version: str, since: datetime) -> int:
-    """How many predictions of a version the log holds since a time (the version-time index alone)."""
-    return Prediction.objects.filter(model_version=version, created_at__gte=since).count()
+def logged_count(version: str, since: datetime, now: datetime | None = None) -> int:
+    """How many predictions of a version the log has taken since a time: whole hours from the
+    rollups (so pruned rows still count, as their labels do), the partial hours from the rows."""
+    rows, start, end = rollups.edges(Prediction.objects.filter(model_version=version), since, now or timezone.now())
+    hours = HourVolume.objects.filter(version=version, hour__gte=start, hour__lt=end)
+    whole = hours.aggregate(n=Sum("logged"))["n"] if start < end else 0
+    return (whole or 0) + rows.count()
 
 
 def positive_class(version: str, data_version: dict | None = None) -> str | None:
@@ -135,23 +139,27 @@ def version_task(version: str, data_version: dict | None = None) -> Task:
     return REGRESSION if data_version.get("task") == REGRESSION.name else CLASSIFICATION
 
 
-def regression_sums(version: str, since: datetime) -> dict[str, float]:
+def regression_sums(version: str, since: datetime, now: datetime | None = None) -> dict[str, float]:
     """{"n", "squared", "absolute", "fourth"}: the count of a version's labelled predictions since a
-    time and the sums of their errors' squares, absolute values and fourth powers, in one
-    aggregate query over the numeric columns, whatever the number of rows."""
+    time and the sums of their errors' squares, absolute values and fourth powers. Whole days and
+    hours from the rollups' ("", "") cells (rollups.py), the partial hours in one aggregate query
+    over the rows' numeric columns."""
+    rows = Prediction.objects.filter(model_version=version, label__isnull=False)
+    rows = rows.filter(label_value__isnull=False, prediction_value__isnull=False)
+    rows, start, end = rollups.edges(rows, since, now or timezone.now())
     error = F("label_value") - F("prediction_value")
-    sums = (
-        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
-        .filter(label_value__isnull=False, prediction_value__isnull=False)
-        .annotate(error=error)
-        .aggregate(
+    parts = [
+        rows.annotate(error=error).aggregate(
             n=Count("id"),
             squared=Sum(F("error") * F("error")),
             absolute=Sum(Abs(F("error"))),
             fourth=Sum(F("error") * F("error") * F("error") * F("error")),
         )
-    )
-    return {name: float(value or 0) for name, value in sums.items()}
+    ]
+    for cells in rollups.cells_between(version, start, end) if start < end else []:
+        sums = ("squared", "absolute", "fourth")
+        parts.append(cells.filter(truth="", predicted="").aggregate(n=Sum("count"), **{s: Sum(s) for s in sums}))
+    return {name: sum(float(part[name] or 0) for part in parts) for name in ("n", "squared", "absolute", "fourth")}
 
 
 def live_metric(version: str, since: datetime, metric: str) -> dict:

@@ -1,19 +1,22 @@
 """Day cells of the labelled rollups: the sums of their hours, kept with them, read for a window's
 whole days, and built again from the hours (the migration's backfill, rebuild_rollups); a window's
-edge rows binned by the database as the rollups bin them."""
+edge rows binned by the database as the rollups bin them; a regression's error sums and the logged
+counts from the rollups too."""
 
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from predictor.models import DayLabels, HourLabels, Prediction
+from predictor.models import DayLabels, Deployment, HourLabels, Prediction
 from predictor.predlog import labelled_counts, live_metrics, record_labels, rollups
 from predictor.predlog.histograms import binned_rows
 from predictor.predlog.quality import score
+from predictor.predlog.selectors import logged_count, regression_sums
 from tests.predictor.predlog.test_rollups import (  # noqa: F401
     CLASSES,
     counted_rows,
@@ -121,3 +124,26 @@ def test_the_database_bins_edge_rows_as_the_rollups_bin_them():
     assert set(binned) == set(expected)
     for label, delta in expected.items():
         assert np.array_equal(binned[label], rollups.histogram(rollups.encode(delta.bins), 3))
+
+
+def test_regression_sums_and_logged_counts_read_the_rollups_and_outlive_the_rows(db, settings):
+    settings.PREDICTION_LOG_SAMPLE = 1.0
+    settings.MODEL_NAME = "houses"
+    Deployment.objects.create(model_name="houses", version="3", source="pipeline", data_version={"task": "regression"})
+    houses = SimpleNamespace(version="3", name="houses", classes=None, task="regression")
+    now = time.time()
+    ids = [pid for age in (2.5 * 86400, 1.2 * 86400, 5000, 60) for pid in write(10, now - age, served=houses)]
+    record_labels([{"prediction_id": pid, "label": (i % 10) + i / 7} for i, pid in enumerate(ids) if i % 3])
+    at = timezone.now()
+    since = at - timedelta(days=2, hours=1.5)
+    rows = Prediction.objects.filter(model_version="3", created_at__gte=since, label__isnull=False)
+    errors = np.array([p - v for p, v in rows.values_list("prediction_value", "label_value")])
+    exact = {"n": len(errors), "squared": (errors**2).sum(), "absolute": np.abs(errors).sum()}
+    exact["fourth"] = (errors**4).sum()
+    logged = Prediction.objects.filter(model_version="3", created_at__gte=since).count()
+
+    assert regression_sums("3", since, at) == pytest.approx(exact)
+    assert logged_count("3", since, at) == logged == 30
+    Prediction.objects.filter(created_at__lt=at - timedelta(hours=3)).delete()  # the old rows pruned
+    assert regression_sums("3", since, at) == pytest.approx(exact)
+    assert logged_count("3", since, at) == logged
