@@ -58,6 +58,15 @@ def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
     return volume
 
 
+def versions_logged(since: datetime, now: datetime | None = None) -> set[str]:
+    """The versions with predictions logged in [since, now): the whole hours' from the rollups, the
+    partial hours' from the rows (`prediction_volume` for one window, without the counts)."""
+    rows, start, end = rollups.edges(Prediction.objects.all(), since, now or timezone.now())
+    hours = HourVolume.objects.filter(hour__gte=start, hour__lt=end) if start < end else HourVolume.objects.none()
+    found = set(hours.values_list("version", flat=True).distinct())
+    return found | set(rows.values_list("model_version", flat=True).distinct())
+
+
 def labelled_counts(version: str, since: datetime, now: datetime | None = None) -> dict[tuple[str, str], int]:
     """{(true label, predicted class): count} of a version's labelled predictions since a time
     (`labelled_cells` without the scores)."""

@@ -16,9 +16,10 @@ from predictor.models import DayLabels, Deployment, HourLabels, Prediction
 from predictor.predlog import labelled_counts, live_metrics, record_labels, rollups
 from predictor.predlog.histograms import binned_rows
 from predictor.predlog.quality import score
-from predictor.predlog.selectors import logged_count, regression_sums
+from predictor.predlog.selectors import logged_count, regression_sums, versions_logged
 from tests.predictor.predlog.test_rollups import (  # noqa: F401
     CLASSES,
+    PENGUINS,
     counted_rows,
     penguins,
     write,
@@ -147,3 +148,14 @@ def test_regression_sums_and_logged_counts_read_the_rollups_and_outlive_the_rows
     Prediction.objects.filter(created_at__lt=at - timedelta(hours=3)).delete()  # the old rows pruned
     assert regression_sums("3", since, at) == pytest.approx(exact)
     assert logged_count("3", since, at) == logged
+
+
+def test_the_versions_logged_in_a_window_are_those_of_its_rollups_and_its_edge_rows(db, settings):
+    settings.PREDICTION_LOG_SAMPLE = 1.0
+    now = time.time()
+    for version, age in (("1", 7 * 86400 + 1800), ("2", 7 * 86400 - 600), ("3", 3 * 86400), ("4", 60)):
+        write(3, now - age, served=SimpleNamespace(**{**vars(PENGUINS), "version": version}))
+    at = timezone.now()
+    Prediction.objects.filter(model_version="3").delete()  # pruned: its hour's rollup remains
+
+    assert versions_logged(at - timedelta(days=7), at) == {"2", "3", "4"}
