@@ -64,7 +64,9 @@ def quality_section(now: datetime) -> list[dict[str, Any]]:
                 "version": version,
                 "serving": newest is not None and newest.version == version,
                 "holdout": deployment.metrics if deployment else {},
-                "live": {name: predlog.live_metrics(version, now - span) for name, span in QUALITY_WINDOWS.items()},
+                "live": predlog.windows_live_metrics(
+                    version, {name: now - span for name, span in QUALITY_WINDOWS.items()}, now
+                ),
             }
         )
     return report

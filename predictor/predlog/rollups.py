@@ -297,12 +297,13 @@ def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
 def edges(rows: QuerySet, since: datetime, now: datetime) -> tuple[QuerySet, datetime, datetime]:
     """A window [since, now) split: `rows` (not yet filtered by time) narrowed to the partial hours at
     either end, and the whole hours' [start, end) for the rollups (start >= end: no whole hour, every
-    row of the window read). Each end is its own closed range, so PostgreSQL reads two short index
-    ranges, not the whole window's and a filter."""
+    row of the window read; nothing at or after `now`). Each end is its own closed range, so
+    PostgreSQL reads two short index ranges, not the whole window's and a filter."""
     start, end = whole_hours(since, now)
     if start >= end:
-        return rows.filter(created_at__gte=since), start, end
-    return rows.filter(Q(created_at__gte=since, created_at__lt=start) | Q(created_at__gte=end)), start, end
+        return rows.filter(created_at__gte=since, created_at__lt=now), start, end
+    ends = Q(created_at__gte=since, created_at__lt=start) | Q(created_at__gte=end, created_at__lt=now)
+    return rows.filter(ends), start, end
 
 
 def logged_between(start: datetime, end: datetime) -> dict[str, int]:

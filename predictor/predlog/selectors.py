@@ -197,12 +197,38 @@ def live_metrics(version: str, since: datetime, now: datetime | None = None) -> 
     at a thousand labels or millions. With no labels, `labels` is 0 and `metrics` empty.
     """
     if version_task(version) is REGRESSION:
-        sums = regression_sums(version, since)
+        sums = regression_sums(version, since, now)
         return {"version": version, "since": since.isoformat(), **quality.score_sums(sums)}
+    return windows_live_metrics(version, {"window": since}, now)["window"]
+
+
+def windows_live_metrics(version: str, sinces: dict[str, datetime], now: datetime | None = None) -> dict[str, dict]:
+    """{name: `live_metrics(version, since, now)`} of windows ending at one `now`, each labelled row
+    and rollup read once: the shortest window first, each longer one the shorter plus the span
+    before it (the Monitoring page's day and week share the day's hours and its edge rows)."""
+    now = now or timezone.now()
+    if version_task(version) is REGRESSION:
+        return {name: live_metrics(version, since, now) for name, since in sinces.items()}
     classes = LoggedVersion.objects.filter(version=version).values_list("classes", flat=True).first()
     names = [canonical(str(c)) for c in classes] if classes else []
-    cells, scores = labelled_cells(version, since, now, len(names))
     positive = positive_class(version)
+    cells: dict[tuple[str, str], int] = {}
+    scores: dict[str, np.ndarray] = {}
+    found, end = {}, now
+    for name, since in sorted(sinces.items(), key=lambda item: item[1], reverse=True):
+        if since < end:
+            more_cells, more_scores = labelled_cells(version, since, end, len(names))
+            for key, n in more_cells.items():
+                cells[key] = cells.get(key, 0) + n
+            for truth, dense in more_scores.items():
+                scores[truth] = scores.get(truth, 0) + dense
+            end = since
+        found[name] = {"version": version, "since": since.isoformat(), **_scored(cells, scores, names, positive)}
+    return {name: found[name] for name in sinces}
+
+
+def _scored(cells: dict, scores: dict[str, np.ndarray], names: list[str], positive: str | None) -> dict:
+    """{"labels", "metrics"} of a classifier from its confusion cells and score histograms."""
     count = sum(cells.values())
     metrics = {name: quality.score_counts(cells, name, positive) for name in quality.CONFUSION_METRICS}
     # ROC AUC only when every labelled row had its probabilities, as on the rows.
@@ -212,5 +238,4 @@ def live_metrics(version: str, since: datetime, now: datetime | None = None) -> 
     if names and count and all(truth in scores and scores[truth][0].sum() == n for truth, n in by_truth.items()):
         metrics["roc_auc"] = rollups.histogram_auc_interval(scores, names, positive)
     ordered = {name: metrics[name] for name in CLASSIFICATION.metrics if metrics.get(name) is not None}
-    scored = {"labels": count, "metrics": ordered if count else {}}
-    return {"version": version, "since": since.isoformat(), **scored}
+    return {"labels": count, "metrics": ordered if count else {}}

@@ -16,7 +16,7 @@ from predictor.models import DayLabels, Deployment, HourLabels, Prediction
 from predictor.predlog import labelled_counts, live_metrics, record_labels, rollups
 from predictor.predlog.histograms import binned_rows
 from predictor.predlog.quality import score
-from predictor.predlog.selectors import logged_count, regression_sums, versions_logged
+from predictor.predlog.selectors import logged_count, regression_sums, versions_logged, windows_live_metrics
 from tests.predictor.predlog.test_rollups import (  # noqa: F401
     CLASSES,
     PENGUINS,
@@ -159,3 +159,17 @@ def test_the_versions_logged_in_a_window_are_those_of_its_rollups_and_its_edge_r
     Prediction.objects.filter(model_version="3").delete()  # pruned: its hour's rollup remains
 
     assert versions_logged(at - timedelta(days=7), at) == {"2", "3", "4"}
+
+
+@pytest.mark.usefixtures("penguins")
+def test_windows_scored_together_equal_each_window_scored_alone():
+    write_labelled(np.random.default_rng(4), 200, [days * 86400 for days in (6.5, 3.2, 0.9, 0.3, 0.0)])
+    at = timezone.now()
+    spans = {"last_day": timedelta(days=1), "last_7_days": timedelta(days=7), "hour": timedelta(hours=1)}
+    sinces = {name: at - span for name, span in spans.items()}
+
+    together = windows_live_metrics("4", sinces, at)
+
+    assert together == {name: live_metrics("4", since, at) for name, since in sinces.items()}
+    assert together["last_7_days"]["labels"] == 1000
+    assert together["last_7_days"]["metrics"]["roc_auc"]["value"] > 0.5
