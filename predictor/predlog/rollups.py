@@ -5,6 +5,8 @@ many predictions they stand for (each row counted as 1 / the share the log kept 
 label, predicted class) of the labelled rows the count, the histogram of their probabilities (BINS
 bins per class: ROC AUC from it is the exact one but for pairs tied in a bin) and, for a regression,
 the sums of the errors' absolute values, squares and fourth powers that live RMSE and MAE need.
+The labelled cells are kept per UTC day too (DayLabels), in the same transaction as their hours',
+not compacted by a beat task: labels arrive days late, and a compacted day would be wrong until then.
 
 Kept by the writers themselves, in the transaction that writes the rows or the labels, not by a beat
 task: the rollups are then exact at every moment (a reader adds no rows a task has not reached yet,
