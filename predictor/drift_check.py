@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ml.drift import drift
 from predictor import predlog, services
-from predictor.models import DriftCheck
+from predictor.models import DriftCheck, ProfileCopy
 from predictor.serving import registry
 
 # The column of a frame that holds the served predictions (as the prediction log gives them).
@@ -24,16 +24,29 @@ class DriftCheckError(Exception):
     """There is nothing to compare with: no champion, or a champion without a profile."""
 
 
-def check(frame: pd.DataFrame, version: str | None = None) -> tuple[str, drift.DriftReport]:
-    """(the version compared with, the report); the champion unless `version` is given."""
+def check(frame: pd.DataFrame, version: str | None = None, run_id: str = "") -> tuple[str, drift.DriftReport]:
+    """(the version compared with, the report); the champion unless `version` is given. With the
+    version's `run_id`, its profile is read from the copy kept in the database (`profile_of`)."""
     version = version or champion_version()
-    profile = registry.profile(version)
+    profile = profile_of(version, run_id) if run_id else registry.profile(version)
     if profile is None:
         raise DriftCheckError(
             f"v{version} has no training profile (it was logged before profiles were stored): retrain to get one"
         )
     predictions = frame[PREDICTION_COLUMN].to_numpy() if PREDICTION_COLUMN in frame else None
     return version, drift.measure(frame, profile, predictions=predictions, thresholds=configured_thresholds())
+
+
+def profile_of(version: str, run_id: str) -> dict | None:
+    """The profile of `version`, logged by run `run_id`: the database's copy (ProfileCopy), made
+    from MLflow the first time. Importing MLflow and reading its store is most of a one-off
+    check's time and memory; the copy is a row."""
+    copied = ProfileCopy.objects.filter(run_id=run_id).first()
+    if copied is not None:
+        return copied.profile
+    found = registry.profile(version)
+    ProfileCopy.objects.get_or_create(run_id=run_id, defaults={"profile": found})
+    return found
 
 
 def champion_version() -> str:
@@ -57,7 +70,7 @@ def check_log(now: datetime | None = None) -> DriftCheck:
     since = max(now - timedelta(hours=settings.DRIFT_WINDOW_HOURS), champion.created_at)
     frame = predlog.logged_inputs(since, version=champion.version, limit=settings.DRIFT_WINDOW_ROWS)
     frame = frame[frame["created_at"] <= now].drop(columns=list(LOG_COLUMNS))
-    version, report = check(frame, champion.version)
+    version, report = check(frame, champion.version, champion.run_id)
     return DriftCheck.objects.create(
         checked_at=now,
         version=version,

@@ -299,5 +299,17 @@ class LogSampling(models.Model):
         return f"{self.share:.4g} from {self.since:%Y-%m-%d %H:%M:%S}"
 
 
+class ProfileCopy(models.Model):
+    """A run's training profile as MLflow holds it, copied the first time the drift check reads it
+    (predictor/drift_check.py): later checks, a one-off `check_drift` included, read it here without
+    importing MLflow. A run's artifacts never change, so the copy never goes stale."""
+
+    run_id = models.CharField(max_length=64, unique=True)
+    profile = models.JSONField(null=True)  # null: the run logged no profile
+
+    def __str__(self) -> str:
+        return f"profile of run {self.run_id}"
+
+
 # The hourly rollups of the log, in their own module; imported here, where Django looks for models.
-from predictor.rollup_models import HourLabels, HourPredictions, HourVolume  # noqa: E402, F401
+from predictor.rollup_models import DayLabels, HourLabels, HourPredictions, HourVolume  # noqa: E402, F401

@@ -21,12 +21,12 @@ class HourVolume(models.Model):
         return f"v{self.version} {self.hour:%Y-%m-%d %H}h: {self.logged} logged"
 
 
-class HourLabels(models.Model):
-    """Labelled predictions of one version made in one hour with one (true label, predicted class): the
-    confusion count, the histogram of their probabilities, and for a regression ("" for both) the error sums."""
+class LabelCell(models.Model):
+    """Labelled predictions of one version with one (true label, predicted class) in a span of time:
+    the confusion count, the histogram of their probabilities, and for a regression ("" for both)
+    the error sums. An hour (HourLabels) or a whole UTC day (DayLabels) of them."""
 
     version = models.CharField(max_length=50)
-    hour = models.DateTimeField(db_index=True)
     truth = models.CharField(max_length=200)
     predicted = models.CharField(max_length=200)
     count = models.BigIntegerField(default=0)
@@ -37,12 +37,36 @@ class HourLabels(models.Model):
     fourth = models.FloatField(default=0.0)
 
     class Meta:
+        abstract = True
+
+
+class HourLabels(LabelCell):
+    """Labelled predictions of one version made in one hour with one (true label, predicted class)."""
+
+    hour = models.DateTimeField(db_index=True)
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(fields=["version", "hour", "truth", "predicted"], name="one_label_cell_per_hour")
         ]
 
     def __str__(self) -> str:
         return f"v{self.version} {self.hour:%Y-%m-%d %H}h: {self.truth or '-'} as {self.predicted or '-'} x{self.count}"
+
+
+class DayLabels(LabelCell):
+    """The same cells per UTC day (`hour` is the day's midnight): the sum of the day's HourLabels,
+    kept with them, so a window of days reads a row per day, not 24."""
+
+    hour = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "hour", "truth", "predicted"], name="one_label_cell_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.hour:%Y-%m-%d}: {self.truth or '-'} as {self.predicted or '-'} x{self.count}"
 
 
 class HourPredictions(models.Model):

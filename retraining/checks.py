@@ -24,10 +24,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from ml.estimators import TrainingError, resolve_estimator
 from ml.redact import redact
 from predictor.checks import database_is_a_server, in_shared_var_dir, is_local, under_var_dir
-from retraining import plugin
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +86,11 @@ def check_other_hosts_see_the_data_registry(app_configs: Any = None, **kwargs: A
 def check_training_pipeline_imports(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """A team's pipeline that cannot be imported, or an estimator nobody knows, is said when a
     process starts, not at the next run's train step."""
+    # scikit-learn is imported here, not with the module: a process that runs no check (a one-off
+    # command through call_command, check_drift's watch) does not pay for it.
+    from ml.estimators import TrainingError, resolve_estimator
+    from retraining import plugin
+
     found = []
     if settings.TRAINING_PIPELINE:
         try:

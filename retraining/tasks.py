@@ -18,7 +18,6 @@ from django import db
 from retraining import services
 from retraining.models import RetrainingRun
 from retraining.monitoring import triggers
-from retraining.pipeline import flow
 from retraining.runs import retries, store
 from retraining.workers import schedule
 
@@ -106,6 +105,10 @@ def _recover(run_id: int) -> None:
 
 
 def _execute(task: Task, run_id: int) -> str:
+    # The pipeline (scikit-learn, MLflow) is imported by the worker that runs a run, not by every
+    # process that registers the tasks when Django is set up (a web process, a one-off command).
+    from retraining.pipeline import flow
+
     attempt = retries.attempt((task.request.retries or 0) + 1)
     try:
         run = flow.execute(run_id, attempt=attempt, worker=task.request.hostname or "")

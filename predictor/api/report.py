@@ -52,7 +52,7 @@ def volume_section(now: datetime) -> dict[str, Any]:
 def quality_section(now: datetime) -> list[dict[str, Any]]:
     """Per version seen in the last 7 days (and the one deployed now): live metrics over each
     window next to the metrics its holdout gave when it was deployed."""
-    versions = set(predlog.prediction_volume(now)["last_7_days"])
+    versions = predlog.versions_logged(now - QUALITY_WINDOWS["last_7_days"], now)
     newest = Deployment.objects.order_by("-id").first()
     if newest is not None:
         versions.add(newest.version)
@@ -64,7 +64,9 @@ def quality_section(now: datetime) -> list[dict[str, Any]]:
                 "version": version,
                 "serving": newest is not None and newest.version == version,
                 "holdout": deployment.metrics if deployment else {},
-                "live": {name: predlog.live_metrics(version, now - span) for name, span in QUALITY_WINDOWS.items()},
+                "live": predlog.windows_live_metrics(
+                    version, {name: now - span for name, span in QUALITY_WINDOWS.items()}, now
+                ),
             }
         )
     return report

@@ -5,10 +5,10 @@ selectors that monitoring, drift and the retraining triggers read it through.
 - ids.py: prediction ids (time-ordered UUIDs) and the sampling decided by each id;
 - feedback.py: labels sent by clients, all or nothing; labels.py: checking a label and storing it
   with who gave it (LabelChange); held.py: labels sent before their prediction was written;
-- selectors.py: `logged_inputs`, `prediction_volume`, `live_metrics`, `live_metric` (one metric,
-  from the confusion counts where it can), `labelled_counts`, `label_sources` (who gave the
-  labels), `logged_count`, `positive_class` (what live
-  precision, recall, F1 and ROC AUC are about);
+- selectors.py: `logged_inputs`, `prediction_volume`, `versions_logged`, `live_metrics`
+  (`windows_live_metrics`: several windows at once), `live_metric` (one metric, from the confusion
+  counts where it can), `labelled_counts`, `label_sources` (who gave the labels), `logged_count`,
+  `positive_class` (what live precision, recall, F1 and ROC AUC are about);
 - quality.py: the metrics and their intervals; retention.py: pruning by beat.
 """
 
@@ -27,6 +27,8 @@ from predictor.predlog.selectors import (
     positive_class,
     prediction_volume,
     version_task,
+    versions_logged,
+    windows_live_metrics,
 )
 from predictor.predlog.writing import record, writer
 
@@ -50,5 +52,7 @@ __all__ = [
     "record",
     "record_labels",
     "version_task",
+    "versions_logged",
+    "windows_live_metrics",
     "writer",
 ]

@@ -5,6 +5,8 @@ many predictions they stand for (each row counted as 1 / the share the log kept 
 label, predicted class) of the labelled rows the count, the histogram of their probabilities (BINS
 bins per class: ROC AUC from it is the exact one but for pairs tied in a bin) and, for a regression,
 the sums of the errors' absolute values, squares and fourth powers that live RMSE and MAE need.
+The labelled cells are kept per UTC day too (DayLabels), in the same transaction as their hours',
+not compacted by a beat task: labels arrive days late, and a compacted day would be wrong until then.
 
 Kept by the writers themselves, in the transaction that writes the rows or the labels, not by a beat
 task: the rollups are then exact at every moment (a reader adds no rows a task has not reached yet,
@@ -31,10 +33,18 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ml.positive import canonical
-from predictor.models import HourLabels, HourPredictions, HourVolume, LogSampling, Prediction
-from predictor.predlog.quality import Z95
-
-BINS = 10_000
+from predictor.models import DayLabels, HourLabels, HourPredictions, HourVolume, LogSampling, Prediction
+from predictor.predlog.histograms import (  # noqa: F401  (the readers' names for them)
+    BINS,
+    decode,
+    encode,
+    fetch_binary,
+    histogram,
+    histogram_auc,
+    histogram_auc_interval,
+    merge,
+    merged,
+)
 
 
 def hour_of(created: datetime | str) -> datetime:
@@ -42,6 +52,11 @@ def hour_of(created: datetime | str) -> datetime:
     if isinstance(created, str):
         return datetime.fromisoformat(created[:13] + ":00:00").replace(tzinfo=UTC)
     return created.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(hour: datetime) -> datetime:
+    """The UTC day an hour belongs to, as its midnight (DayLabels.hour)."""
+    return hour_of(hour).replace(hour=0)
 
 
 def count_written(rows: list[tuple], share: float) -> None:
@@ -115,6 +130,18 @@ class Delta:
             if p is not None and math.isfinite(p):
                 self.bins[column * BINS + min(max(int(p * BINS), 0), BINS - 1)] += sign
 
+    def merge(self, other: Delta) -> None:
+        self.count += other.count
+        self.absolute += other.absolute
+        self.squared += other.squared
+        self.fourth += other.fourth
+        merge(self.bins, other.bins)
+
+    @classmethod
+    def of(cls, cell: Any) -> Delta:
+        """A stored cell (HourLabels) as a delta that adds it."""
+        return cls(cell.count, defaultdict(int, decode(cell.scores)), cell.absolute, cell.squared, cell.fourth)
+
 
 Key = tuple[str, datetime, str, str]
 
@@ -130,11 +157,12 @@ def cell(version: str, created: datetime, label: str, predicted: str, value: flo
 ROW = ("id", "model_version", "created_at", "label", "label_value", "prediction", "prediction_value", "probabilities")
 
 
-def relabel(before: list[tuple], new: dict[Any, tuple[str, float | None]]) -> None:
+def relabel(before: list[tuple], new: dict[Any, tuple[str, float | None]], days: bool = True) -> None:
     """Move labelled rows between cells: `before` the rows as they are (id, version, created_at,
     label, label_value, prediction, prediction_value, probabilities), `new` their labels to come.
 
-    Inside the labelling transaction, with the prediction rows locked.
+    Inside the labelling transaction, with the prediction rows locked. With `days` False the day
+    cells are left to `days_from_hours` (a rebuild).
     """
     deltas: dict[Key, Delta] = defaultdict(Delta)
     for pid, version, created, label, label_value, predicted, predicted_value, proba in before:
@@ -147,19 +175,34 @@ def relabel(before: list[tuple], new: dict[Any, tuple[str, float | None]]) -> No
         label, value = new[pid]
         error = None if value is None or predicted_value is None else predicted_value - value
         deltas[cell(version, created, label, predicted, error)].add(1, None if error is not None else proba, error)
-    apply(deltas)
+    apply(deltas, days)
 
 
-def apply(deltas: dict[Key, Delta]) -> None:
-    """Add deltas to their cells: rows created if missing, then locked in one order (two labelling
-    transactions never wait on each other in a cycle) and rewritten; an emptied cell is deleted."""
+def apply(deltas: dict[Key, Delta], days: bool = True) -> None:
+    """Add deltas to their hours' cells and (unless `days` is False) their days' cells."""
     deltas = {key: d for key, d in deltas.items() if d.count or d.squared or any(d.bins.values())}
+    add_cells(HourLabels, deltas)
+    if days:
+        add_cells(DayLabels, by_day(deltas))
+
+
+def by_day(deltas: dict[Key, Delta]) -> dict[Key, Delta]:
+    days: dict[Key, Delta] = defaultdict(Delta)
+    for (version, hour, truth, predicted), delta in deltas.items():
+        days[(version, day_of(hour), truth, predicted)].merge(delta)
+    return days
+
+
+def add_cells(model: Any, deltas: dict[Key, Delta]) -> None:
+    """Add deltas to the cells of `model` (HourLabels or DayLabels): rows created if missing, then
+    locked in one order (hours before days, each sorted: two labelling transactions never wait on
+    each other in a cycle) and rewritten; an emptied cell is deleted."""
     if not deltas:
         return
-    HourLabels.objects.bulk_create(
-        [HourLabels(version=v, hour=h, truth=t, predicted=p) for v, h, t, p in deltas], ignore_conflicts=True
+    model.objects.bulk_create(
+        [model(version=v, hour=h, truth=t, predicted=p) for v, h, t, p in deltas], ignore_conflicts=True
     )
-    found = HourLabels.objects.select_for_update().filter(
+    found = model.objects.select_for_update().filter(
         version__in={k[0] for k in deltas}, hour__in={k[1] for k in deltas}
     )
     changed, emptied = [], []
@@ -168,37 +211,13 @@ def apply(deltas: dict[Key, Delta]) -> None:
         if delta is None:
             continue
         row.count += delta.count
-        row.scores = encode(merge(decode(row.scores), delta.bins))
+        row.scores = merged(row.scores, delta.bins)
         row.absolute += delta.absolute
         row.squared += delta.squared
         row.fourth += delta.fourth
         (emptied if row.count <= 0 else changed).append(row)
-    HourLabels.objects.bulk_update(changed, ["count", "scores", "absolute", "squared", "fourth"])
-    HourLabels.objects.filter(id__in=[row.id for row in emptied]).delete()
-
-
-def encode(bins: dict[int, int]) -> bytes:
-    pairs = sorted((index, n) for index, n in bins.items() if n)
-    return np.array(pairs, dtype=np.int64).tobytes() if pairs else b""
-
-
-def decode(data: bytes | memoryview) -> dict[int, int]:
-    pairs = np.frombuffer(bytes(data), dtype=np.int64).reshape(-1, 2)
-    return dict(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist(), strict=True))
-
-
-def merge(bins: dict[int, int], more: dict[int, int]) -> dict[int, int]:
-    for index, n in more.items():
-        bins[index] = bins.get(index, 0) + n
-    return bins
-
-
-def histogram(data: bytes | memoryview, columns: int) -> np.ndarray:
-    """A cell's scores as a (columns, BINS) array of counts."""
-    dense = np.zeros(columns * BINS, dtype=np.int64)
-    pairs = np.frombuffer(bytes(data), dtype=np.int64).reshape(-1, 2)
-    np.add.at(dense, pairs[:, 0], pairs[:, 1])
-    return dense.reshape(columns, BINS)
+    model.objects.bulk_update(changed, ["count", "scores", "absolute", "squared", "fourth"])
+    model.objects.filter(id__in=[row.id for row in emptied]).delete()
 
 
 REBUILD_CHUNK = 20_000
@@ -232,13 +251,33 @@ def rebuild() -> tuple[int, int]:
                 rows += _count_labelled(batch)
                 batch = []
         rows += _count_labelled(batch)
+        days_from_hours(HourLabels, DayLabels, start)
         return len(counts), rows
 
 
 def _count_labelled(batch: list[tuple]) -> int:
-    """Add labelled rows to their cells (as a first label each); returns how many."""
-    relabel([(*row[:3], None, None, *row[5:]) for row in batch], {row[0]: (row[3], row[4]) for row in batch})
+    """Add labelled rows to their hours' cells (as a first label each); returns how many."""
+    before = [(*row[:3], None, None, *row[5:]) for row in batch]
+    relabel(before, {row[0]: (row[3], row[4]) for row in batch}, days=False)
     return len(batch)
+
+
+def days_from_hours(hours: Any, days: Any, since: datetime | None = None) -> int:
+    """Build the day cells again as the sums of the hour cells, from the day of `since` on (all of
+    them without it); the models are given, so the migration that added the days passes its own.
+    One version's day at a time: a day's cell holds every bin. Returns how many hour cells were read."""
+    found = hours.objects.all() if since is None else hours.objects.filter(hour__gte=day_of(since))
+    (days.objects.all() if since is None else days.objects.filter(hour__gte=day_of(since))).delete()
+    deltas: dict[Key, Delta] = defaultdict(Delta)
+    read = 0
+    for cell in found.order_by("version", "hour").iterator(chunk_size=200):
+        if deltas and next(iter(deltas))[:2] != (cell.version, day_of(cell.hour)):
+            add_cells(days, deltas)
+            deltas = defaultdict(Delta)
+        deltas[(cell.version, day_of(cell.hour), cell.truth, cell.predicted)].merge(Delta.of(cell))
+        read += 1
+    add_cells(days, deltas)
+    return read
 
 
 def _share_at(hour: datetime) -> float:
@@ -249,7 +288,9 @@ def _share_at(hour: datetime) -> float:
 def prune(now: datetime | None = None) -> int:
     """Delete rollups older than MONITORING_ROLLUP_DAYS; returns how many rows."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.MONITORING_ROLLUP_DAYS)
-    return sum(model.objects.filter(hour__lt=cutoff).delete()[0] for model in (HourVolume, HourLabels, HourPredictions))
+    hourly = (HourVolume, HourLabels, HourPredictions)
+    pruned = sum(model.objects.filter(hour__lt=cutoff).delete()[0] for model in hourly)
+    return pruned + DayLabels.objects.filter(hour__lt=day_of(cutoff)).delete()[0]  # whole days only
 
 
 def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
@@ -264,12 +305,13 @@ def whole_hours(since: datetime, now: datetime) -> tuple[datetime, datetime]:
 def edges(rows: QuerySet, since: datetime, now: datetime) -> tuple[QuerySet, datetime, datetime]:
     """A window [since, now) split: `rows` (not yet filtered by time) narrowed to the partial hours at
     either end, and the whole hours' [start, end) for the rollups (start >= end: no whole hour, every
-    row of the window read). Each end is its own closed range, so PostgreSQL reads two short index
-    ranges, not the whole window's and a filter."""
+    row of the window read; nothing at or after `now`). Each end is its own closed range, so
+    PostgreSQL reads two short index ranges, not the whole window's and a filter."""
     start, end = whole_hours(since, now)
     if start >= end:
-        return rows.filter(created_at__gte=since), start, end
-    return rows.filter(Q(created_at__gte=since, created_at__lt=start) | Q(created_at__gte=end)), start, end
+        return rows.filter(created_at__gte=since, created_at__lt=now), start, end
+    ends = Q(created_at__gte=since, created_at__lt=start) | Q(created_at__gte=end, created_at__lt=now)
+    return rows.filter(ends), start, end
 
 
 def logged_between(start: datetime, end: datetime) -> dict[str, int]:
@@ -288,63 +330,27 @@ def labels_between(version: str, start: datetime, end: datetime, columns: int) -
     """The labelled cells of whole hours in [start, end): ({(truth, predicted): count}, {truth: (columns,
     BINS) histogram of its rows' probabilities})."""
     cells: dict[tuple[str, str], int] = {}
-    scores: dict[str, np.ndarray] = {}
-    found = HourLabels.objects.filter(version=version, hour__gte=start, hour__lt=end)
-    if not columns:  # the histograms are most of a cell's bytes: not read when not wanted
-        for truth, predicted, n in found.values_list("truth", "predicted", "count").iterator():
+    encoded: dict[str, list[bytes]] = {}
+    # The histograms are most of a cell's bytes: not read when not wanted.
+    fields = ("truth", "predicted", "count", "scores") if columns else ("truth", "predicted", "count")
+    for found in cells_between(version, start, end):
+        for truth, predicted, n, *data in fetch_binary(found.values_list(*fields)):
             cells[(truth, predicted)] = cells.get((truth, predicted), 0) + n
-        return cells, scores
-    for truth, predicted, n, data in found.values_list("truth", "predicted", "count", "scores").iterator():
-        cells[(truth, predicted)] = cells.get((truth, predicted), 0) + n
-        if data:
-            scores[truth] = scores.get(truth, 0) + histogram(data, columns)
-    return cells, scores
+            if data and data[0]:
+                encoded.setdefault(truth, []).append(bytes(data[0]))
+    return cells, {truth: histogram(b"".join(parts), columns) for truth, parts in encoded.items()}
 
 
-def histogram_auc(scores: dict[str, np.ndarray], classes: list[str], positive: str | None = None) -> float | None:
-    """ROC AUC (ml.metrics.weighted_auc's choice of column and averaging) from per-truth histograms: rows in one
-    bin count as tied. None where it does not apply (fewer than two classes labelled, an unknown one)."""
-    scored = histogram_auc_interval(scores, classes, positive)
-    return scored["value"] if scored is not None else None
-
-
-def histogram_auc_interval(
-    scores: dict[str, np.ndarray], classes: list[str], positive: str | None = None
-) -> dict[str, float] | None:
-    """{"value", "low", "high"}: `histogram_auc` with a 95% interval from DeLong's variance, which a
-    histogram gives exactly (every row of a bin has the same placement among the other class). Beyond
-    two classes the standard error is the mean of the columns' (the largest a mean of correlated
-    estimates can have: rows are not joined across columns in a histogram)."""
-    if len(scores) < 2 or not set(scores) <= set(classes):
-        return None
-    if positive is not None:
-        pairs = [(classes.index(positive), positive)] if positive in classes else []
-    elif len(classes) == 2:
-        pairs = [(1, classes[1])]
-    else:
-        pairs = list(enumerate(classes))
-    values, errors = [], []
-    for column, positive_class in pairs:
-        pos = sum((h[column] for t, h in scores.items() if t == positive_class), np.zeros(BINS))
-        neg = sum((h[column] for t, h in scores.items() if t != positive_class), np.zeros(BINS))
-        if not pos.sum() or not neg.sum():
-            return None
-        value, variance = binned_auc(pos, neg)
-        values.append(value)
-        errors.append(math.sqrt(variance))
-    if not values:
-        return None
-    value, half = float(np.mean(values)), Z95 * float(np.mean(errors))
-    return {"value": value, "low": max(0.0, value - half), "high": min(1.0, value + half)}
-
-
-def binned_auc(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
-    """ROC AUC and DeLong's variance of it from the positives' and negatives' counts per score bin."""
-    n1, n0 = float(pos.sum()), float(neg.sum())
-    # Each positive's share of negatives scored below it, each negative's share of positives above it.
-    v10 = (np.cumsum(neg) - neg + 0.5 * neg) / n0
-    v01 = (n1 - np.cumsum(pos) + 0.5 * pos) / n1
-    value = float((pos * v10).sum() / n1)
-    s10 = float((pos * (v10 - value) ** 2).sum() / (n1 - 1)) if n1 > 1 else 0.0
-    s01 = float((neg * (v01 - value) ** 2).sum() / (n0 - 1)) if n0 > 1 else 0.0
-    return value, s10 / n1 + s01 / n0
+def cells_between(version: str, start: datetime, end: datetime) -> list[QuerySet]:
+    """The cells of the whole hours [start, end): whole UTC days from DayLabels, the hours before
+    the first and after the last from HourLabels (each its own index range)."""
+    first, last = day_of(start), day_of(end)
+    if first < start:
+        first += timedelta(days=1)
+    if first >= last:
+        return [HourLabels.objects.filter(version=version, hour__gte=start, hour__lt=end)]
+    return [
+        HourLabels.objects.filter(version=version, hour__gte=start, hour__lt=first),
+        DayLabels.objects.filter(version=version, hour__gte=first, hour__lt=last),
+        HourLabels.objects.filter(version=version, hour__gte=last, hour__lt=end),
+    ]

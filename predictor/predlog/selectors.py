@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from ml.positive import canonical, served_positive
 from ml.task import CLASSIFICATION, REGRESSION, Task
-from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
+from predictor.models import Deployment, HourVolume, LabelChange, LoggedVersion, Prediction
 from predictor.predlog import quality, rollups
+from predictor.predlog.histograms import binned_rows
 
 VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
 
@@ -57,6 +58,15 @@ def prediction_volume(now: datetime | None = None) -> dict[str, dict[str, int]]:
     return volume
 
 
+def versions_logged(since: datetime, now: datetime | None = None) -> set[str]:
+    """The versions with predictions logged in [since, now): the whole hours' from the rollups, the
+    partial hours' from the rows (`prediction_volume` for one window, without the counts)."""
+    rows, start, end = rollups.edges(Prediction.objects.all(), since, now or timezone.now())
+    hours = HourVolume.objects.filter(hour__gte=start, hour__lt=end) if start < end else HourVolume.objects.none()
+    found = set(hours.values_list("version", flat=True).distinct())
+    return found | set(rows.values_list("model_version", flat=True).distinct())
+
+
 def labelled_counts(version: str, since: datetime, now: datetime | None = None) -> dict[tuple[str, str], int]:
     """{(true label, predicted class): count} of a version's labelled predictions since a time
     (`labelled_cells` without the scores)."""
@@ -71,23 +81,16 @@ def labelled_cells(
 
     Whole hours come from the rollups (rollups.py: a few rows an hour, whatever the traffic), the
     partial hours at either end (a window starts at a deployment's time) from the rows through the
-    partial index, binned as the rollups bin them, so the counts equal a count of the rows (cells as
-    canonical classes) and the histograms those the rows would make.
+    partial index, counted and binned by the database as the rollups bin them, so the counts equal a
+    count of the rows (cells as canonical classes) and the histograms those the rows would make.
     """
     rows = Prediction.objects.filter(model_version=version, label__isnull=False)
     rows, start, end = rollups.edges(rows, since, now or timezone.now())
     cells, scores = rollups.labels_between(version, start, end, columns) if start < end else ({}, {})
-    if not columns:
-        counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
-    else:
-        edges: dict[str, rollups.Delta] = {}
-        counted = []
-        for label, predicted, proba in rows.values_list("label", "prediction", "probabilities").iterator():
-            counted.append((label, predicted, 1))
-            if proba is not None and len(proba) == columns:
-                edges.setdefault(canonical(label), rollups.Delta()).add(1, proba, None)
-        for truth, delta in edges.items():
-            scores[truth] = scores.get(truth, 0) + rollups.histogram(rollups.encode(delta.bins), columns)
+    if columns:
+        for truth, dense in binned_rows(rows, columns).items():
+            scores[truth] = scores.get(truth, 0) + dense
+    counted = rows.values_list("label", "prediction").annotate(n=Count("id")).order_by()
     for label, predicted, n in counted:
         key = (canonical(label), canonical(predicted))
         cells[key] = cells.get(key, 0) + n
@@ -111,9 +114,13 @@ def label_sources(version: str, since: datetime) -> dict[str, int]:
     return dict(counted)
 
 
-def logged_count(version: str, since: datetime) -> int:
-    """How many predictions of a version the log holds since a time (the version-time index alone)."""
-    return Prediction.objects.filter(model_version=version, created_at__gte=since).count()
+def logged_count(version: str, since: datetime, now: datetime | None = None) -> int:
+    """How many predictions of a version the log has taken since a time: whole hours from the
+    rollups (so pruned rows still count, as their labels do), the partial hours from the rows."""
+    rows, start, end = rollups.edges(Prediction.objects.filter(model_version=version), since, now or timezone.now())
+    hours = HourVolume.objects.filter(version=version, hour__gte=start, hour__lt=end)
+    whole = hours.aggregate(n=Sum("logged"))["n"] if start < end else 0
+    return (whole or 0) + rows.count()
 
 
 def positive_class(version: str, data_version: dict | None = None) -> str | None:
@@ -141,23 +148,27 @@ def version_task(version: str, data_version: dict | None = None) -> Task:
     return REGRESSION if data_version.get("task") == REGRESSION.name else CLASSIFICATION
 
 
-def regression_sums(version: str, since: datetime) -> dict[str, float]:
+def regression_sums(version: str, since: datetime, now: datetime | None = None) -> dict[str, float]:
     """{"n", "squared", "absolute", "fourth"}: the count of a version's labelled predictions since a
-    time and the sums of their errors' squares, absolute values and fourth powers, in one
-    aggregate query over the numeric columns, whatever the number of rows."""
+    time and the sums of their errors' squares, absolute values and fourth powers. Whole days and
+    hours from the rollups' ("", "") cells (rollups.py), the partial hours in one aggregate query
+    over the rows' numeric columns."""
+    rows = Prediction.objects.filter(model_version=version, label__isnull=False)
+    rows = rows.filter(label_value__isnull=False, prediction_value__isnull=False)
+    rows, start, end = rollups.edges(rows, since, now or timezone.now())
     error = F("label_value") - F("prediction_value")
-    sums = (
-        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
-        .filter(label_value__isnull=False, prediction_value__isnull=False)
-        .annotate(error=error)
-        .aggregate(
+    parts = [
+        rows.annotate(error=error).aggregate(
             n=Count("id"),
             squared=Sum(F("error") * F("error")),
             absolute=Sum(Abs(F("error"))),
             fourth=Sum(F("error") * F("error") * F("error") * F("error")),
         )
-    )
-    return {name: float(value or 0) for name, value in sums.items()}
+    ]
+    for cells in rollups.cells_between(version, start, end) if start < end else []:
+        sums = ("squared", "absolute", "fourth")
+        parts.append(cells.filter(truth="", predicted="").aggregate(n=Sum("count"), **{s: Sum(s) for s in sums}))
+    return {name: sum(float(part[name] or 0) for part in parts) for name in ("n", "squared", "absolute", "fourth")}
 
 
 def live_metric(version: str, since: datetime, metric: str) -> dict:
@@ -186,12 +197,38 @@ def live_metrics(version: str, since: datetime, now: datetime | None = None) -> 
     at a thousand labels or millions. With no labels, `labels` is 0 and `metrics` empty.
     """
     if version_task(version) is REGRESSION:
-        sums = regression_sums(version, since)
+        sums = regression_sums(version, since, now)
         return {"version": version, "since": since.isoformat(), **quality.score_sums(sums)}
+    return windows_live_metrics(version, {"window": since}, now)["window"]
+
+
+def windows_live_metrics(version: str, sinces: dict[str, datetime], now: datetime | None = None) -> dict[str, dict]:
+    """{name: `live_metrics(version, since, now)`} of windows ending at one `now`, each labelled row
+    and rollup read once: the shortest window first, each longer one the shorter plus the span
+    before it (the Monitoring page's day and week share the day's hours and its edge rows)."""
+    now = now or timezone.now()
+    if version_task(version) is REGRESSION:
+        return {name: live_metrics(version, since, now) for name, since in sinces.items()}
     classes = LoggedVersion.objects.filter(version=version).values_list("classes", flat=True).first()
     names = [canonical(str(c)) for c in classes] if classes else []
-    cells, scores = labelled_cells(version, since, now, len(names))
     positive = positive_class(version)
+    cells: dict[tuple[str, str], int] = {}
+    scores: dict[str, np.ndarray] = {}
+    found, end = {}, now
+    for name, since in sorted(sinces.items(), key=lambda item: item[1], reverse=True):
+        if since < end:
+            more_cells, more_scores = labelled_cells(version, since, end, len(names))
+            for key, n in more_cells.items():
+                cells[key] = cells.get(key, 0) + n
+            for truth, dense in more_scores.items():
+                scores[truth] = scores.get(truth, 0) + dense
+            end = since
+        found[name] = {"version": version, "since": since.isoformat(), **_scored(cells, scores, names, positive)}
+    return {name: found[name] for name in sinces}
+
+
+def _scored(cells: dict, scores: dict[str, np.ndarray], names: list[str], positive: str | None) -> dict:
+    """{"labels", "metrics"} of a classifier from its confusion cells and score histograms."""
     count = sum(cells.values())
     metrics = {name: quality.score_counts(cells, name, positive) for name in quality.CONFUSION_METRICS}
     # ROC AUC only when every labelled row had its probabilities, as on the rows.
@@ -201,5 +238,4 @@ def live_metrics(version: str, since: datetime, now: datetime | None = None) -> 
     if names and count and all(truth in scores and scores[truth][0].sum() == n for truth, n in by_truth.items()):
         metrics["roc_auc"] = rollups.histogram_auc_interval(scores, names, positive)
     ordered = {name: metrics[name] for name in CLASSIFICATION.metrics if metrics.get(name) is not None}
-    scored = {"labels": count, "metrics": ordered if count else {}}
-    return {"version": version, "since": since.isoformat(), **scored}
+    return {"labels": count, "metrics": ordered if count else {}}

@@ -1,14 +1,22 @@
 """What a run's holdout could tell, in plain words: the same sentences on the run page, in the
 REST run and in the notification, written once here from what the run recorded."""
 
-from typing import Any
+from __future__ import annotations
 
-from ml.gate.significance import Comparison
+from typing import TYPE_CHECKING, Any
+
 from retraining.models import RetrainingRun
+
+if TYPE_CHECKING:
+    from ml.gate.significance import Comparison
 
 
 def comparison(run: RetrainingRun) -> Comparison | None:
     """The paired comparison the run recorded, or None (a first model, too few clean rows, an old run)."""
+    # Imported when a run is worded, not with the notification channels: scipy and scikit-learn
+    # stay out of processes that only watch (check_drift).
+    from ml.gate.significance import Comparison
+
     return Comparison(**run.comparison) if run.comparison else None
 
 

@@ -1,5 +1,8 @@
 """`manage.py check_drift`: a frame compared with the served champion's training profile."""
 
+import os
+import subprocess
+import sys
 import uuid
 from io import StringIO
 from pathlib import Path
@@ -10,8 +13,9 @@ from django.test import override_settings
 
 from demo.batches import demo_frame
 from predictor import services
-from predictor.drift_check import DriftCheckError, check
-from predictor.models import Deployment
+from predictor.drift_check import DriftCheckError, check, check_log
+from predictor.models import Deployment, ProfileCopy
+from predictor.serving import registry
 from tests.support.monitoring import log_profiled_penguins
 from tests.support.serving import log_penguins_model
 
@@ -143,3 +147,31 @@ def test_the_command_calls_the_predictions_what_the_panel_does(champion_with_pro
     assert any(line.startswith("predicted class mix ") for line in lines)
     assert "predicted class mix (PSI " in lines[-1]
     assert not any(line.split()[0] == "predictions" for line in lines)
+
+
+def test_the_log_check_copies_the_champions_profile_once_then_reads_no_mlflow(settings, profiled_versions, monkeypatch):
+    settings.MODEL_NAME, version = profiled_versions[:2]
+    run_id = registry.model_version(version).run_id
+    champion = services.deploy(version, source=Deployment.Source.PIPELINE, run_id=run_id)  # as a run deploys
+    first = check_log()
+    profile = registry.profile(champion.version)
+    monkeypatch.setattr(registry, "profile", lambda version: pytest.fail("the profile was read from MLflow again"))
+
+    again = check_log()
+
+    assert ProfileCopy.objects.get(run_id=champion.run_id).profile == profile
+    assert (again.version, again.verdict) == (first.version, first.verdict)
+
+
+def test_the_check_drift_command_imports_neither_mlflow_nor_the_training_stack():
+    """A one-off `check_drift` (cron, a one-off dyno) stays small: scikit-learn, scipy.stats and MLflow
+    are imported where training, comparing or MLflow need them, not when Django is set up."""
+    script = (
+        "import sys, django; django.setup()\n"
+        "import retraining.management.commands.check_drift\n"
+        "print(sorted(m for m in ('sklearn', 'scipy.stats', 'mlflow') if m in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    found = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+
+    assert found.stdout.strip().splitlines()[-1] == "[]"

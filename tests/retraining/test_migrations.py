@@ -25,6 +25,7 @@ def test_each_app_has_one_initial_migration_that_matches_the_models(db):
         ("predictor", "0006_verbose_names"),
         ("predictor", "0007_rollups"),
         ("predictor", "0008_hour_predictions"),
+        ("predictor", "0009_day_labels_profile_copy"),
         ("retraining", "0001_initial"),
         ("retraining", "0002_run_lifecycle"),
         ("retraining", "0003_positive_class"),

@@ -13,6 +13,10 @@ from retraining.monitoring import triggers
 
 
 class Command(BaseCommand):
+    # Run from cron or a one-off dyno, it reads the log and records a check: the system checks (which
+    # import the training stack to vet TRAINING_ESTIMATOR) are the web and worker processes' to run
+    # at start, as Django's shell leaves them.
+    requires_system_checks: list[str] = []
     help = (
         "Compare inputs with the champion's training profile: per-feature drift scores and the verdict. "
         "Without --csv, what beat does every MONITOR_INTERVAL seconds, now: the champion's recent logged "

@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from ml.metrics import roc_auc
-from predictor.models import Deployment, HourLabels, HourVolume, LoggedVersion, Prediction
+from predictor.models import DayLabels, Deployment, HourLabels, HourVolume, LoggedVersion, Prediction
 from predictor.predlog import labelled_counts, live_metrics, prediction_volume, prune, record_labels, rollups, writing
 from predictor.predlog.ids import new_ids
 from predictor.predlog.quality import score, score_counts
@@ -37,6 +37,20 @@ def write(count: int, at: float, proba: np.ndarray | None = None, share: float =
     rows, _ = writing.Writer()._rows([(ids, at, served, columns, predictions, proba, None)])
     writing.insert(rows, share)
     return ids
+
+
+def write_labelled(rng: np.random.Generator, count: int, ages: list[float]) -> None:
+    """`count` labelled predictions written `age` seconds ago for each age, their probabilities
+    informative of their labels."""
+    now = time.time()
+    labelled = []
+    for age in ages:
+        truth = rng.integers(0, 3, count)
+        logits = rng.normal(0, 1, (count, 3)) + 1.0 * np.eye(3)[truth]
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        ids = write(count, now - age, proba)
+        labelled += [{"prediction_id": pid, "label": CLASSES[t]} for pid, t in zip(ids, truth, strict=True)]
+    record_labels(labelled)
 
 
 def rollup_cells(version: str = "4") -> dict[tuple[str, str], int]:
@@ -133,6 +147,7 @@ def test_the_rebuild_command_builds_the_same_rollups_from_the_rows(penguins):
     written = snapshot()
     HourVolume.objects.all().delete()
     HourLabels.objects.all().delete()
+    DayLabels.objects.all().delete()
 
     call_command("rebuild_rollups", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
@@ -142,7 +157,8 @@ def test_the_rebuild_command_builds_the_same_rollups_from_the_rows(penguins):
 def snapshot() -> tuple[set, set]:
     volumes = set(HourVolume.objects.values_list("version", "hour", "logged", "served"))
     cells = {(c.version, c.hour, c.truth, c.predicted, c.count, bytes(c.scores)) for c in HourLabels.objects.all()}
-    return volumes, cells
+    days = {(c.version, c.hour, c.truth, c.predicted, c.count, bytes(c.scores)) for c in DayLabels.objects.all()}
+    return volumes, cells, days
 
 
 def counted_rows(since: datetime) -> Counter:
@@ -195,16 +211,7 @@ def test_volumes_from_rollups_and_edge_rows_equal_a_count_of_the_rows(penguins):
 def test_live_quality_from_rollups_matches_the_row_level_figures(penguins):
     """A window starting mid-hour over several hours of labels: the counts' metrics are the rows'
     exactly, ROC AUC within a thousandth and its interval about as wide as the rows' bootstrap."""
-    rng = np.random.default_rng(5)
-    now = time.time()
-    labelled = []
-    for hours in (6.7, 5.2, 3.9, 2.1, 0.0):
-        truth = rng.integers(0, 3, 400)
-        logits = rng.normal(0, 1, (400, 3)) + 1.0 * np.eye(3)[truth]
-        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        ids = write(400, now - hours * 3600, proba)
-        labelled += [{"prediction_id": pid, "label": CLASSES[t]} for pid, t in zip(ids, truth, strict=True)]
-    record_labels(labelled)
+    write_labelled(np.random.default_rng(5), 400, [hours * 3600 for hours in (6.7, 5.2, 3.9, 2.1, 0.0)])
     since = timezone.now() - timedelta(hours=5.5)
     rows = list(
         Prediction.objects.filter(model_version="4", created_at__gte=since, label__isnull=False).values_list(
