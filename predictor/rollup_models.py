@@ -30,7 +30,7 @@ class LabelCell(models.Model):
     truth = models.CharField(max_length=200)
     predicted = models.CharField(max_length=200)
     count = models.BigIntegerField(default=0)
-    # rollups.encode: (class column * BINS + bin, count) pairs of int64, nonzero bins only.
+    # histograms.encode: (class column * BINS + bin, count) pairs of int64, nonzero bins only.
     scores = models.BinaryField(default=b"")
     absolute = models.FloatField(default=0.0)
     squared = models.FloatField(default=0.0)

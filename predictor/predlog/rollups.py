@@ -34,17 +34,7 @@ from django.utils import timezone
 
 from ml.positive import canonical
 from predictor.models import DayLabels, HourLabels, HourPredictions, HourVolume, LogSampling, Prediction
-from predictor.predlog.histograms import (  # noqa: F401  (the readers' names for them)
-    BINS,
-    decode,
-    encode,
-    fetch_binary,
-    histogram,
-    histogram_auc,
-    histogram_auc_interval,
-    merge,
-    merged,
-)
+from predictor.predlog.histograms import BINS, decode, fetch_binary, histogram, merge, merged
 
 
 def hour_of(created: datetime | str) -> datetime:

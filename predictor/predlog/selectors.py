@@ -13,7 +13,7 @@ from django.utils import timezone
 from ml.positive import canonical, served_positive
 from ml.task import CLASSIFICATION, REGRESSION, Task
 from predictor.models import Deployment, HourVolume, LabelChange, LoggedVersion, Prediction
-from predictor.predlog import quality, rollups
+from predictor.predlog import histograms, quality, rollups
 from predictor.predlog.histograms import binned_rows
 
 VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
@@ -236,6 +236,6 @@ def _scored(cells: dict, scores: dict[str, np.ndarray], names: list[str], positi
     for (truth, _), n in cells.items():
         by_truth[truth] = by_truth.get(truth, 0) + n
     if names and count and all(truth in scores and scores[truth][0].sum() == n for truth, n in by_truth.items()):
-        metrics["roc_auc"] = rollups.histogram_auc_interval(scores, names, positive)
+        metrics["roc_auc"] = histograms.histogram_auc_interval(scores, names, positive)
     ordered = {name: metrics[name] for name in CLASSIFICATION.metrics if metrics.get(name) is not None}
     return {"labels": count, "metrics": ordered if count else {}}

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from predictor.models import DayLabels, Deployment, HourLabels, Prediction
-from predictor.predlog import labelled_counts, live_metrics, record_labels, rollups
+from predictor.predlog import histograms, labelled_counts, live_metrics, record_labels, rollups
 from predictor.predlog.histograms import binned_rows
 from predictor.predlog.quality import score
 from predictor.predlog.selectors import logged_count, regression_sums, versions_logged, windows_live_metrics
@@ -34,9 +34,9 @@ def day_sums() -> dict[tuple, tuple]:
         key = (c.version, rollups.day_of(c.hour), c.truth, c.predicted)
         found = sums.setdefault(key, [0, {}, 0.0])
         found[0] += c.count
-        rollups.merge(found[1], rollups.decode(c.scores))
+        histograms.merge(found[1], histograms.decode(c.scores))
         found[2] += c.squared
-    return {key: (n, rollups.encode(bins), pytest.approx(sq)) for key, (n, bins, sq) in sums.items()}
+    return {key: (n, histograms.encode(bins), pytest.approx(sq)) for key, (n, bins, sq) in sums.items()}
 
 
 def day_cells() -> dict[tuple, tuple]:
@@ -102,8 +102,8 @@ def test_merging_bins_into_encoded_scores_is_encoding_the_merged_bins():
     more = {int(i): int(n) for i, n in zip(rng.integers(0, 30_000, 80), rng.integers(-3, 4, 80), strict=True)}
     more.update({index: -n for index, n in list(stored.items())[:20]})  # bins emptied
 
-    assert rollups.merged(rollups.encode(stored), more) == rollups.encode(rollups.merge(dict(stored), more))
-    assert rollups.merged(b"", {}) == b""
+    assert histograms.merged(histograms.encode(stored), more) == histograms.encode(histograms.merge(dict(stored), more))
+    assert histograms.merged(b"", {}) == b""
 
 
 @pytest.mark.usefixtures("penguins")
@@ -124,7 +124,7 @@ def test_the_database_bins_edge_rows_as_the_rollups_bin_them():
 
     assert set(binned) == set(expected)
     for label, delta in expected.items():
-        assert np.array_equal(binned[label], rollups.histogram(rollups.encode(delta.bins), 3))
+        assert np.array_equal(binned[label], histograms.histogram(histograms.encode(delta.bins), 3))
 
 
 def test_regression_sums_and_logged_counts_read_the_rollups_and_outlive_the_rows(db, settings):

@@ -14,7 +14,16 @@ from django.utils import timezone
 
 from ml.metrics import roc_auc
 from predictor.models import DayLabels, Deployment, HourLabels, HourVolume, LoggedVersion, Prediction
-from predictor.predlog import labelled_counts, live_metrics, prediction_volume, prune, record_labels, rollups, writing
+from predictor.predlog import (
+    histograms,
+    labelled_counts,
+    live_metrics,
+    prediction_volume,
+    prune,
+    record_labels,
+    rollups,
+    writing,
+)
 from predictor.predlog.ids import new_ids
 from predictor.predlog.quality import score, score_counts
 from predictor.predlog.selectors import VOLUME_WINDOWS, labelled_cells
@@ -102,7 +111,7 @@ def test_roc_auc_from_the_histograms_is_within_a_thousandth_of_the_exact_one(pen
     exact_truth = np.array([CLASSES[t] for t in truth], dtype=object)
     for positive in (None, "Gentoo"):
         exact = roc_auc(exact_truth, CLASSES, proba, positive)
-        assert rollups.histogram_auc(scores, CLASSES, positive) == pytest.approx(exact, abs=0.001)
+        assert histograms.histogram_auc(scores, CLASSES, positive) == pytest.approx(exact, abs=0.001)
 
 
 def test_a_regressions_error_sums_follow_its_labels(db, settings):
@@ -232,7 +241,7 @@ def test_live_quality_from_rollups_matches_the_row_level_figures(penguins):
     assert 1.0 <= (auc["high"] - auc["low"]) / (row_auc["high"] - row_auc["low"]) < 1.6
     # One positive class: DeLong's interval is the rows' bootstrap's.
     _, scores = labelled_cells("4", since, columns=3)
-    auc = rollups.histogram_auc_interval(scores, CLASSES, "Gentoo")
+    auc = histograms.histogram_auc_interval(scores, CLASSES, "Gentoo")
     proba = np.array([r[2] for r in rows])
     row_auc = score([r[0] for r in rows], [r[1] for r in rows], proba, CLASSES, "Gentoo")["metrics"]["roc_auc"]
     assert auc["value"] == pytest.approx(row_auc["value"], abs=0.001)
