@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bench.promotion_data import DEFAULT, Population, decide, generated, houses, penguins, rare  # noqa: E402
 from ml.estimators import train  # noqa: E402
 from ml.evaluate import Score, evaluate  # noqa: E402
-from ml.gate.policy import paired_comparison  # noqa: E402
+from ml.gate.policy import guard_comparisons, paired_comparison  # noqa: E402
 from ml.gate.significance import RESAMPLES, paired_test  # noqa: E402
 from ml.split import TrainingRows, exclude_trained_on, split, split_key, training_rows  # noqa: E402
 from ml.task import REGRESSION  # noqa: E402
@@ -124,7 +124,13 @@ def judge(lab: Lab, champion: Version, challenger: Version) -> dict[str, bool]:
     task = lab.population.task
     return {
         name: decide(
-            name, policy, theirs.metrics, ours.metrics, paired_comparison(policy, truth, ours, theirs), task=task
+            name,
+            policy,
+            theirs.metrics,
+            ours.metrics,
+            paired_comparison(policy, truth, ours, theirs),
+            task=task,
+            guards=guard_comparisons(policy, truth, ours, theirs),
         ).deploy
         for name, policy in policies.items()
     }
@@ -152,8 +158,11 @@ class Served:
             return
         truth, scores = scored
         comparison = paired_comparison(self.policy, truth, scores[0], scores[1])
+        guards = guard_comparisons(self.policy, truth, scores[0], scores[1])
         task = lab.population.task
-        if decide(self.name, self.policy, scores[1].metrics, scores[0].metrics, comparison, task=task).deploy:
+        if decide(
+            self.name, self.policy, scores[1].metrics, scores[0].metrics, comparison, task=task, guards=guards
+        ).deploy:
             self.champion, self.previous = version, self.champion
             self.changes[-1] += 1
         elif self.previous is not None:

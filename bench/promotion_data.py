@@ -131,14 +131,16 @@ def decide(
     *,
     returning: bool = False,
     task: Task = CLASSIFICATION,
+    guards: dict[str, Comparison] | None = None,
 ) -> gate.Decision:
-    """The policy's decision (`returning`: as ml.gate.policy.regressed makes it); for the contrast
-    policy, with F1's parts guarded as well."""
+    """The policy's decision (`returning`: as ml.gate.policy.regressed makes it; `guards`: each
+    guard metric's paired comparison, as the pipeline passes them to a promotion); for the
+    contrast policy, with F1's parts guarded as well."""
     if name != GUARDED:
-        return gate.decide(policy, challenger, champion, comparison, returning=returning, task=task)
+        return gate.decide(policy, challenger, champion, comparison, returning=returning, task=task, guards=guards)
     saved = gate.PRIMARY_PARTS
     gate.PRIMARY_PARTS = {}
     try:
-        return gate.decide(policy, challenger, champion, comparison, returning=returning, task=task)
+        return gate.decide(policy, challenger, champion, comparison, returning=returning, task=task, guards=guards)
     finally:
         gate.PRIMARY_PARTS = saved

@@ -49,8 +49,9 @@ PRIMARY_PARTS |= {"rmse": frozenset({"r2"}), "r2": frozenset({"rmse"})}
 # the paired interval of the difference (two-sided at this level, so 5% on the side of a drop) lies
 # beyond the allowed drop. On a few hundred rows precision or recall moves between two equally good
 # models by more than a point, and a guard on point figures refused real gains at random; a real
-# trade of the guarded metric for the primary is still refused. It only ever refuses, so the gate's
-# rate of deploys with no real change is untouched (`guards` in `decide`, from `guard_comparisons`).
+# trade of the guarded metric for the primary is still refused. A guard only ever adds refusals, so
+# the rate of deploys with no real change stays bounded by the primary metric's own paired test,
+# whatever the guards do (`guards` in `decide`, from `guard_comparisons`).
 GUARD_LEVEL = 0.1
 # Scores are sums of fractions: compare with a tolerance so 0.9 - 0.8 counts as +0.1.
 _TOLERANCE = 1e-9
