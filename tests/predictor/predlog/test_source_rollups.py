@@ -3,14 +3,17 @@ newest label came from that source, kept with the labels, equal to the row-level
 the rows are pruned, and rebuilt from the rows."""
 
 import time
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from predictor.models import HourSources, LabelChange, Prediction
 from predictor.predlog import Labeller, label_sources, prune, record_labels, rollups
+from predictor.predlog.labels import Change, store
 from tests.predictor.predlog.test_rollups import CLASSES, penguins, write  # noqa: F401
 
 ALICE, BOB, CAROL = Labeller("key:1"), Labeller("user:bob"), Labeller("address:203.0.113.9")
@@ -105,3 +108,17 @@ def test_rebuild_gives_the_same_counts():
 
     assert set(HourSources.objects.values_list("version", "hour", "source", "count")) == written
     assert len(written) == 5
+
+
+@pytest.mark.usefixtures("penguins")
+def test_a_label_stored_after_another_but_given_before_it_leaves_the_newest_source():
+    ids = write(6, time.time() - 7200)
+    label(ids, ALICE)
+    # A held label reaches the log after Alice's but was given before hers: hers stays the newest.
+    earlier = timezone.now() - timedelta(minutes=5)
+    with transaction.atomic():
+        store([Change(uuid.UUID(pid), "Adelie", "Gentoo", None, BOB, earlier) for pid in ids[:2]])
+        store([Change(uuid.UUID(ids[2]), "Adelie", "Gentoo", None, CAROL, timezone.now())])
+    since = timezone.now() - timedelta(days=1)
+
+    assert label_sources("4", since) == row_sources(since) == in_rollup() == {"key:1": 5, "address:203.0.113.9": 1}
