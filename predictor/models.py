@@ -312,4 +312,4 @@ class ProfileCopy(models.Model):
 
 
 # The hourly rollups of the log, in their own module; imported here, where Django looks for models.
-from predictor.rollup_models import DayLabels, HourLabels, HourPredictions, HourVolume  # noqa: E402, F401
+from predictor.rollup_models import DayLabels, HourLabels, HourPredictions, HourSources, HourVolume  # noqa: E402, F401

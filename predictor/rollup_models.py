@@ -85,3 +85,19 @@ class HourPredictions(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} {self.hour:%Y-%m-%d %H}h: {self.predicted} x{self.count}"
+
+
+class HourSources(models.Model):
+    """Labelled predictions of one version made in one hour whose newest label came from one source
+    (LabelChange.source): who gave the labels, without a subquery per labelled row."""
+
+    version = models.CharField(max_length=50)
+    hour = models.DateTimeField(db_index=True)
+    source = models.CharField(max_length=200)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "hour", "source"], name="one_source_count_per_hour")]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.hour:%Y-%m-%d %H}h: {self.source} x{self.count}"

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from ml.positive import canonical, normalise
 from predictor.models import Deployment, LabelChange, LoggedVersion, Prediction
-from predictor.predlog import rollups
+from predictor.predlog import rollups, source_rollups
 
 # How a label given with an API key names its source; publishing feedback picks labels by it.
 KEY_SOURCE = "key:"
@@ -96,9 +96,11 @@ def store(changes: list[Change]) -> None:
     by_label: dict[tuple[str, float | None, datetime], list[uuid.UUID]] = defaultdict(list)
     for pid, change in newest.items():
         by_label[(change.label, change.value, change.at)].append(pid)
-    # The rows as they are, so their hours' rollups move from the old label's cell to the new one.
-    before = Prediction.objects.filter(id__in=list(newest)).values_list(*rollups.ROW)
-    rollups.relabel(list(before), {pid: (c.label, c.value) for pid, c in newest.items()})
+    # The rows as they are, so their hours' rollups move from the old label's cell to the new one
+    # and from the old label's source to the new one's.
+    before = list(Prediction.objects.filter(id__in=list(newest)).values_list(*rollups.ROW))
+    rollups.relabel(before, {pid: (c.label, c.value) for pid, c in newest.items()})
+    source_rollups.moved(before, [(c.prediction_id, c.by.source, c.at) for c in changes])
     for (label, value, at), ids in by_label.items():
         Prediction.objects.filter(id__in=ids).update(label=label, label_value=value, labelled_at=at)
     LabelChange.objects.bulk_create(

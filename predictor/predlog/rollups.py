@@ -33,7 +33,8 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from ml.positive import canonical
-from predictor.models import DayLabels, HourLabels, HourPredictions, HourVolume, LogSampling, Prediction
+from predictor.models import DayLabels, HourLabels, HourPredictions, HourSources, HourVolume, LogSampling, Prediction
+from predictor.predlog import source_rollups
 from predictor.predlog.histograms import BINS, decode, fetch_binary, histogram, merge, merged
 
 
@@ -227,6 +228,7 @@ def rebuild() -> tuple[int, int]:
         HourVolume.objects.filter(hour__gte=start).delete()
         HourLabels.objects.filter(hour__gte=start).delete()
         HourPredictions.objects.filter(hour__gte=start).delete()
+        source_rollups.rebuild(start)
         hourly = Prediction.objects.annotate(at=TruncHour("created_at", tzinfo=UTC)).values_list("model_version", "at")
         counts = {(v, hour_of(h)): n for v, h, n in hourly.annotate(n=Count("id")).order_by()}
         add_volume(counts, {hour: _share_at(hour) for _, hour in counts})
@@ -278,7 +280,7 @@ def _share_at(hour: datetime) -> float:
 def prune(now: datetime | None = None) -> int:
     """Delete rollups older than MONITORING_ROLLUP_DAYS; returns how many rows."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.MONITORING_ROLLUP_DAYS)
-    hourly = (HourVolume, HourLabels, HourPredictions)
+    hourly = (HourVolume, HourLabels, HourPredictions, HourSources)
     pruned = sum(model.objects.filter(hour__lt=cutoff).delete()[0] for model in hourly)
     return pruned + DayLabels.objects.filter(hour__lt=day_of(cutoff)).delete()[0]  # whole days only
 

@@ -6,15 +6,16 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import Abs
 from django.utils import timezone
 
 from ml.positive import canonical, served_positive
 from ml.task import CLASSIFICATION, REGRESSION, Task
-from predictor.models import Deployment, HourVolume, LabelChange, LoggedVersion, Prediction
+from predictor.models import Deployment, HourSources, HourVolume, LoggedVersion, Prediction
 from predictor.predlog import histograms, quality, rollups
 from predictor.predlog.histograms import binned_rows
+from predictor.predlog.source_rollups import newest_sources
 
 VOLUME_WINDOWS = {"last_hour": timedelta(hours=1), "last_day": timedelta(days=1), "last_7_days": timedelta(days=7)}
 
@@ -97,21 +98,18 @@ def labelled_cells(
     return cells, scores
 
 
-def label_sources(version: str, since: datetime) -> dict[str, int]:
+def label_sources(version: str, since: datetime, now: datetime | None = None) -> dict[str, int]:
     """{source: labelled predictions} of a version since a time, by who gave each prediction's
     newest label (LabelChange.source: "key:<id>", "user:<name>", "address:<ip>"). A label with no
     recorded giver (written before labels were audited, or straight into the table) counts under
-    no source."""
-    newest = LabelChange.objects.filter(prediction_id=OuterRef("id")).order_by("-given_at", "-id").values("source")[:1]
-    counted = (
-        Prediction.objects.filter(model_version=version, created_at__gte=since, label__isnull=False)
-        .annotate(source=Subquery(newest))
-        .filter(source__isnull=False)
-        .values_list("source")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return dict(counted)
+    no source. Whole hours from the rollup (source_rollups.py), the partial hours from the rows."""
+    rows = Prediction.objects.filter(model_version=version, label__isnull=False)
+    rows, start, end = rollups.edges(rows, since, now or timezone.now())
+    hours = HourSources.objects.filter(version=version, hour__gte=start, hour__lt=end)
+    counts = dict(hours.values_list("source").annotate(n=Sum("count")).order_by()) if start < end else {}
+    for source, n in newest_sources(rows).values_list("source").annotate(n=Count("id")).order_by():
+        counts[source] = counts.get(source, 0) + n
+    return counts
 
 
 def logged_count(version: str, since: datetime, now: datetime | None = None) -> int:

@@ -1,5 +1,7 @@
 """The migrations build today's schema, and migrate sets up what the app needs."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -26,6 +28,7 @@ def test_each_app_has_one_initial_migration_that_matches_the_models(db):
         ("predictor", "0007_rollups"),
         ("predictor", "0008_hour_predictions"),
         ("predictor", "0009_day_labels_profile_copy"),
+        ("predictor", "0010_hour_sources"),
         ("retraining", "0001_initial"),
         ("retraining", "0002_run_lifecycle"),
         ("retraining", "0003_positive_class"),
@@ -84,5 +87,28 @@ def test_the_logged_rows_of_a_regression_get_their_numbers_when_the_numeric_colu
         assert [numbers[pid] for pid in ids] == [(231.5, 200.0), (1e-05, None), (-7.25, -3.0), (None, None)]
         MigrationExecutor(connection).migrate(before)  # and back: the columns go, the text stays
         assert prediction.objects.count() == 4
+    finally:
+        call_command("migrate", verbosity=0)
+
+
+def test_the_label_sources_of_the_labels_already_given_are_counted_when_their_rollup_arrives(transactional_db):
+    """Predictions labelled before the rollup existed are counted under their newest label's source."""
+    before, after = [("predictor", "0009_day_labels_profile_copy")], [("predictor", "0010_hour_sources")]
+    MigrationExecutor(connection).migrate(before)
+    try:
+        old = MigrationExecutor(connection).loader.project_state(before).apps
+        prediction, change = old.get_model("predictor", "Prediction"), old.get_model("predictor", "LabelChange")
+        now = timezone.now()
+        ids = new_ids(3)
+        for pid in ids:
+            prediction.objects.create(id=pid, created_at=now, model_version="4", inputs={}, prediction="a", label="b")
+        given = [(ids[0], "key:1"), (ids[0], "key:2"), (ids[1], "key:1")]  # the third has no recorded giver
+        for i, (pid, source) in enumerate(given):
+            change.objects.create(prediction_id=pid, label="b", source=source, given_at=now + timedelta(seconds=i))
+
+        MigrationExecutor(connection).migrate(after)
+
+        sources = MigrationExecutor(connection).loader.project_state(after).apps.get_model("predictor", "HourSources")
+        assert sorted(sources.objects.values_list("source", "count")) == [("key:1", 1), ("key:2", 1)]
     finally:
         call_command("migrate", verbosity=0)
