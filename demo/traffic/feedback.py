@@ -60,7 +60,15 @@ class Feedback:
             _, pid, label = self.pending.popleft()
             items.append({"prediction_id": pid, "label": label})
         for start in range(0, len(items), FEEDBACK_MAX_ITEMS):
-            self.post_batch(items[start : start + FEEDBACK_MAX_ITEMS])
+            try:
+                self.post_batch(items[start : start + FEEDBACK_MAX_ITEMS])
+            except KeyboardInterrupt:
+                # Ctrl-C while labels were on their way: the app may have recorded them or not, and
+                # the answer that would have counted them is lost. They wait for the stop's last post,
+                # which counts them once: the same label sent again by the same client changes nothing.
+                waiting = {pid for _, pid, _ in self.pending}
+                self.requeue([item for item in items[start:] if item["prediction_id"] not in waiting])
+                raise
 
     def post_batch(self, items: list[dict[str, str]]) -> None:
         """Post one batch; items the log has not written yet wait for the next batch, items it

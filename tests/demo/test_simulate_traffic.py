@@ -12,6 +12,7 @@ import time
 import uuid
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 import requests
@@ -20,6 +21,9 @@ from django.test import override_settings
 
 from demo import datasets, traffic
 from demo.batches import demo_frame
+from demo.traffic.client import Api
+from demo.traffic.feedback import Feedback
+from demo.traffic.report import Report
 from ml.drift import drift
 from ml.drift.profile import build_profile
 from ml.estimators import train
@@ -280,6 +284,45 @@ def test_traffic_is_logged_shifts_after_a_while_and_a_share_is_labelled(open_app
     assert "not shifted" in status[0]
     assert "shifted at 4 s" in status[-1]
     assert lines[-1].startswith("stopped after 8 s: sent")
+
+
+class InterruptedOnce(Api):
+    """The app's API, with a Ctrl-C landing once right after the app answered a feedback post:
+    the labels are recorded, the answer that counts them never read."""
+
+    interrupted = False
+
+    def post(self, path: str, body: dict) -> requests.Response:
+        response = super().post(path, body)
+        if path == "/api/v1/feedback" and not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return response
+
+
+@pytest.mark.slow
+def test_labels_whose_post_ctrl_c_interrupted_are_posted_again_at_the_stop_and_counted_once(
+    open_app, transactional_db, settings
+) -> None:
+    server, name, version = open_app
+    serve(server, settings, name, version)
+    api = InterruptedOnce(server.url)
+    rows = demo_frame(1, "penguins").drop(columns=["species"]).head(30)
+    answer = api.post("/api/v1/predict", {"dataframe_split": orjson.loads(rows.to_json(orient="split", index=False))})
+    assert answer.status_code == 200, answer.text
+    ids = answer.json()["prediction_ids"]
+    wait_until(lambda: Prediction.objects.count() == len(ids), 10, "the predictions logged")
+    report = Report()
+    feedback = Feedback(api, report, lambda line: None, lambda kind, line: None)
+    feedback.add(time.monotonic() - 60, ids, ["Adelie"] * len(ids), np.ones(len(ids), dtype=bool))
+
+    with pytest.raises(KeyboardInterrupt):
+        feedback.post(older_than=time.monotonic())
+    assert Prediction.objects.filter(label__isnull=False).count() == len(ids)  # recorded, not counted
+    feedback.finish()
+
+    assert (report.labelled, report.labels_pending, report.errors) == (len(ids), 0, 0)
+    assert Prediction.objects.filter(label="Adelie").count() == len(ids)
 
 
 @pytest.mark.slow
