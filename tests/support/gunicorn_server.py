@@ -101,6 +101,7 @@ class LoadLoop:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        settle_log()
 
     def _run(self) -> None:
         session = requests.Session()
@@ -115,6 +116,22 @@ class LoadLoop:
             except requests.RequestException as exc:
                 answer = Answer(started, time.monotonic(), 0, "", str(exc))
             self.answers.append(answer)
+
+
+def settle_log(quiet: float = 1.0, bound: float = 15.0) -> None:
+    """Wait until the servers' prediction log writers are done with the answers given: no new row for
+    `quiet` seconds (a writer wakes every half second). A flush at a test's end truncating every
+    table while a writer's transaction holds the log's table and waits for a rollup's can deadlock
+    on PostgreSQL; the answers' rows are written before the test goes on."""
+    from predictor.models import Prediction
+
+    deadline = time.monotonic() + bound
+    seen, since = Prediction.objects.count(), time.monotonic()
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = Prediction.objects.count()
+        if now != seen:
+            seen, since = now, time.monotonic()
 
 
 def clean_database() -> None:
