@@ -1,15 +1,13 @@
 """A live gunicorn serving version one of the penguins model, shared by the API's end-to-end tests
 (schemathesis, real clients). One server per module; each test deploys version one again."""
 
-import time
-
 import pytest
-import requests
 
 from config.celery import app
 from predictor import services
 from predictor.models import Deployment
 from tests.support import gunicorn_server
+from tests.support.serving import FIRST_BOUND, wait_all_workers_on
 
 # The staff token the live server is started with (schemathesis reaches the runs API with it).
 TOKEN = "conformance-token-123"
@@ -31,8 +29,6 @@ def server(penguin_versions, tmp_path_factory, django_db_setup, django_db_blocke
 def live(transactional_db, settings, penguin_versions, server):
     settings.MODEL_NAME = penguin_versions.name
     services.deploy(penguin_versions.first.version, source=Deployment.Source.BOOTSTRAP, reason="test")
-    deadline = time.monotonic() + 90
-    while requests.get(f"{server.url}/readyz", timeout=10).status_code != 200:
-        assert time.monotonic() < deadline, server.log.read_text()[-3000:]
-        time.sleep(0.5)
+    # Every worker, not the first to answer /readyz: a test's next request may reach the other.
+    wait_all_workers_on(server, penguin_versions.first.version, FIRST_BOUND)
     return server
