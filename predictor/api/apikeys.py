@@ -3,8 +3,9 @@
 A key is `<prefix>.<secret>`; the row is found by its prefix and checked against the SHA-256 of
 the whole key. Lookups are remembered in the process for a few seconds, so a request costs no
 database query; counting for the rate limit goes to the shared cache (Redis in production), a
-fixed one-minute window per key, counted atomically: an INCR on Redis, a conditional UPDATE in
-the database otherwise (the embedded file cache's read-then-write lets concurrent requests through).
+fixed one-minute window per key, counted atomically: request numbers leased from a Redis counter
+(`_Leases`), a conditional UPDATE in the database otherwise (the embedded file cache's
+read-then-write lets concurrent requests through).
 
 Redis down does not take the prediction API with it: counting falls back to this process, with
 one logged warning, rather than answering 503. The model still answers, and a 503 would refuse
@@ -20,15 +21,18 @@ import logging
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from redis.exceptions import RedisError
+from redis import Redis
+from redis.exceptions import NoScriptError, RedisError
 
 from predictor.models import ApiKey, RateWindow
 
@@ -40,6 +44,19 @@ _known: dict[str, tuple[float, KeyInfo | None]] = {}
 # Once Redis failed, this process counts for itself this long before it asks Redis again, so a
 # down Redis costs one failed connection per interval, not one per request.
 _RETRY_REDIS_AFTER = 5.0
+# The most request numbers a process takes from Redis at once (_Leases).
+_MAX_LEASE = 64
+# A window's counter outlives its minute, so a request at the minute's end still finds it.
+_WINDOW_EXPIRY = 120
+# A counter without an expiry (TTL -1) is a new window's: INCRBY creates it with no expiry.
+_COUNT_SCRIPT = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return count
+"""
+# Clients by connection pool: a pool goes with its cache backend (settings overridden in tests).
+_clients: weakref.WeakKeyDictionary[Any, Redis] = weakref.WeakKeyDictionary()
+_COUNT_SHA = hashlib.sha1(_COUNT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -141,8 +158,47 @@ _outage = _RedisOutage()
 def over_limit(info: KeyInfo) -> bool:
     """Count this request in the key's current minute; True once the limit is passed."""
     window = int(time.time() // 60)
-    count = _count_shared if isinstance(caches["default"], RedisCache) else _count_in_database
-    return count(info.pk, window) > info.rate_limit
+    if isinstance(caches["default"], RedisCache):
+        return _leases.take(info, window) > info.rate_limit
+    return _count_in_database(info.pk, window) > info.rate_limit
+
+
+class _Leases:
+    """Request numbers taken from the shared counter a few at a time, so that most requests ask
+    nothing of Redis (a round trip cost a keyed request more than its own checks and encoding).
+
+    A request's number is its place in the key's minute; it is over the limit when its number is.
+    A process takes a lease of `n` numbers with one INCRBY and hands them out in order, so the
+    limit is never exceeded across processes. Numbers a process holds unused when the minute
+    ends were never given to a request: far from the limit a lease is a sixteenth of what is left
+    (at most _MAX_LEASE), and within 16 requests of it every lease is one number, so a key is
+    refused early by at most the few numbers other processes hold. Redis down: the numbers come
+    from this process's own count, as single requests' did."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # (key, window) -> [next number to hand out, last number of the lease]
+        self.held: dict[tuple[int, int], list[int]] = {}
+
+    def take(self, info: KeyInfo, window: int) -> int:
+        with self.lock:
+            lease = self.held.get((info.pk, window))
+            if lease is None or lease[0] > lease[1]:
+                # The first lease of a minute is one number: nothing is known of the count yet.
+                # Past the limit, every number the counter gives is over it: a large lease then
+                # refuses nothing that one number at a time would let through.
+                left = 0 if lease is None else info.rate_limit - lease[1]
+                size = 1 if lease is None else _MAX_LEASE if left <= 0 else max(1, min(_MAX_LEASE, left // 16))
+                last = _count_shared(info.pk, window, size)
+                if lease is None and len(self.held) > 10_000:
+                    self.held = {k: v for k, v in self.held.items() if k[1] >= window}
+                lease = self.held[(info.pk, window)] = [last - size + 1, last]
+            number = lease[0]
+            lease[0] += 1
+            return number
+
+
+_leases = _Leases()
 
 
 def over_row_limit(info: KeyInfo, rows: int) -> bool:
@@ -186,14 +242,27 @@ def _count_shared(key_id: int, window: int, amount: int = 1, what: str = "count"
 
 
 def _count_in_redis(key_id: int, window: int, amount: int = 1, what: str = "count") -> int:
-    """One round trip: the window's counter is created with its expiry and counted in one MULTI.
-    A request on the keyed path waits for this; an add, an exists and an incr (Django's cache API)
-    were three round trips (docs/benchmarks.md)."""
+    """One command: a server-side script counts and, for a new window, sets its expiry. A
+    pipeline (MULTI, SET NX EX, INCRBY, EXEC) was one round trip too, but redis-py builds a
+    pipeline object per call, which costs as a client does (`_counting_client`)."""
     counter = cache.make_and_validate_key(f"apikey:{key_id}:{window}" + ("" if what == "count" else f":{what}"))
-    pipe = cache._cache.get_client(counter, write=True).pipeline(transaction=True)
-    pipe.set(counter, 0, ex=120, nx=True)
-    pipe.incrby(counter, amount)
-    return int(pipe.execute()[1])
+    client = _counting_client()
+    try:
+        return int(client.evalsha(_COUNT_SHA, 1, counter, amount, _WINDOW_EXPIRY))
+    except NoScriptError:  # a restarted or flushed Redis forgot it: EVAL sends it again
+        return int(client.eval(_COUNT_SCRIPT, 1, counter, amount, _WINDOW_EXPIRY))
+
+
+def _counting_client() -> Redis:
+    """A client on the cache's write pool, made once per pool: Django's cache makes a new client
+    per call, and making one copies redis-py's table of response callbacks, which cost more than
+    the round trip (docs/benchmarks.md). Clients are thread-safe; the pool holds the connections."""
+    backend = cache._cache
+    pool = backend._get_connection_pool(write=True)
+    client = _clients.get(pool)
+    if client is None:
+        client = _clients[pool] = backend._client(connection_pool=pool)
+    return client
 
 
 def _count_in_database(key_id: int, window: int, amount: int = 1, what: str = "count") -> int:
@@ -214,6 +283,7 @@ def _count_in_database(key_id: int, window: int, amount: int = 1, what: str = "c
 
 def forget() -> None:
     """Drop what this process remembers about keys (staff just changed one here) and about Redis."""
-    global _outage
+    global _outage, _leases
     _known.clear()
     _outage = _RedisOutage()
+    _leases = _Leases()
