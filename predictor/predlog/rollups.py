@@ -35,19 +35,8 @@ from django.utils import timezone
 from ml.positive import canonical
 from predictor.models import DayLabels, HourLabels, HourPredictions, HourSources, HourVolume, LogSampling, Prediction
 from predictor.predlog import source_rollups
+from predictor.predlog.cells import ROW, add_to, day_of, hour_of
 from predictor.predlog.histograms import BINS, decode, fetch_binary, histogram, merge, merged
-
-
-def hour_of(created: datetime | str) -> datetime:
-    """The hour a row belongs to; `created` as a model holds it or as the SQLite writer formats it."""
-    if isinstance(created, str):
-        return datetime.fromisoformat(created[:13] + ":00:00").replace(tzinfo=UTC)
-    return created.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def day_of(hour: datetime) -> datetime:
-    """The UTC day an hour belongs to, as its midnight (DayLabels.hour)."""
-    return hour_of(hour).replace(hour=0)
 
 
 def count_written(rows: list[tuple], share: float) -> None:
@@ -77,30 +66,14 @@ def add_volume(counts: dict[tuple[str, datetime], int], share: float | dict) -> 
     for (version, hour), n in counts.items():
         kept = share if isinstance(share, float | int) else share[hour]
         params.append((version, adapt(hour), n, n / kept if kept > 0 else float(n)))
-    _add(HourVolume, ("version", "hour"), ("logged", "served"), params)
+    add_to(HourVolume, ("version", "hour"), ("logged", "served"), params)
 
 
 def add_classes(counts: dict[tuple[str, datetime, str], int]) -> None:
     """Upsert predicted-class counts, as `add_volume`."""
     adapt = connection.ops.adapt_datetimefield_value
     params = [(version, adapt(hour), predicted, n) for (version, hour, predicted), n in counts.items()]
-    _add(HourPredictions, ("version", "hour", "predicted"), ("count",), params)
-
-
-def _add(model: Any, keys: tuple[str, ...], sums: tuple[str, ...], rows: list[tuple]) -> None:
-    """INSERT rows of (keys..., sums...), adding the sums to a row already there for the keys."""
-    if not rows:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    names = [connection.ops.quote_name(name) for name in keys + sums]
-    values = ", ".join(["(" + ", ".join(["%s"] * len(names)) + ")"] * len(rows))
-    added = ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in names[len(keys) :])
-    sql = (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES {values} "
-        f"ON CONFLICT ({', '.join(names[: len(keys)])}) DO UPDATE SET {added}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+    add_to(HourPredictions, ("version", "hour", "predicted"), ("count",), params)
 
 
 @dataclass
@@ -142,10 +115,6 @@ def cell(version: str, created: datetime, label: str, predicted: str, value: flo
     if value is not None:
         return (version, hour_of(created), "", "")
     return (version, hour_of(created), canonical(label), canonical(predicted))
-
-
-# What `relabel` needs of a row.
-ROW = ("id", "model_version", "created_at", "label", "label_value", "prediction", "prediction_value", "probabilities")
 
 
 def relabel(before: list[tuple], new: dict[Any, tuple[str, float | None]], days: bool = True) -> None:

@@ -22,7 +22,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 
 from predictor.models import HourSources, LabelChange, Prediction
-from predictor.predlog import rollups
+from predictor.predlog.cells import add_to, hour_of
 
 SourceKey = tuple[str, datetime, str]
 
@@ -36,7 +36,7 @@ def newest_sources(rows: QuerySet, changes: Any = LabelChange) -> QuerySet:
 
 def moved(rows: list[tuple], given: list[tuple[uuid.UUID, str, datetime]]) -> None:
     """Move predictions between sources for labels about to be stored: `rows` the predictions as they
-    are (id, version, created_at, label, ...: rollups.ROW), `given` the labels' (prediction id,
+    are (id, version, created_at, label, ...: cells.ROW), `given` the labels' (prediction id,
     source, given_at) in the order they are stored. Before their LabelChange rows are written."""
     if not given:
         return
@@ -53,7 +53,7 @@ def moved(rows: list[tuple], given: list[tuple[uuid.UUID, str, datetime]]) -> No
     for pid, version, created, label, *_ in rows:
         if pid not in after:
             continue
-        hour = rollups.hour_of(created)
+        hour = hour_of(created)
         if label is not None and pid in newest:
             deltas[(version, hour, newest[pid][1])] -= 1
         deltas[(version, hour, after[pid][1])] += 1
@@ -65,9 +65,7 @@ def add(deltas: dict[SourceKey, int]) -> None:
     never wait on each other in a cycle); a count brought to 0 is deleted."""
     changed = sorted((key, n) for key, n in deltas.items() if n)
     adapt = connection.ops.adapt_datetimefield_value
-    rollups._add(
-        HourSources, ("version", "hour", "source"), ("count",), [(v, adapt(h), s, n) for (v, h, s), n in changed]
-    )
+    add_to(HourSources, ("version", "hour", "source"), ("count",), [(v, adapt(h), s, n) for (v, h, s), n in changed])
     emptied = [key for key, n in changed if n < 0]
     if emptied:
         found = HourSources.objects.filter(version__in={k[0] for k in emptied}, hour__in={k[1] for k in emptied})
@@ -85,7 +83,7 @@ def count_rows(predictions: Any, changes: Any, sources: Any, since: datetime | N
     kept.delete()
     hourly = newest_sources(rows.annotate(at=TruncHour("created_at", tzinfo=UTC)), changes)
     counted = hourly.values_list("model_version", "at", "source").annotate(n=Count("id")).order_by()
-    built = [sources(version=v, hour=rollups.hour_of(h), source=s, count=n) for v, h, s, n in counted]
+    built = [sources(version=v, hour=hour_of(h), source=s, count=n) for v, h, s, n in counted]
     sources.objects.bulk_create(built, batch_size=1000)
     return len(built)
 
