@@ -11,6 +11,7 @@ row is known across versions by its key under the run's split key. A source with
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 
 from ml.keys import SplitError, row_hashes, row_keys
 from ml.kinds import KindError, apply
@@ -63,18 +64,20 @@ class Published:
     def hashes_of(self, version: DatasetVersion, columns: list[str]) -> np.ndarray:
         """The whole-row hashes (over those of `columns` it has) of every row of one version of the
         data, read with this run's columns' kinds."""
-        frame = self.resources.source.pull(version)
-        if self.state.kinds is not None:
-            frame = apply(frame, self.state.kinds)
+        frame = self.pull_as_read(version)
         return row_hashes(frame, [c for c in columns if c in frame.columns])
+
+    def pull_as_read(self, version: DatasetVersion) -> pd.DataFrame:
+        """One version of the data, read with this run's columns' kinds, so that its rows are whole
+        rows as this run's are (a code read as text here is text there)."""
+        frame = self.resources.source.pull(version)
+        return apply(frame, self.state.kinds) if self.state.kinds is not None else frame
 
     def _version_keys(self, version: DatasetVersion) -> np.ndarray:
         known = self._keys.get((version.md5, version.schema))
         if known is None:
-            frame = self.resources.source.pull(version)
             # Read with this run's columns' kinds, so that a row's key is the one it has here.
-            if self.state.kinds is not None:
-                frame = apply(frame, self.state.kinds)
+            frame = self.pull_as_read(version)
             known = self._keys[(version.md5, version.schema)] = row_keys(frame, self.state.split_key)
         return known
 
