@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ml.keys import SplitError, row_hashes
+from ml.keys import SplitError, value_hashes
 from ml.kinds import KindError
 from retraining.data import BadData, DataError, DatasetVersion, DataUnavailable
 from retraining.pipeline.published import Published
@@ -57,7 +57,7 @@ def judged_rows(state: RunState, published: Published, clean: np.ndarray) -> Jud
         return Judged(clean, False, {**record, "why": f"{name}'s data version is not recorded"})
     except (BadData, SplitError, KindError, DataError) as exc:
         return Judged(clean, False, {**record, "why": f"{name}'s data cannot be read as this one is ({exc})"})
-    new = clean & added(row_hashes(state.holdout, [c for c in columns if c in state.holdout.columns]), older)
+    new = clean & added(value_hashes(state.holdout, columns), older)
     count, minimum = int(new.sum()), state.setup.min_clean_holdout_rows
     record["new"] = count
     if count < minimum:

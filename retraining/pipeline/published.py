@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from ml.keys import SplitError, row_hashes, row_keys
+from ml.keys import SplitError, row_keys, value_hashes
 from ml.kinds import KindError, apply
 from ml.lineage import Unseen
 from ml.split import among
@@ -62,10 +62,9 @@ class Published:
         return np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.uint64)
 
     def hashes_of(self, version: DatasetVersion, columns: list[str]) -> np.ndarray:
-        """The whole-row hashes (over those of `columns` it has) of every row of one version of the
-        data, read with this run's columns' kinds."""
-        frame = self.pull_as_read(version)
-        return row_hashes(frame, [c for c in columns if c in frame.columns])
+        """The whole-row hashes (over those of `columns` it has, numbers as their values: ml.keys.value_hashes)
+        of every row of one version of the data, read with this run's columns' kinds."""
+        return value_hashes(self.pull_as_read(version), columns)
 
     def pull_as_read(self, version: DatasetVersion) -> pd.DataFrame:
         """One version of the data, read with this run's columns' kinds, so that its rows are whole

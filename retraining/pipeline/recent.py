@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.keys import SplitError, row_hashes
+from ml.keys import SplitError, value_hashes
 from ml.kinds import KindError
 from ml.weights import recent_weights, weight_argument, weight_share
 from retraining.data import BadData, DataError, DataUnavailable
@@ -43,7 +43,7 @@ class Recent:
 def mark(training: pd.DataFrame, older: pd.DataFrame) -> np.ndarray:
     """True for the training rows the older data did not hold (as a multiset of whole rows)."""
     columns = list(map(str, training.columns))
-    return added(row_hashes(training, columns), row_hashes(older, [c for c in columns if c in older.columns]))
+    return added(value_hashes(training, columns), value_hashes(older, columns))
 
 
 def weigh(recent: np.ndarray, share: float) -> tuple[np.ndarray | None, dict[str, Any]]:

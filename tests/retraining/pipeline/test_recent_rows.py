@@ -137,3 +137,21 @@ def test_a_weighted_model_is_reproduced_from_its_record(resources, settings):
 
     assert state.lineage[RECORD]["weighted"]
     assert result.identical, result.describe()
+
+
+def test_old_rows_stay_old_when_a_partition_of_logged_inputs_reads_their_numbers_as_decimals(resources, settings):
+    """A feedback partition writes 71.0 where the champion's data said 71: the whole column then
+    reads as decimals, and the champion's rows must still be known as its own."""
+    settings.RECENT_ROWS_SHARE = 0.5
+    run_in_memory(resources, GOOD_PARAMS)
+    logged = customers(SHIFTED_ROWS, 1, poached=True)
+    logged = logged.astype({c: "float64" for c in logged.columns if pd.api.types.is_integer_dtype(logged[c])})
+    resources.source.frame = pd.concat([demo_frame(2), logged], ignore_index=True)
+
+    state = run_in_memory(resources, GOOD_PARAMS, trigger="drift", evidence=DRIFTED)
+
+    assert pd.api.types.is_float_dtype(state.training["tenure_months"])
+    assert 0 < state.lineage[RECORD]["rows"] <= SHIFTED_ROWS
+    judged = state.verdict.exclusion["judged_on"]
+    assert judged["rows"] == "new"
+    assert judged["new"] < SHIFTED_ROWS / 2 < judged["clean"]
