@@ -3,7 +3,7 @@
 The setting of bench/feedback_loop.py, without the servers: the champion's data is the demo's batch
 3 (the README's steps 2 to 4), and a run after the shift trains on it plus labelled traffic as the
 loop publishes it (`--pre` rows of traffic from before the shift, then `--rows` shifted ones, drawn
-by the demo traffic from the same customers, 30% of them labelled). The data is split as the
+by the demo traffic from batch 3's customers). The data is split as the
 pipeline splits it; the training side is fitted by the product's own code (ml.estimators.train,
 the demo's forest) with the rows new since batch 3 weighted to each share; each forest is scored
 on shifted traffic (live accuracy, and precision of the churners, the guard that refused the

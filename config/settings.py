@@ -306,7 +306,8 @@ if JUDGE_ON_NEW_ROWS not in ("shift", "always", "never"):
 # after a shift (a drift or degradation run, or one that published feedback): few new rows next to
 # many old ones would otherwise teach the challenger mostly the old world. 0 turns it off; rows
 # already carrying that share are not weighted down; a run without a shift trains unweighted
-# (retraining/pipeline/recent.py, ml/weights.py). The default was chosen by bench/feedback_loop.py.
+# (retraining/pipeline/recent.py, ml/weights.py). The default was chosen with bench/recent_share.py
+# and bench/feedback_loop.py (docs/benchmarks.md).
 RECENT_ROWS_SHARE = env_float("RECENT_ROWS_SHARE", 0.8, minimum=0)
 if RECENT_ROWS_SHARE >= 1:
     raise ImproperlyConfigured(
