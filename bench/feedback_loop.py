@@ -171,6 +171,9 @@ def loop(args: argparse.Namespace) -> None:
                     f"{'; '.join(run.reasons)[:200]}; rows {run.rows}; from feedback {feedback.get('rows', 0)}",
                     flush=True,
                 )
+                recent = (run.lineage or {}).get("recent")
+                if recent:
+                    print(f"       training: {recent['why']}", flush=True)
                 if run.status == RetrainingRun.Status.DEPLOYED:
                     recovery_run = run
                     served(client)

@@ -302,6 +302,17 @@ MIN_CLEAN_HOLDOUT_ROWS = env_int("MIN_CLEAN_HOLDOUT_ROWS", 30, minimum=1)
 JUDGE_ON_NEW_ROWS = env_str("JUDGE_ON_NEW_ROWS", "shift").lower()
 if JUDGE_ON_NEW_ROWS not in ("shift", "always", "never"):
     raise ImproperlyConfigured(f"JUDGE_ON_NEW_ROWS={JUDGE_ON_NEW_ROWS!r} must be shift, always or never")
+# The share of the training weight the rows new since the champion's data carry when a run trains
+# after a shift (a drift or degradation run, or one that published feedback): few new rows next to
+# many old ones would otherwise teach the challenger mostly the old world. 0 turns it off; rows
+# already carrying that share are not weighted down; a run without a shift trains unweighted
+# (retraining/pipeline/recent.py, ml/weights.py). The default was chosen with bench/recent_share.py
+# and bench/feedback_loop.py (docs/benchmarks.md).
+RECENT_ROWS_SHARE = env_float("RECENT_ROWS_SHARE", 0.8, minimum=0)
+if RECENT_ROWS_SHARE >= 1:
+    raise ImproperlyConfigured(
+        f"RECENT_ROWS_SHARE={RECENT_ROWS_SHARE} must be below 1 (the older rows keep some weight), or 0 for off"
+    )
 APP_VERSION = app_version(BASE_DIR)
 RETRAIN_SCHEDULE = env_str("RETRAIN_SCHEDULE", "0 2 * * *")
 RUN_HEARTBEAT_TIMEOUT = env_int("RUN_HEARTBEAT_TIMEOUT", 120, minimum=5)

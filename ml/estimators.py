@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from importlib import import_module
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
@@ -31,6 +32,7 @@ from ml.contract import (
 )
 from ml.features import feature_columns, prepare_features
 from ml.task import CLASSIFICATION, REGRESSION, Task
+from ml.weights import fit_arguments
 
 ESTIMATORS: dict[str, type] = {
     "random_forest": RandomForestClassifier,
@@ -144,12 +146,14 @@ def train(
     pipeline: Any = None,
     name: str = "",
     task: Task = CLASSIFICATION,
+    weights: np.ndarray | None = None,
 ) -> Pipeline:
     """Fit on every column but the target and `exclude`: those are never model inputs.
 
     `features` are `prepare_features(frame, target, exclude)`, when the caller has them already.
     `pipeline` is an unfitted estimator to fit instead of the built-in one (a team's own, ml/plugin.py),
-    `name` what an error calls it.
+    `name` what an error calls it. `weights`, per row (ml/weights.py), reach the final estimator when
+    its fit takes `sample_weight`; otherwise the fit is unweighted (`weight_argument` tells which).
     """
     exclude = list(exclude)
     # A team's code may fail in any way; the built-in pipeline only on bad data or params.
@@ -160,7 +164,7 @@ def train(
         pipeline = build_pipeline(frame, target, estimator, params, seed, exclude, task)
     features = prepare_features(frame, target, exclude) if features is None else features
     try:
-        pipeline.fit(features, task.labels(frame[target]))
+        pipeline.fit(features, task.labels(frame[target]), **fit_arguments(pipeline, weights))
     except failures as exc:
         raise TrainingError(f"training {name or estimator} failed: {exc}") from None
     return pipeline

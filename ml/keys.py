@@ -158,6 +158,16 @@ def row_hashes(frame: pd.DataFrame, columns: list[str] | None = None) -> np.ndar
     return hashes
 
 
+def value_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Whole-row hashes that compare rows across versions of the data, over those of `columns` the
+    frame has: every number hashed as its float64 value, so that a column read as integers in one
+    version (71) and as decimals in another (71.0: a partition of logged inputs) holds the same rows.
+    `row_hashes` stays as it is: the data's fingerprint and the canonical order are recorded with it."""
+    present = [c for c in columns if c in frame.columns]
+    numbers = {c: "float64" for c in present if is_numeric(frame[c]) and frame[c].dtype != np.float64}
+    return row_hashes(frame[present].astype(numbers) if numbers else frame, present)
+
+
 def keys_to_bytes(keys: np.ndarray) -> bytes:
     """Little-endian uint64s, so the artifact reads the same on any machine."""
     return np.asarray(keys, dtype="<u8").tobytes()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ml.keys import SplitError, row_hashes
+from ml.keys import SplitError, value_hashes
 from ml.kinds import KindError
 from retraining.data import BadData, DataError, DatasetVersion, DataUnavailable
 from retraining.pipeline.published import Published
@@ -50,14 +50,14 @@ def judged_rows(state: RunState, published: Published, clean: np.ndarray) -> Jud
     name = f"champion v{state.champion.version}"
     try:
         columns = list(map(str, state.holdout.columns))
-        older = published.hashes_of(_version(state.champion.data_version), columns)
+        older = published.hashes_of(data_version(state.champion.data_version), columns)
     except DataUnavailable:
         raise  # the run waits for the registry rather than deciding on other rows
     except (KeyError, TypeError):
         return Judged(clean, False, {**record, "why": f"{name}'s data version is not recorded"})
     except (BadData, SplitError, KindError, DataError) as exc:
         return Judged(clean, False, {**record, "why": f"{name}'s data cannot be read as this one is ({exc})"})
-    new = clean & added(row_hashes(state.holdout, [c for c in columns if c in state.holdout.columns]), older)
+    new = clean & added(value_hashes(state.holdout, columns), older)
     count, minimum = int(new.sum()), state.setup.min_clean_holdout_rows
     record["new"] = count
     if count < minimum:
@@ -100,14 +100,21 @@ def _whole(state: RunState) -> str:
 
 
 def _moved(state: RunState) -> str:
+    return moved_by(state) or ("JUDGE_ON_NEW_ROWS=always" if state.setup.judge_on_new_rows == "always" else "")
+
+
+def moved_by(state: RunState) -> str:
+    """What says the data moved under the champion ("published feedback", "a drift run"), or "":
+    the trigger and the data decide it, never a setting or a score. Training weighs the new rows on it too."""
     if state.feedback:
         return "published feedback"
     if state.trigger in MOVED:
         return f"a {state.trigger} run"
-    return "JUDGE_ON_NEW_ROWS=always" if state.setup.judge_on_new_rows == "always" else ""
+    return ""
 
 
-def _version(recorded: dict[str, Any]) -> DatasetVersion:
+def data_version(recorded: dict[str, Any]) -> DatasetVersion:
+    """A model's recorded data version (its `data_version`, or a lineage record's `data`) as the source reads it."""
     return DatasetVersion(**{f.name: recorded[f.name] for f in fields(DatasetVersion)})
 
 

@@ -11,8 +11,9 @@ row is known across versions by its key under the run's split key. A source with
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 
-from ml.keys import SplitError, row_hashes, row_keys
+from ml.keys import SplitError, row_keys, value_hashes
 from ml.kinds import KindError, apply
 from ml.lineage import Unseen
 from ml.split import among
@@ -61,20 +62,21 @@ class Published:
         return np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.uint64)
 
     def hashes_of(self, version: DatasetVersion, columns: list[str]) -> np.ndarray:
-        """The whole-row hashes (over those of `columns` it has) of every row of one version of the
-        data, read with this run's columns' kinds."""
+        """The whole-row hashes (over those of `columns` it has, numbers as their values: ml.keys.value_hashes)
+        of every row of one version of the data, read with this run's columns' kinds."""
+        return value_hashes(self.pull_as_read(version), columns)
+
+    def pull_as_read(self, version: DatasetVersion) -> pd.DataFrame:
+        """One version of the data, read with this run's columns' kinds, so that its rows are whole
+        rows as this run's are (a code read as text here is text there)."""
         frame = self.resources.source.pull(version)
-        if self.state.kinds is not None:
-            frame = apply(frame, self.state.kinds)
-        return row_hashes(frame, [c for c in columns if c in frame.columns])
+        return apply(frame, self.state.kinds) if self.state.kinds is not None else frame
 
     def _version_keys(self, version: DatasetVersion) -> np.ndarray:
         known = self._keys.get((version.md5, version.schema))
         if known is None:
-            frame = self.resources.source.pull(version)
             # Read with this run's columns' kinds, so that a row's key is the one it has here.
-            if self.state.kinds is not None:
-                frame = apply(frame, self.state.kinds)
+            frame = self.pull_as_read(version)
             known = self._keys[(version.md5, version.schema)] = row_keys(frame, self.state.split_key)
         return known
 

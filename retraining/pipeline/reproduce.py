@@ -1,9 +1,11 @@
 """Make a registered model again from what it recorded, and say whether it is the same model.
 
 The record (ml/lineage.py) names the data (rev and md5), the split key and fraction, the
-target, the excluded columns, the estimator, its parameters and seed. The data is read again
-through the data source, which checks the md5; the model is retrained on the same rows in the
-same canonical order and both models' outputs are compared on the training and holdout rows.
+target, the excluded columns, the estimator, its parameters and seed, and, for a model trained
+after a shift with its new rows weighted, the data version they were new against (recent.py).
+The data is read again through the data source, which checks the md5; the model is retrained on
+the same rows in the same canonical order, weighted alike, and both models' outputs are compared
+on the training and holdout rows.
 """
 
 from dataclasses import dataclass
@@ -23,6 +25,9 @@ from ml.split import canonical_split
 from ml.task import CLASSIFICATION, named
 from retraining import plugin
 from retraining.data import DatasetVersion
+from retraining.pipeline.fresh import data_version
+from retraining.pipeline.recent import RECORD as RECENT
+from retraining.pipeline.recent import mark, weigh
 from retraining.pipeline.resources import Models, Source
 
 
@@ -80,8 +85,18 @@ def reproduce(version: str, models: Models, source: Source) -> Reproduction:
     # The task the model was recorded with (a model recorded before tasks existed is a classifier).
     task = named((made.get("task") or {}).get("name") or CLASSIFICATION.name)
     team, name = _team_pipeline(made, training, target, excluded)
+    weights = _weights(made, training, source)
     model = train(
-        training, target, made["estimator"], made["params"], made["seed"], excluded, pipeline=team, name=name, task=task
+        training,
+        target,
+        made["estimator"],
+        made["params"],
+        made["seed"],
+        excluded,
+        pipeline=team,
+        name=name,
+        task=task,
+        weights=weights,
     )
     rows = pd.concat([training, holdout], ignore_index=True)
     features = prepare_features(rows, target, excluded)
@@ -105,6 +120,19 @@ def _team_pipeline(made: dict[str, Any], training: pd.DataFrame, target: str, ex
     # The metric does not matter here: the version was trained, so its estimator passed that check.
     built = build(plugin.load(path), path, made["params"], columns_by_kind(features, kinds), made["seed"])
     return built, f"TRAINING_PIPELINE {path}"
+
+
+def _weights(made: dict[str, Any], training: pd.DataFrame, source: Source) -> np.ndarray | None:
+    """The weights the version was trained with: its rows new since the champion's data of the time
+    (recent.py), marked again against that version read as the model read its own."""
+    recent = made.get(RECENT) or {}
+    if not recent.get("weighted"):
+        return None
+    older = source.pull(data_version(recent["since"]))
+    if "columns" in made:
+        older = apply(older, Kinds.from_dict(made["columns"]))
+    weights, _ = weigh(mark(training, older), recent["share"])
+    return weights
 
 
 def _outputs(model: Any, features: pd.DataFrame) -> np.ndarray:

@@ -23,6 +23,8 @@ from ml.task import CLASSIFICATION
 from retraining import plugin
 from retraining.models import RetrainingRun
 from retraining.pipeline.memory import release_free_memory
+from retraining.pipeline.recent import RECORD as RECENT
+from retraining.pipeline.recent import fell_back, recent_rows
 from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import Challenger, RunState
 from retraining.pipeline.validation import split_rows
@@ -62,6 +64,8 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     # Prepared once: the model, its signature, input example and profile all read these.
     features = prepare_features(training, target, excluded)
     team, made_by = team_estimator(setup, state.params, features, state.kinds, state.policy)
+    # After a shift, the rows new since the champion's data weighted to their share (recent.py).
+    recent = recent_rows(state, resources)
     model = train(
         training,
         target,
@@ -73,7 +77,9 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         pipeline=team,
         name=made_by,
         task=task,
+        weights=recent.weights,
     )
+    recent = fell_back(recent, model, made_by or f"estimator {state.estimator}")
     score = evaluate(model, holdout, target, positive.label if positive else None, task)
     record = lineage.record(
         target=target,
@@ -87,6 +93,9 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
         seed=setup.seed,
         data={**state.dataset.as_dict(), "fingerprint": state.fingerprint},
     )
+    if recent.record:
+        # How the rows were weighted: reproduce weights alike; the run page says it.
+        record[RECENT] = recent.record
     pipeline = {"path": setup.pipeline, "version": plugin.version(setup.pipeline)} if setup.pipeline else {}
     if pipeline:
         # The team's code as well as ours: reproduce imports the same path, the version says whether it changed.
@@ -107,6 +116,7 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
             **({"pipeline": setup.pipeline} if setup.pipeline else {"estimator": state.estimator}),
             **state.params,
             "seed": setup.seed,
+            "recent_rows_share": setup.recent_rows_share,
         },
         metrics={**score.metrics, "rows_train": rows["train"], "rows_holdout": rows["holdout"]},
         tags={
@@ -142,6 +152,8 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     )
     challenger = Challenger(version=logged.version, run_id=logged.run_id, score=score)
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)
+    if recent.record.get("weighted"):
+        note += f"; rows new since the champion's data: {recent.record['weight_share']:.0%} of the fit"
     return replace(state, challenger=challenger, lineage=record, profile=summarise(profile), note=note)
 
 

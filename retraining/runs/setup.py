@@ -37,6 +37,7 @@ NOT_FINGERPRINTED = frozenset(
         "min_clean_holdout_rows",
         "judge_on_new_rows",
         "drift",
+        "recent_rows_share",
     }
 )
 
@@ -81,6 +82,11 @@ class TrainingSetup:
     # Which holdout rows decide when the data moved under the champion (JUDGE_ON_NEW_ROWS): it
     # judges a challenger differently, it does not train another one.
     judge_on_new_rows: str = "shift"
+    # The weight share of the rows new since the champion's data when a run trains after a shift
+    # (RECENT_ROWS_SHARE; 0 off, as runs queued before it). Not fingerprinted: on the champion's own
+    # data no row is new, so it trains the same model there; what a model was trained with is in its
+    # lineage record (`recent`), which reproduce reads.
+    recent_rows_share: float = 0.0
     app_version: str = ""
     drift: Thresholds = field(default_factory=Thresholds)
 
@@ -105,6 +111,7 @@ class TrainingSetup:
             max_classes=settings.MAX_CLASSES,
             min_clean_holdout_rows=settings.MIN_CLEAN_HOLDOUT_ROWS,
             judge_on_new_rows=settings.JUDGE_ON_NEW_ROWS,
+            recent_rows_share=settings.RECENT_ROWS_SHARE,
             app_version=settings.APP_VERSION,
             drift=Thresholds(
                 psi=settings.DRIFT_PSI_THRESHOLD, alpha=settings.DRIFT_ALPHA, min_rows=settings.DRIFT_MIN_ROWS

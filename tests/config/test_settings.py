@@ -129,6 +129,8 @@ def test_the_penguins_demo_gives_its_own_defaults(tmp_path: Path) -> None:
         ("TASK", "ranking", "TASK='ranking' must be classification or regression"),
         ("MODEL_TRUSTED_TYPES", "mypkg, my-pkg.Clip", "MODEL_TRUSTED_TYPES: 'my-pkg.Clip' is not a dotted Python name"),
         ("TRUSTED_PROXIES", "10.0.0.0/8, heroku", "TRUSTED_PROXIES: 'heroku' is not an IP address or network"),
+        ("RECENT_ROWS_SHARE", "-0.2", "RECENT_ROWS_SHARE='-0.2' must be a number of at least 0"),
+        ("RECENT_ROWS_SHARE", "1", "RECENT_ROWS_SHARE=1.0 must be below 1 (the older rows keep some weight), or 0"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from ml import keys as keys_module
-from ml.keys import SplitError, SplitKey, row_keys
+from ml.keys import SplitError, SplitKey, row_keys, value_hashes
 from ml.split import split_key
 from tests.support.frames import frame, mixed
 
@@ -147,3 +147,14 @@ def test_row_keys_hold_a_block_of_rows_at_a_time_not_every_row(monkeypatch):
     # Value by value, a row's texts and their join are Python strings, some 500 bytes a row here:
     # 19 MiB for every row at once, 1 MiB for a block (and 0.3 MiB of keys).
     assert peak < 3 * 2**20, f"{peak / 2**20:.1f} MiB"
+
+
+def test_value_hashes_know_a_row_whether_its_numbers_read_as_integers_or_decimals():
+    integers = pd.DataFrame({"tenure": [71, 3], "plan": ["a", "b"], "spend": [1.5, 2.0]})
+    decimals = integers.astype({"tenure": "float64"})
+
+    columns = ["tenure", "plan", "spend"]
+
+    assert (value_hashes(integers, columns) == value_hashes(decimals, columns)).all()
+    assert (value_hashes(integers, ["tenure", "plan", "missing"]) == value_hashes(decimals, ["tenure", "plan"])).all()
+    assert value_hashes(integers, ["tenure"])[0] != value_hashes(integers.assign(tenure=[72, 3]), ["tenure"])[0]

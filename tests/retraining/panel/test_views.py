@@ -462,3 +462,23 @@ def test_the_run_page_says_how_many_rows_came_from_feedback_from_whom_and_when(s
     assert "key:shop (30)" in said
     assert "key:app (10)" in said
     assert "not a random sample" in said
+
+
+def test_the_run_page_says_how_the_rows_new_since_the_champions_data_were_weighted(staff):
+    why = "the 300 of 2100 training rows new since champion v2's data (published feedback) weighted to carry 50%"
+    recent = {"share": 0.5, "rows": 300, "of": 2100, "weight_share": 0.5, "weighted": True, "champion": "2"}
+    fell_back = {**recent, "weighted": False, "why": "its final estimator takes no sample_weight"}
+    runs = [
+        RetrainingRun.objects.create(trigger="drift", status=status, active=None, lineage={"recent": record})
+        for status, record in (("deployed", {**recent, "why": why}), ("kept", fell_back))
+    ]
+
+    said = [
+        re.sub(r"<[^>]+>", "", html.unescape(staff.get(reverse("panel-run", args=[run.pk])).content.decode()))
+        for run in runs
+    ]
+
+    assert "300 of 2100 training rows new since champion v2's data carried 50% of the fit" in said[0]
+    assert why in said[0]
+    assert "unweighted" in said[1]
+    assert "its final estimator takes no sample_weight" in said[1]

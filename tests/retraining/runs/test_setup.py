@@ -79,7 +79,14 @@ def test_the_fingerprint_changes_with_what_the_model_is_made_of(change):
 
 @pytest.mark.parametrize(
     "change",
-    [{"policy": {"primary_metric": "f1"}}, {"app_version": "9.9"}, {"min_rows": 500}, {"drift": Thresholds(psi=0.5)}],
+    [
+        {"policy": {"primary_metric": "f1"}},
+        {"app_version": "9.9"},
+        {"min_rows": 500},
+        {"drift": Thresholds(psi=0.5)},
+        # Weights only rows new since the champion's data: on its own data it trains the same model.
+        {"recent_rows_share": 0.7},
+    ],
 )
 def test_the_fingerprint_leaves_out_what_judges_but_does_not_make_the_model(change):
     assert setup(**change).fingerprint == setup().fingerprint
@@ -96,6 +103,22 @@ def test_a_team_pipeline_travels_with_the_queued_run(db, settings):
     run, _ = store.start_run(RetrainingRun.Trigger.API)
 
     assert TrainingSetup.deserialise(RetrainingRun.objects.get(pk=run.pk).setup).pipeline == settings.TRAINING_PIPELINE
+
+
+def test_the_recent_rows_share_travels_with_the_queued_run(db, settings):
+    settings.RECENT_ROWS_SHARE = 0.7
+    run, _ = store.start_run(RetrainingRun.Trigger.API)
+    settings.RECENT_ROWS_SHARE = 0.2  # the executing process's own
+    assert store.claim(run.pk)
+
+    assert RunState.of(RetrainingRun.objects.get(pk=run.pk)).setup.recent_rows_share == 0.7
+
+
+def test_a_setup_queued_before_the_recent_rows_share_existed_trains_unweighted():
+    stored = setup(recent_rows_share=0.7).serialise()
+    del stored["recent_rows_share"]
+
+    assert TrainingSetup.deserialise(stored).recent_rows_share == 0
 
 
 def test_the_fingerprint_is_the_same_whatever_the_order_of_the_params():

@@ -49,9 +49,10 @@ def test_a_run_requeued_by_a_worker_with_other_settings_trains_the_starters_setu
     weak_champion, start_pool_worker, settings, django_capture_on_commit_callbacks
 ):
     publish_batch(2)
-    worker = start_pool_worker(WORKER_PARAMS, EXCLUDE_COLUMNS="sex")
+    worker = start_pool_worker(WORKER_PARAMS, EXCLUDE_COLUMNS="sex", RECENT_ROWS_SHARE="0.8")
     settings.TRAINING_PARAMS = STARTER_PARAMS
     settings.EXCLUDE_COLUMNS = ["year"]
+    settings.RECENT_ROWS_SHARE = 0.3
     with django_capture_on_commit_callbacks(execute=True):
         doomed, created = services.trigger_run(RetrainingRun.Trigger.API)
     assert created
@@ -68,6 +69,8 @@ def test_a_run_requeued_by_a_worker_with_other_settings_trains_the_starters_setu
     logged = registry.model_version(again.model_version)
     assert logged.params["n_estimators"] == "3000"
     assert logged.params["max_depth"] == "6"
+    assert logged.params["recent_rows_share"] == "0.3"
+    assert TrainingSetup.deserialise(again.setup).recent_rows_share == 0.3
     made_from = lineage.recorded(MlflowModels(), again.model_version)
     assert "year" in made_from["excluded"]
     assert "sex" not in made_from["excluded"]
