@@ -48,16 +48,10 @@ def judged_rows(state: RunState, published: Published, clean: np.ndarray) -> Jud
     if why:
         return Judged(clean, False, {**record, "why": why})
     name = f"champion v{state.champion.version}"
-    try:
-        columns = list(map(str, state.holdout.columns))
-        older = published.hashes_of(data_version(state.champion.data_version), columns)
-    except DataUnavailable:
-        raise  # the run waits for the registry rather than deciding on other rows
-    except (KeyError, TypeError):
-        return Judged(clean, False, {**record, "why": f"{name}'s data version is not recorded"})
-    except (BadData, SplitError, KindError, DataError) as exc:
-        return Judged(clean, False, {**record, "why": f"{name}'s data cannot be read as this one is ({exc})"})
-    new = clean & added(value_hashes(state.holdout, columns), older)
+    older, cannot = champion_rows(state, published)
+    if older is None:
+        return Judged(clean, False, {**record, "why": cannot})
+    new = clean & added(value_hashes(state.holdout, list(map(str, state.holdout.columns))), older)
     count, minimum = int(new.sum()), state.setup.min_clean_holdout_rows
     record["new"] = count
     if count < minimum:
@@ -68,6 +62,24 @@ def judged_rows(state: RunState, published: Published, clean: np.ndarray) -> Jud
         return Judged(clean, False, {**record, "why": why})
     why = f"judged on the {count} holdout rows new since {name}'s data ({_moved(state)}), of {record['clean']} clean"
     return Judged(new, True, {**record, "rows": "new", "why": why})
+
+
+def champion_rows(state: RunState, published: Published) -> tuple[np.ndarray | None, str]:
+    """The whole-row value hashes of the champion's data version, over this run's columns and read
+    with its kinds (the run's own if a step read them already), or None and why they cannot be had.
+    Training and the holdout share the run's columns, so one read serves both."""
+    if state.champion_rows is not None:
+        return state.champion_rows, ""
+    name = f"champion v{state.champion.version}"
+    try:
+        columns = list(map(str, state.holdout.columns))
+        return published.hashes_of(data_version(state.champion.data_version), columns), ""
+    except DataUnavailable:
+        raise  # the run waits for the registry rather than going on with other rows
+    except (KeyError, TypeError):
+        return None, f"{name}'s data version is not recorded"
+    except (BadData, SplitError, KindError, DataError) as exc:
+        return None, f"{name}'s data cannot be read as this one is ({exc})"
 
 
 def added(rows: np.ndarray, older: np.ndarray) -> np.ndarray:

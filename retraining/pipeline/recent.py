@@ -14,17 +14,15 @@ weights reached the fit (a team's pipeline whose final estimator takes no `sampl
 to an unweighted fit, and the record says so). `manage.py reproduce` reads it to weight alike.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ml.keys import SplitError, value_hashes
-from ml.kinds import KindError
+from ml.keys import value_hashes
 from ml.weights import recent_weights, weight_argument, weight_share
-from retraining.data import BadData, DataError, DataUnavailable
-from retraining.pipeline.fresh import added, data_version, moved_by
+from retraining.pipeline.fresh import added, champion_rows, data_version, moved_by
 from retraining.pipeline.published import Published
 from retraining.pipeline.resources import Resources
 from retraining.pipeline.state import RunState
@@ -38,12 +36,14 @@ class Recent:
 
     weights: np.ndarray | None
     record: dict[str, Any]
+    # The champion's data as fresh.champion_rows read it (None: not read), kept for the compare step.
+    champion_rows: np.ndarray | None = None
 
 
-def mark(training: pd.DataFrame, older: pd.DataFrame) -> np.ndarray:
-    """True for the training rows the older data did not hold (as a multiset of whole rows)."""
-    columns = list(map(str, training.columns))
-    return added(value_hashes(training, columns), value_hashes(older, columns))
+def mark(training: pd.DataFrame, older: np.ndarray) -> np.ndarray:
+    """True for the training rows the older data (its whole-row value hashes over the training
+    columns) did not hold, as a multiset of whole rows."""
+    return added(value_hashes(training, list(map(str, training.columns))), older)
 
 
 def weigh(recent: np.ndarray, share: float) -> tuple[np.ndarray | None, dict[str, Any]]:
@@ -64,20 +64,13 @@ def recent_rows(state: RunState, resources: Resources) -> Recent:
     moved = moved_by(state)
     if share <= 0 or champion is None or not moved:
         return Recent(None, {})  # trained as before: nothing moved, or weighting is off
-    name = f"champion v{champion.version}"
-    try:
-        since = data_version(champion.data_version)
-        older = Published(state, resources).pull_as_read(since)
-    except DataUnavailable:
-        raise  # the run waits for the registry rather than training otherwise
-    except (KeyError, TypeError):
-        return Recent(None, {"share": share, "weighted": False, "why": f"{name}'s data version is not recorded"})
-    except (BadData, SplitError, KindError, DataError) as exc:
-        why = f"{name}'s data cannot be read as this one is ({exc})"
-        return Recent(None, {"share": share, "weighted": False, "why": why})
+    older, cannot = champion_rows(state, Published(state, resources))
+    if older is None:
+        return Recent(None, {"share": share, "weighted": False, "why": cannot})
     weights, figures = weigh(mark(state.training, older), share)
-    record = {**figures, "champion": champion.version, "since": since.as_dict(), "moved": moved}
-    return Recent(weights, {**record, "why": _why(record, name)})
+    since = data_version(champion.data_version).as_dict()
+    record = {**figures, "champion": champion.version, "since": since, "moved": moved}
+    return Recent(weights, {**record, "why": _why(record, f"champion v{champion.version}")}, older)
 
 
 def fell_back(recent: Recent, model: Any, made_by: str) -> Recent:
@@ -88,7 +81,11 @@ def fell_back(recent: Recent, model: Any, made_by: str) -> Recent:
         f"{made_by or 'the estimator'}'s final estimator takes no sample_weight: trained unweighted, "
         f"the {recent.record['rows']} rows new since champion v{recent.record['champion']}'s data at their own share"
     )
-    return Recent(None, {**recent.record, "weighted": False, "weight_share": _own(recent.record), "why": why})
+    return replace(
+        recent,
+        weights=None,
+        record={**recent.record, "weighted": False, "weight_share": _own(recent.record), "why": why},
+    )
 
 
 def _own(record: dict[str, Any]) -> float:

@@ -18,7 +18,7 @@ from django.conf import settings
 from ml import lineage
 from ml.estimators import train
 from ml.features import prepare_features
-from ml.keys import SplitKey
+from ml.keys import SplitKey, value_hashes
 from ml.kinds import Kinds, apply
 from ml.plugin import build, columns_by_kind
 from ml.split import canonical_split
@@ -131,7 +131,7 @@ def _weights(made: dict[str, Any], training: pd.DataFrame, source: Source) -> np
     older = source.pull(data_version(recent["since"]))
     if "columns" in made:
         older = apply(older, Kinds.from_dict(made["columns"]))
-    weights, _ = weigh(mark(training, older), recent["share"])
+    weights, _ = weigh(mark(training, value_hashes(older, list(map(str, training.columns)))), recent["share"])
     return weights
 
 

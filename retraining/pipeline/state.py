@@ -119,6 +119,9 @@ class RunState:
     holdout: pd.DataFrame | None = None
     # The holdout rows' keys under `split_key`, row for row (ml/split.py): computed once, by the split.
     holdout_keys: np.ndarray | None = None
+    # The whole-row value hashes of the champion's data version (fresh.champion_rows): read once a
+    # run, by the first step that asks (training weighs its new rows, compare judges on them).
+    champion_rows: np.ndarray | None = None
     # The class precision, recall, F1 and ROC AUC are computed for, and why; None beyond two classes.
     positive: Positive | None = None
     # The data's classes against the champion's: {"data", "champion", "appeared", "disappeared"}.

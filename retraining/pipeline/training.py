@@ -154,7 +154,14 @@ def train_challenger(state: RunState, resources: Resources) -> RunState:
     note = f"challenger v{logged.version}: " + _fmt(score.metrics)
     if recent.record.get("weighted"):
         note += f"; rows new since the champion's data: {recent.record['weight_share']:.0%} of the fit"
-    return replace(state, challenger=challenger, lineage=record, profile=summarise(profile), note=note)
+    return replace(
+        state,
+        challenger=challenger,
+        lineage=record,
+        profile=summarise(profile),
+        note=note,
+        champion_rows=recent.champion_rows if recent.champion_rows is not None else state.champion_rows,
+    )
 
 
 def team_estimator(

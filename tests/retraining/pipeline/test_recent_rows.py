@@ -155,3 +155,19 @@ def test_old_rows_stay_old_when_a_partition_of_logged_inputs_reads_their_numbers
     judged = state.verdict.exclusion["judged_on"]
     assert judged["rows"] == "new"
     assert judged["new"] < SHIFTED_ROWS / 2 < judged["clean"]
+
+
+def test_a_shift_run_reads_the_champions_data_once_for_its_weights_and_its_judgement(resources, settings, monkeypatch):
+    settings.RECENT_ROWS_SHARE = 0.8
+    run_in_memory(resources, GOOD_PARAMS)
+    champions_data = resources.source.history[-1][1]
+    resources.source.frame = pd.concat([demo_frame(2), customers(SHIFTED_ROWS, 1, poached=True)], ignore_index=True)
+    pulled = []
+    pull = resources.source.pull
+    monkeypatch.setattr(resources.source, "pull", lambda version: pulled.append(version) or pull(version))
+
+    state = run_in_memory(resources, GOOD_PARAMS, trigger="drift", evidence=DRIFTED)
+
+    assert state.lineage[RECORD]["weighted"] is True
+    assert state.verdict.exclusion["judged_on"]["rows"] == "new"
+    assert pulled.count(champions_data) == 1, pulled
