@@ -184,11 +184,7 @@ class _Leases:
         with self.lock:
             lease = self.held.get((info.pk, window))
             if lease is None or lease[0] > lease[1]:
-                # The first lease of a minute is one number: nothing is known of the count yet.
-                # Past the limit, every number the counter gives is over it: a large lease then
-                # refuses nothing that one number at a time would let through.
-                left = 0 if lease is None else info.rate_limit - lease[1]
-                size = 1 if lease is None else _MAX_LEASE if left <= 0 else max(1, min(_MAX_LEASE, left // 16))
+                size = _lease_size(info.rate_limit, None if lease is None else lease[1])
                 last = _count_shared(info.pk, window, size)
                 if lease is None and len(self.held) > 10_000:
                     self.held = {k: v for k, v in self.held.items() if k[1] >= window}
@@ -196,6 +192,17 @@ class _Leases:
             number = lease[0]
             lease[0] += 1
             return number
+
+
+def _lease_size(limit: int, last: int | None) -> int:
+    """How many numbers to take next, after a lease ending at `last` (None: the minute's first)."""
+    if last is None:
+        return 1  # nothing is known of the count yet
+    if last >= limit:
+        # Every number the counter gives from here is over the limit: a large lease refuses
+        # nothing that one number at a time would let through.
+        return _MAX_LEASE
+    return max(1, min(_MAX_LEASE, (limit - last) // 16))
 
 
 _leases = _Leases()
